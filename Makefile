@@ -1,0 +1,30 @@
+# Two entry points for a fresh Debian machine (run as root):
+#   make demo   install what is missing, build, compile LeNet and run it on Fashion-MNIST
+#   make test   install what is missing, build (plain and ASan+UBSan), run every test
+JOBS ?= 2
+BUILD ?= build
+BUILD_ASAN ?= build-asan
+
+.PHONY: all deps build build-asan test demo clean
+all: build
+
+deps:
+	@sh scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DSMELT_SANITIZE=ON >/dev/null
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+
+test: build build-asan
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	@sh scripts/demo.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)

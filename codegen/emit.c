@@ -1,0 +1,244 @@
+/* C emitter: one function per kernel (banner naming its IR node, source
+ * location and shapes), a step function calling them in order over the
+ * planned arena, the descriptor tables the runtime reads, and the public
+ * C API prefixed with the model name. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen.h"
+#include "rt_model.h"
+
+static void type_str(SmBuf *b, const IrType *t) {
+  char s[IR_TYPE_STRLEN];
+  sm_buf_puts(b, ir_type_str(t, s, sizeof s));
+}
+
+/* C identifier fragment from an op name ("log_softmax" stays as is). */
+static void kernel_name(SmBuf *b, const IrNode *n) {
+  sm_buf_printf(b, "k%d_%s", n->id, n->op->name);
+}
+
+static void emit_kernel(SmBuf *c, const IrGraph *g, const IrNode *n) {
+  (void)g;
+  sm_buf_printf(c, "/* k%d: %s n%d", n->id, n->op->name, n->id);
+  if (n->loc.file) sm_buf_printf(c, " (%s:%d)", n->loc.file, n->loc.line);
+  sm_buf_puts(c, "\n * ");
+  for (int i = 0; i < n->nin; i++) {
+    sm_buf_printf(c, "%s%s ", i ? ", " : "", n->in[i]->name);
+    type_str(c, &n->in[i]->type);
+  }
+  sm_buf_puts(c, n->nin ? " -> " : "-> ");
+  for (int i = 0; i < n->nout; i++) {
+    sm_buf_printf(c, "%s%s ", i ? ", " : "", n->out[i]->name);
+    type_str(c, &n->out[i]->type);
+  }
+  sm_buf_puts(c, " */\nstatic void ");
+  kernel_name(c, n);
+  sm_buf_putc(c, '(');
+  for (int i = 0; i < n->nout; i++)
+    sm_buf_printf(c, "%s%s *restrict out%d", i ? ", " : "",
+                  ir_dtype_ctype(n->out[i]->type.dtype), i);
+  for (int i = 0; i < n->nin; i++)
+    sm_buf_printf(c, "%sconst %s *restrict in%d", i || n->nout ? ", " : "",
+                  ir_dtype_ctype(n->in[i]->type.dtype), i);
+  sm_buf_puts(c, ") {\n");
+  n->op->emit(c, n);
+  sm_buf_puts(c, "}\n\n");
+}
+
+static void emit_ptr(SmBuf *c, const CgPlan *p, const IrValue *v, bool is_const) {
+  const CgSlot *s = &p->slots[v->id];
+  sm_buf_printf(c, "(%s%s *)(%s + %zu)", is_const ? "const " : "",
+                ir_dtype_ctype(v->type.dtype),
+                s->region == RT_REGION_PARAMS ? "P" : "A", s->offset);
+}
+
+static const char *rt_dtype_enum(IrDType t) {
+  static const char *names[] = {"RT_F32", "RT_F64", "RT_I64", "RT_I32", "RT_U8"};
+  return names[t];
+}
+
+static void emit_cstring(SmBuf *c, const char *s) {
+  sm_buf_putc(c, '"');
+  for (const char *p = s; *p; p++) {
+    if (*p == '"' || *p == '\\') sm_buf_printf(c, "\\%c", *p);
+    else if (isprint((unsigned char)*p)) sm_buf_putc(c, *p);
+    else sm_buf_printf(c, "\\%03o", (unsigned char)*p);
+  }
+  sm_buf_putc(c, '"');
+}
+
+static void emit_desc(SmBuf *c, const char *model, const char *table,
+                      IrValue *const *vs, int n, const CgPlan *p, bool params,
+                      bool embedded) {
+  if (n == 0) return;
+  sm_buf_printf(c, "static const RtTensorDesc %s_%s[%d] = {\n", model, table, n);
+  for (int i = 0; i < n; i++) {
+    const IrValue *v = vs[i];
+    const CgSlot *s = &p->slots[v->id];
+    sm_buf_puts(c, "  {");
+    emit_cstring(c, v->name);
+    sm_buf_printf(c, ", %s, %d, {", rt_dtype_enum(v->type.dtype), v->type.rank);
+    for (int k = 0; k < v->type.rank; k++)
+      sm_buf_printf(c, "%s%lld", k ? ", " : "", (long long)v->type.dims[k]);
+    if (v->type.rank == 0) sm_buf_puts(c, "0");
+    sm_buf_printf(c, "}, %lld, %s, %zu", (long long)ir_type_numel(&v->type),
+                  s->region == RT_REGION_PARAMS ? "RT_REGION_PARAMS" : "RT_REGION_ARENA",
+                  s->offset);
+    if (params)
+      sm_buf_printf(c, ", %d, %.17g, %.17g, %s", (int)v->init.kind, v->init.a,
+                    v->init.b, embedded ? "" : "NULL");
+    else
+      sm_buf_puts(c, ", 0, 0, 0, NULL");
+    if (params && embedded) sm_buf_printf(c, "%s_w%d", model, i);
+    sm_buf_puts(c, "},\n");
+  }
+  sm_buf_puts(c, "};\n");
+}
+
+static void emit_embedded(SmBuf *c, const IrGraph *g, const CgOptions *o) {
+  IrTensor *vals = NULL;
+  const IrTensor *src = o->params;
+  if (!src) {
+    vals = sm_xcalloc((size_t)g->nparams + 1, sizeof *vals);
+    ir_init_params(g, vals);
+    src = vals;
+  }
+  for (int i = 0; i < g->nparams; i++) {
+    const IrValue *v = g->params[i];
+    int64_t n = ir_type_numel(&v->type);
+    sm_buf_printf(c, "static const %s %s_w%d[%lld] = {", ir_dtype_ctype(v->type.dtype),
+                  g->name, i, (long long)(n ? n : 1));
+    for (int64_t k = 0; k < n; k++) {
+      if (k % 8 == 0) sm_buf_puts(c, "\n ");
+      if (v->type.dtype == IR_F32) sm_buf_printf(c, " %.9gf,", (float)src[i].d[k]);
+      else if (v->type.dtype == IR_F64) sm_buf_printf(c, " %.17g,", src[i].d[k]);
+      else sm_buf_printf(c, " %lld,", (long long)src[i].d[k]);
+    }
+    if (n == 0) sm_buf_puts(c, "0");
+    sm_buf_puts(c, "\n};\n");
+  }
+  if (vals) {
+    for (int i = 0; i < g->nparams; i++) ir_tensor_free(&vals[i]);
+    free(vals);
+  }
+}
+
+static void emit_header(SmBuf *h, const IrGraph *g) {
+  const char *m = g->name;
+  char up[128];
+  size_t k = 0;
+  for (; m[k] && k + 1 < sizeof up; k++) up[k] = (char)toupper((unsigned char)m[k]);
+  up[k] = 0;
+  sm_buf_printf(h,
+                "/* %s.h: C API of the model '%s', generated by smelt.\n"
+                " *\n"
+                " *   %s *m = %s_create();         parameters from the declared initializers\n"
+                " *   %s_load_weights(m, \"w.safetensors\");   0 on success, else see %s_error(m)\n"
+                " *   memcpy(%s_input(m, 0), x, bytes);  fill inputs (C order)\n"
+                " *   %s_run(m);\n"
+                " *   const float *y = %s_output(m, 0);\n"
+                " *   %s_free(m);\n"
+                " *\n"
+                " * Instances are independent (no global state). Link the static library\n"
+                " * with -lcjson -lz -lm -fopenmp.\n",
+                m, m, m, m, m, m, m, m, m, m);
+  sm_buf_puts(h, " *\n * inputs:\n");
+  for (int i = 0; i < g->ninputs; i++) {
+    sm_buf_printf(h, " *   %d %s ", i, g->inputs[i]->name);
+    type_str(h, &g->inputs[i]->type);
+    sm_buf_putc(h, '\n');
+  }
+  sm_buf_puts(h, " * outputs:\n");
+  for (int i = 0; i < g->noutputs; i++) {
+    sm_buf_printf(h, " *   %d %s ", i, g->outputs[i]->name);
+    type_str(h, &g->outputs[i]->type);
+    sm_buf_putc(h, '\n');
+  }
+  sm_buf_printf(h,
+                " */\n#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n\n"
+                "#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n"
+                "#define %s_NUM_PARAMS %d\n\n"
+                "typedef struct RtModel %s;\n"
+                "struct RtModelDesc;\n\n"
+                "%s *%s_create(void);\n"
+                "void %s_free(%s *m);\n"
+                "int %s_load_weights(%s *m, const char *path);\n"
+                "int %s_save_weights(%s *m, const char *path);\n"
+                "const char *%s_error(const %s *m);\n"
+                "void *%s_input(%s *m, int i);\n"
+                "const void *%s_output(const %s *m, int i);\n"
+                "void %s_run(%s *m);\n"
+                "const struct RtModelDesc *%s_desc(void);\n\n#endif\n",
+                up, up, up, g->ninputs, up, g->noutputs, up, g->nparams, m, m, m,
+                m, m, m, m, m, m, m, m, m, m, m, m, m, m, m);
+}
+
+void cg_emit(const IrGraph *g, const CgPlan *p, const CgOptions *o, SmBuf *c,
+             SmBuf *h) {
+  const char *m = g->name;
+  emit_header(h, g);
+  int64_t nparam_elems = 0;
+  for (int i = 0; i < g->nparams; i++) nparam_elems += ir_type_numel(&g->params[i]->type);
+  sm_buf_printf(c,
+                "/* %s.c: generated by smelt. Do not edit.\n"
+                " * %d kernels; %lld parameters (%zu bytes); activation arena %zu "
+                "bytes (%zu without reuse). */\n"
+                "#include <math.h>\n#include <stdint.h>\n#include <string.h>\n\n"
+                "#include \"rt_model.h\"\n#include \"%s.h\"\n\n",
+                m, g->nnodes, (long long)nparam_elems, p->param_bytes,
+                p->arena_bytes, p->naive_bytes, m);
+  for (int k = 0; k < g->nnodes; k++) emit_kernel(c, g, g->nodes[k]);
+
+  sm_buf_printf(c, "static void %s_step(unsigned char *restrict P, unsigned char *restrict A) {\n", m);
+  if (g->nparams == 0) sm_buf_puts(c, "  (void)P;\n");
+  if (g->nnodes == 0) sm_buf_puts(c, "  (void)A;\n");
+  for (int k = 0; k < g->nnodes; k++) {
+    const IrNode *n = g->nodes[k];
+    sm_buf_puts(c, "  ");
+    kernel_name(c, n);
+    sm_buf_putc(c, '(');
+    for (int i = 0; i < n->nout; i++) {
+      if (i) sm_buf_puts(c, ", ");
+      emit_ptr(c, p, n->out[i], false);
+    }
+    for (int i = 0; i < n->nin; i++) {
+      if (i || n->nout) sm_buf_puts(c, ", ");
+      emit_ptr(c, p, n->in[i], true);
+    }
+    sm_buf_puts(c, ");\n");
+  }
+  sm_buf_puts(c, "}\n\n");
+
+  if (o->embed_weights) emit_embedded(c, g, o);
+  emit_desc(c, m, "inputs", g->inputs, g->ninputs, p, false, false);
+  emit_desc(c, m, "outputs", g->outputs, g->noutputs, p, false, false);
+  emit_desc(c, m, "params", g->params, g->nparams, p, true, o->embed_weights);
+  sm_buf_printf(c,
+                "\nstatic const RtModelDesc %s_model = {\n"
+                "  \"%s\", %lluull, %d, %d, %d,\n  %s%s, %s%s, %s%s,\n"
+                "  %zu, %zu, %s_step,\n};\n\n",
+                m, m, (unsigned long long)g->seed, g->ninputs, g->noutputs,
+                g->nparams, g->ninputs ? m : "NULL", g->ninputs ? "_inputs" : "",
+                m, "_outputs", g->nparams ? m : "NULL", g->nparams ? "_params" : "",
+                p->param_bytes, p->arena_bytes, m);
+  sm_buf_printf(c,
+                "const struct RtModelDesc *%s_desc(void) { return &%s_model; }\n"
+                "%s *%s_create(void) { return rt_model_create(&%s_model); }\n"
+                "void %s_free(%s *m) { rt_model_free(m); }\n"
+                "int %s_load_weights(%s *m, const char *path) { return rt_model_load_weights(m, path); }\n"
+                "int %s_save_weights(%s *m, const char *path) { return rt_model_save_weights(m, path); }\n"
+                "const char *%s_error(const %s *m) { return m->err.msg; }\n"
+                "void *%s_input(%s *m, int i) {\n"
+                "  return i >= 0 && i < %d ? rt_model_tensor(m, &m->desc->inputs[i]) : NULL;\n}\n"
+                "const void *%s_output(const %s *m, int i) {\n"
+                "  return i >= 0 && i < %d ? rt_model_tensor(m, &m->desc->outputs[i]) : NULL;\n}\n"
+                "void %s_run(%s *m) { rt_model_run(m); }\n\n"
+                "#ifdef SMELT_MAIN\n"
+                "int main(int argc, char **argv) { return rt_main(&%s_model, argc, argv); }\n"
+                "#endif\n",
+                m, m, m, m, m, m, m, m, m, m, m, m, m, m, m, g->ninputs, m, m,
+                g->noutputs, m, m, m);
+}

@@ -1,0 +1,107 @@
+/* A simple memory plan for generated programs: parameters in one block,
+ * inputs and outputs in dedicated arena buffers, intermediates packed into
+ * the rest of the arena by liveness (greedy by size, first fit). The real
+ * planner (several strategies, in-place reuse) is a later pass. */
+#include <stdlib.h>
+
+#include "codegen.h"
+#include "rt_model.h"
+
+#define ALIGN 64
+
+static size_t align_up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
+
+typedef struct {
+  int id;
+  int start, end; /* node index interval, inclusive */
+  size_t bytes;
+} Live;
+
+static int by_size_desc(const void *a, const void *b) {
+  const Live *x = a, *y = b;
+  if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
+  return x->id - y->id;
+}
+
+void cg_plan(const IrGraph *g, CgPlan *p) {
+  p->slots = sm_xcalloc((size_t)g->nvalues + 1, sizeof *p->slots);
+  p->naive_bytes = 0;
+  size_t off = 0;
+  for (int i = 0; i < g->nparams; i++) {
+    const IrValue *v = g->params[i];
+    size_t n = (size_t)ir_type_numel(&v->type) * ir_dtype_size(v->type.dtype);
+    p->slots[v->id] = (CgSlot){RT_REGION_PARAMS, off, n};
+    off += align_up(n);
+  }
+  p->param_bytes = off;
+
+  bool *fixed = sm_xcalloc((size_t)g->nvalues + 1, 1);
+  off = 0;
+  for (int i = 0; i < g->ninputs; i++) {
+    const IrValue *v = g->inputs[i];
+    size_t n = (size_t)ir_type_numel(&v->type) * ir_dtype_size(v->type.dtype);
+    p->slots[v->id] = (CgSlot){RT_REGION_ARENA, off, n};
+    fixed[v->id] = true;
+    off += align_up(n);
+  }
+  for (int i = 0; i < g->noutputs; i++) {
+    const IrValue *v = g->outputs[i];
+    if (v->kind != IR_VAL_NODE || fixed[v->id]) continue;
+    size_t n = (size_t)ir_type_numel(&v->type) * ir_dtype_size(v->type.dtype);
+    p->slots[v->id] = (CgSlot){RT_REGION_ARENA, off, n};
+    fixed[v->id] = true;
+    off += align_up(n);
+  }
+  size_t base = off;
+  p->naive_bytes = off;
+
+  Live *lv = sm_xcalloc((size_t)g->nvalues + 1, sizeof *lv);
+  int nlv = 0;
+  int *idx = sm_xcalloc((size_t)g->nvalues + 1, sizeof *idx);
+  for (int k = 0; k < g->nnodes; k++)
+    for (int o = 0; o < g->nodes[k]->nout; o++) {
+      const IrValue *v = g->nodes[k]->out[o];
+      if (fixed[v->id]) continue;
+      size_t n = (size_t)ir_type_numel(&v->type) * ir_dtype_size(v->type.dtype);
+      idx[v->id] = nlv;
+      lv[nlv++] = (Live){v->id, k, k, n};
+      p->naive_bytes += align_up(n);
+    }
+  for (int k = 0; k < g->nnodes; k++)
+    for (int i = 0; i < g->nodes[k]->nin; i++) {
+      const IrValue *v = g->nodes[k]->in[i];
+      if (v->kind == IR_VAL_NODE && !fixed[v->id]) lv[idx[v->id]].end = k;
+    }
+  qsort(lv, (size_t)nlv, sizeof *lv, by_size_desc);
+  /* placed[j] are the already placed intervals; find the lowest offset whose
+   * range overlaps none of those alive at the same time */
+  size_t top = base;
+  size_t *offs = sm_xcalloc((size_t)nlv + 1, sizeof *offs);
+  for (int a = 0; a < nlv; a++) {
+    size_t cand = base;
+    for (bool moved = true; moved;) {
+      moved = false;
+      for (int b = 0; b < a; b++) {
+        if (lv[b].end < lv[a].start || lv[a].end < lv[b].start) continue;
+        size_t b0 = offs[b], b1 = offs[b] + align_up(lv[b].bytes);
+        if (cand < b1 && b0 < cand + align_up(lv[a].bytes)) {
+          cand = b1;
+          moved = true;
+        }
+      }
+    }
+    offs[a] = cand;
+    p->slots[lv[a].id] = (CgSlot){RT_REGION_ARENA, cand, lv[a].bytes};
+    if (cand + align_up(lv[a].bytes) > top) top = cand + align_up(lv[a].bytes);
+  }
+  p->arena_bytes = top;
+  free(offs);
+  free(lv);
+  free(idx);
+  free(fixed);
+}
+
+void cg_plan_free(CgPlan *p) {
+  free(p->slots);
+  p->slots = NULL;
+}

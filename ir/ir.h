@@ -1,0 +1,242 @@
+/* smelt IR: tensor types, values, nodes, graphs and the op registry.
+ *
+ * A graph is a list of named inputs, parameters (with initializer specs),
+ * nodes in topological order (SSA: every value is defined once) and outputs.
+ * All IR memory lives in the graph's arena and is freed with the graph. */
+#ifndef SM_IR_H
+#define SM_IR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define IR_MAX_RANK 8
+#define IR_MAX_NUMEL ((int64_t)1 << 40)
+
+typedef enum IrDType { IR_F32, IR_F64, IR_I64, IR_I32, IR_U8, IR_NDTYPE } IrDType;
+
+typedef struct IrType {
+  IrDType dtype;
+  int rank;
+  int64_t dims[IR_MAX_RANK];
+} IrType;
+
+const char *ir_dtype_name(IrDType t);   /* "f32" */
+const char *ir_dtype_ctype(IrDType t);  /* "float" */
+size_t ir_dtype_size(IrDType t);
+bool ir_dtype_parse(const char *s, size_t n, IrDType *out);
+bool ir_dtype_is_float(IrDType t);
+
+/* Element count; -1 if it overflows IR_MAX_NUMEL or a dim is negative. */
+int64_t ir_type_numel(const IrType *t);
+bool ir_type_eq(const IrType *a, const IrType *b);
+IrType ir_type_make(IrDType dt, int rank, const int64_t *dims);
+/* "f32[64,1,28,28]" (scalars print as "f32[]"). Returns a static-free
+ * string written into buf. */
+const char *ir_type_str(const IrType *t, char *buf, size_t n);
+#define IR_TYPE_STRLEN 160
+
+/* ---- attributes ---- */
+typedef enum IrAttrKind {
+  IR_ATTR_INT,
+  IR_ATTR_FLOAT,
+  IR_ATTR_INTS,
+  IR_ATTR_FLOATS,
+  IR_ATTR_STR,
+} IrAttrKind;
+
+typedef struct IrAttr {
+  const char *name;
+  IrAttrKind kind;
+  int n; /* element count for INTS/FLOATS */
+  int64_t i;
+  double f;
+  int64_t *ints;
+  double *floats;
+  const char *s;
+  SmLoc loc;
+} IrAttr;
+
+/* ---- values ---- */
+typedef enum IrValKind { IR_VAL_INPUT, IR_VAL_PARAM, IR_VAL_NODE } IrValKind;
+
+typedef enum IrInitKind {
+  IR_INIT_ZEROS,
+  IR_INIT_ONES,
+  IR_INIT_CONSTANT,       /* a */
+  IR_INIT_NORMAL,         /* std a (mean 0) */
+  IR_INIT_UNIFORM,        /* [a, b) */
+  IR_INIT_XAVIER_UNIFORM,
+  IR_INIT_XAVIER_NORMAL,
+  IR_INIT_HE_UNIFORM,
+  IR_INIT_HE_NORMAL,
+  IR_NINIT
+} IrInitKind;
+
+typedef struct IrInit {
+  IrInitKind kind;
+  double a, b;
+} IrInit;
+
+const char *ir_init_name(IrInitKind k);
+
+typedef struct IrNode IrNode;
+
+typedef struct IrValue {
+  const char *name;
+  IrType type;
+  IrValKind kind;
+  int id;       /* dense index over all values of the graph */
+  IrNode *def;  /* producing node (IR_VAL_NODE) */
+  int def_out;  /* output index within def */
+  IrInit init;  /* IR_VAL_PARAM */
+  int index;    /* position in g->inputs / g->params */
+  SmLoc loc;
+} IrValue;
+
+typedef struct IrOpDef IrOpDef;
+
+struct IrNode {
+  const IrOpDef *op;
+  int id;
+  IrValue **in;
+  int nin;
+  IrValue **out;
+  int nout;
+  IrAttr *attrs;
+  int nattr, capattr;
+  SmLoc loc;
+};
+
+typedef struct IrGraph {
+  SmArena arena;
+  const char *name;
+  uint64_t seed;
+  IrValue **inputs;
+  int ninputs, capinputs;
+  IrValue **params;
+  int nparams, capparams;
+  IrNode **nodes;
+  int nnodes, capnodes;
+  IrValue **outputs;
+  int noutputs, capoutputs;
+  IrValue **values; /* every value by id */
+  int nvalues, capvalues;
+} IrGraph;
+
+IrGraph *ir_graph_new(const char *name);
+void ir_graph_free(IrGraph *g);
+IrValue *ir_graph_find(const IrGraph *g, const char *name);
+IrValue *ir_add_input(IrGraph *g, const char *name, IrType t, SmLoc loc);
+IrValue *ir_add_param(IrGraph *g, const char *name, IrType t, IrInit init,
+                      SmLoc loc);
+/* Appends a node; its outputs get the given names (NULL: fresh "tN") and
+ * types left empty until ir_infer_node runs. */
+IrNode *ir_add_node(IrGraph *g, const IrOpDef *op, IrValue **in, int nin,
+                    const char **out_names, int nout, SmLoc loc);
+void ir_add_output(IrGraph *g, IrValue *v);
+
+/* Attribute setters/getters (getters return the default when absent). */
+IrAttr *ir_set_int(IrGraph *g, IrNode *n, const char *name, int64_t v);
+IrAttr *ir_set_float(IrGraph *g, IrNode *n, const char *name, double v);
+IrAttr *ir_set_ints(IrGraph *g, IrNode *n, const char *name, const int64_t *v,
+                    int cnt);
+IrAttr *ir_set_floats(IrGraph *g, IrNode *n, const char *name, const double *v,
+                      int cnt);
+IrAttr *ir_set_str(IrGraph *g, IrNode *n, const char *name, const char *s);
+const IrAttr *ir_attr(const IrNode *n, const char *name);
+int64_t ir_attr_int(const IrNode *n, const char *name, int64_t dflt);
+double ir_attr_float(const IrNode *n, const char *name, double dflt);
+const char *ir_attr_str(const IrNode *n, const char *name, const char *dflt);
+/* Copies INTS into out (at most max); returns the count, or -1 if absent. */
+int ir_attr_ints(const IrNode *n, const char *name, int64_t *out, int max);
+
+/* ---- reference interpreter tensors: every dtype is held as double ---- */
+typedef struct IrTensor {
+  IrType type;
+  int64_t numel;
+  double *d;
+} IrTensor;
+
+/* ---- op registry ---- */
+typedef struct IrAttrSpec {
+  const char *name;
+  IrAttrKind kind;
+  bool required;
+} IrAttrSpec;
+
+/* Shape/type rule: fill out[0..nout) from n's inputs and attributes; on error
+ * report through d at n->loc (show the offending shapes) and return false.
+ * Range checks on attributes belong here too. */
+typedef bool (*IrInferFn)(const IrNode *n, IrType *out, SmDiag *d);
+/* Reference kernel: plain loops on doubles; outputs are preallocated and
+ * zeroed with the inferred types. */
+typedef void (*IrRefFn)(const IrNode *n, const IrTensor *in, IrTensor *out);
+/* C emitter: writes the body of
+ *   static void kN(T *restrict out0, ..., const T *restrict in0, ...)
+ * Shapes are compile-time constants taken from n. */
+typedef void (*IrEmitFn)(SmBuf *b, const IrNode *n);
+/* Elementwise ops also give their scalar math separately so kernels can be
+ * fused: a C expression over argument expressions, and a double version. */
+typedef void (*IrExprFn)(SmBuf *b, const IrNode *n, const char *const *args);
+typedef double (*IrScalarFn)(const IrNode *n, const double *args);
+
+enum {
+  IR_OPF_ELEMENTWISE = 1 << 0, /* out[i] = f(in0[i'], in1[i'']) broadcast */
+  IR_OPF_NOGRAD = 1 << 1,
+};
+
+struct IrOpDef {
+  const char *name;
+  int min_in, max_in; /* operand count range */
+  int nout;
+  const IrAttrSpec *attrs; /* terminated by {NULL} */
+  unsigned flags;
+  IrInferFn infer;
+  IrRefFn ref;
+  IrEmitFn emit;
+  IrExprFn expr;     /* IR_OPF_ELEMENTWISE only */
+  IrScalarFn scalar; /* IR_OPF_ELEMENTWISE only */
+  const char *doc;   /* one line for `smelt ops` and the README table */
+};
+
+const IrOpDef *ir_op_find(const char *name);
+/* Every registered op, NULL-terminated. */
+const IrOpDef *const *ir_op_all(void);
+
+/* ---- shape inference and verification ---- */
+/* Checks attributes against the schema and runs the op's shape rule,
+ * assigning output types. */
+bool ir_infer_node(IrNode *n, SmDiag *d);
+/* Whole-graph verifier: unique names, SSA/topological order, every operand
+ * defined, attribute schemas, shape rules, declared output types. */
+bool ir_verify(const IrGraph *g, SmDiag *d);
+
+/* ---- printer (the text format) ---- */
+void ir_print(SmBuf *b, const IrGraph *g);
+void ir_print_node(SmBuf *b, const IrNode *n); /* one line, no newline */
+
+/* ---- reference interpreter ---- */
+typedef struct IrInterp IrInterp;
+/* params: one tensor per g->params entry (NULL: use declared initializers
+ * with g->seed). Inputs in g->inputs order. Outputs are allocated by the
+ * interpreter and owned by the caller (free with ir_tensor_free). */
+SmStatus ir_interpret(const IrGraph *g, const IrTensor *inputs,
+                      const IrTensor *params, IrTensor *outputs, SmDiag *d);
+IrTensor ir_tensor_new(IrType t);
+void ir_tensor_free(IrTensor *t);
+/* Fill params[i] from the declared initializers (same numbers the compiled
+ * program produces). */
+void ir_init_params(const IrGraph *g, IrTensor *params);
+
+/* ---- helpers for op implementations (ir/ops/common.c) ---- */
+int64_t ir_numel(const IrType *t);
+/* Row-major strides of t, elements. */
+void ir_strides(const IrType *t, int64_t *strides);
+/* Numpy broadcast of a and b; false if incompatible. */
+bool ir_broadcast(const IrType *a, const IrType *b, IrType *out);
+/* Normalize a possibly negative axis; false if out of range. */
+bool ir_norm_axis(int64_t axis, int rank, int *out);
+
+#endif

@@ -1,0 +1,173 @@
+/* Helpers shared by op definitions: diagnostics, the generic broadcasting
+ * elementwise shape rule, reference loop and emitter. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ops.h"
+
+bool op_err(const IrNode *n, SmDiag *d, const char *fmt, ...) {
+  SmBuf b = {0};
+  sm_buf_printf(&b, "%s: ", n->op->name);
+  va_list ap;
+  va_start(ap, fmt);
+  sm_buf_vprintf(&b, fmt, ap);
+  va_end(ap);
+  sm_error(d, n->loc, "%s", sm_buf_str(&b));
+  sm_buf_free(&b);
+  return false;
+}
+
+bool op_want_rank(const IrNode *n, int i, int rank, SmDiag *d) {
+  const IrType *t = &n->in[i]->type;
+  if (rank >= 0 && t->rank != rank) {
+    char s[IR_TYPE_STRLEN];
+    return op_err(n, d, "expects %d-D input %d ('%s'), got %s", rank, i,
+                  n->in[i]->name, OP_TSTR(t, s));
+  }
+  return true;
+}
+
+bool op_want_float(const IrNode *n, int i, SmDiag *d) {
+  const IrType *t = &n->in[i]->type;
+  if (!ir_dtype_is_float(t->dtype)) {
+    char s[IR_TYPE_STRLEN];
+    return op_err(n, d, "expects a float input %d ('%s'), got %s", i,
+                  n->in[i]->name, OP_TSTR(t, s));
+  }
+  return true;
+}
+
+bool op_same_dtype(const IrNode *n, SmDiag *d) {
+  for (int i = 1; i < n->nin; i++)
+    if (n->in[i]->type.dtype != n->in[0]->type.dtype)
+      return op_err(n, d, "operand dtypes differ: '%s' is %s, '%s' is %s",
+                    n->in[0]->name, ir_dtype_name(n->in[0]->type.dtype),
+                    n->in[i]->name, ir_dtype_name(n->in[i]->type.dtype));
+  return true;
+}
+
+bool ew_infer(const IrNode *n, IrType *out, SmDiag *d) {
+  if (!op_same_dtype(n, d)) return false;
+  IrType t = n->in[0]->type;
+  for (int i = 1; i < n->nin; i++) {
+    IrType r;
+    if (!ir_broadcast(&t, &n->in[i]->type, &r)) {
+      char a[IR_TYPE_STRLEN], b[IR_TYPE_STRLEN];
+      return op_err(n, d, "shapes %s and %s do not broadcast",
+                    OP_TSTR(&t, a), OP_TSTR(&n->in[i]->type, b));
+    }
+    t = r;
+  }
+  out[0] = t;
+  return true;
+}
+
+void ref_unravel(const IrType *t, int64_t flat, int64_t *idx) {
+  for (int i = t->rank - 1; i >= 0; i--) {
+    idx[i] = flat % t->dims[i];
+    flat /= t->dims[i];
+  }
+}
+
+int64_t ref_bcast_offset(const IrType *t, const int64_t *idx, int rank) {
+  int64_t off = 0;
+  for (int i = 0; i < t->rank; i++) {
+    int64_t j = idx[rank - t->rank + i];
+    off = off * t->dims[i] + (t->dims[i] == 1 ? 0 : j);
+  }
+  return off;
+}
+
+void ew_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
+  int64_t idx[IR_MAX_RANK];
+  double args[4];
+  SM_ASSERT(n->nin <= 4);
+  for (int64_t i = 0; i < out[0].numel; i++) {
+    ref_unravel(&out[0].type, i, idx);
+    for (int k = 0; k < n->nin; k++)
+      args[k] = in[k].d[ref_bcast_offset(&in[k].type, idx, out[0].type.rank)];
+    out[0].d[i] = n->op->scalar(n, args);
+  }
+}
+
+void emit_float(SmBuf *b, double v) {
+  char s[64];
+  if (isinf(v)) {
+    sm_buf_puts(b, v > 0 ? "INFINITY" : "(-INFINITY)");
+    return;
+  }
+  snprintf(s, sizeof s, "%.9g", v);
+  bool plain = strpbrk(s, ".eEn") == NULL;
+  sm_buf_printf(b, "%s%s%sf%s", v < 0 ? "(" : "", s, plain ? ".0" : "",
+                v < 0 ? ")" : "");
+}
+
+void emit_omp_for(SmBuf *b, int64_t work, const char *extra) {
+  if (work >= 32768)
+    sm_buf_printf(b, "  #pragma omp parallel for%s%s\n", extra ? " " : "",
+                  extra ? extra : "");
+}
+
+/* Elementwise loop nest. Inputs whose shape equals the output are indexed by
+ * the flat index; broadcast inputs get explicit strides (0 on broadcast
+ * dims). */
+void ew_emit(SmBuf *b, const IrNode *n) {
+  const IrType *ot = &n->out[0]->type;
+  int64_t numel = ir_numel(ot);
+  int r = ot->rank;
+  bool all_same = true;
+  for (int k = 0; k < n->nin; k++)
+    if (!ir_type_eq(&n->in[k]->type, ot) &&
+        ir_numel(&n->in[k]->type) != 1)
+      all_same = false;
+  char names[4][64];
+  const char *args[4];
+  SM_ASSERT(n->nin <= 4);
+  if (all_same || r == 0) {
+    for (int k = 0; k < n->nin; k++) {
+      if (ir_numel(&n->in[k]->type) == 1 && numel != 1)
+        snprintf(names[k], sizeof names[k], "in%d[0]", k);
+      else
+        snprintf(names[k], sizeof names[k], "in%d[i]", k);
+      args[k] = names[k];
+    }
+    emit_omp_for(b, numel, NULL);
+    sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++)\n    out0[i] = ",
+                  (long long)numel);
+    n->op->expr(b, n, args);
+    sm_buf_puts(b, ";\n");
+    return;
+  }
+  /* nested loops; offsets built from per-dim strides */
+  int64_t ost[IR_MAX_RANK];
+  ir_strides(ot, ost);
+  emit_omp_for(b, numel, r > 1 ? "collapse(2)" : NULL);
+  for (int dim = 0; dim < r; dim++)
+    sm_buf_printf(b, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n",
+                  2 + 2 * dim, "", dim, dim, (long long)ot->dims[dim], dim);
+  sm_buf_printf(b, "%*s{\n", 2 + 2 * r, "");
+  for (int k = 0; k < n->nin; k++) {
+    const IrType *t = &n->in[k]->type;
+    int64_t st[IR_MAX_RANK];
+    ir_strides(t, st);
+    SmBuf e = {0};
+    for (int dim = 0; dim < r; dim++) {
+      int td = dim - (r - t->rank);
+      if (td < 0 || t->dims[td] == 1) continue;
+      sm_buf_printf(&e, "%s%lld*i%d", e.len ? " + " : "", (long long)st[td], dim);
+    }
+    snprintf(names[k], sizeof names[k], "in%d[x%d]", k, k);
+    args[k] = names[k];
+    sm_buf_printf(b, "%*sconst int64_t x%d = %s;\n", 4 + 2 * r, "", k,
+                  e.len ? e.s : "0");
+    sm_buf_free(&e);
+  }
+  SmBuf e = {0};
+  for (int dim = 0; dim < r; dim++)
+    sm_buf_printf(&e, "%s%lld*i%d", dim ? " + " : "", (long long)ost[dim], dim);
+  sm_buf_printf(b, "%*sout0[%s] = ", 4 + 2 * r, "", e.s);
+  sm_buf_free(&e);
+  n->op->expr(b, n, args);
+  sm_buf_printf(b, ";\n%*s}\n", 2 + 2 * r, "");
+}

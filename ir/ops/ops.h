@@ -1,0 +1,46 @@
+/* Internal helpers shared by op definitions (the files in ir/ops) and the group
+ * tables the registry stitches together. */
+#ifndef SM_OPS_H
+#define SM_OPS_H
+
+#include "../ir.h"
+
+extern const IrOpDef *const ir_ops_elementwise[];
+extern const IrOpDef *const ir_ops_linalg[];
+extern const IrOpDef *const ir_ops_nn[];
+extern const IrOpDef *const ir_ops_reduce[];
+extern const IrOpDef *const ir_ops_shape[];
+
+/* Report `op: msg` at the node's location; returns false. */
+bool op_err(const IrNode *n, SmDiag *d, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Input i must have the given rank (-1: any) and a float dtype. */
+bool op_want_rank(const IrNode *n, int i, int rank, SmDiag *d);
+bool op_want_float(const IrNode *n, int i, SmDiag *d);
+/* All inputs share input 0's dtype. */
+bool op_same_dtype(const IrNode *n, SmDiag *d);
+/* Type string for messages (static per call site buffer supplied). */
+#define OP_TSTR(t, buf) ir_type_str((t), (buf), sizeof(buf))
+
+/* ---- elementwise machinery (common.c) ---- */
+/* Broadcast all inputs; output dtype = input 0 dtype. */
+bool ew_infer(const IrNode *n, IrType *out, SmDiag *d);
+/* Broadcast loop calling n->op->scalar. */
+void ew_ref(const IrNode *n, const IrTensor *in, IrTensor *out);
+/* Broadcast loop nest around n->op->expr. */
+void ew_emit(SmBuf *b, const IrNode *n);
+
+/* Index helper for reference kernels: offset of the broadcast source of
+ * output multi-index idx (of rank `rank`) in tensor t. */
+int64_t ref_bcast_offset(const IrType *t, const int64_t *idx, int rank);
+/* Unravel a flat index into a multi-index for type t. */
+void ref_unravel(const IrType *t, int64_t flat, int64_t *idx);
+
+/* ---- emission helpers ---- */
+/* "%.9g" literal that is valid C float syntax (always has '.', 'e' or is
+ * inf/nan-free): writes e.g. "0.5f". */
+void emit_float(SmBuf *b, double v);
+/* `#pragma omp parallel for` if the trip work is worth a thread team. */
+void emit_omp_for(SmBuf *b, int64_t work, const char *extra);
+
+#endif

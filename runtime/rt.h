@@ -1,0 +1,119 @@
+/* smelt runtime: what generated programs link. Depends only on libc, libm,
+ * OpenMP, cJSON and zlib; never on the compiler. No global mutable state:
+ * errors are written into a caller-provided RtErr. */
+#ifndef SMELT_RT_H
+#define SMELT_RT_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+
+#define RT_MAX_RANK 8
+
+/* Same order as the compiler's IrDType. */
+typedef enum RtDType { RT_F32, RT_F64, RT_I64, RT_I32, RT_U8, RT_NDTYPE } RtDType;
+size_t rt_dtype_size(int dtype);
+const char *rt_dtype_name(int dtype); /* "f32", ... */
+
+/* ---- errors ---- */
+typedef struct RtErr {
+  char msg[1024];
+} RtErr;
+/* Formats into e->msg (if e is non-NULL) and returns -1. */
+int rt_fail(RtErr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- helpers shared by the runtime's file readers and writers ---- */
+/* numel of dims[0..rank); -1 if rank is out of range, a dim is negative or
+ * numel * 8 would overflow int64. */
+int64_t rt_numel(int rank, const int64_t *dims);
+/* Atomic writes: rt_tmp_open creates path.tmp.XXXXXX next to path (the name
+ * goes to tmp, of size n); rt_tmp_commit flushes, closes and renames it over
+ * path when ok is nonzero, and otherwise (or on any failure) removes it. */
+FILE *rt_tmp_open(const char *path, char *tmp, size_t n, RtErr *e);
+int rt_tmp_commit(FILE *f, const char *tmp, const char *path, int ok,
+                  RtErr *e);
+
+/* ---- memory and time ---- */
+void *rt_alloc(size_t n); /* 64-byte aligned, zeroed; NULL on failure */
+void rt_free(void *p);
+double rt_now(void); /* monotonic seconds */
+
+/* ---- dense arrays (what .npy/IDX files hold) ---- */
+typedef struct RtArray {
+  int dtype; /* RtDType */
+  int rank;
+  int64_t dims[RT_MAX_RANK];
+  int64_t numel;
+  void *data; /* rt_alloc'd, C order */
+} RtArray;
+void rt_array_free(RtArray *a);
+/* Returns a string like "f32[2,3]" in buf. */
+const char *rt_shape_str(int dtype, int rank, const int64_t *dims, char *buf,
+                         size_t n);
+
+/* .npy v1/v2/v3, little-endian f32/f64/i64/i32/u8, C order only. Errors
+ * (bad magic, unsupported dtype, fortran order, truncated data, shape
+ * overflow) name the file. */
+int rt_npy_read(const char *path, RtArray *out, RtErr *e);
+/* Written to path.tmp.XXXXXX then renamed: no half-written files. */
+int rt_npy_write(const char *path, int dtype, int rank, const int64_t *dims,
+                 const void *data, RtErr *e);
+
+/* ---- safetensors ---- */
+typedef struct RtStFile RtStFile;
+/* Reads and validates the whole file: header length, JSON (via cJSON),
+ * known dtypes (F32 F64 I64 I32 U8), shape products matching byte ranges,
+ * offsets within the data section and not overlapping. */
+int rt_st_open(const char *path, RtStFile **out, RtErr *e);
+void rt_st_close(RtStFile *f);
+int rt_st_count(const RtStFile *f);
+const char *rt_st_name(const RtStFile *f, int i);
+/* Finds tensor `name`, checks its dtype and shape against the expected ones
+ * (errors name the tensor and show both shapes), copies its bytes to dst. */
+int rt_st_read(const RtStFile *f, const char *name, int dtype, int rank,
+               const int64_t *dims, void *dst, RtErr *e);
+typedef struct RtStEntry {
+  const char *name;
+  int dtype;
+  int rank;
+  const int64_t *dims;
+  const void *data;
+} RtStEntry;
+/* Atomic write (temp file + rename). */
+int rt_st_write(const char *path, const RtStEntry *t, int n, RtErr *e);
+
+/* ---- IDX (MNIST format), optionally gzip-compressed (.gz) ---- */
+int rt_idx_read(const char *path, RtArray *out, RtErr *e);
+
+/* ---- deterministic counter-based RNG and parameter initializers ---- */
+uint64_t rt_mix64(uint64_t x);
+/* Uniform in [0,1) and standard normal, pure functions of (seed, stream, i). */
+double rt_uniform(uint64_t seed, uint64_t stream, uint64_t i);
+double rt_normal(uint64_t seed, uint64_t stream, uint64_t i);
+
+/* Same order as the compiler's IrInitKind. */
+typedef enum RtInitKind {
+  RT_INIT_ZEROS,
+  RT_INIT_ONES,
+  RT_INIT_CONSTANT,       /* a */
+  RT_INIT_NORMAL,         /* N(0, a^2) */
+  RT_INIT_UNIFORM,        /* U[a, b) */
+  RT_INIT_XAVIER_UNIFORM, /* U(-s, s), s = sqrt(6 / (fan_in + fan_out)) */
+  RT_INIT_XAVIER_NORMAL,  /* N(0, 2 / (fan_in + fan_out)) */
+  RT_INIT_HE_UNIFORM,     /* U(-s, s), s = sqrt(6 / fan_in) */
+  RT_INIT_HE_NORMAL,      /* N(0, 2 / fan_in) */
+} RtInitKind;
+/* fan_in/fan_out of a weight shaped [out, in, k...] (PyTorch convention):
+ * fan_in = in * prod(k), fan_out = out * prod(k); rank 1: both = dims[0];
+ * rank 0: both 1. */
+void rt_fans(int rank, const int64_t *dims, int64_t *fan_in, int64_t *fan_out);
+/* Element i of a parameter initialized with `kind`; stream identifies the
+ * parameter (its index in the model). */
+double rt_init_value(int kind, double a, double b, int64_t fan_in,
+                     int64_t fan_out, uint64_t seed, uint64_t stream,
+                     uint64_t i);
+void rt_init_f32(float *dst, int64_t n, int kind, double a, double b,
+                 int64_t fan_in, int64_t fan_out, uint64_t seed,
+                 uint64_t stream);
+
+#endif

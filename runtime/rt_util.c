@@ -1,0 +1,139 @@
+/* Runtime basics: dtypes, error formatting, aligned memory, time, shape
+ * strings and the temp-file-plus-rename protocol every writer uses. */
+#include "rt.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct {
+  const char *name;
+  size_t size;
+} dtypes[RT_NDTYPE] = {
+    [RT_F32] = {"f32", 4}, [RT_F64] = {"f64", 8}, [RT_I64] = {"i64", 8},
+    [RT_I32] = {"i32", 4}, [RT_U8] = {"u8", 1},
+};
+
+size_t rt_dtype_size(int dtype) {
+  return dtype >= 0 && dtype < RT_NDTYPE ? dtypes[dtype].size : 0;
+}
+
+const char *rt_dtype_name(int dtype) {
+  return dtype >= 0 && dtype < RT_NDTYPE ? dtypes[dtype].name : "?";
+}
+
+int rt_fail(RtErr *e, const char *fmt, ...) {
+  if (e) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
+
+int64_t rt_numel(int rank, const int64_t *dims) {
+  if (rank < 0 || rank > RT_MAX_RANK || (rank > 0 && !dims))
+    return -1;
+  int64_t n = 1;
+  for (int i = 0; i < rank; i++)
+    if (dims[i] < 0)
+      return -1;
+  for (int i = 0; i < rank; i++) {
+    if (dims[i] == 0)
+      return 0;
+    if (n > INT64_MAX / 8 / dims[i])
+      return -1;
+    n *= dims[i];
+  }
+  return n;
+}
+
+void *rt_alloc(size_t n) {
+  void *p = NULL;
+  if (n == 0)
+    n = 64;
+  if (posix_memalign(&p, 64, n) != 0)
+    return NULL;
+  memset(p, 0, n);
+  return p;
+}
+
+void rt_free(void *p) { free(p); }
+
+double rt_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void rt_array_free(RtArray *a) {
+  if (!a)
+    return;
+  rt_free(a->data);
+  memset(a, 0, sizeof *a);
+}
+
+const char *rt_shape_str(int dtype, int rank, const int64_t *dims, char *buf,
+                         size_t n) {
+  if (!buf || n == 0)
+    return "";
+  size_t k = 0;
+  int w = snprintf(buf, n, "%s[", rt_dtype_name(dtype));
+  for (int i = 0; w >= 0 && (size_t)w < n - k && i < rank && dims; i++) {
+    k += (size_t)w;
+    w = snprintf(buf + k, n - k, i ? ",%lld" : "%lld", (long long)dims[i]);
+  }
+  if (w >= 0 && (size_t)w < n - k) {
+    k += (size_t)w;
+    snprintf(buf + k, n - k, "]");
+  }
+  return buf;
+}
+
+FILE *rt_tmp_open(const char *path, char *tmp, size_t n, RtErr *e) {
+  if (!path || !*path) {
+    rt_fail(e, "(null): no output path");
+    return NULL;
+  }
+  if ((size_t)snprintf(tmp, n, "%s.tmp.XXXXXX", path) >= n) {
+    rt_fail(e, "%s: path too long", path);
+    return NULL;
+  }
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    rt_fail(e, "%s: cannot create temporary file: %s", path, strerror(errno));
+    return NULL;
+  }
+  fchmod(fd, 0644); /* mkstemp makes 0600; best effort */
+  FILE *f = fdopen(fd, "wb");
+  if (!f) {
+    rt_fail(e, "%s: cannot open temporary file: %s", path, strerror(errno));
+    close(fd);
+    unlink(tmp);
+  }
+  return f;
+}
+
+int rt_tmp_commit(FILE *f, const char *tmp, const char *path, int ok,
+                  RtErr *e) {
+  const char *failed = NULL;
+  int err = 0;
+  if (ok && fflush(f) != 0)
+    failed = "write", err = errno;
+  else if (ok && fsync(fileno(f)) != 0 && errno != EINVAL)
+    failed = "fsync", err = errno;
+  if (fclose(f) != 0 && ok && !failed)
+    failed = "close", err = errno;
+  if (ok && !failed && rename(tmp, path) != 0)
+    failed = "rename into place", err = errno;
+  if (ok && !failed)
+    return 0;
+  unlink(tmp);
+  return failed ? rt_fail(e, "%s: %s failed: %s", path, failed, strerror(err))
+                : -1;
+}

@@ -1,0 +1,183 @@
+/* Generated code vs the reference interpreter, on one model text. */
+#include "opcheck.h"
+
+#include <dlfcn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codegen/codegen.h"
+#include "frontend/frontend.h"
+#include "rt.h"
+
+OpcheckOpts opcheck_defaults(void) {
+  return (OpcheckOpts){.rtol = 1e-5, .atol = 1e-6, .lo = -2, .hi = 2, .ilo = 0, .ihi = 9, .seed = 1};
+}
+
+double opcheck(const char *text) {
+  OpcheckOpts o = opcheck_defaults();
+  return opcheck_opts(text, &o);
+}
+
+static IrGraph *parse_ok(const char *text) {
+  SmDiag d;
+  sm_diag_init(&d);
+  IrGraph *g = NULL;
+  if (fe_parse_text("test.smelt", text, &g, &d) != SM_OK || !ir_verify(g, &d)) {
+    print_error("model did not parse:\n%s\n%s", text, sm_diag_text(&d));
+    sm_diag_free(&d);
+    ir_graph_free(g);
+    fail();
+  }
+  sm_diag_free(&d);
+  return g;
+}
+
+static void store(void *p, IrDType t, int64_t i, double v) {
+  switch (t) {
+  case IR_F32: ((float *)p)[i] = (float)v; break;
+  case IR_F64: ((double *)p)[i] = v; break;
+  case IR_I64: ((int64_t *)p)[i] = (int64_t)v; break;
+  case IR_I32: ((int32_t *)p)[i] = (int32_t)v; break;
+  case IR_U8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+  default: break;
+  }
+}
+
+static double load(const void *p, IrDType t, int64_t i) {
+  switch (t) {
+  case IR_F32: return ((const float *)p)[i];
+  case IR_F64: return ((const double *)p)[i];
+  case IR_I64: return (double)((const int64_t *)p)[i];
+  case IR_I32: return ((const int32_t *)p)[i];
+  case IR_U8: return ((const uint8_t *)p)[i];
+  default: return NAN;
+  }
+}
+
+typedef void *(*CreateFn)(void);
+typedef void *(*InputFn)(void *, int);
+typedef const void *(*OutputFn)(const void *, int);
+typedef void (*VoidFn)(void *);
+
+double opcheck_opts(const char *text, const OpcheckOpts *o) {
+  IrGraph *g = parse_ok(text);
+  /* inputs, drawn once, fed to both sides (rounded to the input dtype) */
+  IrTensor *ins = calloc((size_t)g->ninputs + 1, sizeof *ins);
+  for (int i = 0; i < g->ninputs; i++) {
+    ins[i] = ir_tensor_new(g->inputs[i]->type);
+    bool isf = ir_dtype_is_float(g->inputs[i]->type.dtype);
+    for (int64_t k = 0; k < ins[i].numel; k++) {
+      double u = rt_uniform(o->seed, (uint64_t)i, (uint64_t)k);
+      double v = isf ? o->lo + (o->hi - o->lo) * u
+                     : (double)(o->ilo + (int64_t)floor(u * (double)(o->ihi - o->ilo + 1)));
+      if (g->inputs[i]->type.dtype == IR_F32) v = (float)v;
+      ins[i].d[k] = v;
+    }
+  }
+  IrTensor *ref = calloc((size_t)g->noutputs + 1, sizeof *ref);
+  SmDiag d;
+  sm_diag_init(&d);
+  if (ir_interpret(g, ins, NULL, ref, &d) != SM_OK) {
+    print_error("interpreter failed: %s\n", sm_diag_text(&d));
+    fail();
+  }
+
+  char dir[] = "/tmp/smelt-opcheck-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char so[256];
+  snprintf(so, sizeof so, "%s/%s.so", dir, g->name);
+  CgOptions co = {.check = true, .opt = "-O2 -march=native"};
+  if (cg_compile(g, CG_SHARED, so, &co, &d) != SM_OK) {
+    print_error("compile failed:\n%s\n%s\n", text, sm_diag_text(&d));
+    fail();
+  }
+  void *lib = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    print_error("dlopen: %s\n", dlerror());
+    fail();
+  }
+  char sym[160];
+#define SYM(var, type, suffix)                                              \
+  snprintf(sym, sizeof sym, "%s_" suffix, g->name);                         \
+  type var;                                                                 \
+  *(void **)&var = dlsym(lib, sym);                                         \
+  assert_non_null(*(void **)&var)
+  SYM(create, CreateFn, "create");
+  SYM(input, InputFn, "input");
+  SYM(output, OutputFn, "output");
+  SYM(run, VoidFn, "run");
+  SYM(destroy, VoidFn, "free");
+#undef SYM
+  void *m = create();
+  assert_non_null(m);
+  for (int i = 0; i < g->ninputs; i++) {
+    void *p = input(m, i);
+    for (int64_t k = 0; k < ins[i].numel; k++) store(p, g->inputs[i]->type.dtype, k, ins[i].d[k]);
+  }
+  run(m);
+  double worst = 0;
+  int bad = 0;
+  for (int i = 0; i < g->noutputs; i++) {
+    const IrValue *v = g->outputs[i];
+    const void *p = output(m, i);
+    for (int64_t k = 0; k < ref[i].numel; k++) {
+      double got = load(p, v->type.dtype, k), want = ref[i].d[k];
+      if (!ir_dtype_is_float(v->type.dtype)) want = (double)(int64_t)want;
+      double err = fabs(got - want);
+      double rel = err / (fabs(want) > 1e-30 ? fabs(want) : 1e-30);
+      bool ok = err <= o->atol + o->rtol * fabs(want) || (isnan(got) && isnan(want)) ||
+                (isinf(got) && isinf(want) && (got > 0) == (want > 0));
+      if (ok && err > o->atol && rel > worst) worst = rel;
+      if (!ok && bad++ < 5)
+        print_error("output '%s'[%lld]: generated %.9g, reference %.9g (|diff| %.3g)\n",
+                    v->name, (long long)k, got, want, err);
+    }
+  }
+  destroy(m);
+  dlclose(lib);
+  unlink(so);
+  rmdir(dir);
+  for (int i = 0; i < g->ninputs; i++) ir_tensor_free(&ins[i]);
+  for (int i = 0; i < g->noutputs; i++) ir_tensor_free(&ref[i]);
+  free(ins);
+  free(ref);
+  sm_diag_free(&d);
+  if (bad) {
+    print_error("%d mismatches (rtol %g, atol %g) for:\n%s\n", bad, o->rtol, o->atol, text);
+    ir_graph_free(g);
+    fail();
+  }
+  ir_graph_free(g);
+  return worst;
+}
+
+void expect_parse_error(const char *text, ...) {
+  SmDiag d;
+  sm_diag_init(&d);
+  IrGraph *g = NULL;
+  bool ok = fe_parse_text("test.smelt", text, &g, &d) == SM_OK && ir_verify(g, &d);
+  ir_graph_free(g);
+  if (ok) {
+    print_error("expected an error, but this parsed:\n%s\n", text);
+    sm_diag_free(&d);
+    fail();
+  }
+  va_list ap;
+  va_start(ap, text);
+  bool missing = false;
+  for (const char *needle; (needle = va_arg(ap, const char *));)
+    if (!strstr(sm_diag_text(&d), needle)) {
+      print_error("diagnostics lack \"%s\"\n", needle);
+      missing = true;
+    }
+  va_end(ap);
+  if (missing) {
+    print_error("model:\n%s\ndiagnostics:\n%s", text, sm_diag_text(&d));
+    sm_diag_free(&d);
+    fail();
+  }
+  sm_diag_free(&d);
+}
