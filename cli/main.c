@@ -19,6 +19,8 @@ static void usage(FILE *f) {
         "  inspect MODEL            print the graph in the text format, with types\n"
         "  run MODEL --input [NAME=]FILE ... [--weights W] [--output [NAME=]FILE.npy ...]\n"
         "      execute on the reference interpreter\n"
+        "  diff A.npy B.npy [--rtol R] [--atol A]\n"
+        "      compare two arrays elementwise (exit 1 when outside tolerance)\n"
         "  ops                      list supported ops\n",
         f);
 }
@@ -324,6 +326,61 @@ static int cmd_inspect(int argc, char **argv) {
   return rc;
 }
 
+/* smelt diff A.npy B.npy [--rtol R] [--atol A]: elementwise comparison */
+static int cmd_diff(int argc, char **argv) {
+  const char *pa = NULL, *pb = NULL;
+  double rtol = 1e-4, atol = 1e-5;
+  for (int i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "--rtol") && i + 1 < argc) rtol = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--atol") && i + 1 < argc) atol = atof(argv[++i]);
+    else if (!pa) pa = argv[i];
+    else if (!pb) pb = argv[i];
+    else {
+      fprintf(stderr, "smelt diff: error: unexpected argument '%s'\n", argv[i]);
+      return 2;
+    }
+  }
+  if (!pb) {
+    fprintf(stderr, "smelt diff: error: need two .npy files\n");
+    return 2;
+  }
+  RtArray a, b;
+  RtErr e = {{0}};
+  if (rt_npy_read(pa, &a, &e)) {
+    fprintf(stderr, "smelt diff: error: %s\n", e.msg);
+    return 1;
+  }
+  if (rt_npy_read(pb, &b, &e)) {
+    fprintf(stderr, "smelt diff: error: %s\n", e.msg);
+    rt_array_free(&a);
+    return 1;
+  }
+  int rc = 0;
+  char sa[128], sb[128];
+  rt_shape_str(a.dtype, a.rank, a.dims, sa, sizeof sa);
+  rt_shape_str(b.dtype, b.rank, b.dims, sb, sizeof sb);
+  if (strcmp(sa, sb) != 0) {
+    fprintf(stderr, "smelt diff: error: %s is %s but %s is %s\n", pa, sa, pb, sb);
+    rc = 1;
+  } else {
+    double max_abs = 0, max_rel = 0;
+    int64_t bad = 0;
+    for (int64_t i = 0; i < a.numel; i++) {
+      double x = elem(a.data, a.dtype, i), y = elem(b.data, b.dtype, i);
+      double d = x > y ? x - y : y - x, m = y < 0 ? -y : y;
+      if (d > max_abs) max_abs = d;
+      if (m > 0 && d / m > max_rel) max_rel = d / m;
+      if (!(d <= atol + rtol * m)) bad++;
+    }
+    printf("%s %lld elements: max |a-b| %.3g, max relative %.3g; %lld outside rtol %g atol %g\n",
+           sa, (long long)a.numel, max_abs, max_rel, (long long)bad, rtol, atol);
+    rc = bad ? 1 : 0;
+  }
+  rt_array_free(&a);
+  rt_array_free(&b);
+  return rc;
+}
+
 static int cmd_ops(void) {
   const IrOpDef *const *ops = ir_op_all();
   for (int i = 0; ops[i]; i++)
@@ -341,6 +398,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 2, argv + 2);
   if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
   if (!strcmp(cmd, "ops")) return cmd_ops();
+  if (!strcmp(cmd, "diff")) return cmd_diff(argc - 2, argv + 2);
   fprintf(stderr, "smelt: error: unknown command '%s'\n\n", cmd);
   usage(stderr);
   return 2;

@@ -1,0 +1,307 @@
+/* Code generator and driver: memory-plan safety (checked independently of
+ * the planner), embedded weights, static libraries of two models linked
+ * into one program, and the `smelt` CLI end to end including bad input. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "codegen/codegen.h"
+#include "frontend/frontend.h"
+#include "helpers/opcheck.h"
+#include "rt_model.h"
+
+static IrGraph *parse(const char *name, const char *text) {
+  SmDiag d;
+  sm_diag_init(&d);
+  IrGraph *g = NULL;
+  if (fe_parse_text(name, text, &g, &d) != SM_OK || !ir_verify(g, &d)) {
+    print_error("%s", sm_diag_text(&d));
+    fail();
+  }
+  sm_diag_free(&d);
+  return g;
+}
+
+static IrGraph *load_example(const char *file) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/examples/%s", SMELT_SOURCE_DIR, file);
+  SmDiag d;
+  sm_diag_init(&d);
+  char *src = NULL;
+  IrGraph *g = NULL;
+  if (fe_load(path, &g, &src, &d) != SM_OK || !ir_verify(g, &d)) {
+    print_error("%s", sm_diag_text(&d));
+    fail();
+  }
+  free(src); /* diagnostics are done with it */
+  sm_diag_free(&d);
+  return g;
+}
+
+/* Independent plan checker: recompute liveness from the graph and prove
+ * that no two arena buffers that are alive at the same time overlap, and
+ * that every buffer fits in the arena. */
+static void check_plan(const IrGraph *g) {
+  CgPlan p;
+  cg_plan(g, &p);
+  int nv = g->nvalues;
+  int *first = malloc(sizeof(int) * (size_t)nv), *last = malloc(sizeof(int) * (size_t)nv);
+  for (int i = 0; i < nv; i++) first[i] = last[i] = -2;
+  for (int i = 0; i < g->ninputs; i++) {
+    first[g->inputs[i]->id] = -1;
+    last[g->inputs[i]->id] = g->nnodes;
+  }
+  for (int k = 0; k < g->nnodes; k++) {
+    for (int o = 0; o < g->nodes[k]->nout; o++) first[g->nodes[k]->out[o]->id] = last[g->nodes[k]->out[o]->id] = k;
+    for (int i = 0; i < g->nodes[k]->nin; i++)
+      if (last[g->nodes[k]->in[i]->id] < k) last[g->nodes[k]->in[i]->id] = k;
+  }
+  for (int i = 0; i < g->noutputs; i++) last[g->outputs[i]->id] = g->nnodes;
+  for (int a = 0; a < nv; a++) {
+    const CgSlot *sa = &p.slots[a];
+    const IrValue *va = g->values[a];
+    size_t bytes = (size_t)ir_type_numel(&va->type) * ir_dtype_size(va->type.dtype);
+    assert_true(sa->bytes == bytes);
+    if (sa->region == RT_REGION_PARAMS) {
+      assert_true(sa->offset + sa->bytes <= p.param_bytes);
+      continue;
+    }
+    assert_true(sa->offset + sa->bytes <= p.arena_bytes);
+    assert_true(sa->offset % 64 == 0);
+    for (int b = a + 1; b < nv; b++) {
+      const CgSlot *sb = &p.slots[b];
+      if (sb->region != RT_REGION_ARENA || first[a] == -2 || first[b] == -2) continue;
+      bool live_together = !(last[a] < first[b] || last[b] < first[a]);
+      bool overlap = sa->offset < sb->offset + sb->bytes && sb->offset < sa->offset + sa->bytes;
+      if (live_together && overlap && sa->bytes && sb->bytes) {
+        print_error("'%s' and '%s' overlap while both alive\n", va->name, g->values[b]->name);
+        fail();
+      }
+    }
+  }
+  assert_true(p.arena_bytes <= p.naive_bytes);
+  free(first);
+  free(last);
+  cg_plan_free(&p);
+}
+
+static void test_plan_examples(void **state) {
+  (void)state;
+  const char *ex[] = {"lenet.smelt", "mlp.smelt", "cnn_bn.smelt"};
+  for (int i = 0; i < 3; i++) {
+    IrGraph *g = load_example(ex[i]);
+    check_plan(g);
+    ir_graph_free(g);
+  }
+}
+
+static void test_plan_reuses(void **state) {
+  (void)state;
+  IrGraph *g = parse("chain.smelt",
+                     "input x: f32[1000]\n"
+                     "a = relu(x)\nb = exp(a)\nc = tanh(b)\nd = neg(c)\ne = abs(d)\n"
+                     "output e\n");
+  check_plan(g);
+  CgPlan p;
+  cg_plan(g, &p);
+  /* x and e dedicated, a..d need only two buffers in turn */
+  assert_true(p.arena_bytes <= 4 * 4032);
+  assert_true(p.naive_bytes >= 6 * 4000);
+  cg_plan_free(&p);
+  ir_graph_free(g);
+}
+
+static char tmpdir[64];
+
+static int setup(void **state) {
+  (void)state;
+  strcpy(tmpdir, "/tmp/smelt-cgtest-XXXXXX");
+  return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static int sh(const char *fmt, ...) {
+  char cmd[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(cmd, sizeof cmd, fmt, ap);
+  va_end(ap);
+  int rc = system(cmd);
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static const char *smelt_bin(void) {
+  const char *b = getenv("SMELT_BIN");
+  if (!b) {
+    print_error("SMELT_BIN is not set (run through ctest)\n");
+    fail();
+  }
+  return b;
+}
+
+static bool exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static const char *tiny = "model tiny\n"
+                          "input x: f32[3,5]\n"
+                          "param w: f32[5] = normal(1)\n"
+                          "param b: f32[3,1] = uniform(-1, 1)\n"
+                          "y = mul(x, w)\n"
+                          "z = add(y, b)\n"
+                          "t = tanh(z)\n"
+                          "output t\n";
+
+static void write_npy_f32(const char *path, int rank, const int64_t *dims, int64_t n, float v0) {
+  float *x = malloc(sizeof(float) * (size_t)n);
+  for (int64_t i = 0; i < n; i++) x[i] = v0 + 0.25f * (float)i;
+  RtErr e;
+  assert_int_equal(rt_npy_write(path, RT_F32, rank, dims, x, &e), 0);
+  free(x);
+}
+
+/* compile -> run, interpreter -> run, outputs agree; weights round trip */
+static void test_cli_end_to_end(void **state) {
+  (void)state;
+  const char *smelt = smelt_bin();
+  char m[256];
+  snprintf(m, sizeof m, "%s/tiny.smelt", tmpdir);
+  write_text(m, tiny);
+  int64_t dims[2] = {3, 5};
+  char x[256];
+  snprintf(x, sizeof x, "%s/x.npy", tmpdir);
+  write_npy_f32(x, 2, dims, 15, -1.5f);
+  assert_int_equal(sh("%s compile %s -o %s/tiny", smelt, m, tmpdir), 0);
+  assert_int_equal(sh("%s/tiny --input %s --output %s/y1.npy --save-weights %s/w.safetensors", tmpdir, x, tmpdir, tmpdir), 0);
+  assert_int_equal(sh("%s run %s --input x=%s --output %s/y2.npy", smelt, m, x, tmpdir), 0);
+  assert_int_equal(sh("%s diff %s/y1.npy %s/y2.npy --rtol 1e-5 --atol 1e-6 >/dev/null", smelt, tmpdir, tmpdir), 0);
+  /* weights saved by the program reload in both the program and `run` */
+  assert_int_equal(sh("%s/tiny --weights %s/w.safetensors --input %s --output %s/y3.npy", tmpdir, tmpdir, x, tmpdir), 0);
+  assert_int_equal(sh("%s run %s --weights %s/w.safetensors --input %s --output %s/y4.npy", smelt, m, tmpdir, x, tmpdir), 0);
+  assert_int_equal(sh("%s diff %s/y3.npy %s/y1.npy --rtol 0 --atol 0 >/dev/null", smelt, tmpdir, tmpdir), 0);
+  assert_int_equal(sh("%s diff %s/y4.npy %s/y1.npy --rtol 1e-5 --atol 1e-6 >/dev/null", smelt, tmpdir, tmpdir), 0);
+  /* the diff tool can fail: a different input gives different outputs */
+  char x2[256];
+  snprintf(x2, sizeof x2, "%s/x2.npy", tmpdir);
+  write_npy_f32(x2, 2, dims, 15, 0.5f);
+  assert_int_equal(sh("%s/tiny --input %s --output %s/y5.npy", tmpdir, x2, tmpdir), 0);
+  assert_int_equal(sh("%s diff %s/y5.npy %s/y1.npy >/dev/null", smelt, tmpdir, tmpdir), 1);
+  /* --embed-weights with the saved weights: no file needed at run time */
+  assert_int_equal(sh("%s compile %s --embed-weights --weights %s/w.safetensors -o %s/tiny_e", smelt, m, tmpdir, tmpdir), 0);
+  assert_int_equal(sh("%s/tiny_e --input %s --output %s/y6.npy", tmpdir, x, tmpdir), 0);
+  assert_int_equal(sh("%s diff %s/y6.npy %s/y1.npy --rtol 0 --atol 0 >/dev/null", smelt, tmpdir, tmpdir), 0);
+  /* --emit c writes both files */
+  assert_int_equal(sh("%s compile %s --emit c -o %s/tiny", smelt, m, tmpdir), 0);
+  char c[256];
+  snprintf(c, sizeof c, "%s/tiny.c", tmpdir);
+  assert_true(exists(c));
+  assert_int_equal(sh("grep -q 'static void k0_mul' %s && grep -q '/\\* k2: tanh n2 ' %s", c, c), 0);
+}
+
+/* bad inputs: clear error, non-zero exit, no output file */
+static void test_cli_bad_input(void **state) {
+  (void)state;
+  const char *smelt = smelt_bin();
+  char m[256], out[256];
+  snprintf(m, sizeof m, "%s/tiny.smelt", tmpdir);
+  write_text(m, tiny);
+  snprintf(out, sizeof out, "%s/never.npy", tmpdir);
+  assert_int_equal(sh("%s compile %s -o %s/tiny", smelt, m, tmpdir), 0);
+  int64_t wrong[2] = {5, 3};
+  char x[256];
+  snprintf(x, sizeof x, "%s/wrong.npy", tmpdir);
+  write_npy_f32(x, 2, wrong, 15, 0);
+  assert_int_not_equal(sh("%s/tiny --input %s --output %s 2>%s/err.txt", tmpdir, x, out, tmpdir), 0);
+  assert_int_equal(sh("grep -q \"input 'x' expects f32\\[3,5\\], file has f32\\[5,3\\]\" %s/err.txt", tmpdir), 0);
+  assert_false(exists(out));
+  assert_int_not_equal(sh("%s run %s --input %s --output %s 2>/dev/null", smelt, m, x, out), 0);
+  assert_false(exists(out));
+  /* garbage .npy */
+  snprintf(x, sizeof x, "%s/garbage.npy", tmpdir);
+  write_text(x, "this is not numpy");
+  assert_int_not_equal(sh("%s/tiny --input %s --output %s 2>%s/err.txt", tmpdir, x, out, tmpdir), 0);
+  assert_int_equal(sh("grep -q garbage.npy %s/err.txt", tmpdir), 0);
+  assert_false(exists(out));
+  /* weights missing a tensor */
+  char w[256];
+  snprintf(w, sizeof w, "%s/partial.safetensors", tmpdir);
+  int64_t d5[1] = {5};
+  float five[5] = {1, 2, 3, 4, 5};
+  RtStEntry e = {"w", RT_F32, 1, d5, five};
+  RtErr err;
+  assert_int_equal(rt_st_write(w, &e, 1, &err), 0);
+  int64_t dims[2] = {3, 5};
+  snprintf(x, sizeof x, "%s/x.npy", tmpdir);
+  write_npy_f32(x, 2, dims, 15, 0);
+  assert_int_not_equal(sh("%s/tiny --weights %s --input %s --output %s 2>%s/err.txt", tmpdir, w, x, out, tmpdir), 0);
+  assert_int_equal(sh("grep -q \"'b'\" %s/err.txt", tmpdir), 0);
+  assert_false(exists(out));
+  /* a broken model: compile fails, nothing written */
+  write_text(m, "input x: f32[2]\ny = relu(x, 3)\noutput y\n");
+  char exe[256];
+  snprintf(exe, sizeof exe, "%s/broken", tmpdir);
+  assert_int_not_equal(sh("%s compile %s -o %s 2>%s/err.txt", smelt, m, exe, tmpdir), 0);
+  assert_false(exists(exe));
+  /* unknown option and missing input */
+  assert_int_equal(sh("%s/tiny --bogus 1 2>/dev/null", tmpdir), 2);
+  assert_int_equal(sh("%s/tiny 2>/dev/null", tmpdir), 2);
+  /* no temp files left behind anywhere in the directory */
+  assert_int_not_equal(sh("ls %s | grep -q '\\.tmp\\.'", tmpdir), 0);
+}
+
+/* two models as static libraries linked into one C program */
+static void test_two_libs_one_program(void **state) {
+  (void)state;
+  const char *smelt = smelt_bin();
+  char m1[256], m2[256], prog[256];
+  snprintf(m1, sizeof m1, "%s/alpha.smelt", tmpdir);
+  snprintf(m2, sizeof m2, "%s/beta.smelt", tmpdir);
+  write_text(m1, "model alpha\ninput x: f32[4]\ny = relu(x)\noutput y\n");
+  write_text(m2, "model beta\ninput x: f32[4]\nparam s: f32[4] = constant(2)\ny = mul(x, s)\noutput y\n");
+  assert_int_equal(sh("%s compile %s --emit lib -o %s/alpha", smelt, m1, tmpdir), 0);
+  assert_int_equal(sh("%s compile %s --emit lib -o %s/beta", smelt, m2, tmpdir), 0);
+  snprintf(prog, sizeof prog, "%s/prog.c", tmpdir);
+  write_text(prog,
+             "#include <stdio.h>\n#include <string.h>\n#include \"alpha.h\"\n#include \"beta.h\"\n"
+             "int main(void) {\n"
+             "  alpha *a = alpha_create(); beta *b = beta_create();\n"
+             "  float x[4] = {-1, 2, -3, 4};\n"
+             "  memcpy(alpha_input(a, 0), x, sizeof x); memcpy(beta_input(b, 0), x, sizeof x);\n"
+             "  alpha_run(a); beta_run(b);\n"
+             "  const float *ya = alpha_output(a, 0), *yb = beta_output(b, 0);\n"
+             "  int ok = ya[0] == 0 && ya[1] == 2 && ya[3] == 4 && yb[0] == -2 && yb[2] == -6;\n"
+             "  ok = ok && alpha_output(a, 1) == NULL && ALPHA_NUM_INPUTS == 1;\n"
+             "  alpha_free(a); beta_free(b);\n"
+             "  puts(ok ? \"ok\" : \"wrong\"); return ok ? 0 : 1;\n}\n");
+  assert_int_equal(sh("cc -std=c11 -Wall -Wextra -Werror -I%s %s -o %s/prog -L%s -lalpha -lbeta -lcjson -lz -lm -fopenmp",
+                      tmpdir, prog, tmpdir, tmpdir), 0);
+  assert_int_equal(sh("%s/prog >/dev/null", tmpdir), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_plan_examples),
+      cmocka_unit_test(test_plan_reuses),
+      cmocka_unit_test(test_cli_end_to_end),
+      cmocka_unit_test(test_cli_bad_input),
+      cmocka_unit_test(test_two_libs_one_program),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
