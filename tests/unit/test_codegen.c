@@ -295,6 +295,42 @@ static void test_two_libs_one_program(void **state) {
   assert_int_equal(sh("%s/prog >/dev/null", tmpdir), 0);
 }
 
+/* a diagnostic in generated code is reported against the IR node whose
+ * kernel contains it */
+static void test_libclang_reports_node(void **state) {
+  (void)state;
+  IrGraph *g = parse("m.smelt", "input x: f32[4]\ny = relu(x)\nz = exp(y)\noutput z\n");
+  char path[256];
+  snprintf(path, sizeof path, "%s/bad.c", tmpdir);
+  const char *text = "#include <stdint.h>\n"
+                     "/* k0: relu n0 */\n"
+                     "static void k0_relu(float *restrict out0, const float *restrict in0) {\n"
+                     "  for (int64_t i = 0; i < 4; i++) out0[i] = in0[i];\n}\n"
+                     "/* k1: exp n1 */\n"
+                     "static void k1_exp(float *restrict out0, const float *restrict in0) {\n"
+                     "  int unused = 3;\n"
+                     "  for (int64_t i = 0; i < 4; i++) out0[i] = in0[i];\n}\n"
+                     "void run(float *a, float *b) { k0_relu(a, b); k1_exp(b, a); }\n";
+  write_text(path, text);
+  SmDiag d;
+  sm_diag_init(&d);
+  assert_int_equal(cg_check(g, path, text, &d), SM_ERR_INTERNAL);
+  const char *msg = sm_diag_text(&d);
+  if (!strstr(msg, "m.smelt:3:5: error: internal compiler error: generated code for exp (kernel k1)") ||
+      !strstr(msg, "unused variable 'unused'")) {
+    print_error("%s", msg);
+    fail();
+  }
+  /* and a clean file passes */
+  sm_diag_free(&d);
+  sm_diag_init(&d);
+  const char *clean = "#include <stdint.h>\nint f(int a);\nint f(int a) { return a + 1; }\n";
+  write_text(path, clean);
+  assert_int_equal(cg_check(g, path, clean, &d), SM_OK);
+  sm_diag_free(&d);
+  ir_graph_free(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plan_examples),
@@ -302,6 +338,7 @@ int main(void) {
       cmocka_unit_test(test_cli_end_to_end),
       cmocka_unit_test(test_cli_bad_input),
       cmocka_unit_test(test_two_libs_one_program),
+      cmocka_unit_test(test_libclang_reports_node),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -130,7 +130,7 @@ double opcheck_opts(const char *text, const OpcheckOpts *o) {
       double rel = err / (fabs(want) > 1e-30 ? fabs(want) : 1e-30);
       bool ok = err <= o->atol + o->rtol * fabs(want) || (isnan(got) && isnan(want)) ||
                 (isinf(got) && isinf(want) && (got > 0) == (want > 0));
-      if (ok && err > o->atol && rel > worst) worst = rel;
+      if (fabs(want) >= 1e-3 && rel > worst) worst = rel;
       if (!ok && bad++ < 5)
         print_error("output '%s'[%lld]: generated %.9g, reference %.9g (|diff| %.3g)\n",
                     v->name, (long long)k, got, want, err);

@@ -25,7 +25,8 @@ OpcheckOpts opcheck_defaults(void);
  * loaded) on the same random inputs and the declared parameter
  * initializers, and asserts every element of every output agrees. A text
  * may hold several independent sub-graphs (one per shape under test) so
- * one compile covers them all. Returns the worst relative error seen. */
+ * one compile covers them all. Returns the worst relative error seen over
+ * elements whose reference magnitude is at least 1e-3. */
 double opcheck(const char *text);
 double opcheck_opts(const char *text, const OpcheckOpts *o);
 

@@ -1,0 +1,39 @@
+/* Whole examples: the compiled program agrees with the reference
+ * interpreter on random inputs. Whole networks accumulate f32 rounding over
+ * several layers, so the tolerance here is |gen - ref| <= 1e-5 + 1e-4*|ref|. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "helpers/opcheck.h"
+#include "ir/util.h"
+
+static void check_example(const char *file) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/examples/%s", SMELT_SOURCE_DIR, file);
+  SmDiag d;
+  sm_diag_init(&d);
+  char *src = NULL;
+  assert_int_equal(sm_read_file(path, &src, NULL, &d), SM_OK);
+  OpcheckOpts o = opcheck_defaults();
+  o.rtol = 1e-4;
+  o.atol = 1e-5;
+  o.lo = 0; /* image-like inputs */
+  o.hi = 1;
+  double worst = opcheck_opts(src, &o);
+  printf("# %s: worst relative error %.3g\n", file, worst);
+  free(src);
+  sm_diag_free(&d);
+}
+
+static void test_lenet(void **state) { (void)state; check_example("lenet.smelt"); }
+static void test_mlp(void **state) { (void)state; check_example("mlp.smelt"); }
+static void test_cnn_bn(void **state) { (void)state; check_example("cnn_bn.smelt"); }
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_lenet),
+      cmocka_unit_test(test_mlp),
+      cmocka_unit_test(test_cnn_bn),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
