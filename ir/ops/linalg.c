@@ -1,3 +1,356 @@
-/* placeholder: replaced by the linalg op group */
+/* Linear algebra ops: matmul (numpy semantics: 1-D operands promoted, batch
+ * dims broadcast) and gemm (ONNX Gemm: Y = alpha*op(A)*op(B) + beta*C).
+ *
+ * Reference kernels are naive loops in double. Emitters write i-k-j loops
+ * with the contiguous index j innermost, accumulating into the output row;
+ * gemm with transB=1 uses i-j-k dot products instead (then both operands are
+ * contiguous in k). A blocked micro-kernel is future work. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "ops.h"
-const IrOpDef *const ir_ops_linalg[] = {NULL};
+
+/* ---- emission helpers (local) ---- */
+
+/* C literal of the node's dtype: "0.5f" for f32, "0.5" for f64. */
+static void lit(SmBuf *b, const IrNode *n, double v) {
+  if (n->out[0]->type.dtype == IR_F32 || isinf(v)) {
+    emit_float(b, v);
+    return;
+  }
+  char s[64];
+  snprintf(s, sizeof s, "%.17g", v);
+  bool plain = strpbrk(s, ".eEn") == NULL;
+  sm_buf_printf(b, "%s%s%s%s", v < 0 ? "(" : "", s, plain ? ".0" : "",
+                v < 0 ? ")" : "");
+}
+
+static const char *ctype(const IrNode *n) {
+  return ir_dtype_ctype(n->out[0]->type.dtype);
+}
+
+/* For empty results: reference every parameter so the body compiles
+ * warning-free, and do nothing. */
+static bool emit_if_empty(SmBuf *b, const IrNode *n) {
+  if (ir_numel(&n->out[0]->type) != 0) return false;
+  sm_buf_puts(b, "  (void)out0;\n");
+  for (int i = 0; i < n->nin; i++) sm_buf_printf(b, "  (void)in%d;\n", i);
+  return true;
+}
+
+/* Appends " + c*v" to a sum expression (skipping zero terms). */
+static void term(SmBuf *e, int64_t c, const char *v) {
+  if (c == 0) return;
+  if (e->len) sm_buf_puts(e, " + ");
+  if (c == 1) sm_buf_puts(e, v);
+  else sm_buf_printf(e, "%lld*%s", (long long)c, v);
+}
+
+/* ======================================================================
+ * matmul
+ * ====================================================================== */
+
+/* Geometry of a validated matmul: out = batch x [M] x [N] where a 1-D a is
+ * [1,K] (M dropped) and a 1-D b is [K,1] (N dropped). */
+typedef struct MatGeo {
+  int64_t M, K, N;
+  IrType abt, bbt, obt; /* batch parts of a, b and the output */
+} MatGeo;
+
+static IrType batch_of(const IrType *t) {
+  IrType r = {.dtype = t->dtype, .rank = t->rank > 2 ? t->rank - 2 : 0};
+  for (int i = 0; i < r.rank; i++) r.dims[i] = t->dims[i];
+  return r;
+}
+
+static bool mm_geo(const IrNode *n, MatGeo *g) {
+  const IrType *a = &n->in[0]->type, *b = &n->in[1]->type;
+  g->M = a->rank == 1 ? 1 : a->dims[a->rank - 2];
+  g->K = a->dims[a->rank - 1];
+  g->N = b->rank == 1 ? 1 : b->dims[b->rank - 1];
+  g->abt = batch_of(a);
+  g->bbt = batch_of(b);
+  return ir_broadcast(&g->abt, &g->bbt, &g->obt);
+}
+
+static bool matmul_infer(const IrNode *n, IrType *out, SmDiag *d) {
+  const IrType *a = &n->in[0]->type, *b = &n->in[1]->type;
+  char sa[IR_TYPE_STRLEN], sb[IR_TYPE_STRLEN];
+  if (!op_want_float(n, 0, d) || !op_same_dtype(n, d)) return false;
+  if (a->rank == 0 || b->rank == 0)
+    return op_err(n, d, "operands must be at least 1-D: a is %s, b is %s",
+                  OP_TSTR(a, sa), OP_TSTR(b, sb));
+  int64_t kb = b->rank == 1 ? b->dims[0] : b->dims[b->rank - 2];
+  if (a->dims[a->rank - 1] != kb)
+    return op_err(n, d, "inner dimensions differ: a is %s (K=%lld), b is %s (K=%lld)",
+                  OP_TSTR(a, sa), (long long)a->dims[a->rank - 1], OP_TSTR(b, sb),
+                  (long long)kb);
+  MatGeo g;
+  if (!mm_geo(n, &g))
+    return op_err(n, d, "batch dimensions do not broadcast: a is %s, b is %s",
+                  OP_TSTR(a, sa), OP_TSTR(b, sb));
+  IrType t = g.obt;
+  if (a->rank > 1) t.dims[t.rank++] = g.M;
+  if (b->rank > 1) t.dims[t.rank++] = g.N;
+  out[0] = t;
+  return true;
+}
+
+static void matmul_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
+  MatGeo g;
+  SM_ASSERT(mm_geo(n, &g));
+  int64_t M = g.M, K = g.K, N = g.N, nb = ir_numel(&g.obt);
+  int64_t idx[IR_MAX_RANK];
+  for (int64_t t = 0; t < nb; t++) {
+    ref_unravel(&g.obt, t, idx);
+    const double *A = in[0].d + ref_bcast_offset(&g.abt, idx, g.obt.rank) * M * K;
+    const double *B = in[1].d + ref_bcast_offset(&g.bbt, idx, g.obt.rank) * K * N;
+    double *Y = out[0].d + t * M * N;
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = 0; j < N; j++) {
+        double s = 0;
+        for (int64_t k = 0; k < K; k++) s += A[i * K + k] * B[k * N + j];
+        Y[i * N + j] = s;
+      }
+  }
+}
+
+/* Offset expression (in elements) of the batch matrix of operand type bt
+ * (matrices of `mat` elements) for flat output batch index `t`. */
+static void batch_offset(SmBuf *e, const IrType *bt, const IrType *obt,
+                         int64_t mat) {
+  int64_t nb = ir_numel(obt), na = ir_numel(bt);
+  if (na == 1) return;
+  if (na == nb) { /* same layout as the output batch */
+    term(e, mat, "t");
+    return;
+  }
+  int64_t ost[IR_MAX_RANK], st[IR_MAX_RANK];
+  ir_strides(obt, ost);
+  ir_strides(bt, st);
+  for (int d = 0; d < obt->rank; d++) {
+    int bd = d - (obt->rank - bt->rank);
+    if (bd < 0 || bt->dims[bd] == 1) continue;
+    char v[96];
+    if (d == 0) snprintf(v, sizeof v, "(t / %lld)", (long long)ost[d]);
+    else if (ost[d] == 1) snprintf(v, sizeof v, "(t %% %lld)", (long long)obt->dims[d]);
+    else
+      snprintf(v, sizeof v, "(t / %lld %% %lld)", (long long)ost[d],
+               (long long)obt->dims[d]);
+    term(e, st[bd] * mat, v);
+  }
+}
+
+/*   for t (batch), i:  y[i,:] = sum_k a[i,k] * b[k,:]      (N > 1)
+ *                      y[i]   = sum_k a[i,k] * b[k]        (N == 1) */
+static void matmul_emit(SmBuf *b, const IrNode *n) {
+  if (emit_if_empty(b, n)) return;
+  MatGeo g;
+  SM_ASSERT(mm_geo(n, &g));
+  const char *T = ctype(n);
+  long long M = g.M, K = g.K, N = g.N;
+  int64_t nb = ir_numel(&g.obt);
+  SmBuf ao = {0}, bo = {0};
+  batch_offset(&ao, &g.abt, &g.obt, g.M * g.K);
+  batch_offset(&bo, &g.bbt, &g.obt, g.K * g.N);
+  term(&ao, g.K, "i");
+  sm_buf_printf(b, "  /* matmul: batch %lld, [%lld,%lld] x [%lld,%lld] */\n",
+                (long long)nb, M, K, K, N);
+  int64_t work = nb * g.M * g.K * g.N;
+  const char *ind = "    ";
+  if (nb > 1) {
+    emit_omp_for(b, work, "collapse(2)");
+    sm_buf_printf(b, "  for (int64_t t = 0; t < %lld; t++)\n", (long long)nb);
+    sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++) {\n", M);
+  } else {
+    emit_omp_for(b, work, NULL);
+    sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++) {\n", M);
+  }
+  sm_buf_printf(b, "%sconst %s *restrict a = in0%s%s;\n", ind, T,
+                ao.len ? " + " : "", sm_buf_str(&ao));
+  sm_buf_printf(b, "%sconst %s *restrict bm = in1%s%s;\n", ind, T,
+                bo.len ? " + " : "", sm_buf_str(&bo));
+  SmBuf yo = {0};
+  if (nb > 1) term(&yo, g.M * g.N, "t");
+  term(&yo, g.N, "i");
+  if (N == 1) {
+    sm_buf_printf(b, "%s%s acc = 0;\n", ind, T);
+    sm_buf_printf(b, "%sfor (int64_t k = 0; k < %lld; k++) acc += a[k] * bm[k];\n",
+                  ind, K);
+    sm_buf_printf(b, "%sout0[%s] = acc;\n", ind, yo.len ? yo.s : "0");
+  } else {
+    sm_buf_printf(b, "%s%s *restrict y = out0%s%s;\n", ind, T, yo.len ? " + " : "",
+                  sm_buf_str(&yo));
+    sm_buf_printf(b, "%sfor (int64_t j = 0; j < %lld; j++) y[j] = 0;\n", ind, N);
+    sm_buf_printf(b, "%sfor (int64_t k = 0; k < %lld; k++) {\n", ind, K);
+    sm_buf_printf(b, "%s  const %s av = a[k];\n", ind, T);
+    sm_buf_printf(b, "%s  const %s *restrict br = bm + k*%lld;\n", ind, T, N);
+    sm_buf_printf(b, "%s  for (int64_t j = 0; j < %lld; j++) y[j] += av * br[j];\n",
+                  ind, N);
+    sm_buf_printf(b, "%s}\n", ind);
+  }
+  sm_buf_puts(b, "  }\n");
+  sm_buf_free(&ao);
+  sm_buf_free(&bo);
+  sm_buf_free(&yo);
+}
+
+/* ======================================================================
+ * gemm
+ * ====================================================================== */
+
+typedef struct GemmGeo {
+  int64_t M, K, N;
+  bool ta, tb;
+  double alpha, beta;
+} GemmGeo;
+
+static GemmGeo gemm_geo(const IrNode *n) {
+  GemmGeo g;
+  const IrType *a = &n->in[0]->type, *b = &n->in[1]->type;
+  g.ta = ir_attr_int(n, "transA", 0) != 0;
+  g.tb = ir_attr_int(n, "transB", 0) != 0;
+  g.M = a->dims[g.ta ? 1 : 0];
+  g.K = a->dims[g.ta ? 0 : 1];
+  g.N = b->dims[g.tb ? 0 : 1];
+  g.alpha = ir_attr_float(n, "alpha", 1.0);
+  g.beta = ir_attr_float(n, "beta", 1.0);
+  return g;
+}
+
+static bool gemm_infer(const IrNode *n, IrType *out, SmDiag *d) {
+  if (!op_want_rank(n, 0, 2, d) || !op_want_rank(n, 1, 2, d) ||
+      !op_want_float(n, 0, d) || !op_same_dtype(n, d))
+    return false;
+  const char *tn[2] = {"transA", "transB"};
+  for (int i = 0; i < 2; i++) {
+    int64_t v = ir_attr_int(n, tn[i], 0);
+    if (v != 0 && v != 1) return op_err(n, d, "%s must be 0 or 1, got %lld", tn[i], (long long)v);
+  }
+  GemmGeo g = gemm_geo(n);
+  const IrType *a = &n->in[0]->type, *b = &n->in[1]->type;
+  int64_t kb = b->dims[g.tb ? 1 : 0];
+  char sa[IR_TYPE_STRLEN], sb[IR_TYPE_STRLEN];
+  if (g.K != kb)
+    return op_err(n, d, "inner dimensions differ: a is %s (%sK=%lld), b is %s (%sK=%lld)",
+                  OP_TSTR(a, sa), g.ta ? "transA=1, " : "", (long long)g.K,
+                  OP_TSTR(b, sb), g.tb ? "transB=1, " : "", (long long)kb);
+  if (n->nin == 3) {
+    const IrType *c = &n->in[2]->type;
+    int64_t mn[2] = {g.M, g.N};
+    bool ok = c->rank <= 2;
+    for (int i = 0; ok && i < c->rank; i++) {
+      int64_t want = mn[2 - c->rank + i];
+      ok = c->dims[i] == want || c->dims[i] == 1;
+    }
+    if (!ok)
+      return op_err(n, d, "c is %s, which does not broadcast to [M,N] = [%lld,%lld]",
+                    OP_TSTR(c, sa), (long long)g.M, (long long)g.N);
+  }
+  out[0] = ir_type_make(a->dtype, 2, (int64_t[]){g.M, g.N});
+  return true;
+}
+
+static void gemm_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
+  GemmGeo g = gemm_geo(n);
+  int64_t M = g.M, K = g.K, N = g.N;
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t j = 0; j < N; j++) {
+      double s = 0;
+      for (int64_t k = 0; k < K; k++) {
+        double a = g.ta ? in[0].d[k * M + i] : in[0].d[i * K + k];
+        double b = g.tb ? in[1].d[j * K + k] : in[1].d[k * N + j];
+        s += a * b;
+      }
+      double y = g.alpha * s;
+      if (n->nin == 3) {
+        int64_t idx[2] = {i, j};
+        y += g.beta * in[2].d[ref_bcast_offset(&in[2].type, idx, 2)];
+      }
+      out[0].d[i * N + j] = y;
+    }
+}
+
+/* alpha*ACC + beta*C(i,j), leaving out factors of 1 and a zero bias */
+static void gemm_epilogue(SmBuf *b, const IrNode *n, const GemmGeo *g,
+                          const char *acc) {
+  if (g->alpha != 1) {
+    lit(b, n, g->alpha);
+    sm_buf_puts(b, " * ");
+  }
+  sm_buf_puts(b, acc);
+  if (n->nin < 3 || g->beta == 0) return;
+  const IrType *c = &n->in[2]->type;
+  int64_t cn = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
+  int64_t cm = c->rank == 2 ? c->dims[0] : 1;
+  SmBuf e = {0};
+  term(&e, cm == 1 ? 0 : cn, "i");
+  term(&e, cn == 1 ? 0 : 1, "j");
+  sm_buf_puts(b, " + ");
+  if (g->beta != 1) {
+    lit(b, n, g->beta);
+    sm_buf_puts(b, " * ");
+  }
+  sm_buf_printf(b, "in2[%s]", e.len ? e.s : "0");
+  sm_buf_free(&e);
+}
+
+/* transB=0:  for i, k: y[i,:] += a(i,k) * b[k,:]      (then the epilogue)
+ * transB=1:  for i, j: y[i,j] = dot(a(i,:), b[j,:])   */
+static void gemm_emit(SmBuf *b, const IrNode *n) {
+  if (emit_if_empty(b, n)) return;
+  GemmGeo g = gemm_geo(n);
+  const char *T = ctype(n);
+  long long M = g.M, K = g.K, N = g.N;
+  if (n->nin == 3 && g.beta == 0) sm_buf_puts(b, "  (void)in2; /* beta = 0 */\n");
+  sm_buf_printf(b, "  /* gemm: [%lld,%lld]%s x [%lld,%lld]%s */\n", M, K,
+                g.ta ? " (a transposed)" : "", K, N, g.tb ? " (b transposed)" : "");
+  emit_omp_for(b, g.M * g.K * g.N, NULL);
+  sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++) {\n", M);
+  char aik[64];
+  if (g.ta) snprintf(aik, sizeof aik, "in0[k*%lld + i]", M);
+  else snprintf(aik, sizeof aik, "a[k]");
+  if (!g.ta) sm_buf_printf(b, "    const %s *restrict a = in0 + i*%lld;\n", T, K);
+  if (!g.tb) {
+    sm_buf_printf(b, "    %s *restrict y = out0 + i*%lld;\n", T, N);
+    sm_buf_printf(b, "    for (int64_t j = 0; j < %lld; j++) y[j] = 0;\n", N);
+    sm_buf_printf(b, "    for (int64_t k = 0; k < %lld; k++) {\n", K);
+    sm_buf_printf(b, "      const %s av = %s;\n", T, aik);
+    sm_buf_printf(b, "      const %s *restrict br = in1 + k*%lld;\n", T, N);
+    sm_buf_printf(b, "      for (int64_t j = 0; j < %lld; j++) y[j] += av * br[j];\n", N);
+    sm_buf_puts(b, "    }\n");
+    if (g.alpha != 1 || (n->nin == 3 && g.beta != 0)) {
+      sm_buf_printf(b, "    for (int64_t j = 0; j < %lld; j++) y[j] = ", N);
+      gemm_epilogue(b, n, &g, "y[j]");
+      sm_buf_puts(b, ";\n");
+    }
+  } else {
+    sm_buf_printf(b, "    for (int64_t j = 0; j < %lld; j++) {\n", N);
+    sm_buf_printf(b, "      const %s *restrict br = in1 + j*%lld;\n", T, K);
+    sm_buf_printf(b, "      %s acc = 0;\n", T);
+    sm_buf_printf(b, "      for (int64_t k = 0; k < %lld; k++) acc += %s * br[k];\n", K, aik);
+    sm_buf_printf(b, "      out0[i*%lld + j] = ", N);
+    gemm_epilogue(b, n, &g, "acc");
+    sm_buf_puts(b, ";\n    }\n");
+  }
+  sm_buf_puts(b, "  }\n");
+}
+
+static const IrAttrSpec no_attrs[] = {{NULL, 0, false}};
+static const IrAttrSpec gemm_attrs[] = {
+    {"transA", IR_ATTR_INT, false}, {"transB", IR_ATTR_INT, false},
+    {"alpha", IR_ATTR_FLOAT, false}, {"beta", IR_ATTR_FLOAT, false},
+    {NULL, 0, false}};
+
+static const IrOpDef op_matmul = {
+    .name = "matmul", .min_in = 2, .max_in = 2, .nout = 1, .attrs = no_attrs,
+    .infer = matmul_infer, .ref = matmul_ref, .emit = matmul_emit,
+    .doc = "matrix product, numpy semantics (1-D promotion, batch broadcasting)"};
+
+static const IrOpDef op_gemm = {
+    .name = "gemm", .min_in = 2, .max_in = 3, .nout = 1, .attrs = gemm_attrs,
+    .infer = gemm_infer, .ref = gemm_ref, .emit = gemm_emit,
+    .doc = "alpha*op(a)*op(b) + beta*c (transA, transB, alpha=1, beta=1)"};
+
+const IrOpDef *const ir_ops_linalg[] = {&op_matmul, &op_gemm, NULL};
