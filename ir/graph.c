@@ -85,7 +85,7 @@ bool ir_broadcast(const IrType *a, const IrType *b, IrType *out) {
 }
 
 bool ir_norm_axis(int64_t axis, int rank, int *out) {
-  if (axis < -rank || axis >= (rank ? rank : 1)) return false;
+  if (axis < -rank || axis >= rank) return false;
   *out = (int)(axis < 0 ? axis + rank : axis);
   return true;
 }
@@ -263,4 +263,17 @@ int ir_attr_ints(const IrNode *n, const char *name, int64_t *out, int max) {
   if (a->kind != IR_ATTR_INTS) return -1;
   for (int i = 0; i < a->n && i < max; i++) out[i] = a->ints[i];
   return a->n;
+}
+
+void ir_copy_attrs(IrGraph *g, IrNode *to, const IrNode *from) {
+  for (int i = 0; i < from->nattr; i++) {
+    const IrAttr *a = &from->attrs[i];
+    switch (a->kind) {
+    case IR_ATTR_INT: ir_set_int(g, to, a->name, a->i); break;
+    case IR_ATTR_FLOAT: ir_set_float(g, to, a->name, a->f); break;
+    case IR_ATTR_INTS: ir_set_ints(g, to, a->name, a->ints, a->n); break;
+    case IR_ATTR_FLOATS: ir_set_floats(g, to, a->name, a->floats, a->n); break;
+    case IR_ATTR_STR: ir_set_str(g, to, a->name, a->s); break;
+    }
+  }
 }

@@ -182,9 +182,24 @@ typedef void (*IrEmitFn)(SmBuf *b, const IrNode *n);
 typedef void (*IrExprFn)(SmBuf *b, const IrNode *n, const char *const *args);
 typedef double (*IrScalarFn)(const IrNode *n, const double *args);
 
+/* Reverse-mode rule. dout[k] is d(loss)/d(out k) or NULL when no gradient
+ * reaches that output; the rule sets din[i] = d(loss)/d(in i) for every
+ * input with ir_grad_needed(cx, n, i), built from ordinary IR ops through
+ * ir_grad_op(), or leaves it NULL (no gradient flows there). Returns false
+ * after reporting an error when a needed gradient does not exist. */
+typedef struct IrGradCtx IrGradCtx;
+typedef bool (*IrGradFn)(IrGradCtx *cx, const IrNode *n, IrValue *const *dout,
+                         IrValue **din);
+/* Elementwise derivative: dy * d f / d in[wrt], where args[0..nin) are the
+ * forward inputs, args[nin] the forward output and args[nin+1] dy. */
+typedef void (*IrDExprFn)(SmBuf *b, const IrNode *n, const char *const *args,
+                          int wrt);
+typedef double (*IrDScalarFn)(const IrNode *n, const double *args, int wrt);
+
 enum {
   IR_OPF_ELEMENTWISE = 1 << 0, /* out[i] = f(in0[i'], in1[i'']) broadcast */
-  IR_OPF_NOGRAD = 1 << 1,
+  IR_OPF_NOGRAD = 1 << 1,      /* no gradient flows through (e.g. argmax) */
+  IR_OPF_ANY_ATTRS = 1 << 2,   /* attributes are not checked against a schema */
 };
 
 struct IrOpDef {
@@ -198,8 +213,40 @@ struct IrOpDef {
   IrEmitFn emit;
   IrExprFn expr;     /* IR_OPF_ELEMENTWISE only */
   IrScalarFn scalar; /* IR_OPF_ELEMENTWISE only */
+  IrGradFn grad;     /* NULL: not differentiable */
+  IrDExprFn dexpr;   /* elementwise ops: derivative, see IrDExprFn */
+  IrDScalarFn dscalar;
   const char *doc;   /* one line for `smelt ops` and the README table */
 };
+
+/* ---- building gradient graphs (passes/autodiff.c) ---- */
+struct IrGradCtx {
+  IrGraph *g;
+  SmDiag *d;
+  const bool *requires; /* by value id: a gradient is wanted for it */
+  SmLoc loc;            /* of the forward node being differentiated */
+  bool failed;
+};
+bool ir_grad_needed(const IrGradCtx *cx, const IrNode *n, int i);
+/* Append node `op`(in...) with nout results; shapes are inferred at once
+ * (a failure there is a bug in the gradient rule and aborts). Attributes
+ * can be set on the returned node before ir_grad_finish(). */
+IrNode *ir_grad_node(IrGradCtx *cx, const char *op, IrValue *const *in, int nin,
+                     int nout);
+/* Re-infer after setting attributes; returns n->out[0]. */
+IrValue *ir_grad_finish(IrGradCtx *cx, IrNode *n);
+/* Single-result op without attributes. */
+IrValue *ir_grad_op(IrGradCtx *cx, const char *op, IrValue *const *in, int nin);
+/* Sum a gradient of the broadcast shape back to `target`'s shape. */
+IrValue *ir_grad_unbroadcast(IrGradCtx *cx, IrValue *g, const IrType *target);
+/* A constant tensor filled with v. */
+IrValue *ir_grad_fill(IrGradCtx *cx, const IrType *t, double v);
+/* Generic rule for IR_OPF_ELEMENTWISE ops with dexpr/dscalar: emits one
+ * `ew_grad` node per needed input, then unbroadcasts. */
+bool ir_ew_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout,
+                IrValue **din);
+/* Copy every attribute of `from` onto `to`. */
+void ir_copy_attrs(IrGraph *g, IrNode *to, const IrNode *from);
 
 const IrOpDef *ir_op_find(const char *name);
 /* Every registered op, NULL-terminated. */

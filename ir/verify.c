@@ -75,7 +75,7 @@ bool ir_infer_node(IrNode *n, SmDiag *d) {
              op->nout, op->nout == 1 ? "" : "s", n->nout);
     return false;
   }
-  if (!check_attrs(n, d)) return false;
+  if (!(op->flags & IR_OPF_ANY_ATTRS) && !check_attrs(n, d)) return false;
   IrType out[8];
   SM_ASSERT(n->nout <= 8);
   memset(out, 0, sizeof out);

@@ -171,3 +171,18 @@ void ew_emit(SmBuf *b, const IrNode *n) {
   n->op->expr(b, n, args);
   sm_buf_printf(b, ";\n%*s}\n", 2 + 2 * r, "");
 }
+
+void emit_value(SmBuf *b, IrDType t, double v) {
+  if (t == IR_F32) {
+    emit_float(b, v);
+    return;
+  }
+  if (isinf(v)) {
+    sm_buf_puts(b, v > 0 ? "INFINITY" : "(-INFINITY)");
+    return;
+  }
+  char s[64];
+  snprintf(s, sizeof s, "%.17g", v);
+  bool plain = strpbrk(s, ".eEn") == NULL;
+  sm_buf_printf(b, "%s%s%s%s", v < 0 ? "(" : "", s, plain ? ".0" : "", v < 0 ? ")" : "");
+}

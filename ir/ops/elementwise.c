@@ -145,6 +145,165 @@ SCALAR(clip) {
 EXPR(identity) { (void)n; sm_buf_printf(b, "%s", a[0]); }
 SCALAR(identity) { (void)n; return x[0]; }
 
+
+/* ---- derivatives: dy * d f / d in[wrt]; args = inputs..., y, dy ---- */
+#define DEXPR(name) static void name##_dexpr(SmBuf *b, const IrNode *n, const char *const *a, int wrt)
+#define DSCALAR(name) static double name##_dscalar(const IrNode *n, const double *x, int wrt)
+/* unary: a[0] = x, a[1] = y, a[2] = dy */
+DEXPR(add) { (void)n; (void)wrt; sm_buf_printf(b, "%s", a[3]); }
+DSCALAR(add) { (void)n; (void)wrt; return x[3]; }
+DEXPR(sub) { (void)n; sm_buf_printf(b, wrt ? "-%s" : "%s", a[3]); }
+DSCALAR(sub) { (void)n; return wrt ? -x[3] : x[3]; }
+DEXPR(mul) { (void)n; sm_buf_printf(b, "%s * %s", a[3], a[1 - wrt]); }
+DSCALAR(mul) { (void)n; return x[3] * x[1 - wrt]; }
+DEXPR(div) {
+  (void)n;
+  if (wrt == 0) sm_buf_printf(b, "%s / %s", a[3], a[1]);
+  else sm_buf_printf(b, "-%s * %s / (%s * %s)", a[3], a[0], a[1], a[1]);
+}
+DSCALAR(div) { (void)n; return wrt == 0 ? x[3] / x[1] : -x[3] * x[0] / (x[1] * x[1]); }
+DEXPR(pow) {
+  if (wrt == 0)
+    sm_buf_printf(b, "%s * %s * %s(%s, %s - 1)", a[3], a[1], fn(n, "pow"), a[0], a[1]);
+  else
+    sm_buf_printf(b, "%s * %s * %s(%s)", a[3], a[2], fn(n, "log"), a[0]);
+}
+DSCALAR(pow) {
+  (void)n;
+  return wrt == 0 ? x[3] * x[1] * pow(x[0], x[1] - 1) : x[3] * x[2] * log(x[0]);
+}
+/* ties go to the first operand */
+DEXPR(min) {
+  (void)n;
+  sm_buf_printf(b, wrt == 0 ? "(%s <= %s ? %s : 0)" : "(%s <= %s ? 0 : %s)", a[0], a[1], a[3]);
+}
+DSCALAR(min) { (void)n; bool first = x[0] <= x[1]; return (wrt == 0) == first ? x[3] : 0; }
+DEXPR(max) {
+  (void)n;
+  sm_buf_printf(b, wrt == 0 ? "(%s >= %s ? %s : 0)" : "(%s >= %s ? 0 : %s)", a[0], a[1], a[3]);
+}
+DSCALAR(max) { (void)n; bool first = x[0] >= x[1]; return (wrt == 0) == first ? x[3] : 0; }
+
+DEXPR(neg) { (void)n; (void)wrt; sm_buf_printf(b, "-%s", a[2]); }
+DSCALAR(neg) { (void)n; (void)wrt; return -x[2]; }
+DEXPR(abs) {
+  (void)n;
+  (void)wrt;
+  sm_buf_printf(b, "(%s > 0 ? %s : %s < 0 ? -%s : 0)", a[0], a[2], a[0], a[2]);
+}
+DSCALAR(abs) { (void)n; (void)wrt; return x[0] > 0 ? x[2] : x[0] < 0 ? -x[2] : 0; }
+DEXPR(exp) { (void)n; (void)wrt; sm_buf_printf(b, "%s * %s", a[2], a[1]); }
+DSCALAR(exp) { (void)n; (void)wrt; return x[2] * x[1]; }
+DEXPR(log) { (void)n; (void)wrt; sm_buf_printf(b, "%s / %s", a[2], a[0]); }
+DSCALAR(log) { (void)n; (void)wrt; return x[2] / x[0]; }
+DEXPR(sqrt) { (void)wrt; sm_buf_printf(b, "0.5%s * %s / %s", lit_suffix(n), a[2], a[1]); }
+DSCALAR(sqrt) { (void)n; (void)wrt; return 0.5 * x[2] / x[1]; }
+DEXPR(reciprocal) { (void)n; (void)wrt; sm_buf_printf(b, "-%s * %s * %s", a[2], a[1], a[1]); }
+DSCALAR(reciprocal) { (void)n; (void)wrt; return -x[2] * x[1] * x[1]; }
+DEXPR(relu) { (void)n; (void)wrt; sm_buf_printf(b, "(%s > 0 ? %s : 0)", a[0], a[2]); }
+DSCALAR(relu) { (void)n; (void)wrt; return x[0] > 0 ? x[2] : 0; }
+DEXPR(leaky_relu) {
+  (void)wrt;
+  sm_buf_printf(b, "(%s > 0 ? %s : ", a[0], a[2]);
+  emit_float(b, ir_attr_float(n, "alpha", 0.01));
+  sm_buf_printf(b, " * %s)", a[2]);
+}
+DSCALAR(leaky_relu) { (void)wrt; return x[0] > 0 ? x[2] : ir_attr_float(n, "alpha", 0.01) * x[2]; }
+DEXPR(elu) {
+  (void)wrt;
+  sm_buf_printf(b, "(%s > 0 ? %s : %s * (%s + ", a[0], a[2], a[2], a[1]);
+  emit_float(b, ir_attr_float(n, "alpha", 1.0));
+  sm_buf_puts(b, "))");
+}
+DSCALAR(elu) { (void)wrt; return x[0] > 0 ? x[2] : x[2] * (x[1] + ir_attr_float(n, "alpha", 1.0)); }
+DEXPR(sigmoid) {
+  (void)wrt;
+  sm_buf_printf(b, "%s * %s * (1.0%s - %s)", a[2], a[1], lit_suffix(n), a[1]);
+}
+DSCALAR(sigmoid) { (void)n; (void)wrt; return x[2] * x[1] * (1 - x[1]); }
+DEXPR(tanh) {
+  (void)wrt;
+  sm_buf_printf(b, "%s * (1.0%s - %s * %s)", a[2], lit_suffix(n), a[1], a[1]);
+}
+DSCALAR(tanh) { (void)n; (void)wrt; return x[2] * (1 - x[1] * x[1]); }
+DEXPR(gelu) {
+  (void)wrt;
+  const char *s = lit_suffix(n);
+  if (gelu_tanh(n))
+    sm_buf_printf(b,
+                  "%s * (0.5%s * (1.0%s + %s(0.7978845608028654%s * (%s + 0.044715%s * %s * %s * %s))) + "
+                  "0.5%s * %s * (1.0%s - %s(0.7978845608028654%s * (%s + 0.044715%s * %s * %s * %s)) * "
+                  "%s(0.7978845608028654%s * (%s + 0.044715%s * %s * %s * %s))) * "
+                  "0.7978845608028654%s * (1.0%s + 0.134145%s * %s * %s))",
+                  a[2], s, s, fn(n, "tanh"), s, a[0], s, a[0], a[0], a[0],
+                  s, a[0], s, fn(n, "tanh"), s, a[0], s, a[0], a[0], a[0],
+                  fn(n, "tanh"), s, a[0], s, a[0], a[0], a[0], s, s, s, a[0], a[0]);
+  else
+    sm_buf_printf(b,
+                  "%s * (0.5%s * (1.0%s + %s(%s * 0.7071067811865476%s)) + "
+                  "%s * 0.3989422804014327%s * %s(-0.5%s * %s * %s))",
+                  a[2], s, s, fn(n, "erf"), a[0], s, a[0], s, fn(n, "exp"), s, a[0], a[0]);
+}
+DSCALAR(gelu) {
+  (void)wrt;
+  double v = x[0];
+  if (gelu_tanh(n)) {
+    double k = sqrt(2 / M_PI), u = k * (v + 0.044715 * v * v * v), t = tanh(u);
+    return x[2] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * k * (1 + 3 * 0.044715 * v * v));
+  }
+  return x[2] * (0.5 * (1 + erf(v / sqrt(2.0))) + v * exp(-0.5 * v * v) / sqrt(2 * M_PI));
+}
+DEXPR(softplus) {
+  (void)wrt;
+  const char *s = lit_suffix(n);
+  sm_buf_printf(b, "%s / (1.0%s + %s(-%s))", a[2], s, fn(n, "exp"), a[0]);
+}
+DSCALAR(softplus) { (void)n; (void)wrt; return x[2] / (1 + exp(-x[0])); }
+DEXPR(clip) {
+  (void)wrt;
+  sm_buf_printf(b, "(%s >= ", a[0]);
+  emit_float(b, ir_attr_float(n, "min", -INFINITY));
+  sm_buf_printf(b, " && %s <= ", a[0]);
+  emit_float(b, ir_attr_float(n, "max", INFINITY));
+  sm_buf_printf(b, " ? %s : 0)", a[2]);
+}
+DSCALAR(clip) {
+  (void)wrt;
+  double lo = ir_attr_float(n, "min", -INFINITY), hi = ir_attr_float(n, "max", INFINITY);
+  return x[0] >= lo && x[0] <= hi ? x[2] : 0;
+}
+DEXPR(identity) { (void)n; (void)wrt; sm_buf_printf(b, "%s", a[2]); }
+DSCALAR(identity) { (void)n; (void)wrt; return x[2]; }
+
+/* ew_grad(inputs..., y, dy; op=NAME, wrt=K, forward attrs...): the
+ * derivative of elementwise op NAME w.r.t. its input K, times dy, at the
+ * broadcast shape. Built by ir_ew_grad. */
+static const IrOpDef *ew_grad_fwd(const IrNode *n) {
+  const IrOpDef *op = ir_op_find(ir_attr_str(n, "op", ""));
+  SM_ASSERT(op && op->dexpr);
+  return op;
+}
+static void ew_grad_expr(SmBuf *b, const IrNode *n, const char *const *a) {
+  ew_grad_fwd(n)->dexpr(b, n, a, (int)ir_attr_int(n, "wrt", 0));
+}
+static double ew_grad_scalar(const IrNode *n, const double *x) {
+  return ew_grad_fwd(n)->dscalar(n, x, (int)ir_attr_int(n, "wrt", 0));
+}
+static bool ew_grad_infer(const IrNode *n, IrType *out, SmDiag *d) {
+  const IrOpDef *op = ir_op_find(ir_attr_str(n, "op", ""));
+  if (!op || !op->dexpr) return op_err(n, d, "op=\"%s\" is not an elementwise op with a derivative", ir_attr_str(n, "op", ""));
+  int64_t wrt = ir_attr_int(n, "wrt", -1);
+  if (n->nin != op->min_in + 2 || wrt < 0 || wrt >= op->min_in)
+    return op_err(n, d, "needs %s's %d inputs, its output and dy, and 0 <= wrt < %d",
+                  op->name, op->min_in, op->min_in);
+  return ew_infer(n, out, d);
+}
+static const IrOpDef op_ew_grad = {
+    .name = "ew_grad", .min_in = 3, .max_in = 4, .nout = 1,
+    .flags = IR_OPF_ELEMENTWISE | IR_OPF_ANY_ATTRS, .infer = ew_grad_infer,
+    .ref = ew_ref, .emit = ew_emit, .expr = ew_grad_expr, .scalar = ew_grad_scalar,
+    .doc = "dy * d op / d input[wrt] for elementwise op (backward of elementwise ops)"};
+
 static bool float_ew_infer(const IrNode *n, IrType *out, SmDiag *d) {
   for (int i = 0; i < n->nin; i++)
     if (!op_want_float(n, i, d)) return false;
@@ -183,7 +342,8 @@ static const IrAttrSpec dropout_attrs[] = {{"ratio", IR_ATTR_FLOAT, false}, {NUL
       .name = #nm, .min_in = arity, .max_in = arity, .nout = 1,               \
       .attrs = attrs_, .flags = IR_OPF_ELEMENTWISE, .infer = infer_,          \
       .ref = ew_ref, .emit = ew_emit, .expr = nm##_expr,                      \
-      .scalar = nm##_scalar, .doc = doc_}
+      .scalar = nm##_scalar, .grad = ir_ew_grad, .dexpr = nm##_dexpr,         \
+      .dscalar = nm##_dscalar, .doc = doc_}
 
 EW(add, 2, no_attrs, ew_infer, "a + b (broadcasting)");
 EW(sub, 2, no_attrs, ew_infer, "a - b (broadcasting)");
@@ -214,10 +374,12 @@ static const IrOpDef op_dropout = {
     .name = "dropout", .min_in = 1, .max_in = 1, .nout = 1,
     .attrs = dropout_attrs, .flags = IR_OPF_ELEMENTWISE, .infer = dropout_infer,
     .ref = ew_ref, .emit = ew_emit, .expr = identity_expr,
-    .scalar = identity_scalar, .doc = "identity at inference (ratio=0.5)"};
+    .scalar = identity_scalar, .grad = ir_ew_grad, .dexpr = identity_dexpr,
+    .dscalar = identity_dscalar, .doc = "identity at inference (ratio=0.5)"};
 
 const IrOpDef *const ir_ops_elementwise[] = {
     &op_add,  &op_sub,        &op_mul,     &op_div,  &op_pow,        &op_min,
     &op_max,  &op_neg,        &op_abs,     &op_exp,  &op_log,        &op_sqrt,
     &op_reciprocal, &op_relu, &op_leaky_relu, &op_elu, &op_sigmoid,  &op_tanh,
-    &op_gelu, &op_softplus,   &op_clip,    &op_identity, &op_dropout, NULL};
+    &op_gelu, &op_softplus,   &op_clip,    &op_identity, &op_dropout,
+    &op_ew_grad, NULL};

@@ -40,6 +40,8 @@ void ref_unravel(const IrType *t, int64_t flat, int64_t *idx);
 /* "%.9g" literal that is valid C float syntax (always has '.', 'e' or is
  * inf/nan-free): writes e.g. "0.5f". */
 void emit_float(SmBuf *b, double v);
+/* A literal of dtype t: "0.5f" for f32, full precision "0.5" for f64. */
+void emit_value(SmBuf *b, IrDType t, double v);
 /* `#pragma omp parallel for` if the trip work is worth a thread team. */
 void emit_omp_for(SmBuf *b, int64_t work, const char *extra);
 

@@ -1,0 +1,15 @@
+/* Graph passes. Each pass is one file with one entry point. */
+#ifndef SM_PASSES_H
+#define SM_PASSES_H
+
+#include "ir/ir.h"
+
+/* Reverse-mode differentiation: appends to g the nodes computing
+ * d(loss)/d(wrt[i]) for each i, stored in grads[i]. loss must have one
+ * element. wrt values with no path to loss get a zero gradient. Errors
+ * (a needed gradient through a non-differentiable op) name the node and
+ * the value whose gradient needed it. */
+SmStatus pass_grad(IrGraph *g, IrValue *loss, IrValue *const *wrt, int nwrt,
+                   IrValue **grads, SmDiag *d);
+
+#endif
