@@ -8,24 +8,36 @@
 
 #include "codegen.h"
 
-/* The kernel whose banner precedes `line` in the generated text. */
-static int kernel_at_line(const char *text, unsigned line) {
+/* The kernel whose banner precedes `line` in the generated text: banners
+ * read "/" "* k3: ..." (first function) or "/" "* train.k3: ...". */
+static int kernel_at_line(const CgProgram *prog, const char *text, unsigned line,
+                          int *fn) {
   int kernel = -1;
   unsigned l = 1;
+  *fn = 0;
   for (const char *p = text; *p && l <= line; p++) {
     if (p == text || p[-1] == '\n') {
       int k;
-      if (sscanf(p, "/* k%d:", &k) == 1) kernel = k;
-      if (strncmp(p, "static void", 11) == 0 && strstr(p, "_step(") &&
-          strstr(p, "_step(") < strchr(p, '\n'))
-        kernel = -1;
+      char name[32];
+      if (sscanf(p, "/* k%d:", &k) == 1) {
+        kernel = k;
+        *fn = 0;
+      } else if (sscanf(p, "/* %31[a-z_].k%d:", name, &k) == 2) {
+        kernel = k;
+        for (int f = 0; f < prog->nfuncs; f++)
+          if (!strcmp(prog->fnames[f], name)) *fn = f;
+      } else if (strncmp(p, "static void", 11) == 0 && strchr(p, '(') &&
+                 strstr(p, "unsigned char *restrict P") &&
+                 strstr(p, "unsigned char *restrict P") < strchr(p, '\n')) {
+        kernel = -1; /* a step function */
+      }
     }
     if (*p == '\n') l++;
   }
   return kernel;
 }
 
-SmStatus cg_check(const IrGraph *g, const char *c_path, const char *c_text,
+SmStatus cg_check(const CgProgram *prog, const char *c_path, const char *c_text,
                   SmDiag *d) {
   char inc[4096];
   snprintf(inc, sizeof inc, "-I%s", cg_rt_include());
@@ -58,11 +70,13 @@ SmStatus cg_check(const IrGraph *g, const char *c_path, const char *c_text,
       clang_getSpellingLocation(loc, &file, &line, &col, NULL);
       CXString msg = clang_formatDiagnostic(diag, CXDiagnostic_DisplaySourceLocation |
                                                       CXDiagnostic_DisplayOption);
-      int k = kernel_at_line(c_text, line);
+      int fn;
+      int k = kernel_at_line(prog, c_text, line, &fn);
+      const IrGraph *g = prog->funcs[fn];
       if (k >= 0 && k < g->nnodes) {
         const IrNode *n = g->nodes[k];
-        sm_error(d, n->loc, "internal compiler error: generated code for %s (kernel k%d) is not clean: %s",
-                 n->op->name, k, clang_getCString(msg));
+        sm_error(d, n->loc, "internal compiler error: generated code for %s (kernel %s%sk%d) is not clean: %s",
+                 n->op->name, fn ? prog->fnames[fn] : "", fn ? "." : "", k, clang_getCString(msg));
       } else {
         sm_error(d, (SmLoc){c_path, (int)line, (int)col},
                  "internal compiler error: generated code is not clean: %s",

@@ -3,6 +3,7 @@
 #define SM_CODEGEN_H
 
 #include "ir/ir.h"
+#include "rt_model.h"
 
 /* Where a value lives in the generated program. */
 typedef struct CgSlot {
@@ -18,9 +19,29 @@ typedef struct CgPlan {
 } CgPlan;
 
 /* Simple liveness-based reuse plan: inputs and outputs get dedicated
- * buffers; intermediates share arena space once dead (greedy by size). */
-void cg_plan(const IrGraph *g, CgPlan *p);
+ * buffers; intermediates share arena space once dead (greedy by size).
+ * Parameters are laid out in `master`'s order (NULL: g's own) and matched
+ * by name, so several functions of one program share one parameter block. */
+void cg_plan(const IrGraph *g, const IrGraph *master, CgPlan *p);
 void cg_plan_free(CgPlan *p);
+
+/* A compiled program: one or more functions sharing parameters. funcs[0]
+ * is "infer"; a training program adds "eval" and "train". */
+#define CG_MAX_FUNCS 8
+typedef struct CgProgram {
+  const char *name;
+  uint64_t seed;
+  IrGraph *funcs[CG_MAX_FUNCS];
+  const char *fnames[CG_MAX_FUNCS];
+  int nfuncs;
+  int master;   /* the function holding every parameter */
+  int nweights; /* master params [0, nweights) are weights, the rest state */
+  bool has_train;
+  RtTrainDesc train;
+} CgProgram;
+
+/* A one-function program for an inference graph. */
+CgProgram cg_program_single(IrGraph *g);
 
 typedef struct CgOptions {
   const char *cc;        /* default $CC or "cc" */
@@ -30,21 +51,23 @@ typedef struct CgOptions {
   bool check;            /* libclang check of the generated file (default on) */
 } CgOptions;
 
-/* Emit `name.h` and `name.c` text for graph g. */
-void cg_emit(const IrGraph *g, const CgPlan *p, const CgOptions *o, SmBuf *c,
-             SmBuf *h);
+/* Emit `name.h` and `name.c` text for a program. */
+void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h);
 
 /* Parse a generated C file with libclang (-Wall -Wextra); every diagnostic
  * is reported as an internal compiler error naming the kernel and IR node
  * it came from. */
-SmStatus cg_check(const IrGraph *g, const char *c_path, const char *c_text,
+SmStatus cg_check(const CgProgram *prog, const char *c_path, const char *c_text,
                   SmDiag *d);
 
 typedef enum CgEmitKind { CG_EXE, CG_C, CG_LIB, CG_SHARED } CgEmitKind;
 
 /* Generate, check and build. out: executable path (CG_EXE, CG_SHARED) or
  * output prefix (CG_C, CG_LIB: writes out.c/out.h [+ libNAME.a]). */
-SmStatus cg_compile(const IrGraph *g, CgEmitKind kind, const char *out,
+SmStatus cg_compile_program(const CgProgram *prog, CgEmitKind kind,
+                            const char *out, const CgOptions *o, SmDiag *d);
+/* cg_compile_program of a one-function program. */
+SmStatus cg_compile(IrGraph *g, CgEmitKind kind, const char *out,
                     const CgOptions *o, SmDiag *d);
 
 /* Runtime locations (env SMELT_RT_INCLUDE / SMELT_RT_LIB override). */

@@ -104,13 +104,17 @@ static const char *base_name(const char *p) {
   return s ? s + 1 : p;
 }
 
-SmStatus cg_compile(const IrGraph *g, CgEmitKind kind, const char *out,
+SmStatus cg_compile(IrGraph *g, CgEmitKind kind, const char *out,
                     const CgOptions *o, SmDiag *d) {
-  CgPlan plan;
-  cg_plan(g, &plan);
+  CgProgram p = cg_program_single(g);
+  return cg_compile_program(&p, kind, out, o, d);
+}
+
+SmStatus cg_compile_program(const CgProgram *prog, CgEmitKind kind,
+                            const char *out, const CgOptions *o, SmDiag *d) {
+  const IrGraph *g = prog->funcs[0];
   SmBuf c = {0}, h = {0};
-  cg_emit(g, &plan, o, &c, &h);
-  cg_plan_free(&plan);
+  cg_emit(prog, o, &c, &h);
 
   char tmpdir[] = "/tmp/smelt-XXXXXX";
   if (!mkdtemp(tmpdir)) {
@@ -124,7 +128,7 @@ SmStatus cg_compile(const IrGraph *g, CgEmitKind kind, const char *out,
   snprintf(hpath, sizeof hpath, "%s/%s.h", tmpdir, g->name);
   SmStatus st = write_text(cpath, sm_buf_str(&c), d);
   if (!st) st = write_text(hpath, sm_buf_str(&h), d);
-  if (!st && o->check) st = cg_check(g, cpath, sm_buf_str(&c), d);
+  if (!st && o->check) st = cg_check(prog, cpath, sm_buf_str(&c), d);
 
   const char *cc_env = o->cc ? o->cc : getenv("CC");
   char *cc = sm_xstrdup(cc_env && *cc_env ? cc_env : "cc");

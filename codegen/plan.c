@@ -3,6 +3,7 @@
  * the rest of the arena by liveness (greedy by size, first fit). The real
  * planner (several strategies, in-place reuse) is a later pass. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "codegen.h"
 #include "rt_model.h"
@@ -23,14 +24,19 @@ static int by_size_desc(const void *a, const void *b) {
   return x->id - y->id;
 }
 
-void cg_plan(const IrGraph *g, CgPlan *p) {
+void cg_plan(const IrGraph *g, const IrGraph *master, CgPlan *p) {
   p->slots = sm_xcalloc((size_t)g->nvalues + 1, sizeof *p->slots);
   p->naive_bytes = 0;
+  if (!master) master = g;
   size_t off = 0;
-  for (int i = 0; i < g->nparams; i++) {
-    const IrValue *v = g->params[i];
-    size_t n = (size_t)ir_type_numel(&v->type) * ir_dtype_size(v->type.dtype);
-    p->slots[v->id] = (CgSlot){RT_REGION_PARAMS, off, n};
+  for (int i = 0; i < master->nparams; i++) {
+    const IrValue *mv = master->params[i];
+    size_t n = (size_t)ir_type_numel(&mv->type) * ir_dtype_size(mv->type.dtype);
+    for (int j = 0; j < g->nparams; j++)
+      if (strcmp(g->params[j]->name, mv->name) == 0) {
+        SM_ASSERT(ir_type_eq(&g->params[j]->type, &mv->type));
+        p->slots[g->params[j]->id] = (CgSlot){RT_REGION_PARAMS, off, n};
+      }
     off += align_up(n);
   }
   p->param_bytes = off;
@@ -54,6 +60,18 @@ void cg_plan(const IrGraph *g, CgPlan *p) {
   }
   size_t base = off;
   p->naive_bytes = off;
+
+  /* in-place outputs live in the storage of the input they overwrite */
+  for (int k = 0; k < g->nnodes; k++) {
+    const IrNode *n = g->nodes[k];
+    if (!n->op->inplace) continue;
+    for (int o = 0; o < n->nout; o++) {
+      int src = n->op->inplace[o];
+      if (src < 0) continue;
+      p->slots[n->out[o]->id] = p->slots[n->in[src]->id];
+      fixed[n->out[o]->id] = true;
+    }
+  }
 
   Live *lv = sm_xcalloc((size_t)g->nvalues + 1, sizeof *lv);
   int nlv = 0;

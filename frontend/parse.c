@@ -312,6 +312,10 @@ static bool parse_attr(Parser *ps, IrNode *n) {
     char *s = sm_arena_strndup(&ps->g->arena, ps->tok.p + 1, (size_t)ps->tok.len - 2);
     a = ir_set_str(ps->g, n, name, s);
     next(ps);
+  } else if (ps->tok.kind == T_IDENT) { /* bare word: a string */
+    char *s = sm_arena_strndup(&ps->g->arena, ps->tok.p, (size_t)ps->tok.len);
+    a = ir_set_str(ps->g, n, name, s);
+    next(ps);
   } else if (is_punct(ps, '[')) {
     next(ps);
     int cnt = 0, cap = 16;
@@ -505,7 +509,34 @@ static bool parse_output(Parser *ps) {
   return true;
 }
 
+/* directive = KIND [ name ] { IDENT "=" value [","] }
+ * KIND is one of train, optimizer, schedule, param_group */
+static const char *const directive_kinds[] = {"train", "optimizer", "schedule", "param_group"};
+
+static bool parse_directive(Parser *ps, const char *kind) {
+  Tok at = ps->tok;
+  next(ps);
+  char arg[256];
+  bool has_arg = false;
+  if ((ps->tok.kind == T_IDENT || ps->tok.kind == T_STR) && peek_char(ps) != '=') {
+    Tok t;
+    if (!parse_name(ps, arg, sizeof arg, &t)) return false;
+    has_arg = true;
+  }
+  IrDirective *dv = ir_add_directive(ps->g, kind, has_arg ? arg : NULL, loc_of(ps, &at));
+  while (ps->tok.kind != T_NL && ps->tok.kind != T_EOF) {
+    if (ps->tok.kind != T_IDENT || peek_char(ps) != '=') return fail(ps, "'key=value'");
+    if (!parse_attr(ps, dv->attrs)) return false;
+    if (is_punct(ps, ',')) next(ps);
+  }
+  return true;
+}
+
 static bool parse_stmt(Parser *ps) {
+  for (int i = 0; i < SM_COUNT(directive_kinds); i++)
+    if (is_word(ps, directive_kinds[i]) && peek_char(ps) != '=' && peek_char(ps) != ',' &&
+        peek_char(ps) != ':')
+      return parse_directive(ps, directive_kinds[i]);
   if (is_word(ps, "model")) {
     next(ps);
     Tok at = ps->tok;

@@ -31,7 +31,9 @@ bool ir_dtype_parse(const char *s, size_t n, IrDType *out) {
 int64_t ir_type_numel(const IrType *t) {
   int64_t n = 1;
   for (int i = 0; i < t->rank; i++) {
-    if (t->dims[i] < 0) return -1;
+    /* every dim is bounded too, so products of any subset of dims (strides
+     * of empty tensors included) stay far from overflow */
+    if (t->dims[i] < 0 || t->dims[i] > IR_MAX_NUMEL) return -1;
     if (t->dims[i] != 0 && n > IR_MAX_NUMEL / t->dims[i]) return -1;
     n *= t->dims[i];
   }
@@ -276,4 +278,20 @@ void ir_copy_attrs(IrGraph *g, IrNode *to, const IrNode *from) {
     case IR_ATTR_STR: ir_set_str(g, to, a->name, a->s); break;
     }
   }
+}
+
+IrDirective *ir_add_directive(IrGraph *g, const char *kind, const char *arg, SmLoc loc) {
+  IrDirective dv = {.kind = sm_arena_strdup(&g->arena, kind),
+                    .arg = arg ? sm_arena_strdup(&g->arena, arg) : NULL,
+                    .attrs = sm_arena_alloc(&g->arena, sizeof(IrNode)),
+                    .loc = loc};
+  dv.attrs->loc = loc;
+  SM_VEC_PUSH(&g->arena, g->dirs, g->ndirs, g->capdirs, dv);
+  return &g->dirs[g->ndirs - 1];
+}
+
+IrDirective *ir_directive(const IrGraph *g, const char *kind) {
+  for (int i = 0; i < g->ndirs; i++)
+    if (strcmp(g->dirs[i].kind, kind) == 0) return &g->dirs[i];
+  return NULL;
 }

@@ -40,7 +40,7 @@ void ir_init_params(const IrGraph *g, IrTensor *params) {
 }
 
 SmStatus ir_interpret(const IrGraph *g, const IrTensor *inputs,
-                      const IrTensor *params, IrTensor *outputs, SmDiag *d) {
+                      IrTensor *params, IrTensor *outputs, SmDiag *d) {
   IrTensor *vals = sm_xcalloc((size_t)g->nvalues + 1, sizeof *vals);
   bool *owned = sm_xcalloc((size_t)g->nvalues + 1, 1);
   IrTensor *own_params = NULL;
@@ -75,6 +75,13 @@ SmStatus ir_interpret(const IrGraph *g, const IrTensor *inputs,
     for (int i = 0; i < n->nin; i++) in[i] = vals[n->in[i]->id];
     for (int i = 0; i < n->nout; i++) out[i] = ir_tensor_new(n->out[i]->type);
     n->op->ref(n, in, out);
+    /* in-place updates of parameters (optimizer steps, running stats) */
+    for (int i = 0; n->op->inplace && i < n->nout; i++) {
+      int src = n->op->inplace[i];
+      if (src < 0 || n->in[src]->kind != IR_VAL_PARAM) continue;
+      IrTensor *p = &params[n->in[src]->index];
+      memcpy(p->d, out[i].d, sizeof(double) * (size_t)p->numel);
+    }
     for (int i = 0; i < n->nout; i++) {
       vals[n->out[i]->id] = out[i];
       owned[n->out[i]->id] = true;

@@ -109,6 +109,16 @@ struct IrNode {
   SmLoc loc;
 };
 
+/* A non-graph statement of the text format that configures compilation,
+ * e.g. `train loss=loss` or `optimizer adam lr=0.001`: a kind, an optional
+ * argument and attributes (held by a detached node). */
+typedef struct IrDirective {
+  const char *kind;
+  const char *arg; /* NULL when absent */
+  IrNode *attrs;   /* only its attrs/nattr are used */
+  SmLoc loc;
+} IrDirective;
+
 typedef struct IrGraph {
   SmArena arena;
   const char *name;
@@ -123,6 +133,8 @@ typedef struct IrGraph {
   int noutputs, capoutputs;
   IrValue **values; /* every value by id */
   int nvalues, capvalues;
+  IrDirective *dirs;
+  int ndirs, capdirs;
 } IrGraph;
 
 IrGraph *ir_graph_new(const char *name);
@@ -136,6 +148,21 @@ IrValue *ir_add_param(IrGraph *g, const char *name, IrType t, IrInit init,
 IrNode *ir_add_node(IrGraph *g, const IrOpDef *op, IrValue **in, int nin,
                     const char **out_names, int nout, SmLoc loc);
 void ir_add_output(IrGraph *g, IrValue *v);
+IrDirective *ir_add_directive(IrGraph *g, const char *kind, const char *arg, SmLoc loc);
+/* First directive of a kind, or NULL. */
+IrDirective *ir_directive(const IrGraph *g, const char *kind);
+
+/* ---- whole-graph transformations (ir/transform.c) ---- */
+/* Deep copy (values keep names, ids and order; directives included). */
+IrGraph *ir_graph_clone(const IrGraph *g);
+/* Make every use of `from` (operands and outputs) use `to` instead. */
+void ir_replace_uses(IrGraph *g, IrValue *from, IrValue *to);
+/* Reorder nodes so every value is defined before use, otherwise keeping
+ * the current order (stable). */
+void ir_toposort(IrGraph *g);
+/* Drop nodes whose results reach no output and inputs no node uses
+ * (outputs and parameters are kept). Renumbers node ids. */
+void ir_prune(IrGraph *g, bool drop_inputs);
 
 /* Attribute setters/getters (getters return the default when absent). */
 IrAttr *ir_set_int(IrGraph *g, IrNode *n, const char *name, int64_t v);
@@ -216,6 +243,11 @@ struct IrOpDef {
   IrGradFn grad;     /* NULL: not differentiable */
   IrDExprFn dexpr;   /* elementwise ops: derivative, see IrDExprFn */
   IrDScalarFn dscalar;
+  /* Per output: index of the input whose storage it overwrites (-1: none).
+   * NULL when the op writes no input in place. Used by optimizer updates
+   * and running statistics; the overwritten input must be a parameter with
+   * no later use. Kernels of such ops get no `restrict` qualifiers. */
+  const int8_t *inplace;
   const char *doc;   /* one line for `smelt ops` and the README table */
 };
 
@@ -267,10 +299,12 @@ void ir_print_node(SmBuf *b, const IrNode *n); /* one line, no newline */
 /* ---- reference interpreter ---- */
 typedef struct IrInterp IrInterp;
 /* params: one tensor per g->params entry (NULL: use declared initializers
- * with g->seed). Inputs in g->inputs order. Outputs are allocated by the
- * interpreter and owned by the caller (free with ir_tensor_free). */
+ * with g->seed); ops with in-place outputs (optimizer updates, running
+ * statistics) write their results back into these tensors. Inputs in
+ * g->inputs order. Outputs are allocated by the interpreter and owned by
+ * the caller (free with ir_tensor_free). */
 SmStatus ir_interpret(const IrGraph *g, const IrTensor *inputs,
-                      const IrTensor *params, IrTensor *outputs, SmDiag *d);
+                      IrTensor *params, IrTensor *outputs, SmDiag *d);
 IrTensor ir_tensor_new(IrType t);
 void ir_tensor_free(IrTensor *t);
 /* Fill params[i] from the declared initializers (same numbers the compiled

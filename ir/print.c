@@ -12,7 +12,8 @@ static void put_name(SmBuf *b, const char *s) {
   bool plain = isalpha((unsigned char)s[0]) || s[0] == '_';
   for (const char *p = s; *p && plain; p++)
     plain = isalnum((unsigned char)*p) || *p == '_' || *p == '.';
-  static const char *const keywords[] = {"model", "seed", "input", "param", "output"};
+  static const char *const keywords[] = {"model", "seed", "input", "param", "output",
+                                         "train", "optimizer", "schedule", "param_group", "inf"};
   for (int i = 0; i < SM_COUNT(keywords) && plain; i++)
     if (strcmp(s, keywords[i]) == 0) plain = false;
   if (plain) sm_buf_puts(b, s);
@@ -127,4 +128,17 @@ void ir_print(SmBuf *b, const IrGraph *g) {
     put_name(b, g->outputs[i]->name);
   }
   sm_buf_putc(b, '\n');
+  for (int i = 0; i < g->ndirs; i++) {
+    const IrDirective *dv = &g->dirs[i];
+    sm_buf_puts(b, dv->kind);
+    if (dv->arg) {
+      sm_buf_putc(b, ' ');
+      put_name(b, dv->arg);
+    }
+    for (int k = 0; k < dv->attrs->nattr; k++) {
+      sm_buf_putc(b, ' ');
+      put_attr(b, &dv->attrs->attrs[k]);
+    }
+    sm_buf_putc(b, '\n');
+  }
 }

@@ -130,6 +130,28 @@ bool ir_verify(const IrGraph *g, SmDiag *d) {
       defined[n->out[i]->id] = true;
     }
   }
+  /* an input overwritten in place must be a parameter that nothing reads
+   * afterwards (the schedule is the node order) */
+  for (int k = 0; k < g->nnodes; k++) {
+    const IrNode *n = g->nodes[k];
+    if (!n->op->inplace) continue;
+    for (int o = 0; o < n->nout; o++) {
+      int src = n->op->inplace[o];
+      if (src < 0 || src >= n->nin) continue;
+      const IrValue *v = n->in[src];
+      if (v->kind != IR_VAL_PARAM)
+        sm_error(d, n->loc, "%s: operand '%s' is updated in place but is not a parameter",
+                 n->op->name, v->name);
+      for (int j = k + 1; j < g->nnodes; j++)
+        for (int i = 0; i < g->nodes[j]->nin; i++)
+          if (g->nodes[j]->in[i] == v)
+            sm_error(d, g->nodes[j]->loc, "%s reads '%s' after %s updated it in place",
+                     g->nodes[j]->op->name, v->name, n->op->name);
+      for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] == v)
+          sm_error(d, n->loc, "'%s' is both an output and updated in place", v->name);
+    }
+  }
   for (int i = 0; i < g->noutputs; i++)
     if (!defined[g->outputs[i]->id])
       sm_error(d, g->outputs[i]->loc, "output '%s' is never defined",

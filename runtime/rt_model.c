@@ -73,6 +73,12 @@ int rt_model_load_weights(RtModel *m, const char *path) {
   int rc = 0;
   for (int p = 0; p < d->nparams && rc == 0; p++) {
     const RtTensorDesc *t = &d->params[p];
+    /* weights are required; state (optimizer moments...) is optional */
+    if (p >= d->nweights) {
+      int found = 0;
+      for (int i = 0; i < rt_st_count(f) && !found; i++) found = !strcmp(rt_st_name(f, i), t->name);
+      if (!found) continue;
+    }
     rc = rt_st_read(f, t->name, t->dtype, t->rank, t->dims, rt_model_tensor(m, t),
                     &m->err);
   }
@@ -84,11 +90,11 @@ int rt_model_save_weights(RtModel *m, const char *path) {
   const RtModelDesc *d = m->desc;
   RtStEntry *e = calloc((size_t)d->nparams + 1, sizeof *e);
   if (!e) return rt_fail(&m->err, "%s: out of memory", path);
-  for (int p = 0; p < d->nparams; p++) {
+  for (int p = 0; p < d->nweights; p++) {
     const RtTensorDesc *t = &d->params[p];
     e[p] = (RtStEntry){t->name, t->dtype, t->rank, t->dims, rt_model_tensor(m, t)};
   }
-  int rc = rt_st_write(path, e, d->nparams, &m->err);
+  int rc = rt_st_write(path, e, d->nweights, &m->err);
   free(e);
   return rc;
 }
@@ -100,6 +106,22 @@ int rt_model_find_input(const RtModel *m, const char *name) {
 }
 
 void rt_model_run(RtModel *m) { m->desc->run(m->params, m->arena); }
+
+int rt_model_find_func(const RtModel *m, const char *name) {
+  for (int i = 0; i < m->desc->nfuncs; i++)
+    if (strcmp(m->desc->funcs[i].name, name) == 0) return i;
+  return -1;
+}
+
+void rt_model_run_func(RtModel *m, int fn) { m->desc->funcs[fn].run(m->params, m->arena); }
+
+void *rt_model_func_input(const RtModel *m, int fn, int i) {
+  return rt_model_tensor(m, &m->desc->funcs[fn].inputs[i]);
+}
+
+const void *rt_model_func_output(const RtModel *m, int fn, int i) {
+  return rt_model_tensor(m, &m->desc->funcs[fn].outputs[i]);
+}
 
 /* ---- input files ---- */
 static int has_suffix(const char *s, const char *suf) {
@@ -229,6 +251,13 @@ static void summarize(const RtModel *m, const RtTensorDesc *t) {
 }
 
 int rt_main(const RtModelDesc *d, int argc, char **argv) {
+  if (d->train && argc > 1 && !strcmp(argv[1], "train")) return rt_train_main(d, argc - 1, argv + 1);
+  if (d->train && argc > 1 && !strcmp(argv[1], "eval")) return rt_eval_main(d, argc - 1, argv + 1);
+  if (argc > 1 && !strcmp(argv[1], "infer")) {
+    argv[1] = argv[0];
+    argc--;
+    argv++;
+  }
   const char *weights = NULL, *save = NULL;
   const char *in_path[64] = {0}, *out_path[64] = {0};
   int next_in = 0, next_out = 0, repeat = 1;

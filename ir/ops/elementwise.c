@@ -9,11 +9,17 @@
 
 /* math function name for the node's dtype: expf for f32, exp for f64 */
 static const char *fn(const IrNode *n, const char *base) {
-  static _Thread_local char s[32];
+  /* a small ring: one printf may call fn() several times */
+  static _Thread_local char ring[8][32];
+  static _Thread_local int next;
+  char *s = ring[next++ % 8];
   bool f32 = n->out[0]->type.dtype == IR_F32;
-  snprintf(s, sizeof s, "%s%s", base, f32 ? "f" : "");
+  snprintf(s, sizeof ring[0], "%s%s", base, f32 ? "f" : "");
   return s;
 }
+
+/* a float literal of the node's dtype */
+static void lit(SmBuf *b, const IrNode *n, double v) { emit_value(b, n->out[0]->type.dtype, v); }
 
 static const char *lit_suffix(const IrNode *n) {
   return n->out[0]->type.dtype == IR_F32 ? "f" : "";
@@ -79,14 +85,14 @@ SCALAR(relu) { (void)n; return x[0] > 0 ? x[0] : 0; }
 
 EXPR(leaky_relu) {
   sm_buf_printf(b, "(%s > 0 ? %s : ", a[0], a[0]);
-  emit_float(b, ir_attr_float(n, "alpha", 0.01));
+  lit(b, n, ir_attr_float(n, "alpha", 0.01));
   sm_buf_printf(b, " * %s)", a[0]);
 }
 SCALAR(leaky_relu) { return x[0] > 0 ? x[0] : ir_attr_float(n, "alpha", 0.01) * x[0]; }
 
 EXPR(elu) {
   sm_buf_printf(b, "(%s > 0 ? %s : ", a[0], a[0]);
-  emit_float(b, ir_attr_float(n, "alpha", 1.0));
+  lit(b, n, ir_attr_float(n, "alpha", 1.0));
   sm_buf_printf(b, " * %s(%s))", fn(n, "expm1"), a[0]);
 }
 SCALAR(elu) { return x[0] > 0 ? x[0] : ir_attr_float(n, "alpha", 1.0) * (exp(x[0]) - 1); }
@@ -131,9 +137,9 @@ SCALAR(softplus) { (void)n; return log(1 + exp(x[0])); }
 
 EXPR(clip) {
   sm_buf_printf(b, "%s(%s(%s, ", fn(n, "fmin"), fn(n, "fmax"), a[0]);
-  emit_float(b, ir_attr_float(n, "min", -INFINITY));
+  lit(b, n, ir_attr_float(n, "min", -INFINITY));
   sm_buf_puts(b, "), ");
-  emit_float(b, ir_attr_float(n, "max", INFINITY));
+  lit(b, n, ir_attr_float(n, "max", INFINITY));
   sm_buf_puts(b, ")");
 }
 SCALAR(clip) {
@@ -205,14 +211,14 @@ DSCALAR(relu) { (void)n; (void)wrt; return x[0] > 0 ? x[2] : 0; }
 DEXPR(leaky_relu) {
   (void)wrt;
   sm_buf_printf(b, "(%s > 0 ? %s : ", a[0], a[2]);
-  emit_float(b, ir_attr_float(n, "alpha", 0.01));
+  lit(b, n, ir_attr_float(n, "alpha", 0.01));
   sm_buf_printf(b, " * %s)", a[2]);
 }
 DSCALAR(leaky_relu) { (void)wrt; return x[0] > 0 ? x[2] : ir_attr_float(n, "alpha", 0.01) * x[2]; }
 DEXPR(elu) {
   (void)wrt;
   sm_buf_printf(b, "(%s > 0 ? %s : %s * (%s + ", a[0], a[2], a[2], a[1]);
-  emit_float(b, ir_attr_float(n, "alpha", 1.0));
+  lit(b, n, ir_attr_float(n, "alpha", 1.0));
   sm_buf_puts(b, "))");
 }
 DSCALAR(elu) { (void)wrt; return x[0] > 0 ? x[2] : x[2] * (x[1] + ir_attr_float(n, "alpha", 1.0)); }
@@ -262,9 +268,9 @@ DSCALAR(softplus) { (void)n; (void)wrt; return x[2] / (1 + exp(-x[0])); }
 DEXPR(clip) {
   (void)wrt;
   sm_buf_printf(b, "(%s >= ", a[0]);
-  emit_float(b, ir_attr_float(n, "min", -INFINITY));
+  lit(b, n, ir_attr_float(n, "min", -INFINITY));
   sm_buf_printf(b, " && %s <= ", a[0]);
-  emit_float(b, ir_attr_float(n, "max", INFINITY));
+  lit(b, n, ir_attr_float(n, "max", INFINITY));
   sm_buf_printf(b, " ? %s : 0)", a[2]);
 }
 DSCALAR(clip) {

@@ -46,7 +46,7 @@ static IrGraph *load_example(const char *file) {
  * that every buffer fits in the arena. */
 static void check_plan(const IrGraph *g) {
   CgPlan p;
-  cg_plan(g, &p);
+  cg_plan(g, NULL, &p);
   int nv = g->nvalues;
   int *first = malloc(sizeof(int) * (size_t)nv), *last = malloc(sizeof(int) * (size_t)nv);
   for (int i = 0; i < nv; i++) first[i] = last[i] = -2;
@@ -106,7 +106,7 @@ static void test_plan_reuses(void **state) {
                      "output e\n");
   check_plan(g);
   CgPlan p;
-  cg_plan(g, &p);
+  cg_plan(g, NULL, &p);
   /* x and e dedicated, a..d need only two buffers in turn */
   assert_true(p.arena_bytes <= 4 * 4032);
   assert_true(p.naive_bytes >= 6 * 4000);
@@ -314,7 +314,8 @@ static void test_libclang_reports_node(void **state) {
   write_text(path, text);
   SmDiag d;
   sm_diag_init(&d);
-  assert_int_equal(cg_check(g, path, text, &d), SM_ERR_INTERNAL);
+  CgProgram prog = cg_program_single(g);
+  assert_int_equal(cg_check(&prog, path, text, &d), SM_ERR_INTERNAL);
   const char *msg = sm_diag_text(&d);
   if (!strstr(msg, "m.smelt:3:5: error: internal compiler error: generated code for exp (kernel k1)") ||
       !strstr(msg, "unused variable 'unused'")) {
@@ -326,7 +327,7 @@ static void test_libclang_reports_node(void **state) {
   sm_diag_init(&d);
   const char *clean = "#include <stdint.h>\nint f(int a);\nint f(int a) { return a + 1; }\n";
   write_text(path, clean);
-  assert_int_equal(cg_check(g, path, clean, &d), SM_OK);
+  assert_int_equal(cg_check(&prog, path, clean, &d), SM_OK);
   sm_diag_free(&d);
   ir_graph_free(g);
 }

@@ -73,7 +73,13 @@ double opcheck_opts(const char *text, const OpcheckOpts *o) {
       double u = rt_uniform(o->seed, (uint64_t)i, (uint64_t)k);
       double v = isf ? o->lo + (o->hi - o->lo) * u
                      : (double)(o->ilo + (int64_t)floor(u * (double)(o->ihi - o->ilo + 1)));
-      if (g->inputs[i]->type.dtype == IR_F32) v = (float)v;
+      /* round to the input dtype exactly as the program will see it */
+      switch (g->inputs[i]->type.dtype) {
+      case IR_F32: v = (float)v; break;
+      case IR_I32: v = (double)(int32_t)v; break;
+      case IR_U8: v = (double)(uint8_t)(int64_t)v; break;
+      default: break;
+      }
       ins[i].d[k] = v;
     }
   }

@@ -1,0 +1,116 @@
+/* Whole-graph transformations shared by passes: clone, use replacement,
+ * stable topological order, pruning of dead nodes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir.h"
+
+IrGraph *ir_graph_clone(const IrGraph *g) {
+  IrGraph *c = ir_graph_new(g->name);
+  c->seed = g->seed;
+  IrValue **map = sm_xcalloc((size_t)g->nvalues + 1, sizeof *map);
+  /* recreate values in id order so names and ids match */
+  for (int i = 0; i < g->ninputs; i++) {
+    const IrValue *v = g->inputs[i];
+    map[v->id] = ir_add_input(c, v->name, v->type, v->loc);
+  }
+  for (int i = 0; i < g->nparams; i++) {
+    const IrValue *v = g->params[i];
+    map[v->id] = ir_add_param(c, v->name, v->type, v->init, v->loc);
+  }
+  for (int k = 0; k < g->nnodes; k++) {
+    const IrNode *n = g->nodes[k];
+    IrValue *in[32];
+    SM_ASSERT(n->nin <= 32);
+    for (int i = 0; i < n->nin; i++) in[i] = map[n->in[i]->id];
+    const char *names[16];
+    SM_ASSERT(n->nout <= 16);
+    for (int o = 0; o < n->nout; o++) names[o] = n->out[o]->name;
+    IrNode *m = ir_add_node(c, n->op, in, n->nin, names, n->nout, n->loc);
+    ir_copy_attrs(c, m, n);
+    for (int i = 0; i < n->nattr; i++) m->attrs[i].loc = n->attrs[i].loc;
+    for (int o = 0; o < n->nout; o++) {
+      m->out[o]->type = n->out[o]->type;
+      m->out[o]->loc = n->out[o]->loc;
+      map[n->out[o]->id] = m->out[o];
+    }
+  }
+  for (int i = 0; i < g->noutputs; i++) ir_add_output(c, map[g->outputs[i]->id]);
+  for (int i = 0; i < g->ndirs; i++) {
+    const IrDirective *d = &g->dirs[i];
+    IrDirective *e = ir_add_directive(c, d->kind, d->arg, d->loc);
+    ir_copy_attrs(c, e->attrs, d->attrs);
+  }
+  free(map);
+  return c;
+}
+
+void ir_replace_uses(IrGraph *g, IrValue *from, IrValue *to) {
+  for (int k = 0; k < g->nnodes; k++)
+    for (int i = 0; i < g->nodes[k]->nin; i++)
+      if (g->nodes[k]->in[i] == from) g->nodes[k]->in[i] = to;
+  for (int i = 0; i < g->noutputs; i++)
+    if (g->outputs[i] == from) g->outputs[i] = to;
+}
+
+static void renumber(IrGraph *g) {
+  for (int k = 0; k < g->nnodes; k++) g->nodes[k]->id = k;
+}
+
+void ir_toposort(IrGraph *g) {
+  int n = g->nnodes;
+  bool *ready = sm_xcalloc((size_t)g->nvalues + 1, 1), *done = sm_xcalloc((size_t)n + 1, 1);
+  for (int i = 0; i < g->ninputs; i++) ready[g->inputs[i]->id] = true;
+  for (int i = 0; i < g->nparams; i++) ready[g->params[i]->id] = true;
+  IrNode **order = sm_xcalloc((size_t)n + 1, sizeof *order);
+  int placed = 0;
+  while (placed < n) {
+    int pick = -1;
+    for (int k = 0; k < n && pick < 0; k++) {
+      if (done[k]) continue;
+      bool ok = true;
+      for (int i = 0; i < g->nodes[k]->nin && ok; i++) ok = ready[g->nodes[k]->in[i]->id];
+      if (ok) pick = k;
+    }
+    SM_ASSERT(pick >= 0 && "graph has a cycle");
+    done[pick] = true;
+    order[placed++] = g->nodes[pick];
+    for (int o = 0; o < g->nodes[pick]->nout; o++) ready[g->nodes[pick]->out[o]->id] = true;
+  }
+  memcpy(g->nodes, order, sizeof(IrNode *) * (size_t)n);
+  renumber(g);
+  free(order);
+  free(ready);
+  free(done);
+}
+
+void ir_prune(IrGraph *g, bool drop_inputs) {
+  bool *live = sm_xcalloc((size_t)g->nvalues + 1, 1);
+  for (int i = 0; i < g->noutputs; i++) live[g->outputs[i]->id] = true;
+  bool *keep = sm_xcalloc((size_t)g->nnodes + 1, 1);
+  for (int k = g->nnodes - 1; k >= 0; k--) {
+    const IrNode *n = g->nodes[k];
+    bool any = n->op->inplace != NULL; /* updates are side effects */
+    for (int o = 0; o < n->nout; o++) any |= live[n->out[o]->id];
+    if (!any) continue;
+    keep[k] = true;
+    for (int i = 0; i < n->nin; i++) live[n->in[i]->id] = true;
+  }
+  int m = 0;
+  for (int k = 0; k < g->nnodes; k++)
+    if (keep[k]) g->nodes[m++] = g->nodes[k];
+  g->nnodes = m;
+  renumber(g);
+  if (drop_inputs) {
+    int j = 0;
+    for (int i = 0; i < g->ninputs; i++)
+      if (live[g->inputs[i]->id]) {
+        g->inputs[j] = g->inputs[i];
+        g->inputs[j]->index = j;
+        j++;
+      }
+    g->ninputs = j;
+  }
+  free(live);
+  free(keep);
+}
