@@ -131,4 +131,118 @@ int rt_eval_main(const RtModelDesc *d, int argc, char **argv);
  * the accumulated reduce-on-plateau factor kept by the caller. */
 double rt_schedule_lr(const RtSchedule *s, int epoch, int64_t step, double plateau_scale);
 
+/* ---- the training runtime's pieces (rt_data.c, rt_metrics.c, rt_train.c),
+ * declared here for tests ---- */
+
+/* Element i of a buffer of `dtype`, as a double, and back. */
+double rt_elem_get(int dtype, const void *p, int64_t i);
+void rt_elem_put(int dtype, void *p, int64_t i, double v);
+
+/* A dataset: samples along dims[0] of x (features) and y (labels or
+ * targets), kept in the files' dtypes and converted batch by batch. */
+typedef struct RtData {
+  RtArray x, y;
+  int64_t n;          /* samples in use (<= x.dims[0] after a limit) */
+  int64_t xper, yper; /* elements per sample */
+  char xname[256], yname[256]; /* for messages */
+} RtData;
+void rt_data_free(RtData *d);
+/* Numeric CSV to f64[rows, cols]. Fields are separated by commas (spaces and
+ * double quotes around a field are ignored); a first line with a
+ * non-numeric field is a header and skipped; blank lines are skipped; every
+ * row needs the same number of fields. Errors name file:line:column. */
+int rt_csv_read(const char *path, RtArray *out, RtErr *e);
+/* Any array file: .npy, .csv[.gz], otherwise IDX (plain or .gz). */
+int rt_array_load(const char *path, RtArray *out, RtErr *e);
+/* x and y from two files (same number of samples); ypath may be NULL
+ * (features only, y left empty). */
+int rt_data_load(RtData *d, const char *xpath, const char *ypath, RtErr *e);
+/* One CSV: column target_col is y (negative: counted from the end, -1 is the
+ * last), the others x. */
+int rt_data_load_csv(RtData *d, const char *path, int target_col, RtErr *e);
+/* DIR/PREFIX-images-idx3-ubyte[.gz] and DIR/PREFIX-labels-idx1-ubyte[.gz]
+ * (PREFIX "train" or "t10k", the MNIST layout); 1 if either is absent. */
+int rt_data_find_dir(const char *dir, const char *prefix, char *xpath,
+                     char *ypath, size_t n);
+void rt_data_limit(RtData *d, int64_t n);
+/* Moves the last round(frac * n) samples of d into val (a copy). */
+int rt_data_split(RtData *d, double frac, RtData *val, RtErr *e);
+/* Checks per-sample element counts against the model's x and y (of one
+ * function) and, for classifiers with one label per sample, that labels are
+ * integers in [0, nclass). `what` names the set ("training", ...). */
+int rt_data_check(const RtData *d, const char *what, const RtTensorDesc *x,
+                  const RtTensorDesc *y, int task, int64_t nclass, RtErr *e);
+
+typedef enum RtNormKind {
+  RT_NORM_NONE,
+  RT_NORM_UNIT,     /* u8: x / 255; other dtypes: per-feature min-max */
+  RT_NORM_STANDARD, /* per-feature (x - mean) / std */
+} RtNormKind;
+/* x' = (x - shift[j]) * scale[j] per feature j; NULL arrays: identity. */
+typedef struct RtNorm {
+  int kind;
+  int64_t n;
+  double *shift, *scale;
+} RtNorm;
+/* Statistics from the first d->n samples of d. */
+int rt_norm_fit(RtNorm *nm, int kind, const RtData *d, RtErr *e);
+void rt_norm_free(RtNorm *nm);
+/* Writes samples idx[0..count) of d into x and y (the model's tensors xt,
+ * yt; y may be NULL), converting dtypes and normalizing x. */
+void rt_data_fill(const RtData *d, const RtNorm *nm, const int64_t *idx,
+                  int64_t count, const RtTensorDesc *xt, void *x,
+                  const RtTensorDesc *yt, void *y);
+/* perm = a permutation of 0..n-1, a pure function of (seed, epoch):
+ * Fisher-Yates driven by rt_uniform. */
+void rt_shuffle(uint64_t seed, int64_t epoch, int64_t n, int64_t *perm);
+
+/* Running metrics over samples: loss sum, a confusion matrix for
+ * classifiers, squared and absolute errors for regression. */
+typedef struct RtMetrics {
+  int task;
+  int64_t nclass;     /* classifiers: prediction columns (2 for one logit) */
+  int64_t n;          /* samples counted */
+  double loss_sum;    /* kept by the caller */
+  int64_t *confusion; /* [nclass, nclass], rows: true class */
+  double se, ae;      /* regression: summed over nelem elements */
+  int64_t nelem;
+} RtMetrics;
+int rt_metrics_init(RtMetrics *mt, int task, int64_t nclass, RtErr *e);
+void rt_metrics_reset(RtMetrics *mt);
+void rt_metrics_free(RtMetrics *mt);
+/* Counts rows [0, count) of pred (tensor pt) against the labels of samples
+ * idx[0..count) of d. One pred column is a logit (class 1 iff > 0); labels
+ * with several columns (one-hot) count as their argmax. */
+void rt_metrics_add(RtMetrics *mt, const RtTensorDesc *pt, const void *pred,
+                    const RtData *d, const int64_t *idx, int64_t count);
+double rt_metrics_loss(const RtMetrics *mt);
+double rt_metrics_accuracy(const RtMetrics *mt);
+double rt_metrics_mse(const RtMetrics *mt);
+double rt_metrics_mae(const RtMetrics *mt);
+/* Precision, recall, F1 of class c (0 when undefined); support returned. */
+int64_t rt_metrics_prf(const RtMetrics *mt, int64_t c, double *p, double *r,
+                       double *f1);
+/* Mean F1 over the classes that occur as label or prediction. */
+double rt_metrics_macro_f1(const RtMetrics *mt);
+/* The final report: loss and accuracy, per-class P/R/F1, macro F1 and the
+ * confusion matrix (classifiers); loss, MSE and MAE (regression). */
+void rt_metrics_print(const RtMetrics *mt, const char *title, FILE *f);
+
+/* ReduceLROnPlateau (PyTorch, mode min, relative threshold 1e-4): after
+ * more than `patience` epochs without improvement scale *= gamma and the
+ * count restarts. Returns 1 when it reduced. */
+typedef struct RtPlateau {
+  double best;
+  int64_t bad;
+  double scale;
+} RtPlateau;
+void rt_plateau_init(RtPlateau *p);
+int rt_plateau_step(RtPlateau *p, double loss, double gamma, int patience);
+
+/* Runs the eval function over all d->n samples of d in batches; the last
+ * partial batch wraps around to the start and only its real samples count.
+ * mt must be initialized (it is reset first). */
+int rt_evaluate(RtModel *m, const RtData *d, const RtNorm *nm, RtMetrics *mt,
+                RtErr *e);
+
 #endif

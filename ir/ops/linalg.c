@@ -1,5 +1,6 @@
 /* Linear algebra ops: matmul (numpy semantics: 1-D operands promoted, batch
- * dims broadcast) and gemm (ONNX Gemm: Y = alpha*op(A)*op(B) + beta*C).
+ * dims broadcast) and gemm (ONNX Gemm: Y = alpha*op(A)*op(B) + beta*C), with
+ * their gradient rules (built from gemm, matmul, transpose and reshape).
  *
  * Reference kernels are naive loops in double. Emitters write i-k-j loops
  * with the contiguous index j innermost, accumulating into the output row;
@@ -337,6 +338,108 @@ static void gemm_emit(SmBuf *b, const IrNode *n) {
   sm_buf_puts(b, "  }\n");
 }
 
+/* ======================================================================
+ * gradients
+ * ====================================================================== */
+
+/* gemm(a, b) with the given flags; alpha only when it is not 1 */
+static IrValue *grad_gemm(IrGradCtx *cx, IrValue *a, IrValue *b, bool ta, bool tb,
+                          double alpha) {
+  IrValue *in[2] = {a, b};
+  IrNode *m = ir_grad_node(cx, "gemm", in, 2, 1);
+  if (ta) ir_set_int(cx->g, m, "transA", 1);
+  if (tb) ir_set_int(cx->g, m, "transB", 1);
+  if (alpha != 1) ir_set_float(cx->g, m, "alpha", alpha);
+  return ir_grad_finish(cx, m);
+}
+
+/* With opA = transA ? A^T : A (same for B) and Y = alpha*opA*opB + beta*C:
+ *   d opA = alpha * dY opB^T,  d opB = alpha * opA^T dY,  dC = beta * dY
+ * summed over C's broadcast dims. A transposed operand takes the transpose
+ * of its gradient, so each case is one gemm with the flags chosen below. */
+static bool gemm_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout,
+                      IrValue **din) {
+  IrValue *dy = dout[0];
+  if (!dy) return true;
+  GemmGeo g = gemm_geo(n);
+  IrValue *a = n->in[0], *b = n->in[1];
+  if (ir_grad_needed(cx, n, 0))
+    din[0] = g.ta ? grad_gemm(cx, b, dy, g.tb, true, g.alpha)   /* alpha opB dY^T */
+                  : grad_gemm(cx, dy, b, false, !g.tb, g.alpha); /* alpha dY opB^T */
+  if (ir_grad_needed(cx, n, 1))
+    din[1] = g.tb ? grad_gemm(cx, dy, a, true, g.ta, g.alpha)   /* alpha dY^T opA */
+                  : grad_gemm(cx, a, dy, !g.ta, false, g.alpha); /* alpha opA^T dY */
+  if (n->nin == 3 && ir_grad_needed(cx, n, 2) && g.beta != 0) {
+    IrValue *dc = ir_grad_unbroadcast(cx, dy, &n->in[2]->type);
+    if (g.beta != 1) {
+      IrType st = {.dtype = dy->type.dtype, .rank = 0};
+      IrValue *in[2] = {dc, ir_grad_fill(cx, &st, g.beta)};
+      dc = ir_grad_op(cx, "mul", in, 2);
+    }
+    din[2] = dc;
+  }
+  return true;
+}
+
+static IrValue *grad_reshape(IrGradCtx *cx, IrValue *v, int rank, const int64_t *dims) {
+  IrNode *r = ir_grad_node(cx, "reshape", &v, 1, 1);
+  ir_set_ints(cx->g, r, "shape", dims, rank);
+  return ir_grad_finish(cx, r);
+}
+
+/* swap the last two dims */
+static IrValue *grad_transpose(IrGradCtx *cx, IrValue *v) {
+  int r = v->type.rank;
+  int64_t perm[IR_MAX_RANK];
+  for (int i = 0; i < r; i++) perm[i] = i;
+  perm[r - 2] = r - 1;
+  perm[r - 1] = r - 2;
+  IrNode *t = ir_grad_node(cx, "transpose", &v, 1, 1);
+  ir_set_ints(cx->g, t, "perm", perm, r);
+  return ir_grad_finish(cx, t);
+}
+
+/* A 1-D a is the row [1,K] and a 1-D b the column [K,1]; with dY viewed as
+ * batch x [M,N]:  dA = dY B^T,  dB = A^T dY,  each summed over the batch
+ * dims its operand was broadcast along, then reshaped back to 1-D. The
+ * transpose of a 1-D operand is a reshape. */
+static bool matmul_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout,
+                        IrValue **din) {
+  IrValue *dy = dout[0];
+  if (!dy) return true;
+  MatGeo g;
+  SM_ASSERT(mm_geo(n, &g));
+  IrValue *a = n->in[0], *b = n->in[1];
+  bool a1 = a->type.rank == 1, b1 = b->type.rank == 1;
+  if (a1 || b1) { /* dY as batch x [M,N] */
+    IrType t = g.obt;
+    t.dims[t.rank++] = g.M;
+    t.dims[t.rank++] = g.N;
+    dy = grad_reshape(cx, dy, t.rank, t.dims);
+  }
+  if (ir_grad_needed(cx, n, 0)) {
+    IrValue *bt = b1 ? grad_reshape(cx, b, 2, (int64_t[]){1, g.K}) : grad_transpose(cx, b);
+    IrValue *in[2] = {dy, bt};
+    IrValue *da = ir_grad_op(cx, "matmul", in, 2); /* obt x [M,K] */
+    IrType at = a->type;
+    if (a1) at = ir_type_make(at.dtype, 2, (int64_t[]){1, g.K});
+    da = ir_grad_unbroadcast(cx, da, &at);
+    if (a1) da = grad_reshape(cx, da, 1, a->type.dims);
+    din[0] = da;
+  }
+  if (ir_grad_needed(cx, n, 1)) {
+    IrValue *at = a1 ? grad_reshape(cx, a, 2, (int64_t[]){g.K, 1}) : grad_transpose(cx, a);
+    IrValue *in[2] = {at, dy};
+    IrValue *db = ir_grad_op(cx, "matmul", in, 2); /* obt x [K,N] */
+    IrType bt = b->type;
+    if (b1) bt = ir_type_make(bt.dtype, 2, (int64_t[]){g.K, 1});
+    db = ir_grad_unbroadcast(cx, db, &bt);
+    if (b1) db = grad_reshape(cx, db, 1, b->type.dims);
+    din[1] = db;
+  }
+  return true;
+}
+
 static const IrAttrSpec no_attrs[] = {{NULL, 0, false}};
 static const IrAttrSpec gemm_attrs[] = {
     {"transA", IR_ATTR_INT, false}, {"transB", IR_ATTR_INT, false},
@@ -345,12 +448,12 @@ static const IrAttrSpec gemm_attrs[] = {
 
 static const IrOpDef op_matmul = {
     .name = "matmul", .min_in = 2, .max_in = 2, .nout = 1, .attrs = no_attrs,
-    .infer = matmul_infer, .ref = matmul_ref, .emit = matmul_emit,
+    .infer = matmul_infer, .ref = matmul_ref, .emit = matmul_emit, .grad = matmul_grad,
     .doc = "matrix product, numpy semantics (1-D promotion, batch broadcasting)"};
 
 static const IrOpDef op_gemm = {
     .name = "gemm", .min_in = 2, .max_in = 3, .nout = 1, .attrs = gemm_attrs,
-    .infer = gemm_infer, .ref = gemm_ref, .emit = gemm_emit,
+    .infer = gemm_infer, .ref = gemm_ref, .emit = gemm_emit, .grad = gemm_grad,
     .doc = "alpha*op(a)*op(b) + beta*c (transA, transB, alpha=1, beta=1)"};
 
 const IrOpDef *const ir_ops_linalg[] = {&op_matmul, &op_gemm, NULL};

@@ -228,15 +228,11 @@ static void conv_win(const IrNode *n, Win *w) {
   SM_ASSERT(ok);
 }
 
-static bool conv_infer_nd(const IrNode *n, IrType *out, SmDiag *d, int nsp) {
-  for (int i = 0; i < n->nin; i++)
-    if (!op_want_float(n, i, d)) return false;
-  if (!op_same_dtype(n, d)) return false;
-  if (!op_want_rank(n, 0, nsp + 2, d) || !op_want_rank(n, 1, nsp + 2, d)) return false;
-  if (n->nin == 3 && !op_want_rank(n, 2, 1, d)) return false;
-  const IrType *x = &n->in[0]->type, *w = &n->in[1]->type;
-  char sh[3 * IR_TYPE_STRLEN + 64];
-  operands_str(n, 2, sh, sizeof sh);
+/* Channel, group and window checks of a convolution of x by w (operand
+ * types, or in gradient ops types rebuilt from shape attributes); `sh`
+ * shows both in messages. On success *y is the output type. */
+static bool conv_check(const IrNode *n, int nsp, const IrType *x, const IrType *w,
+                       const char *sh, IrType *y, SmDiag *d) {
   int64_t group = ir_attr_int(n, "group", 1);
   int64_t C = x->dims[1], M = w->dims[0];
   if (group < 1) return op_err(n, d, "group must be positive, got %lld", (long long)group);
@@ -251,17 +247,29 @@ static bool conv_infer_nd(const IrNode *n, IrType *out, SmDiag *d, int nsp) {
   if (w->dims[1] != C / group)
     return op_err(n, d, "input has %lld channels but weight expects %lld (group %lld): %s",
                   (long long)C, (long long)sat_mul(w->dims[1], group), (long long)group, sh);
+  Win g;
+  if (!win_decode(n, nsp, x->dims + 2, w->dims + 2, false, &g, d, sh)) return false;
+  int64_t dims[4] = {x->dims[0], M, g.out[0], g.out[1]};
+  if (nsp == 1) dims[2] = g.out[1];
+  *y = ir_type_make(x->dtype, nsp + 2, dims);
+  return true;
+}
+
+static bool conv_infer_nd(const IrNode *n, IrType *out, SmDiag *d, int nsp) {
+  for (int i = 0; i < n->nin; i++)
+    if (!op_want_float(n, i, d)) return false;
+  if (!op_same_dtype(n, d)) return false;
+  if (!op_want_rank(n, 0, nsp + 2, d) || !op_want_rank(n, 1, nsp + 2, d)) return false;
+  if (n->nin == 3 && !op_want_rank(n, 2, 1, d)) return false;
+  char sh[3 * IR_TYPE_STRLEN + 64];
+  operands_str(n, 2, sh, sizeof sh);
+  int64_t M = n->in[1]->type.dims[0];
   if (n->nin == 3 && n->in[2]->type.dims[0] != M) {
     char t[IR_TYPE_STRLEN];
     return op_err(n, d, "bias '%s' must have %lld elements (one per output channel), got %s",
                   n->in[2]->name, (long long)M, OP_TSTR(&n->in[2]->type, t));
   }
-  Win g;
-  if (!win_decode(n, nsp, x->dims + 2, w->dims + 2, false, &g, d, sh)) return false;
-  int64_t dims[4] = {x->dims[0], M, g.out[0], g.out[1]};
-  if (nsp == 1) dims[2] = g.out[1];
-  out[0] = ir_type_make(x->dtype, nsp + 2, dims);
-  return true;
+  return conv_check(n, nsp, &n->in[0]->type, &n->in[1]->type, sh, out, d);
 }
 
 static bool conv2d_infer(const IrNode *n, IrType *out, SmDiag *d) {
@@ -519,6 +527,31 @@ static void emit_window(SmBuf *b, int ind, const Win *g, int j, const char *o,
   }
 }
 
+/* The divisor of the average over the window at (h0, w0) as a C
+ * expression of type T, given emit_window's kh0..kw1: the taps inside the
+ * input or, with count_include_pad, inside the padded input (windows are
+ * clipped to it only where one can hang past it: ceil_mode). */
+static const char *avg_count(char *buf, size_t n, const Win *g, bool include_pad,
+                             const char *T) {
+  if (!include_pad) {
+    snprintf(buf, n, "(%s)((kh1 - kh0) * (kw1 - kw0))", T);
+    return buf;
+  }
+  char cbuf[2][160];
+  const char *o[2] = {"h0", "w0"};
+  for (int j = 0; j < 2; j++) {
+    int64_t last_end = (g->out[j] - 1) * g->s[j] - g->pb[j] + g->k[j];
+    int64_t lim = g->in[j] + g->pe[j];
+    if (last_end <= lim)
+      snprintf(cbuf[j], sizeof cbuf[j], "%lld", (long long)g->k[j]);
+    else
+      snprintf(cbuf[j], sizeof cbuf[j], "(%s < %lld ? %lld : %lld - %s)", o[j],
+               (long long)(lim - g->k[j]), (long long)g->k[j], (long long)lim, o[j]);
+  }
+  snprintf(buf, n, "(%s)(%s * %s)", T, cbuf[0], cbuf[1]);
+  return buf;
+}
+
 static void pool_emit(SmBuf *b, const IrNode *n, bool is_max) {
   if (emit_if_empty(b, n)) return;
   Win g;
@@ -554,28 +587,9 @@ static void pool_emit(SmBuf *b, const IrNode *n, bool is_max) {
     sm_buf_printf(b, "%lld + ow] = acc;\n", (long long)OW);
   } else {
     sm_buf_puts(b, "            acc += v;\n          }\n");
-    if (!include_pad) {
-      sm_buf_printf(b, "        y[oh * %lld + ow] = acc / (%s)((kh1 - kh0) * (kw1 - kw0));\n",
-                    (long long)OW, T);
-    } else {
-      /* windows are clipped to the padded input only where one can hang
-       * past it (ceil_mode) */
-      const char *cnt[2];
-      char cbuf[2][160];
-      const char *o[2] = {"h0", "w0"};
-      for (int j = 0; j < 2; j++) {
-        int64_t last_end = (g.out[j] - 1) * g.s[j] - g.pb[j] + g.k[j];
-        int64_t lim = g.in[j] + g.pe[j];
-        if (last_end <= lim)
-          snprintf(cbuf[j], sizeof cbuf[j], "%lld", (long long)g.k[j]);
-        else
-          snprintf(cbuf[j], sizeof cbuf[j], "(%s < %lld ? %lld : %lld - %s)", o[j],
-                   (long long)(lim - g.k[j]), (long long)g.k[j], (long long)lim, o[j]);
-        cnt[j] = cbuf[j];
-      }
-      sm_buf_printf(b, "        y[oh * %lld + ow] = acc / (%s)(%s * %s);\n", (long long)OW, T,
-                    cnt[0], cnt[1]);
-    }
+    char cnt[400];
+    sm_buf_printf(b, "        y[oh * %lld + ow] = acc / %s;\n", (long long)OW,
+                  avg_count(cnt, sizeof cnt, &g, include_pad, T));
   }
   sm_buf_puts(b, "      }\n    }\n  }\n");
 }

@@ -7,7 +7,9 @@
 
 extern const IrOpDef *const ir_ops_elementwise[];
 extern const IrOpDef *const ir_ops_linalg[];
+extern const IrOpDef *const ir_ops_loss[];
 extern const IrOpDef *const ir_ops_nn[];
+extern const IrOpDef *const ir_ops_optim[];
 extern const IrOpDef *const ir_ops_reduce[];
 extern const IrOpDef *const ir_ops_shape[];
 

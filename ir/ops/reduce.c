@@ -1,6 +1,8 @@
-/* Reductions (reduce_sum, reduce_mean, reduce_max over a set of axes) and
- * the normalizations along one axis (softmax, log_softmax; ONNX opset-13
- * semantics, numerically stable by subtracting the max).
+/* Reductions (reduce_sum, reduce_mean, reduce_max over a set of axes), the
+ * normalizations along one axis (softmax, log_softmax; ONNX opset-13
+ * semantics, numerically stable by subtracting the max), expand (the
+ * broadcast that undoes a reduction), and their backward kernels
+ * (reduce_max_grad, softmax_grad, log_softmax_grad) and gradient rules.
  *
  * Emitted reductions view the input as [outer..., reduced..., inner] where
  * `inner` is the contiguous block of kept dims after the last reduced axis:
@@ -8,6 +10,7 @@
  * innermost loop is contiguous in both input and output. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops.h"
@@ -24,7 +27,8 @@ static const char *mathfn(const IrNode *n, const char *base, char *buf, size_t s
 
 static bool emit_if_empty(SmBuf *b, const IrNode *n) {
   if (ir_numel(&n->out[0]->type) != 0) return false;
-  sm_buf_puts(b, "  (void)out0;\n  (void)in0;\n");
+  sm_buf_puts(b, "  (void)out0;\n");
+  for (int i = 0; i < n->nin; i++) sm_buf_printf(b, "  (void)in%d;\n", i);
   return true;
 }
 
@@ -132,42 +136,74 @@ static void reduce_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
  * double array on the stack. */
 enum { RED_STACK_MAX = 1024 };
 
+/* The emitters' view of a reduction over x: [outer..., reduced..., inner],
+ * `last` the last reduced axis. Output element o*inner + b collects the
+ * `count` values at x[base(o) + off(r...) + b]. */
+typedef struct RedGeo {
+  bool red[IR_MAX_RANK];
+  int64_t st[IR_MAX_RANK]; /* strides of x */
+  int last;
+  int64_t count, inner, nouter;
+} RedGeo;
+
+static RedGeo red_geo(const IrNode *n) {
+  const IrType *xt = &n->in[0]->type;
+  RedGeo g = {.last = -1, .count = 1, .inner = 1, .nouter = 1};
+  red_axes(n, g.red);
+  ir_strides(xt, g.st);
+  for (int i = 0; i < xt->rank; i++)
+    if (g.red[i]) {
+      g.last = i;
+      g.count *= xt->dims[i];
+    }
+  for (int i = g.last + 1; i < xt->rank; i++) g.inner *= xt->dims[i];
+  for (int i = 0; i < g.last; i++)
+    if (!g.red[i]) g.nouter *= xt->dims[i];
+  return g;
+}
+
+/* base offset of outer index o: unravel o over the kept dims before
+ * `last` */
+static void red_base(SmBuf *base, const IrType *xt, const RedGeo *g) {
+  int64_t trail = g->nouter;
+  for (int i = 0; i < g->last; i++) {
+    if (g->red[i] || xt->dims[i] == 1) continue;
+    trail /= xt->dims[i];
+    char v[96];
+    bool first = trail * xt->dims[i] == g->nouter;
+    if (first && trail == 1) snprintf(v, sizeof v, "o");
+    else if (first) snprintf(v, sizeof v, "(o / %lld)", (long long)trail);
+    else if (trail == 1) snprintf(v, sizeof v, "(o %% %lld)", (long long)xt->dims[i]);
+    else snprintf(v, sizeof v, "(o / %lld %% %lld)", (long long)trail, (long long)xt->dims[i]);
+    term(base, g->st[i], v);
+  }
+}
+
+/* Opens one loop per reduced dim (size-1 dims need none) at indent `ind`
+ * and appends their offset into x to `off`; returns the nesting depth. */
+static int red_loops(SmBuf *b, const IrType *xt, const RedGeo *g, int ind, SmBuf *off) {
+  int depth = 0;
+  for (int i = 0; i <= g->last; i++) {
+    if (!g->red[i] || xt->dims[i] == 1) continue;
+    sm_buf_printf(b, "%*sfor (int64_t r%d = 0; r%d < %lld; r%d++)\n", ind + 2 * depth, "",
+                  i, i, (long long)xt->dims[i], i);
+    char v[16];
+    snprintf(v, sizeof v, "r%d", i);
+    term(off, g->st[i], v);
+    depth++;
+  }
+  return depth;
+}
+
 static void reduce_emit(SmBuf *b, const IrNode *n) {
   if (emit_if_empty(b, n)) return;
   RedKind kind = red_kind(n);
   const char *T = ctype(n);
   const IrType *xt = &n->in[0]->type;
-  int r = xt->rank;
-  bool red[IR_MAX_RANK];
-  red_axes(n, red);
-  int64_t st[IR_MAX_RANK];
-  ir_strides(xt, st);
-  int last = -1;
-  int64_t count = 1;
-  for (int i = 0; i < r; i++)
-    if (red[i]) {
-      last = i;
-      count *= xt->dims[i];
-    }
-  int64_t inner = 1, nouter = 1;
-  for (int i = last + 1; i < r; i++) inner *= xt->dims[i];
-  for (int i = 0; i < last; i++)
-    if (!red[i]) nouter *= xt->dims[i];
-  /* base offset of outer index o: unravel o over the kept dims before
-   * `last` */
+  RedGeo g = red_geo(n);
+  int64_t inner = g.inner, nouter = g.nouter, count = g.count;
   SmBuf base = {0};
-  int64_t trail = nouter;
-  for (int i = 0; i < last; i++) {
-    if (red[i] || xt->dims[i] == 1) continue;
-    trail /= xt->dims[i];
-    char v[96];
-    bool first = trail * xt->dims[i] == nouter;
-    if (first && trail == 1) snprintf(v, sizeof v, "o");
-    else if (first) snprintf(v, sizeof v, "(o / %lld)", (long long)trail);
-    else if (trail == 1) snprintf(v, sizeof v, "(o %% %lld)", (long long)xt->dims[i]);
-    else snprintf(v, sizeof v, "(o / %lld %% %lld)", (long long)trail, (long long)xt->dims[i]);
-    term(&base, st[i], v);
-  }
+  red_base(&base, xt, &g);
   bool in_place = inner > RED_STACK_MAX;
   const char *init = kind == RED_MAX ? "-INFINITY" : "0";
   sm_buf_printf(b, "  /* %s: %lld rows of %lld elements, %lld values each */\n",
@@ -182,19 +218,8 @@ static void reduce_emit(SmBuf *b, const IrNode *n) {
   if (inner > 1)
     sm_buf_printf(b, "    for (int64_t b = 0; b < %lld; b++) acc[b] = %s;\n",
                   (long long)inner, init);
-  /* one loop per reduced dim (size-1 dims need none) */
   SmBuf off = {0};
-  int depth = 0;
-  for (int i = 0; i <= last; i++) {
-    if (!red[i] || xt->dims[i] == 1) continue;
-    sm_buf_printf(b, "%*sfor (int64_t r%d = 0; r%d < %lld; r%d++)\n", 4 + 2 * depth, "",
-                  i, i, (long long)xt->dims[i], i);
-    char v[16];
-    snprintf(v, sizeof v, "r%d", i);
-    term(&off, st[i], v);
-    depth++;
-  }
-  int ind = 4 + 2 * depth;
+  int ind = 4 + 2 * red_loops(b, xt, &g, 4, &off);
   const char *o = off.len ? off.s : "0";
   if (inner == 1) {
     if (kind == RED_MAX)
@@ -309,24 +334,425 @@ static void softmax_emit(SmBuf *b, const IrNode *n) {
   sm_buf_puts(b, "  }\n");
 }
 
+/* ======================================================================
+ * expand: numpy broadcast_to (ONNX Expand, bidirectional: the result is
+ * broadcast(x.shape, shape), so a 1 in `shape` keeps x's dim)
+ * ====================================================================== */
+
+/* "[2,-1]" */
+static const char *ints_str(const int64_t *v, int cnt, char *buf, size_t n) {
+  size_t k = (size_t)snprintf(buf, n, "[");
+  for (int i = 0; i < cnt && k < n; i++)
+    k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? "," : "", (long long)v[i]);
+  if (k < n) snprintf(buf + k, n - k, "]");
+  return buf;
+}
+
+static bool expand_infer(const IrNode *n, IrType *out, SmDiag *d) {
+  const IrType *x = &n->in[0]->type;
+  const IrAttr *a = ir_attr(n, "shape");
+  int64_t sh[IR_MAX_RANK];
+  int cnt = ir_attr_ints(n, "shape", sh, IR_MAX_RANK);
+  char ss[256], s[IR_TYPE_STRLEN];
+  const int64_t *all = a->kind == IR_ATTR_INTS ? a->ints : &a->i;
+  ints_str(all, cnt, ss, sizeof ss);
+  if (cnt > IR_MAX_RANK)
+    return op_err(n, d, "shape %s has rank %d (at most %d)", ss, cnt, IR_MAX_RANK);
+  for (int i = 0; i < cnt; i++)
+    if (sh[i] < 0) return op_err(n, d, "shape %s has a negative dim", ss);
+  IrType t = ir_type_make(x->dtype, cnt, sh);
+  if (!ir_broadcast(x, &t, out))
+    return op_err(n, d, "cannot broadcast %s to shape %s", OP_TSTR(x, s), ss);
+  return true;
+}
+
+static void expand_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
+  (void)n;
+  int64_t idx[IR_MAX_RANK];
+  for (int64_t i = 0; i < out[0].numel; i++) {
+    ref_unravel(&out[0].type, i, idx);
+    out[0].d[i] = in[0].d[ref_bcast_offset(&in[0].type, idx, out[0].type.rank)];
+  }
+}
+
+/* The output as loops over merged dims (size-1 dims dropped; neighbours
+ * merged when the input walks them as one), each with its input stride (0
+ * where x is broadcast); the innermost loop copies or splats a run. */
+static void expand_emit(SmBuf *b, const IrNode *n) {
+  if (emit_if_empty(b, n)) return;
+  const IrType *xt = &n->in[0]->type, *ot = &n->out[0]->type;
+  const char *T = ctype(n);
+  int r = ot->rank, m = 0;
+  int64_t xst[IR_MAX_RANK], dim[IR_MAX_RANK], ist[IR_MAX_RANK];
+  ir_strides(xt, xst);
+  for (int i = 0; i < r; i++) {
+    if (ot->dims[i] == 1) continue;
+    int xd = i - (r - xt->rank);
+    int64_t s = xd < 0 || xt->dims[xd] == 1 ? 0 : xst[xd];
+    if (m > 0 && ist[m - 1] == s * ot->dims[i]) {
+      dim[m - 1] *= ot->dims[i];
+      ist[m - 1] = s;
+    } else {
+      dim[m] = ot->dims[i];
+      ist[m] = s;
+      m++;
+    }
+  }
+  char sx[IR_TYPE_STRLEN], so[IR_TYPE_STRLEN];
+  sm_buf_printf(b, "  /* expand: %s -> %s */\n", OP_TSTR(xt, sx), OP_TSTR(ot, so));
+  if (m == 0) {
+    sm_buf_puts(b, "  out0[0] = in0[0];\n");
+    return;
+  }
+  /* outer loops i0..i(m-2), then the run of dim[m-1] */
+  int64_t ost = dim[m - 1];
+  SmBuf io = {0}, oo = {0};
+  for (int k = m - 2; k >= 0; k--) {
+    char v[16];
+    snprintf(v, sizeof v, "i%d", k);
+    term(&io, ist[k], v);
+    term(&oo, ost, v);
+    ost *= dim[k];
+  }
+  if (m > 1) emit_omp_for(b, ir_numel(ot), m > 2 ? "collapse(2)" : NULL);
+  for (int k = 0; k < m - 1; k++)
+    sm_buf_printf(b, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n", 2 + 2 * k, "", k, k,
+                  (long long)dim[k], k);
+  int ind = 2 + 2 * (m - 1);
+  /* x's innermost non-1 dim has stride 1, so the run is a copy or a splat */
+  long long L = dim[m - 1], s = ist[m - 1];
+  SM_ASSERT(s == 0 || s == 1);
+  sm_buf_printf(b, "%*s{\n", ind, "");
+  sm_buf_printf(b, "%*s%s *restrict y = out0%s%s;\n", ind + 2, "", T, oo.len ? " + " : "",
+                sm_buf_str(&oo));
+  if (s == 0) {
+    sm_buf_printf(b, "%*sconst %s v = in0[%s];\n", ind + 2, "", T, io.len ? io.s : "0");
+    sm_buf_printf(b, "%*sfor (int64_t j = 0; j < %lld; j++) y[j] = v;\n", ind + 2, "", L);
+  } else {
+    sm_buf_printf(b, "%*sconst %s *restrict x = in0%s%s;\n", ind + 2, "", T,
+                  io.len ? " + " : "", sm_buf_str(&io));
+    sm_buf_printf(b, "%*sfor (int64_t j = 0; j < %lld; j++) y[j] = x[j];\n", ind + 2, "", L);
+  }
+  sm_buf_printf(b, "%*s}\n", ind, "");
+  sm_buf_free(&io);
+  sm_buf_free(&oo);
+}
+
+/* ======================================================================
+ * backward kernels
+ * ====================================================================== */
+
+/* Column blocks of this many elements keep per-column partial results on
+ * the stack while rows are walked contiguously. */
+enum { COL_BLOCK = 256 };
+
+/* Opens `for o < outer` and, when inner > COL_BLOCK, `for c` over column
+ * blocks, then a block declaring the block's first column c and width w. */
+static void emit_rows_cols(SmBuf *b, int64_t outer, int64_t inner, int64_t work) {
+  long long I = inner;
+  bool blocked = inner > COL_BLOCK;
+  if (outer > 1 || blocked) emit_omp_for(b, work, blocked ? "collapse(2)" : NULL);
+  sm_buf_printf(b, "  for (int64_t o = 0; o < %lld; o++)\n", (long long)outer);
+  if (blocked) {
+    sm_buf_printf(b, "  for (int64_t c = 0; c < %lld; c += %d) {\n", I, COL_BLOCK);
+    sm_buf_printf(b, "    const int64_t w = %lld - c < %d ? %lld - c : %d;\n", I, COL_BLOCK, I,
+                  COL_BLOCK);
+  } else {
+    sm_buf_printf(b, "  {\n    const int64_t c = 0, w = %lld;\n", I);
+  }
+}
+
+/* reduce_max_grad(x, y, dy; axes, keepdims): dx = dy at the positions where
+ * x equals its reduction's max y, split evenly among ties (as PyTorch's
+ * amax), 0 elsewhere. y and dy have the reduce_max result's shape. */
+static bool reduce_max_grad_infer(const IrNode *n, IrType *out, SmDiag *d) {
+  IrType r;
+  if (!reduce_infer(n, &r, d)) return false;
+  char s[IR_TYPE_STRLEN], s2[IR_TYPE_STRLEN];
+  for (int i = 1; i < 3; i++)
+    if (!ir_type_eq(&n->in[i]->type, &r))
+      return op_err(n, d, "'%s' is %s, but the reduction of %s is %s", n->in[i]->name,
+                    OP_TSTR(&n->in[i]->type, s), n->in[0]->name, OP_TSTR(&r, s2));
+  out[0] = n->in[0]->type;
+  return true;
+}
+
+static void reduce_max_grad_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
+  const IrType *xt = &in[0].type;
+  bool red[IR_MAX_RANK];
+  red_axes(n, red);
+  double *ties = sm_xcalloc((size_t)in[1].numel + 1, sizeof *ties);
+  int64_t idx[IR_MAX_RANK];
+  for (int pass = 0; pass < 2; pass++)
+    for (int64_t i = 0; i < in[0].numel; i++) {
+      ref_unravel(xt, i, idx);
+      int64_t o = 0;
+      for (int a = 0; a < xt->rank; a++)
+        if (!red[a]) o = o * xt->dims[a] + idx[a];
+      if (in[0].d[i] != in[1].d[o]) continue;
+      if (pass == 0) ties[o] += 1;
+      else out[0].d[i] = in[2].d[o] / ties[o];
+    }
+  free(ties);
+}
+
+/* per row block: count the ties, then write dx in a second sweep */
+static void reduce_max_grad_emit(SmBuf *b, const IrNode *n) {
+  if (emit_if_empty(b, n)) return;
+  const char *T = ctype(n);
+  const IrType *xt = &n->in[0]->type;
+  RedGeo g = red_geo(n);
+  long long I = g.inner;
+  SmBuf base = {0}, off = {0}, again = {0};
+  red_base(&base, xt, &g);
+  sm_buf_printf(b, "  /* reduce_max_grad: %lld rows of %lld elements, %lld values each; "
+                "dy is split evenly among ties */\n",
+                (long long)g.nouter, I, (long long)g.count);
+  if (g.inner == 1) {
+    if (g.nouter > 1) emit_omp_for(b, ir_numel(xt), NULL);
+    sm_buf_printf(b, "  for (int64_t o = 0; o < %lld; o++) {\n", (long long)g.nouter);
+  } else {
+    emit_rows_cols(b, g.nouter, g.inner, ir_numel(xt));
+  }
+  const char *bs = base.len ? " + " : "";
+  sm_buf_printf(b, "    const %s *restrict x = in0%s%s;\n", T, bs, sm_buf_str(&base));
+  sm_buf_printf(b, "    %s *restrict dx = out0%s%s;\n", T, bs, sm_buf_str(&base));
+  if (g.inner == 1) {
+    sm_buf_printf(b, "    const %s y = in1[o];\n    int64_t ties = 0;\n", T);
+    int ind = 4 + 2 * red_loops(b, xt, &g, 4, &off);
+    const char *o = off.len ? off.s : "0";
+    sm_buf_printf(b, "%*sties += x[%s] == y;\n", ind, "", o);
+    sm_buf_printf(b, "    const %s gy = in2[o] / (%s)ties;\n", T, T);
+    red_loops(b, xt, &g, 4, &again);
+    sm_buf_printf(b, "%*sdx[%s] = x[%s] == y ? gy : 0;\n", ind, "", o, o);
+  } else {
+    sm_buf_printf(b, "    const %s *restrict y = in1 + o*%lld + c;\n", T, I);
+    sm_buf_printf(b, "    const %s *restrict dy = in2 + o*%lld + c;\n", T, I);
+    sm_buf_printf(b, "    int64_t ties[%lld];\n    %s gy[%lld];\n",
+                  I < COL_BLOCK ? I : COL_BLOCK, T, I < COL_BLOCK ? I : COL_BLOCK);
+    sm_buf_puts(b, "    for (int64_t b = 0; b < w; b++) ties[b] = 0;\n");
+    int ind = 4 + 2 * red_loops(b, xt, &g, 4, &off);
+    const char *o = off.len ? off.s : "0";
+    sm_buf_printf(b, "%*sfor (int64_t b = 0; b < w; b++) ties[b] += x[%s + c + b] == y[b];\n",
+                  ind, "", o);
+    sm_buf_printf(b, "    for (int64_t b = 0; b < w; b++) gy[b] = dy[b] / (%s)ties[b];\n", T);
+    red_loops(b, xt, &g, 4, &again);
+    sm_buf_printf(b, "%*sfor (int64_t b = 0; b < w; b++)\n", ind, "");
+    sm_buf_printf(b, "%*s  dx[%s + c + b] = x[%s + c + b] == y[b] ? gy[b] : 0;\n", ind, "", o, o);
+  }
+  sm_buf_puts(b, "  }\n");
+  sm_buf_free(&base);
+  sm_buf_free(&off);
+  sm_buf_free(&again);
+}
+
+/* softmax_grad(y, dy; axis):     dx = y * (dy - sum(dy * y))
+ * log_softmax_grad(y, dy; axis): dx = dy - exp(y) * sum(dy)
+ * with y the forward result and sums along axis (in double). */
+static bool smx_grad_infer(const IrNode *n, IrType *out, SmDiag *d) {
+  if (!softmax_infer(n, out, d)) return false;
+  char s[IR_TYPE_STRLEN], s2[IR_TYPE_STRLEN];
+  if (!ir_type_eq(&n->in[1]->type, &n->in[0]->type))
+    return op_err(n, d, "dy '%s' is %s, but y '%s' is %s", n->in[1]->name,
+                  OP_TSTR(&n->in[1]->type, s), n->in[0]->name, OP_TSTR(&n->in[0]->type, s2));
+  return true;
+}
+
+static bool is_log_grad(const IrNode *n) { return strcmp(n->op->name, "log_softmax_grad") == 0; }
+
+static void smx_grad_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
+  SmxGeo g = smx_geo(n);
+  bool lg = is_log_grad(n);
+  for (int64_t a = 0; a < g.outer; a++)
+    for (int64_t c = 0; c < g.inner; c++) {
+      int64_t at = a * g.len * g.inner + c;
+      const double *y = in[0].d + at, *dy = in[1].d + at;
+      double *dx = out[0].d + at, s = 0;
+      for (int64_t l = 0; l < g.len; l++) s += lg ? dy[l * g.inner] : dy[l * g.inner] * y[l * g.inner];
+      for (int64_t l = 0; l < g.len; l++) {
+        double yl = y[l * g.inner], gl = dy[l * g.inner];
+        dx[l * g.inner] = lg ? gl - exp(yl) * s : yl * (gl - s);
+      }
+    }
+}
+
+/* rows along the axis; with inner > 1, a block of columns at a time so
+ * every loop runs contiguously over the columns */
+static void smx_grad_emit(SmBuf *b, const IrNode *n) {
+  if (emit_if_empty(b, n)) return;
+  SmxGeo g = smx_geo(n);
+  const char *T = ctype(n);
+  bool lg = is_log_grad(n);
+  char fexp[16];
+  mathfn(n, "exp", fexp, sizeof fexp);
+  long long L = g.len, I = g.inner;
+  sm_buf_printf(b, "  /* %s: %lld x %lld rows of %lld, stride %lld */\n", n->op->name,
+                (long long)g.outer, I, L, I);
+  if (g.inner == 1) {
+    if (g.outer > 1) emit_omp_for(b, g.outer * g.len * 4, NULL);
+    sm_buf_printf(b, "  for (int64_t o = 0; o < %lld; o++) {\n", (long long)g.outer);
+    sm_buf_printf(b, "    const %s *restrict y = in0 + o*%lld;\n", T, L);
+    sm_buf_printf(b, "    const %s *restrict dy = in1 + o*%lld;\n", T, L);
+    sm_buf_printf(b, "    %s *restrict dx = out0 + o*%lld;\n", T, L);
+    sm_buf_puts(b, "    double s = 0;\n");
+    if (lg) {
+      sm_buf_printf(b, "    for (int64_t l = 0; l < %lld; l++) s += dy[l];\n", L);
+      sm_buf_printf(b, "    const %s sv = (%s)s;\n", T, T);
+      sm_buf_printf(b, "    for (int64_t l = 0; l < %lld; l++) dx[l] = dy[l] - %s(y[l]) * sv;\n",
+                    L, fexp);
+    } else {
+      sm_buf_printf(b, "    for (int64_t l = 0; l < %lld; l++) s += (double)dy[l] * y[l];\n", L);
+      sm_buf_printf(b, "    const %s sv = (%s)s;\n", T, T);
+      sm_buf_printf(b, "    for (int64_t l = 0; l < %lld; l++) dx[l] = y[l] * (dy[l] - sv);\n", L);
+    }
+    sm_buf_puts(b, "  }\n");
+    return;
+  }
+  long long B = I < COL_BLOCK ? I : COL_BLOCK;
+  emit_rows_cols(b, g.outer, g.inner, g.outer * g.len * g.inner * 4);
+  sm_buf_printf(b, "    const int64_t at = o*%lld + c;\n", L * I);
+  sm_buf_printf(b, "    const %s *restrict y = in0 + at;\n", T);
+  sm_buf_printf(b, "    const %s *restrict dy = in1 + at;\n", T);
+  sm_buf_printf(b, "    %s *restrict dx = out0 + at;\n", T);
+  sm_buf_printf(b, "    double s[%lld];\n", B);
+  sm_buf_puts(b, "    for (int64_t b = 0; b < w; b++) s[b] = 0;\n");
+  sm_buf_printf(b, "    for (int64_t l = 0; l < %lld; l++)\n", L);
+  if (lg)
+    sm_buf_printf(b, "      for (int64_t b = 0; b < w; b++) s[b] += dy[l*%lld + b];\n", I);
+  else
+    sm_buf_printf(b, "      for (int64_t b = 0; b < w; b++) s[b] += (double)dy[l*%lld + b] * y[l*%lld + b];\n",
+                  I, I);
+  sm_buf_printf(b, "    for (int64_t l = 0; l < %lld; l++)\n", L);
+  sm_buf_puts(b, "      for (int64_t b = 0; b < w; b++) {\n");
+  sm_buf_printf(b, "        const int64_t k = l*%lld + b;\n", I);
+  if (lg)
+    sm_buf_printf(b, "        dx[k] = dy[k] - %s(y[k]) * (%s)s[b];\n", fexp, T);
+  else
+    sm_buf_printf(b, "        dx[k] = y[k] * (dy[k] - (%s)s[b]);\n", T);
+  sm_buf_puts(b, "      }\n  }\n");
+}
+
+/* ======================================================================
+ * gradient rules
+ * ====================================================================== */
+
+static IrValue *grad_reshape(IrGradCtx *cx, IrValue *v, const IrType *t) {
+  if (ir_type_eq(&v->type, t)) return v;
+  IrNode *r = ir_grad_node(cx, "reshape", &v, 1, 1);
+  ir_set_ints(cx->g, r, "shape", t->dims, t->rank);
+  return ir_grad_finish(cx, r);
+}
+
+static IrValue *grad_expand(IrGradCtx *cx, IrValue *v, const IrType *t) {
+  if (ir_type_eq(&v->type, t)) return v;
+  IrNode *e = ir_grad_node(cx, "expand", &v, 1, 1);
+  ir_set_ints(cx->g, e, "shape", t->dims, t->rank);
+  return ir_grad_finish(cx, e);
+}
+
+/* the reduction's result shape with keepdims=1 */
+static IrType kept_type(const IrNode *n, int64_t *count) {
+  IrType t = n->in[0]->type;
+  bool red[IR_MAX_RANK];
+  red_axes(n, red);
+  *count = 1;
+  for (int i = 0; i < t.rank; i++)
+    if (red[i]) {
+      *count *= t.dims[i];
+      t.dims[i] = 1;
+    }
+  return t;
+}
+
+/* sum: dx = expand(reshape(dy, kept shape), x.shape); mean: dy / count too
+ * (applied before the expand, on the small tensor) */
+static bool reduce_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout,
+                        IrValue **din) {
+  if (!dout[0] || !ir_grad_needed(cx, n, 0)) return true;
+  const IrType *xt = &n->in[0]->type;
+  if (ir_numel(xt) == 0) { /* nothing to route; reshape can't express 0-dims */
+    din[0] = ir_grad_fill(cx, xt, 0);
+    return true;
+  }
+  int64_t count;
+  IrType kt = kept_type(n, &count);
+  IrValue *g = grad_reshape(cx, dout[0], &kt);
+  if (red_kind(n) == RED_MEAN && count != 1) {
+    IrType st = {.dtype = xt->dtype, .rank = 0};
+    IrValue *in[2] = {g, ir_grad_fill(cx, &st, 1.0 / (double)count)};
+    g = ir_grad_op(cx, "mul", in, 2);
+  }
+  din[0] = grad_expand(cx, g, xt);
+  return true;
+}
+
+static bool reduce_max_grad_rule(IrGradCtx *cx, const IrNode *n, IrValue *const *dout,
+                                 IrValue **din) {
+  if (!dout[0] || !ir_grad_needed(cx, n, 0)) return true;
+  IrValue *in[3] = {n->in[0], n->out[0], dout[0]};
+  IrNode *m = ir_grad_node(cx, "reduce_max_grad", in, 3, 1);
+  ir_copy_attrs(cx->g, m, n);
+  din[0] = ir_grad_finish(cx, m);
+  return true;
+}
+
+static bool softmax_grad_rule(IrGradCtx *cx, const IrNode *n, IrValue *const *dout,
+                              IrValue **din) {
+  if (!dout[0] || !ir_grad_needed(cx, n, 0)) return true;
+  IrValue *in[2] = {n->out[0], dout[0]};
+  IrNode *m = ir_grad_node(cx, is_log(n) ? "log_softmax_grad" : "softmax_grad", in, 2, 1);
+  ir_copy_attrs(cx->g, m, n);
+  din[0] = ir_grad_finish(cx, m);
+  return true;
+}
+
+static bool expand_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout,
+                        IrValue **din) {
+  if (dout[0] && ir_grad_needed(cx, n, 0))
+    din[0] = ir_grad_unbroadcast(cx, dout[0], &n->in[0]->type);
+  return true;
+}
+
 static const IrAttrSpec reduce_attrs[] = {
     {"axes", IR_ATTR_INTS, false}, {"keepdims", IR_ATTR_INT, false}, {NULL, 0, false}};
 static const IrAttrSpec softmax_attrs[] = {{"axis", IR_ATTR_INT, false}, {NULL, 0, false}};
+static const IrAttrSpec expand_attrs[] = {{"shape", IR_ATTR_INTS, true}, {NULL, 0, false}};
 
-#define REDUCE(nm, doc_)                                                      \
+#define REDUCE(nm, grad_, doc_)                                               \
   static const IrOpDef op_##nm = {                                            \
       .name = #nm, .min_in = 1, .max_in = 1, .nout = 1, .attrs = reduce_attrs, \
-      .infer = reduce_infer, .ref = reduce_ref, .emit = reduce_emit, .doc = doc_}
+      .infer = reduce_infer, .ref = reduce_ref, .emit = reduce_emit,          \
+      .grad = grad_, .doc = doc_}
 #define SOFTMAX(nm, doc_)                                                     \
   static const IrOpDef op_##nm = {                                            \
       .name = #nm, .min_in = 1, .max_in = 1, .nout = 1, .attrs = softmax_attrs, \
-      .infer = softmax_infer, .ref = softmax_ref, .emit = softmax_emit, .doc = doc_}
+      .infer = softmax_infer, .ref = softmax_ref, .emit = softmax_emit,       \
+      .grad = softmax_grad_rule, .doc = doc_}
+#define SOFTMAX_GRAD(nm, doc_)                                                \
+  static const IrOpDef op_##nm = {                                            \
+      .name = #nm, .min_in = 2, .max_in = 2, .nout = 1, .attrs = softmax_attrs, \
+      .infer = smx_grad_infer, .ref = smx_grad_ref, .emit = smx_grad_emit, .doc = doc_}
 
-REDUCE(reduce_sum, "sum over axes (default all; keepdims=1)");
-REDUCE(reduce_mean, "mean over axes (default all; keepdims=1)");
-REDUCE(reduce_max, "maximum over axes (default all; keepdims=1)");
+REDUCE(reduce_sum, reduce_grad, "sum over axes (default all; keepdims=1)");
+REDUCE(reduce_mean, reduce_grad, "mean over axes (default all; keepdims=1)");
+REDUCE(reduce_max, reduce_max_grad_rule, "maximum over axes (default all; keepdims=1)");
 SOFTMAX(softmax, "e^x / sum e^x along axis (default -1), stable");
 SOFTMAX(log_softmax, "x - log(sum e^x) along axis (default -1), stable");
+SOFTMAX_GRAD(softmax_grad, "y * (dy - sum(dy * y)) along axis: backward of softmax (y, dy)");
+SOFTMAX_GRAD(log_softmax_grad,
+             "dy - e^y * sum(dy) along axis: backward of log_softmax (y, dy)");
 
-const IrOpDef *const ir_ops_reduce[] = {&op_reduce_sum, &op_reduce_mean, &op_reduce_max,
-                                        &op_softmax, &op_log_softmax, NULL};
+static const IrOpDef op_expand = {
+    .name = "expand", .min_in = 1, .max_in = 1, .nout = 1, .attrs = expand_attrs,
+    .infer = expand_infer, .ref = expand_ref, .emit = expand_emit, .grad = expand_grad,
+    .doc = "broadcast x to shape (numpy broadcast_to, bidirectional as ONNX Expand)"};
+
+static const IrOpDef op_reduce_max_grad = {
+    .name = "reduce_max_grad", .min_in = 3, .max_in = 3, .nout = 1, .attrs = reduce_attrs,
+    .infer = reduce_max_grad_infer, .ref = reduce_max_grad_ref, .emit = reduce_max_grad_emit,
+    .doc = "dy routed to the maxima of x (ties share evenly): backward of reduce_max (x, y, dy)"};
+
+const IrOpDef *const ir_ops_reduce[] = {
+    &op_reduce_sum,   &op_reduce_mean,   &op_reduce_max,  &op_softmax,
+    &op_log_softmax,  &op_expand,        &op_reduce_max_grad, &op_softmax_grad,
+    &op_log_softmax_grad, NULL};

@@ -602,7 +602,7 @@ static void test_pad_errors(void **state) {
                      "output y\n",
                      "test.smelt:2:5: error: pad: value 1e+39 is not representable in f32", NULL);
   expect_parse_error("input x: f32[0,1099511627776]\n"
-                     "y = pad(x, pads=[0,0,1,0])\n"
+                     "y = pad(x, pads=[0,0,2,0])\n"
                      "output y\n",
                      "test.smelt:2:5: error: pad: ",
                      NULL);

@@ -64,7 +64,7 @@ static IrGraph *with_loss(const char *text, int *nr) {
   return g;
 }
 
-static double eval_loss(const IrGraph *g, const IrTensor *ins, const IrTensor *params) {
+static double eval_loss(const IrGraph *g, const IrTensor *ins, IrTensor *params) {
   IrTensor out;
   SmDiag d;
   sm_diag_init(&d);
