@@ -124,6 +124,8 @@ void ew_emit(SmBuf *b, const IrNode *n) {
   char names[4][64];
   const char *args[4];
   SM_ASSERT(n->nin <= 4);
+  /* a derivative expression may not read every operand */
+  for (int k = 0; k < n->nin; k++) sm_buf_printf(b, "  (void)in%d;\n", k);
   if (all_same || r == 0) {
     for (int k = 0; k < n->nin; k++) {
       if (ir_numel(&n->in[k]->type) == 1 && numel != 1)
@@ -159,8 +161,8 @@ void ew_emit(SmBuf *b, const IrNode *n) {
     }
     snprintf(names[k], sizeof names[k], "in%d[x%d]", k, k);
     args[k] = names[k];
-    sm_buf_printf(b, "%*sconst int64_t x%d = %s;\n", 4 + 2 * r, "", k,
-                  e.len ? e.s : "0");
+    sm_buf_printf(b, "%*sconst int64_t x%d = %s;\n%*s(void)x%d;\n", 4 + 2 * r, "", k,
+                  e.len ? e.s : "0", 4 + 2 * r, "", k);
     sm_buf_free(&e);
   }
   SmBuf e = {0};

@@ -399,6 +399,18 @@ static IrValue *grad_transpose(IrGradCtx *cx, IrValue *v) {
   return ir_grad_finish(cx, t);
 }
 
+/* Empty operands or result of a product: the operands' gradients are zero
+ * (sums over nothing, or empty). Checked first because reshape cannot
+ * always express zero-size dims. */
+static bool matmul_grad_empty(IrGradCtx *cx, const IrNode *n, const IrValue *dy, IrValue **din) {
+  bool empty = ir_numel(&dy->type) == 0;
+  for (int i = 0; i < n->nin; i++) empty |= ir_numel(&n->in[i]->type) == 0;
+  if (!empty) return false;
+  for (int i = 0; i < n->nin; i++)
+    if (ir_grad_needed(cx, n, i)) din[i] = ir_grad_fill(cx, &n->in[i]->type, 0);
+  return true;
+}
+
 /* A 1-D a is the row [1,K] and a 1-D b the column [K,1]; with dY viewed as
  * batch x [M,N]:  dA = dY B^T,  dB = A^T dY,  each summed over the batch
  * dims its operand was broadcast along, then reshaped back to 1-D. The
@@ -406,7 +418,7 @@ static IrValue *grad_transpose(IrGradCtx *cx, IrValue *v) {
 static bool matmul_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout,
                         IrValue **din) {
   IrValue *dy = dout[0];
-  if (!dy) return true;
+  if (!dy || matmul_grad_empty(cx, n, dy, din)) return true;
   MatGeo g;
   SM_ASSERT(mm_geo(n, &g));
   IrValue *a = n->in[0], *b = n->in[1];

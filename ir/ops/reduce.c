@@ -708,8 +708,10 @@ static bool softmax_grad_rule(IrGradCtx *cx, const IrNode *n, IrValue *const *do
 
 static bool expand_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout,
                         IrValue **din) {
-  if (dout[0] && ir_grad_needed(cx, n, 0))
-    din[0] = ir_grad_unbroadcast(cx, dout[0], &n->in[0]->type);
+  if (!dout[0] || !ir_grad_needed(cx, n, 0)) return true;
+  const IrType *xt = &n->in[0]->type;
+  if (ir_numel(xt) == 0) din[0] = ir_grad_fill(cx, xt, 0); /* as in reduce_grad */
+  else din[0] = ir_grad_unbroadcast(cx, dout[0], xt);
   return true;
 }
 
