@@ -7,16 +7,25 @@
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
 #include "ir/ir.h"
+#include "passes/passes.h"
 #include "rt_model.h"
 
 static void usage(FILE *f) {
   fputs("usage: smelt <command> [options]\n\n"
         "commands:\n"
         "  compile MODEL -o OUT [--emit exe|c|lib] [--embed-weights] [--weights W]\n"
-        "                [--cc CC] [--opt FLAGS] [--no-check]\n"
+        "                [--cc CC] [--opt FLAGS] [--no-check] [--train [TRAINING FLAGS]]\n"
         "      compile a model to a standalone program (default), C sources\n"
-        "      (OUT.c, OUT.h) or a static library (OUT.c, OUT.h, libOUT.a)\n"
-        "  inspect MODEL            print the graph in the text format, with types\n"
+        "      (OUT.c, OUT.h) or a static library (OUT.c, OUT.h, libOUT.a);\n"
+        "      --train adds the training step: `OUT train ...`, `OUT eval ...`\n"
+        "  training flags (override the model's train/optimizer/schedule lines):\n"
+        "      --loss NAME --optimizer sgd|adam|adamw|rmsprop|adagrad --lr F --momentum F\n"
+        "      --nesterov 0|1 --weight-decay F --l1 F --beta1 F --beta2 F --eps F\n"
+        "      --epochs N --clip-norm F --clip-value F --patience N --freeze GLOB\n"
+        "      --schedule constant|step|multistep|exponential|cosine|plateau\n"
+        "      --gamma F --step-size N --t-max N --warmup STEPS\n"
+        "  inspect MODEL [--train | --after parse|autodiff]\n"
+        "      print the graph (or the training step) in the text format, with types\n"
         "  run MODEL --input [NAME=]FILE ... [--weights W] [--output [NAME=]FILE.npy ...]\n"
         "      execute on the reference interpreter\n"
         "  diff A.npy B.npy [--rtol R] [--atol A]\n"
@@ -33,6 +42,82 @@ static IrGraph *load(const char *path, char **src, SmDiag *d) {
     return NULL;
   }
   return g;
+}
+
+/* For inference, a model that also declares training drops what only
+ * training needs (the loss and the label input). */
+static void inference_view(IrGraph *g) {
+  if (ir_directive(g, "train")) ir_prune(g, true);
+}
+
+/* Command-line overrides of the model's training directives. */
+typedef struct TrainFlags {
+  const char *loss, *optimizer, *schedule, *freeze[16];
+  int nfreeze;
+  struct {
+    const char *kind, *key, *value;
+  } set[32];
+  int nset;
+} TrainFlags;
+
+static IrDirective *directive(IrGraph *g, const char *kind) {
+  IrDirective *dv = ir_directive(g, kind);
+  return dv ? dv : ir_add_directive(g, kind, NULL, (SmLoc){"<command line>", 0, 0});
+}
+
+static void set_value(IrGraph *g, IrNode *n, const char *key, const char *v) {
+  char *end;
+  double f = strtod(v, &end);
+  if (*v && !*end) {
+    if (strpbrk(v, ".eE") || f != (double)(int64_t)f) ir_set_float(g, n, key, f);
+    else ir_set_int(g, n, key, (int64_t)f);
+  } else {
+    ir_set_str(g, n, key, v);
+  }
+}
+
+static void apply_train_flags(IrGraph *g, const TrainFlags *f) {
+  if (f->loss) ir_set_str(g, directive(g, "train")->attrs, "loss", f->loss);
+  if (f->optimizer) directive(g, "optimizer")->arg = sm_arena_strdup(&g->arena, f->optimizer);
+  if (f->schedule) directive(g, "schedule")->arg = sm_arena_strdup(&g->arena, f->schedule);
+  for (int i = 0; i < f->nset; i++) set_value(g, directive(g, f->set[i].kind)->attrs, f->set[i].key, f->set[i].value);
+  for (int i = 0; i < f->nfreeze; i++) {
+    IrDirective *dv = ir_add_directive(g, "param_group", f->freeze[i], (SmLoc){"<command line>", 0, 0});
+    ir_set_int(g, dv->attrs, "freeze", 1);
+  }
+}
+
+/* Parses one training flag at argv[*i]; false if it is not one. */
+static bool train_flag(TrainFlags *f, int argc, char **argv, int *i) {
+  static const struct {
+    const char *flag, *kind, *key;
+  } map[] = {
+      {"--lr", "optimizer", "lr"},           {"--momentum", "optimizer", "momentum"},
+      {"--nesterov", "optimizer", "nesterov"}, {"--weight-decay", "optimizer", "weight_decay"},
+      {"--l1", "optimizer", "l1"},           {"--beta1", "optimizer", "beta1"},
+      {"--beta2", "optimizer", "beta2"},     {"--eps", "optimizer", "eps"},
+      {"--epochs", "train", "epochs"},       {"--clip-norm", "train", "clip_norm"},
+      {"--clip-value", "train", "clip_value"}, {"--patience", "train", "patience"},
+      {"--gamma", "schedule", "gamma"},      {"--step-size", "schedule", "step_size"},
+      {"--t-max", "schedule", "t_max"},      {"--warmup", "schedule", "warmup"},
+  };
+  if (*i + 1 >= argc) return false;
+  const char *a = argv[*i], *v = argv[*i + 1];
+  if (!strcmp(a, "--loss")) f->loss = v;
+  else if (!strcmp(a, "--optimizer")) f->optimizer = v;
+  else if (!strcmp(a, "--schedule")) f->schedule = v;
+  else if (!strcmp(a, "--freeze") && f->nfreeze < 16) f->freeze[f->nfreeze++] = v;
+  else {
+    int k = 0;
+    while (k < SM_COUNT(map) && strcmp(a, map[k].flag)) k++;
+    if (k == SM_COUNT(map) || f->nset == 32) return false;
+    f->set[f->nset].kind = map[k].kind;
+    f->set[f->nset].key = map[k].key;
+    f->set[f->nset].value = v;
+    f->nset++;
+  }
+  (*i)++;
+  return true;
 }
 
 static RtTensorDesc desc_of(const IrValue *v) {
@@ -132,6 +217,7 @@ static int cmd_run(int argc, char **argv) {
   sm_diag_init(&d);
   char *src = NULL;
   IrGraph *g = load(model, &src, &d);
+  if (g) inference_view(g);
   int rc = 0;
   IrTensor *ins = NULL, *params = NULL, *outs = NULL;
   RtErr e = {{0}};
@@ -240,10 +326,14 @@ done:
 static int cmd_compile(int argc, char **argv) {
   const char *model = NULL, *out = NULL, *emit = "exe", *weights = NULL;
   CgOptions o = {.check = true};
+  TrainFlags tf = {0};
+  bool train = false;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     bool has = i + 1 < argc;
-    if (!strcmp(a, "-o") && has) out = argv[++i];
+    if (!strcmp(a, "--train")) train = true;
+    else if (train_flag(&tf, argc, argv, &i)) train = true;
+    else if (!strcmp(a, "-o") && has) out = argv[++i];
     else if (!strcmp(a, "--emit") && has) emit = argv[++i];
     else if (!strcmp(a, "--cc") && has) o.cc = argv[++i];
     else if (!strcmp(a, "--opt") && has) o.opt = argv[++i];
@@ -290,7 +380,29 @@ static int cmd_compile(int argc, char **argv) {
     }
     o.params = params;
   }
-  if (rc == 0 && cg_compile(g, kind, out, &o, &d) != SM_OK) rc = 1;
+  if (rc == 0 && train) {
+    apply_train_flags(g, &tf);
+    TrainProgram tp;
+    if (pass_training_program(g, &tp, &d) != SM_OK) {
+      rc = 1;
+    } else {
+      CgProgram prog = {.name = g->name, .seed = g->seed, .nfuncs = 3, .master = 2,
+                        .nweights = tp.nweights, .has_train = true, .train = tp.desc};
+      prog.funcs[0] = tp.infer;
+      prog.funcs[1] = tp.eval;
+      prog.funcs[2] = tp.train;
+      prog.fnames[0] = "infer";
+      prog.fnames[1] = "eval";
+      prog.fnames[2] = "train";
+      if (cg_compile_program(&prog, kind, out, &o, &d) != SM_OK) rc = 1;
+      ir_graph_free(tp.infer);
+      ir_graph_free(tp.eval);
+      ir_graph_free(tp.train);
+    }
+  } else if (rc == 0) {
+    inference_view(g);
+    if (cg_compile(g, kind, out, &o, &d) != SM_OK) rc = 1;
+  }
   fputs(sm_diag_text(&d), stderr);
   if (params)
     for (int i = 0; i < g->nparams; i++) ir_tensor_free(&params[i]);
@@ -302,18 +414,52 @@ static int cmd_compile(int argc, char **argv) {
 }
 
 static int cmd_inspect(int argc, char **argv) {
-  if (argc != 1) {
+  const char *model = NULL, *after = NULL;
+  TrainFlags tf = {0};
+  bool train = false;
+  for (int i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "--train")) train = true;
+    else if (!strcmp(argv[i], "--after") && i + 1 < argc) after = argv[++i];
+    else if (train_flag(&tf, argc, argv, &i)) train = true;
+    else if (argv[i][0] != '-' && !model) model = argv[i];
+    else {
+      fprintf(stderr, "smelt inspect: error: unexpected argument '%s'\n", argv[i]);
+      return 2;
+    }
+  }
+  if (!model) {
     fprintf(stderr, "smelt inspect: error: expected one model file\n");
     return 2;
   }
+  if (after && strcmp(after, "parse") && strcmp(after, "autodiff") && strcmp(after, "all")) {
+    fprintf(stderr, "smelt inspect: error: --after takes parse, autodiff or all\n");
+    return 2;
+  }
+  if (after && strcmp(after, "parse")) train = true;
   SmDiag d;
   sm_diag_init(&d);
   char *src = NULL;
-  IrGraph *g = load(argv[0], &src, &d);
+  IrGraph *g = load(model, &src, &d);
   int rc = 0;
   if (!g) {
     fputs(sm_diag_text(&d), stderr);
     rc = 1;
+  } else if (train) {
+    apply_train_flags(g, &tf);
+    TrainProgram tp;
+    if (pass_training_program(g, &tp, &d) != SM_OK) {
+      fputs(sm_diag_text(&d), stderr);
+      rc = 1;
+    } else {
+      SmBuf b = {0};
+      sm_buf_puts(&b, "# function train: forward (training mode), backward, updates\n");
+      ir_print(&b, tp.train);
+      fputs(sm_buf_str(&b), stdout);
+      sm_buf_free(&b);
+      ir_graph_free(tp.infer);
+      ir_graph_free(tp.eval);
+      ir_graph_free(tp.train);
+    }
   } else {
     SmBuf b = {0};
     ir_print(&b, g);

@@ -277,7 +277,7 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
     const RtTrainDesc *t = &prog->train;
     const RtSchedule *s = &t->schedule;
     sm_buf_printf(c,
-                  "\nstatic const RtTrainDesc %s_train = {\n"
+                  "\nstatic const RtTrainDesc %s_train_desc = {\n"
                   "  %d, %d, %d, %d, %d, %d, %d, %d, %d, %d,\n"
                   "  {%d, %.17g, %.17g, %d, {",
                   m, t->train_fn, t->eval_fn, t->in_x, t->in_y, t->in_lr, t->in_step,
@@ -290,30 +290,13 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
   sm_buf_printf(c,
                 "\nstatic const RtModelDesc %s_model = {\n"
                 "  \"%s\", %lluull, %d, %d, %d,\n  %s%s, %s_infer_outputs, %s%s,\n"
-                "  %zu, %zu, %s_infer,\n  %d, %s_funcs, %s%s, %d,\n};\n\n",
+                "  %zu, %zu, %s_infer,\n  %d, %s_funcs, %s%s%s, %d,\n};\n\n",
                 m, m, (unsigned long long)prog->seed, g0->ninputs, g0->noutputs,
                 master->nparams, g0->ninputs ? m : "NULL", g0->ninputs ? "_infer_inputs" : "",
                 m, master->nparams ? m : "NULL", master->nparams ? "_params" : "",
                 plans[0].param_bytes, arena, m, prog->nfuncs, m,
                 prog->has_train ? "&" : "NULL", prog->has_train ? m : "",
-                prog->nweights);
-  if (prog->has_train) {
-    /* "&lenet" must read "&lenet_train" */
-    SmBuf fix = {0};
-    sm_buf_printf(&fix, "&%s, ", m);
-    char *at = strstr(c->s, fix.s);
-    if (at) {
-      size_t off = (size_t)(at - c->s) + strlen(fix.s) - 2;
-      SmBuf tail = {0};
-      sm_buf_puts(&tail, c->s + off);
-      c->len = off;
-      c->s[off] = 0;
-      sm_buf_puts(c, "_train");
-      sm_buf_puts(c, tail.s);
-      sm_buf_free(&tail);
-    }
-    sm_buf_free(&fix);
-  }
+                prog->has_train ? "_train_desc" : "", prog->nweights);
   for (int f = 0; f < prog->nfuncs; f++) cg_plan_free(&plans[f]);
   sm_buf_printf(c,
                 "const struct RtModelDesc *%s_desc(void) { return &%s_model; }\n"

@@ -3,6 +3,7 @@
 #define SM_PASSES_H
 
 #include "ir/ir.h"
+#include "rt_model.h"
 
 /* Reverse-mode differentiation: appends to g the nodes computing
  * d(loss)/d(wrt[i]) for each i, stored in grads[i]. loss must have one
@@ -11,5 +12,14 @@
  * the value whose gradient needed it. */
 SmStatus pass_grad(IrGraph *g, IrValue *loss, IrValue *const *wrt, int nwrt,
                    IrValue **grads, SmDiag *d);
+
+/* The functions of a training program (see passes/train.c). */
+typedef struct TrainProgram {
+  IrGraph *infer, *eval, *train;
+  int nweights;      /* train->params[0, nweights) are the model's */
+  RtTrainDesc desc;  /* function/input/output indices, task, schedule */
+} TrainProgram;
+
+SmStatus pass_training_program(const IrGraph *model, TrainProgram *tp, SmDiag *d);
 
 #endif

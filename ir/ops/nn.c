@@ -1,5 +1,9 @@
-/* Neural-network ops (forward, inference, NCHW, ONNX semantics): conv2d,
- * conv1d, maxpool2d, avgpool2d, global_avgpool, batchnorm.
+/* Neural-network ops (NCHW, ONNX semantics): conv2d, conv1d, maxpool2d,
+ * avgpool2d, global_avgpool, batchnorm; their gradient rules and backward
+ * ops (conv*_grad_input/_weight, *pool*_grad, batchnorm_grad); and the
+ * training forms batchnorm_train (batch statistics, running statistics
+ * updated in place) and dropout_train (counter-based mask) with their
+ * backward.
  *
  * Convolutions and pools share one sliding-window geometry (Win), decoded
  * from the attributes and validated by the shape rules; 1-D is stored as
@@ -14,6 +18,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "rt.h"
 
 /* ---- sliding-window geometry ---- */
 
@@ -721,33 +726,1021 @@ static void bn_emit(SmBuf *b, const IrNode *n) {
   sm_buf_puts(b, "        y[i] = (x[i] - in3[c]) * a + in2[c];\n    }\n");
 }
 
+/* ======================================================================
+ * gradients: shared pieces
+ *
+ * Backward ops get the forward operand shapes they no longer see as ints
+ * attributes (xshape, wshape) and the forward window attributes as is.
+ * Each emitter gives every thread whole planes (or channels) of its
+ * result, so scatters stay race-free.
+ * ====================================================================== */
+
+#define FAIL(...) (d ? op_err(n, d, __VA_ARGS__) : false)
+
+/* The type held by the ints attribute `key` of a gradient op: `rank`
+ * values (rank -1: 3 to IR_MAX_RANK), dtype of operand 0. With d NULL the
+ * node must already be valid. */
+static bool attr_shape(const IrNode *n, const char *key, int rank, IrType *t, SmDiag *d) {
+  int64_t v[IR_MAX_RANK + 1];
+  char s[256];
+  int cnt = ir_attr_ints(n, key, v, IR_MAX_RANK + 1);
+  if (rank >= 0 ? cnt != rank : cnt < 3 || cnt > IR_MAX_RANK) {
+    if (rank >= 0) return FAIL("%s needs %d values, got %d", key, rank, cnt < 0 ? 0 : cnt);
+    return FAIL("%s needs 3 to %d values ([N,C,spatial...]), got %d", key, IR_MAX_RANK,
+                cnt < 0 ? 0 : cnt);
+  }
+  for (int i = 0; i < cnt; i++)
+    if (v[i] < 0) return FAIL("%s must be non-negative, got %s", key, ints_str(v, cnt, s, sizeof s));
+  *t = ir_type_make(n->in[0]->type.dtype, cnt, v);
+  if (ir_type_numel(t) < 0) return FAIL("%s %s has too many elements", key, ints_str(v, cnt, s, sizeof s));
+  return true;
+}
+
+/* Operand i must be `want`: what the forward op produced (dy) or took. */
+static bool want_type(const IrNode *n, int i, const IrType *want, const char *why, SmDiag *d) {
+  if (ir_type_eq(&n->in[i]->type, want)) return true;
+  char a[IR_TYPE_STRLEN], b[IR_TYPE_STRLEN];
+  return op_err(n, d, "'%s' is %s, but %s is %s", n->in[i]->name, OP_TSTR(&n->in[i]->type, a),
+                why, OP_TSTR(want, b));
+}
+
+static bool want_float_same(const IrNode *n, SmDiag *d) {
+  for (int i = 0; i < n->nin; i++)
+    if (!op_want_float(n, i, d)) return false;
+  return op_same_dtype(n, d);
+}
+
+/* Sets an ints attribute holding v's dims. */
+static void set_shape(IrGradCtx *cx, IrNode *g, const char *key, const IrValue *v) {
+  ir_set_ints(cx->g, g, key, v->type.dims, v->type.rank);
+}
+
+static void emit_zero(SmBuf *b, int ind, const char *p, int64_t cnt) {
+  sm_buf_printf(b, "%*sfor (int64_t i = 0; i < %lld; i++) %s[i] = 0;\n", ind, "",
+                (long long)cnt, p);
+}
+
+/* ======================================================================
+ * conv2d_grad_input, conv2d_grad_weight (and the conv1d forms)
+ *
+ * grad_input(dy, w; ..., xshape) -> dx, grad_weight(dy, x; ..., wshape)
+ * -> dw; the bias gradient is a reduce_sum of dy.
+ * ====================================================================== */
+
+static const IrAttrSpec conv_gi_attrs[] = {
+    {"strides", IR_ATTR_INTS, false},
+    {"pads", IR_ATTR_INTS, false},
+    {"dilations", IR_ATTR_INTS, false},
+    {"group", IR_ATTR_INT, false},
+    {"xshape", IR_ATTR_INTS, true},
+    {NULL, 0, false}};
+
+static const IrAttrSpec conv_gw_attrs[] = {
+    {"strides", IR_ATTR_INTS, false},
+    {"pads", IR_ATTR_INTS, false},
+    {"dilations", IR_ATTR_INTS, false},
+    {"group", IR_ATTR_INT, false},
+    {"wshape", IR_ATTR_INTS, true},
+    {NULL, 0, false}};
+
+static bool is_grad_weight(const IrNode *n) { return strstr(n->op->name, "weight") != NULL; }
+
+/* Forward x and w of a conv gradient op: operand 1 and the shape attribute.
+ * With d NULL the node must already be valid. */
+static bool conv_grad_fwd(const IrNode *n, int nsp, IrType *x, IrType *w, SmDiag *d) {
+  if (is_grad_weight(n)) {
+    *x = n->in[1]->type;
+    return attr_shape(n, "wshape", nsp + 2, w, d);
+  }
+  *w = n->in[1]->type;
+  return attr_shape(n, "xshape", nsp + 2, x, d);
+}
+
+static bool conv_grad_infer_nd(const IrNode *n, IrType *out, SmDiag *d, int nsp) {
+  if (!want_float_same(n, d)) return false;
+  if (!op_want_rank(n, 0, nsp + 2, d) || !op_want_rank(n, 1, nsp + 2, d)) return false;
+  IrType x, w, y;
+  if (!conv_grad_fwd(n, nsp, &x, &w, d)) return false;
+  char sx[IR_TYPE_STRLEN], sw[IR_TYPE_STRLEN], sh[3 * IR_TYPE_STRLEN + 64];
+  snprintf(sh, sizeof sh, "x is %s, w is %s", OP_TSTR(&x, sx), OP_TSTR(&w, sw));
+  if (!conv_check(n, nsp, &x, &w, sh, &y, d)) return false;
+  char why[2 * IR_TYPE_STRLEN + 64];
+  snprintf(why, sizeof why, "the convolution of x %s by w %s", sx, sw);
+  if (!want_type(n, 0, &y, why, d)) return false;
+  out[0] = is_grad_weight(n) ? w : x;
+  return true;
+}
+
+static bool conv2d_grad_infer(const IrNode *n, IrType *out, SmDiag *d) {
+  return conv_grad_infer_nd(n, out, d, 2);
+}
+static bool conv1d_grad_infer(const IrNode *n, IrType *out, SmDiag *d) {
+  return conv_grad_infer_nd(n, out, d, 1);
+}
+
+/* Sizes of a validated conv gradient op. */
+typedef struct ConvSz {
+  Win g;
+  int64_t N, C, M, Cg, Mg, group, H, W, KH, KW, OH, OW;
+} ConvSz;
+
+static ConvSz conv_sz(const IrNode *n) {
+  int nsp = n->in[0]->type.rank - 2;
+  IrType x, w;
+  ConvSz z;
+  bool ok = conv_grad_fwd(n, nsp, &x, &w, NULL) &&
+            win_decode(n, nsp, x.dims + 2, w.dims + 2, false, &z.g, NULL, NULL);
+  SM_ASSERT(ok);
+  z.N = x.dims[0], z.C = x.dims[1], z.M = w.dims[0], z.Cg = w.dims[1];
+  z.group = z.C / z.Cg, z.Mg = z.M / z.group;
+  z.H = z.g.in[0], z.W = z.g.in[1], z.KH = z.g.k[0], z.KW = z.g.k[1];
+  z.OH = z.g.out[0], z.OW = z.g.out[1];
+  return z;
+}
+
+/* dx[b, c0+c, ih, iw] += dy[b, m, oh, ow] * w[m, c, kh, kw] */
+static void conv_gi_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
+  ConvSz z = conv_sz(n);
+  const Win *g = &z.g;
+  const double *dy = in[0].d, *w = in[1].d;
+  double *dx = out[0].d;
+  for (int64_t b = 0; b < z.N; b++)
+    for (int64_t m = 0; m < z.M; m++)
+      for (int64_t oh = 0; oh < z.OH; oh++)
+        for (int64_t ow = 0; ow < z.OW; ow++) {
+          double gy = dy[((b * z.M + m) * z.OH + oh) * z.OW + ow];
+          int64_t c0 = m / z.Mg * z.Cg;
+          for (int64_t c = 0; c < z.Cg; c++)
+            for (int64_t kh = 0; kh < z.KH; kh++)
+              for (int64_t kw = 0; kw < z.KW; kw++) {
+                int64_t ih = oh * g->s[0] - g->pb[0] + kh * g->d[0];
+                int64_t iw = ow * g->s[1] - g->pb[1] + kw * g->d[1];
+                if (ih < 0 || ih >= z.H || iw < 0 || iw >= z.W) continue;
+                dx[((b * z.C + c0 + c) * z.H + ih) * z.W + iw] +=
+                    gy * w[((m * z.Cg + c) * z.KH + kh) * z.KW + kw];
+              }
+        }
+}
+
+/* dw[m, c, kh, kw] += dy[b, m, oh, ow] * x[b, c0+c, ih, iw] */
+static void conv_gw_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
+  ConvSz z = conv_sz(n);
+  const Win *g = &z.g;
+  const double *dy = in[0].d, *x = in[1].d;
+  double *dw = out[0].d;
+  for (int64_t b = 0; b < z.N; b++)
+    for (int64_t m = 0; m < z.M; m++)
+      for (int64_t oh = 0; oh < z.OH; oh++)
+        for (int64_t ow = 0; ow < z.OW; ow++) {
+          double gy = dy[((b * z.M + m) * z.OH + oh) * z.OW + ow];
+          int64_t c0 = m / z.Mg * z.Cg;
+          for (int64_t c = 0; c < z.Cg; c++)
+            for (int64_t kh = 0; kh < z.KH; kh++)
+              for (int64_t kw = 0; kw < z.KW; kw++) {
+                int64_t ih = oh * g->s[0] - g->pb[0] + kh * g->d[0];
+                int64_t iw = ow * g->s[1] - g->pb[1] + kw * g->d[1];
+                if (ih < 0 || ih >= z.H || iw < 0 || iw >= z.W) continue;
+                dw[((m * z.Cg + c) * z.KH + kh) * z.KW + kw] +=
+                    gy * x[((b * z.C + c0 + c) * z.H + ih) * z.W + iw];
+              }
+        }
+}
+
+/* Tap tables of a conv gradient kernel; returns whether rows are looped
+ * (false for 1-D: height 1 everywhere). */
+typedef struct ConvTabs {
+  bool rows, hclip, wclip;
+} ConvTabs;
+
+static ConvTabs conv_tables(SmBuf *b, const ConvSz *z) {
+  const Win *g = &z->g;
+  ConvTabs t = {.rows = !(z->H == 1 && z->KH == 1 && z->OH == 1 && g->pb[0] == 0)};
+  int64_t *lo = sm_xmalloc(sizeof(int64_t) * (size_t)(z->KH + z->KW) * 2);
+  int64_t *hi = lo + z->KH + z->KW, *wlo = lo + z->KH, *whi = hi + z->KH;
+  t.hclip = t.rows && tap_ranges(g, 0, lo, hi);
+  t.wclip = tap_ranges(g, 1, wlo, whi);
+  char lead[64];
+  snprintf(lead, sizeof lead, "group %lld, ", (long long)z->group);
+  attrs_comment(b, lead, g);
+  if (t.hclip) emit_tables(b, "oh0", "oh1", lo, hi, z->KH);
+  if (t.wclip) emit_tables(b, "ow0", "ow1", wlo, whi, z->KW);
+  free(lo);
+  return t;
+}
+
+/* `for (oh ...)` over the outputs tap kh reaches, at indent ind */
+static void emit_oh_loop(SmBuf *b, int ind, const ConvSz *z, const ConvTabs *t) {
+  if (t->hclip)
+    sm_buf_printf(b, "%*sfor (int64_t oh = oh0[kh]; oh < oh1[kh]; oh++) {\n", ind, "");
+  else
+    sm_buf_printf(b, "%*sfor (int64_t oh = 0; oh < %lld; oh++) {\n", ind, "", (long long)z->OH);
+}
+static void emit_ow_loop(SmBuf *b, int ind, const ConvSz *z, const ConvTabs *t) {
+  if (t->wclip)
+    sm_buf_printf(b, "%*sfor (int64_t ow = ow0[kw]; ow < ow1[kw]; ow++)\n", ind, "");
+  else
+    sm_buf_printf(b, "%*sfor (int64_t ow = 0; ow < %lld; ow++)\n", ind, "", (long long)z->OW);
+}
+
+/* One thread per input plane (n, c): zero it, then for every output
+ * channel m of c's group and every tap scatter wv * (dy row) into the
+ * input row the tap reads (innermost loop along output width). */
+static void conv_gi_emit(SmBuf *b, const IrNode *n) {
+  if (emit_if_empty(b, n)) return;
+  ConvSz z = conv_sz(n);
+  const Win *g = &z.g;
+  const char *T = ctype(n);
+  ConvTabs t = conv_tables(b, &z);
+  char ix[128];
+  emit_omp_for(b, sat_mul(ir_numel(&n->in[0]->type), z.Cg * z.KH * z.KW), "collapse(2)");
+  sm_buf_printf(b, "  for (int64_t n = 0; n < %lld; n++)\n", (long long)z.N);
+  sm_buf_printf(b, "    for (int64_t c = 0; c < %lld; c++) {\n", (long long)z.C);
+  sm_buf_printf(b, "      %s *dx = out0 + (n * %lld + c) * %lld;\n", T, (long long)z.C,
+                (long long)(z.H * z.W));
+  emit_zero(b, 6, "dx", z.H * z.W);
+  if (z.group == 1) {
+    sm_buf_printf(b, "      for (int64_t m = 0; m < %lld; m++) {\n", (long long)z.M);
+    sm_buf_printf(b, "        const %s *wc = in1 + (m * %lld + c) * %lld;\n", T,
+                  (long long)z.Cg, (long long)(z.KH * z.KW));
+  } else {
+    sm_buf_printf(b, "      for (int64_t m = c / %lld * %lld; m < (c / %lld + 1) * %lld; m++) {\n",
+                  (long long)z.Cg, (long long)z.Mg, (long long)z.Cg, (long long)z.Mg);
+    sm_buf_printf(b, "        const %s *wc = in1 + (m * %lld + c %% %lld) * %lld;\n", T,
+                  (long long)z.Cg, (long long)z.Cg, (long long)(z.KH * z.KW));
+  }
+  sm_buf_printf(b, "        const %s *dyp = in0 + (n * %lld + m) * %lld;\n", T, (long long)z.M,
+                (long long)(z.OH * z.OW));
+  int ind = 8;
+  const char *dxr = "dx", *dyr = "dyp", *wix = "kw";
+  char wbuf[64];
+  if (t.rows) {
+    sm_buf_printf(b, "        for (int64_t kh = 0; kh < %lld; kh++)\n", (long long)z.KH);
+    emit_oh_loop(b, 10, &z, &t);
+    sm_buf_printf(b, "            %s *dxr = dx + (%s) * %lld;\n", T,
+                  affine(ix, sizeof ix, g->s[0], "oh", g->d[0], "kh", -g->pb[0]), (long long)z.W);
+    sm_buf_printf(b, "            const %s *dyr = dyp + oh * %lld;\n", T, (long long)z.OW);
+    dxr = "dxr", dyr = "dyr";
+    snprintf(wbuf, sizeof wbuf, "kh * %lld + kw", (long long)z.KW);
+    wix = wbuf;
+    ind = 12;
+  }
+  sm_buf_printf(b, "%*sfor (int64_t kw = 0; kw < %lld; kw++) {\n", ind, "", (long long)z.KW);
+  sm_buf_printf(b, "%*sconst %s wv = wc[%s];\n", ind + 2, "", T, wix);
+  emit_ow_loop(b, ind + 2, &z, &t);
+  sm_buf_printf(b, "%*s%s[%s] += wv * %s[ow];\n", ind + 4, "", dxr,
+                affine(ix, sizeof ix, g->s[1], "ow", g->d[1], "kw", -g->pb[1]), dyr);
+  sm_buf_printf(b, "%*s}\n", ind, "");
+  if (t.rows) sm_buf_puts(b, "          }\n");
+  sm_buf_puts(b, "      }\n    }\n");
+}
+
+/* One thread per filter slice (m, c): each tap's weight gradient is a dot
+ * product of dy rows with shifted x rows over the batch, summed in double
+ * across rows. */
+static void conv_gw_emit(SmBuf *b, const IrNode *n) {
+  ConvSz z = conv_sz(n);
+  const Win *g = &z.g;
+  const char *T = ctype(n);
+  ConvTabs t = conv_tables(b, &z);
+  char ix[128];
+  emit_omp_for(b, sat_mul(ir_numel(&n->in[0]->type), z.Cg * z.KH * z.KW), "collapse(2)");
+  sm_buf_printf(b, "  for (int64_t m = 0; m < %lld; m++)\n", (long long)z.M);
+  sm_buf_printf(b, "    for (int64_t c = 0; c < %lld; c++) {\n", (long long)z.Cg);
+  sm_buf_printf(b, "      %s *dw = out0 + (m * %lld + c) * %lld;\n", T, (long long)z.Cg,
+                (long long)(z.KH * z.KW));
+  sm_buf_printf(b, "      for (int64_t kh = 0; kh < %lld; kh++)\n", (long long)z.KH);
+  sm_buf_printf(b, "        for (int64_t kw = 0; kw < %lld; kw++) {\n", (long long)z.KW);
+  sm_buf_puts(b, "          double acc = 0.0;\n");
+  sm_buf_printf(b, "          for (int64_t n = 0; n < %lld; n++) {\n", (long long)z.N);
+  sm_buf_printf(b, "            const %s *dyp = in0 + (n * %lld + m) * %lld;\n", T,
+                (long long)z.M, (long long)(z.OH * z.OW));
+  if (z.group == 1)
+    sm_buf_printf(b, "            const %s *xc = in1 + (n * %lld + c) * %lld;\n", T,
+                  (long long)z.C, (long long)(z.H * z.W));
+  else
+    sm_buf_printf(b, "            const %s *xc = in1 + (n * %lld + m / %lld * %lld + c) * %lld;\n",
+                  T, (long long)z.C, (long long)z.Mg, (long long)z.Cg, (long long)(z.H * z.W));
+  int ind = 12;
+  const char *dyr = "dyp", *xr = "xc";
+  if (t.rows) {
+    emit_oh_loop(b, 12, &z, &t);
+    sm_buf_printf(b, "              const %s *dyr = dyp + oh * %lld;\n", T, (long long)z.OW);
+    sm_buf_printf(b, "              const %s *xr = xc + (%s) * %lld;\n", T,
+                  affine(ix, sizeof ix, g->s[0], "oh", g->d[0], "kh", -g->pb[0]), (long long)z.W);
+    dyr = "dyr", xr = "xr";
+    ind = 14;
+  }
+  sm_buf_printf(b, "%*s%s r = 0;\n", ind, "", T);
+  emit_ow_loop(b, ind, &z, &t);
+  sm_buf_printf(b, "%*sr += %s[ow] * %s[%s];\n", ind + 2, "", dyr, xr,
+                affine(ix, sizeof ix, g->s[1], "ow", g->d[1], "kw", -g->pb[1]));
+  sm_buf_printf(b, "%*sacc += r;\n", ind, "");
+  if (t.rows) sm_buf_puts(b, "            }\n");
+  sm_buf_puts(b, "          }\n");
+  sm_buf_printf(b, "          dw[kh * %lld + kw] = (%s)acc;\n", (long long)z.KW, T);
+  sm_buf_puts(b, "        }\n    }\n");
+}
+
+static bool conv_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout, IrValue **din) {
+  if (!dout[0]) return true;
+  bool two = conv_nsp(n) == 2;
+  if (ir_grad_needed(cx, n, 0)) {
+    IrValue *in[2] = {dout[0], n->in[1]};
+    IrNode *g = ir_grad_node(cx, two ? "conv2d_grad_input" : "conv1d_grad_input", in, 2, 1);
+    ir_copy_attrs(cx->g, g, n);
+    set_shape(cx, g, "xshape", n->in[0]);
+    din[0] = ir_grad_finish(cx, g);
+  }
+  if (ir_grad_needed(cx, n, 1)) {
+    IrValue *in[2] = {dout[0], n->in[0]};
+    IrNode *g = ir_grad_node(cx, two ? "conv2d_grad_weight" : "conv1d_grad_weight", in, 2, 1);
+    ir_copy_attrs(cx->g, g, n);
+    set_shape(cx, g, "wshape", n->in[1]);
+    din[1] = ir_grad_finish(cx, g);
+  }
+  if (n->nin == 3 && ir_grad_needed(cx, n, 2)) {
+    static const int64_t axes[] = {0, 2, 3};
+    IrNode *g = ir_grad_node(cx, "reduce_sum", &dout[0], 1, 1);
+    ir_set_ints(cx->g, g, "axes", axes, two ? 3 : 2);
+    ir_set_int(cx->g, g, "keepdims", 0);
+    din[2] = ir_grad_finish(cx, g);
+  }
+  return true;
+}
+
+/* ======================================================================
+ * maxpool2d_grad, avgpool2d_grad, global_avgpool_grad
+ * ====================================================================== */
+
+static const IrAttrSpec avgpool_grad_attrs[] = {
+    {"kernel", IR_ATTR_INTS, true},
+    {"strides", IR_ATTR_INTS, false},
+    {"pads", IR_ATTR_INTS, false},
+    {"ceil_mode", IR_ATTR_INT, false},
+    {"count_include_pad", IR_ATTR_INT, false},
+    {"xshape", IR_ATTR_INTS, true},
+    {NULL, 0, false}};
+
+static const IrAttrSpec xshape_attrs[] = {{"xshape", IR_ATTR_INTS, true}, {NULL, 0, false}};
+
+/* The forward input of a pool gradient op: operand 1 (maxpool) or xshape. */
+static bool pool_grad_x(const IrNode *n, IrType *x, SmDiag *d) {
+  if (n->nin == 2) {
+    *x = n->in[1]->type;
+    return true;
+  }
+  return attr_shape(n, "xshape", 4, x, d);
+}
+
+/* maxpool2d_grad(dy, x), avgpool2d_grad(dy; xshape): dy must be what the
+ * pool of x gives; the result has x's shape. */
+static bool pool_grad_infer(const IrNode *n, IrType *out, SmDiag *d) {
+  if (!want_float_same(n, d)) return false;
+  if (!op_want_rank(n, 0, 4, d) || (n->nin == 2 && !op_want_rank(n, 1, 4, d))) return false;
+  if (!want_flag(n, "ceil_mode", d) || !want_flag(n, "count_include_pad", d)) return false;
+  IrType x;
+  int64_t k[2];
+  if (!pool_grad_x(n, &x, d) || !pool_kernel(n, k, d)) return false;
+  char sx[IR_TYPE_STRLEN], sh[IR_TYPE_STRLEN + 16];
+  snprintf(sh, sizeof sh, "x is %s", OP_TSTR(&x, sx));
+  Win g;
+  if (!win_decode(n, 2, x.dims + 2, k, true, &g, d, sh)) return false;
+  int64_t dims[4] = {x.dims[0], x.dims[1], g.out[0], g.out[1]};
+  IrType y = ir_type_make(x.dtype, 4, dims);
+  char why[IR_TYPE_STRLEN + 48];
+  snprintf(why, sizeof why, "the pool of x %s", sx);
+  if (!want_type(n, 0, &y, why, d)) return false;
+  out[0] = x;
+  return true;
+}
+
+static void pool_grad_win(const IrNode *n, Win *w) {
+  IrType x;
+  int64_t k[2];
+  bool ok = pool_grad_x(n, &x, NULL) && pool_kernel(n, k, NULL) &&
+            win_decode(n, 2, x.dims + 2, k, true, w, NULL, NULL);
+  SM_ASSERT(ok);
+}
+
+/* Each window's dy goes to its first maximal tap (in kernel row-major
+ * order); overlapping windows accumulate. */
+static void maxpool_grad_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
+  Win g;
+  pool_grad_win(n, &g);
+  int64_t planes = in[1].type.dims[0] * in[1].type.dims[1];
+  int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1];
+  for (int64_t p = 0; p < planes; p++)
+    for (int64_t oh = 0; oh < OH; oh++)
+      for (int64_t ow = 0; ow < OW; ow++) {
+        int64_t arg = -1;
+        double best = 0;
+        for (int64_t kh = 0; kh < g.k[0]; kh++)
+          for (int64_t kw = 0; kw < g.k[1]; kw++) {
+            int64_t ih = oh * g.s[0] - g.pb[0] + kh * g.d[0];
+            int64_t iw = ow * g.s[1] - g.pb[1] + kw * g.d[1];
+            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+            int64_t i = (p * H + ih) * W + iw;
+            if (arg < 0 || in[1].d[i] > best) {
+              arg = i;
+              best = in[1].d[i];
+            }
+          }
+        if (arg >= 0) out[0].d[arg] += in[0].d[(p * OH + oh) * OW + ow];
+      }
+}
+
+static void avgpool_grad_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
+  Win g;
+  pool_grad_win(n, &g);
+  bool include_pad = ir_attr_int(n, "count_include_pad", 0) != 0;
+  int64_t planes = out[0].type.dims[0] * out[0].type.dims[1];
+  int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1];
+  for (int64_t p = 0; p < planes; p++)
+    for (int64_t oh = 0; oh < OH; oh++)
+      for (int64_t ow = 0; ow < OW; ow++) {
+        int64_t real = 0, padded = 0;
+        for (int64_t kh = 0; kh < g.k[0]; kh++)
+          for (int64_t kw = 0; kw < g.k[1]; kw++) {
+            int64_t ih = oh * g.s[0] - g.pb[0] + kh, iw = ow * g.s[1] - g.pb[1] + kw;
+            if (ih >= -g.pb[0] && ih < H + g.pe[0] && iw >= -g.pb[1] && iw < W + g.pe[1])
+              padded++;
+            if (ih >= 0 && ih < H && iw >= 0 && iw < W) real++;
+          }
+        double gy = in[0].d[(p * OH + oh) * OW + ow] / (double)(include_pad ? padded : real);
+        for (int64_t kh = 0; kh < g.k[0]; kh++)
+          for (int64_t kw = 0; kw < g.k[1]; kw++) {
+            int64_t ih = oh * g.s[0] - g.pb[0] + kh, iw = ow * g.s[1] - g.pb[1] + kw;
+            if (ih >= 0 && ih < H && iw >= 0 && iw < W) out[0].d[(p * H + ih) * W + iw] += gy;
+          }
+      }
+}
+
+/* One thread per plane: zero dx, then walk the windows as the forward
+ * kernel does and scatter into the plane. */
+static void pool_grad_emit(SmBuf *b, const IrNode *n, bool is_max) {
+  if (emit_if_empty(b, n)) return;
+  Win g;
+  pool_grad_win(n, &g);
+  const char *T = ctype(n);
+  const IrType *x = &n->out[0]->type;
+  int64_t planes = x->dims[0] * x->dims[1];
+  int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1];
+  bool include_pad = ir_attr_int(n, "count_include_pad", 0) != 0;
+  char ix[128], lead[96];
+  snprintf(lead, sizeof lead, "kernel [%lld,%lld], %s", (long long)g.k[0], (long long)g.k[1],
+           is_max ? "" : include_pad ? "count_include_pad 1, " : "count_include_pad 0, ");
+  attrs_comment(b, lead, &g);
+  emit_omp_for(b, sat_mul(sat_mul(ir_numel(&n->in[0]->type), g.k[0]), g.k[1]), NULL);
+  sm_buf_printf(b, "  for (int64_t p = 0; p < %lld; p++) {\n", (long long)planes);
+  sm_buf_printf(b, "    const %s *dy = in0 + p * %lld;\n", T, (long long)(OH * OW));
+  if (is_max) sm_buf_printf(b, "    const %s *x = in1 + p * %lld;\n", T, (long long)(H * W));
+  sm_buf_printf(b, "    %s *dx = out0 + p * %lld;\n", T, (long long)(H * W));
+  emit_zero(b, 4, "dx", H * W);
+  sm_buf_printf(b, "    for (int64_t oh = 0; oh < %lld; oh++) {\n", (long long)OH);
+  emit_window(b, 6, &g, 0, "oh", "h0", "kh0", "kh1");
+  sm_buf_printf(b, "      for (int64_t ow = 0; ow < %lld; ow++) {\n", (long long)OW);
+  emit_window(b, 8, &g, 1, "ow", "w0", "kw0", "kw1");
+  char tap[300];
+  snprintf(tap, sizeof tap, "(%s) * %lld + ", affine(ix, sizeof ix, 1, "h0", g.d[0], "kh", 0),
+           (long long)W);
+  strcat(tap, affine(ix, sizeof ix, 1, "w0", g.d[1], "kw", 0));
+  if (is_max) {
+    sm_buf_puts(b, "        int64_t arg = -1;\n");
+    sm_buf_printf(b, "        %s best = 0;\n", T);
+    sm_buf_puts(b, "        for (int64_t kh = kh0; kh < kh1; kh++)\n");
+    sm_buf_puts(b, "          for (int64_t kw = kw0; kw < kw1; kw++) {\n");
+    sm_buf_printf(b, "            const int64_t i = %s;\n", tap);
+    sm_buf_puts(b, "            if (arg < 0 || x[i] > best) {\n");
+    sm_buf_puts(b, "              arg = i;\n              best = x[i];\n            }\n");
+    sm_buf_puts(b, "          }\n");
+    sm_buf_printf(b, "        if (arg >= 0) dx[arg] += dy[oh * %lld + ow];\n", (long long)OW);
+  } else {
+    char cnt[400];
+    sm_buf_printf(b, "        const %s gy = dy[oh * %lld + ow] / %s;\n", T, (long long)OW,
+                  avg_count(cnt, sizeof cnt, &g, include_pad, T));
+    sm_buf_puts(b, "        for (int64_t kh = kh0; kh < kh1; kh++)\n");
+    sm_buf_puts(b, "          for (int64_t kw = kw0; kw < kw1; kw++)\n");
+    sm_buf_printf(b, "            dx[%s] += gy;\n", tap);
+  }
+  sm_buf_puts(b, "      }\n    }\n  }\n");
+}
+
+static void maxpool_grad_emit(SmBuf *b, const IrNode *n) { pool_grad_emit(b, n, true); }
+static void avgpool_grad_emit(SmBuf *b, const IrNode *n) { pool_grad_emit(b, n, false); }
+
+static bool maxpool_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout, IrValue **din) {
+  if (!dout[0] || !ir_grad_needed(cx, n, 0)) return true;
+  IrValue *in[2] = {dout[0], n->in[0]};
+  IrNode *g = ir_grad_node(cx, "maxpool2d_grad", in, 2, 1);
+  ir_copy_attrs(cx->g, g, n);
+  din[0] = ir_grad_finish(cx, g);
+  return true;
+}
+
+static bool avgpool_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout, IrValue **din) {
+  if (!dout[0] || !ir_grad_needed(cx, n, 0)) return true;
+  IrNode *g = ir_grad_node(cx, "avgpool2d_grad", &dout[0], 1, 1);
+  ir_copy_attrs(cx->g, g, n);
+  set_shape(cx, g, "xshape", n->in[0]);
+  din[0] = ir_grad_finish(cx, g);
+  return true;
+}
+
+/* global_avgpool_grad(dy; xshape): dx = dy / (spatial size), broadcast */
+static bool gap_grad_infer(const IrNode *n, IrType *out, SmDiag *d) {
+  if (!op_want_float(n, 0, d)) return false;
+  IrType x;
+  if (!attr_shape(n, "xshape", -1, &x, d)) return false;
+  IrType y = x;
+  for (int i = 2; i < x.rank; i++) {
+    if (x.dims[i] == 0) {
+      char s[IR_TYPE_STRLEN];
+      return op_err(n, d, "spatial dims of xshape are empty: %s", OP_TSTR(&x, s));
+    }
+    y.dims[i] = 1;
+  }
+  char sx[IR_TYPE_STRLEN], why[IR_TYPE_STRLEN + 48];
+  snprintf(why, sizeof why, "the global pool of x %s", OP_TSTR(&x, sx));
+  if (!want_type(n, 0, &y, why, d)) return false;
+  out[0] = x;
+  return true;
+}
+
+static int64_t gap_grad_plane(const IrNode *n) {
+  const IrType *x = &n->out[0]->type;
+  int64_t s = 1;
+  for (int i = 2; i < x->rank; i++) s *= x->dims[i];
+  return s;
+}
+
+static void gap_grad_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
+  int64_t S = gap_grad_plane(n);
+  for (int64_t p = 0; p < in[0].numel; p++)
+    for (int64_t i = 0; i < S; i++) out[0].d[p * S + i] = in[0].d[p] / (double)S;
+}
+
+static void gap_grad_emit(SmBuf *b, const IrNode *n) {
+  if (emit_if_empty(b, n)) return;
+  const char *T = ctype(n);
+  int64_t S = gap_grad_plane(n), planes = ir_numel(&n->in[0]->type);
+  emit_omp_for(b, planes * S, NULL);
+  sm_buf_printf(b, "  for (int64_t p = 0; p < %lld; p++) {\n", (long long)planes);
+  sm_buf_printf(b, "    const %s g = in0[p] / (%s)%lld;\n", T, T, (long long)S);
+  sm_buf_printf(b, "    %s *dx = out0 + p * %lld;\n", T, (long long)S);
+  sm_buf_printf(b, "    for (int64_t i = 0; i < %lld; i++) dx[i] = g;\n  }\n", (long long)S);
+}
+
+static bool gap_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout, IrValue **din) {
+  if (!dout[0] || !ir_grad_needed(cx, n, 0)) return true;
+  IrNode *g = ir_grad_node(cx, "global_avgpool_grad", &dout[0], 1, 1);
+  set_shape(cx, g, "xshape", n->in[0]);
+  din[0] = ir_grad_finish(cx, g);
+  return true;
+}
+
+/* ======================================================================
+ * batchnorm_grad: backward of inference batchnorm
+ *
+ * y = scale * (x - mean) * r + bias with r = 1/sqrt(var + eps), so per
+ * channel c (sums over n and the inner dims):
+ *   dx = dy * scale * r          dscale = sum dy * (x - mean) * r
+ *   dbias = sum dy               dmean = -scale * r * sum dy
+ *   dvar = -scale * r^3 / 2 * sum dy * (x - mean)
+ * ====================================================================== */
+
+static const IrAttrSpec eps_attrs[] = {{"epsilon", IR_ATTR_FLOAT, false}, {NULL, 0, false}};
+
+/* x [N,C,...] with `nvec` per-channel vectors from operand `first` on */
+static bool bn_check(const IrNode *n, int xi, int first, int nvec, const char *const *roles,
+                     SmDiag *d) {
+  const IrType *x = &n->in[xi]->type;
+  char s[IR_TYPE_STRLEN], t[IR_TYPE_STRLEN];
+  if (!want_float_same(n, d)) return false;
+  if (x->rank < 2)
+    return op_err(n, d, "expects input %d ('%s') of rank >= 2 ([N,C,...]), got %s", xi,
+                  n->in[xi]->name, OP_TSTR(x, s));
+  for (int i = first; i < first + nvec; i++) {
+    const IrType *p = &n->in[i]->type;
+    if (p->rank != 1 || p->dims[0] != x->dims[1])
+      return op_err(n, d, "%s '%s' must be [%lld] (one per channel of %s), got %s", roles[i],
+                    n->in[i]->name, (long long)x->dims[1], OP_TSTR(x, s), OP_TSTR(p, t));
+  }
+  return true;
+}
+
+static bool want_eps(const IrNode *n, SmDiag *d) {
+  double eps = ir_attr_float(n, "epsilon", 1e-5);
+  if (!(eps >= 0 && eps < INFINITY))
+    return op_err(n, d, "epsilon must be non-negative, got %g", eps);
+  return true;
+}
+
+/* (dy, x, scale, mean, var) -> (dx, dscale, dbias, dmean, dvar) */
+static const char *const bn_grad_roles[] = {"dy", "x", "scale", "mean", "var"};
+
+static bool bn_grad_infer(const IrNode *n, IrType *out, SmDiag *d) {
+  if (!bn_check(n, 1, 2, 3, bn_grad_roles, d) || !want_eps(n, d)) return false;
+  if (!want_type(n, 0, &n->in[1]->type, "x", d)) return false;
+  out[0] = n->in[1]->type;
+  for (int i = 1; i < 5; i++) out[i] = n->in[i < 3 ? 2 : i]->type;
+  return true;
+}
+
+/* inner size of x = operand xi (product of dims 2..) */
+static int64_t bn_inner_of(const IrNode *n, int xi) {
+  const IrType *x = &n->in[xi]->type;
+  int64_t s = 1;
+  for (int i = 2; i < x->rank; i++) s *= x->dims[i];
+  return s;
+}
+
+static void bn_grad_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
+  double eps = ir_attr_float(n, "epsilon", 1e-5);
+  int64_t C = in[1].type.dims[1], I = bn_inner_of(n, 1);
+  const double *dy = in[0].d, *x = in[1].d, *scale = in[2].d, *mean = in[3].d, *var = in[4].d;
+  for (int64_t i = 0; i < in[1].numel; i++) {
+    int64_t c = i / I % C;
+    double r = 1 / sqrt(var[c] + eps);
+    out[0].d[i] = dy[i] * scale[c] * r;
+    out[1].d[c] += dy[i] * (x[i] - mean[c]) * r;
+    out[2].d[c] += dy[i];
+    out[3].d[c] -= dy[i] * scale[c] * r;
+    out[4].d[c] -= dy[i] * (x[i] - mean[c]) * scale[c] * r * r * r / 2;
+  }
+}
+
+static const char *sqrt_fn(const IrNode *n) {
+  return n->out[0]->type.dtype == IR_F32 ? "sqrtf" : "sqrt";
+}
+
+/* `for (n) { const T *<p> = in<k> + (n*C + c)*I; ... ` opener over the
+ * batch at channel c, for each name=operand pair; closed by the caller. */
+static void emit_batch_loop(SmBuf *b, const IrNode *n, int xi, const char *const *names,
+                            const char *const *ptrs, int cnt) {
+  int64_t N = n->in[xi]->type.dims[0], C = n->in[xi]->type.dims[1], I = bn_inner_of(n, xi);
+  const char *T = ctype(n);
+  sm_buf_printf(b, "    for (int64_t n = 0; n < %lld; n++) {\n", (long long)N);
+  for (int k = 0; k < cnt; k++)
+    sm_buf_printf(b, "      %s%s *%s = %s + (n * %lld + c) * %lld;\n",
+                  ptrs[k][0] == 'o' ? "" : "const ", T, names[k], ptrs[k], (long long)C,
+                  (long long)I);
+  sm_buf_printf(b, "      for (int64_t i = 0; i < %lld; i++) {\n", (long long)I);
+}
+
+/* One thread per channel: one pass over (dy, x) writes dx and both sums. */
+static void bn_grad_emit(SmBuf *b, const IrNode *n) {
+  const char *T = ctype(n);
+  int64_t C = n->in[1]->type.dims[1];
+  emit_omp_for(b, ir_numel(&n->in[1]->type) * 4, NULL);
+  sm_buf_printf(b, "  for (int64_t c = 0; c < %lld; c++) {\n", (long long)C);
+  sm_buf_printf(b, "    const %s r = 1 / %s(in4[c] + ", T, sqrt_fn(n));
+  lit(b, n, ir_attr_float(n, "epsilon", 1e-5));
+  sm_buf_puts(b, ");\n");
+  sm_buf_printf(b, "    const %s a = in2[c] * r, mu = in3[c];\n", T);
+  sm_buf_puts(b, "    double sdy = 0.0, sdyx = 0.0;\n");
+  static const char *const nm[] = {"dy", "x", "dx"}, *const pt[] = {"in0", "in1", "out0"};
+  emit_batch_loop(b, n, 1, nm, pt, 3);
+  sm_buf_puts(b, "        dx[i] = dy[i] * a;\n");
+  sm_buf_puts(b, "        sdy += dy[i];\n");
+  sm_buf_puts(b, "        sdyx += dy[i] * (x[i] - mu);\n      }\n    }\n");
+  sm_buf_printf(b, "    out1[c] = (%s)(sdyx * r);\n", T);
+  sm_buf_printf(b, "    out2[c] = (%s)sdy;\n", T);
+  sm_buf_printf(b, "    out3[c] = (%s)(-sdy * a);\n", T);
+  sm_buf_printf(b, "    out4[c] = (%s)(-0.5 * sdyx * a * r * r);\n  }\n", T);
+}
+
+static bool bn_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout, IrValue **din) {
+  if (!dout[0]) return true;
+  IrValue *in[5] = {dout[0], n->in[0], n->in[1], n->in[3], n->in[4]};
+  IrNode *g = ir_grad_node(cx, "batchnorm_grad", in, 5, 5);
+  ir_set_float(cx->g, g, "epsilon", ir_attr_float(n, "epsilon", 1e-5));
+  ir_grad_finish(cx, g);
+  /* forward operand i gets backward output i */
+  for (int i = 0; i < 5; i++)
+    if (ir_grad_needed(cx, n, i)) din[i] = g->out[i];
+  return true;
+}
+
+/* ======================================================================
+ * batchnorm_train, batchnorm_train_grad
+ *
+ * Training-mode batch norm with PyTorch semantics: normalize with the
+ * batch mean and biased variance over every dim but 1; update the running
+ * statistics in place as running = (1 - momentum) * running + momentum *
+ * batch, with the unbiased variance; save mean and 1/sqrt(var + eps) for
+ * the backward op:
+ *   dx = scale * r * (dy - mean(dy) - xhat * mean(dy * xhat))
+ *   dscale = sum dy * xhat, dbias = sum dy, xhat = (x - mean) * r
+ * ====================================================================== */
+
+static const IrAttrSpec bn_train_attrs[] = {
+    {"epsilon", IR_ATTR_FLOAT, false},
+    {"momentum", IR_ATTR_FLOAT, false},
+    {NULL, 0, false}};
+
+static const char *const bn_train_roles[] = {"x", "scale", "bias", "running_mean",
+                                             "running_var"};
+
+static bool bn_train_infer(const IrNode *n, IrType *out, SmDiag *d) {
+  if (!bn_check(n, 0, 1, 4, bn_train_roles, d) || !want_eps(n, d)) return false;
+  double mom = ir_attr_float(n, "momentum", 0.1);
+  if (!(mom >= 0 && mom <= 1)) return op_err(n, d, "momentum must be in [0, 1], got %g", mom);
+  const IrType *x = &n->in[0]->type;
+  if (x->dims[1] < 1 || ir_numel(x) / x->dims[1] < 2) {
+    char s[IR_TYPE_STRLEN];
+    return op_err(n, d, "needs more than one value per channel to take batch statistics, "
+                  "got x '%s' %s", n->in[0]->name, OP_TSTR(x, s));
+  }
+  out[0] = *x;
+  for (int i = 1; i < 5; i++) out[i] = n->in[1]->type;
+  return true;
+}
+
+static void bn_train_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
+  double eps = ir_attr_float(n, "epsilon", 1e-5), mom = ir_attr_float(n, "momentum", 0.1);
+  int64_t C = in[0].type.dims[1], I = bn_inner_of(n, 0);
+  int64_t cnt = in[0].numel / C;
+  const double *x = in[0].d;
+  for (int64_t c = 0; c < C; c++) {
+    double sum = 0, sq = 0;
+    for (int64_t i = 0; i < in[0].numel; i++)
+      if (i / I % C == c) sum += x[i];
+    double mean = sum / (double)cnt;
+    for (int64_t i = 0; i < in[0].numel; i++)
+      if (i / I % C == c) sq += (x[i] - mean) * (x[i] - mean);
+    double var = sq / (double)cnt, r = 1 / sqrt(var + eps);
+    for (int64_t i = 0; i < in[0].numel; i++)
+      if (i / I % C == c) out[0].d[i] = in[1].d[c] * (x[i] - mean) * r + in[2].d[c];
+    out[1].d[c] = (1 - mom) * in[3].d[c] + mom * mean;
+    out[2].d[c] = (1 - mom) * in[4].d[c] + mom * sq / (double)(cnt - 1);
+    out[3].d[c] = mean;
+    out[4].d[c] = r;
+  }
+}
+
+/* One thread per channel: mean, then squared deviations (two passes, in
+ * double), then y. Outputs 1 and 2 alias inputs 3 and 4; each channel
+ * reads its running statistic before overwriting it. */
+static void bn_train_emit(SmBuf *b, const IrNode *n) {
+  const char *T = ctype(n);
+  const IrType *x = &n->in[0]->type;
+  int64_t C = x->dims[1], cnt = ir_numel(x) / C;
+  double mom = ir_attr_float(n, "momentum", 0.1);
+  static const char *const nx[] = {"x"}, *const px[] = {"in0"};
+  static const char *const nxy[] = {"x", "y"}, *const pxy[] = {"in0", "out0"};
+  sm_buf_printf(b, "  /* %lld values per channel; momentum %g (PyTorch convention) */\n",
+                (long long)cnt, mom);
+  emit_omp_for(b, ir_numel(x) * 3, NULL);
+  sm_buf_printf(b, "  for (int64_t c = 0; c < %lld; c++) {\n", (long long)C);
+  sm_buf_puts(b, "    double sum = 0.0, sq = 0.0;\n");
+  emit_batch_loop(b, n, 0, nx, px, 1);
+  sm_buf_puts(b, "        sum += x[i];\n      }\n    }\n");
+  sm_buf_printf(b, "    const double mean = sum / %lld.0;\n", (long long)cnt);
+  emit_batch_loop(b, n, 0, nx, px, 1);
+  sm_buf_puts(b, "        sq += (x[i] - mean) * (x[i] - mean);\n      }\n    }\n");
+  sm_buf_puts(b, "    const double r = 1.0 / sqrt(sq / ");
+  sm_buf_printf(b, "%lld.0 + ", (long long)cnt);
+  emit_value(b, IR_F64, ir_attr_float(n, "epsilon", 1e-5));
+  sm_buf_puts(b, ");\n");
+  sm_buf_printf(b, "    const %s a = (%s)(in1[c] * r), sh = (%s)(in2[c] - mean * in1[c] * r);\n",
+                T, T, T);
+  emit_batch_loop(b, n, 0, nxy, pxy, 2);
+  sm_buf_puts(b, "        y[i] = x[i] * a + sh;\n      }\n    }\n");
+  sm_buf_printf(b, "    out1[c] = (%s)(", T);
+  emit_value(b, IR_F64, 1 - mom);
+  sm_buf_puts(b, " * in3[c] + ");
+  emit_value(b, IR_F64, mom);
+  sm_buf_puts(b, " * mean);\n");
+  sm_buf_printf(b, "    out2[c] = (%s)(", T);
+  emit_value(b, IR_F64, 1 - mom);
+  sm_buf_puts(b, " * in4[c] + ");
+  emit_value(b, IR_F64, mom);
+  sm_buf_printf(b, " * (sq / %lld.0));\n", (long long)(cnt - 1));
+  sm_buf_printf(b, "    out3[c] = (%s)mean;\n", T);
+  sm_buf_printf(b, "    out4[c] = (%s)r;\n  }\n", T);
+}
+
+/* Gradients flow through y only: the running and saved statistics are
+ * state for later steps, not part of the loss. */
+static bool bn_train_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout,
+                          IrValue **din) {
+  for (int o = 1; o < 5; o++)
+    if (dout[o]) {
+      sm_error(cx->d, n->loc, "batchnorm_train: output %d ('%s') holds batch statistics "
+               "and is not differentiable, but the loss depends on it", o, n->out[o]->name);
+      return false;
+    }
+  if (!dout[0]) return true;
+  IrValue *in[5] = {dout[0], n->in[0], n->in[1], n->out[3], n->out[4]};
+  IrNode *g = ir_grad_node(cx, "batchnorm_train_grad", in, 5, 3);
+  ir_grad_finish(cx, g);
+  for (int i = 0; i < 3; i++)
+    if (ir_grad_needed(cx, n, i)) din[i] = g->out[i];
+  return true;
+}
+
+/* (dy, x, scale, saved_mean, saved_invstd) -> (dx, dscale, dbias) */
+static const char *const bn_tgrad_roles[] = {"dy", "x", "scale", "saved_mean", "saved_invstd"};
+
+static bool bn_tgrad_infer(const IrNode *n, IrType *out, SmDiag *d) {
+  if (!bn_check(n, 1, 2, 3, bn_tgrad_roles, d)) return false;
+  if (!want_type(n, 0, &n->in[1]->type, "x", d)) return false;
+  out[0] = n->in[1]->type;
+  out[1] = out[2] = n->in[2]->type;
+  return true;
+}
+
+static void bn_tgrad_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
+  int64_t C = in[1].type.dims[1], I = bn_inner_of(n, 1);
+  double cnt = (double)(in[1].numel / (C ? C : 1));
+  const double *dy = in[0].d, *x = in[1].d, *scale = in[2].d, *mean = in[3].d, *r = in[4].d;
+  for (int64_t i = 0; i < in[1].numel; i++) {
+    int64_t c = i / I % C;
+    out[1].d[c] += dy[i] * (x[i] - mean[c]) * r[c];
+    out[2].d[c] += dy[i];
+  }
+  for (int64_t i = 0; i < in[1].numel; i++) {
+    int64_t c = i / I % C;
+    double xhat = (x[i] - mean[c]) * r[c];
+    out[0].d[i] = scale[c] * r[c] * (dy[i] - out[2].d[c] / cnt - xhat * out[1].d[c] / cnt);
+  }
+}
+
+/* One thread per channel: sums in one pass, dx in a second. */
+static void bn_tgrad_emit(SmBuf *b, const IrNode *n) {
+  const char *T = ctype(n);
+  const IrType *x = &n->in[1]->type;
+  int64_t C = x->dims[1], cnt = C ? ir_numel(x) / C : 0;
+  static const char *const n2[] = {"dy", "x"}, *const p2[] = {"in0", "in1"};
+  static const char *const n3[] = {"dy", "x", "dx"}, *const p3[] = {"in0", "in1", "out0"};
+  emit_omp_for(b, ir_numel(x) * 3, NULL);
+  sm_buf_printf(b, "  for (int64_t c = 0; c < %lld; c++) {\n", (long long)C);
+  sm_buf_printf(b, "    const %s mu = in3[c], r = in4[c];\n", T);
+  sm_buf_puts(b, "    double sdy = 0.0, sdyx = 0.0;\n");
+  emit_batch_loop(b, n, 1, n2, p2, 2);
+  sm_buf_puts(b, "        sdy += dy[i];\n");
+  sm_buf_puts(b, "        sdyx += dy[i] * (x[i] - mu);\n      }\n    }\n");
+  sm_buf_puts(b, "    sdyx *= r;\n");
+  sm_buf_printf(b, "    const %s a = in2[c] * r, m1 = (%s)(sdy / %lld.0), m2 = (%s)(sdyx / %lld.0);\n",
+                T, T, (long long)cnt, T, (long long)cnt);
+  emit_batch_loop(b, n, 1, n3, p3, 3);
+  sm_buf_puts(b, "        dx[i] = a * (dy[i] - m1 - (x[i] - mu) * r * m2);\n      }\n    }\n");
+  sm_buf_printf(b, "    out1[c] = (%s)sdyx;\n", T);
+  sm_buf_printf(b, "    out2[c] = (%s)sdy;\n  }\n", T);
+}
+
+/* ======================================================================
+ * dropout_train(x, step; ratio, stream, seed) -> (y, mask)
+ *
+ * Element i of step `step` is kept iff rt_uniform(seed, stream,
+ * step * numel + i) >= ratio: a pure function, so the reference and the
+ * generated code draw the same mask, independent of thread count. Kept
+ * elements are scaled by 1/(1 - ratio); mask holds that factor or 0.
+ * ====================================================================== */
+
+static const IrAttrSpec dropout_train_attrs[] = {
+    {"ratio", IR_ATTR_FLOAT, false},
+    {"stream", IR_ATTR_INT, false},
+    {"seed", IR_ATTR_INT, true},
+    {NULL, 0, false}};
+
+static bool dropout_train_infer(const IrNode *n, IrType *out, SmDiag *d) {
+  const IrType *st = &n->in[1]->type;
+  char s[IR_TYPE_STRLEN];
+  if (!op_want_float(n, 0, d)) return false;
+  if (st->dtype != IR_I64 || ir_numel(st) != 1)
+    return op_err(n, d, "step '%s' must be an i64 scalar, got %s", n->in[1]->name,
+                  OP_TSTR(st, s));
+  double r = ir_attr_float(n, "ratio", 0.5);
+  if (!(r >= 0 && r < 1)) return op_err(n, d, "ratio must be in [0, 1), got %g", r);
+  if (ir_attr_int(n, "stream", 0) < 0)
+    return op_err(n, d, "stream must be non-negative, got %lld",
+                  (long long)ir_attr_int(n, "stream", 0));
+  out[0] = out[1] = n->in[0]->type;
+  return true;
+}
+
+static void dropout_train_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
+  double ratio = ir_attr_float(n, "ratio", 0.5);
+  uint64_t seed = (uint64_t)ir_attr_int(n, "seed", 0);
+  uint64_t stream = (uint64_t)ir_attr_int(n, "stream", 0);
+  uint64_t base = (uint64_t)(int64_t)in[1].d[0] * (uint64_t)in[0].numel;
+  for (int64_t i = 0; i < in[0].numel; i++) {
+    bool keep = rt_uniform(seed, stream, base + (uint64_t)i) >= ratio;
+    out[1].d[i] = keep ? 1 / (1 - ratio) : 0;
+    out[0].d[i] = in[0].d[i] * out[1].d[i];
+  }
+}
+
+static void dropout_train_emit(SmBuf *b, const IrNode *n) {
+  if (emit_if_empty(b, n)) return;
+  const char *T = ctype(n);
+  int64_t numel = ir_numel(&n->in[0]->type);
+  double ratio = ir_attr_float(n, "ratio", 0.5);
+  sm_buf_printf(b, "  const uint64_t base = (uint64_t)in1[0] * %lluu;\n",
+                (unsigned long long)numel);
+  emit_omp_for(b, numel * 16, NULL);
+  sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++) {\n", (long long)numel);
+  sm_buf_printf(b, "    const %s m = rt_uniform(%lluu, %lluu, base + (uint64_t)i) >= ", T,
+                (unsigned long long)ir_attr_int(n, "seed", 0),
+                (unsigned long long)ir_attr_int(n, "stream", 0));
+  emit_value(b, IR_F64, ratio);
+  sm_buf_puts(b, " ? ");
+  emit_value(b, n->out[0]->type.dtype, 1 / (1 - ratio));
+  sm_buf_puts(b, " : 0;\n");
+  sm_buf_puts(b, "    out1[i] = m;\n    out0[i] = in0[i] * m;\n  }\n");
+}
+
+static bool dropout_train_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout,
+                               IrValue **din) {
+  if (!dout[0] || !ir_grad_needed(cx, n, 0)) return true;
+  IrValue *in[2] = {dout[0], n->out[1]};
+  din[0] = ir_grad_op(cx, "mul", in, 2);
+  return true;
+}
+#undef FAIL
+
 /* ====================================================================== */
+
+static const int8_t bn_train_inplace[] = {-1, 3, 4, -1, -1};
 
 static const IrOpDef op_conv2d = {
     .name = "conv2d", .min_in = 2, .max_in = 3, .nout = 1, .attrs = conv_attrs,
-    .infer = conv2d_infer, .ref = conv_ref, .emit = conv_emit,
+    .infer = conv2d_infer, .ref = conv_ref, .emit = conv_emit, .grad = conv_grad,
     .doc = "2-D convolution (x[N,C,H,W], w[M,C/group,kH,kW], b[M]; strides, pads, dilations, group)"};
 static const IrOpDef op_conv1d = {
     .name = "conv1d", .min_in = 2, .max_in = 3, .nout = 1, .attrs = conv_attrs,
-    .infer = conv1d_infer, .ref = conv_ref, .emit = conv_emit,
+    .infer = conv1d_infer, .ref = conv_ref, .emit = conv_emit, .grad = conv_grad,
     .doc = "1-D convolution (x[N,C,L], w[M,C/group,k], b[M]; strides, pads, dilations, group)"};
 static const IrOpDef op_maxpool2d = {
     .name = "maxpool2d", .min_in = 1, .max_in = 1, .nout = 1, .attrs = maxpool_attrs,
-    .infer = pool_infer, .ref = maxpool_ref, .emit = maxpool_emit,
+    .infer = pool_infer, .ref = maxpool_ref, .emit = maxpool_emit, .grad = maxpool_grad,
     .doc = "2-D max pooling (kernel; strides, pads, dilations, ceil_mode)"};
 static const IrOpDef op_avgpool2d = {
     .name = "avgpool2d", .min_in = 1, .max_in = 1, .nout = 1, .attrs = avgpool_attrs,
-    .infer = pool_infer, .ref = avgpool_ref, .emit = avgpool_emit,
+    .infer = pool_infer, .ref = avgpool_ref, .emit = avgpool_emit, .grad = avgpool_grad,
     .doc = "2-D average pooling (kernel; strides, pads, ceil_mode, count_include_pad)"};
 static const IrOpDef op_global_avgpool = {
     .name = "global_avgpool", .min_in = 1, .max_in = 1, .nout = 1, .attrs = no_attrs,
-    .infer = gap_infer, .ref = gap_ref, .emit = gap_emit,
+    .infer = gap_infer, .ref = gap_ref, .emit = gap_emit, .grad = gap_grad,
     .doc = "mean over spatial dims: [N,C,...] -> [N,C,1,...]"};
 static const IrOpDef op_batchnorm = {
     .name = "batchnorm", .min_in = 5, .max_in = 5, .nout = 1, .attrs = bn_attrs,
-    .infer = bn_infer, .ref = bn_ref, .emit = bn_emit,
+    .infer = bn_infer, .ref = bn_ref, .emit = bn_emit, .grad = bn_grad,
     .doc = "inference batch norm over dim 1 (x, scale, bias, mean, var; epsilon=1e-5)"};
+static const IrOpDef op_batchnorm_train = {
+    .name = "batchnorm_train", .min_in = 5, .max_in = 5, .nout = 5, .attrs = bn_train_attrs,
+    .infer = bn_train_infer, .ref = bn_train_ref, .emit = bn_train_emit, .grad = bn_train_grad,
+    .inplace = bn_train_inplace,
+    .doc = "training batch norm (x, scale, bias, running_mean, running_var; epsilon=1e-5, "
+           "momentum=0.1 PyTorch-style) -> y, running_mean', running_var' (in place), "
+           "saved_mean, saved_invstd"};
+static const IrOpDef op_dropout_train = {
+    .name = "dropout_train", .min_in = 2, .max_in = 2, .nout = 2, .attrs = dropout_train_attrs,
+    .infer = dropout_train_infer, .ref = dropout_train_ref, .emit = dropout_train_emit,
+    .grad = dropout_train_grad,
+    .doc = "training dropout (x, step: i64 scalar; ratio=0.5, stream=0, seed) -> y, mask"};
+
+/* backward ops, built by the gradient rules above */
+static const IrOpDef op_conv2d_grad_input = {
+    .name = "conv2d_grad_input", .min_in = 2, .max_in = 2, .nout = 1, .attrs = conv_gi_attrs,
+    .infer = conv2d_grad_infer, .ref = conv_gi_ref, .emit = conv_gi_emit,
+    .doc = "conv2d backward to the input (dy, w; conv attrs, xshape)"};
+static const IrOpDef op_conv2d_grad_weight = {
+    .name = "conv2d_grad_weight", .min_in = 2, .max_in = 2, .nout = 1, .attrs = conv_gw_attrs,
+    .infer = conv2d_grad_infer, .ref = conv_gw_ref, .emit = conv_gw_emit,
+    .doc = "conv2d backward to the weight (dy, x; conv attrs, wshape)"};
+static const IrOpDef op_conv1d_grad_input = {
+    .name = "conv1d_grad_input", .min_in = 2, .max_in = 2, .nout = 1, .attrs = conv_gi_attrs,
+    .infer = conv1d_grad_infer, .ref = conv_gi_ref, .emit = conv_gi_emit,
+    .doc = "conv1d backward to the input (dy, w; conv attrs, xshape)"};
+static const IrOpDef op_conv1d_grad_weight = {
+    .name = "conv1d_grad_weight", .min_in = 2, .max_in = 2, .nout = 1, .attrs = conv_gw_attrs,
+    .infer = conv1d_grad_infer, .ref = conv_gw_ref, .emit = conv_gw_emit,
+    .doc = "conv1d backward to the weight (dy, x; conv attrs, wshape)"};
+static const IrOpDef op_maxpool2d_grad = {
+    .name = "maxpool2d_grad", .min_in = 2, .max_in = 2, .nout = 1, .attrs = maxpool_attrs,
+    .infer = pool_grad_infer, .ref = maxpool_grad_ref, .emit = maxpool_grad_emit,
+    .doc = "maxpool2d backward (dy, x; pool attrs): dy to each window's first maximum"};
+static const IrOpDef op_avgpool2d_grad = {
+    .name = "avgpool2d_grad", .min_in = 1, .max_in = 1, .nout = 1, .attrs = avgpool_grad_attrs,
+    .infer = pool_grad_infer, .ref = avgpool_grad_ref, .emit = avgpool_grad_emit,
+    .doc = "avgpool2d backward (dy; pool attrs, xshape)"};
+static const IrOpDef op_global_avgpool_grad = {
+    .name = "global_avgpool_grad", .min_in = 1, .max_in = 1, .nout = 1, .attrs = xshape_attrs,
+    .infer = gap_grad_infer, .ref = gap_grad_ref, .emit = gap_grad_emit,
+    .doc = "global_avgpool backward (dy; xshape)"};
+static const IrOpDef op_batchnorm_grad = {
+    .name = "batchnorm_grad", .min_in = 5, .max_in = 5, .nout = 5, .attrs = eps_attrs,
+    .infer = bn_grad_infer, .ref = bn_grad_ref, .emit = bn_grad_emit,
+    .doc = "batchnorm backward (dy, x, scale, mean, var; epsilon) -> dx, dscale, dbias, dmean, dvar"};
+static const IrOpDef op_batchnorm_train_grad = {
+    .name = "batchnorm_train_grad", .min_in = 5, .max_in = 5, .nout = 3, .attrs = no_attrs,
+    .infer = bn_tgrad_infer, .ref = bn_tgrad_ref, .emit = bn_tgrad_emit,
+    .doc = "batchnorm_train backward (dy, x, scale, saved_mean, saved_invstd) -> dx, dscale, dbias"};
 
 const IrOpDef *const ir_ops_nn[] = {
-    &op_conv2d,     &op_conv1d,         &op_maxpool2d, &op_avgpool2d,
-    &op_global_avgpool, &op_batchnorm, NULL};
+    &op_conv2d, &op_conv1d, &op_maxpool2d, &op_avgpool2d, &op_global_avgpool, &op_batchnorm,
+    &op_batchnorm_train, &op_dropout_train, &op_conv2d_grad_input, &op_conv2d_grad_weight,
+    &op_conv1d_grad_input, &op_conv1d_grad_weight, &op_maxpool2d_grad, &op_avgpool2d_grad,
+    &op_global_avgpool_grad, &op_batchnorm_grad, &op_batchnorm_train_grad, NULL};

@@ -609,6 +609,93 @@ static void constant_emit(SmBuf *b, const IrNode *n) {
   }
 }
 
+/* ---- gradients ---- */
+
+static IrValue *reshape_to(IrGradCtx *cx, IrValue *v, const IrType *t) {
+  IrNode *r = ir_grad_node(cx, "reshape", &v, 1, 1);
+  ir_set_ints(cx->g, r, "shape", t->dims, t->rank);
+  return ir_grad_finish(cx, r);
+}
+
+/* flatten, reshape: the gradient is dy in the input's shape */
+static bool reshape_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout, IrValue **din) {
+  if (dout[0] && ir_grad_needed(cx, n, 0)) din[0] = reshape_to(cx, dout[0], &n->in[0]->type);
+  return true;
+}
+
+static bool transpose_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout, IrValue **din) {
+  if (!dout[0] || !ir_grad_needed(cx, n, 0)) return true;
+  int r = n->in[0]->type.rank;
+  int64_t perm[IR_MAX_RANK], inv[IR_MAX_RANK];
+  if (ir_attr_ints(n, "perm", perm, IR_MAX_RANK) < 0)
+    for (int k = 0; k < r; k++) perm[k] = r - 1 - k;
+  for (int k = 0; k < r; k++) inv[perm[k]] = k;
+  IrNode *t = ir_grad_node(cx, "transpose", &dout[0], 1, 1);
+  ir_set_ints(cx->g, t, "perm", inv, r);
+  din[0] = ir_grad_finish(cx, t);
+  return true;
+}
+
+static IrValue *slice_axis(IrGradCtx *cx, IrValue *v, int axis, int64_t start, int64_t end) {
+  IrNode *s = ir_grad_node(cx, "slice", &v, 1, 1);
+  ir_set_ints(cx->g, s, "starts", &start, 1);
+  ir_set_ints(cx->g, s, "ends", &end, 1);
+  int64_t ax = axis;
+  ir_set_ints(cx->g, s, "axes", &ax, 1);
+  return ir_grad_finish(cx, s);
+}
+
+static bool concat_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout, IrValue **din) {
+  if (!dout[0]) return true;
+  int axis;
+  SM_ASSERT(ir_norm_axis(ir_attr_int(n, "axis", 0), n->out[0]->type.rank, &axis));
+  int64_t off = 0;
+  for (int i = 0; i < n->nin; i++) {
+    int64_t len = n->in[i]->type.dims[axis];
+    if (ir_grad_needed(cx, n, i)) din[i] = slice_axis(cx, dout[0], axis, off, off + len);
+    off += len;
+  }
+  return true;
+}
+
+/* unit-step slices scatter back by zero padding */
+static bool slice_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout, IrValue **din) {
+  if (!dout[0] || !ir_grad_needed(cx, n, 0)) return true;
+  SliceDims sd;
+  SM_ASSERT(slice_dims(n, &sd, NULL));
+  const IrType *t = &n->in[0]->type;
+  int64_t pads[2 * IR_MAX_RANK];
+  for (int k = 0; k < t->rank; k++) {
+    if (sd.step[k] != 1 && sd.len[k] > 1) {
+      sm_error(cx->d, n->loc, "slice: the gradient of a slice with step %lld is not supported yet",
+               (long long)sd.step[k]);
+      return false;
+    }
+    pads[k] = sd.start[k];
+    pads[t->rank + k] = t->dims[k] - sd.start[k] - sd.len[k];
+  }
+  IrNode *p = ir_grad_node(cx, "pad", &dout[0], 1, 1);
+  ir_set_ints(cx->g, p, "pads", pads, 2 * t->rank);
+  din[0] = ir_grad_finish(cx, p);
+  return true;
+}
+
+static bool pad_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout, IrValue **din) {
+  if (!dout[0] || !ir_grad_needed(cx, n, 0)) return true;
+  const IrType *t = &n->in[0]->type;
+  int64_t pads[2 * IR_MAX_RANK], starts[IR_MAX_RANK], ends[IR_MAX_RANK];
+  ir_attr_ints(n, "pads", pads, 2 * IR_MAX_RANK);
+  for (int k = 0; k < t->rank; k++) {
+    starts[k] = pads[k];
+    ends[k] = pads[k] + t->dims[k];
+  }
+  IrNode *s = ir_grad_node(cx, "slice", &dout[0], 1, 1);
+  ir_set_ints(cx->g, s, "starts", starts, t->rank);
+  ir_set_ints(cx->g, s, "ends", ends, t->rank);
+  din[0] = ir_grad_finish(cx, s);
+  return true;
+}
+
 /* ---- table ---- */
 
 static const IrAttrSpec flatten_attrs[] = {{"axis", IR_ATTR_INT, false}, {NULL, 0, false}};
@@ -631,27 +718,27 @@ static const IrAttrSpec constant_attrs[] = {{"shape", IR_ATTR_INTS, false},
 
 static const IrOpDef op_flatten = {
     .name = "flatten", .min_in = 1, .max_in = 1, .nout = 1, .attrs = flatten_attrs,
-    .infer = flatten_infer, .ref = copy_ref, .emit = copy_emit,
+    .infer = flatten_infer, .ref = copy_ref, .emit = copy_emit, .grad = reshape_grad,
     .doc = "2-D [prod(dims[:axis]), prod(dims[axis:])] (axis=1)"};
 static const IrOpDef op_reshape = {
     .name = "reshape", .min_in = 1, .max_in = 1, .nout = 1, .attrs = reshape_attrs,
-    .infer = reshape_infer, .ref = copy_ref, .emit = copy_emit,
+    .infer = reshape_infer, .ref = copy_ref, .emit = copy_emit, .grad = reshape_grad,
     .doc = "new shape, same elements (one -1 inferred, 0 copies the input dim)"};
 static const IrOpDef op_transpose = {
     .name = "transpose", .min_in = 1, .max_in = 1, .nout = 1, .attrs = transpose_attrs,
-    .infer = transpose_infer, .ref = transpose_ref, .emit = transpose_emit,
+    .infer = transpose_infer, .ref = transpose_ref, .emit = transpose_emit, .grad = transpose_grad,
     .doc = "permute dims by perm (default: reverse)"};
 static const IrOpDef op_concat = {
     .name = "concat", .min_in = 1, .max_in = 16, .nout = 1, .attrs = concat_attrs,
-    .infer = concat_infer, .ref = concat_ref, .emit = concat_emit,
+    .infer = concat_infer, .ref = concat_ref, .emit = concat_emit, .grad = concat_grad,
     .doc = "join up to 16 tensors along axis"};
 static const IrOpDef op_slice = {
     .name = "slice", .min_in = 1, .max_in = 1, .nout = 1, .attrs = slice_attrs,
-    .infer = slice_infer, .ref = slice_ref, .emit = slice_emit,
+    .infer = slice_infer, .ref = slice_ref, .emit = slice_emit, .grad = slice_grad,
     .doc = "ONNX Slice: starts, ends, axes, steps (negative steps allowed)"};
 static const IrOpDef op_pad = {
     .name = "pad", .min_in = 1, .max_in = 1, .nout = 1, .attrs = pad_attrs,
-    .infer = pad_infer, .ref = pad_ref, .emit = pad_emit,
+    .infer = pad_infer, .ref = pad_ref, .emit = pad_emit, .grad = pad_grad,
     .doc = "constant padding, pads = [x1_begin, ..., x1_end, ...] (value=0)"};
 static const IrOpDef op_constant = {
     .name = "constant", .min_in = 0, .max_in = 0, .nout = 1, .attrs = constant_attrs,

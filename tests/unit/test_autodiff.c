@@ -41,6 +41,33 @@ static void test_accumulate_and_params(void **state) {
             "output e, f\n");
 }
 
+/* shape ops route gradients back to where elements came from */
+static void test_shape_ops(void **state) {
+  (void)state;
+  gradcheck("input x: f32[2,3,4]\n"
+            "a = flatten(x, axis=2)\nb = reshape(x, shape=[4,-1])\nc = transpose(x, perm=[2,0,1])\n"
+            "d = slice(x, starts=[1,-3], ends=[3,100], axes=[1,2])\n"
+            "e = pad(x, pads=[0,1,2,1,0,0])\nf = concat(x, x, axis=1)\n"
+            "output a, b, c, d, e, f\n");
+  gradcheck("input x: f32[5]\ninput y: f32[3]\nz = concat(y, x, y, axis=0)\n"
+            "t = transpose(z)\nw = slice(t, starts=[2], ends=[-1])\noutput w\n");
+}
+
+static void test_strided_slice_grad_unsupported(void **state) {
+  (void)state;
+  SmDiag d;
+  sm_diag_init(&d);
+  IrGraph *g = NULL;
+  assert_int_equal(fe_parse_text("t.smelt",
+                                 "input x: f32[6]\ny = slice(x, starts=[0], ends=[6], steps=[2])\n"
+                                 "l: f32[] = reduce_sum(y, keepdims=0)\noutput l\n", &g, &d), SM_OK);
+  IrValue *wrt = g->inputs[0], *grad;
+  assert_int_equal(pass_grad(g, g->outputs[0], &wrt, 1, &grad, &d), SM_ERR_UNSUPPORTED);
+  assert_non_null(strstr(sm_diag_text(&d), "t.smelt:2:5: error: slice: the gradient of a slice with step 2 is not supported yet"));
+  ir_graph_free(g);
+  sm_diag_free(&d);
+}
+
 static void test_not_differentiable(void **state) {
   (void)state;
   SmDiag d;
@@ -68,6 +95,8 @@ int main(void) {
       cmocka_unit_test(test_binary),
       cmocka_unit_test(test_unary),
       cmocka_unit_test(test_accumulate_and_params),
+      cmocka_unit_test(test_shape_ops),
+      cmocka_unit_test(test_strided_slice_grad_unsupported),
       cmocka_unit_test(test_not_differentiable),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
