@@ -590,6 +590,7 @@ SmStatus fe_parse_text(const char *file, const char *text, IrGraph **out,
   if (d->nerrors == before && ps.g->noutputs == 0)
     sm_error(d, (SmLoc){file, ps.line, 1}, "model declares no outputs (add 'output NAME')");
   free(ps.poison);
+  if (d->nerrors == before) ir_decompose(ps.g, d);
   if (d->nerrors != before) {
     ir_graph_free(ps.g);
     return SM_ERR_PARSE;

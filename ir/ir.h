@@ -160,6 +160,9 @@ void ir_replace_uses(IrGraph *g, IrValue *from, IrValue *to);
 /* Reorder nodes so every value is defined before use, otherwise keeping
  * the current order (stable). */
 void ir_toposort(IrGraph *g);
+/* Replace every composite node by its expansion (repeatedly), keeping
+ * result names; then reorder topologically. */
+bool ir_decompose(IrGraph *g, SmDiag *d);
 /* Drop nodes whose results reach no output and inputs no node uses
  * (outputs and parameters are kept). Renumbers node ids. */
 void ir_prune(IrGraph *g, bool drop_inputs);
@@ -248,6 +251,10 @@ struct IrOpDef {
    * and running statistics; the overwritten input must be a parameter with
    * no later use. Kernels of such ops get no `restrict` qualifiers. */
   const int8_t *inplace;
+  /* Composite ops (e.g. recurrent layers) are lowered to primitive ops
+   * right after parsing by ir_decompose: the expansion sets outs[k] for
+   * every result and needs no ref/emit/grad of its own. */
+  bool (*expand)(IrGradCtx *cx, const IrNode *n, IrValue **outs);
   const char *doc;   /* one line for `smelt ops` and the README table */
 };
 

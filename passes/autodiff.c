@@ -10,66 +10,6 @@
 
 #include "passes.h"
 
-bool ir_grad_needed(const IrGradCtx *cx, const IrNode *n, int i) {
-  return cx->requires[n->in[i]->id];
-}
-
-IrNode *ir_grad_node(IrGradCtx *cx, const char *opname, IrValue *const *in,
-                     int nin, int nout) {
-  const IrOpDef *op = ir_op_find(opname);
-  SM_ASSERT(op != NULL);
-  IrNode *n = ir_add_node(cx->g, op, (IrValue **)in, nin, NULL, nout, cx->loc);
-  /* infer now so rules can look at shapes; attributes may still change */
-  SmDiag quiet;
-  sm_diag_init(&quiet);
-  ir_infer_node(n, &quiet);
-  sm_diag_free(&quiet);
-  return n;
-}
-
-IrValue *ir_grad_finish(IrGradCtx *cx, IrNode *n) {
-  if (!ir_infer_node(n, cx->d)) {
-    sm_error(cx->d, n->loc, "internal error: gradient rule built an invalid %s node",
-             n->op->name);
-    SM_ASSERT(!"invalid gradient node");
-  }
-  return n->out[0];
-}
-
-IrValue *ir_grad_op(IrGradCtx *cx, const char *op, IrValue *const *in, int nin) {
-  return ir_grad_finish(cx, ir_grad_node(cx, op, in, nin, 1));
-}
-
-IrValue *ir_grad_fill(IrGradCtx *cx, const IrType *t, double v) {
-  IrNode *n = ir_grad_node(cx, "constant", NULL, 0, 1);
-  ir_set_ints(cx->g, n, "shape", t->dims, t->rank);
-  ir_set_floats(cx->g, n, "value", &v, 1);
-  ir_set_str(cx->g, n, "dtype", ir_dtype_name(t->dtype));
-  return ir_grad_finish(cx, n);
-}
-
-IrValue *ir_grad_unbroadcast(IrGradCtx *cx, IrValue *g, const IrType *target) {
-  if (ir_type_eq(&g->type, target)) return g;
-  int r = g->type.rank, tr = target->rank;
-  int64_t axes[IR_MAX_RANK];
-  int na = 0;
-  for (int i = 0; i < r; i++) {
-    int ti = i - (r - tr);
-    if (ti < 0 || (target->dims[ti] == 1 && g->type.dims[i] != 1)) axes[na++] = i;
-  }
-  IrValue *s = g;
-  if (na) {
-    IrNode *n = ir_grad_node(cx, "reduce_sum", &g, 1, 1);
-    ir_set_ints(cx->g, n, "axes", axes, na);
-    ir_set_int(cx->g, n, "keepdims", 1);
-    s = ir_grad_finish(cx, n);
-  }
-  if (ir_type_eq(&s->type, target)) return s;
-  IrNode *n = ir_grad_node(cx, "reshape", &s, 1, 1);
-  ir_set_ints(cx->g, n, "shape", target->dims, target->rank);
-  return ir_grad_finish(cx, n);
-}
-
 bool ir_ew_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout,
                 IrValue **din) {
   if (!dout[0]) return true;

@@ -69,8 +69,10 @@ static void test_registry(void **state) {
   int n = 0;
   for (; all[n]; n++) {
     assert_non_null(all[n]->infer);
-    assert_non_null(all[n]->ref);
-    assert_non_null(all[n]->emit);
+    if (!all[n]->expand) {
+      assert_non_null(all[n]->ref);
+      assert_non_null(all[n]->emit);
+    }
     assert_ptr_equal(ir_op_find(all[n]->name), all[n]);
     for (int k = 0; k < n; k++) assert_string_not_equal(all[k]->name, all[n]->name);
   }

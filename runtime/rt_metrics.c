@@ -1,0 +1,145 @@
+/* Metrics of a training or evaluation pass: accuracy, per-class precision,
+ * recall and F1 and a confusion matrix for classifiers; MSE and MAE for
+ * regression. */
+#include "rt_model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int rt_metrics_init(RtMetrics *mt, int task, int64_t nclass, RtErr *e) {
+  memset(mt, 0, sizeof *mt);
+  mt->task = task;
+  if (task != RT_TASK_CLASSIFY) return 0;
+  if (nclass < 1 || nclass > 100000) return rt_fail(e, "%lld classes: unsupported", (long long)nclass);
+  mt->nclass = nclass;
+  mt->confusion = calloc((size_t)(nclass * nclass), sizeof *mt->confusion);
+  return mt->confusion ? 0 : rt_fail(e, "out of memory (confusion matrix)");
+}
+
+void rt_metrics_reset(RtMetrics *mt) {
+  mt->n = mt->nelem = 0;
+  mt->loss_sum = mt->se = mt->ae = 0;
+  if (mt->confusion) memset(mt->confusion, 0, sizeof *mt->confusion * (size_t)(mt->nclass * mt->nclass));
+}
+
+void rt_metrics_free(RtMetrics *mt) {
+  if (!mt) return;
+  free(mt->confusion);
+  memset(mt, 0, sizeof *mt);
+}
+
+static int64_t argmax(int dtype, const void *p, int64_t off, int64_t n) {
+  int64_t best = 0;
+  double bv = rt_elem_get(dtype, p, off);
+  for (int64_t j = 1; j < n; j++) {
+    double v = rt_elem_get(dtype, p, off + j);
+    if (v > bv || (bv != bv && v == v)) bv = v, best = j; /* NaN never wins */
+  }
+  return best;
+}
+
+void rt_metrics_add(RtMetrics *mt, const RtTensorDesc *pt, const void *pred, const RtData *d,
+                    const int64_t *idx, int64_t count) {
+  int64_t pper = pt->rank && pt->dims[0] ? pt->numel / pt->dims[0] : 1, yper = d->yper;
+  for (int64_t i = 0; i < count; i++) {
+    int64_t r = idx[i];
+    if (mt->task == RT_TASK_CLASSIFY) {
+      int64_t t = yper == 1 ? (int64_t)rt_elem_get(d->y.dtype, d->y.data, r)
+                            : argmax(d->y.dtype, d->y.data, r * yper, yper);
+      int64_t p = pper == 1 ? rt_elem_get(pt->dtype, pred, i) > 0
+                            : argmax(pt->dtype, pred, i * pper, pper);
+      if (t >= 0 && t < mt->nclass && p >= 0 && p < mt->nclass)
+        mt->confusion[t * mt->nclass + p]++;
+    } else {
+      int64_t k = pper < yper ? pper : yper;
+      for (int64_t j = 0; j < k; j++) {
+        double diff = rt_elem_get(pt->dtype, pred, i * pper + j) -
+                      rt_elem_get(d->y.dtype, d->y.data, r * yper + j);
+        mt->se += diff * diff;
+        mt->ae += fabs(diff);
+      }
+      mt->nelem += k;
+    }
+  }
+  mt->n += count;
+}
+
+double rt_metrics_loss(const RtMetrics *mt) { return mt->n ? mt->loss_sum / (double)mt->n : NAN; }
+
+double rt_metrics_accuracy(const RtMetrics *mt) {
+  if (!mt->confusion || !mt->n) return NAN;
+  int64_t ok = 0;
+  for (int64_t c = 0; c < mt->nclass; c++) ok += mt->confusion[c * mt->nclass + c];
+  return (double)ok / (double)mt->n;
+}
+
+double rt_metrics_mse(const RtMetrics *mt) { return mt->nelem ? mt->se / (double)mt->nelem : NAN; }
+double rt_metrics_mae(const RtMetrics *mt) { return mt->nelem ? mt->ae / (double)mt->nelem : NAN; }
+
+/* scikit-learn conventions: 0 for an undefined ratio */
+int64_t rt_metrics_prf(const RtMetrics *mt, int64_t c, double *p, double *r, double *f1) {
+  int64_t tp = mt->confusion[c * mt->nclass + c], row = 0, col = 0;
+  for (int64_t k = 0; k < mt->nclass; k++) {
+    row += mt->confusion[c * mt->nclass + k];
+    col += mt->confusion[k * mt->nclass + c];
+  }
+  *p = col ? (double)tp / (double)col : 0;
+  *r = row ? (double)tp / (double)row : 0;
+  *f1 = *p + *r > 0 ? 2 * *p * *r / (*p + *r) : 0;
+  return row;
+}
+
+static int64_t predicted(const RtMetrics *mt, int64_t c) {
+  int64_t col = 0;
+  for (int64_t k = 0; k < mt->nclass; k++) col += mt->confusion[k * mt->nclass + c];
+  return col;
+}
+
+double rt_metrics_macro_f1(const RtMetrics *mt) {
+  if (!mt->confusion) return NAN;
+  double sum = 0;
+  int64_t n = 0;
+  for (int64_t c = 0; c < mt->nclass; c++) {
+    double p, r, f1;
+    if (rt_metrics_prf(mt, c, &p, &r, &f1) || predicted(mt, c)) {
+      sum += f1;
+      n++;
+    }
+  }
+  return n ? sum / (double)n : NAN;
+}
+
+void rt_metrics_print(const RtMetrics *mt, const char *title, FILE *f) {
+  fprintf(f, "%s: %lld samples, loss %.6g", title, (long long)mt->n, rt_metrics_loss(mt));
+  if (mt->task != RT_TASK_CLASSIFY) {
+    fprintf(f, ", MSE %.6g, MAE %.6g\n", rt_metrics_mse(mt), rt_metrics_mae(mt));
+    return;
+  }
+  fprintf(f, ", accuracy %.2f%%\n", 100 * rt_metrics_accuracy(mt));
+  fprintf(f, "  %6s %9s %9s %9s %8s\n", "class", "precision", "recall", "f1", "support");
+  double sp = 0, sr = 0;
+  int64_t used = 0;
+  for (int64_t c = 0; c < mt->nclass; c++) {
+    double p, r, f1;
+    int64_t sup = rt_metrics_prf(mt, c, &p, &r, &f1);
+    fprintf(f, "  %6lld %9.4f %9.4f %9.4f %8lld\n", (long long)c, p, r, f1, (long long)sup);
+    if (sup || predicted(mt, c)) sp += p, sr += r, used++;
+  }
+  if (used)
+    fprintf(f, "  %6s %9.4f %9.4f %9.4f %8lld\n", "macro", sp / (double)used,
+            sr / (double)used, rt_metrics_macro_f1(mt), (long long)mt->n);
+  if (mt->nclass > 32) {
+    fprintf(f, "  (confusion matrix omitted: %lld classes)\n", (long long)mt->nclass);
+    return;
+  }
+  fprintf(f, "confusion matrix (rows: true class, columns: predicted):\n  %6s", "");
+  for (int64_t c = 0; c < mt->nclass; c++) fprintf(f, " %6lld", (long long)c);
+  fputc('\n', f);
+  for (int64_t t = 0; t < mt->nclass; t++) {
+    fprintf(f, "  %6lld", (long long)t);
+    for (int64_t c = 0; c < mt->nclass; c++)
+      fprintf(f, " %6lld", (long long)mt->confusion[t * mt->nclass + c]);
+    fputc('\n', f);
+  }
+}
