@@ -79,10 +79,11 @@ static bool infer(IrNode *n, SmDiag *d) {
   return false;
 }
 
-static void remove_nodes(IrGraph *g, const bool *dead) {
+/* dead[k] for the first n0 nodes; nodes appended later are kept */
+static void remove_nodes(IrGraph *g, const bool *dead, int n0) {
   int m = 0;
   for (int k = 0; k < g->nnodes; k++)
-    if (!dead[k]) g->nodes[m++] = g->nodes[k];
+    if (k >= n0 || !dead[k]) g->nodes[m++] = g->nodes[k];
   g->nnodes = m;
   for (int k = 0; k < g->nnodes; k++) g->nodes[k]->id = k;
 }
@@ -137,7 +138,7 @@ static bool to_training_mode(IrGraph *g, IrValue *step, SmDiag *d) {
       dead[k] = true;
     }
   }
-  remove_nodes(g, dead);
+  remove_nodes(g, dead, n0);
   free(dead);
   ir_toposort(g);
   return ok;
