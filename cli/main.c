@@ -14,7 +14,7 @@ static void usage(FILE *f) {
   fputs("usage: smelt <command> [options]\n\n"
         "commands:\n"
         "  compile MODEL -o OUT [--emit exe|c|lib] [--embed-weights] [--weights W]\n"
-        "                [--cc CC] [--opt FLAGS] [--no-check] [--train [TRAINING FLAGS]]\n"
+        "                [--cc CC] [--opt FLAGS] [--no-check] [-O0] [--train [TRAINING FLAGS]]\n"
         "      compile a model to a standalone program (default), C sources\n"
         "      (OUT.c, OUT.h) or a static library (OUT.c, OUT.h, libOUT.a);\n"
         "      --train adds the training step: `OUT train ...`, `OUT eval ...`\n"
@@ -24,8 +24,10 @@ static void usage(FILE *f) {
         "      --epochs N --clip-norm F --clip-value F --patience N --freeze GLOB\n"
         "      --schedule constant|step|multistep|exponential|cosine|plateau\n"
         "      --gamma F --step-size N --t-max N --warmup STEPS\n"
-        "  inspect MODEL [--train | --after parse|autodiff]\n"
-        "      print the graph (or the training step) in the text format, with types\n"
+        "  inspect MODEL [--train] [--after PASS|autodiff|all] [--passes] [--memory]\n"
+        "                [--kernels] [--format text|json|dot] [-O0]\n"
+        "      print the graph (or the training step) in the text format, with types;\n"
+        "      the pipeline, the memory plan or the kernel list\n"
         "  run MODEL --input [NAME=]FILE ... [--weights W] [--output [NAME=]FILE.npy ...]\n"
         "      execute on the reference interpreter\n"
         "  diff A.npy B.npy [--rtol R] [--atol A]\n"
@@ -194,6 +196,50 @@ static int find_named(IrValue *const *vs, int n, const char *arg, int *next,
   return *next < n ? (*next)++ : -1;
 }
 
+/* The functions to compile: the inference graph, or infer/eval/train for
+ * a training program; each optimized by the pass pipeline. */
+typedef struct Built {
+  CgProgram prog;
+  TrainProgram tp;
+  bool train;
+} Built;
+
+static SmStatus build_program(IrGraph *g, bool train, const TrainFlags *tf, int opt,
+                              const char *stop_after, SmBuf *log, Built *b, SmDiag *d) {
+  memset(b, 0, sizeof *b);
+  b->train = train;
+  if (!train) {
+    inference_view(g);
+    b->prog = cg_program_single(g);
+  } else {
+    apply_train_flags(g, tf);
+    if (pass_training_program(g, &b->tp, d) != SM_OK) return SM_ERR_INVALID;
+    CgProgram prog = {.name = g->name, .seed = g->seed, .nfuncs = 3, .master = 2,
+                      .nweights = b->tp.nweights, .has_train = true, .train = b->tp.desc};
+    prog.funcs[0] = b->tp.infer;
+    prog.funcs[1] = b->tp.eval;
+    prog.funcs[2] = b->tp.train;
+    prog.fnames[0] = "infer";
+    prog.fnames[1] = "eval";
+    prog.fnames[2] = "train";
+    b->prog = prog;
+  }
+  for (int f = 0; f < b->prog.nfuncs; f++) {
+    if (log) sm_buf_printf(log, "# function %s\n", b->prog.fnames[f]);
+    PassOptions po = {.opt_level = opt, .inference = f < 2, .stop_after = stop_after, .log = log};
+    SmStatus st = pass_run_pipeline(b->prog.funcs[f], &po, d);
+    if (st != SM_OK) return st;
+  }
+  return SM_OK;
+}
+
+static void built_free(Built *b) {
+  if (!b->train) return;
+  ir_graph_free(b->tp.infer);
+  ir_graph_free(b->tp.eval);
+  ir_graph_free(b->tp.train);
+}
+
 static int cmd_run(int argc, char **argv) {
   const char *model = NULL, *weights = NULL;
   const char *in_path[64] = {0}, *out_path[64] = {0};
@@ -328,10 +374,12 @@ static int cmd_compile(int argc, char **argv) {
   CgOptions o = {.check = true};
   TrainFlags tf = {0};
   bool train = false;
+  int opt = 1;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     bool has = i + 1 < argc;
     if (!strcmp(a, "--train")) train = true;
+    else if (!strcmp(a, "-O0") || !strcmp(a, "-O1")) opt = a[2] - '0';
     else if (train_flag(&tf, argc, argv, &i)) train = true;
     else if (!strcmp(a, "-o") && has) out = argv[++i];
     else if (!strcmp(a, "--emit") && has) emit = argv[++i];
@@ -380,28 +428,17 @@ static int cmd_compile(int argc, char **argv) {
     }
     o.params = params;
   }
-  if (rc == 0 && train) {
-    apply_train_flags(g, &tf);
-    TrainProgram tp;
-    if (pass_training_program(g, &tp, &d) != SM_OK) {
+  if (rc == 0 && train && o.embed_weights) {
+    fprintf(stderr, "smelt compile: error: --embed-weights is for inference programs "
+                    "(training programs load and save weights files)\n");
+    rc = 2;
+  }
+  if (rc == 0) {
+    Built b;
+    if (build_program(g, train, &tf, opt, NULL, NULL, &b, &d) != SM_OK ||
+        cg_compile_program(&b.prog, kind, out, &o, &d) != SM_OK)
       rc = 1;
-    } else {
-      CgProgram prog = {.name = g->name, .seed = g->seed, .nfuncs = 3, .master = 2,
-                        .nweights = tp.nweights, .has_train = true, .train = tp.desc};
-      prog.funcs[0] = tp.infer;
-      prog.funcs[1] = tp.eval;
-      prog.funcs[2] = tp.train;
-      prog.fnames[0] = "infer";
-      prog.fnames[1] = "eval";
-      prog.fnames[2] = "train";
-      if (cg_compile_program(&prog, kind, out, &o, &d) != SM_OK) rc = 1;
-      ir_graph_free(tp.infer);
-      ir_graph_free(tp.eval);
-      ir_graph_free(tp.train);
-    }
-  } else if (rc == 0) {
-    inference_view(g);
-    if (cg_compile(g, kind, out, &o, &d) != SM_OK) rc = 1;
+    built_free(&b);
   }
   fputs(sm_diag_text(&d), stderr);
   if (params)
@@ -413,13 +450,201 @@ static int cmd_compile(int argc, char **argv) {
   return rc;
 }
 
+/* Approximate floating-point operations of one node (multiply-add = 2). */
+static double node_flops(const IrNode *n) {
+  const char *op = n->op->name;
+  const IrType *o = &n->out[0]->type;
+  double out = (double)ir_type_numel(o);
+  if (!strcmp(op, "gemm")) {
+    const IrType *a = &n->in[0]->type;
+    double k = ir_attr_int(n, "transA", 0) ? (double)a->dims[0] : (double)a->dims[1];
+    return 2 * out * k;
+  }
+  if (!strcmp(op, "matmul")) {
+    const IrType *a = &n->in[0]->type;
+    return 2 * out * (double)a->dims[a->rank - 1];
+  }
+  if (!strncmp(op, "conv", 4)) {
+    const IrType *w = &n->in[1]->type;
+    double per = 1;
+    for (int i = 1; i < w->rank; i++) per *= (double)w->dims[i];
+    if (strstr(op, "grad_weight")) return 2 * (double)ir_type_numel(&n->in[0]->type) * per;
+    if (strstr(op, "grad_input")) return 2 * (double)ir_type_numel(&n->in[0]->type) * per;
+    return 2 * out * per;
+  }
+  return out;
+}
+
+static double value_bytes(const IrValue *v) {
+  return (double)ir_type_numel(&v->type) * (double)ir_dtype_size(v->type.dtype);
+}
+
+static void json_str(SmBuf *b, const char *s) {
+  sm_buf_putc(b, '"');
+  for (const char *p = s; *p; p++) {
+    if (*p == '"' || *p == '\\') sm_buf_printf(b, "\\%c", *p);
+    else if ((unsigned char)*p < 0x20) sm_buf_printf(b, "\\u%04x", *p);
+    else sm_buf_putc(b, *p);
+  }
+  sm_buf_putc(b, '"');
+}
+
+static void inspect_kernels(SmBuf *b, const CgProgram *prog, bool json) {
+  if (json) sm_buf_puts(b, "{\"functions\": [");
+  for (int f = 0; f < prog->nfuncs; f++) {
+    CgKernel *ks;
+    int nk = cg_kernels(prog->funcs[f], &ks);
+    if (json) {
+      sm_buf_printf(b, "%s{\"name\": ", f ? ", " : "");
+      json_str(b, prog->fnames[f]);
+      sm_buf_puts(b, ", \"kernels\": [");
+    } else {
+      sm_buf_printf(b, "# function %s: %d kernels\n", prog->fnames[f], nk);
+    }
+    double tf = 0, tb = 0;
+    for (int k = 0; k < nk; k++) {
+      const CgKernel *K = &ks[k];
+      double fl = 0, by = 0;
+      for (int m = 0; m < K->nm; m++) fl += node_flops(K->mem[m]);
+      for (int i = 0; i < K->nin; i++) by += value_bytes(K->ins[i]);
+      for (int i = 0; i < K->nout; i++) by += value_bytes(K->outs[i]);
+      tf += fl;
+      tb += by;
+      if (json) {
+        sm_buf_printf(b, "%s{\"kernel\": \"k%d\", \"members\": [", k ? ", " : "", K->anchor->id);
+        for (int m = 0; m < K->nm; m++) {
+          sm_buf_printf(b, "%s{\"op\": ", m ? ", " : "");
+          json_str(b, K->mem[m]->op->name);
+          sm_buf_printf(b, ", \"node\": %d}", K->mem[m]->id);
+        }
+        sm_buf_printf(b, "], \"flops\": %.0f, \"bytes\": %.0f}", fl, by);
+      } else {
+        sm_buf_printf(b, "k%-5d %-44s", K->anchor->id, "");
+        b->len -= 44;
+        SmBuf mem = {0};
+        for (int m = 0; m < K->nm; m++)
+          sm_buf_printf(&mem, "%s%s(n%d)", m ? "+" : "", K->mem[m]->op->name, K->mem[m]->id);
+        sm_buf_printf(b, "%-44s %12.0f flops %12.0f bytes\n", mem.s, fl, by);
+        sm_buf_free(&mem);
+      }
+    }
+    if (json) sm_buf_printf(b, "], \"total_flops\": %.0f, \"total_bytes\": %.0f}", tf, tb);
+    else sm_buf_printf(b, "# total %.0f flops, %.0f bytes moved\n", tf, tb);
+    cg_kernels_free(ks, nk);
+  }
+  if (json) sm_buf_puts(b, "]}\n");
+}
+
+static void inspect_memory(SmBuf *b, const CgProgram *prog, bool json) {
+  const IrGraph *master = prog->funcs[prog->master];
+  if (json) sm_buf_puts(b, "{\"functions\": [");
+  for (int f = 0; f < prog->nfuncs; f++) {
+    const IrGraph *g = prog->funcs[f];
+    CgPlan p;
+    cg_plan(g, master, &p);
+    CgKernel *ks;
+    int nk = cg_kernels(g, &ks);
+    /* live range in kernel positions */
+    int *first = sm_xcalloc((size_t)g->nvalues + 1, sizeof(int));
+    int *last = sm_xcalloc((size_t)g->nvalues + 1, sizeof(int));
+    for (int i = 0; i < g->nvalues; i++) first[i] = last[i] = -1;
+    for (int k = 0; k < nk; k++) {
+      for (int o = 0; o < ks[k].nout; o++)
+        if (first[ks[k].outs[o]->id] < 0) first[ks[k].outs[o]->id] = last[ks[k].outs[o]->id] = k;
+      for (int i = 0; i < ks[k].nin; i++) last[ks[k].ins[i]->id] = k;
+    }
+    if (json) {
+      sm_buf_printf(b, "%s{\"name\": ", f ? ", " : "");
+      json_str(b, prog->fnames[f]);
+      sm_buf_printf(b, ", \"arena_bytes\": %zu, \"naive_bytes\": %zu, \"param_bytes\": %zu, "
+                    "\"strategy\": \"%s\", \"buffers\": [", p.arena_bytes, p.naive_bytes,
+                    p.param_bytes, p.strategy);
+    } else {
+      sm_buf_printf(b, "# function %s: arena %zu bytes (%.1f%% of %zu without reuse; %s), "
+                    "parameters %zu bytes\n", prog->fnames[f], p.arena_bytes,
+                    p.naive_bytes ? 100.0 * (double)p.arena_bytes / (double)p.naive_bytes : 0.0,
+                    p.naive_bytes, p.strategy, p.param_bytes);
+      sm_buf_printf(b, "%-24s %12s %12s %s\n", "buffer", "bytes", "offset", "live kernels");
+    }
+    int nb = 0;
+    for (int i = 0; i < g->nvalues; i++) {
+      const IrValue *v = g->values[i];
+      if (v->kind == IR_VAL_PARAM || (first[v->id] < 0 && v->kind != IR_VAL_INPUT)) continue;
+      if (p.slots[v->id].region != RT_REGION_ARENA || (v->kind == IR_VAL_NODE && !p.slots[v->id].bytes))
+        continue;
+      if (v->kind == IR_VAL_INPUT) {
+        bool listed = false;
+        for (int q = 0; q < g->ninputs; q++) listed |= g->inputs[q] == v;
+        if (!listed) continue;
+      }
+      int lo = v->kind == IR_VAL_INPUT ? 0 : first[v->id], hi = last[v->id] < 0 ? lo : last[v->id];
+      if (json) {
+        sm_buf_printf(b, "%s{\"name\": ", nb ? ", " : "");
+        json_str(b, v->name);
+        sm_buf_printf(b, ", \"bytes\": %zu, \"offset\": %zu, \"first\": %d, \"last\": %d}",
+                      p.slots[v->id].bytes, p.slots[v->id].offset, lo, hi);
+      } else {
+        sm_buf_printf(b, "%-24s %12zu %12zu %d..%d\n", v->name, p.slots[v->id].bytes,
+                      p.slots[v->id].offset, lo, hi);
+      }
+      nb++;
+    }
+    if (json) sm_buf_puts(b, "]}");
+    free(first);
+    free(last);
+    cg_kernels_free(ks, nk);
+    cg_plan_free(&p);
+  }
+  if (json) sm_buf_puts(b, "]}\n");
+}
+
+static void inspect_dot(SmBuf *b, const CgProgram *prog) {
+  sm_buf_puts(b, "digraph smelt {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n");
+  for (int f = 0; f < prog->nfuncs; f++) {
+    const IrGraph *g = prog->funcs[f];
+    const char *fn = prog->fnames[f];
+    sm_buf_printf(b, "  subgraph cluster_%s {\n    label=\"%s\";\n", fn, fn);
+    for (int i = 0; i < g->ninputs; i++)
+      sm_buf_printf(b, "    \"%s_v%d\" [label=\"%s\", shape=ellipse];\n", fn, g->inputs[i]->id,
+                    g->inputs[i]->name);
+    CgKernel *ks;
+    int nk = cg_kernels(g, &ks);
+    for (int k = 0; k < nk; k++) {
+      const CgKernel *K = &ks[k];
+      if (K->nm > 1) sm_buf_printf(b, "    subgraph cluster_%s_k%d {\n      label=\"k%d\"; style=dashed;\n", fn, K->anchor->id, K->anchor->id);
+      for (int m = 0; m < K->nm; m++)
+        sm_buf_printf(b, "    \"%s_n%d\" [label=\"%s\\n%s\"];\n", fn, K->mem[m]->id,
+                      K->mem[m]->op->name, K->mem[m]->out[0]->name);
+      if (K->nm > 1) sm_buf_puts(b, "    }\n");
+    }
+    for (int k = 0; k < g->nnodes; k++) {
+      const IrNode *n = g->nodes[k];
+      for (int i = 0; i < n->nin; i++) {
+        const IrValue *v = n->in[i];
+        if (v->kind == IR_VAL_PARAM) continue;
+        if (v->kind == IR_VAL_INPUT) sm_buf_printf(b, "    \"%s_v%d\" -> \"%s_n%d\";\n", fn, v->id, fn, n->id);
+        else sm_buf_printf(b, "    \"%s_n%d\" -> \"%s_n%d\";\n", fn, v->def->id, fn, n->id);
+      }
+    }
+    cg_kernels_free(ks, nk);
+    sm_buf_puts(b, "  }\n");
+  }
+  sm_buf_puts(b, "}\n");
+}
+
 static int cmd_inspect(int argc, char **argv) {
-  const char *model = NULL, *after = NULL;
+  const char *model = NULL, *after = NULL, *format = "text";
   TrainFlags tf = {0};
-  bool train = false;
+  bool train = false, passes = false, memory = false, kernels = false;
+  int opt = 1;
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "--train")) train = true;
     else if (!strcmp(argv[i], "--after") && i + 1 < argc) after = argv[++i];
+    else if (!strcmp(argv[i], "--format") && i + 1 < argc) format = argv[++i];
+    else if (!strcmp(argv[i], "--passes")) passes = true;
+    else if (!strcmp(argv[i], "--memory")) memory = true;
+    else if (!strcmp(argv[i], "--kernels")) kernels = true;
+    else if (!strcmp(argv[i], "-O0") || !strcmp(argv[i], "-O1")) opt = argv[i][2] - '0';
     else if (train_flag(&tf, argc, argv, &i)) train = true;
     else if (argv[i][0] != '-' && !model) model = argv[i];
     else {
@@ -431,41 +656,70 @@ static int cmd_inspect(int argc, char **argv) {
     fprintf(stderr, "smelt inspect: error: expected one model file\n");
     return 2;
   }
-  if (after && strcmp(after, "parse") && strcmp(after, "autodiff") && strcmp(after, "all")) {
-    fprintf(stderr, "smelt inspect: error: --after takes parse, autodiff or all\n");
+  bool json = !strcmp(format, "json"), dot = !strcmp(format, "dot");
+  if (!json && !dot && strcmp(format, "text")) {
+    fprintf(stderr, "smelt inspect: error: --format takes text, json or dot\n");
     return 2;
   }
-  if (after && strcmp(after, "parse")) train = true;
+  const char *stop = NULL;
+  if (after) {
+    int np;
+    const PassInfo *pt = pass_table(&np);
+    bool known = !strcmp(after, "parse") || !strcmp(after, "autodiff") || !strcmp(after, "all");
+    for (int i = 0; i < np; i++) known |= !strcmp(after, pt[i].name);
+    if (!known) {
+      fprintf(stderr, "smelt inspect: error: --after takes parse, autodiff, all or a pass:");
+      for (int i = 0; i < np; i++) fprintf(stderr, " %s", pt[i].name);
+      fprintf(stderr, "\n");
+      return 2;
+    }
+    if (!strcmp(after, "autodiff")) {
+      train = true;
+      opt = 0;
+    } else if (strcmp(after, "parse") && strcmp(after, "all")) {
+      stop = after;
+    }
+  }
   SmDiag d;
   sm_diag_init(&d);
   char *src = NULL;
   IrGraph *g = load(model, &src, &d);
   int rc = 0;
+  SmBuf out = {0}, log = {0};
   if (!g) {
-    fputs(sm_diag_text(&d), stderr);
     rc = 1;
-  } else if (train) {
-    apply_train_flags(g, &tf);
-    TrainProgram tp;
-    if (pass_training_program(g, &tp, &d) != SM_OK) {
-      fputs(sm_diag_text(&d), stderr);
-      rc = 1;
-    } else {
-      SmBuf b = {0};
-      sm_buf_puts(&b, "# function train: forward (training mode), backward, updates\n");
-      ir_print(&b, tp.train);
-      fputs(sm_buf_str(&b), stdout);
-      sm_buf_free(&b);
-      ir_graph_free(tp.infer);
-      ir_graph_free(tp.eval);
-      ir_graph_free(tp.train);
-    }
+  } else if ((!after || !strcmp(after, "parse")) && !passes && !memory && !kernels && !dot && !train) {
+    ir_print(&out, g);
   } else {
-    SmBuf b = {0};
-    ir_print(&b, g);
-    fputs(sm_buf_str(&b), stdout);
-    sm_buf_free(&b);
+    Built b;
+    if (build_program(g, train, &tf, opt, stop, &log, &b, &d) != SM_OK) {
+      rc = 1;
+    } else if (passes) {
+      int np;
+      const PassInfo *pt = pass_table(&np);
+      sm_buf_puts(&out, "# pipeline: pass (requires; invalidates)\n");
+      for (int i = 0; i < np; i++)
+        sm_buf_printf(&out, "#   %-14s (%s; %s)%s\n", pt[i].name, pt[i].requires, pt[i].invalidates,
+                      pt[i].inference_only ? " [inference only]" : "");
+      sm_buf_puts(&out, sm_buf_str(&log));
+    } else if (memory) {
+      inspect_memory(&out, &b.prog, json);
+    } else if (kernels) {
+      inspect_kernels(&out, &b.prog, json);
+    } else if (dot) {
+      inspect_dot(&out, &b.prog);
+    } else {
+      for (int f = 0; f < b.prog.nfuncs; f++) {
+        if (b.prog.nfuncs > 1) sm_buf_printf(&out, "# function %s\n", b.prog.fnames[f]);
+        ir_print(&out, b.prog.funcs[f]);
+      }
+    }
+    built_free(&b);
   }
+  fputs(sm_diag_text(&d), stderr);
+  fputs(sm_buf_str(&out), stdout);
+  sm_buf_free(&out);
+  sm_buf_free(&log);
   ir_graph_free(g);
   free(src);
   sm_diag_free(&d);

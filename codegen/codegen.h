@@ -12,10 +12,26 @@ typedef struct CgSlot {
   size_t bytes;
 } CgSlot;
 
+/* One generated function: an unfused node, or a fused group of nodes. */
+typedef struct CgKernel {
+  IrNode *anchor; /* the last member; the kernel runs at its position */
+  IrNode **mem;   /* members in order (anchor last) */
+  int nm;
+  IrValue **ins;  /* operands read from buffers (in0..) */
+  int nin;
+  IrValue **outs; /* results written to buffers (out0..) */
+  int nout;
+} CgKernel;
+
+/* The kernel schedule of g (after pass_fuse). Returns the count. */
+int cg_kernels(const IrGraph *g, CgKernel **out);
+void cg_kernels_free(CgKernel *ks, int nk);
+
 typedef struct CgPlan {
   CgSlot *slots; /* by value id */
   size_t arena_bytes, param_bytes;
   size_t naive_bytes; /* every activation in its own buffer */
+  const char *strategy; /* the placement that gave the smaller arena */
 } CgPlan;
 
 /* Simple liveness-based reuse plan: inputs and outputs get dedicated

@@ -22,33 +22,41 @@ static void kernel_name(SmBuf *b, const char *fn, const IrNode *n) {
   sm_buf_printf(b, "k%d_%s", n->id, n->op->name);
 }
 
-static void emit_kernel(SmBuf *c, const char *fn, const IrNode *n) {
-  if (fn) sm_buf_printf(c, "/* %s.k%d: %s n%d", fn, n->id, n->op->name, n->id);
-  else sm_buf_printf(c, "/* k%d: %s n%d", n->id, n->op->name, n->id);
-  if (n->loc.file) sm_buf_printf(c, " (%s:%d)", n->loc.file, n->loc.line);
-  sm_buf_puts(c, "\n * ");
-  for (int i = 0; i < n->nin; i++) {
-    sm_buf_printf(c, "%s%s ", i ? ", " : "", n->in[i]->name);
-    type_str(c, &n->in[i]->type);
+static void emit_kernel(SmBuf *c, const char *fn, const CgKernel *K) {
+  const IrNode *n = K->anchor;
+  if (fn) sm_buf_printf(c, "/* %s.k%d: ", fn, n->id);
+  else sm_buf_printf(c, "/* k%d: ", n->id);
+  if (K->nm > 1) sm_buf_puts(c, "fused ");
+  for (int m = 0; m < K->nm; m++) {
+    const IrNode *x = K->mem[m];
+    sm_buf_printf(c, "%s%s n%d", m ? " + " : "", x->op->name, x->id);
+    if (x->loc.file && (m == 0 || x->loc.line != K->mem[m - 1]->loc.line))
+      sm_buf_printf(c, " (%s:%d)", x->loc.file, x->loc.line);
   }
-  sm_buf_puts(c, n->nin ? " -> " : "-> ");
-  for (int i = 0; i < n->nout; i++) {
-    sm_buf_printf(c, "%s%s ", i ? ", " : "", n->out[i]->name);
-    type_str(c, &n->out[i]->type);
+  sm_buf_puts(c, "\n * ");
+  for (int i = 0; i < K->nin; i++) {
+    sm_buf_printf(c, "%s%s ", i ? ", " : "", K->ins[i]->name);
+    type_str(c, &K->ins[i]->type);
+  }
+  sm_buf_puts(c, K->nin ? " -> " : "-> ");
+  for (int i = 0; i < K->nout; i++) {
+    sm_buf_printf(c, "%s%s ", i ? ", " : "", K->outs[i]->name);
+    type_str(c, &K->outs[i]->type);
   }
   sm_buf_puts(c, " */\nstatic void ");
   kernel_name(c, fn, n);
   sm_buf_putc(c, '(');
   /* in-place outputs share storage with an input: no restrict at all */
   const char *rq = n->op->inplace ? "" : "restrict ";
-  for (int i = 0; i < n->nout; i++)
+  for (int i = 0; i < K->nout; i++)
     sm_buf_printf(c, "%s%s *%sout%d", i ? ", " : "",
-                  ir_dtype_ctype(n->out[i]->type.dtype), rq, i);
-  for (int i = 0; i < n->nin; i++)
-    sm_buf_printf(c, "%sconst %s *%sin%d", i || n->nout ? ", " : "",
-                  ir_dtype_ctype(n->in[i]->type.dtype), rq, i);
+                  ir_dtype_ctype(K->outs[i]->type.dtype), rq, i);
+  for (int i = 0; i < K->nin; i++)
+    sm_buf_printf(c, "%sconst %s *%sin%d", i || K->nout ? ", " : "",
+                  ir_dtype_ctype(K->ins[i]->type.dtype), rq, i);
   sm_buf_puts(c, ") {\n");
-  n->op->emit(c, n);
+  if (K->nm == 1) n->op->emit(c, n);
+  else ew_emit_group(c, K->mem, K->nm, K->ins, K->nin, K->outs, K->nout);
   sm_buf_puts(c, "}\n\n");
 }
 
@@ -180,36 +188,34 @@ static void emit_header(SmBuf *h, const IrGraph *g) {
                 m, m, m, m, m, m, m, m, m, m, m, m, m, m, m);
 }
 
-static void emit_step(SmBuf *c, const char *model, const char *fn, const IrGraph *g,
-                      const CgPlan *p) {
+static void emit_step(SmBuf *c, const char *model, const char *fn, const CgKernel *ks,
+                      int nk, const CgPlan *p) {
   sm_buf_printf(c, "static void %s_%s(unsigned char *restrict P, unsigned char *restrict A) {\n",
                 model, fn ? fn : "infer");
   bool uses_p = false, uses_a = false;
-  for (int k = 0; k < g->nnodes; k++) {
-    const IrNode *n = g->nodes[k];
-    for (int i = 0; i < n->nin; i++)
-      *(p->slots[n->in[i]->id].region == RT_REGION_PARAMS ? &uses_p : &uses_a) = true;
-    for (int i = 0; i < n->nout; i++)
-      *(p->slots[n->out[i]->id].region == RT_REGION_PARAMS ? &uses_p : &uses_a) = true;
+  for (int k = 0; k < nk; k++) {
+    for (int i = 0; i < ks[k].nin; i++)
+      *(p->slots[ks[k].ins[i]->id].region == RT_REGION_PARAMS ? &uses_p : &uses_a) = true;
+    for (int i = 0; i < ks[k].nout; i++)
+      *(p->slots[ks[k].outs[i]->id].region == RT_REGION_PARAMS ? &uses_p : &uses_a) = true;
   }
   if (!uses_p) sm_buf_puts(c, "  (void)P;\n");
   if (!uses_a) sm_buf_puts(c, "  (void)A;\n");
-  for (int k = 0; k < g->nnodes; k++) {
-    const IrNode *n = g->nodes[k];
+  for (int k = 0; k < nk; k++) {
+    const CgKernel *K = &ks[k];
     sm_buf_puts(c, "  ");
-    kernel_name(c, fn, n);
+    kernel_name(c, fn, K->anchor);
     sm_buf_putc(c, '(');
-    for (int i = 0; i < n->nout; i++) {
+    for (int i = 0; i < K->nout; i++) {
       if (i) sm_buf_puts(c, ", ");
-      emit_ptr(c, p, n->out[i], false);
+      emit_ptr(c, p, K->outs[i], false);
     }
-    for (int i = 0; i < n->nin; i++) {
-      if (i || n->nout) sm_buf_puts(c, ", ");
-      emit_ptr(c, p, n->in[i], true);
+    for (int i = 0; i < K->nin; i++) {
+      if (i || K->nout) sm_buf_puts(c, ", ");
+      emit_ptr(c, p, K->ins[i], true);
     }
     sm_buf_puts(c, ");\n");
   }
-  /* outputs that are inputs or parameters need no kernel; nothing to do */
   sm_buf_puts(c, "}\n\n");
 }
 
@@ -232,7 +238,10 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
     cg_plan(prog->funcs[f], master, &plans[f]);
     if (plans[f].arena_bytes > arena) arena = plans[f].arena_bytes;
     if (plans[f].naive_bytes > naive) naive = plans[f].naive_bytes;
-    nkernels += prog->funcs[f]->nnodes;
+    CgKernel *ks;
+    int nk = cg_kernels(prog->funcs[f], &ks);
+    cg_kernels_free(ks, nk);
+    nkernels += nk;
     for (int i = 0; i < prog->funcs[f]->nparams; i++)
       SM_ASSERT(ir_graph_find(master, prog->funcs[f]->params[i]->name));
   }
@@ -248,8 +257,11 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
                 (long long)nparam_elems, plans[0].param_bytes, arena, naive, m);
   for (int f = 0; f < prog->nfuncs; f++) {
     const char *fn = f ? prog->fnames[f] : NULL;
-    for (int k = 0; k < prog->funcs[f]->nnodes; k++) emit_kernel(c, fn, prog->funcs[f]->nodes[k]);
-    emit_step(c, m, f ? fn : NULL, prog->funcs[f], &plans[f]);
+    CgKernel *ks;
+    int nk = cg_kernels(prog->funcs[f], &ks);
+    for (int k = 0; k < nk; k++) emit_kernel(c, fn, &ks[k]);
+    emit_step(c, m, f ? fn : NULL, ks, nk, &plans[f]);
+    cg_kernels_free(ks, nk);
   }
   if (o->embed_weights) emit_embedded(c, master, o);
   for (int f = 0; f < prog->nfuncs; f++) {

@@ -24,6 +24,29 @@ static int by_size_desc(const void *a, const void *b) {
   return x->id - y->id;
 }
 
+/* Place intervals in the given order, each at the lowest offset clear of
+ * every placed interval alive at the same time. Returns the arena top. */
+static size_t place(const Live *lv, int nlv, size_t base, size_t *offs) {
+  size_t top = base;
+  for (int a = 0; a < nlv; a++) {
+    size_t cand = base;
+    for (bool moved = true; moved;) {
+      moved = false;
+      for (int b = 0; b < a; b++) {
+        if (lv[b].end < lv[a].start || lv[a].end < lv[b].start) continue;
+        size_t b0 = offs[b], b1 = offs[b] + align_up(lv[b].bytes);
+        if (cand < b1 && b0 < cand + align_up(lv[a].bytes)) {
+          cand = b1;
+          moved = true;
+        }
+      }
+    }
+    offs[a] = cand;
+    if (cand + align_up(lv[a].bytes) > top) top = cand + align_up(lv[a].bytes);
+  }
+  return top;
+}
+
 void cg_plan(const IrGraph *g, const IrGraph *master, CgPlan *p) {
   p->slots = sm_xcalloc((size_t)g->nvalues + 1, sizeof *p->slots);
   p->naive_bytes = 0;
@@ -73,47 +96,49 @@ void cg_plan(const IrGraph *g, const IrGraph *master, CgPlan *p) {
     }
   }
 
+  /* liveness over the kernel schedule: a value is born when its kernel
+   * runs and dies after the last kernel reading it; values computed inside
+   * a fused kernel never touch memory */
+  CgKernel *ks;
+  int nk = cg_kernels(g, &ks);
   Live *lv = sm_xcalloc((size_t)g->nvalues + 1, sizeof *lv);
   int nlv = 0;
   int *idx = sm_xcalloc((size_t)g->nvalues + 1, sizeof *idx);
-  for (int k = 0; k < g->nnodes; k++)
-    for (int o = 0; o < g->nodes[k]->nout; o++) {
-      const IrValue *v = g->nodes[k]->out[o];
+  for (int k = 0; k < nk; k++)
+    for (int o = 0; o < ks[k].nout; o++) {
+      const IrValue *v = ks[k].outs[o];
       if (fixed[v->id]) continue;
       size_t n = (size_t)ir_type_numel(&v->type) * ir_dtype_size(v->type.dtype);
       idx[v->id] = nlv;
       lv[nlv++] = (Live){v->id, k, k, n};
       p->naive_bytes += align_up(n);
     }
-  for (int k = 0; k < g->nnodes; k++)
-    for (int i = 0; i < g->nodes[k]->nin; i++) {
-      const IrValue *v = g->nodes[k]->in[i];
+  for (int k = 0; k < nk; k++)
+    for (int i = 0; i < ks[k].nin; i++) {
+      const IrValue *v = ks[k].ins[i];
       if (v->kind == IR_VAL_NODE && !fixed[v->id]) lv[idx[v->id]].end = k;
     }
-  qsort(lv, (size_t)nlv, sizeof *lv, by_size_desc);
-  /* placed[j] are the already placed intervals; find the lowest offset whose
-   * range overlaps none of those alive at the same time */
-  size_t top = base;
-  size_t *offs = sm_xcalloc((size_t)nlv + 1, sizeof *offs);
-  for (int a = 0; a < nlv; a++) {
-    size_t cand = base;
-    for (bool moved = true; moved;) {
-      moved = false;
-      for (int b = 0; b < a; b++) {
-        if (lv[b].end < lv[a].start || lv[a].end < lv[b].start) continue;
-        size_t b0 = offs[b], b1 = offs[b] + align_up(lv[b].bytes);
-        if (cand < b1 && b0 < cand + align_up(lv[a].bytes)) {
-          cand = b1;
-          moved = true;
-        }
-      }
-    }
-    offs[a] = cand;
-    p->slots[lv[a].id] = (CgSlot){RT_REGION_ARENA, cand, lv[a].bytes};
-    if (cand + align_up(lv[a].bytes) > top) top = cand + align_up(lv[a].bytes);
+  cg_kernels_free(ks, nk);
+  /* two strategies, keep the smaller arena: greedy by size (largest first)
+   * and first fit in order of birth */
+  size_t *offs[2], tops[2];
+  Live *order[2];
+  for (int s = 0; s < 2; s++) {
+    order[s] = sm_xcalloc((size_t)nlv + 1, sizeof(Live));
+    if (nlv) memcpy(order[s], lv, sizeof(Live) * (size_t)nlv);
+    if (s == 0) qsort(order[s], (size_t)nlv, sizeof(Live), by_size_desc);
+    offs[s] = sm_xcalloc((size_t)nlv + 1, sizeof(size_t));
+    tops[s] = place(order[s], nlv, base, offs[s]);
   }
-  p->arena_bytes = top;
-  free(offs);
+  int best = tops[1] < tops[0] ? 1 : 0;
+  for (int a = 0; a < nlv; a++)
+    p->slots[order[best][a].id] = (CgSlot){RT_REGION_ARENA, offs[best][a], order[best][a].bytes};
+  p->arena_bytes = tops[best];
+  p->strategy = best ? "first-fit by birth" : "greedy by size";
+  for (int s = 0; s < 2; s++) {
+    free(offs[s]);
+    free(order[s]);
+  }
   free(lv);
   free(idx);
   free(fixed);

@@ -107,6 +107,9 @@ struct IrNode {
   IrAttr *attrs;
   int nattr, capattr;
   SmLoc loc;
+  /* set by pass_fuse: the node whose kernel computes this one (the last
+   * member of its fused group); NULL: the node is its own kernel */
+  IrNode *anchor;
 };
 
 /* A non-graph statement of the text format that configures compilation,
@@ -298,6 +301,12 @@ bool ir_infer_node(IrNode *n, SmDiag *d);
 /* Whole-graph verifier: unique names, SSA/topological order, every operand
  * defined, attribute schemas, shape rules, declared output types. */
 bool ir_verify(const IrGraph *g, SmDiag *d);
+
+/* One loop nest computing a chain of elementwise nodes (members in order,
+ * all with the output shape of the last); ext are the operands from
+ * outside (in0..), outs the results stored (out0..). ir/ops/common.c. */
+void ew_emit_group(SmBuf *b, IrNode *const *mem, int nm, IrValue *const *ext, int next,
+                   IrValue *const *outs, int nouts);
 
 /* ---- printer (the text format) ---- */
 void ir_print(SmBuf *b, const IrGraph *g);

@@ -119,7 +119,19 @@ void ir_print(SmBuf *b, const IrGraph *g) {
     sm_buf_putc(b, '\n');
   }
   for (int k = 0; k < g->nnodes; k++) {
-    ir_print_node(b, g->nodes[k]);
+    const IrNode *n = g->nodes[k];
+    /* a fused kernel is announced before its first member */
+    const IrNode *anchor = n->anchor;
+    bool first = anchor != NULL;
+    for (int j = 0; j < k && first; j++) first = g->nodes[j]->anchor != anchor;
+    if (first) {
+      sm_buf_printf(b, "# kernel k%d fuses:", anchor->id);
+      for (int j = k; j < g->nnodes; j++)
+        if (g->nodes[j]->anchor == anchor || g->nodes[j] == anchor)
+          sm_buf_printf(b, " %s(n%d)", g->nodes[j]->op->name, g->nodes[j]->id);
+      sm_buf_putc(b, '\n');
+    }
+    ir_print_node(b, n);
     sm_buf_putc(b, '\n');
   }
   sm_buf_puts(b, "output ");

@@ -13,6 +13,28 @@
 SmStatus pass_grad(IrGraph *g, IrValue *loss, IrValue *const *wrt, int nwrt,
                    IrValue **grads, SmDiag *d);
 
+/* Vertical fusion of elementwise chains (sets IrNode.anchor). */
+SmStatus pass_fuse(IrGraph *g, SmDiag *d);
+
+/* ---- the pipeline (passes/pipeline.c) ---- */
+typedef struct PassInfo {
+  const char *name;
+  SmStatus (*run)(IrGraph *g, SmDiag *d);
+  const char *requires, *invalidates;
+  bool inference_only;
+} PassInfo;
+
+typedef struct PassOptions {
+  int opt_level;          /* 0: no optimization passes */
+  bool inference;         /* the graph is an inference function */
+  bool verify;            /* run the verifier after every pass */
+  const char *stop_after; /* stop after this pass (inspect --after) */
+  SmBuf *log;             /* per-pass node/kernel counts and times */
+} PassOptions;
+
+const PassInfo *pass_table(int *n);
+SmStatus pass_run_pipeline(IrGraph *g, const PassOptions *o, SmDiag *d);
+
 /* The functions of a training program (see passes/train.c). */
 typedef struct TrainProgram {
   IrGraph *infer, *eval, *train;

@@ -109,69 +109,98 @@ void emit_omp_for(SmBuf *b, int64_t work, const char *extra) {
                   extra ? extra : "");
 }
 
-/* Elementwise loop nest. Inputs whose shape equals the output are indexed by
- * the flat index; broadcast inputs get explicit strides (0 on broadcast
- * dims). */
-void ew_emit(SmBuf *b, const IrNode *n) {
-  const IrType *ot = &n->out[0]->type;
+/* Elementwise loop nest for one op or a fused chain of them (all members
+ * share the output shape). Operands from outside the group are loaded once
+ * per element (broadcast operands through their own strides), members are
+ * computed into locals, and only escaping results are stored. When every
+ * operand is output-shaped (or a single element) one flat loop suffices. */
+void ew_emit_group(SmBuf *b, IrNode *const *mem, int nm, IrValue *const *ext, int next,
+                   IrValue *const *outs, int nouts) {
+  const IrType *ot = &mem[nm - 1]->out[0]->type;
   int64_t numel = ir_numel(ot);
   int r = ot->rank;
-  bool all_same = true;
-  for (int k = 0; k < n->nin; k++)
-    if (!ir_type_eq(&n->in[k]->type, ot) &&
-        ir_numel(&n->in[k]->type) != 1)
-      all_same = false;
-  char names[4][64];
-  const char *args[4];
-  SM_ASSERT(n->nin <= 4);
+  bool flat = true;
+  for (int k = 0; k < next; k++)
+    if (!ir_type_eq(&ext[k]->type, ot) && ir_numel(&ext[k]->type) != 1) flat = false;
+  if (r == 0) flat = true;
   /* a derivative expression may not read every operand */
-  for (int k = 0; k < n->nin; k++) sm_buf_printf(b, "  (void)in%d;\n", k);
-  if (all_same || r == 0) {
-    for (int k = 0; k < n->nin; k++) {
-      if (ir_numel(&n->in[k]->type) == 1 && numel != 1)
-        snprintf(names[k], sizeof names[k], "in%d[0]", k);
-      else
-        snprintf(names[k], sizeof names[k], "in%d[i]", k);
-      args[k] = names[k];
-    }
+  for (int k = 0; k < next; k++) sm_buf_printf(b, "  (void)in%d;\n", k);
+  int ind;
+  SmBuf idx = {0};
+  if (flat) {
     emit_omp_for(b, numel, NULL);
-    sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++)\n    out0[i] = ",
-                  (long long)numel);
-    n->op->expr(b, n, args);
-    sm_buf_puts(b, ";\n");
-    return;
+    sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++) {\n", (long long)numel);
+    ind = 4;
+    sm_buf_puts(&idx, "i");
+  } else {
+    int64_t ost[IR_MAX_RANK];
+    ir_strides(ot, ost);
+    emit_omp_for(b, numel, r > 1 ? "collapse(2)" : NULL);
+    for (int dim = 0; dim < r; dim++)
+      sm_buf_printf(b, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n", 2 + 2 * dim, "", dim,
+                    dim, (long long)ot->dims[dim], dim);
+    sm_buf_printf(b, "%*s{\n", 2 + 2 * r, "");
+    ind = 4 + 2 * r;
+    for (int dim = 0; dim < r; dim++)
+      sm_buf_printf(&idx, "%s%lld*i%d", dim ? " + " : "", (long long)ost[dim], dim);
   }
-  /* nested loops; offsets built from per-dim strides */
-  int64_t ost[IR_MAX_RANK];
-  ir_strides(ot, ost);
-  emit_omp_for(b, numel, r > 1 ? "collapse(2)" : NULL);
-  for (int dim = 0; dim < r; dim++)
-    sm_buf_printf(b, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n",
-                  2 + 2 * dim, "", dim, dim, (long long)ot->dims[dim], dim);
-  sm_buf_printf(b, "%*s{\n", 2 + 2 * r, "");
-  for (int k = 0; k < n->nin; k++) {
-    const IrType *t = &n->in[k]->type;
-    int64_t st[IR_MAX_RANK];
-    ir_strides(t, st);
-    SmBuf e = {0};
-    for (int dim = 0; dim < r; dim++) {
-      int td = dim - (r - t->rank);
-      if (td < 0 || t->dims[td] == 1) continue;
-      sm_buf_printf(&e, "%s%lld*i%d", e.len ? " + " : "", (long long)st[td], dim);
+  /* loads of outside operands */
+  for (int k = 0; k < next; k++) {
+    const IrType *t = &ext[k]->type;
+    sm_buf_printf(b, "%*sconst %s v%d = in%d[", ind, "", ir_dtype_ctype(t->dtype), k, k);
+    if (ir_numel(t) == 1) sm_buf_puts(b, "0");
+    else if (flat || ir_type_eq(t, ot)) sm_buf_puts(b, idx.s);
+    else {
+      int64_t st[IR_MAX_RANK];
+      ir_strides(t, st);
+      bool any = false;
+      for (int dim = 0; dim < r; dim++) {
+        int td = dim - (r - t->rank);
+        if (td < 0 || t->dims[td] == 1) continue;
+        sm_buf_printf(b, "%s%lld*i%d", any ? " + " : "", (long long)st[td], dim);
+        any = true;
+      }
+      if (!any) sm_buf_puts(b, "0");
     }
-    snprintf(names[k], sizeof names[k], "in%d[x%d]", k, k);
-    args[k] = names[k];
-    sm_buf_printf(b, "%*sconst int64_t x%d = %s;\n%*s(void)x%d;\n", 4 + 2 * r, "", k,
-                  e.len ? e.s : "0", 4 + 2 * r, "", k);
-    sm_buf_free(&e);
+    sm_buf_printf(b, "];\n%*s(void)v%d;\n", ind, "", k);
   }
-  SmBuf e = {0};
-  for (int dim = 0; dim < r; dim++)
-    sm_buf_printf(&e, "%s%lld*i%d", dim ? " + " : "", (long long)ost[dim], dim);
-  sm_buf_printf(b, "%*sout0[%s] = ", 4 + 2 * r, "", e.s);
-  sm_buf_free(&e);
-  n->op->expr(b, n, args);
-  sm_buf_printf(b, ";\n%*s}\n", 2 + 2 * r, "");
+  /* members in order; arguments name loads (vK) or earlier members (tJ) */
+  char names[8][24];
+  const char *args[8];
+  for (int j = 0; j < nm; j++) {
+    const IrNode *n = mem[j];
+    SM_ASSERT(n->nin <= 8);
+    for (int a = 0; a < n->nin; a++) {
+      int found = -1;
+      for (int q = 0; q < j && found < 0; q++)
+        if (mem[q]->out[0] == n->in[a]) found = q;
+      if (found >= 0) snprintf(names[a], sizeof names[a], "t%d", found);
+      else if (nm == 1) snprintf(names[a], sizeof names[a], "v%d", a); /* ext = operands */
+      else {
+        int k = 0;
+        while (k < next && ext[k] != n->in[a]) k++;
+        SM_ASSERT(k < next);
+        snprintf(names[a], sizeof names[a], "v%d", k);
+      }
+      args[a] = names[a];
+    }
+    sm_buf_printf(b, "%*sconst %s t%d = ", ind, "", ir_dtype_ctype(n->out[0]->type.dtype), j);
+    n->op->expr(b, n, args);
+    sm_buf_printf(b, ";\n%*s(void)t%d;\n", ind, "", j);
+  }
+  for (int o = 0; o < nouts; o++) {
+    int j = 0;
+    while (j < nm && mem[j]->out[0] != outs[o]) j++;
+    SM_ASSERT(j < nm);
+    sm_buf_printf(b, "%*sout%d[%s] = t%d;\n", ind, "", o, idx.s, j);
+  }
+  sm_buf_printf(b, "%*s}\n", ind - 2, "");
+  sm_buf_free(&idx);
+}
+
+void ew_emit(SmBuf *b, const IrNode *n) {
+  IrNode *mem[1] = {(IrNode *)n};
+  ew_emit_group(b, mem, 1, n->in, n->nin, n->out, 1);
 }
 
 void emit_value(SmBuf *b, IrDType t, double v) {

@@ -10,10 +10,12 @@
 
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
+#include "passes/passes.h"
 #include "rt.h"
 
 OpcheckOpts opcheck_defaults(void) {
-  return (OpcheckOpts){.rtol = 1e-5, .atol = 1e-6, .lo = -2, .hi = 2, .ilo = 0, .ihi = 9, .seed = 1};
+  return (OpcheckOpts){.rtol = 1e-5, .atol = 1e-6, .lo = -2, .hi = 2, .ilo = 0, .ihi = 9, .seed = 1,
+                       .opt_level = 1};
 }
 
 double opcheck(const char *text) {
@@ -96,7 +98,17 @@ double opcheck_opts(const char *text, const OpcheckOpts *o) {
   char so[256];
   snprintf(so, sizeof so, "%s/%s.so", dir, g->name);
   CgOptions co = {.check = true, .opt = "-O2 -march=native"};
-  if (cg_compile(g, CG_SHARED, so, &co, &d) != SM_OK) {
+  /* the compiled side goes through the optimization pipeline (fusion...),
+   * so every numeric test also checks the optimized kernels */
+  IrGraph *opt = ir_graph_clone(g);
+  PassOptions po = {.opt_level = o->opt_level, .inference = true, .verify = true};
+  if (pass_run_pipeline(opt, &po, &d) != SM_OK) {
+    print_error("pipeline failed:\n%s\n%s\n", text, sm_diag_text(&d));
+    fail();
+  }
+  SmStatus cst = cg_compile(opt, CG_SHARED, so, &co, &d);
+  ir_graph_free(opt);
+  if (cst != SM_OK) {
     print_error("compile failed:\n%s\n%s\n", text, sm_diag_text(&d));
     fail();
   }

@@ -14,6 +14,7 @@ typedef struct OpcheckOpts {
   double lo, hi;     /* float inputs drawn from U[lo, hi) */
   int64_t ilo, ihi;  /* integer inputs drawn from [ilo, ihi] */
   uint64_t seed;
+  int opt_level; /* pipeline for the compiled side: 1 (default) or 0 */
 } OpcheckOpts;
 
 /* Defaults: rtol 1e-5, atol 1e-6, floats U[-2,2), ints [0,9], seed 1. */

@@ -1,0 +1,67 @@
+/* The kernel schedule: one kernel per unfused node, one per fused group
+ * (members in node order, the anchor last). Codegen, the memory planner and
+ * `smelt inspect --kernels` all work on this list. */
+#include <stdlib.h>
+
+#include "codegen.h"
+
+static void push_unique(IrValue ***items, int *n, int *cap, IrValue *v) {
+  for (int i = 0; i < *n; i++)
+    if ((*items)[i] == v) return;
+  if (*n == *cap) {
+    *cap = *cap ? *cap * 2 : 8;
+    *items = sm_xrealloc(*items, sizeof(IrValue *) * (size_t)*cap);
+  }
+  (*items)[(*n)++] = v;
+}
+
+int cg_kernels(const IrGraph *g, CgKernel **out) {
+  CgKernel *ks = sm_xcalloc((size_t)g->nnodes + 1, sizeof *ks);
+  int nk = 0;
+  for (int k = 0; k < g->nnodes; k++) {
+    IrNode *n = g->nodes[k];
+    if (n->anchor) continue;
+    CgKernel *K = &ks[nk++];
+    K->anchor = n;
+    /* members: nodes anchored here, in order, then the anchor */
+    int cap = 0;
+    for (int j = 0; j < k; j++)
+      if (g->nodes[j]->anchor == n) cap++;
+    K->mem = sm_xcalloc((size_t)cap + 1, sizeof *K->mem);
+    for (int j = 0; j < k; j++)
+      if (g->nodes[j]->anchor == n) K->mem[K->nm++] = g->nodes[j];
+    K->mem[K->nm++] = n;
+    int icap = 0, ocap = 0;
+    for (int m = 0; m < K->nm; m++)
+      for (int i = 0; i < K->mem[m]->nin; i++) {
+        IrValue *v = K->mem[m]->in[i];
+        bool inside = false;
+        for (int q = 0; q < K->nm && !inside; q++)
+          for (int o = 0; o < K->mem[q]->nout; o++) inside |= K->mem[q]->out[o] == v;
+        if (!inside || K->nm == 1) push_unique(&K->ins, &K->nin, &icap, v);
+      }
+    if (K->nm == 1) {
+      /* unfused: exactly the node's operands, duplicates included */
+      free(K->ins);
+      K->ins = sm_xcalloc((size_t)n->nin + 1, sizeof *K->ins);
+      for (int i = 0; i < n->nin; i++) K->ins[i] = n->in[i];
+      K->nin = n->nin;
+      K->outs = sm_xcalloc((size_t)n->nout + 1, sizeof *K->outs);
+      for (int o = 0; o < n->nout; o++) K->outs[o] = n->out[o];
+      K->nout = n->nout;
+    } else {
+      push_unique(&K->outs, &K->nout, &ocap, n->out[0]);
+    }
+  }
+  *out = ks;
+  return nk;
+}
+
+void cg_kernels_free(CgKernel *ks, int nk) {
+  for (int i = 0; i < nk; i++) {
+    free(ks[i].mem);
+    free(ks[i].ins);
+    free(ks[i].outs);
+  }
+  free(ks);
+}

@@ -1,0 +1,71 @@
+/* The pass pipeline: one table, run in order. Every entry names what it
+ * needs and what it invalidates; with `verify` set (tests, or
+ * SMELT_VERIFY_PASSES=1) the verifier runs after every pass. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "passes.h"
+
+/* inference only: dropout is the identity */
+static SmStatus pass_drop_dropout(IrGraph *g, SmDiag *d) {
+  (void)d;
+  for (int k = 0; k < g->nnodes; k++) {
+    IrNode *n = g->nodes[k];
+    if (strcmp(n->op->name, "dropout") != 0) continue;
+    ir_replace_uses(g, n->out[0], n->in[0]);
+  }
+  return SM_OK;
+}
+
+static SmStatus pass_dce(IrGraph *g, SmDiag *d) {
+  (void)d;
+  ir_prune(g, false);
+  return SM_OK;
+}
+
+static const PassInfo pipeline[] = {
+    {"drop-dropout", pass_drop_dropout, "inference graph", "nothing (dead nodes remain)", true},
+    {"dce", pass_dce, "outputs", "node ids", false},
+    {"fuse", pass_fuse, "final node order", "memory plan", false},
+};
+
+const PassInfo *pass_table(int *n) {
+  *n = SM_COUNT(pipeline);
+  return pipeline;
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int count_kernels(const IrGraph *g) {
+  int n = 0;
+  for (int k = 0; k < g->nnodes; k++) n += g->nodes[k]->anchor == NULL;
+  return n;
+}
+
+SmStatus pass_run_pipeline(IrGraph *g, const PassOptions *o, SmDiag *d) {
+  bool verify = o->verify || getenv("SMELT_VERIFY_PASSES");
+  for (int i = 0; i < SM_COUNT(pipeline); i++) {
+    const PassInfo *p = &pipeline[i];
+    if (o->opt_level == 0) break;
+    if (p->inference_only && !o->inference) continue;
+    double t0 = now();
+    SmStatus st = p->run(g, d);
+    double dt = now() - t0;
+    if (o->log)
+      sm_buf_printf(o->log, "%-14s %6d nodes %6d kernels %8.3f ms\n", p->name, g->nnodes,
+                    count_kernels(g), dt * 1e3);
+    if (st != SM_OK) return st;
+    if (verify && !ir_verify(g, d)) {
+      sm_error(d, (SmLoc){0}, "internal error: the graph does not verify after pass '%s'", p->name);
+      return SM_ERR_INTERNAL;
+    }
+    if (o->stop_after && !strcmp(o->stop_after, p->name)) break;
+  }
+  return SM_OK;
+}
