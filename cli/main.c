@@ -30,15 +30,18 @@ static void usage(FILE *f) {
         "      the pipeline, the memory plan or the kernel list\n"
         "  run MODEL --input [NAME=]FILE ... [--weights W] [--output [NAME=]FILE.npy ...]\n"
         "      execute on the reference interpreter\n"
+        "  MODEL is a .smelt text model or an .onnx file; for ONNX, compile/inspect/run take\n"
+        "      --input-shape NAME=D1xD2x... (an input's shape) or SYMBOL=N (a symbolic dim)\n"
         "  diff A.npy B.npy [--rtol R] [--atol A]\n"
         "      compare two arrays elementwise (exit 1 when outside tolerance)\n"
         "  ops                      list supported ops\n",
         f);
 }
 
-static IrGraph *load(const char *path, char **src, SmDiag *d) {
+static IrGraph *load(const char *path, const FeOptions *fo, char **src, SmDiag *d) {
   IrGraph *g = NULL;
-  if (fe_load(path, &g, src, d) != SM_OK) return NULL;
+  SmStatus st = fe_is_onnx(path) ? fe_load_onnx(path, fo, &g, d) : fe_load(path, &g, src, d);
+  if (st != SM_OK) return NULL;
   if (!ir_verify(g, d)) {
     ir_graph_free(g);
     return NULL;
@@ -242,6 +245,7 @@ static void built_free(Built *b) {
 
 static int cmd_run(int argc, char **argv) {
   const char *model = NULL, *weights = NULL;
+  FeOptions fo = {0};
   const char *in_path[64] = {0}, *out_path[64] = {0};
   const char *in_args[64], *out_args[64];
   int nin_args = 0, nout_args = 0;
@@ -249,6 +253,8 @@ static int cmd_run(int argc, char **argv) {
     if (!strcmp(argv[i], "--input") && i + 1 < argc && nin_args < 64) in_args[nin_args++] = argv[++i];
     else if (!strcmp(argv[i], "--output") && i + 1 < argc && nout_args < 64) out_args[nout_args++] = argv[++i];
     else if (!strcmp(argv[i], "--weights") && i + 1 < argc) weights = argv[++i];
+    else if (!strcmp(argv[i], "--input-shape") && i + 1 < argc && fo.ninput_shapes < 32)
+      fo.input_shapes[fo.ninput_shapes++] = argv[++i];
     else if (argv[i][0] != '-' && !model) model = argv[i];
     else {
       fprintf(stderr, "smelt run: error: unexpected argument '%s'\n", argv[i]);
@@ -262,14 +268,14 @@ static int cmd_run(int argc, char **argv) {
   SmDiag d;
   sm_diag_init(&d);
   char *src = NULL;
-  IrGraph *g = load(model, &src, &d);
+  IrGraph *g = load(model, &fo, &src, &d);
   if (g) inference_view(g);
   int rc = 0;
   IrTensor *ins = NULL, *params = NULL, *outs = NULL;
   RtErr e = {{0}};
   if (!g) {
     fputs(sm_diag_text(&d), stderr);
-    rc = 1;
+    rc = fe_is_onnx(model) ? 2 : 1; /* bad or unsupported ONNX input */
     goto done;
   }
   int next = 0;
@@ -371,6 +377,7 @@ done:
 
 static int cmd_compile(int argc, char **argv) {
   const char *model = NULL, *out = NULL, *emit = "exe", *weights = NULL;
+  FeOptions fo = {0};
   CgOptions o = {.check = true};
   TrainFlags tf = {0};
   bool train = false;
@@ -388,6 +395,7 @@ static int cmd_compile(int argc, char **argv) {
     else if (!strcmp(a, "--weights") && has) weights = argv[++i];
     else if (!strcmp(a, "--embed-weights")) o.embed_weights = true;
     else if (!strcmp(a, "--no-check")) o.check = false;
+    else if (!strcmp(a, "--input-shape") && has && fo.ninput_shapes < 32) fo.input_shapes[fo.ninput_shapes++] = argv[++i];
     else if (a[0] != '-' && !model) model = a;
     else {
       fprintf(stderr, "smelt compile: error: unexpected argument '%s'\n", a);
@@ -414,10 +422,12 @@ static int cmd_compile(int argc, char **argv) {
   SmDiag d;
   sm_diag_init(&d);
   char *src = NULL;
-  IrGraph *g = load(model, &src, &d);
+  IrGraph *g = load(model, &fo, &src, &d);
   int rc = 0;
   IrTensor *params = NULL;
-  if (!g) rc = 1;
+  if (!g) rc = fe_is_onnx(model) ? 2 : 1;
+  /* imported weights (ONNX initializers) are baked into the program */
+  for (int i = 0; g && !train && i < g->nparams; i++) o.embed_weights |= g->params[i]->data != NULL;
   if (g && weights) {
     RtErr e = {{0}};
     params = sm_xcalloc((size_t)g->nparams + 1, sizeof *params);
@@ -634,6 +644,7 @@ static void inspect_dot(SmBuf *b, const CgProgram *prog) {
 
 static int cmd_inspect(int argc, char **argv) {
   const char *model = NULL, *after = NULL, *format = "text";
+  FeOptions fo = {0};
   TrainFlags tf = {0};
   bool train = false, passes = false, memory = false, kernels = false;
   int opt = 1;
@@ -644,6 +655,8 @@ static int cmd_inspect(int argc, char **argv) {
     else if (!strcmp(argv[i], "--passes")) passes = true;
     else if (!strcmp(argv[i], "--memory")) memory = true;
     else if (!strcmp(argv[i], "--kernels")) kernels = true;
+    else if (!strcmp(argv[i], "--input-shape") && i + 1 < argc && fo.ninput_shapes < 32)
+      fo.input_shapes[fo.ninput_shapes++] = argv[++i];
     else if (!strcmp(argv[i], "-O0") || !strcmp(argv[i], "-O1")) opt = argv[i][2] - '0';
     else if (train_flag(&tf, argc, argv, &i)) train = true;
     else if (argv[i][0] != '-' && !model) model = argv[i];
@@ -683,11 +696,11 @@ static int cmd_inspect(int argc, char **argv) {
   SmDiag d;
   sm_diag_init(&d);
   char *src = NULL;
-  IrGraph *g = load(model, &src, &d);
+  IrGraph *g = load(model, &fo, &src, &d);
   int rc = 0;
   SmBuf out = {0}, log = {0};
   if (!g) {
-    rc = 1;
+    rc = fe_is_onnx(model) ? 2 : 1;
   } else if ((!after || !strcmp(after, "parse")) && !passes && !memory && !kernels && !dot && !train) {
     ir_print(&out, g);
   } else {

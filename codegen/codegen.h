@@ -23,6 +23,10 @@ typedef struct CgKernel {
   int nout;
 } CgKernel;
 
+/* A view op (reshape, flatten) whose result simply names its operand's
+ * buffer: no kernel, no memory of its own. */
+bool cg_is_alias(const IrGraph *g, const IrNode *n);
+
 /* The kernel schedule of g (after pass_fuse). Returns the count. */
 int cg_kernels(const IrGraph *g, CgKernel **out);
 void cg_kernels_free(CgKernel *ks, int nk);

@@ -15,12 +15,22 @@ static void push_unique(IrValue ***items, int *n, int *cap, IrValue *v) {
   (*items)[(*n)++] = v;
 }
 
+bool cg_is_alias(const IrGraph *g, const IrNode *n) {
+  if (!(n->op->flags & IR_OPF_VIEW) || n->nout != 1 || n->anchor) return false;
+  if (n->in[0]->kind == IR_VAL_PARAM) return false; /* params may be updated in place */
+  for (int i = 0; i < g->noutputs; i++)
+    if (g->outputs[i] == n->out[0]) return false; /* outputs get their own buffer */
+  for (int k = 0; k < g->nnodes; k++)
+    if (g->nodes[k]->anchor == n) return false;
+  return true;
+}
+
 int cg_kernels(const IrGraph *g, CgKernel **out) {
   CgKernel *ks = sm_xcalloc((size_t)g->nnodes + 1, sizeof *ks);
   int nk = 0;
   for (int k = 0; k < g->nnodes; k++) {
     IrNode *n = g->nodes[k];
-    if (n->anchor) continue;
+    if (n->anchor || cg_is_alias(g, n)) continue;
     CgKernel *K = &ks[nk++];
     K->anchor = n;
     /* members: nodes anchored here, in order, then the anchor */

@@ -99,6 +99,11 @@ void cg_plan(const IrGraph *g, const IrGraph *master, CgPlan *p) {
   /* liveness over the kernel schedule: a value is born when its kernel
    * runs and dies after the last kernel reading it; values computed inside
    * a fused kernel never touch memory */
+  /* views share their operand's buffer: map each to its root value */
+  int *root = sm_xcalloc((size_t)g->nvalues + 1, sizeof *root);
+  for (int i = 0; i < g->nvalues; i++) root[i] = i;
+  for (int k = 0; k < g->nnodes; k++)
+    if (cg_is_alias(g, g->nodes[k])) root[g->nodes[k]->out[0]->id] = root[g->nodes[k]->in[0]->id];
   CgKernel *ks;
   int nk = cg_kernels(g, &ks);
   Live *lv = sm_xcalloc((size_t)g->nvalues + 1, sizeof *lv);
@@ -115,7 +120,7 @@ void cg_plan(const IrGraph *g, const IrGraph *master, CgPlan *p) {
     }
   for (int k = 0; k < nk; k++)
     for (int i = 0; i < ks[k].nin; i++) {
-      const IrValue *v = ks[k].ins[i];
+      const IrValue *v = g->values[root[ks[k].ins[i]->id]];
       if (v->kind == IR_VAL_NODE && !fixed[v->id]) lv[idx[v->id]].end = k;
     }
   cg_kernels_free(ks, nk);
@@ -134,6 +139,13 @@ void cg_plan(const IrGraph *g, const IrGraph *master, CgPlan *p) {
   for (int a = 0; a < nlv; a++)
     p->slots[order[best][a].id] = (CgSlot){RT_REGION_ARENA, offs[best][a], order[best][a].bytes};
   p->arena_bytes = tops[best];
+  for (int i = 0; i < g->nvalues; i++)
+    if (root[i] != i) {
+      p->slots[i] = p->slots[root[i]];
+      p->slots[i].bytes = (size_t)ir_type_numel(&g->values[i]->type) *
+                          ir_dtype_size(g->values[i]->type.dtype);
+    }
+  free(root);
   p->strategy = best ? "first-fit by birth" : "greedy by size";
   for (int s = 0; s < 2; s++) {
     free(offs[s]);

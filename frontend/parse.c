@@ -612,6 +612,7 @@ void fe_model_name(const char *path, char *buf, size_t n) {
 SmStatus fe_load(const char *path, IrGraph **out, char **src, SmDiag *d) {
   *out = NULL;
   *src = NULL;
+  if (fe_is_onnx(path)) return fe_load_onnx(path, NULL, out, d);
   size_t len;
   SmStatus st = sm_read_file(path, src, &len, d);
   if (st) return st;

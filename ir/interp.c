@@ -29,6 +29,19 @@ void ir_init_params(const IrGraph *g, IrTensor *params) {
     int64_t fi, fo;
     rt_fans(v->type.rank, v->type.dims, &fi, &fo);
     params[p] = ir_tensor_new(v->type);
+    if (v->data) {
+      const char *q = (const char *)v->data;
+      for (int64_t i = 0; i < params[p].numel; i++) {
+        switch (v->type.dtype) {
+        case IR_F32: { float x; memcpy(&x, q + 4 * i, 4); params[p].d[i] = x; } break;
+        case IR_F64: { double x; memcpy(&x, q + 8 * i, 8); params[p].d[i] = x; } break;
+        case IR_I64: { int64_t x; memcpy(&x, q + 8 * i, 8); params[p].d[i] = (double)x; } break;
+        case IR_I32: { int32_t x; memcpy(&x, q + 4 * i, 4); params[p].d[i] = x; } break;
+        default: params[p].d[i] = ((const uint8_t *)q)[i]; break;
+        }
+      }
+      continue;
+    }
     for (int64_t i = 0; i < params[p].numel; i++) {
       double x = rt_init_value((int)v->init.kind, v->init.a, v->init.b, fi, fo,
                                g->seed, (uint64_t)p, (uint64_t)i);

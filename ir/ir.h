@@ -91,6 +91,9 @@ typedef struct IrValue {
   IrNode *def;  /* producing node (IR_VAL_NODE) */
   int def_out;  /* output index within def */
   IrInit init;  /* IR_VAL_PARAM */
+  /* IR_VAL_PARAM with literal values (e.g. ONNX initializers): numel
+   * elements of type.dtype, C order, in the graph's arena; NULL: use init */
+  const void *data;
   int index;    /* position in g->inputs / g->params */
   SmLoc loc;
 } IrValue;
@@ -233,6 +236,7 @@ enum {
   IR_OPF_ELEMENTWISE = 1 << 0, /* out[i] = f(in0[i'], in1[i'']) broadcast */
   IR_OPF_NOGRAD = 1 << 1,      /* no gradient flows through (e.g. argmax) */
   IR_OPF_ANY_ATTRS = 1 << 2,   /* attributes are not checked against a schema */
+  IR_OPF_VIEW = 1 << 3,        /* output = input's bytes reinterpreted (reshape) */
 };
 
 struct IrOpDef {

@@ -17,6 +17,10 @@ IrGraph *ir_graph_clone(const IrGraph *g) {
   for (int i = 0; i < g->nparams; i++) {
     const IrValue *v = g->params[i];
     map[v->id] = ir_add_param(c, v->name, v->type, v->init, v->loc);
+    if (v->data) { /* literal values (ONNX initializers) */
+      size_t bytes = (size_t)ir_type_numel(&v->type) * ir_dtype_size(v->type.dtype);
+      map[v->id]->data = sm_arena_memdup(&c->arena, v->data, bytes ? bytes : 1);
+    }
   }
   for (int k = 0; k < g->nnodes; k++) {
     const IrNode *n = g->nodes[k];

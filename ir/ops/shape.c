@@ -718,10 +718,12 @@ static const IrAttrSpec constant_attrs[] = {{"shape", IR_ATTR_INTS, false},
 
 static const IrOpDef op_flatten = {
     .name = "flatten", .min_in = 1, .max_in = 1, .nout = 1, .attrs = flatten_attrs,
+    .flags = IR_OPF_VIEW,
     .infer = flatten_infer, .ref = copy_ref, .emit = copy_emit, .grad = reshape_grad,
     .doc = "2-D [prod(dims[:axis]), prod(dims[axis:])] (axis=1)"};
 static const IrOpDef op_reshape = {
     .name = "reshape", .min_in = 1, .max_in = 1, .nout = 1, .attrs = reshape_attrs,
+    .flags = IR_OPF_VIEW,
     .infer = reshape_infer, .ref = copy_ref, .emit = copy_emit, .grad = reshape_grad,
     .doc = "new shape, same elements (one -1 inferred, 0 copies the input dim)"};
 static const IrOpDef op_transpose = {

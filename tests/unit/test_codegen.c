@@ -11,6 +11,7 @@
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
 #include "helpers/opcheck.h"
+#include "helpers/plancheck.h"
 #include "rt_model.h"
 
 static IrGraph *parse(const char *name, const char *text) {
@@ -41,59 +42,12 @@ static IrGraph *load_example(const char *file) {
   return g;
 }
 
-/* Independent plan checker: recompute liveness from the graph and prove
- * that no two arena buffers that are alive at the same time overlap, and
- * that every buffer fits in the arena. */
-static void check_plan(const IrGraph *g) {
-  CgPlan p;
-  cg_plan(g, NULL, &p);
-  int nv = g->nvalues;
-  int *first = malloc(sizeof(int) * (size_t)nv), *last = malloc(sizeof(int) * (size_t)nv);
-  for (int i = 0; i < nv; i++) first[i] = last[i] = -2;
-  for (int i = 0; i < g->ninputs; i++) {
-    first[g->inputs[i]->id] = -1;
-    last[g->inputs[i]->id] = g->nnodes;
-  }
-  for (int k = 0; k < g->nnodes; k++) {
-    for (int o = 0; o < g->nodes[k]->nout; o++) first[g->nodes[k]->out[o]->id] = last[g->nodes[k]->out[o]->id] = k;
-    for (int i = 0; i < g->nodes[k]->nin; i++)
-      if (last[g->nodes[k]->in[i]->id] < k) last[g->nodes[k]->in[i]->id] = k;
-  }
-  for (int i = 0; i < g->noutputs; i++) last[g->outputs[i]->id] = g->nnodes;
-  for (int a = 0; a < nv; a++) {
-    const CgSlot *sa = &p.slots[a];
-    const IrValue *va = g->values[a];
-    size_t bytes = (size_t)ir_type_numel(&va->type) * ir_dtype_size(va->type.dtype);
-    assert_true(sa->bytes == bytes);
-    if (sa->region == RT_REGION_PARAMS) {
-      assert_true(sa->offset + sa->bytes <= p.param_bytes);
-      continue;
-    }
-    assert_true(sa->offset + sa->bytes <= p.arena_bytes);
-    assert_true(sa->offset % 64 == 0);
-    for (int b = a + 1; b < nv; b++) {
-      const CgSlot *sb = &p.slots[b];
-      if (sb->region != RT_REGION_ARENA || first[a] == -2 || first[b] == -2) continue;
-      bool live_together = !(last[a] < first[b] || last[b] < first[a]);
-      bool overlap = sa->offset < sb->offset + sb->bytes && sb->offset < sa->offset + sa->bytes;
-      if (live_together && overlap && sa->bytes && sb->bytes) {
-        print_error("'%s' and '%s' overlap while both alive\n", va->name, g->values[b]->name);
-        fail();
-      }
-    }
-  }
-  assert_true(p.arena_bytes <= p.naive_bytes);
-  free(first);
-  free(last);
-  cg_plan_free(&p);
-}
-
 static void test_plan_examples(void **state) {
   (void)state;
   const char *ex[] = {"lenet.smelt", "mlp.smelt", "cnn_bn.smelt"};
   for (int i = 0; i < 3; i++) {
     IrGraph *g = load_example(ex[i]);
-    check_plan(g);
+    plancheck(g);
     ir_graph_free(g);
   }
 }
@@ -104,7 +58,7 @@ static void test_plan_reuses(void **state) {
                      "input x: f32[1000]\n"
                      "a = relu(x)\nb = exp(a)\nc = tanh(b)\nd = neg(c)\ne = abs(d)\n"
                      "output e\n");
-  check_plan(g);
+  plancheck(g);
   CgPlan p;
   cg_plan(g, NULL, &p);
   /* x and e dedicated, a..d need only two buffers in turn */

@@ -11,6 +11,7 @@
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
 #include "passes/passes.h"
+#include "plancheck.h"
 #include "rt.h"
 
 OpcheckOpts opcheck_defaults(void) {
@@ -106,6 +107,7 @@ double opcheck_opts(const char *text, const OpcheckOpts *o) {
     print_error("pipeline failed:\n%s\n%s\n", text, sm_diag_text(&d));
     fail();
   }
+  plancheck(opt);
   SmStatus cst = cg_compile(opt, CG_SHARED, so, &co, &d);
   ir_graph_free(opt);
   if (cst != SM_OK) {

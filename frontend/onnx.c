@@ -1,0 +1,1805 @@
+/* ONNX models (protobuf, decoded with protobuf-c from Debian's onnx.proto)
+ * into IR.
+ *
+ * Import walks the nodes in dependency order. Each ONNX name maps to an
+ * entry holding either an IR value or a constant known at import time
+ * (initializers, Constant nodes, and everything computed only from them, such
+ * as the Shape -> Gather -> Concat -> Reshape chains exporters emit). Nodes
+ * whose inputs are all constant are evaluated at once with the IR's reference
+ * kernels or, for ops smelt has no kernel for (Shape, Gather, Cast, Range,
+ * ...), by the small folders here; their results never reach the graph.
+ * Initializers that a runtime op needs become parameters carrying their
+ * values (IrValue.data). Every unsupported node is reported in one message. */
+#include <errno.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "frontend/frontend.h"
+#include "ir/ops/ops.h"
+#include "onnx.pb-c.h"
+
+#define ONNX_MAX_FILE ((int64_t)2 << 30) /* protobuf's 2 GiB message limit */
+#define ONNX_MIN_OPSET 7
+#define ONNX_MAX_OPSET 28
+#define ONNX_MIN_IR 3
+#define ONNX_MAX_IR 14
+
+enum { OT_FLOAT = 1, OT_UINT8 = 2, OT_INT8 = 3, OT_UINT16 = 4, OT_INT16 = 5, OT_INT32 = 6,
+       OT_INT64 = 7, OT_STRING = 8, OT_BOOL = 9, OT_FLOAT16 = 10, OT_DOUBLE = 11,
+       OT_UINT32 = 12, OT_UINT64 = 13, OT_BFLOAT16 = 16 };
+
+static const char *onnx_dtype_name(int t) {
+  static const char *const names[] = {"undefined", "float", "uint8", "int8", "uint16", "int16",
+                                      "int32", "int64", "string", "bool", "float16", "double",
+                                      "uint32", "uint64", "complex64", "complex128", "bfloat16"};
+  return t >= 0 && t < SM_COUNT(names) ? names[t] : "an unknown type";
+}
+
+/* smelt dtype of an ONNX element type; bool is held as u8 (constants only). */
+static bool map_dtype(int t, IrDType *out, bool allow_bool) {
+  switch (t) {
+  case OT_FLOAT: *out = IR_F32; return true;
+  case OT_DOUBLE: *out = IR_F64; return true;
+  case OT_INT64: *out = IR_I64; return true;
+  case OT_INT32: *out = IR_I32; return true;
+  case OT_UINT8: *out = IR_U8; return true;
+  case OT_BOOL: *out = IR_U8; return allow_bool;
+  default: return false;
+  }
+}
+
+/* A name's meaning during import. */
+typedef struct Ent {
+  const char *name;
+  IrValue *v;          /* run-time value (NULL while only a constant) */
+  IrTensor *c;         /* value known at import time */
+  bool param;          /* c derives from initializers: materialize as a parameter */
+  bool poison;         /* its producer failed; consumers stay silent */
+  bool bad;            /* the initializer failed to decode (reported once) */
+  const Onnx__TensorProto *init; /* undecoded initializer */
+} Ent;
+
+typedef struct Im {
+  IrGraph *g;
+  SmDiag *d;
+  const char *path, *dir;
+  const FeOptions *fo;
+  int64_t opset;
+  Ent **tab;
+  size_t cap, n;
+  IrTensor **consts; /* by IR value id: its value if known at import */
+  bool *cparam;      /* by IR value id: that constant derives from parameters */
+  int nconsts;
+  IrTensor **owned;
+  int nowned, capowned;
+  bool fold_params; /* the node being lowered computes shapes: fold parameters too */
+  SmLoc loc;        /* of the node being lowered */
+  bool failed;      /* the current node reported an error */
+} Im;
+
+/* ---- name table ---- */
+static uint64_t hash_str(const char *s) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+static Ent *lookup(Im *im, const char *name) {
+  if (!im->cap) return NULL;
+  for (size_t i = hash_str(name) & (im->cap - 1);; i = (i + 1) & (im->cap - 1)) {
+    if (!im->tab[i]) return NULL;
+    if (!strcmp(im->tab[i]->name, name)) return im->tab[i];
+  }
+}
+
+static Ent *define(Im *im, const char *name) {
+  Ent *e = lookup(im, name);
+  if (e) {
+    *e = (Ent){.name = e->name};
+    return e;
+  }
+  if (2 * (im->n + 1) > im->cap) {
+    size_t nc = im->cap ? 2 * im->cap : 64;
+    Ent **nt = sm_xcalloc(nc, sizeof *nt);
+    for (size_t i = 0; i < im->cap; i++) {
+      if (!im->tab[i]) continue;
+      size_t j = hash_str(im->tab[i]->name) & (nc - 1);
+      while (nt[j]) j = (j + 1) & (nc - 1);
+      nt[j] = im->tab[i];
+    }
+    free(im->tab);
+    im->tab = nt;
+    im->cap = nc;
+  }
+  e = sm_arena_alloc(&im->g->arena, sizeof *e);
+  e->name = sm_arena_strdup(&im->g->arena, name);
+  size_t j = hash_str(name) & (im->cap - 1);
+  while (im->tab[j]) j = (j + 1) & (im->cap - 1);
+  im->tab[j] = e;
+  im->n++;
+  return e;
+}
+
+/* ---- constants ---- */
+static IrTensor *new_const(Im *im, IrType t) {
+  IrTensor *c = sm_xcalloc(1, sizeof *c);
+  *c = ir_tensor_new(t);
+  SM_VEC_PUSH(&im->g->arena, im->owned, im->nowned, im->capowned, c);
+  return c;
+}
+
+static double round_to(IrDType t, double v) {
+  switch (t) {
+  case IR_F32: return (float)v;
+  case IR_I64: return isfinite(v) ? (double)(int64_t)v : 0;
+  case IR_I32: return isfinite(v) ? (double)(int32_t)(int64_t)v : 0;
+  case IR_U8: return isfinite(v) ? (double)(uint8_t)(int64_t)v : 0;
+  default: return v;
+  }
+}
+
+static void track_consts(Im *im) {
+  if (im->nconsts >= im->g->nvalues + 1) return;
+  int nc = 2 * im->g->nvalues + 64;
+  im->consts = sm_xrealloc(im->consts, sizeof *im->consts * (size_t)nc);
+  im->cparam = sm_xrealloc(im->cparam, (size_t)nc);
+  for (int i = im->nconsts; i < nc; i++) {
+    im->consts[i] = NULL;
+    im->cparam[i] = false;
+  }
+  im->nconsts = nc;
+}
+
+static IrTensor *const_of_value(Im *im, const IrValue *v) {
+  return v->id < im->nconsts ? im->consts[v->id] : NULL;
+}
+
+/* ---- errors ---- */
+__attribute__((format(printf, 2, 3))) static bool fail(Im *im, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  sm_verror(im->d, im->loc, fmt, ap);
+  va_end(ap);
+  im->failed = true;
+  return false;
+}
+
+/* ---- tensors from TensorProto ---- */
+static bool read_external(Im *im, const Onnx__TensorProto *t, size_t want, uint8_t **out) {
+  const char *loc = NULL;
+  int64_t off = 0, len = -1;
+  for (size_t i = 0; i < t->n_external_data; i++) {
+    const Onnx__StringStringEntryProto *kv = t->external_data[i];
+    if (!kv->key || !kv->value) continue;
+    if (!strcmp(kv->key, "location")) loc = kv->value;
+    else if (!strcmp(kv->key, "offset")) off = strtoll(kv->value, NULL, 10);
+    else if (!strcmp(kv->key, "length")) len = strtoll(kv->value, NULL, 10);
+  }
+  const char *nm = t->name ? t->name : "";
+  if (!loc || !*loc) return fail(im, "tensor '%s': external data without a location", nm);
+  if (loc[0] == '/' || strstr(loc, ".."))
+    return fail(im, "tensor '%s': external data location '%s' must be a relative path inside "
+                    "the model's directory", nm, loc);
+  if (off < 0 || (len >= 0 && (size_t)len != want))
+    return fail(im, "tensor '%s': external data offset %lld / length %lld, but the tensor "
+                    "needs %zu bytes", nm, (long long)off, (long long)len, want);
+  char *file = sm_arena_printf(&im->g->arena, "%s/%s", im->dir, loc);
+  FILE *f = fopen(file, "rb");
+  if (!f) return fail(im, "tensor '%s': cannot open external data file %s: %s", nm, file, strerror(errno));
+  struct stat st;
+  if (fstat(fileno(f), &st) != 0 || st.st_size < off || (uint64_t)(st.st_size - off) < want) {
+    fclose(f);
+    return fail(im, "tensor '%s': external data file %s is too short (%lld bytes; needs %zu "
+                    "at offset %lld)", nm, file, (long long)st.st_size, want, (long long)off);
+  }
+  uint8_t *buf = sm_xmalloc(want ? want : 1);
+  bool ok = fseeko(f, off, SEEK_SET) == 0 && fread(buf, 1, want, f) == want;
+  fclose(f);
+  if (!ok) {
+    free(buf);
+    return fail(im, "tensor '%s': cannot read external data file %s", nm, file);
+  }
+  *out = buf;
+  return true;
+}
+
+static double raw_elem(const uint8_t *p, int ot, int64_t i) {
+  switch (ot) {
+  case OT_FLOAT: { float v; memcpy(&v, p + 4 * i, 4); return v; }
+  case OT_DOUBLE: { double v; memcpy(&v, p + 8 * i, 8); return v; }
+  case OT_INT64: { int64_t v; memcpy(&v, p + 8 * i, 8); return (double)v; }
+  case OT_INT32: { int32_t v; memcpy(&v, p + 4 * i, 4); return v; }
+  case OT_BOOL: return p[i] != 0;
+  default: return p[i];
+  }
+}
+
+/* Decode a TensorProto into a constant; raw (optional) gets the bytes in
+ * the smelt dtype, allocated in the graph arena (NULL for bool). */
+static IrTensor *decode_tensor(Im *im, const Onnx__TensorProto *t, void **raw) {
+  const char *nm = t->name && *t->name ? t->name : "(unnamed)";
+  IrDType dt;
+  int ot = t->has_data_type ? t->data_type : 0;
+  if (!map_dtype(ot, &dt, true)) {
+    fail(im, "tensor '%s' has element type %s (smelt supports float, double, int64, int32, "
+             "uint8, and bool constants)", nm, onnx_dtype_name(ot));
+    return NULL;
+  }
+  if (t->n_dims > IR_MAX_RANK) {
+    fail(im, "tensor '%s' has rank %zu (at most %d)", nm, t->n_dims, IR_MAX_RANK);
+    return NULL;
+  }
+  IrType ty = {.dtype = dt, .rank = (int)t->n_dims};
+  for (size_t i = 0; i < t->n_dims; i++) {
+    if (t->dims[i] < 0) {
+      fail(im, "tensor '%s' has a negative dim %lld", nm, (long long)t->dims[i]);
+      return NULL;
+    }
+    ty.dims[i] = t->dims[i];
+  }
+  int64_t numel = ir_type_numel(&ty);
+  if (numel < 0) {
+    char s[IR_TYPE_STRLEN];
+    fail(im, "tensor '%s': dims %s have more than 2^40 elements", nm, ir_type_str(&ty, s, sizeof s));
+    return NULL;
+  }
+  size_t esz = ot == OT_BOOL ? 1 : ir_dtype_size(dt);
+  size_t want = (size_t)numel * esz;
+  uint8_t *ext = NULL;
+  const uint8_t *bytes = NULL;
+  if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+    if (!read_external(im, t, want, &ext)) return NULL;
+    bytes = ext;
+  } else if (t->has_raw_data) {
+    bytes = t->raw_data.data;
+    if (t->raw_data.len != want) {
+      fail(im, "tensor '%s': raw_data has %zu bytes, but %lld %s elements need %zu", nm,
+           t->raw_data.len, (long long)numel, onnx_dtype_name(ot), want);
+      return NULL;
+    }
+  }
+  IrTensor *c = new_const(im, ty);
+  if (bytes) {
+    for (int64_t i = 0; i < numel; i++) c->d[i] = raw_elem(bytes, ot, i);
+  } else {
+    size_t cnt;
+    switch (ot) {
+    case OT_FLOAT: cnt = t->n_float_data; break;
+    case OT_DOUBLE: cnt = t->n_double_data; break;
+    case OT_INT64: cnt = t->n_int64_data; break;
+    default: cnt = t->n_int32_data; break;
+    }
+    if (cnt != (size_t)numel) {
+      fail(im, "tensor '%s' holds %zu values, but its dims need %lld", nm, cnt, (long long)numel);
+      return NULL;
+    }
+    for (int64_t i = 0; i < numel; i++)
+      c->d[i] = ot == OT_FLOAT ? t->float_data[i] : ot == OT_DOUBLE ? t->double_data[i]
+              : ot == OT_INT64 ? (double)t->int64_data[i] : ot == OT_BOOL ? t->int32_data[i] != 0
+              : (double)t->int32_data[i];
+  }
+  if (raw) *raw = bytes && ot != OT_BOOL ? sm_arena_memdup(&im->g->arena, bytes, want ? want : 1) : NULL;
+  free(ext);
+  return c;
+}
+
+/* ---- building IR ---- */
+static const IrOpDef *opdef(const char *name) {
+  const IrOpDef *op = ir_op_find(name);
+  SM_ASSERT(op);
+  return op;
+}
+
+static void store_elem(void *p, IrDType t, int64_t i, double v) {
+  switch (t) {
+  case IR_F32: ((float *)p)[i] = (float)v; break;
+  case IR_F64: ((double *)p)[i] = v; break;
+  case IR_I64: ((int64_t *)p)[i] = (int64_t)v; break;
+  case IR_I32: ((int32_t *)p)[i] = (int32_t)v; break;
+  default: ((uint8_t *)p)[i] = (uint8_t)v; break;
+  }
+}
+
+/* The IR value of an entry, materializing constants: parameter-derived ones
+ * become parameters with their values, the rest `constant` nodes. */
+static IrValue *val(Im *im, Ent *e) {
+  if (e->v) return e->v;
+  if (e->bad) {
+    im->failed = true;
+    return NULL;
+  }
+  if (e->init && !e->c) {
+    void *raw = NULL;
+    e->c = decode_tensor(im, e->init, &raw);
+    if (!e->c) {
+      e->bad = true;
+      return NULL;
+    }
+    e->param = true;
+    if (raw) {
+      IrValue *p = ir_add_param(im->g, e->name, e->c->type, (IrInit){IR_INIT_ZEROS, 0, 0}, im->loc);
+      p->data = raw;
+      e->v = p;
+      track_consts(im);
+      im->consts[p->id] = e->c;
+      im->cparam[p->id] = true;
+      return p;
+    }
+  }
+  SM_ASSERT(e->c);
+  IrTensor *c = e->c;
+  int64_t numel = c->numel;
+  if (e->param) {
+    IrValue *p = ir_add_param(im->g, e->name, c->type, (IrInit){IR_INIT_ZEROS, 0, 0}, im->loc);
+    void *data = sm_arena_alloc(&im->g->arena, (size_t)(numel ? numel : 1) * ir_dtype_size(c->type.dtype));
+    for (int64_t i = 0; i < numel; i++) store_elem(data, c->type.dtype, i, c->d[i]);
+    p->data = data;
+    e->v = p;
+  } else {
+    IrNode *n = ir_add_node(im->g, opdef("constant"), NULL, 0, (const char *[]){e->name}, 1, im->loc);
+    ir_set_ints(im->g, n, "shape", c->type.dims, c->type.rank);
+    ir_set_floats(im->g, n, "value", c->d, (int)numel);
+    ir_set_str(im->g, n, "dtype", ir_dtype_name(c->type.dtype));
+    if (!ir_infer_node(n, im->d)) {
+      im->failed = true;
+      return NULL;
+    }
+    e->v = n->out[0];
+  }
+  track_consts(im);
+  im->consts[e->v->id] = c;
+  im->cparam[e->v->id] = e->param;
+  return e->v;
+}
+
+static IrNode *mk(Im *im, const char *op, IrValue *const *in, int nin) {
+  return ir_add_node(im->g, opdef(op), (IrValue **)in, nin, NULL, 1, im->loc);
+}
+
+/* Infer n's types; evaluate it now when every input is known. */
+static IrValue *fin(Im *im, IrNode *n) {
+  if (!ir_infer_node(n, im->d)) {
+    im->failed = true;
+    return NULL;
+  }
+  track_consts(im);
+  bool all = true, fromp = false;
+  for (int i = 0; i < n->nin && all; i++) {
+    all = const_of_value(im, n->in[i]) != NULL;
+    fromp |= all && im->cparam[n->in[i]->id];
+  }
+  if (all && (!fromp || im->fold_params)) {
+    IrTensor in[16], out[8];
+    IrTensor *res[8];
+    SM_ASSERT(n->nin <= 16 && n->nout <= 8);
+    for (int i = 0; i < n->nin; i++) in[i] = *const_of_value(im, n->in[i]);
+    for (int o = 0; o < n->nout; o++) {
+      res[o] = new_const(im, n->out[o]->type);
+      out[o] = *res[o];
+    }
+    n->op->ref(n, in, out);
+    for (int o = 0; o < n->nout; o++) {
+      im->consts[n->out[o]->id] = res[o];
+      im->cparam[n->out[o]->id] = fromp;
+    }
+  }
+  return n->out[0];
+}
+
+static IrValue *op1(Im *im, const char *op, IrValue *a) {
+  if (!a) return NULL;
+  return fin(im, mk(im, op, &a, 1));
+}
+
+static IrValue *op2(Im *im, const char *op, IrValue *a, IrValue *b) {
+  if (!a || !b) return NULL;
+  IrValue *in[2] = {a, b};
+  return fin(im, mk(im, op, in, 2));
+}
+
+static IrValue *scalar(Im *im, IrDType t, double v) {
+  double x = round_to(t, v);
+  IrNode *n = ir_add_node(im->g, opdef("constant"), NULL, 0, NULL, 1, im->loc);
+  ir_set_ints(im->g, n, "shape", NULL, 0);
+  ir_set_floats(im->g, n, "value", &x, 1);
+  ir_set_str(im->g, n, "dtype", ir_dtype_name(t));
+  return fin(im, n);
+}
+
+static IrValue *reshape_to(Im *im, IrValue *x, int rank, const int64_t *dims) {
+  if (!x) return NULL;
+  if (x->type.rank == rank && !memcmp(x->type.dims, dims, sizeof(int64_t) * (size_t)rank)) return x;
+  IrNode *n = mk(im, "reshape", &x, 1);
+  ir_set_ints(im->g, n, "shape", dims, rank);
+  return fin(im, n);
+}
+
+/* ---- ONNX node attributes and inputs ---- */
+static const Onnx__AttributeProto *attr(const Onnx__NodeProto *n, const char *name) {
+  for (size_t i = 0; i < n->n_attribute; i++)
+    if (n->attribute[i]->name && !strcmp(n->attribute[i]->name, name)) return n->attribute[i];
+  return NULL;
+}
+
+static int64_t aint(const Onnx__NodeProto *n, const char *name, int64_t dflt) {
+  const Onnx__AttributeProto *a = attr(n, name);
+  return a && a->has_i ? a->i : dflt;
+}
+
+static double afloat(const Onnx__NodeProto *n, const char *name, double dflt) {
+  const Onnx__AttributeProto *a = attr(n, name);
+  return a && a->has_f ? a->f : dflt;
+}
+
+static const char *astr(Im *im, const Onnx__NodeProto *n, const char *name, const char *dflt) {
+  const Onnx__AttributeProto *a = attr(n, name);
+  if (!a || !a->has_s) return dflt;
+  return sm_arena_strndup(&im->g->arena, (const char *)a->s.data, a->s.len);
+}
+
+/* INTS attribute into out[max]: count, -1 when absent, -2 after an error. */
+static int aints(Im *im, const Onnx__NodeProto *n, const char *name, int64_t *out, int max) {
+  const Onnx__AttributeProto *a = attr(n, name);
+  if (!a) return -1;
+  if (a->n_ints > (size_t)max) {
+    fail(im, "attribute %s has %zu values (at most %d)", name, a->n_ints, max);
+    return -2;
+  }
+  for (size_t i = 0; i < a->n_ints; i++) out[i] = a->ints[i];
+  return (int)a->n_ints;
+}
+
+typedef struct Args {
+  Ent *in[64];
+  int nin;
+  Ent *out[8];
+  int nout;
+} Args;
+
+static bool has_in(const Args *a, int k) { return k < a->nin && a->in[k]; }
+static bool has_out(const Args *a, int k) { return k < a->nout && a->out[k]; }
+
+static IrValue *in_val(Im *im, Args *a, int k) { return has_in(a, k) ? val(im, a->in[k]) : NULL; }
+
+static IrTensor *ent_const(Im *im, Ent *e) {
+  if (e->bad) {
+    im->failed = true;
+    return NULL;
+  }
+  if (!e->c && e->init) {
+    e->c = decode_tensor(im, e->init, NULL);
+    e->param = true;
+    e->bad = !e->c;
+  }
+  if (!e->c && e->v) {
+    track_consts(im);
+    return const_of_value(im, e->v);
+  }
+  return e->c;
+}
+
+static const IrType *ent_type(Im *im, Ent *e) {
+  if (e->v) return &e->v->type;
+  IrTensor *c = ent_const(im, e);
+  return c ? &c->type : NULL;
+}
+
+/* Input k as a constant, with an error when it is computed at run time. */
+static IrTensor *in_const(Im *im, Args *a, int k, const char *what) {
+  IrTensor *c = has_in(a, k) ? ent_const(im, a->in[k]) : NULL;
+  if (!c && !im->failed)
+    fail(im, "input %d (%s, '%s') must be known at import time: smelt compiles static shapes "
+             "and this value depends on a graph input", k, what, has_in(a, k) ? a->in[k]->name : "");
+  return c;
+}
+
+static int const_ints(Im *im, Args *a, int k, const char *what, int64_t *out, int max) {
+  IrTensor *c = in_const(im, a, k, what);
+  if (!c) return -1;
+  if (c->numel > max) {
+    fail(im, "input %d (%s) has %lld values (at most %d)", k, what, (long long)c->numel, max);
+    return -1;
+  }
+  for (int64_t i = 0; i < c->numel; i++) out[i] = (int64_t)c->d[i];
+  return (int)c->numel;
+}
+
+static void set_out(Args *a, int k, IrValue *v) {
+  if (has_out(a, k) && v) a->out[k]->v = v;
+}
+
+static void set_const(Args *a, int k, IrTensor *c, bool param) {
+  if (!has_out(a, k)) return;
+  a->out[k]->c = c;
+  a->out[k]->param = param;
+}
+
+/* Float math on parameters stays at run time (it is part of the model);
+ * only shape arithmetic on them is folded. */
+static IrValue *keep_float_params(Im *im, IrValue *r) {
+  if (r && const_of_value(im, r) && im->cparam[r->id] && ir_dtype_is_float(r->type.dtype))
+    im->consts[r->id] = NULL;
+  return r;
+}
+
+/* ---- lowering, one function per ONNX op family ---- */
+typedef bool (*LowerFn)(Im *im, const Onnx__NodeProto *n, Args *a);
+
+static const char *unary_ir(const char *t) {
+  static const char *const map[][2] = {
+      {"Relu", "relu"}, {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"}, {"Exp", "exp"},
+      {"Log", "log"}, {"Sqrt", "sqrt"}, {"Abs", "abs"}, {"Neg", "neg"},
+      {"Reciprocal", "reciprocal"}, {"Softplus", "softplus"}};
+  for (int i = 0; i < SM_COUNT(map); i++)
+    if (!strcmp(map[i][0], t)) return map[i][1];
+  return NULL;
+}
+
+static bool lower_unary(Im *im, const Onnx__NodeProto *n, Args *a) {
+  set_out(a, 0, op1(im, unary_ir(n->op_type), in_val(im, a, 0)));
+  return true;
+}
+
+static bool lower_alpha(Im *im, const Onnx__NodeProto *n, Args *a) {
+  bool leaky = !strcmp(n->op_type, "LeakyRelu");
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return false;
+  IrNode *m = mk(im, leaky ? "leaky_relu" : "elu", &x, 1);
+  ir_set_float(im->g, m, "alpha", afloat(n, "alpha", leaky ? 0.01 : 1.0));
+  set_out(a, 0, fin(im, m));
+  return true;
+}
+
+static bool lower_selu(Im *im, const Onnx__NodeProto *n, Args *a) {
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return false;
+  IrNode *m = mk(im, "elu", &x, 1);
+  ir_set_float(im->g, m, "alpha", afloat(n, "alpha", 1.67326319217681884765625));
+  IrValue *e = fin(im, m);
+  set_out(a, 0, op2(im, "mul", e, scalar(im, x->type.dtype, afloat(n, "gamma", 1.05070102214813232421875))));
+  return true;
+}
+
+static IrValue *hard_sigmoid(Im *im, IrValue *x, double alpha, double beta) {
+  if (!x) return NULL;
+  IrValue *t = op2(im, "add", op2(im, "mul", x, scalar(im, x->type.dtype, alpha)),
+                   scalar(im, x->type.dtype, beta));
+  if (!t) return NULL;
+  IrNode *m = mk(im, "clip", &t, 1);
+  ir_set_float(im->g, m, "min", 0);
+  ir_set_float(im->g, m, "max", 1);
+  return fin(im, m);
+}
+
+static bool lower_hard(Im *im, const Onnx__NodeProto *n, Args *a) {
+  IrValue *x = in_val(im, a, 0);
+  if (!strcmp(n->op_type, "HardSigmoid"))
+    set_out(a, 0, hard_sigmoid(im, x, afloat(n, "alpha", 0.2), afloat(n, "beta", 0.5)));
+  else
+    set_out(a, 0, op2(im, "mul", x, hard_sigmoid(im, x, 1.0 / 6, 0.5)));
+  return true;
+}
+
+static bool lower_softsign(Im *im, const Onnx__NodeProto *n, Args *a) {
+  (void)n;
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return false;
+  set_out(a, 0, op2(im, "div", x, op2(im, "add", op1(im, "abs", x), scalar(im, x->type.dtype, 1))));
+  return true;
+}
+
+static bool lower_prelu(Im *im, const Onnx__NodeProto *n, Args *a) {
+  (void)n;
+  IrValue *x = in_val(im, a, 0), *s = in_val(im, a, 1);
+  if (!x || !s) return false;
+  IrValue *neg = op2(im, "mul", s, op2(im, "min", x, scalar(im, x->type.dtype, 0)));
+  set_out(a, 0, op2(im, "add", op1(im, "relu", x), neg));
+  return true;
+}
+
+static bool lower_gelu(Im *im, const Onnx__NodeProto *n, Args *a) {
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return false;
+  IrNode *m = mk(im, "gelu", &x, 1);
+  ir_set_str(im->g, m, "approximate", astr(im, n, "approximate", "none"));
+  set_out(a, 0, fin(im, m));
+  return true;
+}
+
+static bool lower_clip(Im *im, const Onnx__NodeProto *n, Args *a) {
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return false;
+  double lo = -INFINITY, hi = INFINITY;
+  if (im->opset < 11) {
+    lo = afloat(n, "min", lo);
+    hi = afloat(n, "max", hi);
+  } else {
+    if (has_in(a, 1)) {
+      IrTensor *c = in_const(im, a, 1, "min");
+      if (!c) return false;
+      lo = c->d[0];
+    }
+    if (has_in(a, 2)) {
+      IrTensor *c = in_const(im, a, 2, "max");
+      if (!c) return false;
+      hi = c->d[0];
+    }
+  }
+  if (lo > hi) lo = hi; /* ONNX: every element becomes max */
+  IrNode *m = mk(im, "clip", &x, 1);
+  if (isfinite(lo)) ir_set_float(im->g, m, "min", lo);
+  if (isfinite(hi)) ir_set_float(im->g, m, "max", hi);
+  set_out(a, 0, fin(im, m));
+  return true;
+}
+
+static bool lower_binary(Im *im, const Onnx__NodeProto *n, Args *a) {
+  static const char *const map[][2] = {{"Add", "add"}, {"Sub", "sub"}, {"Mul", "mul"},
+                                       {"Div", "div"}, {"Pow", "pow"}};
+  const char *op = NULL;
+  for (int i = 0; i < SM_COUNT(map); i++)
+    if (!strcmp(map[i][0], n->op_type)) op = map[i][1];
+  im->fold_params = true; /* exporters compute shapes with these, too */
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return false;
+  IrValue *y;
+  /* Pow's exponent may have another dtype: convert a constant one */
+  IrTensor *yc = has_in(a, 1) ? ent_const(im, a->in[1]) : NULL;
+  const IrType *yt = has_in(a, 1) ? ent_type(im, a->in[1]) : NULL;
+  if (yt && yt->dtype != x->type.dtype && yc && !strcmp(op, "pow")) {
+    IrTensor *c = new_const(im, ir_type_make(x->type.dtype, yc->type.rank, yc->type.dims));
+    for (int64_t i = 0; i < c->numel; i++) c->d[i] = round_to(x->type.dtype, yc->d[i]);
+    Ent tmp = {.name = sm_arena_printf(&im->g->arena, "%s_as_%s", a->in[1]->name,
+                                       ir_dtype_name(x->type.dtype)), .c = c};
+    y = val(im, &tmp);
+  } else {
+    y = in_val(im, a, 1);
+  }
+  set_out(a, 0, keep_float_params(im, op2(im, op, x, y)));
+  return true;
+}
+
+static bool lower_variadic(Im *im, const Onnx__NodeProto *n, Args *a) {
+  const char *t = n->op_type;
+  const char *op = !strcmp(t, "Min") ? "min" : !strcmp(t, "Max") ? "max" : "add";
+  IrValue *acc = in_val(im, a, 0);
+  for (int i = 1; i < a->nin && acc; i++) acc = op2(im, op, acc, in_val(im, a, i));
+  if (acc && !strcmp(t, "Mean") && a->nin > 1)
+    acc = op2(im, "div", acc, scalar(im, acc->type.dtype, a->nin));
+  set_out(a, 0, acc);
+  return true;
+}
+
+static bool lower_identity(Im *im, const Onnx__NodeProto *n, Args *a) {
+  (void)n;
+  Ent *x = a->nin ? a->in[0] : NULL;
+  if (!x) return fail(im, "missing input");
+  if (x->v) set_out(a, 0, x->v);
+  else {
+    IrTensor *c = ent_const(im, x);
+    if (!c) return false;
+    set_const(a, 0, c, x->param);
+  }
+  return true;
+}
+
+static bool lower_dropout(Im *im, const Onnx__NodeProto *n, Args *a) {
+  bool training = false;
+  if (im->opset >= 12 && has_in(a, 2)) {
+    IrTensor *c = in_const(im, a, 2, "training_mode");
+    if (!c) return false;
+    training = c->d[0] != 0;
+  }
+  if (training) return fail(im, "Dropout with training_mode=true is not supported at import");
+  if (has_out(a, 1)) return fail(im, "Dropout's mask output (bool) is not supported");
+  return lower_identity(im, n, a);
+}
+
+/* auto_pad SAME_*: explicit pads for spatial dims */
+static bool auto_pads(Im *im, const Onnx__NodeProto *n, int nsp, const int64_t *in, const int64_t *k,
+                      const int64_t *s, const int64_t *dil, int64_t *pads) {
+  const char *ap = astr(im, n, "auto_pad", "NOTSET");
+  if (!strcmp(ap, "NOTSET")) return true;
+  for (int j = 0; j < nsp; j++) pads[j] = pads[nsp + j] = 0;
+  if (!strcmp(ap, "VALID")) return true;
+  bool upper = !strcmp(ap, "SAME_UPPER");
+  if (!upper && strcmp(ap, "SAME_LOWER")) return fail(im, "unknown auto_pad \"%s\"", ap);
+  for (int j = 0; j < nsp; j++) {
+    int64_t out = (in[j] + s[j] - 1) / s[j];
+    int64_t total = (out - 1) * s[j] + (k[j] - 1) * dil[j] + 1 - in[j];
+    if (total < 0) total = 0;
+    pads[j] = upper ? total / 2 : total - total / 2;
+    pads[nsp + j] = total - pads[j];
+  }
+  return true;
+}
+
+/* Window attributes common to Conv and the pools. */
+typedef struct Window {
+  int nsp;
+  int64_t k[2], s[2], dil[2], pads[4];
+} Window;
+
+static bool window(Im *im, const Onnx__NodeProto *n, const IrType *x, const int64_t *k, int nsp, Window *w) {
+  *w = (Window){.nsp = nsp};
+  for (int j = 0; j < nsp; j++) {
+    w->k[j] = k[j];
+    w->s[j] = w->dil[j] = 1;
+  }
+  int c;
+  if ((c = aints(im, n, "strides", w->s, 2)) >= 0 && c != nsp) return fail(im, "strides needs %d values, got %d", nsp, c);
+  if ((c = aints(im, n, "dilations", w->dil, 2)) >= 0 && c != nsp) return fail(im, "dilations needs %d values, got %d", nsp, c);
+  if ((c = aints(im, n, "pads", w->pads, 4)) >= 0 && c != 2 * nsp) return fail(im, "pads needs %d values, got %d", 2 * nsp, c);
+  if (im->failed) return false;
+  for (int j = 0; j < nsp; j++)
+    if (w->s[j] < 1 || w->dil[j] < 1) return fail(im, "strides and dilations must be positive");
+  return auto_pads(im, n, nsp, x->dims + 2, w->k, w->s, w->dil, w->pads);
+}
+
+static void set_window(Im *im, IrNode *m, const Window *w, bool dil) {
+  ir_set_ints(im->g, m, "strides", w->s, w->nsp);
+  ir_set_ints(im->g, m, "pads", w->pads, 2 * w->nsp);
+  if (dil) ir_set_ints(im->g, m, "dilations", w->dil, w->nsp);
+}
+
+static bool lower_conv(Im *im, const Onnx__NodeProto *n, Args *a) {
+  IrValue *x = in_val(im, a, 0), *wt = in_val(im, a, 1), *b = has_in(a, 2) ? in_val(im, a, 2) : NULL;
+  if (!x || !wt || (has_in(a, 2) && !b)) return false;
+  int nsp = wt->type.rank - 2;
+  if (nsp != 1 && nsp != 2) return fail(im, "Conv with %d spatial dims is not supported (1-D and 2-D are)", nsp);
+  if (x->type.rank != nsp + 2) return fail(im, "Conv input has rank %d, weight rank %d", x->type.rank, wt->type.rank);
+  Window w;
+  if (!window(im, n, &x->type, wt->type.dims + 2, nsp, &w)) return false;
+  IrValue *in[3] = {x, wt, b};
+  IrNode *m = ir_add_node(im->g, opdef(nsp == 2 ? "conv2d" : "conv1d"), in, b ? 3 : 2, NULL, 1, im->loc);
+  set_window(im, m, &w, true);
+  ir_set_int(im->g, m, "group", aint(n, "group", 1));
+  set_out(a, 0, fin(im, m));
+  return true;
+}
+
+/* 1-D pools run as 2-D over [N,C,1,L] */
+static bool lower_pool(Im *im, const Onnx__NodeProto *n, Args *a) {
+  bool max = !strcmp(n->op_type, "MaxPool");
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return false;
+  if (has_out(a, 1)) return fail(im, "MaxPool's Indices output is not supported");
+  int64_t k[2];
+  int nsp = x->type.rank - 2;
+  if (nsp != 1 && nsp != 2) return fail(im, "%s over %d spatial dims is not supported (1-D and 2-D are)", n->op_type, nsp);
+  int nk = aints(im, n, "kernel_shape", k, 2);
+  if (nk != nsp) return im->failed ? false : fail(im, "kernel_shape needs %d values", nsp);
+  Window w;
+  if (!window(im, n, &x->type, k, nsp, &w)) return false;
+  if (!max)
+    for (int j = 0; j < nsp; j++)
+      if (w.dil[j] != 1) return fail(im, "AveragePool with dilations is not supported");
+  IrValue *xx = x;
+  Window w2 = w;
+  if (nsp == 1) {
+    int64_t dims[4] = {x->type.dims[0], x->type.dims[1], 1, x->type.dims[2]};
+    xx = reshape_to(im, x, 4, dims);
+    w2 = (Window){.nsp = 2, .k = {1, w.k[0]}, .s = {1, w.s[0]}, .dil = {1, w.dil[0]},
+                  .pads = {0, w.pads[0], 0, w.pads[1]}};
+  }
+  if (!xx) return false;
+  IrNode *m = mk(im, max ? "maxpool2d" : "avgpool2d", &xx, 1);
+  ir_set_ints(im->g, m, "kernel", w2.k, 2);
+  set_window(im, m, &w2, max);
+  if (im->opset >= 10) ir_set_int(im->g, m, "ceil_mode", aint(n, "ceil_mode", 0));
+  if (!max) ir_set_int(im->g, m, "count_include_pad", aint(n, "count_include_pad", 0));
+  IrValue *y = fin(im, m);
+  if (y && nsp == 1) {
+    int64_t dims[3] = {y->type.dims[0], y->type.dims[1], y->type.dims[3]};
+    y = reshape_to(im, y, 3, dims);
+  }
+  set_out(a, 0, y);
+  return true;
+}
+
+static bool lower_global_pool(Im *im, const Onnx__NodeProto *n, Args *a) {
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return false;
+  if (!strcmp(n->op_type, "GlobalAveragePool")) {
+    set_out(a, 0, op1(im, "global_avgpool", x));
+    return true;
+  }
+  int64_t axes[IR_MAX_RANK];
+  for (int i = 2; i < x->type.rank; i++) axes[i - 2] = i;
+  IrNode *m = mk(im, "reduce_max", &x, 1);
+  ir_set_ints(im->g, m, "axes", axes, x->type.rank - 2);
+  set_out(a, 0, fin(im, m));
+  return true;
+}
+
+static bool lower_batchnorm(Im *im, const Onnx__NodeProto *n, Args *a) {
+  if (im->opset < 9 && aint(n, "spatial", 1) != 1) return fail(im, "BatchNormalization with spatial=0 is not supported");
+  if (aint(n, "training_mode", 0)) return fail(im, "BatchNormalization with training_mode=1 is not supported at import");
+  for (int k = 1; k < a->nout; k++)
+    if (has_out(a, k)) return fail(im, "BatchNormalization's training outputs are not supported");
+  IrValue *in[5];
+  for (int i = 0; i < 5; i++)
+    if (!(in[i] = in_val(im, a, i))) return im->failed ? false : fail(im, "BatchNormalization needs 5 inputs");
+  IrNode *m = ir_add_node(im->g, opdef("batchnorm"), in, 5, NULL, 1, im->loc);
+  ir_set_float(im->g, m, "epsilon", afloat(n, "epsilon", 1e-5));
+  set_out(a, 0, fin(im, m));
+  return true;
+}
+
+static bool lower_gemm(Im *im, const Onnx__NodeProto *n, Args *a) {
+  IrValue *in[3] = {in_val(im, a, 0), in_val(im, a, 1), has_in(a, 2) ? in_val(im, a, 2) : NULL};
+  if (!in[0] || !in[1] || (has_in(a, 2) && !in[2])) return false;
+  IrNode *m = ir_add_node(im->g, opdef("gemm"), in, in[2] ? 3 : 2, NULL, 1, im->loc);
+  ir_set_int(im->g, m, "transA", aint(n, "transA", 0));
+  ir_set_int(im->g, m, "transB", aint(n, "transB", 0));
+  ir_set_float(im->g, m, "alpha", afloat(n, "alpha", 1));
+  ir_set_float(im->g, m, "beta", afloat(n, "beta", 1));
+  set_out(a, 0, fin(im, m));
+  return true;
+}
+
+static bool lower_matmul(Im *im, const Onnx__NodeProto *n, Args *a) {
+  (void)n;
+  set_out(a, 0, op2(im, "matmul", in_val(im, a, 0), in_val(im, a, 1)));
+  return true;
+}
+
+static bool lower_softmax(Im *im, const Onnx__NodeProto *n, Args *a) {
+  const char *op = !strcmp(n->op_type, "Softmax") ? "softmax" : "log_softmax";
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return false;
+  int r = x->type.rank;
+  int64_t axis = aint(n, "axis", im->opset < 13 ? 1 : -1);
+  if (axis < -r || axis >= (r ? r : 1)) return fail(im, "axis %lld is out of range for rank %d", (long long)axis, r);
+  if (axis < 0) axis += r;
+  if (im->opset >= 13 || r == 0) {
+    IrNode *m = mk(im, op, &x, 1);
+    ir_set_int(im->g, m, "axis", axis);
+    set_out(a, 0, fin(im, m));
+    return true;
+  }
+  /* opset < 13: over the flattened trailing block [prod(:axis), prod(axis:)] */
+  int64_t rows = 1, cols = 1;
+  for (int i = 0; i < r; i++) {
+    if (i < axis) rows *= x->type.dims[i];
+    else cols *= x->type.dims[i];
+  }
+  int64_t d2[2] = {rows, cols};
+  IrValue *f = reshape_to(im, x, 2, d2);
+  if (!f) return false;
+  IrNode *m = mk(im, op, &f, 1);
+  ir_set_int(im->g, m, "axis", 1);
+  set_out(a, 0, reshape_to(im, fin(im, m), r, x->type.dims));
+  return true;
+}
+
+static bool lower_flatten(Im *im, const Onnx__NodeProto *n, Args *a) {
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return false;
+  IrNode *m = mk(im, "flatten", &x, 1);
+  ir_set_int(im->g, m, "axis", aint(n, "axis", 1));
+  set_out(a, 0, fin(im, m));
+  return true;
+}
+
+static bool lower_reshape(Im *im, const Onnx__NodeProto *n, Args *a) {
+  im->fold_params = true;
+  const IrType *xt = has_in(a, 0) ? ent_type(im, a->in[0]) : NULL;
+  if (!xt) return false;
+  int64_t s[IR_MAX_RANK + 1];
+  int cnt = const_ints(im, a, 1, "shape", s, IR_MAX_RANK);
+  if (cnt < 0) return false;
+  bool allowzero = im->opset >= 14 && aint(n, "allowzero", 0);
+  int minus = -1;
+  int64_t known = 1;
+  for (int i = 0; i < cnt; i++) {
+    if (s[i] == 0 && !allowzero) {
+      if (i >= xt->rank) return fail(im, "shape has 0 at position %d, beyond the input's rank %d", i, xt->rank);
+      s[i] = xt->dims[i];
+    }
+    if (s[i] == -1) {
+      if (minus >= 0) return fail(im, "shape has more than one -1");
+      minus = i;
+    } else if (s[i] < 0) {
+      return fail(im, "shape has a negative dim %lld", (long long)s[i]);
+    } else {
+      known *= s[i];
+    }
+  }
+  int64_t numel = ir_type_numel(xt);
+  if (minus >= 0) {
+    if (known == 0 || numel % known) return fail(im, "cannot infer the -1 in the shape from %lld elements", (long long)numel);
+    s[minus] = numel / known;
+  }
+  set_out(a, 0, reshape_to(im, val(im, a->in[0]), cnt, s));
+  return true;
+}
+
+/* axes as an attribute before opset `since`, as optional input k after */
+static bool axes_arg(Im *im, const Onnx__NodeProto *n, Args *a, int since, int k, int64_t *axes, int *cnt) {
+  if (im->opset < since) {
+    *cnt = aints(im, n, "axes", axes, IR_MAX_RANK);
+    return *cnt != -2;
+  }
+  *cnt = -1;
+  if (!has_in(a, k)) return true;
+  *cnt = const_ints(im, a, k, "axes", axes, IR_MAX_RANK);
+  return *cnt >= 0;
+}
+
+static bool lower_squeeze(Im *im, const Onnx__NodeProto *n, Args *a) {
+  im->fold_params = true;
+  bool sq = !strcmp(n->op_type, "Squeeze");
+  const IrType *xt = has_in(a, 0) ? ent_type(im, a->in[0]) : NULL;
+  if (!xt) return false;
+  int64_t axes[IR_MAX_RANK];
+  int cnt;
+  if (!axes_arg(im, n, a, 13, 1, axes, &cnt)) return false;
+  int64_t out[IR_MAX_RANK];
+  int r = 0;
+  if (sq) {
+    bool drop[IR_MAX_RANK] = {0};
+    for (int i = 0; i < cnt; i++) {
+      int64_t ax = axes[i] < 0 ? axes[i] + xt->rank : axes[i];
+      if (ax < 0 || ax >= xt->rank) return fail(im, "axis %lld is out of range for rank %d", (long long)axes[i], xt->rank);
+      if (xt->dims[ax] != 1) return fail(im, "cannot squeeze axis %lld of size %lld", (long long)axes[i], (long long)xt->dims[ax]);
+      drop[ax] = true;
+    }
+    for (int i = 0; i < xt->rank; i++)
+      if (!(cnt < 0 ? xt->dims[i] == 1 : drop[i])) out[r++] = xt->dims[i];
+  } else {
+    if (cnt < 0) return fail(im, "Unsqueeze needs axes");
+    int orank = xt->rank + cnt;
+    if (orank > IR_MAX_RANK) return fail(im, "result rank %d exceeds %d", orank, IR_MAX_RANK);
+    bool ins[IR_MAX_RANK] = {0};
+    for (int i = 0; i < cnt; i++) {
+      int64_t ax = axes[i] < 0 ? axes[i] + orank : axes[i];
+      if (ax < 0 || ax >= orank || ins[ax]) return fail(im, "bad axis %lld for result rank %d", (long long)axes[i], orank);
+      ins[ax] = true;
+    }
+    for (int i = 0, j = 0; i < orank; i++) out[r++] = ins[i] ? 1 : xt->dims[j++];
+  }
+  set_out(a, 0, reshape_to(im, val(im, a->in[0]), r, out));
+  return true;
+}
+
+static bool lower_transpose(Im *im, const Onnx__NodeProto *n, Args *a) {
+  im->fold_params = true;
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return false;
+  int64_t perm[IR_MAX_RANK];
+  int cnt = aints(im, n, "perm", perm, IR_MAX_RANK);
+  if (cnt == -2) return false;
+  IrNode *m = mk(im, "transpose", &x, 1);
+  if (cnt >= 0) ir_set_ints(im->g, m, "perm", perm, cnt);
+  set_out(a, 0, keep_float_params(im, fin(im, m)));
+  return true;
+}
+
+static bool lower_concat(Im *im, const Onnx__NodeProto *n, Args *a) {
+  im->fold_params = true;
+  int64_t axis = aint(n, "axis", INT64_MIN);
+  if (axis == INT64_MIN) return fail(im, "Concat needs an axis");
+  IrValue *acc = NULL;
+  for (int i = 0; i < a->nin;) {
+    IrValue *in[16];
+    int k = 0;
+    if (acc) in[k++] = acc;
+    for (; k < 16 && i < a->nin; i++) {
+      const IrType *t = has_in(a, i) ? ent_type(im, a->in[i]) : NULL;
+      if (!t) return im->failed ? false : fail(im, "Concat input %d is missing", i);
+      if (ir_type_numel(t) == 0 && a->nin > 1) continue; /* ONNX allows empty pieces */
+      if (!(in[k++] = in_val(im, a, i))) return false;
+    }
+    if (k == 0 && !(in[k++] = in_val(im, a, 0))) return false;
+    IrNode *m = ir_add_node(im->g, opdef("concat"), in, k, NULL, 1, im->loc);
+    ir_set_int(im->g, m, "axis", axis);
+    if (!(acc = fin(im, m))) return false;
+  }
+  set_out(a, 0, acc);
+  return true;
+}
+
+static bool lower_slice(Im *im, const Onnx__NodeProto *n, Args *a) {
+  im->fold_params = true;
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return false;
+  int64_t st[IR_MAX_RANK], en[IR_MAX_RANK], ax[IR_MAX_RANK], sp[IR_MAX_RANK];
+  int ns, ne, na = -1, np = -1;
+  if (im->opset < 10) {
+    ns = aints(im, n, "starts", st, IR_MAX_RANK);
+    ne = aints(im, n, "ends", en, IR_MAX_RANK);
+    na = aints(im, n, "axes", ax, IR_MAX_RANK);
+  } else {
+    ns = const_ints(im, a, 1, "starts", st, IR_MAX_RANK);
+    ne = const_ints(im, a, 2, "ends", en, IR_MAX_RANK);
+    if (has_in(a, 3) && (na = const_ints(im, a, 3, "axes", ax, IR_MAX_RANK)) < 0) return false;
+    if (has_in(a, 4) && (np = const_ints(im, a, 4, "steps", sp, IR_MAX_RANK)) < 0) return false;
+  }
+  if (ns < 0 || ne < 0 || im->failed) return im->failed ? false : fail(im, "Slice needs starts and ends");
+  IrNode *m = mk(im, "slice", &x, 1);
+  ir_set_ints(im->g, m, "starts", st, ns);
+  ir_set_ints(im->g, m, "ends", en, ne);
+  if (na >= 0) ir_set_ints(im->g, m, "axes", ax, na);
+  if (np >= 0) ir_set_ints(im->g, m, "steps", sp, np);
+  set_out(a, 0, fin(im, m));
+  return true;
+}
+
+static bool lower_pad(Im *im, const Onnx__NodeProto *n, Args *a) {
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return false;
+  int r = x->type.rank;
+  int64_t pads[2 * IR_MAX_RANK], p[2 * IR_MAX_RANK], axes[IR_MAX_RANK];
+  double value = 0;
+  int cnt, na = -1;
+  const char *mode = astr(im, n, "mode", "constant");
+  if (im->opset < 11) {
+    cnt = aints(im, n, "pads", p, 2 * IR_MAX_RANK);
+    value = afloat(n, "value", 0);
+  } else {
+    cnt = const_ints(im, a, 1, "pads", p, 2 * IR_MAX_RANK);
+    if (has_in(a, 2)) {
+      IrTensor *c = in_const(im, a, 2, "constant_value");
+      if (!c) return false;
+      value = c->numel ? c->d[0] : 0;
+    }
+    if (has_in(a, 3) && (na = const_ints(im, a, 3, "axes", axes, IR_MAX_RANK)) < 0) return false;
+  }
+  if (cnt < 0) return im->failed ? false : fail(im, "Pad needs pads");
+  if (strcmp(mode, "constant")) return fail(im, "Pad mode \"%s\" is not supported (only \"constant\")", mode);
+  if (na < 0) {
+    if (cnt != 2 * r) return fail(im, "pads has %d values, expected %d", cnt, 2 * r);
+    memcpy(pads, p, sizeof(int64_t) * (size_t)cnt);
+  } else {
+    if (cnt != 2 * na) return fail(im, "pads has %d values for %d axes", cnt, na);
+    memset(pads, 0, sizeof pads);
+    for (int i = 0; i < na; i++) {
+      int64_t ax2 = axes[i] < 0 ? axes[i] + r : axes[i];
+      if (ax2 < 0 || ax2 >= r) return fail(im, "axis %lld is out of range", (long long)axes[i]);
+      pads[ax2] = p[i];
+      pads[r + ax2] = p[na + i];
+    }
+  }
+  IrNode *m = mk(im, "pad", &x, 1);
+  ir_set_ints(im->g, m, "pads", pads, 2 * r);
+  ir_set_float(im->g, m, "value", value);
+  set_out(a, 0, fin(im, m));
+  return true;
+}
+
+static bool lower_expand(Im *im, const Onnx__NodeProto *n, Args *a) {
+  (void)n;
+  im->fold_params = true;
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return false;
+  int64_t s[IR_MAX_RANK];
+  int cnt = const_ints(im, a, 1, "shape", s, IR_MAX_RANK);
+  if (cnt < 0) return false;
+  IrNode *m = mk(im, "expand", &x, 1);
+  ir_set_ints(im->g, m, "shape", s, cnt);
+  set_out(a, 0, fin(im, m));
+  return true;
+}
+
+static bool lower_reduce(Im *im, const Onnx__NodeProto *n, Args *a) {
+  const char *t = n->op_type;
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return false;
+  int64_t axes[IR_MAX_RANK];
+  int cnt;
+  if (!axes_arg(im, n, a, !strcmp(t, "ReduceSum") ? 13 : 18, 1, axes, &cnt)) return false;
+  bool noop = aint(n, "noop_with_empty_axes", 0) != 0;
+  if (cnt <= 0 && noop) {
+    set_out(a, 0, x);
+    return true;
+  }
+  const char *op = "reduce_sum";
+  IrValue *src = x;
+  bool negate = false, root = false, logr = false;
+  if (!strcmp(t, "ReduceMean")) op = "reduce_mean";
+  else if (!strcmp(t, "ReduceMax")) op = "reduce_max";
+  else if (!strcmp(t, "ReduceMin")) op = "reduce_max", negate = true, src = op1(im, "neg", x);
+  else if (!strcmp(t, "ReduceSumSquare")) src = op2(im, "mul", x, x);
+  else if (!strcmp(t, "ReduceL2")) src = op2(im, "mul", x, x), root = true;
+  else if (!strcmp(t, "ReduceL1")) src = op1(im, "abs", x);
+  else if (!strcmp(t, "ReduceLogSum")) logr = true;
+  else if (!strcmp(t, "ReduceLogSumExp")) src = op1(im, "exp", x), logr = true;
+  if (!src) return false;
+  IrNode *m = mk(im, op, &src, 1);
+  if (cnt > 0) ir_set_ints(im->g, m, "axes", axes, cnt);
+  ir_set_int(im->g, m, "keepdims", aint(n, "keepdims", 1));
+  IrValue *y = fin(im, m);
+  if (negate) y = op1(im, "neg", y);
+  if (root) y = op1(im, "sqrt", y);
+  if (logr) y = op1(im, "log", y);
+  set_out(a, 0, y);
+  return true;
+}
+
+/* ---- import-time only ops: shape computations ---- */
+static bool lower_shape(Im *im, const Onnx__NodeProto *n, Args *a) {
+  const IrType *t = has_in(a, 0) ? ent_type(im, a->in[0]) : NULL;
+  if (!t) return false;
+  int64_t r = t->rank, s = im->opset >= 15 ? aint(n, "start", 0) : 0, e = im->opset >= 15 ? aint(n, "end", r) : r;
+  if (s < 0) s += r;
+  if (e < 0) e += r;
+  s = s < 0 ? 0 : s > r ? r : s;
+  e = e < 0 ? 0 : e > r ? r : e;
+  int64_t len = e > s ? e - s : 0;
+  IrTensor *c = new_const(im, ir_type_make(IR_I64, 1, &len));
+  for (int64_t i = 0; i < len; i++) c->d[i] = (double)t->dims[s + i];
+  set_const(a, 0, c, false);
+  return true;
+}
+
+static bool lower_size(Im *im, const Onnx__NodeProto *n, Args *a) {
+  (void)n;
+  const IrType *t = has_in(a, 0) ? ent_type(im, a->in[0]) : NULL;
+  if (!t) return false;
+  IrTensor *c = new_const(im, ir_type_make(IR_I64, 0, NULL));
+  c->d[0] = (double)ir_type_numel(t);
+  set_const(a, 0, c, false);
+  return true;
+}
+
+static bool lower_gather(Im *im, const Onnx__NodeProto *n, Args *a) {
+  IrTensor *x = has_in(a, 0) ? ent_const(im, a->in[0]) : NULL;
+  if (!x) return fail(im, "Gather on run-time data is not supported (only shape computations are folded)");
+  IrTensor *idx = in_const(im, a, 1, "indices");
+  if (!idx) return false;
+  int r = x->type.rank;
+  int64_t axis = aint(n, "axis", 0);
+  if (axis < -r || axis >= r) return fail(im, "axis %lld is out of range for rank %d", (long long)axis, r);
+  if (axis < 0) axis += r;
+  int orank = r - 1 + idx->type.rank;
+  if (orank > IR_MAX_RANK) return fail(im, "result rank %d exceeds %d", orank, IR_MAX_RANK);
+  IrType ot = {.dtype = x->type.dtype, .rank = orank};
+  int k = 0;
+  for (int i = 0; i < axis; i++) ot.dims[k++] = x->type.dims[i];
+  for (int i = 0; i < idx->type.rank; i++) ot.dims[k++] = idx->type.dims[i];
+  for (int i = (int)axis + 1; i < r; i++) ot.dims[k++] = x->type.dims[i];
+  if (ir_type_numel(&ot) < 0) return fail(im, "result has more than 2^40 elements");
+  int64_t outer = 1, inner = 1, dim = x->type.dims[axis];
+  for (int i = 0; i < axis; i++) outer *= x->type.dims[i];
+  for (int i = (int)axis + 1; i < r; i++) inner *= x->type.dims[i];
+  IrTensor *c = new_const(im, ot);
+  for (int64_t o = 0, w = 0; o < outer; o++)
+    for (int64_t j = 0; j < idx->numel; j++) {
+      int64_t ix = (int64_t)idx->d[j];
+      if (ix < 0) ix += dim;
+      if (ix < 0 || ix >= dim) return fail(im, "index %lld is out of range for dim %lld", (long long)idx->d[j], (long long)dim);
+      for (int64_t i = 0; i < inner; i++) c->d[w++] = x->d[(o * dim + ix) * inner + i];
+    }
+  set_const(a, 0, c, a->in[0]->param);
+  return true;
+}
+
+static bool lower_cast(Im *im, const Onnx__NodeProto *n, Args *a) {
+  int to = (int)aint(n, "to", 0);
+  IrDType dt;
+  if (!map_dtype(to, &dt, true)) return fail(im, "Cast to %s is not supported", onnx_dtype_name(to));
+  if (!has_in(a, 0)) return fail(im, "Cast needs an input");
+  IrTensor *x = ent_const(im, a->in[0]);
+  if (!x) {
+    IrValue *v = val(im, a->in[0]);
+    if (v && v->type.dtype == dt && to != OT_BOOL) {
+      set_out(a, 0, v);
+      return true;
+    }
+    return fail(im, "Cast of a run-time tensor from %s to %s is not supported",
+                v ? ir_dtype_name(v->type.dtype) : "?", onnx_dtype_name(to));
+  }
+  IrTensor *c = new_const(im, ir_type_make(dt, x->type.rank, x->type.dims));
+  for (int64_t i = 0; i < c->numel; i++)
+    c->d[i] = to == OT_BOOL ? x->d[i] != 0 : round_to(dt, x->d[i]);
+  set_const(a, 0, c, a->in[0]->param);
+  return true;
+}
+
+static bool lower_range(Im *im, const Onnx__NodeProto *n, Args *a) {
+  (void)n;
+  IrTensor *s = in_const(im, a, 0, "start"), *l = s ? in_const(im, a, 1, "limit") : NULL;
+  IrTensor *dl = l ? in_const(im, a, 2, "delta") : NULL;
+  if (!s || !l || !dl) return false;
+  if (s->numel != 1 || l->numel != 1 || dl->numel != 1) return fail(im, "Range takes scalars");
+  if (dl->d[0] == 0) return fail(im, "Range with delta 0");
+  double cnt = ceil((l->d[0] - s->d[0]) / dl->d[0]);
+  if (cnt > (double)IR_MAX_NUMEL) return fail(im, "Range has more than 2^40 elements");
+  int64_t len = cnt > 0 ? (int64_t)cnt : 0;
+  IrTensor *c = new_const(im, ir_type_make(s->type.dtype, 1, &len));
+  for (int64_t i = 0; i < len; i++) c->d[i] = round_to(s->type.dtype, s->d[0] + (double)i * dl->d[0]);
+  set_const(a, 0, c, false);
+  return true;
+}
+
+static bool lower_constant_of_shape(Im *im, const Onnx__NodeProto *n, Args *a) {
+  int64_t s[IR_MAX_RANK];
+  int cnt = const_ints(im, a, 0, "shape", s, IR_MAX_RANK);
+  if (cnt < 0) return false;
+  IrDType dt = IR_F32;
+  double v = 0;
+  const Onnx__AttributeProto *va = attr(n, "value");
+  if (va && va->t) {
+    IrTensor *t = decode_tensor(im, va->t, NULL);
+    if (!t) return false;
+    if (t->numel != 1) return fail(im, "value must hold one element");
+    dt = t->type.dtype;
+    v = t->d[0];
+  }
+  for (int i = 0; i < cnt; i++)
+    if (s[i] < 0) return fail(im, "shape has a negative dim");
+  IrType ty = ir_type_make(dt, cnt, s);
+  if (ir_type_numel(&ty) < 0) return fail(im, "shape has more than 2^40 elements");
+  IrTensor *c = new_const(im, ty);
+  for (int64_t i = 0; i < c->numel; i++) c->d[i] = v;
+  set_const(a, 0, c, false);
+  return true;
+}
+
+static bool lower_constant(Im *im, const Onnx__NodeProto *n, Args *a) {
+  const Onnx__AttributeProto *at;
+  IrTensor *c = NULL;
+  if ((at = attr(n, "value")) && at->t) {
+    c = decode_tensor(im, at->t, NULL);
+  } else if ((at = attr(n, "value_float"))) {
+    c = new_const(im, ir_type_make(IR_F32, 0, NULL));
+    c->d[0] = at->f;
+  } else if ((at = attr(n, "value_int"))) {
+    c = new_const(im, ir_type_make(IR_I64, 0, NULL));
+    c->d[0] = (double)at->i;
+  } else if ((at = attr(n, "value_floats")) || (at = attr(n, "value_ints"))) {
+    bool f = !strcmp(at->name, "value_floats");
+    int64_t len = (int64_t)(f ? at->n_floats : at->n_ints);
+    c = new_const(im, ir_type_make(f ? IR_F32 : IR_I64, 1, &len));
+    for (int64_t i = 0; i < len; i++) c->d[i] = f ? at->floats[i] : (double)at->ints[i];
+  } else {
+    return fail(im, "Constant with %s is not supported (value, value_float(s), value_int(s) are)",
+                n->n_attribute && n->attribute[0]->name ? n->attribute[0]->name : "no value");
+  }
+  if (!c) return false;
+  set_const(a, 0, c, false);
+  return true;
+}
+
+/* Comparison and logic on import-time constants (bool held as 0/1 u8). */
+static bool lower_const_ew(Im *im, const Onnx__NodeProto *n, Args *a) {
+  const char *t = n->op_type;
+  IrTensor *x[3] = {0};
+  int k = !strcmp(t, "Where") ? 3 : !strcmp(t, "Not") || !strcmp(t, "Floor") || !strcmp(t, "Ceil") ? 1 : 2;
+  for (int i = 0; i < k; i++) {
+    x[i] = has_in(a, i) ? ent_const(im, a->in[i]) : NULL;
+    if (!x[i]) return fail(im, "%s on run-time tensors is not supported (only import-time constants are folded)", t);
+  }
+  IrType ty = x[0]->type;
+  for (int i = 1; i < k; i++)
+    if (!ir_broadcast(&ty, &x[i]->type, &ty)) return fail(im, "operand shapes do not broadcast");
+  bool logic = strcmp(t, "Where") && strcmp(t, "Floor") && strcmp(t, "Ceil");
+  ty.dtype = logic ? IR_U8 : !strcmp(t, "Where") ? x[1]->type.dtype : x[0]->type.dtype;
+  IrTensor *c = new_const(im, ty);
+  int64_t idx[IR_MAX_RANK];
+  for (int64_t j = 0; j < c->numel; j++) {
+    ref_unravel(&ty, j, idx);
+    double v[3];
+    for (int i = 0; i < k; i++) v[i] = x[i]->d[ref_bcast_offset(&x[i]->type, idx, ty.rank)];
+    double r;
+    if (!strcmp(t, "Equal")) r = v[0] == v[1];
+    else if (!strcmp(t, "Less")) r = v[0] < v[1];
+    else if (!strcmp(t, "LessOrEqual")) r = v[0] <= v[1];
+    else if (!strcmp(t, "Greater")) r = v[0] > v[1];
+    else if (!strcmp(t, "GreaterOrEqual")) r = v[0] >= v[1];
+    else if (!strcmp(t, "And")) r = v[0] != 0 && v[1] != 0;
+    else if (!strcmp(t, "Or")) r = v[0] != 0 || v[1] != 0;
+    else if (!strcmp(t, "Not")) r = v[0] == 0;
+    else if (!strcmp(t, "Floor")) r = floor(v[0]);
+    else if (!strcmp(t, "Ceil")) r = ceil(v[0]);
+    else r = v[0] != 0 ? v[1] : v[2];
+    c->d[j] = r;
+  }
+  bool p = false;
+  for (int i = 0; i < k; i++) p |= a->in[i]->param;
+  set_const(a, 0, c, p);
+  return true;
+}
+
+/* ---- the op table ---- */
+typedef struct OnnxOp {
+  const char *name;
+  LowerFn lower;
+} OnnxOp;
+
+static const OnnxOp onnx_ops[] = {
+    {"Relu", lower_unary}, {"Sigmoid", lower_unary}, {"Tanh", lower_unary},
+    {"Exp", lower_unary}, {"Log", lower_unary}, {"Sqrt", lower_unary},
+    {"Abs", lower_unary}, {"Neg", lower_unary}, {"Reciprocal", lower_unary},
+    {"Softplus", lower_unary}, {"LeakyRelu", lower_alpha}, {"Elu", lower_alpha},
+    {"Selu", lower_selu}, {"HardSigmoid", lower_hard}, {"HardSwish", lower_hard},
+    {"Softsign", lower_softsign}, {"PRelu", lower_prelu}, {"Gelu", lower_gelu},
+    {"Clip", lower_clip}, {"Add", lower_binary}, {"Sub", lower_binary},
+    {"Mul", lower_binary}, {"Div", lower_binary}, {"Pow", lower_binary},
+    {"Sum", lower_variadic}, {"Mean", lower_variadic}, {"Min", lower_variadic},
+    {"Max", lower_variadic}, {"Identity", lower_identity}, {"Dropout", lower_dropout},
+    {"Conv", lower_conv}, {"MaxPool", lower_pool}, {"AveragePool", lower_pool},
+    {"GlobalAveragePool", lower_global_pool}, {"GlobalMaxPool", lower_global_pool},
+    {"BatchNormalization", lower_batchnorm}, {"Gemm", lower_gemm}, {"MatMul", lower_matmul},
+    {"Softmax", lower_softmax}, {"LogSoftmax", lower_softmax}, {"Flatten", lower_flatten},
+    {"Reshape", lower_reshape}, {"Squeeze", lower_squeeze}, {"Unsqueeze", lower_squeeze},
+    {"Transpose", lower_transpose}, {"Concat", lower_concat}, {"Slice", lower_slice},
+    {"Pad", lower_pad}, {"Expand", lower_expand}, {"ReduceSum", lower_reduce},
+    {"ReduceMean", lower_reduce}, {"ReduceMax", lower_reduce}, {"ReduceMin", lower_reduce},
+    {"ReduceSumSquare", lower_reduce}, {"ReduceL1", lower_reduce}, {"ReduceL2", lower_reduce},
+    {"ReduceLogSum", lower_reduce}, {"ReduceLogSumExp", lower_reduce},
+    {"Shape", lower_shape}, {"Size", lower_size}, {"Gather", lower_gather},
+    {"Cast", lower_cast}, {"Range", lower_range}, {"ConstantOfShape", lower_constant_of_shape},
+    {"Constant", lower_constant}, {"Equal", lower_const_ew}, {"Less", lower_const_ew},
+    {"LessOrEqual", lower_const_ew}, {"Greater", lower_const_ew},
+    {"GreaterOrEqual", lower_const_ew}, {"And", lower_const_ew}, {"Or", lower_const_ew},
+    {"Not", lower_const_ew}, {"Where", lower_const_ew}, {"Floor", lower_const_ew},
+    {"Ceil", lower_const_ew},
+};
+
+static const OnnxOp *find_op(const Onnx__NodeProto *n) {
+  const char *dom = n->domain ? n->domain : "";
+  if (*dom && strcmp(dom, "ai.onnx")) return NULL;
+  for (int i = 0; i < SM_COUNT(onnx_ops); i++)
+    if (n->op_type && !strcmp(onnx_ops[i].name, n->op_type)) return &onnx_ops[i];
+  return NULL;
+}
+
+const char *const *fe_onnx_ops(void) {
+  static const char *names[SM_COUNT(onnx_ops) + 1];
+  for (int i = 0; i < SM_COUNT(onnx_ops); i++) names[i] = onnx_ops[i].name;
+  return names;
+}
+
+/* ---- graph inputs ---- */
+/* "1x3x224x224" (also "1,3,224,224"; "" is a scalar) */
+static bool parse_shape_arg(const char *s, int64_t *dims, int *rank) {
+  *rank = 0;
+  while (*s) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || v < 0 || errno || *rank == IR_MAX_RANK) return false;
+    dims[(*rank)++] = v;
+    s = end;
+    if (*s == 'x' || *s == 'X' || *s == ',') s++;
+    else if (*s) return false;
+  }
+  return true;
+}
+
+/* The value of --input-shape KEY=..., or NULL. */
+static const char *shape_opt(const FeOptions *fo, const char *key) {
+  size_t n = strlen(key);
+  for (int k = 0; fo && k < fo->ninput_shapes; k++) {
+    const char *a = fo->input_shapes[k];
+    if (!strncmp(a, key, n) && a[n] == '=') return a + n + 1;
+  }
+  return NULL;
+}
+
+static bool add_input(Im *im, const Onnx__ValueInfoProto *vi) {
+  const FeOptions *fo = im->fo;
+  SmLoc loc = {sm_arena_printf(&im->g->arena, "%s: input '%s'", im->path, vi->name), 0, 0};
+  const Onnx__TypeProto *tp = vi->type;
+  if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type) {
+    sm_error(im->d, loc, "only tensor inputs are supported");
+    return false;
+  }
+  const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
+  IrDType dt;
+  if (!map_dtype(tt->elem_type, &dt, false)) {
+    sm_error(im->d, loc, "element type %s is not supported (float, double, int64, int32, uint8 are)",
+             onnx_dtype_name(tt->elem_type));
+    return false;
+  }
+  IrType t = {.dtype = dt};
+  const char *given = shape_opt(fo, vi->name);
+  if (given) {
+    int64_t gd[IR_MAX_RANK];
+    int grank;
+    if (!parse_shape_arg(given, gd, &grank)) {
+      sm_error(im->d, loc, "--input-shape %s=%s: expected D1xD2x...", vi->name, given);
+      return false;
+    }
+    if (tt->shape && (int)tt->shape->n_dim != grank) {
+      sm_error(im->d, loc, "--input-shape gives rank %d, the model declares rank %zu", grank, tt->shape->n_dim);
+      return false;
+    }
+    t.rank = grank;
+    memcpy(t.dims, gd, sizeof(int64_t) * (size_t)grank);
+  } else if (!tt->shape) {
+    sm_error(im->d, loc, "has no shape; give one with --input-shape %s=D1xD2x...", vi->name);
+    return false;
+  } else {
+    if (tt->shape->n_dim > IR_MAX_RANK) {
+      sm_error(im->d, loc, "rank %zu exceeds %d", tt->shape->n_dim, IR_MAX_RANK);
+      return false;
+    }
+    t.rank = (int)tt->shape->n_dim;
+    for (int j = 0; j < t.rank; j++) {
+      const Onnx__TensorShapeProto__Dimension *dm = tt->shape->dim[j];
+      if (dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && dm->dim_value >= 0) {
+        t.dims[j] = dm->dim_value;
+        continue;
+      }
+      const char *sym = dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
+                                dm->dim_param && *dm->dim_param ? dm->dim_param : NULL;
+      const char *b = sym ? shape_opt(fo, sym) : NULL;
+      char *end = NULL;
+      long long v = b ? strtoll(b, &end, 10) : -1;
+      if (!b || !*b || *end || v < 0) {
+        if (sym)
+          sm_error(im->d, loc, "dim %d is the symbol '%s' and is not bound; give --input-shape %s=SIZE "
+                               "or --input-shape %s=D1xD2x...", j, sym, sym, vi->name);
+        else
+          sm_error(im->d, loc, "dim %d is unknown; give the shape with --input-shape %s=D1x...", j, vi->name);
+        return false;
+      }
+      t.dims[j] = v;
+    }
+  }
+  if (ir_type_numel(&t) < 0) {
+    char s[IR_TYPE_STRLEN];
+    sm_error(im->d, loc, "shape %s has more than 2^40 elements", ir_type_str(&t, s, sizeof s));
+    return false;
+  }
+  Ent *e = define(im, vi->name);
+  e->v = ir_add_input(im->g, vi->name, t, loc);
+  return true;
+}
+
+static bool add_inputs(Im *im, const Onnx__GraphProto *gp) {
+  bool ok = true;
+  for (size_t i = 0; i < gp->n_input; i++) {
+    const Onnx__ValueInfoProto *vi = gp->input[i];
+    if (!vi->name || !*vi->name) {
+      sm_error(im->d, (SmLoc){im->path, 0, 0}, "graph input %zu has no name", i);
+      ok = false;
+      continue;
+    }
+    Ent *e = lookup(im, vi->name);
+    if (e && e->init) continue; /* IR < 4: initializers are listed as inputs too */
+    ok &= add_input(im, vi);
+  }
+  return ok;
+}
+
+/* ---- whole model ---- */
+static bool nonempty(const char *s) { return s && *s; }
+
+typedef struct Prod {
+  const char *name;
+  int node;
+} Prod;
+
+static int prod_find(const Prod *tab, size_t cap, const char *nm) {
+  size_t j = hash_str(nm) & (cap - 1);
+  while (tab[j].name && strcmp(tab[j].name, nm)) j = (j + 1) & (cap - 1);
+  return tab[j].name ? tab[j].node : -1;
+}
+
+/* Nodes in dependency order (Kahn's algorithm, stable); false on a cycle. */
+static bool order_nodes(Im *im, const Onnx__GraphProto *gp, int *order) {
+  size_t nn = gp->n_node, nout = 0;
+  for (size_t i = 0; i < nn; i++) nout += gp->node[i]->n_output;
+  size_t cap = 16;
+  while (cap < 2 * (nout + 1)) cap *= 2;
+  Prod *tab = sm_xcalloc(cap, sizeof *tab);
+  for (size_t i = 0; i < nn; i++)
+    for (size_t o = 0; o < gp->node[i]->n_output; o++) {
+      const char *nm = gp->node[i]->output[o];
+      if (!nonempty(nm)) continue;
+      size_t j = hash_str(nm) & (cap - 1);
+      while (tab[j].name && strcmp(tab[j].name, nm)) j = (j + 1) & (cap - 1);
+      tab[j] = (Prod){nm, (int)i};
+    }
+  int *indeg = sm_xcalloc(nn + 1, sizeof *indeg);
+  int *ustart = sm_xcalloc(nn + 2, sizeof *ustart);
+  for (size_t i = 0; i < nn; i++)
+    for (size_t k = 0; k < gp->node[i]->n_input; k++) {
+      int p = nonempty(gp->node[i]->input[k]) ? prod_find(tab, cap, gp->node[i]->input[k]) : -1;
+      if (p >= 0) ustart[p + 1]++;
+    }
+  for (size_t i = 1; i <= nn; i++) ustart[i] += ustart[i - 1];
+  int *users = sm_xcalloc((size_t)ustart[nn] + 1, sizeof *users);
+  int *fill = sm_xcalloc(nn + 1, sizeof *fill);
+  for (size_t i = 0; i < nn; i++)
+    for (size_t k = 0; k < gp->node[i]->n_input; k++) {
+      int p = nonempty(gp->node[i]->input[k]) ? prod_find(tab, cap, gp->node[i]->input[k]) : -1;
+      if (p < 0) continue;
+      users[ustart[p] + fill[p]++] = (int)i;
+      indeg[i]++;
+    }
+  int head = 0, tail = 0;
+  for (size_t i = 0; i < nn; i++)
+    if (indeg[i] == 0) order[tail++] = (int)i;
+  while (head < tail) {
+    int u = order[head++];
+    for (int k = ustart[u]; k < ustart[u + 1]; k++)
+      if (--indeg[users[k]] == 0) order[tail++] = users[k];
+  }
+  bool ok = (size_t)tail == nn;
+  for (size_t i = 0; !ok && i < nn; i++)
+    if (indeg[i] > 0) {
+      const Onnx__NodeProto *n = gp->node[i];
+      sm_error(im->d, (SmLoc){im->path, 0, 0},
+               "the graph has a cycle through node %zu '%s' (%s)", i, n->name ? n->name : "",
+               n->op_type ? n->op_type : "?");
+      break;
+    }
+  free(tab);
+  free(indeg);
+  free(ustart);
+  free(users);
+  free(fill);
+  return ok;
+}
+
+static int64_t model_opset(Im *im, const Onnx__ModelProto *m, bool *ok) {
+  int64_t v = -1;
+  for (size_t i = 0; i < m->n_opset_import; i++) {
+    const char *dom = m->opset_import[i]->domain ? m->opset_import[i]->domain : "";
+    if (!*dom || !strcmp(dom, "ai.onnx")) v = m->opset_import[i]->version;
+  }
+  *ok = true;
+  if (v < 0) {
+    sm_error(im->d, (SmLoc){im->path, 0, 0}, "the model imports no version of the default ONNX opset");
+    *ok = false;
+  } else if (v < ONNX_MIN_OPSET || v > ONNX_MAX_OPSET) {
+    sm_error(im->d, (SmLoc){im->path, 0, 0}, "opset %lld is not supported (smelt reads opsets %d to %d)",
+             (long long)v, ONNX_MIN_OPSET, ONNX_MAX_OPSET);
+    *ok = false;
+  }
+  return v;
+}
+
+/* Unique IR value names: exporters' names may collide with generated ones. */
+static void uniquify(IrGraph *g) {
+  size_t cap = 64;
+  while (cap < 2 * (size_t)(g->nvalues + 1)) cap *= 2;
+  const char **tab = sm_xcalloc(cap, sizeof *tab);
+  int nall = g->ninputs + g->nparams;
+  for (int k = 0; k < g->nnodes; k++) nall += g->nodes[k]->nout;
+  IrValue **all = sm_xcalloc((size_t)nall + 1, sizeof *all);
+  int na = 0;
+  for (int i = 0; i < g->ninputs; i++) all[na++] = g->inputs[i];
+  for (int i = 0; i < g->nparams; i++) all[na++] = g->params[i];
+  for (int k = 0; k < g->nnodes; k++)
+    for (int o = 0; o < g->nodes[k]->nout; o++) all[na++] = g->nodes[k]->out[o];
+  for (int k = 0; k < na; k++) {
+    IrValue *v = all[k];
+    const char *base = v->name;
+    for (int suffix = 1;; suffix++) {
+      size_t j = hash_str(v->name) & (cap - 1);
+      while (tab[j] && strcmp(tab[j], v->name)) j = (j + 1) & (cap - 1);
+      if (!tab[j]) {
+        tab[j] = v->name;
+        break;
+      }
+      v->name = sm_arena_printf(&g->arena, "%s_%d", base, suffix);
+    }
+  }
+  free(tab);
+  free(all);
+}
+
+/* Initializers materialized for a node that was then folded away. */
+static void drop_unused_params(IrGraph *g) {
+  bool *used = sm_xcalloc((size_t)g->nvalues + 1, 1);
+  for (int k = 0; k < g->nnodes; k++)
+    for (int i = 0; i < g->nodes[k]->nin; i++) used[g->nodes[k]->in[i]->id] = true;
+  for (int i = 0; i < g->noutputs; i++) used[g->outputs[i]->id] = true;
+  int j = 0;
+  for (int i = 0; i < g->nparams; i++)
+    if (used[g->params[i]->id]) {
+      g->params[j] = g->params[i];
+      g->params[j]->index = j;
+      j++;
+    }
+  g->nparams = j;
+  free(used);
+}
+
+static void node_loc(Im *im, size_t idx, const Onnx__NodeProto *n) {
+  im->loc = (SmLoc){sm_arena_printf(&im->g->arena, "%s: node %zu '%s' (%s)", im->path, idx,
+                                    n->name ? n->name : "", n->op_type ? n->op_type : "?"), 0, 0};
+}
+
+/* One message listing every node whose operator smelt does not map. */
+static bool check_supported(Im *im, const Onnx__ModelProto *m) {
+  const Onnx__GraphProto *gp = m->graph;
+  SmBuf un = {0};
+  int nun = 0;
+  for (size_t i = 0; i < gp->n_node; i++) {
+    const Onnx__NodeProto *n = gp->node[i];
+    if (find_op(n)) continue;
+    const char *dom = nonempty(n->domain) ? n->domain : "ai.onnx";
+    int64_t ver = -1;
+    for (size_t k = 0; k < m->n_opset_import; k++) {
+      const char *d2 = nonempty(m->opset_import[k]->domain) ? m->opset_import[k]->domain : "ai.onnx";
+      if (!strcmp(d2, dom)) ver = m->opset_import[k]->version;
+    }
+    sm_buf_printf(&un, "\n  node %zu '%s': %s (domain %s, opset %lld)", i, n->name ? n->name : "",
+                  n->op_type ? n->op_type : "?", dom, (long long)ver);
+    nun++;
+  }
+  if (nun)
+    sm_error(im->d, (SmLoc){im->path, 0, 0}, "%d node%s use%s operators smelt does not support:%s",
+             nun, nun > 1 ? "s" : "", nun > 1 ? "" : "s", sm_buf_str(&un));
+  sm_buf_free(&un);
+  return nun == 0;
+}
+
+static void lower_node(Im *im, size_t idx, const Onnx__NodeProto *n) {
+  node_loc(im, idx, n);
+  Args a = {0};
+  bool poisoned = false;
+  if (n->n_input > SM_COUNT(a.in) || n->n_output > SM_COUNT(a.out)) {
+    sm_error(im->d, im->loc, "too many inputs or outputs (%zu, %zu)", n->n_input, n->n_output);
+    poisoned = true;
+  }
+  for (size_t k = 0; !poisoned && k < n->n_input; k++) {
+    a.in[a.nin++] = nonempty(n->input[k]) ? lookup(im, n->input[k]) : NULL;
+    if (a.in[k] && a.in[k]->poison) poisoned = true;
+  }
+  for (size_t k = 0; !poisoned && k < n->n_output; k++)
+    a.out[a.nout++] = nonempty(n->output[k]) ? define(im, n->output[k]) : NULL;
+  int nvals_before = im->g->nvalues;
+  im->failed = false;
+  im->fold_params = false;
+  if (!poisoned && !find_op(n)->lower(im, n, &a) && !im->failed) fail(im, "cannot import this node");
+  for (size_t k = 0; k < n->n_output; k++) {
+    if (!nonempty(n->output[k])) continue;
+    Ent *e = lookup(im, n->output[k]);
+    if (poisoned || im->failed || (!e->v && !e->c)) {
+      if (!poisoned && !im->failed && k == 0) fail(im, "produced no result");
+      *e = (Ent){.name = e->name, .poison = true};
+      continue;
+    }
+    if (!e->v || e->v->kind != IR_VAL_NODE) continue;
+    IrTensor *c = const_of_value(im, e->v);
+    if (c) { /* folded: consumers get a fresh constant; the chain is pruned */
+      e->param = im->cparam[e->v->id];
+      e->c = c;
+      e->v = NULL;
+    } else if (e->v->id >= nvals_before) {
+      e->v->name = e->name; /* the node's result carries the ONNX name */
+    }
+  }
+}
+
+static SmStatus import_graph(Im *im, const Onnx__ModelProto *m) {
+  const Onnx__GraphProto *gp = m->graph;
+  SmLoc floc = {im->path, 0, 0};
+  int before = im->d->nerrors;
+  if (!gp) {
+    sm_error(im->d, floc, "the model has no graph");
+    return SM_ERR_PARSE;
+  }
+  bool ok;
+  im->opset = model_opset(im, m, &ok);
+  if (!ok) return SM_ERR_UNSUPPORTED;
+  if (!check_supported(im, m)) return SM_ERR_UNSUPPORTED;
+  /* initializers: constants until something needs them at run time */
+  for (size_t i = 0; i < gp->n_initializer; i++) {
+    const Onnx__TensorProto *t = gp->initializer[i];
+    if (!nonempty(t->name)) {
+      sm_error(im->d, floc, "initializer %zu has no name", i);
+      continue;
+    }
+    Ent *e = define(im, t->name);
+    e->init = t;
+    e->param = true;
+  }
+  if (gp->n_sparse_initializer) sm_error(im->d, floc, "sparse initializers are not supported");
+  if (!add_inputs(im, gp) || im->d->nerrors != before) return SM_ERR_INVALID;
+  for (size_t i = 0; i < gp->n_node; i++)
+    for (size_t o = 0; o < gp->node[i]->n_output; o++)
+      if (nonempty(gp->node[i]->output[o]) && !lookup(im, gp->node[i]->output[o]))
+        define(im, gp->node[i]->output[o]);
+  /* every name a node reads must be defined somewhere */
+  for (size_t i = 0; i < gp->n_node; i++) {
+    const Onnx__NodeProto *n = gp->node[i];
+    for (size_t k = 0; k < n->n_input; k++)
+      if (nonempty(n->input[k]) && !lookup(im, n->input[k])) {
+        node_loc(im, i, n);
+        sm_error(im->d, im->loc, "input '%s' is not an initializer, a graph input or any node's output",
+                 n->input[k]);
+      }
+  }
+  for (size_t i = 0; i < gp->n_output; i++)
+    if (!nonempty(gp->output[i]->name) || !lookup(im, gp->output[i]->name))
+      sm_error(im->d, floc, "graph output '%s' is not produced by anything",
+               gp->output[i]->name ? gp->output[i]->name : "");
+  if (!gp->n_output) sm_error(im->d, floc, "the graph has no outputs");
+  if (im->d->nerrors != before) return SM_ERR_INVALID;
+  int *order = sm_xcalloc(gp->n_node + 1, sizeof *order);
+  if (!order_nodes(im, gp, order)) {
+    free(order);
+    return SM_ERR_INVALID;
+  }
+  for (size_t oi = 0; oi < gp->n_node; oi++) lower_node(im, (size_t)order[oi], gp->node[order[oi]]);
+  free(order);
+  if (im->d->nerrors != before) return SM_ERR_INVALID;
+  /* outputs, named as in the model */
+  for (size_t i = 0; i < gp->n_output; i++) {
+    Ent *e = lookup(im, gp->output[i]->name);
+    im->loc = (SmLoc){sm_arena_printf(&im->g->arena, "%s: output '%s'", im->path, e->name), 0, 0};
+    IrValue *v = val(im, e);
+    if (!v) return SM_ERR_INVALID;
+    if (v->kind != IR_VAL_NODE || strcmp(v->name, e->name)) {
+      IrNode *idn = ir_add_node(im->g, opdef("identity"), &v, 1, (const char *[]){e->name}, 1, im->loc);
+      if (!ir_infer_node(idn, im->d)) return SM_ERR_INVALID;
+      v = idn->out[0];
+    }
+    ir_add_output(im->g, v);
+  }
+  ir_prune(im->g, false);
+  drop_unused_params(im->g);
+  uniquify(im->g);
+  return im->d->nerrors != before ? SM_ERR_INVALID : SM_OK;
+}
+
+bool fe_is_onnx(const char *path) {
+  size_t n = strlen(path);
+  return n >= 5 && !strcmp(path + n - 5, ".onnx");
+}
+
+SmStatus fe_load_onnx(const char *path, const FeOptions *fo, IrGraph **out, SmDiag *d) {
+  *out = NULL;
+  SmLoc floc = {path, 0, 0};
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    sm_error(d, floc, "cannot open: %s", strerror(errno));
+    return SM_ERR_IO;
+  }
+  if ((int64_t)st.st_size > ONNX_MAX_FILE) {
+    sm_error(d, floc, "file is %lld bytes, over protobuf's 2 GiB limit (store the weights as "
+                      "external data)", (long long)st.st_size);
+    return SM_ERR_PARSE;
+  }
+  char *buf;
+  size_t len;
+  SmStatus s = sm_read_file(path, &buf, &len, d);
+  if (s) return s;
+  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, (const uint8_t *)buf);
+  free(buf);
+  if (!m) {
+    sm_error(d, floc, "not a valid ONNX model: the protobuf is truncated or corrupt");
+    return SM_ERR_PARSE;
+  }
+  if (!m->has_ir_version || m->ir_version < ONNX_MIN_IR || m->ir_version > ONNX_MAX_IR) {
+    sm_error(d, floc, "unknown ONNX IR version %lld (smelt reads %d to %d)",
+             (long long)(m->has_ir_version ? m->ir_version : 0), ONNX_MIN_IR, ONNX_MAX_IR);
+    onnx__model_proto__free_unpacked(m, NULL);
+    return SM_ERR_UNSUPPORTED;
+  }
+  char name[128];
+  fe_model_name(path, name, sizeof name);
+  Im im = {.g = ir_graph_new(name), .d = d, .path = path, .fo = fo};
+  const char *slash = strrchr(path, '/');
+  im.dir = slash == path ? "/" : slash ? sm_arena_strndup(&im.g->arena, path, (size_t)(slash - path)) : ".";
+  s = import_graph(&im, m);
+  for (int i = 0; i < im.nowned; i++) {
+    ir_tensor_free(im.owned[i]);
+    free(im.owned[i]);
+  }
+  free(im.tab);
+  free(im.consts);
+  free(im.cparam);
+  onnx__model_proto__free_unpacked(m, NULL);
+  if (s == SM_OK && !ir_verify(im.g, d)) s = SM_ERR_INTERNAL;
+  if (s != SM_OK) {
+    ir_graph_free(im.g);
+    return s;
+  }
+  *out = im.g;
+  return SM_OK;
+}
