@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
 #include "ir/ir.h"
@@ -34,6 +35,8 @@ static void usage(FILE *f) {
         "      --input-shape NAME=D1xD2x... (an input's shape) or SYMBOL=N (a symbolic dim)\n"
         "  diff A.npy B.npy [--rtol R] [--atol A]\n"
         "      compare two arrays elementwise (exit 1 when outside tolerance)\n"
+        "  bench MODEL [--train] [--threads N] [--repeat N]\n"
+        "      time the compiled step against the interpreter, GFLOP/s, % of probed peak\n"
         "  ops                      list supported ops\n",
         f);
 }
@@ -81,8 +84,38 @@ static void set_value(IrGraph *g, IrNode *n, const char *key, const char *v) {
   }
 }
 
-static void apply_train_flags(IrGraph *g, const TrainFlags *f) {
-  if (f->loss) ir_set_str(g, directive(g, "train")->attrs, "loss", f->loss);
+/* `--loss OP` on a model without a loss (e.g. an ONNX export): append
+ * `loss = OP(prediction, labels)` with a new labels input. */
+static const char *append_loss(IrGraph *g, const char *op, SmDiag *d) {
+  static const char *const losses[] = {"cross_entropy", "nll", "mse", "l1", "bce", "bce_logits", "hinge"};
+  bool known = false;
+  for (int i = 0; i < SM_COUNT(losses); i++) known |= !strcmp(op, losses[i]);
+  if (!known || g->noutputs == 0) {
+    sm_error(d, (SmLoc){"<command line>", 0, 0},
+             "--loss %s: not a value of the model nor a loss op (cross_entropy, nll, mse, l1, "
+             "bce, bce_logits, hinge)", op);
+    return NULL;
+  }
+  IrValue *pred = g->outputs[0];
+  IrType lt = pred->type;
+  if (!strcmp(op, "cross_entropy") || !strcmp(op, "nll")) {
+    lt.dtype = IR_I64;
+    lt.rank = 1;
+  }
+  SmLoc loc = {"<command line>", 0, 0};
+  IrValue *in[2] = {pred, ir_add_input(g, "labels", lt, loc)};
+  const char *names[1] = {"loss"};
+  IrNode *n = ir_add_node(g, ir_op_find(op), in, 2, names, 1, loc);
+  if (!ir_infer_node(n, d)) return NULL;
+  return n->out[0]->name;
+}
+
+static bool apply_train_flags(IrGraph *g, const TrainFlags *f, SmDiag *d) {
+  if (f->loss) {
+    const char *loss = f->loss;
+    if (!ir_graph_find(g, loss) && !(loss = append_loss(g, f->loss, d))) return false;
+    ir_set_str(g, directive(g, "train")->attrs, "loss", loss);
+  }
   if (f->optimizer) directive(g, "optimizer")->arg = sm_arena_strdup(&g->arena, f->optimizer);
   if (f->schedule) directive(g, "schedule")->arg = sm_arena_strdup(&g->arena, f->schedule);
   for (int i = 0; i < f->nset; i++) set_value(g, directive(g, f->set[i].kind)->attrs, f->set[i].key, f->set[i].value);
@@ -90,6 +123,7 @@ static void apply_train_flags(IrGraph *g, const TrainFlags *f) {
     IrDirective *dv = ir_add_directive(g, "param_group", f->freeze[i], (SmLoc){"<command line>", 0, 0});
     ir_set_int(g, dv->attrs, "freeze", 1);
   }
+  return true;
 }
 
 /* Parses one training flag at argv[*i]; false if it is not one. */
@@ -215,8 +249,8 @@ static SmStatus build_program(IrGraph *g, bool train, const TrainFlags *tf, int 
     inference_view(g);
     b->prog = cg_program_single(g);
   } else {
-    apply_train_flags(g, tf);
-    if (pass_training_program(g, &b->tp, d) != SM_OK) return SM_ERR_INVALID;
+    if (!apply_train_flags(g, tf, d) || pass_training_program(g, &b->tp, d) != SM_OK)
+      return SM_ERR_INVALID;
     CgProgram prog = {.name = g->name, .seed = g->seed, .nfuncs = 3, .master = 2,
                       .nweights = b->tp.nweights, .has_train = true, .train = b->tp.desc};
     prog.funcs[0] = b->tp.infer;
@@ -427,7 +461,6 @@ static int cmd_compile(int argc, char **argv) {
   IrTensor *params = NULL;
   if (!g) rc = fe_is_onnx(model) ? 2 : 1;
   /* imported weights (ONNX initializers) are baked into the program */
-  for (int i = 0; g && !train && i < g->nparams; i++) o.embed_weights |= g->params[i]->data != NULL;
   if (g && weights) {
     RtErr e = {{0}};
     params = sm_xcalloc((size_t)g->nparams + 1, sizeof *params);
@@ -438,9 +471,9 @@ static int cmd_compile(int argc, char **argv) {
     }
     o.params = params;
   }
-  if (rc == 0 && train && o.embed_weights) {
-    fprintf(stderr, "smelt compile: error: --embed-weights is for inference programs "
-                    "(training programs load and save weights files)\n");
+  if (rc == 0 && train && weights) {
+    fprintf(stderr, "smelt compile: error: --weights with --train: start training from a "
+                    "weights file with `PROGRAM train --init-weights W` instead\n");
     rc = 2;
   }
   if (rc == 0) {
@@ -812,6 +845,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
   if (!strcmp(cmd, "ops")) return cmd_ops();
   if (!strcmp(cmd, "diff")) return cmd_diff(argc - 2, argv + 2);
+  if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
   fprintf(stderr, "smelt: error: unknown command '%s'\n\n", cmd);
   usage(stderr);
   return 2;

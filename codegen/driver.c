@@ -139,7 +139,8 @@ SmStatus cg_compile_program(const CgProgram *prog, CgEmitKind kind,
   const char *argv[64];
   int n = split_words(cc, argv, 8);
   n += split_words(opt, argv + n, 16);
-  const char *common[] = {"-std=c11", "-fopenmp", inc1, inc2};
+  /* -std=c11 alone disables FMA contraction in GCC */
+  const char *common[] = {"-std=c11", "-ffp-contract=fast", "-fopenmp", inc1, inc2};
   for (int i = 0; i < SM_COUNT(common); i++) argv[n++] = common[i];
 
   if (!st && kind == CG_C) {

@@ -84,7 +84,7 @@ static void emit_cstring(SmBuf *c, const char *s) {
 
 static void emit_desc(SmBuf *c, const char *model, const char *table,
                       IrValue *const *vs, int n, const CgPlan *p, bool params,
-                      bool embedded) {
+                      const bool *embedded) {
   if (n == 0) return;
   sm_buf_printf(c, "static const RtTensorDesc %s_%s[%d] = {\n", model, table, n);
   for (int i = 0; i < n; i++) {
@@ -99,15 +99,27 @@ static void emit_desc(SmBuf *c, const char *model, const char *table,
     sm_buf_printf(c, "}, %lld, %s, %zu", (long long)ir_type_numel(&v->type),
                   s->region == RT_REGION_PARAMS ? "RT_REGION_PARAMS" : "RT_REGION_ARENA",
                   s->offset);
-    if (params)
-      sm_buf_printf(c, ", %d, %.17g, %.17g, %s", (int)v->init.kind, v->init.a,
-                    v->init.b, embedded ? "" : "NULL");
+    if (params && embedded && embedded[i])
+      sm_buf_printf(c, ", %d, %.17g, %.17g, %s_w%d", (int)v->init.kind, v->init.a, v->init.b,
+                    model, i);
+    else if (params)
+      sm_buf_printf(c, ", %d, %.17g, %.17g, NULL", (int)v->init.kind, v->init.a, v->init.b);
     else
       sm_buf_puts(c, ", 0, 0, 0, NULL");
-    if (params && embedded) sm_buf_printf(c, "%s_w%d", model, i);
     sm_buf_puts(c, "},\n");
   }
   sm_buf_puts(c, "};\n");
+}
+
+/* Parameters baked into the program: all of them with --embed-weights
+ * (given values or the initializers), otherwise only those carrying
+ * literal values (imported initializers); never zero-initialized state,
+ * which the runtime produces itself. */
+static bool embeds(const IrGraph *g, const CgOptions *o, int i) {
+  const IrValue *v = g->params[i];
+  if (v->data) return true;
+  if (!o->embed_weights) return false;
+  return o->params || v->init.kind != IR_INIT_ZEROS;
 }
 
 static void emit_embedded(SmBuf *c, const IrGraph *g, const CgOptions *o) {
@@ -120,13 +132,19 @@ static void emit_embedded(SmBuf *c, const IrGraph *g, const CgOptions *o) {
   }
   for (int i = 0; i < g->nparams; i++) {
     const IrValue *v = g->params[i];
+    if (!embeds(g, o, i)) continue;
     int64_t n = ir_type_numel(&v->type);
     sm_buf_printf(c, "static const %s %s_w%d[%lld] = {", ir_dtype_ctype(v->type.dtype),
                   g->name, i, (long long)(n ? n : 1));
     for (int64_t k = 0; k < n; k++) {
       if (k % 8 == 0) sm_buf_puts(c, "\n ");
-      if (v->type.dtype == IR_F32) sm_buf_printf(c, " %.9gf,", (float)src[i].d[k]);
-      else if (v->type.dtype == IR_F64) sm_buf_printf(c, " %.17g,", src[i].d[k]);
+      if (ir_dtype_is_float(v->type.dtype)) {
+        /* a literal C reads back exactly: "0.5f", "1.0f", "1e-05f" */
+        char t[40];
+        bool f32 = v->type.dtype == IR_F32;
+        snprintf(t, sizeof t, f32 ? "%.9g" : "%.17g", f32 ? (double)(float)src[i].d[k] : src[i].d[k]);
+        sm_buf_printf(c, " %s%s%s,", t, strpbrk(t, ".en") ? "" : ".0", f32 ? "f" : "");
+      }
       else sm_buf_printf(c, " %lld,", (long long)src[i].d[k]);
     }
     if (n == 0) sm_buf_puts(c, "0");
@@ -263,18 +281,22 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
     emit_step(c, m, f ? fn : NULL, ks, nk, &plans[f]);
     cg_kernels_free(ks, nk);
   }
-  if (o->embed_weights) emit_embedded(c, master, o);
+  bool *emb = sm_xcalloc((size_t)master->nparams + 1, 1);
+  bool any_emb = false;
+  for (int i = 0; i < master->nparams; i++) any_emb |= emb[i] = embeds(master, o, i);
+  if (any_emb) emit_embedded(c, master, o);
   for (int f = 0; f < prog->nfuncs; f++) {
     const IrGraph *g = prog->funcs[f];
     char tin[64], tout[64];
     snprintf(tin, sizeof tin, "%s_inputs", prog->fnames[f]);
     snprintf(tout, sizeof tout, "%s_outputs", prog->fnames[f]);
-    emit_desc(c, m, tin, g->inputs, g->ninputs, &plans[f], false, false);
-    emit_desc(c, m, tout, g->outputs, g->noutputs, &plans[f], false, false);
+    emit_desc(c, m, tin, g->inputs, g->ninputs, &plans[f], false, NULL);
+    emit_desc(c, m, tout, g->outputs, g->noutputs, &plans[f], false, NULL);
   }
   CgPlan mp;
   cg_plan(master, NULL, &mp);
-  emit_desc(c, m, "params", master->params, master->nparams, &mp, true, o->embed_weights);
+  emit_desc(c, m, "params", master->params, master->nparams, &mp, true, emb);
+  free(emb);
   cg_plan_free(&mp);
   sm_buf_printf(c, "\nstatic const RtFuncDesc %s_funcs[%d] = {\n", m, prog->nfuncs);
   for (int f = 0; f < prog->nfuncs; f++) {

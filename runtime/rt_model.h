@@ -64,7 +64,8 @@ enum { RT_TASK_CLASSIFY = 0, RT_TASK_REGRESS = 1 };
 typedef struct RtTrainDesc {
   int train_fn, eval_fn; /* indices into RtModelDesc.funcs */
   /* input indices, valid in both functions: features, labels/targets;
-   * and in the train function: learning rate f32[] and step i64[] */
+   * and in the train function: learning rate f32[] and step i64[] (the
+   * number of this update, counting from 1) */
   int in_x, in_y, in_lr, in_step;
   /* output indices in both functions: loss (train: scalar mean; eval:
    * per-sample f32[N]) and predictions (e.g. logits f32[N,C]) */

@@ -848,7 +848,9 @@ static int train_loop(Run *r) {
       rt_data_fill(tr, &r->norm, idx, N, xt, x, yt, y);
       lr = rt_schedule_lr(&o->sched, ep, L->step, L->plat.scale);
       rt_elem_put(lrt->dtype, lrp, 0, lr);
-      rt_elem_put(stt->dtype, stp, 0, (double)L->step);
+      /* the step input counts updates from 1 (Adam's bias correction,
+       * momentum's first step); L->step counts completed steps */
+      rt_elem_put(stt->dtype, stp, 0, (double)(L->step + 1));
       rt_model_run_func(m, tfn);
       double l = rt_elem_get(lt->dtype, loss, 0);
       if (!isfinite(l)) {
@@ -858,7 +860,7 @@ static int train_loop(Run *r) {
                 "%s train: error: the training loss is %s at epoch %d, step %lld of %lld "
                 "(global step %lld); stopping.",
                 d->name, isnan(l) ? "NaN" : "infinite", ep + 1, (long long)b + 1, (long long)nb,
-                (long long)L->step);
+                (long long)L->step + 1);
         if (o->checkpoint)
           fprintf(stderr, " %s is untouched (last written after epoch %lld).", o->checkpoint,
                   (long long)L->epoch);

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ops.h"
+#include "gemm_emit.h"
 
 /* ---- emission helpers (local) ---- */
 
@@ -46,6 +46,274 @@ static void term(SmBuf *e, int64_t c, const char *v) {
   if (e->len) sm_buf_puts(e, " + ");
   if (c == 1) sm_buf_puts(e, v);
   else sm_buf_printf(e, "%lld*%s", (long long)c, v);
+}
+
+/* ======================================================================
+ * blocked f32 GEMM core (see gemm_emit.h)
+ *
+ * Generated structure, per variant (AVX-512: 16 lanes, 8x32 tile; other
+ * targets: 8 lanes, 6x16 tile), chosen by the preprocessor:
+ *   for task (batch t, row range [i0,i1), column range [j0,j1))   [omp]
+ *     for jc (NC columns): for pc (KC of K): pack B panel
+ *       for ic (MC rows): pack alpha*A block
+ *         for jr, ir: MR x NR tile of accumulators over kc, then store
+ *         (first K block: + beta*bias, later blocks: +=)
+ * ====================================================================== */
+
+typedef struct CoreVar {
+  int vw, mr, nv; /* lanes, tile rows, vectors per tile row */
+  const char *fma_cond, *fma; /* builtin FMA under GCC */
+} CoreVar;
+
+typedef struct CoreGrid {
+  int64_t tm, tn;      /* tasks along rows and columns per batch entry */
+  int64_t mc, nc, kc;  /* block sizes */
+  bool par;
+} CoreGrid;
+
+static int64_t ceil_div64(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+bool gemm_core_fits(int64_t M, int64_t N, int64_t K) {
+  return M >= 2 && N >= 4 && K >= 1 && M * N * K >= 1024;
+}
+
+static CoreGrid core_grid(const GemmCore *g, int mr, int nr) {
+  CoreGrid r = {.tm = 1, .tn = 1};
+  double flops = 2.0 * (double)g->M * (double)g->N * (double)g->K * (double)g->nbatch;
+  r.par = flops >= 2e6;
+  int64_t mt = ceil_div64(g->M, mr), nt = ceil_div64(g->N, nr);
+  if (r.par && g->nbatch < 16) {
+    /* about 8 MFLOP per task, a power of two between 2 and 64 tasks */
+    int64_t want = 2;
+    while (want < 64 && (double)want * 2 * 8e6 <= flops) want *= 2;
+    int64_t per = want / g->nbatch;
+    if (per < 1) per = 1;
+    double best = -1;
+    for (int64_t tm = 1; tm <= per; tm *= 2) {
+      int64_t tn = per / tm;
+      if (tm > mt || tn > nt) continue;
+      /* repacking: B once per row task, A once per column task */
+      double cost = (double)tm * (double)g->N + (double)tn * (double)g->M;
+      if (best < 0 || cost < best) best = cost, r.tm = tm, r.tn = tn;
+    }
+    if (best < 0) { /* too few tiles: split what there is */
+      r.tm = mt < per ? mt : per;
+      r.tn = nt < per / r.tm ? nt : per / r.tm;
+      if (r.tn < 1) r.tn = 1;
+    }
+  }
+  int64_t rows = ceil_div64(mt, r.tm) * mr, cols = ceil_div64(nt, r.tn) * nr;
+  r.mc = min64(rows, (128 / mr) * mr);
+  r.nc = min64(cols, (256 / nr) * nr);
+  int64_t nk = ceil_div64(g->K, 256);
+  r.kc = ceil_div64(g->K, nk);
+  return r;
+}
+
+/* Default B packer: strided B(k,j) = b[k*bs_k + j*bs_j]. */
+static void core_pack_b(SmBuf *b, const GemmCore *g, int nr, int ind) {
+  const char *sp = "";
+  long long N = g->N, sk = g->bs_k, sj = g->bs_j;
+  sm_buf_printf(b, "%*sfor (int64_t jr = 0; jr < nc; jr += %d) {\n", ind, sp, nr);
+  sm_buf_printf(b, "%*s  float *d = bp + jr * kc;\n", ind, sp);
+  if (sj == 1 || sk != 1) { /* rows of B contiguous along j: copy them */
+    sm_buf_printf(b, "%*s  for (int64_t k = 0; k < kc; k++)\n", ind, sp);
+    sm_buf_printf(b, "%*s    for (int64_t q = 0; q < %d; q++) {\n", ind, sp, nr);
+    sm_buf_printf(b, "%*s      const int64_t j = jc + jr + q;\n", ind, sp);
+    sm_buf_printf(b, "%*s      d[k * %d + q] = j < %lld ? bm[(pc + k) * %lld + j * %lld] : 0.0f;\n",
+                  ind, sp, nr, N, sk, sj);
+    sm_buf_printf(b, "%*s    }\n", ind, sp);
+  } else { /* columns of B contiguous along k (transposed): read them */
+    sm_buf_printf(b, "%*s  for (int64_t q = 0; q < %d; q++) {\n", ind, sp, nr);
+    sm_buf_printf(b, "%*s    const int64_t j = jc + jr + q;\n", ind, sp);
+    sm_buf_printf(b, "%*s    if (j < %lld) {\n", ind, sp, N);
+    sm_buf_printf(b, "%*s      const float *s = bm + j * %lld + pc;\n", ind, sp, sj);
+    sm_buf_printf(b, "%*s      for (int64_t k = 0; k < kc; k++) d[k * %d + q] = s[k];\n", ind, sp, nr);
+    sm_buf_printf(b, "%*s    } else {\n", ind, sp);
+    sm_buf_printf(b, "%*s      for (int64_t k = 0; k < kc; k++) d[k * %d + q] = 0.0f;\n", ind, sp, nr);
+    sm_buf_printf(b, "%*s    }\n", ind, sp);
+    sm_buf_printf(b, "%*s  }\n", ind, sp);
+  }
+  sm_buf_printf(b, "%*s}\n", ind, sp);
+}
+
+/* alpha*A packed into MR-tall slivers: ap[ir*kc + k*MR + r] */
+static void core_pack_a(SmBuf *b, const GemmCore *g, int mr, int ind) {
+  const char *sp = "";
+  long long M = g->M, si = g->as_i, sk = g->as_k;
+  SmBuf sc = {0};
+  if (g->alpha != 1) {
+    emit_float(&sc, g->alpha);
+    sm_buf_puts(&sc, " * ");
+  }
+  sm_buf_printf(b, "%*sfor (int64_t ir = 0; ir < mc; ir += %d) {\n", ind, sp, mr);
+  sm_buf_printf(b, "%*s  float *d = ap + ir * kc;\n", ind, sp);
+  if (sk == 1 && si != 1) { /* rows of A contiguous along k */
+    sm_buf_printf(b, "%*s  for (int64_t r = 0; r < %d; r++) {\n", ind, sp, mr);
+    sm_buf_printf(b, "%*s    const int64_t i = ic + ir + r;\n", ind, sp);
+    sm_buf_printf(b, "%*s    if (i < %lld) {\n", ind, sp, M);
+    sm_buf_printf(b, "%*s      const float *s = a + i * %lld + pc;\n", ind, sp, si);
+    sm_buf_printf(b, "%*s      for (int64_t k = 0; k < kc; k++) d[k * %d + r] = %ss[k];\n", ind, sp,
+                  mr, sm_buf_str(&sc));
+    sm_buf_printf(b, "%*s    } else {\n", ind, sp);
+    sm_buf_printf(b, "%*s      for (int64_t k = 0; k < kc; k++) d[k * %d + r] = 0.0f;\n", ind, sp, mr);
+    sm_buf_printf(b, "%*s    }\n", ind, sp);
+    sm_buf_printf(b, "%*s  }\n", ind, sp);
+  } else {
+    sm_buf_printf(b, "%*s  for (int64_t k = 0; k < kc; k++)\n", ind, sp);
+    sm_buf_printf(b, "%*s    for (int64_t r = 0; r < %d; r++) {\n", ind, sp, mr);
+    sm_buf_printf(b, "%*s      const int64_t i = ic + ir + r;\n", ind, sp);
+    sm_buf_printf(b, "%*s      d[k * %d + r] = i < %lld ? %sa[i * %lld + (pc + k) * %lld] : 0.0f;\n",
+                  ind, sp, mr, M, sm_buf_str(&sc), si, sk);
+    sm_buf_printf(b, "%*s    }\n", ind, sp);
+  }
+  sm_buf_printf(b, "%*s}\n", ind, sp);
+  sm_buf_free(&sc);
+}
+
+/* beta*bias(i, j) as a scalar expression ("" when there is no bias) */
+static void core_bias_scalar(SmBuf *e, const GemmCore *g, const char *i, const char *j) {
+  if (!g->bias || g->beta == 0) return;
+  sm_buf_puts(e, " + ");
+  if (g->beta != 1) {
+    emit_float(e, g->beta);
+    sm_buf_puts(e, " * ");
+  }
+  sm_buf_printf(e, "bias[%s * %lld + %s * %lld]", i, (long long)g->bias_si, j,
+                (long long)g->bias_sj);
+}
+
+static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
+  int mr = v->mr, nv = v->nv, vw = v->vw, nr = vw * nv;
+  CoreGrid G = core_grid(g, mr, nr);
+  long long M = g->M, N = g->N, K = g->K, nb = g->nbatch;
+  int64_t mt = ceil_div64(g->M, mr), nt = ceil_div64(g->N, nr);
+  bool split_k = G.kc < g->K, has_bias = g->bias && g->beta != 0;
+  sm_buf_printf(b, "  {\n    /* %d x %d register tile (%d-lane vectors); blocks mc %lld, nc %lld, kc %lld;"
+                   " %lld x %lld tasks per product */\n",
+                mr, nr, vw, (long long)G.mc, (long long)G.nc, (long long)G.kc,
+                (long long)G.tm, (long long)G.tn);
+  sm_buf_printf(b, "    typedef float vf __attribute__((vector_size(%d)));\n", vw * 4);
+  sm_buf_printf(b, "#if defined(__GNUC__) && !defined(__clang__) && %s\n", v->fma_cond);
+  sm_buf_printf(b, "#define SM_FMA(x, y, z) %s\n#else\n", v->fma);
+  sm_buf_puts(b, "#define SM_FMA(x, y, z) ((x) * (y) + (z))\n#endif\n");
+  int64_t ntask = g->nbatch * G.tm * G.tn;
+  if (G.par && ntask > 1) sm_buf_puts(b, "    #pragma omp parallel for schedule(static)\n");
+  sm_buf_printf(b, "    for (int64_t task = 0; task < %lld; task++) {\n", (long long)ntask);
+  const char *sp = "      ";
+  if (nb > 1) sm_buf_printf(b, "%sconst int64_t t = task / %lld;\n", sp, (long long)(G.tm * G.tn));
+  sm_buf_printf(b, "%sconst int64_t tr = task / %lld %% %lld, tc = task %% %lld;\n", sp,
+                (long long)G.tn, (long long)G.tm, (long long)G.tn);
+  sm_buf_printf(b, "%sconst int64_t i0 = tr * %lld / %lld * %d, j0 = tc * %lld / %lld * %d;\n", sp,
+                (long long)mt, (long long)G.tm, mr, (long long)nt, (long long)G.tn, nr);
+  sm_buf_printf(b, "%sconst int64_t i1 = (tr + 1) * %lld / %lld * %d < %lld ? (tr + 1) * %lld / %lld * %d : %lld;\n",
+                sp, (long long)mt, (long long)G.tm, mr, M, (long long)mt, (long long)G.tm, mr, M);
+  sm_buf_printf(b, "%sconst int64_t j1 = (tc + 1) * %lld / %lld * %d < %lld ? (tc + 1) * %lld / %lld * %d : %lld;\n",
+                sp, (long long)nt, (long long)G.tn, nr, N, (long long)nt, (long long)G.tn, nr, N);
+  sm_buf_printf(b, "%sfloat ap[%lld] __attribute__((aligned(64)));\n", sp, (long long)(G.mc * G.kc));
+  sm_buf_printf(b, "%sfloat bp[%lld] __attribute__((aligned(64)));\n", sp, (long long)(G.nc * G.kc));
+  sm_buf_printf(b, "%sconst float *a = %s;\n", sp, g->a);
+  if (!g->pack_b) sm_buf_printf(b, "%sconst float *bm = %s;\n", sp, g->b);
+  sm_buf_printf(b, "%sfloat *c = %s;\n", sp, g->c);
+  if (has_bias) sm_buf_printf(b, "%sconst float *bias = %s;\n", sp, g->bias);
+  sm_buf_printf(b, "%sfor (int64_t jc = j0; jc < j1; jc += %lld) {\n", sp, (long long)G.nc);
+  sm_buf_printf(b, "%s  const int64_t nc = j1 - jc < %lld ? j1 - jc : %lld;\n", sp,
+                (long long)G.nc, (long long)G.nc);
+  sm_buf_printf(b, "%s  for (int64_t pc = 0; pc < %lld; pc += %lld) {\n", sp, K, (long long)G.kc);
+  sm_buf_printf(b, "%s    const int64_t kc = %lld - pc < %lld ? %lld - pc : %lld;\n", sp, K,
+                (long long)G.kc, K, (long long)G.kc);
+  if (g->pack_b) g->pack_b(b, g, nr, 10);
+  else core_pack_b(b, g, nr, 10);
+  sm_buf_printf(b, "%s    for (int64_t ic = i0; ic < i1; ic += %lld) {\n", sp, (long long)G.mc);
+  sm_buf_printf(b, "%s      const int64_t mc = i1 - ic < %lld ? i1 - ic : %lld;\n", sp,
+                (long long)G.mc, (long long)G.mc);
+  core_pack_a(b, g, mr, 12);
+  sm_buf_printf(b, "%s      for (int64_t jr = 0; jr < nc; jr += %d)\n", sp, nr);
+  sm_buf_printf(b, "%s        for (int64_t ir = 0; ir < mc; ir += %d) {\n", sp, mr);
+  const char *s2 = "                ";
+  sm_buf_printf(b, "%sconst float *pa = ap + ir * kc, *pb = bp + jr * kc;\n", s2);
+  sm_buf_printf(b, "%svf ", s2);
+  for (int r = 0; r < mr; r++)
+    for (int q = 0; q < nv; q++) sm_buf_printf(b, "%sc%d_%d = {0}", r || q ? ", " : "", r, q);
+  sm_buf_puts(b, ";\n");
+  sm_buf_printf(b, "%sfor (int64_t k = 0; k < kc; k++) {\n", s2);
+  for (int q = 0; q < nv; q++)
+    sm_buf_printf(b, "%s  const vf b%d = *(const vf *)(pb + k * %d + %d);\n", s2, q, nr, q * vw);
+  for (int r = 0; r < mr; r++) {
+    /* x - 0 is exact, so the compiler folds it to a plain broadcast load */
+    sm_buf_printf(b, "%s  { const vf x = pa[k * %d + %d] - (vf){0};", s2, mr, r);
+    for (int q = 0; q < nv; q++) sm_buf_printf(b, " c%d_%d = SM_FMA(x, b%d, c%d_%d);", r, q, q, r, q);
+    sm_buf_puts(b, " }\n");
+  }
+  sm_buf_printf(b, "%s}\n", s2);
+  /* store */
+  sm_buf_printf(b, "%sconst int64_t i = ic + ir, j = jc + jr;\n", s2);
+  sm_buf_printf(b, "%sfloat *cp = c + i * %lld + j;\n", s2, (long long)g->ldc);
+  sm_buf_printf(b, "%sif (i + %d <= i1 && j + %d <= j1) {\n", s2, mr, nr);
+  for (int pass = 0; pass < (split_k ? 2 : 1); pass++) {
+    /* pass 0: first K block (assign + bias); pass 1: accumulate */
+    const char *in = "                    ";
+    if (split_k) sm_buf_printf(b, "%s  %s {\n", s2, pass == 0 ? "if (pc == 0)" : "else");
+    for (int r = 0; r < mr; r++)
+      for (int q = 0; q < nv; q++) {
+        sm_buf_printf(b, "%s{ vf y = c%d_%d", in, r, q);
+        if (pass == 1) {
+          sm_buf_printf(b, ", o; memcpy(&o, cp + %lld, sizeof o); y += o;",
+                        (long long)(r * g->ldc + q * vw));
+        } else if (has_bias) {
+          sm_buf_puts(b, ", o; ");
+          if (g->bias_sj)
+            sm_buf_printf(b, "memcpy(&o, bias + (i + %d) * %lld + j + %d, sizeof o);", r,
+                          (long long)g->bias_si, q * vw);
+          else
+            sm_buf_printf(b, "o = bias[(i + %d) * %lld] + (vf){0};", r, (long long)g->bias_si);
+          if (g->beta != 1) {
+            sm_buf_puts(b, " y += ");
+            emit_float(b, g->beta);
+            sm_buf_puts(b, " * o;");
+          } else {
+            sm_buf_puts(b, " y += o;");
+          }
+        } else {
+          sm_buf_puts(b, ";");
+        }
+        sm_buf_printf(b, " memcpy(cp + %lld, &y, sizeof y); }\n", (long long)(r * g->ldc + q * vw));
+      }
+    if (split_k) sm_buf_printf(b, "%s  }\n", s2);
+  }
+  sm_buf_printf(b, "%s} else {\n", s2);
+  sm_buf_printf(b, "%s  float tile[%d] __attribute__((aligned(64)));\n", s2, mr * nr);
+  for (int r = 0; r < mr; r++)
+    for (int q = 0; q < nv; q++)
+      sm_buf_printf(b, "%s  memcpy(tile + %d, &c%d_%d, sizeof c%d_%d);\n", s2, r * nr + q * vw, r,
+                    q, r, q);
+  sm_buf_printf(b, "%s  for (int64_t r = 0; r < %d && i + r < i1; r++)\n", s2, mr);
+  sm_buf_printf(b, "%s    for (int64_t q = 0; q < %d && j + q < j1; q++)\n", s2, nr);
+  SmBuf be = {0};
+  core_bias_scalar(&be, g, "(i + r)", "(j + q)");
+  if (split_k)
+    sm_buf_printf(b, "%s      cp[r * %lld + q] = (pc == 0 ? 0.0f%s : cp[r * %lld + q]) + tile[r * %d + q];\n",
+                  s2, (long long)g->ldc, sm_buf_str(&be), (long long)g->ldc, nr);
+  else
+    sm_buf_printf(b, "%s      cp[r * %lld + q] = tile[r * %d + q]%s;\n", s2, (long long)g->ldc, nr,
+                  sm_buf_str(&be));
+  sm_buf_free(&be);
+  sm_buf_printf(b, "%s}\n", s2);
+  sm_buf_printf(b, "%s      }\n%s    }\n%s  }\n%s}\n", sp, sp, sp, sp);
+  sm_buf_puts(b, "    }\n#undef SM_FMA\n  }\n");
+}
+
+void gemm_core_emit(SmBuf *b, const GemmCore *g) {
+  static const CoreVar wide = {16, 8, 2, "defined(__AVX512F__)",
+                               "__builtin_ia32_vfmaddps512_mask((x), (y), (z), (unsigned short)-1, 4)"};
+  static const CoreVar narrow = {8, 6, 2, "defined(__FMA__)",
+                                 "__builtin_ia32_vfmaddps256((x), (y), (z))"};
+  sm_buf_puts(b, "#if defined(__AVX512F__)\n");
+  core_variant(b, g, &wide);
+  sm_buf_puts(b, "#else\n");
+  core_variant(b, g, &narrow);
+  sm_buf_puts(b, "#endif\n");
 }
 
 /* ======================================================================
@@ -149,6 +417,31 @@ static void matmul_emit(SmBuf *b, const IrNode *n) {
   if (emit_if_empty(b, n)) return;
   MatGeo g;
   SM_ASSERT(mm_geo(n, &g));
+  if (n->out[0]->type.dtype == IR_F32 && gemm_core_fits(g.M, g.N, g.K)) {
+    int64_t nb = ir_numel(&g.obt);
+    SmBuf ao = {0}, bo = {0}, co = {0};
+    sm_buf_puts(&ao, "in0");
+    sm_buf_puts(&bo, "in1");
+    sm_buf_puts(&co, "out0");
+    SmBuf e = {0};
+    batch_offset(&e, &g.abt, &g.obt, g.M * g.K);
+    if (e.len) sm_buf_printf(&ao, " + %s", e.s);
+    sm_buf_free(&e);
+    batch_offset(&e, &g.bbt, &g.obt, g.K * g.N);
+    if (e.len) sm_buf_printf(&bo, " + %s", e.s);
+    sm_buf_free(&e);
+    if (nb > 1) sm_buf_printf(&co, " + t * %lld", (long long)(g.M * g.N));
+    sm_buf_printf(b, "  /* matmul: batch %lld, [%lld,%lld] x [%lld,%lld], blocked */\n",
+                  (long long)nb, (long long)g.M, (long long)g.K, (long long)g.K, (long long)g.N);
+    GemmCore c = {.M = g.M, .N = g.N, .K = g.K, .nbatch = nb, .a = sm_buf_str(&ao),
+                  .b = sm_buf_str(&bo), .c = sm_buf_str(&co), .as_i = g.K, .as_k = 1,
+                  .bs_k = g.N, .bs_j = 1, .ldc = g.N, .alpha = 1, .beta = 0};
+    gemm_core_emit(b, &c);
+    sm_buf_free(&ao);
+    sm_buf_free(&bo);
+    sm_buf_free(&co);
+    return;
+  }
   const char *T = ctype(n);
   long long M = g.M, K = g.K, N = g.N;
   int64_t nb = ir_numel(&g.obt);
@@ -307,6 +600,22 @@ static void gemm_emit(SmBuf *b, const IrNode *n) {
   if (n->nin == 3 && g.beta == 0) sm_buf_puts(b, "  (void)in2; /* beta = 0 */\n");
   sm_buf_printf(b, "  /* gemm: [%lld,%lld]%s x [%lld,%lld]%s */\n", M, K,
                 g.ta ? " (a transposed)" : "", K, N, g.tb ? " (b transposed)" : "");
+  if (n->out[0]->type.dtype == IR_F32 && gemm_core_fits(g.M, g.N, g.K)) {
+    GemmCore c = {.M = g.M, .N = g.N, .K = g.K, .nbatch = 1, .a = "in0", .b = "in1",
+                  .c = "out0", .as_i = g.ta ? 1 : g.K, .as_k = g.ta ? g.M : 1,
+                  .bs_k = g.tb ? 1 : g.N, .bs_j = g.tb ? g.K : 1, .ldc = g.N,
+                  .alpha = g.alpha, .beta = g.beta};
+    if (n->nin == 3 && g.beta != 0) {
+      const IrType *ct = &n->in[2]->type;
+      int64_t cn = ct->rank >= 1 ? ct->dims[ct->rank - 1] : 1;
+      int64_t cm = ct->rank == 2 ? ct->dims[0] : 1;
+      c.bias = "in2";
+      c.bias_sj = cn > 1 ? 1 : 0;
+      c.bias_si = cm > 1 ? cn : 0;
+    }
+    gemm_core_emit(b, &c);
+    return;
+  }
   emit_omp_for(b, g.M * g.K * g.N, NULL);
   sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++) {\n", M);
   char aik[64];

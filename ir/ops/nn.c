@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_emit.h"
 #include "ops.h"
 #include "rt.h"
 
@@ -336,6 +337,70 @@ static void emit_tables(SmBuf *b, const char *lo_name, const char *hi_name,
   sm_buf_puts(b, "};\n");
 }
 
+/* Convolution as GEMM per (image, group): y[Mg, OH*OW] = w[Mg, Cg*KH*KW] x
+ * col[Cg*KH*KW, OH*OW], where the packing of the GEMM's B panel gathers
+ * col straight from x (implicit im2col: no column buffer). */
+typedef struct ConvGemm {
+  Win g;
+  int64_t Cg, P; /* P = OH*OW */
+} ConvGemm;
+
+static void conv_pack_im2col(SmBuf *b, const GemmCore *gc, int nr, int ind) {
+  const ConvGemm *cg = gc->user;
+  const Win *g = &cg->g;
+  long long H = g->in[0], W = g->in[1], KH = g->k[0], KW = g->k[1], OW = g->out[1];
+  const char *sp = "";
+  char ih[128], iw[128];
+  sm_buf_printf(b, "%*sconst float *xb = %s;\n", ind, sp, gc->b);
+  sm_buf_printf(b, "%*sfor (int64_t jr = 0; jr < nc; jr += %d) {\n", ind, sp, nr);
+  sm_buf_printf(b, "%*s  float *d = bp + jr * kc;\n", ind, sp);
+  sm_buf_printf(b, "%*s  for (int64_t k = 0; k < kc; k++) {\n", ind, sp);
+  sm_buf_printf(b, "%*s    const int64_t ci = (pc + k) / %lld, kh = (pc + k) / %lld %% %lld, kw = (pc + k) %% %lld;\n",
+                ind, sp, KH * KW, KW, KH, KW);
+  sm_buf_printf(b, "%*s    const float *xc = xb + ci * %lld;\n", ind, sp, H * W);
+  sm_buf_printf(b, "%*s    for (int64_t q = 0; q < %d; q++) {\n", ind, sp, nr);
+  sm_buf_printf(b, "%*s      const int64_t j = jc + jr + q, oh = j / %lld, ow = j %% %lld;\n", ind, sp,
+                OW, OW);
+  sm_buf_printf(b, "%*s      const int64_t ih = %s, iw = %s;\n", ind, sp,
+                affine(ih, sizeof ih, g->s[0], "oh", g->d[0], "kh", -g->pb[0]),
+                affine(iw, sizeof iw, g->s[1], "ow", g->d[1], "kw", -g->pb[1]));
+  sm_buf_printf(b, "%*s      d[k * %d + q] = j < %lld && ih >= 0 && ih < %lld && iw >= 0 && iw < %lld ? xc[ih * %lld + iw] : 0.0f;\n",
+                ind, sp, nr, (long long)cg->P, H, W, W);
+  sm_buf_printf(b, "%*s    }\n%*s  }\n%*s}\n", ind, sp, ind, sp, ind, sp);
+}
+
+/* The GEMM form, when the products are big enough; false otherwise. */
+static bool conv_emit_gemm(SmBuf *b, const IrNode *n, const Win *g) {
+  if (n->out[0]->type.dtype != IR_F32) return false;
+  int64_t N = n->in[0]->type.dims[0], C = n->in[0]->type.dims[1];
+  int64_t M = n->in[1]->type.dims[0], Cg = n->in[1]->type.dims[1];
+  int64_t group = C / Cg, Mg = M / group;
+  int64_t P = g->out[0] * g->out[1], Kc = Cg * g->k[0] * g->k[1], HW = g->in[0] * g->in[1];
+  if (Mg < 4 || Kc < 4 || !gemm_core_fits(Mg, P, Kc)) return false;
+  bool one = g->k[0] == 1 && g->k[1] == 1 && g->s[0] == 1 && g->s[1] == 1 && g->pb[0] == 0 &&
+             g->pb[1] == 0 && g->pe[0] == 0 && g->pe[1] == 0;
+  char a[96], x[96], y[96], bias[96];
+  bool batched = N * group > 1;
+  if (group > 1) snprintf(a, sizeof a, "in1 + t %% %lld * %lld", (long long)group, (long long)(Mg * Kc));
+  else snprintf(a, sizeof a, "in1");
+  snprintf(x, sizeof x, batched ? "in0 + t * %lld" : "in0", (long long)(Cg * HW));
+  snprintf(y, sizeof y, batched ? "out0 + t * %lld" : "out0", (long long)(Mg * P));
+  if (group > 1) snprintf(bias, sizeof bias, "in2 + t %% %lld * %lld", (long long)group, (long long)Mg);
+  else snprintf(bias, sizeof bias, "in2");
+  ConvGemm cg = {.g = *g, .Cg = Cg, .P = P};
+  char lead[256];
+  snprintf(lead, sizeof lead, "as GEMM per image%s: [%lld,%lld] x [%lld,%lld]%s; ",
+           group > 1 ? " and group" : "", (long long)Mg, (long long)Kc, (long long)Kc,
+           (long long)P, one ? " (1x1)" : " (implicit im2col)");
+  attrs_comment(b, lead, g);
+  GemmCore gc = {.M = Mg, .N = P, .K = Kc, .nbatch = N * group, .a = a, .b = x, .c = y,
+                 .as_i = Kc, .as_k = 1, .bs_k = HW, .bs_j = 1, .ldc = P, .alpha = 1,
+                 .beta = 1, .bias = n->nin == 3 ? bias : NULL, .bias_si = 1, .bias_sj = 0,
+                 .pack_b = one ? NULL : conv_pack_im2col, .user = &cg};
+  gemm_core_emit(b, &gc);
+  return true;
+}
+
 /* Per output plane (n, m): initialize with the bias, then for each input
  * channel and kernel tap add wv * (shifted input row) into the output rows
  * the tap reaches, so the innermost loop runs along output width. */
@@ -343,6 +408,7 @@ static void conv_emit(SmBuf *b, const IrNode *n) {
   if (emit_if_empty(b, n)) return;
   Win g;
   conv_win(n, &g);
+  if (conv_emit_gemm(b, n, &g)) return;
   const char *T = ctype(n);
   int64_t N = n->in[0]->type.dims[0], C = n->in[0]->type.dims[1];
   int64_t M = n->in[1]->type.dims[0], Cg = n->in[1]->type.dims[1];

@@ -11,6 +11,7 @@ extern const IrOpDef *const ir_ops_loss[];
 extern const IrOpDef *const ir_ops_nn[];
 extern const IrOpDef *const ir_ops_optim[];
 extern const IrOpDef *const ir_ops_reduce[];
+extern const IrOpDef *const ir_ops_seq[];
 extern const IrOpDef *const ir_ops_shape[];
 
 /* Report `op: msg` at the node's location; returns false. */

@@ -634,8 +634,9 @@ static void test_nan_stops(void **state) {
   int rc = run(&f, "train", "--train-x", P("tx.npy"), "--train-y", P("ty.npy"), "--epochs", "4",
                "--checkpoint", P("nan.ck"), "--metrics", P("nan.csv"), "--save", P("nan.w"), NULL);
   assert_int_equal(rc, 1);
-  /* global step 30 is the 6th step of epoch 2 (25 steps per epoch) */
-  assert_output_has("the training loss is NaN at epoch 2, step 6 of 25 (global step 30)");
+  /* steps count from 1: global step 30 is the 5th step of epoch 2 (25
+   * steps per epoch) */
+  assert_output_has("the training loss is NaN at epoch 2, step 5 of 25 (global step 30)");
   assert_output_has("nan.ck is untouched (last written after epoch 1)");
   assert_int_equal(ck_i64(P("nan.ck"), "__epoch"), 1);
   assert_int_equal(ck_i64(P("nan.ck"), "__step"), 25);

@@ -1,0 +1,222 @@
+/* The blocked GEMM kernels (ir/ops/gemm_emit.h) behind gemm, matmul and
+ * conv2d/conv1d: generated code against the reference interpreter on shapes
+ * that reach every path of the emitter: edge tiles in M, N and K (sizes 1,
+ * 7, 8, 9, 15, 16, 17, 63, 65, 127, 257 in every position, around the 6/8
+ * row and 16/32 column tiles of both vector variants), every transpose
+ * combination, split K blocks (K > 256, accumulating into C), alpha, beta
+ * and every bias form, batched and broadcast matmul, the OpenMP task grid,
+ * and convolutions with strides, pads, dilations, groups, 1x1 and 1-D.
+ * Many products share one model text so each test compiles once.
+ *
+ * Tolerance: inputs are U[-1,1), so each product term is below 1 in
+ * magnitude and an f32 sum of K terms (FMA or not, any order) is within
+ * K * 2^-24 * (sum of |terms|) <= K^2 * 6e-8 of the double reference in the
+ * worst case, and ~sqrt(K) * 6e-8 * K typically. With K <= 784 here we use
+ * atol 1e-4 + rtol 1e-5: a wrong index, a dropped tile or a missing K block
+ * is an error of order 0.1 or more. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "helpers/opcheck.h"
+
+static OpcheckOpts kernel_opts(void) {
+  OpcheckOpts o = opcheck_defaults();
+  o.lo = -1;
+  o.hi = 1;
+  o.atol = 1e-4;
+  o.rtol = 1e-5;
+  return o;
+}
+
+typedef struct Text {
+  char s[16384];
+  size_t n;
+} Text;
+
+static void add(Text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(Text *t, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vsnprintf(t->s + t->n, sizeof t->s - t->n, fmt, ap);
+  va_end(ap);
+  assert_true(k >= 0 && (size_t)k < sizeof t->s - t->n);
+  t->n += (size_t)k;
+}
+
+/* (M, K, N): each of the edge sizes appears once as M, as K and as N */
+static const int shapes[][3] = {
+    {1, 65, 17},  {7, 9, 257},  {8, 16, 8},   {9, 257, 7},   {15, 7, 63}, {16, 1, 127},
+    {17, 63, 9},  {63, 8, 65},  {65, 127, 15}, {127, 17, 16}, {257, 15, 1},
+};
+
+/* One gemm per shape with the given transposes; every third gets a bias
+ * (cycling through [N], [M,1] and [M,N]), some an alpha or beta. */
+static void gemm_edges(bool ta, bool tb) {
+  Text t = {.n = 0};
+  Text outs = {.n = 0};
+  for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++) {
+    int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+    add(&t, "input a%d: f32[%d,%d]\n", s, ta ? K : M, ta ? M : K);
+    add(&t, "input b%d: f32[%d,%d]\n", s, tb ? N : K, tb ? K : N);
+    const char *bias = "";
+    char bb[64] = "";
+    if (s % 3 == 1) {
+      static const char *forms[] = {"[%d]", "[%d,1]", "[%d,%d]"};
+      int f = s / 3 % 3;
+      char dims[32];
+      if (f == 0) snprintf(dims, sizeof dims, forms[0], N);
+      else if (f == 1) snprintf(dims, sizeof dims, forms[1], M);
+      else snprintf(dims, sizeof dims, forms[2], M, N);
+      add(&t, "input c%d: f32%s\n", s, dims);
+      snprintf(bb, sizeof bb, ", c%d", s);
+      bias = s % 2 ? ", beta=0.5" : "";
+    }
+    const char *alpha = s % 4 == 3 ? ", alpha=-1.5" : "";
+    add(&t, "y%d: f32[%d,%d] = gemm(a%d, b%d%s, transA=%d, transB=%d%s%s)\n", s, M, N, s, s, bb,
+        ta, tb, alpha, bias);
+    add(&outs, "%sy%d", s ? ", " : "", s);
+  }
+  add(&t, "output %s\n", outs.s);
+  OpcheckOpts o = kernel_opts();
+  opcheck_opts(t.s, &o);
+}
+
+static void gemm_edges_nn(void **state) {
+  (void)state;
+  gemm_edges(false, false);
+}
+static void gemm_edges_tn(void **state) {
+  (void)state;
+  gemm_edges(true, false);
+}
+static void gemm_edges_nt(void **state) {
+  (void)state;
+  gemm_edges(false, true);
+}
+static void gemm_edges_tt(void **state) {
+  (void)state;
+  gemm_edges(true, true);
+}
+
+/* K > 256 splits into blocks that accumulate into C (first block adds the
+ * bias); enough work for the OpenMP task grid; the MLP's skinny shapes. */
+static void gemm_split_k_parallel(void **state) {
+  (void)state;
+  OpcheckOpts o = kernel_opts();
+  opcheck_opts("input a: f32[130,600]\n"
+               "input b: f32[600,300]\n"
+               "input c: f32[300]\n"
+               "y: f32[130,300] = gemm(a, b, c, alpha=0.5, beta=2)\n"
+               "input at: f32[600,130]\n"
+               "input bt: f32[300,600]\n"
+               "input cm: f32[130,1]\n"
+               "yt: f32[130,300] = gemm(at, bt, cm, transA=1, transB=1)\n"
+               "input x: f32[64,784]\n"
+               "input w: f32[256,784]\n"
+               "input bias: f32[256]\n"
+               "h: f32[64,256] = gemm(x, w, bias, transB=1)\n"
+               "input dy: f32[64,256]\n"
+               "dx: f32[64,784] = gemm(dy, w)\n"
+               "dw: f32[256,784] = gemm(dy, x, transA=1)\n"
+               "output y, yt, h, dx, dw\n",
+               &o);
+}
+
+/* every C form through the blocked path, with one K block and with two */
+static void gemm_bias_forms_blocked(void **state) {
+  (void)state;
+  Text t = {.n = 0};
+  static const char *forms[] = {"[]", "[1]", "[37]", "[1,37]", "[9,1]", "[1,1]", "[9,37]"};
+  static const int ks[] = {20, 300};
+  Text outs = {.n = 0};
+  for (int k = 0; k < 2; k++) {
+    add(&t, "input a%d: f32[9,%d]\ninput b%d: f32[%d,37]\n", k, ks[k], k, ks[k]);
+    for (int f = 0; f < 7; f++) {
+      add(&t, "input c%d_%d: f32%s\n", k, f, forms[f]);
+      add(&t, "y%d_%d: f32[9,37] = gemm(a%d, b%d, c%d_%d%s)\n", k, f, k, k, k, f,
+          f % 2 ? ", beta=-0.5" : "");
+      add(&outs, "%sy%d_%d", outs.n ? ", " : "", k, f);
+    }
+    add(&t, "z%d: f32[9,37] = gemm(a%d, b%d, c%d_6, beta=0)\n", k, k, k, k);
+    add(&outs, ", z%d", k);
+  }
+  add(&t, "output %s\n", outs.s);
+  OpcheckOpts o = kernel_opts();
+  opcheck_opts(t.s, &o);
+}
+
+static void matmul_blocked(void **state) {
+  (void)state;
+  OpcheckOpts o = kernel_opts();
+  opcheck_opts("input a: f32[3,37,45]\n"
+               "input b: f32[45,70]\n"
+               "y: f32[3,37,70] = matmul(a, b)\n"
+               "input p: f32[2,1,20,33]\n"
+               "input q: f32[4,33,19]\n"
+               "pq: f32[2,4,20,19] = matmul(p, q)\n"
+               "input u: f32[16,33,65]\n"
+               "input v: f32[16,65,40]\n"
+               "uv: f32[16,33,40] = matmul(u, v)\n"
+               "input m: f32[257,17]\n"
+               "input n: f32[17,63]\n"
+               "mn: f32[257,63] = matmul(m, n)\n"
+               "input e: f32[2,300,9]\n"
+               "input f: f32[9,300]\n"
+               "ef: f32[2,300,300] = matmul(e, f)\n"
+               "output y, pq, uv, mn, ef\n",
+               &o);
+}
+
+static void conv_gemm_paths(void **state) {
+  (void)state;
+  OpcheckOpts o = kernel_opts();
+  opcheck_opts("input x1: f32[2,3,11,13]\n"
+               "input w1: f32[8,3,3,3]\n"
+               "input b1: f32[8]\n"
+               "y1 = conv2d(x1, w1, b1, pads=[1,1])\n"
+               "input x2: f32[2,4,15,12]\n"
+               "input w2: f32[5,4,3,2]\n"
+               "y2 = conv2d(x2, w2, strides=[2,1], pads=[1,2,0,1], dilations=[2,2])\n"
+               "input x3: f32[2,6,9,9]\n"
+               "input w3: f32[8,3,3,3]\n"
+               "input b3: f32[8]\n"
+               "y3 = conv2d(x3, w3, b3, group=2, pads=[1,1])\n"
+               "input x4: f32[2,16,7,9]\n"
+               "input w4: f32[20,16,1,1]\n"
+               "input b4: f32[20]\n"
+               "y4 = conv2d(x4, w4, b4)\n"
+               "input x5: f32[1,8,9,9]\n"
+               "input w5: f32[12,8,1,1]\n"
+               "y5 = conv2d(x5, w5, strides=[2,2])\n"
+               "input x6: f32[2,5,40]\n"
+               "input w6: f32[6,5,3]\n"
+               "input b6: f32[6]\n"
+               "y6 = conv1d(x6, w6, b6, pads=[1])\n"
+               "input x7: f32[1,8,10,10]\n"
+               "input w7: f32[8,1,3,3]\n"
+               "y7 = conv2d(x7, w7, group=8, pads=[1,1])\n"
+               "input x8: f32[4,16,20,20]\n"
+               "input w8: f32[32,16,3,3]\n"
+               "input b8: f32[32]\n"
+               "y8 = conv2d(x8, w8, b8, pads=[1,1])\n"
+               "input x9: f32[1,1,28,28]\n"
+               "input w9: f32[6,1,5,5]\n"
+               "y9 = conv2d(x9, w9, pads=[2,2])\n"
+               "output y1, y2, y3, y4, y5, y6, y7, y8, y9\n",
+               &o);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(gemm_edges_nn),
+      cmocka_unit_test(gemm_edges_tn),
+      cmocka_unit_test(gemm_edges_nt),
+      cmocka_unit_test(gemm_edges_tt),
+      cmocka_unit_test(gemm_split_k_parallel),
+      cmocka_unit_test(gemm_bias_forms_blocked),
+      cmocka_unit_test(matmul_blocked),
+      cmocka_unit_test(conv_gemm_paths),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
