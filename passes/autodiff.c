@@ -5,25 +5,51 @@
  * asking each op's registry entry for its gradient rule. Rules emit ordinary
  * IR ops, so every later pass (fusion, planning, codegen) treats forward and
  * backward alike. Gradients of values with several users are summed. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "passes.h"
 
+/* Which of (inputs..., y, dy) the derivative w.r.t. input `wrt` reads:
+ * found by rendering the expression with marker names. */
+static int64_t ew_needed(const IrNode *n, int wrt) {
+  char names[8][8];
+  const char *args[8];
+  int full = n->nin + 2;
+  for (int i = 0; i < full; i++) {
+    snprintf(names[i], sizeof names[i], "@%d@", i);
+    args[i] = names[i];
+  }
+  SmBuf b = {0};
+  n->op->dexpr(&b, n, args, wrt);
+  int64_t need = (int64_t)1 << (full - 1); /* dy, always */
+  for (int i = 0; i < full; i++)
+    if (strstr(sm_buf_str(&b), names[i])) need |= (int64_t)1 << i;
+  sm_buf_free(&b);
+  return need;
+}
+
 bool ir_ew_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout,
                 IrValue **din) {
   if (!dout[0]) return true;
-  IrValue *in[8];
+  IrValue *all[8];
   SM_ASSERT(n->nin + 2 <= 8);
-  for (int i = 0; i < n->nin; i++) in[i] = n->in[i];
-  in[n->nin] = n->out[0];
-  in[n->nin + 1] = dout[0];
+  for (int i = 0; i < n->nin; i++) all[i] = n->in[i];
+  all[n->nin] = n->out[0];
+  all[n->nin + 1] = dout[0];
   for (int i = 0; i < n->nin; i++) {
     if (!ir_grad_needed(cx, n, i)) continue;
-    IrNode *g = ir_grad_node(cx, "ew_grad", in, n->nin + 2, 1);
+    int64_t need = ew_needed(n, i);
+    IrValue *in[8];
+    int nin = 0;
+    for (int k = 0; k < n->nin + 2; k++)
+      if (need >> k & 1) in[nin++] = all[k];
+    IrNode *g = ir_grad_node(cx, "ew_grad", in, nin, 1);
     ir_copy_attrs(cx->g, g, n);
     ir_set_str(cx->g, g, "op", n->op->name);
     ir_set_int(cx->g, g, "wrt", i);
+    ir_set_int(cx->g, g, "need", need);
     din[i] = ir_grad_unbroadcast(cx, ir_grad_finish(cx, g), &n->in[i]->type);
   }
   return true;

@@ -234,6 +234,49 @@ static bool read_schedule(const IrGraph *g, RtTrainDesc *t, SmDiag *d) {
   return true;
 }
 
+/* Move every in-place update as early as it may run: right after its
+ * operands exist and after the last other reader of what it overwrites.
+ * Each parameter gradient then dies as soon as it is applied instead of
+ * waiting for the whole backward pass, which lowers peak memory. */
+static void schedule_updates(IrGraph *g) {
+  int n = g->nnodes;
+  IrNode **rest = sm_xcalloc((size_t)n + 1, sizeof *rest), **upd = sm_xcalloc((size_t)n + 1, sizeof *upd);
+  int nr = 0, nu = 0;
+  for (int k = 0; k < n; k++) {
+    IrNode *x = g->nodes[k];
+    if (x->op->inplace && strstr(x->op->name, "_update")) upd[nu++] = x;
+    else rest[nr++] = x;
+  }
+  /* earliest slot in `rest` after which each update may run */
+  int *after = sm_xcalloc((size_t)nu + 1, sizeof *after);
+  for (int u = 0; u < nu; u++) {
+    int pos = -1;
+    for (int k = 0; k < nr; k++) {
+      const IrNode *x = rest[k];
+      for (int i = 0; i < upd[u]->nin; i++) {
+        for (int o = 0; o < x->nout; o++)
+          if (x->out[o] == upd[u]->in[i]) pos = k > pos ? k : pos;
+        for (int j = 0; j < x->nin; j++)
+          if (x->in[j] == upd[u]->in[i] && upd[u]->in[i]->kind == IR_VAL_PARAM) pos = k > pos ? k : pos;
+      }
+    }
+    after[u] = pos;
+  }
+  int m = 0;
+  for (int u = 0; u < nu; u++)
+    if (after[u] < 0) g->nodes[m++] = upd[u];
+  for (int k = 0; k < nr; k++) {
+    g->nodes[m++] = rest[k];
+    for (int u = 0; u < nu; u++)
+      if (after[u] == k) g->nodes[m++] = upd[u];
+  }
+  SM_ASSERT(m == n);
+  for (int k = 0; k < n; k++) g->nodes[k]->id = k;
+  free(rest);
+  free(upd);
+  free(after);
+}
+
 SmStatus pass_training_program(const IrGraph *model, TrainProgram *tp, SmDiag *d) {
   memset(tp, 0, sizeof *tp);
   const IrDirective *tr = ir_directive(model, "train");
@@ -410,6 +453,7 @@ SmStatus pass_training_program(const IrGraph *model, TrainProgram *tp, SmDiag *d
   free(cfg);
   ir_prune(g, false);
   ir_toposort(g);
+  schedule_updates(g);
   if (!ir_verify(tp->infer, d) || !ir_verify(tp->eval, d) || !ir_verify(g, d)) goto fail;
   ir_graph_free(base);
   return d->nerrors == before ? SM_OK : SM_ERR_INVALID;

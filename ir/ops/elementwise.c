@@ -281,31 +281,48 @@ DSCALAR(clip) {
 DEXPR(identity) { (void)n; (void)wrt; sm_buf_printf(b, "%s", a[2]); }
 DSCALAR(identity) { (void)n; (void)wrt; return x[2]; }
 
-/* ew_grad(inputs..., y, dy; op=NAME, wrt=K, forward attrs...): the
+/* ew_grad(operands...; op=NAME, wrt=K, need=MASK, forward attrs...): the
  * derivative of elementwise op NAME w.r.t. its input K, times dy, at the
- * broadcast shape. Built by ir_ew_grad. */
+ * broadcast shape. Of the full argument list (NAME's inputs, its output y,
+ * dy), only those whose bit is set in `need` are operands, so values the
+ * derivative never reads are not kept alive for the backward pass. Built by
+ * ir_ew_grad. */
 static const IrOpDef *ew_grad_fwd(const IrNode *n) {
   const IrOpDef *op = ir_op_find(ir_attr_str(n, "op", ""));
   SM_ASSERT(op && op->dexpr);
   return op;
 }
+static int64_t ew_grad_need(const IrNode *n, const IrOpDef *op) {
+  return ir_attr_int(n, "need", ((int64_t)1 << (op->min_in + 2)) - 1);
+}
 static void ew_grad_expr(SmBuf *b, const IrNode *n, const char *const *a) {
-  ew_grad_fwd(n)->dexpr(b, n, a, (int)ir_attr_int(n, "wrt", 0));
+  const IrOpDef *op = ew_grad_fwd(n);
+  int64_t need = ew_grad_need(n, op);
+  const char *full[8];
+  for (int i = 0, k = 0; i < op->min_in + 2; i++) full[i] = need >> i & 1 ? a[k++] : "0";
+  op->dexpr(b, n, full, (int)ir_attr_int(n, "wrt", 0));
 }
 static double ew_grad_scalar(const IrNode *n, const double *x) {
-  return ew_grad_fwd(n)->dscalar(n, x, (int)ir_attr_int(n, "wrt", 0));
+  const IrOpDef *op = ew_grad_fwd(n);
+  int64_t need = ew_grad_need(n, op);
+  double full[8];
+  for (int i = 0, k = 0; i < op->min_in + 2; i++) full[i] = need >> i & 1 ? x[k++] : 0;
+  return op->dscalar(n, full, (int)ir_attr_int(n, "wrt", 0));
 }
 static bool ew_grad_infer(const IrNode *n, IrType *out, SmDiag *d) {
   const IrOpDef *op = ir_op_find(ir_attr_str(n, "op", ""));
   if (!op || !op->dexpr) return op_err(n, d, "op=\"%s\" is not an elementwise op with a derivative", ir_attr_str(n, "op", ""));
-  int64_t wrt = ir_attr_int(n, "wrt", -1);
-  if (n->nin != op->min_in + 2 || wrt < 0 || wrt >= op->min_in)
-    return op_err(n, d, "needs %s's %d inputs, its output and dy, and 0 <= wrt < %d",
-                  op->name, op->min_in, op->min_in);
+  int64_t wrt = ir_attr_int(n, "wrt", -1), need = ew_grad_need(n, op);
+  int full = op->min_in + 2, count = 0;
+  for (int i = 0; i < full; i++) count += (int)(need >> i & 1);
+  if (wrt < 0 || wrt >= op->min_in || need <= 0 || need >= ((int64_t)1 << full) ||
+      !(need >> (full - 1) & 1) || n->nin != count)
+    return op_err(n, d, "needs 0 <= wrt < %d, dy among the operands and one operand per bit "
+                  "of need (of %s's inputs, its output and dy)", op->min_in, op->name);
   return ew_infer(n, out, d);
 }
 static const IrOpDef op_ew_grad = {
-    .name = "ew_grad", .min_in = 3, .max_in = 4, .nout = 1,
+    .name = "ew_grad", .min_in = 1, .max_in = 4, .nout = 1,
     .flags = IR_OPF_ELEMENTWISE | IR_OPF_ANY_ATTRS, .infer = ew_grad_infer,
     .ref = ew_ref, .emit = ew_emit, .expr = ew_grad_expr, .scalar = ew_grad_scalar,
     .doc = "dy * d op / d input[wrt] for elementwise op (backward of elementwise ops)"};
