@@ -1,7 +1,8 @@
-/* smelt bench MODEL [--train] [--threads N] [--repeat N] [--interp-repeat N]
+/* smelt bench MODEL [--train] [--threads N] [--repeat N] [--interp-repeat N] [-O0]
  *
  * Compiles the model as `smelt compile` would (the training step with
- * --train) into a shared object, loads it, and times whole steps of the
+ * --train; every function through the pass pipeline, none with -O0) into
+ * a shared object, loads it, and times whole steps of the
  * generated code and of the reference interpreter on the same random
  * inputs, in one process. Reports GFLOP/s of the step (multiply-adds of
  * gemm, matmul and convolutions, forward and backward, count 2) and the
@@ -176,7 +177,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static void usage(void) {
-  fputs("usage: smelt bench MODEL [--train] [--threads N] [--repeat N] [--interp-repeat N]\n"
+  fputs("usage: smelt bench MODEL [--train] [--threads N] [--repeat N] [--interp-repeat N] [-O0]\n"
         "  times the generated step (inference, or the training step with --train)\n"
         "  against the reference interpreter and the probed FMA peak\n",
         stderr);
@@ -185,7 +186,7 @@ static void usage(void) {
 int cmd_bench(int argc, char **argv) {
   const char *model = NULL;
   bool train = false;
-  int threads = 0, repeat = 50, irepeat = 2;
+  int threads = 0, repeat = 50, irepeat = 2, opt = 1;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     bool has = i + 1 < argc;
@@ -193,6 +194,7 @@ int cmd_bench(int argc, char **argv) {
     else if (!strcmp(a, "--threads") && has) threads = atoi(argv[++i]);
     else if (!strcmp(a, "--repeat") && has) repeat = atoi(argv[++i]);
     else if (!strcmp(a, "--interp-repeat") && has) irepeat = atoi(argv[++i]);
+    else if (!strcmp(a, "-O0") || !strcmp(a, "-O1")) opt = a[2] - '0';
     else if (a[0] != '-' && !model) model = a;
     else {
       fprintf(stderr, "smelt bench: error: unexpected argument '%s'\n", a);
@@ -232,6 +234,13 @@ int cmd_bench(int argc, char **argv) {
     if (ir_directive(g, "train")) ir_prune(g, true);
     prog = cg_program_single(g);
   }
+  for (int k = 0; k < prog.nfuncs; k++) {
+    PassOptions po = {.opt_level = opt, .inference = !train || k < 2, .shared_params = train};
+    if (pass_run_pipeline(prog.funcs[k], &po, &d) != SM_OK) goto done;
+  }
+  CgKernel *ks;
+  int nkernels = cg_kernels(prog.funcs[fn], &ks);
+  cg_kernels_free(ks, nkernels);
   const IrGraph *fg = prog.funcs[fn];
   if (!mkdtemp(dir)) {
     fprintf(stderr, "smelt bench: error: cannot create a temporary directory\n");
@@ -308,8 +317,9 @@ int cmd_bench(int argc, char **argv) {
 
   Peak pk = probe_peak(threads);
   double flops = graph_flops(fg);
-  printf("model %s, %s step (%d kernels), %d thread%s; compiled in %.2f s\n", g->name,
-         train ? "training" : "inference", fg->nnodes, threads, threads == 1 ? "" : "s", tcomp);
+  printf("model %s, %s step (%d kernels, %d nodes, -O%d), %d thread%s; compiled in %.2f s\n",
+         g->name, train ? "training" : "inference", nkernels, fg->nnodes, opt, threads,
+         threads == 1 ? "" : "s", tcomp);
   if (pk.lanes)
     printf("FMA peak probe (%d-lane FMA chains): %.1f GFLOP/s on 1 thread, %.1f on %d\n",
            pk.lanes, pk.gf1, pk.gfn, threads);

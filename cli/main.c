@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "export.h"
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
 #include "ir/ir.h"
@@ -26,7 +27,9 @@ static void usage(FILE *f) {
         "      --schedule constant|step|multistep|exponential|cosine|plateau\n"
         "      --gamma F --step-size N --t-max N --warmup STEPS\n"
         "  inspect MODEL [--train] [--after PASS|autodiff|all] [--passes] [--memory]\n"
-        "                [--kernels] [--format text|json|dot] [-O0]\n"
+        "                [--kernels] [--format text|json|dot] [-O0] [--embed-weights]\n"
+        "  inspect MODEL.onnx --format smelt [-o PREFIX]\n"
+        "      convert to the text format (PREFIX.smelt + PREFIX.safetensors)\n"
         "      print the graph (or the training step) in the text format, with types;\n"
         "      the pipeline, the memory plan or the kernel list\n"
         "  run MODEL --input [NAME=]FILE ... [--weights W] [--output [NAME=]FILE.npy ...]\n"
@@ -35,6 +38,8 @@ static void usage(FILE *f) {
         "      --input-shape NAME=D1xD2x... (an input's shape) or SYMBOL=N (a symbolic dim)\n"
         "  diff A.npy B.npy [--rtol R] [--atol A]\n"
         "      compare two arrays elementwise (exit 1 when outside tolerance)\n"
+        "  export MODEL.onnx --weights W.safetensors -o OUT.onnx\n"
+        "      the ONNX model with its initializers replaced by trained weights\n"
         "  bench MODEL [--train] [--threads N] [--repeat N]\n"
         "      time the compiled step against the interpreter, GFLOP/s, % of probed peak\n"
         "  ops                      list supported ops\n",
@@ -263,7 +268,8 @@ static SmStatus build_program(IrGraph *g, bool train, const TrainFlags *tf, int 
   }
   for (int f = 0; f < b->prog.nfuncs; f++) {
     if (log) sm_buf_printf(log, "# function %s\n", b->prog.fnames[f]);
-    PassOptions po = {.opt_level = opt, .inference = f < 2, .stop_after = stop_after, .log = log};
+    PassOptions po = {.opt_level = opt, .inference = f < 2, .shared_params = train,
+                      .stop_after = stop_after, .log = log};
     SmStatus st = pass_run_pipeline(b->prog.funcs[f], &po, d);
     if (st != SM_OK) return st;
   }
@@ -459,10 +465,12 @@ static int cmd_compile(int argc, char **argv) {
   IrGraph *g = load(model, &fo, &src, &d);
   int rc = 0;
   IrTensor *params = NULL;
+  int nparams = 0;
   if (!g) rc = fe_is_onnx(model) ? 2 : 1;
   /* imported weights (ONNX initializers) are baked into the program */
   if (g && weights) {
     RtErr e = {{0}};
+    nparams = g->nparams;
     params = sm_xcalloc((size_t)g->nparams + 1, sizeof *params);
     ir_init_params(g, params);
     if (load_weights(g, weights, params, &e)) {
@@ -476,6 +484,12 @@ static int cmd_compile(int argc, char **argv) {
                     "weights file with `PROGRAM train --init-weights W` instead\n");
     rc = 2;
   }
+  /* embedded weights are known at compile time: the parameters carry them
+   * as literal values, so passes may fold them (fold-bn) */
+  if (rc == 0 && o.embed_weights && !train) {
+    pass_bind_params(g, params);
+    o.params = NULL;
+  }
   if (rc == 0) {
     Built b;
     if (build_program(g, train, &tf, opt, NULL, NULL, &b, &d) != SM_OK ||
@@ -484,8 +498,8 @@ static int cmd_compile(int argc, char **argv) {
     built_free(&b);
   }
   fputs(sm_diag_text(&d), stderr);
-  if (params)
-    for (int i = 0; i < g->nparams; i++) ir_tensor_free(&params[i]);
+  if (params) /* loaded for the parameters as declared (passes may change the list) */
+    for (int i = 0; i < nparams; i++) ir_tensor_free(&params[i]);
   free(params);
   ir_graph_free(g);
   free(src);
@@ -508,12 +522,19 @@ static double node_flops(const IrNode *n) {
     return 2 * out * (double)a->dims[a->rank - 1];
   }
   if (!strncmp(op, "conv", 4)) {
-    const IrType *w = &n->in[1]->type;
+    /* 2 x (output positions) x (weight elements per output channel) */
     double per = 1;
-    for (int i = 1; i < w->rank; i++) per *= (double)w->dims[i];
-    if (strstr(op, "grad_weight")) return 2 * (double)ir_type_numel(&n->in[0]->type) * per;
-    if (strstr(op, "grad_input")) return 2 * (double)ir_type_numel(&n->in[0]->type) * per;
-    return 2 * out * per;
+    int64_t ws[IR_MAX_RANK];
+    int nw = strstr(op, "grad_weight") ? ir_attr_ints(n, "wshape", ws, IR_MAX_RANK) : -1;
+    if (nw > 1) {
+      for (int i = 1; i < nw; i++) per *= (double)ws[i];
+    } else {
+      const IrType *w = &n->in[1]->type;
+      for (int i = 1; i < w->rank; i++) per *= (double)w->dims[i];
+    }
+    /* forward: output positions; grad ops: dy's positions (operand 0) */
+    double pos = strstr(op, "grad") ? (double)ir_type_numel(&n->in[0]->type) : out;
+    return 2 * pos * per;
   }
   return out;
 }
@@ -676,18 +697,20 @@ static void inspect_dot(SmBuf *b, const CgProgram *prog) {
 }
 
 static int cmd_inspect(int argc, char **argv) {
-  const char *model = NULL, *after = NULL, *format = "text";
+  const char *model = NULL, *after = NULL, *format = "text", *out_prefix = NULL;
   FeOptions fo = {0};
   TrainFlags tf = {0};
-  bool train = false, passes = false, memory = false, kernels = false;
+  bool train = false, passes = false, memory = false, kernels = false, embed = false;
   int opt = 1;
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "--train")) train = true;
     else if (!strcmp(argv[i], "--after") && i + 1 < argc) after = argv[++i];
     else if (!strcmp(argv[i], "--format") && i + 1 < argc) format = argv[++i];
+    else if (!strcmp(argv[i], "-o") && i + 1 < argc) out_prefix = argv[++i];
     else if (!strcmp(argv[i], "--passes")) passes = true;
     else if (!strcmp(argv[i], "--memory")) memory = true;
     else if (!strcmp(argv[i], "--kernels")) kernels = true;
+    else if (!strcmp(argv[i], "--embed-weights")) embed = true;
     else if (!strcmp(argv[i], "--input-shape") && i + 1 < argc && fo.ninput_shapes < 32)
       fo.input_shapes[fo.ninput_shapes++] = argv[++i];
     else if (!strcmp(argv[i], "-O0") || !strcmp(argv[i], "-O1")) opt = argv[i][2] - '0';
@@ -703,8 +726,21 @@ static int cmd_inspect(int argc, char **argv) {
     return 2;
   }
   bool json = !strcmp(format, "json"), dot = !strcmp(format, "dot");
+  if (!strcmp(format, "smelt")) {
+    /* ONNX -> text format (+ OUT.safetensors with the weights) */
+    if (!fe_is_onnx(model)) {
+      fprintf(stderr, "smelt inspect: error: --format smelt converts .onnx models\n");
+      return 2;
+    }
+    SmDiag d;
+    sm_diag_init(&d);
+    SmStatus st = fe_onnx_to_smelt(model, &fo, out_prefix, &d);
+    fputs(sm_diag_text(&d), stderr);
+    sm_diag_free(&d);
+    return st == SM_OK ? 0 : 2;
+  }
   if (!json && !dot && strcmp(format, "text")) {
-    fprintf(stderr, "smelt inspect: error: --format takes text, json or dot\n");
+    fprintf(stderr, "smelt inspect: error: --format takes text, json, dot or smelt\n");
     return 2;
   }
   const char *stop = NULL;
@@ -732,6 +768,7 @@ static int cmd_inspect(int argc, char **argv) {
   IrGraph *g = load(model, &fo, &src, &d);
   int rc = 0;
   SmBuf out = {0}, log = {0};
+  if (g && embed && !train) pass_bind_params(g, NULL); /* as compile --embed-weights */
   if (!g) {
     rc = fe_is_onnx(model) ? 2 : 1;
   } else if ((!after || !strcmp(after, "parse")) && !passes && !memory && !kernels && !dot && !train) {
@@ -846,6 +883,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "ops")) return cmd_ops();
   if (!strcmp(cmd, "diff")) return cmd_diff(argc - 2, argv + 2);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
+  if (!strcmp(cmd, "export")) return cmd_export(argc - 2, argv + 2);
   fprintf(stderr, "smelt: error: unknown command '%s'\n\n", cmd);
   usage(stderr);
   return 2;

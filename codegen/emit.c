@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "codegen.h"
+#include "ir/ops/gemm_emit.h"
 #include "rt_model.h"
 
 static void type_str(SmBuf *b, const IrType *t) {
@@ -17,9 +18,17 @@ static void type_str(SmBuf *b, const IrType *t) {
 
 /* Kernel function name; functions after the first prefix their name so
  * one file can hold several (infer, eval, train). */
-static void kernel_name(SmBuf *b, const char *fn, const IrNode *n) {
+static void kernel_name(SmBuf *b, const char *fn, const CgKernel *K) {
   if (fn) sm_buf_printf(b, "%s_", fn);
-  sm_buf_printf(b, "k%d_%s", n->id, n->op->name);
+  sm_buf_printf(b, "k%d_", K->anchor->id);
+  if (K->nm > 1 && K->mem[0] != K->anchor) sm_buf_printf(b, "%s_", K->mem[0]->op->name);
+  sm_buf_puts(b, K->anchor->op->name);
+}
+
+/* A fused group whose first member is a producer (gemm, conv, ...) taking
+ * the elementwise members as its epilogue. */
+static bool has_producer(const CgKernel *K) {
+  return K->nm > 1 && !(K->mem[0]->op->flags & IR_OPF_ELEMENTWISE);
 }
 
 static void emit_kernel(SmBuf *c, const char *fn, const CgKernel *K) {
@@ -44,7 +53,7 @@ static void emit_kernel(SmBuf *c, const char *fn, const CgKernel *K) {
     type_str(c, &K->outs[i]->type);
   }
   sm_buf_puts(c, " */\nstatic void ");
-  kernel_name(c, fn, n);
+  kernel_name(c, fn, K);
   sm_buf_putc(c, '(');
   /* in-place outputs share storage with an input: no restrict at all */
   const char *rq = n->op->inplace ? "" : "restrict ";
@@ -55,8 +64,15 @@ static void emit_kernel(SmBuf *c, const char *fn, const CgKernel *K) {
     sm_buf_printf(c, "%sconst %s *%sin%d", i || K->nout ? ", " : "",
                   ir_dtype_ctype(K->ins[i]->type.dtype), rq, i);
   sm_buf_puts(c, ") {\n");
-  if (K->nm == 1) n->op->emit(c, n);
-  else ew_emit_group(c, K->mem, K->nm, K->ins, K->nin, K->outs, K->nout);
+  if (K->nm == 1) {
+    n->op->emit(c, n);
+  } else if (has_producer(K)) {
+    OpEpilogue e = {.prod = K->mem[0], .mem = K->mem + 1, .nm = K->nm - 1, .ins = K->ins,
+                    .nin = K->nin, .outs = K->outs, .nouts = K->nout};
+    op_emit_fused(c, &e);
+  } else {
+    ew_emit_group(c, K->mem, K->nm, K->ins, K->nin, K->outs, K->nout);
+  }
   sm_buf_puts(c, "}\n\n");
 }
 
@@ -222,7 +238,7 @@ static void emit_step(SmBuf *c, const char *model, const char *fn, const CgKerne
   for (int k = 0; k < nk; k++) {
     const CgKernel *K = &ks[k];
     sm_buf_puts(c, "  ");
-    kernel_name(c, fn, K->anchor);
+    kernel_name(c, fn, K);
     sm_buf_putc(c, '(');
     for (int i = 0; i < K->nout; i++) {
       if (i) sm_buf_puts(c, ", ");

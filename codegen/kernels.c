@@ -1,5 +1,6 @@
 /* The kernel schedule: one kernel per unfused node, one per fused group
- * (members in node order, the anchor last). Codegen, the memory planner and
+ * (members in node order, the anchor last; a producer taking an
+ * elementwise epilogue first). Codegen, the memory planner and
  * `smelt inspect --kernels` all work on this list. */
 #include <stdlib.h>
 
@@ -25,6 +26,21 @@ bool cg_is_alias(const IrGraph *g, const IrNode *n) {
   return true;
 }
 
+/* Whether v is read outside kernel K's members or is a graph output. */
+static bool escapes(const IrGraph *g, const CgKernel *K, const IrValue *v) {
+  for (int i = 0; i < g->noutputs; i++)
+    if (g->outputs[i] == v) return true;
+  for (int k = 0; k < g->nnodes; k++) {
+    const IrNode *n = g->nodes[k];
+    bool member = false;
+    for (int m = 0; m < K->nm && !member; m++) member = K->mem[m] == n;
+    if (member) continue;
+    for (int i = 0; i < n->nin; i++)
+      if (n->in[i] == v) return true;
+  }
+  return false;
+}
+
 int cg_kernels(const IrGraph *g, CgKernel **out) {
   CgKernel *ks = sm_xcalloc((size_t)g->nnodes + 1, sizeof *ks);
   int nk = 0;
@@ -33,16 +49,30 @@ int cg_kernels(const IrGraph *g, CgKernel **out) {
     if (n->anchor || cg_is_alias(g, n)) continue;
     CgKernel *K = &ks[nk++];
     K->anchor = n;
-    /* members: nodes anchored here, in order, then the anchor */
+    /* members: nodes anchored here, in order, then the anchor; a producer
+     * with an elementwise epilogue (the one member that is not
+     * elementwise) comes first */
     int cap = 0;
     for (int j = 0; j < k; j++)
       if (g->nodes[j]->anchor == n) cap++;
     K->mem = sm_xcalloc((size_t)cap + 1, sizeof *K->mem);
+    IrNode *root = NULL;
     for (int j = 0; j < k; j++)
-      if (g->nodes[j]->anchor == n) K->mem[K->nm++] = g->nodes[j];
+      if (g->nodes[j]->anchor == n && !(g->nodes[j]->op->flags & IR_OPF_ELEMENTWISE))
+        root = K->mem[K->nm++] = g->nodes[j];
+    for (int j = 0; j < k; j++)
+      if (g->nodes[j]->anchor == n && g->nodes[j] != root) K->mem[K->nm++] = g->nodes[j];
     K->mem[K->nm++] = n;
     int icap = 0, ocap = 0;
-    for (int m = 0; m < K->nm; m++)
+    if (root) /* the producer's operands verbatim: its emitter reads in0.. */
+      for (int i = 0; i < root->nin; i++) {
+        if (K->nin == icap) {
+          icap = icap ? icap * 2 : 8;
+          K->ins = sm_xrealloc(K->ins, sizeof(IrValue *) * (size_t)icap);
+        }
+        K->ins[K->nin++] = root->in[i];
+      }
+    for (int m = root ? 1 : 0; m < K->nm; m++)
       for (int i = 0; i < K->mem[m]->nin; i++) {
         IrValue *v = K->mem[m]->in[i];
         bool inside = false;
@@ -60,6 +90,9 @@ int cg_kernels(const IrGraph *g, CgKernel **out) {
       for (int o = 0; o < n->nout; o++) K->outs[o] = n->out[o];
       K->nout = n->nout;
     } else {
+      /* out0 is where a producer computes: its own result when that is
+       * read elsewhere too, else the chain's result */
+      if (root && escapes(g, K, root->out[0])) push_unique(&K->outs, &K->nout, &ocap, root->out[0]);
       push_unique(&K->outs, &K->nout, &ocap, n->out[0]);
     }
   }

@@ -1,4 +1,4 @@
-/* Frontends: the smelt text model format (and, later, ONNX) into IR. */
+/* Frontends: the smelt text model format and ONNX into IR; ONNX export. */
 #ifndef SM_FRONTEND_H
 #define SM_FRONTEND_H
 
@@ -29,8 +29,33 @@ bool fe_is_onnx(const char *path);
  * time become parameters carrying their values (IrValue.data); external
  * data files are read relative to the model's directory. */
 SmStatus fe_load_onnx(const char *path, const FeOptions *o, IrGraph **out, SmDiag *d);
+/* The same from bytes in memory (the fuzz target); `name` stands for the
+ * file in messages and its directory is where external data is looked up. */
+SmStatus fe_load_onnx_mem(const char *name, const void *data, size_t len, const FeOptions *o,
+                          IrGraph **out, SmDiag *d);
 /* ONNX op_types the importer maps, NULL-terminated. */
 const char *const *fe_onnx_ops(void);
+
+/* `smelt inspect MODEL.onnx --format smelt -o PREFIX`: import (composite
+ * ops such as lstm kept whole, as a text model writes them) and write the
+ * text model to PREFIX.smelt and every parameter's imported values to
+ * PREFIX.safetensors (load them with `--weights PREFIX.safetensors`). With
+ * PREFIX NULL the text goes to stdout and no weights are written. */
+SmStatus fe_onnx_to_smelt(const char *onnx, const FeOptions *o, const char *out_prefix, SmDiag *d);
+
+/* ---- ONNX export (frontend/onnx_export.c) ---- */
+typedef struct FeExportStats {
+  int replaced;  /* initializers given the weights file's values */
+  int kept;      /* initializers the weights file does not name */
+  int unmatched; /* weights-file tensors naming no initializer (noted in d) */
+} FeExportStats;
+/* Write ONNX model `onnx_in` to `out` (atomically) with each initializer
+ * replaced by the same-named tensor of the safetensors file `weights` (dtype
+ * and shape must match). Imported parameters keep their initializer names,
+ * so the weights a trained program saves (`./prog train --save W`) map back
+ * one to one. stats may be NULL. */
+SmStatus fe_onnx_export(const char *onnx_in, const char *weights, const char *out,
+                        FeExportStats *stats, SmDiag *d);
 
 /* "lenet" from "examples/lenet.smelt"; non-identifier chars become '_'. */
 void fe_model_name(const char *path, char *buf, size_t n);

@@ -17,15 +17,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "frontend/frontend.h"
 #include "ir/ops/ops.h"
 #include "onnx.pb-c.h"
+#include "rt.h"
 
 #define ONNX_MAX_FILE ((int64_t)2 << 30) /* protobuf's 2 GiB message limit */
 #define ONNX_MIN_OPSET 7
 #define ONNX_MAX_OPSET 28
+#define ONNX_MAX_FOLD ((int64_t)1 << 24) /* elements of a tensor computed at import */
 #define ONNX_MIN_IR 3
 #define ONNX_MAX_IR 14
 
@@ -133,12 +136,27 @@ static IrTensor *new_const(Im *im, IrType t) {
   return c;
 }
 
+/* double -> int64 without undefined behaviour: saturates, NaN is 0 */
+static int64_t d2i(double v) {
+  if (v != v) return 0;
+  if (v >= 9223372036854775807.0) return INT64_MAX;
+  if (v <= -9223372036854775808.0) return INT64_MIN;
+  return (int64_t)v;
+}
+
+/* double -> float, overflow to +-inf without undefined behaviour */
+static float d2f(double v) {
+  if (v > FLT_MAX) return INFINITY;
+  if (v < -FLT_MAX) return -INFINITY;
+  return (float)v;
+}
+
 static double round_to(IrDType t, double v) {
   switch (t) {
-  case IR_F32: return (float)v;
-  case IR_I64: return isfinite(v) ? (double)(int64_t)v : 0;
-  case IR_I32: return isfinite(v) ? (double)(int32_t)(int64_t)v : 0;
-  case IR_U8: return isfinite(v) ? (double)(uint8_t)(int64_t)v : 0;
+  case IR_F32: return d2f(v);
+  case IR_I64: return isfinite(v) ? (double)d2i(v) : 0;
+  case IR_I32: return isfinite(v) ? (double)(int32_t)(uint32_t)(uint64_t)d2i(v) : 0;
+  case IR_U8: return isfinite(v) ? (double)(uint8_t)(uint64_t)d2i(v) : 0;
   default: return v;
   }
 }
@@ -167,6 +185,15 @@ __attribute__((format(printf, 2, 3))) static bool fail(Im *im, const char *fmt, 
   va_end(ap);
   im->failed = true;
   return false;
+}
+
+/* A constant computed at import (not read from the file) must stay small. */
+static bool fold_size_ok(Im *im, const IrType *t) {
+  int64_t n = ir_type_numel(t);
+  if (n >= 0 && n <= ONNX_MAX_FOLD) return true;
+  char s[IR_TYPE_STRLEN];
+  return fail(im, "a tensor computed at import time, %s, has more than 2^24 elements",
+              ir_type_str(t, s, sizeof s));
 }
 
 /* ---- tensors from TensorProto ---- */
@@ -297,11 +324,11 @@ static const IrOpDef *opdef(const char *name) {
 
 static void store_elem(void *p, IrDType t, int64_t i, double v) {
   switch (t) {
-  case IR_F32: ((float *)p)[i] = (float)v; break;
+  case IR_F32: ((float *)p)[i] = d2f(v); break;
   case IR_F64: ((double *)p)[i] = v; break;
-  case IR_I64: ((int64_t *)p)[i] = (int64_t)v; break;
-  case IR_I32: ((int32_t *)p)[i] = (int32_t)v; break;
-  default: ((uint8_t *)p)[i] = (uint8_t)v; break;
+  case IR_I64: ((int64_t *)p)[i] = d2i(v); break;
+  case IR_I32: ((int32_t *)p)[i] = (int32_t)(uint32_t)(uint64_t)d2i(v); break;
+  default: ((uint8_t *)p)[i] = (uint8_t)(uint64_t)d2i(v); break;
   }
 }
 
@@ -373,7 +400,13 @@ static IrValue *fin(Im *im, IrNode *n) {
     all = const_of_value(im, n->in[i]) != NULL;
     fromp |= all && im->cparam[n->in[i]->id];
   }
-  if (all && (!fromp || im->fold_params)) {
+  /* float results derived from parameters (weights) stay at run time, so
+   * the parameters remain the initializers themselves (trained and
+   * exported under their ONNX names); shape arithmetic on them folds */
+  bool float_out = false;
+  for (int o = 0; o < n->nout; o++) float_out |= ir_dtype_is_float(n->out[o]->type.dtype);
+  for (int o = 0; o < n->nout && all; o++) all = ir_type_numel(&n->out[o]->type) <= ONNX_MAX_FOLD;
+  if (all && n->op->ref && (!fromp || (im->fold_params && !float_out))) { /* composites have no ref */
     IrTensor in[16], out[8];
     IrTensor *res[8];
     SM_ASSERT(n->nin <= 16 && n->nout <= 8);
@@ -417,6 +450,67 @@ static IrValue *reshape_to(Im *im, IrValue *x, int rank, const int64_t *dims) {
   IrNode *n = mk(im, "reshape", &x, 1);
   ir_set_ints(im->g, n, "shape", dims, rank);
   return fin(im, n);
+}
+
+/* ---- small builders over IR values ---- */
+static IrValue *slice_axis(Im *im, IrValue *x, int axis, int64_t start, int64_t end, int64_t step) {
+  if (!x) return NULL;
+  IrNode *m = mk(im, "slice", &x, 1);
+  int64_t ax = axis;
+  ir_set_ints(im->g, m, "starts", &start, 1);
+  ir_set_ints(im->g, m, "ends", &end, 1);
+  ir_set_ints(im->g, m, "axes", &ax, 1);
+  if (step != 1) ir_set_ints(im->g, m, "steps", &step, 1);
+  return fin(im, m);
+}
+
+/* x reversed along axis */
+static IrValue *flip_axis(Im *im, IrValue *x, int axis) {
+  if (!x) return NULL;
+  return slice_axis(im, x, axis, -1, INT64_MIN / 2, -1);
+}
+
+static IrValue *transpose_to(Im *im, IrValue *x, const int64_t *perm) {
+  if (!x) return NULL;
+  bool id = true;
+  for (int i = 0; i < x->type.rank; i++) id &= perm[i] == i;
+  if (id) return x;
+  IrNode *m = mk(im, "transpose", &x, 1);
+  ir_set_ints(im->g, m, "perm", perm, x->type.rank);
+  return fin(im, m);
+}
+
+/* concat of any number of values along axis (the op takes 16: a tree) */
+static IrValue *concat_n(Im *im, IrValue *const *vs, int cnt, int axis) {
+  for (int i = 0; i < cnt; i++)
+    if (!vs[i]) return NULL;
+  if (cnt == 1) return vs[0];
+  if (cnt > 16) {
+    int groups = (cnt + 15) / 16;
+    IrValue **part = sm_xcalloc((size_t)groups, sizeof *part);
+    for (int gi = 0; gi < groups; gi++) {
+      int lo = gi * 16, hi = lo + 16 < cnt ? lo + 16 : cnt;
+      part[gi] = concat_n(im, vs + lo, hi - lo, axis);
+    }
+    IrValue *r = concat_n(im, part, groups, axis);
+    free(part);
+    return r;
+  }
+  IrNode *m = ir_add_node(im->g, opdef("concat"), (IrValue **)vs, cnt, NULL, 1, im->loc);
+  ir_set_int(im->g, m, "axis", axis);
+  return fin(im, m);
+}
+
+/* A constant tensor as an IR value (a `constant` node). */
+static IrValue *const_value(Im *im, IrTensor *c, const char *tag) {
+  Ent tmp = {.name = sm_arena_printf(&im->g->arena, "%s", tag), .c = c};
+  return val(im, &tmp);
+}
+
+static IrValue *filled(Im *im, IrDType dt, int rank, const int64_t *dims, double v) {
+  IrTensor *c = new_const(im, ir_type_make(dt, rank, dims));
+  for (int64_t i = 0; i < c->numel; i++) c->d[i] = v;
+  return const_value(im, c, "fill");
 }
 
 /* ---- ONNX node attributes and inputs ---- */
@@ -505,7 +599,7 @@ static int const_ints(Im *im, Args *a, int k, const char *what, int64_t *out, in
     fail(im, "input %d (%s) has %lld values (at most %d)", k, what, (long long)c->numel, max);
     return -1;
   }
-  for (int64_t i = 0; i < c->numel; i++) out[i] = (int64_t)c->d[i];
+  for (int64_t i = 0; i < c->numel; i++) out[i] = d2i(c->d[i]);
   return (int)c->numel;
 }
 
@@ -683,7 +777,10 @@ static bool lower_identity(Im *im, const Onnx__NodeProto *n, Args *a) {
   else {
     IrTensor *c = ent_const(im, x);
     if (!c) return false;
-    set_const(a, 0, c, x->param);
+    if (x->param && ir_dtype_is_float(c->type.dtype)) /* a weight: the same parameter, same name */
+      set_out(a, 0, val(im, x));
+    else
+      set_const(a, 0, c, x->param);
   }
   return true;
 }
@@ -908,6 +1005,8 @@ static bool lower_reshape(Im *im, const Onnx__NodeProto *n, Args *a) {
     } else if (s[i] < 0) {
       return fail(im, "shape has a negative dim %lld", (long long)s[i]);
     } else {
+      if (s[i] > IR_MAX_NUMEL || (s[i] && known > IR_MAX_NUMEL / s[i]))
+        return fail(im, "shape has more than 2^40 elements");
       known *= s[i];
     }
   }
@@ -1122,6 +1221,522 @@ static bool lower_reduce(Im *im, const Onnx__NodeProto *n, Args *a) {
   return true;
 }
 
+/* ---- recurrent layers: ONNX RNN / GRU / LSTM onto smelt's rnn / gru / lstm
+ * (PyTorch layout). ONNX stacks gates as LSTM i,o,f,c and GRU z,r,h; the
+ * seq ops take PyTorch's i,f,g,o and r,z,n. The reordering is slices and a
+ * concat of the ONNX tensors at run time, so the ONNX initializers W, R, B
+ * themselves stay the model's parameters (trained under their own names and
+ * exported unchanged in layout). ---- */
+enum { RC_RNN, RC_GRU, RC_LSTM };
+
+/* blocks of H rows of v (along axis) in PyTorch's gate order */
+static IrValue *gate_reorder(Im *im, IrValue *v, int axis, int cell, int64_t H, int64_t off) {
+  static const int lstm_perm[4] = {0, 2, 3, 1}, gru_perm[3] = {1, 0, 2}, rnn_perm[1] = {0};
+  const int *perm = cell == RC_LSTM ? lstm_perm : cell == RC_GRU ? gru_perm : rnn_perm;
+  int G = cell == RC_LSTM ? 4 : cell == RC_GRU ? 3 : 1;
+  IrValue *parts[4];
+  for (int k = 0; k < G; k++) {
+    int64_t st = off + perm[k] * H;
+    parts[k] = slice_axis(im, v, axis, st, st + H, 1);
+  }
+  if (G == 1 && off == 0 && v && v->type.dims[axis] == H) return v;
+  return concat_n(im, parts, G, axis);
+}
+
+static bool act_is(const char *got, const char *want) { return !strcasecmp(got, want); }
+
+static bool lower_recurrent(Im *im, const Onnx__NodeProto *n, Args *a) {
+  const char *t = n->op_type;
+  int cell = !strcmp(t, "LSTM") ? RC_LSTM : !strcmp(t, "GRU") ? RC_GRU : RC_RNN;
+  int G = cell == RC_LSTM ? 4 : cell == RC_GRU ? 3 : 1;
+  IrValue *x = in_val(im, a, 0), *W = in_val(im, a, 1), *R = in_val(im, a, 2);
+  if (!x || !W || !R) return im->failed ? false : fail(im, "%s needs X, W and R", t);
+  int64_t layout = im->opset >= 14 ? aint(n, "layout", 0) : 0;
+  if (layout != 0 && layout != 1) return fail(im, "layout must be 0 or 1, got %lld", (long long)layout);
+  const char *dir = astr(im, n, "direction", "forward");
+  bool rev = !strcmp(dir, "reverse"), bidi = !strcmp(dir, "bidirectional");
+  if (!rev && !bidi && strcmp(dir, "forward"))
+    return fail(im, "direction must be forward, reverse or bidirectional, got \"%s\"", dir);
+  int64_t D = bidi ? 2 : 1;
+  char s1[IR_TYPE_STRLEN], s2[IR_TYPE_STRLEN];
+  if (x->type.rank != 3 || W->type.rank != 3 || R->type.rank != 3)
+    return fail(im, "X, W and R must be 3-D, got %s, %s and %s", ir_type_str(&x->type, s1, sizeof s1),
+                ir_type_str(&W->type, s2, sizeof s2), ir_type_str(&R->type, s2, sizeof s2));
+  int64_t H = aint(n, "hidden_size", R->type.dims[2]);
+  int64_t T = x->type.dims[layout ? 1 : 0], N = x->type.dims[layout ? 0 : 1], I = x->type.dims[2];
+  if (H < 1 || W->type.dims[0] != D || W->type.dims[1] != G * H || W->type.dims[2] != I ||
+      R->type.dims[0] != D || R->type.dims[1] != G * H || R->type.dims[2] != H)
+    return fail(im, "W %s and R %s do not match hidden_size %lld, %lld direction%s and input size %lld "
+                    "(W [D, %d*H, I], R [D, %d*H, H])", ir_type_str(&W->type, s1, sizeof s1),
+                ir_type_str(&R->type, s2, sizeof s2), (long long)H, (long long)D, D > 1 ? "s" : "",
+                (long long)I, G, G);
+  /* what the seq ops do not compute: a clear message each */
+  if (attr(n, "clip")) return fail(im, "%s with clip is not supported (smelt's %s cell does not clip)", t, t);
+  if (cell == RC_LSTM && aint(n, "input_forget", 0))
+    return fail(im, "LSTM with input_forget=1 (coupled input and forget gates) is not supported");
+  if (cell == RC_GRU && aint(n, "linear_before_reset", 0) == 0)
+    return fail(im, "GRU with linear_before_reset=0 (ONNX's default) is not supported: smelt's gru "
+                    "computes n = tanh(W_n x + b_in + r * (R_n h + b_hn)), which is "
+                    "linear_before_reset=1 (what torch.onnx.export writes for nn.GRU)");
+  static const char *const defaults[3][3] = {{"Tanh"}, {"Sigmoid", "Tanh"}, {"Sigmoid", "Tanh", "Tanh"}};
+  int nact = cell == RC_LSTM ? 3 : cell == RC_GRU ? 2 : 1;
+  const Onnx__AttributeProto *acts = attr(n, "activations");
+  bool relu = false;
+  if (acts) {
+    if (acts->n_strings != (size_t)(nact * D))
+      return fail(im, "activations has %zu entries, expected %d", acts->n_strings, (int)(nact * D));
+    for (size_t k = 0; k < acts->n_strings; k++) {
+      char buf[64];
+      snprintf(buf, sizeof buf, "%.*s", (int)acts->strings[k].len, (const char *)acts->strings[k].data);
+      const char *want = defaults[cell][k % nact];
+      if (cell == RC_RNN && act_is(buf, "Relu") && (k == 0 || relu)) {
+        relu = true;
+        continue;
+      }
+      if (!act_is(buf, want) || (cell == RC_RNN && relu))
+        return fail(im, "%s activation %zu is %s: smelt's %s computes %s only", t, k, buf, t,
+                    cell == RC_LSTM ? "Sigmoid, Tanh, Tanh" : cell == RC_GRU ? "Sigmoid, Tanh"
+                                                                            : "Tanh or Relu (the same for both directions)");
+    }
+  }
+  if (has_in(a, 4)) { /* sequence_lens: only full length */
+    IrTensor *sl = ent_const(im, a->in[4]);
+    if (!sl) return im->failed ? false : fail(im, "sequence_lens computed at run time is not supported");
+    for (int64_t i = 0; i < sl->numel; i++)
+      if (d2i(sl->d[i]) != T)
+        return fail(im, "sequence_lens[%lld] = %lld: sequences shorter than the input's %lld steps "
+                        "are not supported", (long long)i, (long long)sl->d[i], (long long)T);
+  }
+  if (cell == RC_LSTM && has_in(a, 7)) {
+    IrTensor *p = ent_const(im, a->in[7]);
+    bool zero = p != NULL;
+    for (int64_t i = 0; p && i < p->numel; i++) zero &= p->d[i] == 0;
+    if (!zero) return im->failed ? false : fail(im, "LSTM peepholes (input P) are not supported (PyTorch's LSTM has none)");
+  }
+  IrDType dt = x->type.dtype;
+  IrValue *wih = gate_reorder(im, W, 1, cell, H, 0), *whh = gate_reorder(im, R, 1, cell, H, 0);
+  IrValue *bih, *bhh;
+  if (has_in(a, 3)) {
+    IrValue *B = in_val(im, a, 3);
+    if (!B) return false;
+    if (B->type.rank != 2 || B->type.dims[0] != D || B->type.dims[1] != 2 * G * H)
+      return fail(im, "B must be [%lld, %lld], got %s", (long long)D, (long long)(2 * G * H),
+                  ir_type_str(&B->type, s1, sizeof s1));
+    bih = gate_reorder(im, B, 1, cell, H, 0);
+    bhh = gate_reorder(im, B, 1, cell, H, G * H);
+  } else {
+    int64_t bd[2] = {D, G * H};
+    bih = bhh = filled(im, dt, 2, bd, 0);
+  }
+  int64_t taxis = layout ? 1 : 0;
+  IrValue *xs = rev ? flip_axis(im, x, (int)taxis) : x;
+  IrValue *in[7] = {xs, wih, whh, bih, bhh, NULL, NULL};
+  int nin = 5;
+  static const int64_t swap01[3] = {1, 0, 2};
+  int64_t sd[3] = {D, N, H};
+  for (int k = 0; k < (cell == RC_LSTM ? 2 : 1); k++) {
+    IrValue *s0 = NULL;
+    if (has_in(a, 5 + k)) {
+      if (!(s0 = in_val(im, a, 5 + k))) return false;
+      if (layout) s0 = transpose_to(im, s0, swap01);
+    } else if (cell == RC_LSTM && (has_in(a, 5) || has_in(a, 6))) {
+      s0 = filled(im, dt, 3, sd, 0);
+    }
+    if (s0) in[nin++] = s0;
+  }
+  for (int i = 0; i < nin; i++)
+    if (!in[i]) return false;
+  const char *opn = cell == RC_LSTM ? "lstm" : cell == RC_GRU ? "gru" : "rnn";
+  IrNode *m = ir_add_node(im->g, opdef(opn), in, nin, NULL, cell == RC_LSTM ? 3 : 2, im->loc);
+  ir_set_int(im->g, m, "batch_first", layout);
+  ir_set_str(im->g, m, "direction", bidi ? "bidirectional" : "forward");
+  if (cell == RC_RNN && relu) ir_set_str(im->g, m, "activation", "relu");
+  if (!fin(im, m)) return false;
+  IrValue *y = m->out[0]; /* [T, N, D*H] or [N, T, D*H] */
+  if (rev) y = flip_axis(im, y, (int)taxis);
+  if (has_out(a, 0)) {
+    int64_t yd[4] = {T, N, D, H};
+    static const int64_t p0213[4] = {0, 2, 1, 3};
+    if (layout) {
+      yd[0] = N;
+      yd[1] = T;
+      set_out(a, 0, reshape_to(im, y, 4, yd));
+    } else {
+      set_out(a, 0, transpose_to(im, reshape_to(im, y, 4, yd), p0213));
+    }
+  }
+  for (int k = 1; k < (cell == RC_LSTM ? 3 : 2); k++)
+    if (has_out(a, k)) set_out(a, k, layout ? transpose_to(im, m->out[k], swap01) : m->out[k]);
+  return true;
+}
+
+/* ---- normalization layers onto the seq ops ---- */
+static bool lower_layernorm(Im *im, const Onnx__NodeProto *n, Args *a) {
+  IrValue *x = in_val(im, a, 0), *sc = in_val(im, a, 1);
+  if (!x || !sc) return im->failed ? false : fail(im, "LayerNormalization needs X and Scale");
+  int r = x->type.rank;
+  int64_t axis = aint(n, "axis", -1);
+  if (axis < -r || axis >= r) return fail(im, "axis %lld is out of range for rank %d", (long long)axis, r);
+  if (axis < 0) axis += r;
+  double eps = afloat(n, "epsilon", 1e-5);
+  IrType nt = ir_type_make(x->type.dtype, r - (int)axis, x->type.dims + axis);
+  IrValue *b = has_in(a, 2) ? in_val(im, a, 2) : filled(im, x->type.dtype, nt.rank, nt.dims, 0);
+  if (!b) return false;
+  IrValue *sb[2] = {sc, b};
+  for (int k = 0; k < 2; k++)
+    if (!ir_type_eq(&sb[k]->type, &nt)) { /* broadcastable to the normalized shape */
+      IrNode *e = mk(im, "expand", &sb[k], 1);
+      ir_set_ints(im->g, e, "shape", nt.dims, nt.rank);
+      if (!(sb[k] = fin(im, e))) return false;
+      if (!ir_type_eq(&sb[k]->type, &nt))
+        return fail(im, "%s does not broadcast to the normalized shape", k ? "B" : "Scale");
+    }
+  IrValue *in[3] = {x, sb[0], sb[1]};
+  IrNode *m = ir_add_node(im->g, opdef("layernorm"), in, 3, NULL, 1, im->loc);
+  ir_set_int(im->g, m, "axis", axis);
+  ir_set_float(im->g, m, "epsilon", eps);
+  set_out(a, 0, fin(im, m));
+  if (has_out(a, 1) || has_out(a, 2)) { /* Mean and InvStdDev, keepdims shape */
+    int64_t axes[IR_MAX_RANK];
+    for (int i = (int)axis; i < r; i++) axes[i - axis] = i;
+    IrNode *mm = mk(im, "reduce_mean", &x, 1);
+    ir_set_ints(im->g, mm, "axes", axes, r - (int)axis);
+    IrValue *mean = fin(im, mm);
+    IrValue *xc = op2(im, "sub", x, mean);
+    IrValue *sq = op2(im, "mul", xc, xc);
+    if (!sq) return false;
+    IrNode *vm = mk(im, "reduce_mean", &sq, 1);
+    ir_set_ints(im->g, vm, "axes", axes, r - (int)axis);
+    IrValue *var = fin(im, vm);
+    set_out(a, 1, mean);
+    set_out(a, 2, op1(im, "reciprocal", op1(im, "sqrt", op2(im, "add", var, scalar(im, x->type.dtype, eps)))));
+  }
+  return true;
+}
+
+static bool lower_groupnorm(Im *im, const Onnx__NodeProto *n, Args *a) {
+  bool inst = !strcmp(n->op_type, "InstanceNormalization");
+  IrValue *x = in_val(im, a, 0), *sc = in_val(im, a, 1), *b = in_val(im, a, 2);
+  if (!x || !sc || !b) return im->failed ? false : fail(im, "%s needs 3 inputs", n->op_type);
+  if (x->type.rank < (inst ? 3 : 2)) return fail(im, "input must be [N, C, ...] with rank at least %d", inst ? 3 : 2);
+  int64_t C = x->type.dims[1], G = inst ? C : aint(n, "num_groups", 0);
+  if (G < 1 || C % G) return fail(im, "num_groups %lld must be positive and divide the %lld channels", (long long)G, (long long)C);
+  IrValue *sb[2] = {sc, b};
+  for (int k = 0; k < 2; k++) {
+    int64_t cnt = ir_type_numel(&sb[k]->type);
+    if (sb[k]->type.rank != 1 || (cnt != C && cnt != G))
+      return fail(im, "%s must be [%lld] (per channel) or [%lld] (per group, opset 18)", k ? "bias" : "scale",
+                  (long long)C, (long long)G);
+    if (cnt != C) { /* per group (opset 18-20): repeat over each group's channels */
+      int64_t g1[2] = {G, 1}, gc[2] = {G, C / G};
+      IrValue *col = reshape_to(im, sb[k], 2, g1);
+      if (!col) return false;
+      IrNode *e = mk(im, "expand", &col, 1);
+      ir_set_ints(im->g, e, "shape", gc, 2);
+      sb[k] = reshape_to(im, fin(im, e), 1, &C);
+      if (!sb[k]) return false;
+    }
+  }
+  IrValue *in[3] = {x, sb[0], sb[1]};
+  IrNode *m = ir_add_node(im->g, opdef(inst ? "instancenorm" : "groupnorm"), in, 3, NULL, 1, im->loc);
+  if (!inst) ir_set_int(im->g, m, "groups", G);
+  ir_set_float(im->g, m, "epsilon", afloat(n, "epsilon", 1e-5));
+  set_out(a, 0, fin(im, m));
+  return true;
+}
+
+/* ---- Erf: no erf op in the IR; Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7)
+ * erf(x) = s(x) * (1 - t*(a1 + t*(a2 + t*(a3 + t*(a4 + t*a5)))) * e^(-x^2)),
+ * t = 1 / (1 + p|x|), s(x) = clip(x * 1e30, -1, 1) the sign. ---- */
+static bool lower_erf(Im *im, const Onnx__NodeProto *n, Args *a) {
+  (void)n;
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return false;
+  if (!ir_dtype_is_float(x->type.dtype)) return fail(im, "Erf of %s is not supported", ir_dtype_name(x->type.dtype));
+  IrDType dt = x->type.dtype;
+  static const double c[5] = {0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429};
+  IrValue *ax = op1(im, "abs", x);
+  IrValue *t = op1(im, "reciprocal", op2(im, "add", op2(im, "mul", ax, scalar(im, dt, 0.3275911)), scalar(im, dt, 1)));
+  IrValue *poly = op2(im, "mul", t, scalar(im, dt, c[4]));
+  for (int k = 3; k >= 0; k--) poly = op2(im, "mul", t, op2(im, "add", poly, scalar(im, dt, c[k])));
+  IrValue *ex = op1(im, "exp", op1(im, "neg", op2(im, "mul", ax, ax)));
+  IrValue *e = op2(im, "sub", scalar(im, dt, 1), op2(im, "mul", poly, ex));
+  IrValue *big = op2(im, "mul", x, scalar(im, dt, 1e30));
+  if (!big || !e) return false;
+  IrNode *m = mk(im, "clip", &big, 1);
+  ir_set_float(im->g, m, "min", -1);
+  ir_set_float(im->g, m, "max", 1);
+  set_out(a, 0, op2(im, "mul", e, fin(im, m)));
+  return true;
+}
+
+static bool lower_split(Im *im, const Onnx__NodeProto *n, Args *a) {
+  im->fold_params = true;
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return false;
+  int r = x->type.rank;
+  int64_t axis = aint(n, "axis", 0);
+  if (axis < -r || axis >= r) return fail(im, "axis %lld is out of range for rank %d", (long long)axis, r);
+  if (axis < 0) axis += r;
+  int64_t dim = x->type.dims[axis], sp[64];
+  int cnt = -1, nout = a->nout;
+  if (im->opset < 13) cnt = aints(im, n, "split", sp, 64);
+  else if (has_in(a, 1)) cnt = const_ints(im, a, 1, "split", sp, 64);
+  if (cnt == -2 || im->failed) return false;
+  if (cnt >= 0) {
+    if (cnt != nout) return fail(im, "split has %d sizes for %d outputs", cnt, nout);
+    int64_t tot = 0;
+    for (int i = 0; i < cnt; i++) {
+      if (sp[i] < 0) return fail(im, "split has a negative size");
+      tot += sp[i];
+    }
+    if (tot != dim) return fail(im, "split sizes sum to %lld, the axis has %lld", (long long)tot, (long long)dim);
+  } else {
+    int64_t parts = im->opset >= 18 && attr(n, "num_outputs") ? aint(n, "num_outputs", nout) : nout;
+    if (parts < 1 || parts != nout) return fail(im, "num_outputs %lld does not match the %d outputs", (long long)parts, nout);
+    int64_t chunk = (dim + parts - 1) / parts;
+    if (im->opset < 18 && dim % parts) return fail(im, "axis of %lld does not split into %lld equal parts", (long long)dim, (long long)parts);
+    for (int i = 0; i < nout; i++) {
+      int64_t lo = i * chunk < dim ? i * chunk : dim;
+      sp[i] = lo + chunk < dim ? chunk : dim - lo;
+    }
+  }
+  int64_t off = 0;
+  for (int i = 0; i < nout; i++) {
+    if (has_out(a, i)) set_out(a, i, keep_float_params(im, slice_axis(im, x, (int)axis, off, off + sp[i], 1)));
+    off += sp[i];
+  }
+  return !im->failed;
+}
+
+/* Where with a condition known at import: x*M + y*(1-M), where a constant
+ * side contributes its selected values only (so -inf fills stay finite
+ * elsewhere). A run-time condition needs a bool tensor: not supported. */
+static bool lower_const_ew(Im *im, const Onnx__NodeProto *n, Args *a);
+static bool lower_where(Im *im, const Onnx__NodeProto *n, Args *a) {
+  for (int i = 0; i < 3; i++)
+    if (!has_in(a, i)) return fail(im, "Where needs 3 inputs");
+  IrTensor *cc = ent_const(im, a->in[0]), *xc = ent_const(im, a->in[1]), *yc = ent_const(im, a->in[2]);
+  if (im->failed) return false;
+  if (cc && xc && yc && !a->in[1]->param && !a->in[2]->param) return lower_const_ew(im, n, a);
+  if (!cc) return fail(im, "Where with a condition computed at run time is not supported (smelt has no "
+                           "bool tensors; conditions known at import, e.g. causal masks, are)");
+  const IrType *xt = ent_type(im, a->in[1]), *yt = ent_type(im, a->in[2]);
+  if (!xt || !yt) return false;
+  if (xt->dtype != yt->dtype) return fail(im, "X and Y dtypes differ");
+  IrDType dt = xt->dtype;
+  IrType bt;
+  if (!ir_broadcast(&cc->type, xt, &bt) || !ir_broadcast(&bt, yt, &bt)) return fail(im, "operand shapes do not broadcast");
+  IrValue *acc = NULL;
+  for (int side = 0; side < 2; side++) {
+    Ent *e = a->in[1 + side];
+    IrTensor *vc = side ? yc : xc;
+    IrValue *term;
+    if (vc && (!e->param || vc->numel == 1)) { /* constant side: its selected values, 0 elsewhere */
+      IrType ct;
+      ir_broadcast(&cc->type, &vc->type, &ct);
+      ct.dtype = dt;
+      if (!fold_size_ok(im, &ct)) return false;
+      IrTensor *k = new_const(im, ct);
+      int64_t idx[IR_MAX_RANK];
+      for (int64_t j = 0; j < k->numel; j++) {
+        ref_unravel(&ct, j, idx);
+        bool sel = cc->d[ref_bcast_offset(&cc->type, idx, ct.rank)] != 0;
+        k->d[j] = sel != (side == 1) ? vc->d[ref_bcast_offset(&vc->type, idx, ct.rank)] : 0;
+      }
+      term = const_value(im, k, "where_fill");
+    } else {
+      IrTensor *mk_ = new_const(im, ir_type_make(dt, cc->type.rank, cc->type.dims));
+      for (int64_t j = 0; j < mk_->numel; j++) mk_->d[j] = (cc->d[j] != 0) != (side == 1);
+      term = op2(im, "mul", val(im, e), const_value(im, mk_, "where_mask"));
+    }
+    acc = acc ? op2(im, "add", acc, term) : term;
+  }
+  if (acc && !ir_type_eq(&acc->type, &bt)) {
+    IrNode *m = mk(im, "expand", &acc, 1);
+    ir_set_ints(im->g, m, "shape", bt.dims, bt.rank);
+    acc = fin(im, m);
+  }
+  set_out(a, 0, acc);
+  return true;
+}
+
+static bool lower_tile(Im *im, const Onnx__NodeProto *n, Args *a) {
+  (void)n;
+  im->fold_params = true;
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return false;
+  int64_t rep[IR_MAX_RANK];
+  int cnt = const_ints(im, a, 1, "repeats", rep, IR_MAX_RANK);
+  if (cnt < 0) return false;
+  if (cnt != x->type.rank) return fail(im, "repeats has %d values for rank %d", cnt, x->type.rank);
+  IrValue *y = x;
+  for (int i = 0; i < cnt && y; i++) {
+    if (rep[i] < 0 || rep[i] > 4096) return fail(im, "repeats[%d] = %lld is out of range", i, (long long)rep[i]);
+    if (rep[i] == 1) continue;
+    if (rep[i] == 0) return fail(im, "Tile with a zero repeat is not supported (empty result)");
+    IrValue **cp = sm_xcalloc((size_t)rep[i], sizeof *cp);
+    for (int64_t k = 0; k < rep[i]; k++) cp[k] = y;
+    y = concat_n(im, cp, (int)rep[i], i);
+    free(cp);
+  }
+  set_out(a, 0, keep_float_params(im, y));
+  return true;
+}
+
+/* ReduceProd: the reduced dims moved last and flattened, then a product of
+ * slices (exact; at most 1024 reduced elements). */
+static bool lower_reduce_prod(Im *im, const Onnx__NodeProto *n, Args *a) {
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return false;
+  int r = x->type.rank;
+  int64_t axes[IR_MAX_RANK];
+  int cnt;
+  if (!axes_arg(im, n, a, 18, 1, axes, &cnt)) return false;
+  bool keep = aint(n, "keepdims", 1) != 0;
+  if (cnt <= 0 && aint(n, "noop_with_empty_axes", 0)) {
+    set_out(a, 0, x);
+    return true;
+  }
+  bool red[IR_MAX_RANK] = {0};
+  if (cnt <= 0)
+    for (int i = 0; i < r; i++) red[i] = true;
+  for (int i = 0; i < cnt; i++) {
+    int64_t ax = axes[i] < 0 ? axes[i] + r : axes[i];
+    if (ax < 0 || ax >= r) return fail(im, "axis %lld is out of range for rank %d", (long long)axes[i], r);
+    red[ax] = true;
+  }
+  int64_t perm[IR_MAX_RANK], kd[IR_MAX_RANK], od[IR_MAX_RANK + 1], K = 1;
+  int np = 0, nk = 0, no = 0;
+  for (int i = 0; i < r; i++)
+    if (!red[i]) perm[np++] = i, od[no++] = x->type.dims[i];
+  for (int i = 0; i < r; i++)
+    if (red[i]) perm[np++] = i, K *= x->type.dims[i];
+  for (int i = 0; i < r; i++) kd[nk++] = red[i] ? 1 : x->type.dims[i];
+  if (K < 1 || K > 1024) return fail(im, "ReduceProd over %lld elements is not supported (1 to 1024)", (long long)K);
+  od[no++] = K;
+  IrValue *f = reshape_to(im, transpose_to(im, x, perm), no, od);
+  IrValue *p = slice_axis(im, f, no - 1, 0, 1, 1);
+  for (int64_t k = 1; k < K && p; k++) p = op2(im, "mul", p, slice_axis(im, f, no - 1, k, k + 1, 1));
+  if (!p) return false;
+  if (keep) {
+    set_out(a, 0, reshape_to(im, p, nk, kd));
+  } else {
+    set_out(a, 0, reshape_to(im, p, no - 1, od));
+  }
+  return true;
+}
+
+/* ConvTranspose as a convolution: the input with strides-1 zeros inserted
+ * between elements (reshape, pad, reshape), padded by dilation*(k-1) - pads
+ * (cropped where negative), convolved with the spatially flipped weight
+ * whose in/out channel dims are swapped per group. 1-D runs as 2-D. */
+static bool lower_conv_transpose(Im *im, const Onnx__NodeProto *n, Args *a) {
+  IrValue *x = in_val(im, a, 0), *w = in_val(im, a, 1), *b = has_in(a, 2) ? in_val(im, a, 2) : NULL;
+  if (!x || !w || (has_in(a, 2) && !b)) return false;
+  int nsp = w->type.rank - 2;
+  if (nsp != 1 && nsp != 2) return fail(im, "ConvTranspose with %d spatial dims is not supported (1-D and 2-D are)", nsp);
+  if (x->type.rank != nsp + 2) return fail(im, "input rank %d does not match weight rank %d", x->type.rank, w->type.rank);
+  int64_t g = aint(n, "group", 1), Cin = x->type.dims[1];
+  if (g < 1 || Cin % g || w->type.dims[0] != Cin)
+    return fail(im, "weight %lld input channels for %lld channels and group %lld", (long long)w->type.dims[0],
+                (long long)Cin, (long long)g);
+  int64_t Cog = w->type.dims[1], Cout = Cog * g;
+  int64_t k[2], s[2] = {1, 1}, dil[2] = {1, 1}, pads[4] = {0}, opad[2] = {0, 0}, oshape[2], in[2];
+  for (int j = 0; j < nsp; j++) k[j] = w->type.dims[2 + j], in[j] = x->type.dims[2 + j];
+  int c;
+  if ((c = aints(im, n, "kernel_shape", oshape, 2)) >= 0)
+    for (int j = 0; j < nsp && c == nsp; j++)
+      if (oshape[j] != k[j]) return fail(im, "kernel_shape does not match the weight");
+  if ((c = aints(im, n, "strides", s, 2)) >= 0 && c != nsp) return fail(im, "strides needs %d values", nsp);
+  if ((c = aints(im, n, "dilations", dil, 2)) >= 0 && c != nsp) return fail(im, "dilations needs %d values", nsp);
+  if ((c = aints(im, n, "pads", pads, 4)) >= 0 && c != 2 * nsp) return fail(im, "pads needs %d values", 2 * nsp);
+  if ((c = aints(im, n, "output_padding", opad, 2)) >= 0 && c != nsp) return fail(im, "output_padding needs %d values", nsp);
+  if (im->failed) return false;
+  for (int j = 0; j < nsp; j++)
+    if (s[j] < 1 || dil[j] < 1 || k[j] < 1) return fail(im, "strides, dilations and kernel must be positive");
+  int nos = aints(im, n, "output_shape", oshape, 2);
+  const char *ap = astr(im, n, "auto_pad", "NOTSET");
+  bool same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER");
+  if (nos >= 0 || same) {
+    for (int j = 0; j < nsp; j++) {
+      int64_t want = nos >= 0 ? oshape[nos - nsp + j] : in[j] * s[j];
+      int64_t total = s[j] * (in[j] - 1) + opad[j] + ((k[j] - 1) * dil[j] + 1) - want;
+      if (total < 0) { /* larger than the full output: zeros at the end (as onnxruntime) */
+        pads[j] = 0;
+        pads[nsp + j] = total;
+        continue;
+      }
+      bool upper = !strcmp(ap, "SAME_UPPER"); /* NOTSET distributes as SAME_LOWER */
+      pads[j] = upper ? total / 2 : total - total / 2;
+      pads[nsp + j] = total - pads[j];
+    }
+  } else if (!strcmp(ap, "VALID")) {
+    for (int j = 0; j < 2 * nsp; j++) pads[j] = 0;
+  } else if (strcmp(ap, "NOTSET")) {
+    return fail(im, "unknown auto_pad \"%s\"", ap);
+  }
+  /* as 2-D */
+  int64_t N = x->type.dims[0];
+  int64_t H = nsp == 2 ? in[0] : 1, Wd = nsp == 2 ? in[1] : in[0];
+  int64_t K0 = nsp == 2 ? k[0] : 1, K1 = nsp == 2 ? k[1] : k[0];
+  int64_t S0 = nsp == 2 ? s[0] : 1, S1 = nsp == 2 ? s[1] : s[0];
+  int64_t D0 = nsp == 2 ? dil[0] : 1, D1 = nsp == 2 ? dil[1] : dil[0];
+  int64_t pb0 = nsp == 2 ? pads[0] : 0, pb1 = nsp == 2 ? pads[1] : pads[0];
+  int64_t pe0 = nsp == 2 ? pads[2] : 0, pe1 = nsp == 2 ? pads[3] : pads[1];
+  int64_t op0 = nsp == 2 ? opad[0] : 0, op1_ = nsp == 2 ? opad[1] : opad[0];
+  int64_t x6[6] = {N, Cin, H, 1, Wd, 1};
+  IrValue *u = reshape_to(im, x, 6, x6);
+  if (S0 > 1 || S1 > 1) {
+    int64_t p6[12] = {0};
+    p6[6 + 3] = S0 - 1;
+    p6[6 + 5] = S1 - 1;
+    IrNode *pm = mk(im, "pad", &u, 1);
+    if (!u) return false;
+    ir_set_ints(im->g, pm, "pads", p6, 12);
+    u = fin(im, pm);
+  }
+  /* [N, Cin, H*S0, W*S1]: the upsampled input plus S-1 trailing zeros */
+  int64_t x4[4] = {N, Cin, H * S0, Wd * S1};
+  u = reshape_to(im, u, 4, x4);
+  int64_t beg[2] = {D0 * (K0 - 1) - pb0, D1 * (K1 - 1) - pb1};
+  int64_t end[2] = {D0 * (K0 - 1) - pe0 + op0 - (S0 - 1), D1 * (K1 - 1) - pe1 + op1_ - (S1 - 1)};
+  for (int j = 0; j < 2 && u; j++) { /* crop negative pads */
+    int64_t len = u->type.dims[2 + j];
+    int64_t st = beg[j] < 0 ? -beg[j] : 0, en = end[j] < 0 ? len + end[j] : len;
+    if (en <= st) return fail(im, "pads leave an empty output");
+    if (st || en != len) u = slice_axis(im, u, 2 + j, st, en, 1);
+  }
+  if (!u) return false;
+  int64_t p4[8] = {0, 0, beg[0] > 0 ? beg[0] : 0, beg[1] > 0 ? beg[1] : 0,
+                   0, 0, end[0] > 0 ? end[0] : 0, end[1] > 0 ? end[1] : 0};
+  if (p4[2] || p4[3] || p4[6] || p4[7]) {
+    IrNode *pm = mk(im, "pad", &u, 1);
+    ir_set_ints(im->g, pm, "pads", p4, 8);
+    u = fin(im, pm);
+  }
+  /* weight [Cin, Cout/g, k..] -> [Cout, Cin/g, kH, kW], flipped */
+  int64_t w5[5] = {g, Cin / g, Cog, K0, K1}, pw[5] = {0, 2, 1, 3, 4}, w4[4] = {Cout, Cin / g, K0, K1};
+  IrValue *wt = reshape_to(im, transpose_to(im, reshape_to(im, w, 5, w5), pw), 4, w4);
+  if (K0 > 1) wt = flip_axis(im, wt, 2);
+  if (K1 > 1) wt = flip_axis(im, wt, 3);
+  if (!wt || !u) return false;
+  IrValue *cin[3] = {u, wt, b};
+  IrNode *m = ir_add_node(im->g, opdef("conv2d"), cin, b ? 3 : 2, NULL, 1, im->loc);
+  int64_t one[2] = {1, 1}, zero[4] = {0}, dd[2] = {D0, D1};
+  ir_set_ints(im->g, m, "strides", one, 2);
+  ir_set_ints(im->g, m, "pads", zero, 4);
+  ir_set_ints(im->g, m, "dilations", dd, 2);
+  ir_set_int(im->g, m, "group", g);
+  IrValue *y = fin(im, m);
+  if (y && nsp == 1) {
+    int64_t y3[3] = {y->type.dims[0], y->type.dims[1], y->type.dims[3]};
+    y = reshape_to(im, y, 3, y3);
+  }
+  set_out(a, 0, y);
+  return true;
+}
+
 /* ---- import-time only ops: shape computations ---- */
 static bool lower_shape(Im *im, const Onnx__NodeProto *n, Args *a) {
   const IrType *t = has_in(a, 0) ? ent_type(im, a->in[0]) : NULL;
@@ -1148,9 +1763,92 @@ static bool lower_size(Im *im, const Onnx__NodeProto *n, Args *a) {
   return true;
 }
 
+/* Gather of run-time data: slices for a few constant indices, otherwise
+ * smelt's embedding over the data viewed as [dims[axis], rest]. Negative
+ * ids count from the end; ids outside [-dim, dim) give zeros (ONNX calls
+ * them an error). */
+static bool gather_runtime(Im *im, IrValue *x, int64_t axis, Args *a) {
+  int r = x->type.rank;
+  const IrType *it = has_in(a, 1) ? ent_type(im, a->in[1]) : NULL;
+  if (!it) return im->failed ? false : fail(im, "Gather needs indices");
+  if (it->dtype != IR_I64 && it->dtype != IR_I32) return fail(im, "Gather indices must be int64 or int32");
+  int orank = r - 1 + it->rank;
+  if (orank > IR_MAX_RANK) return fail(im, "result rank %d exceeds %d", orank, IR_MAX_RANK);
+  int64_t dim = x->type.dims[axis];
+  IrTensor *ic = ent_const(im, a->in[1]);
+  IrType ot = {.dtype = x->type.dtype, .rank = orank};
+  int k = 0;
+  for (int i = 0; i < axis; i++) ot.dims[k++] = x->type.dims[i];
+  for (int i = 0; i < it->rank; i++) ot.dims[k++] = it->dims[i];
+  for (int i = (int)axis + 1; i < r; i++) ot.dims[k++] = x->type.dims[i];
+  if (ic) {
+    for (int64_t j = 0; j < ic->numel; j++) {
+      int64_t ix = d2i(ic->d[j]);
+      if (ix < -dim || ix >= dim)
+        return fail(im, "index %lld is out of range for dim %lld", (long long)ix, (long long)dim);
+    }
+    if (ic->numel >= 1 && ic->numel <= 16) {
+      IrValue *parts[16];
+      for (int64_t j = 0; j < ic->numel; j++) {
+        int64_t ix = d2i(ic->d[j]);
+        if (ix < 0) ix += dim;
+        parts[j] = slice_axis(im, x, (int)axis, ix, ix + 1, 1);
+      }
+      set_out(a, 0, reshape_to(im, concat_n(im, parts, (int)ic->numel, (int)axis), ot.rank, ot.dims));
+      return true;
+    }
+  }
+  if (!ir_dtype_is_float(x->type.dtype))
+    return fail(im, "Gather of a run-time %s tensor with run-time or many indices is not supported "
+                    "(smelt's embedding gathers float rows)", ir_dtype_name(x->type.dtype));
+  if (dim < 1) return fail(im, "Gather from an empty dim");
+  IrValue *ids;
+  if (ic) {
+    IrTensor *c = new_const(im, ir_type_make(IR_I64, ic->type.rank, ic->type.dims));
+    for (int64_t j = 0; j < c->numel; j++) c->d[j] = ic->d[j] < 0 ? ic->d[j] + (double)dim : ic->d[j];
+    ids = const_value(im, c, "gather_ids");
+  } else { /* negative ids count from the end: ids + dim * min(-min(ids, 0), 1) */
+    ids = val(im, a->in[1]);
+    IrDType it2 = ids ? ids->type.dtype : IR_I64;
+    IrValue *neg = op2(im, "min", op1(im, "neg", op2(im, "min", ids, scalar(im, it2, 0))), scalar(im, it2, 1));
+    ids = op2(im, "add", ids, op2(im, "mul", neg, scalar(im, it2, (double)dim)));
+  }
+  int64_t perm[IR_MAX_RANK], rest = 1;
+  perm[0] = axis;
+  for (int i = 0, j = 1; i < r; i++)
+    if (i != axis) {
+      perm[j++] = i;
+      rest *= x->type.dims[i];
+    }
+  int64_t td[2] = {dim, rest};
+  IrValue *table = reshape_to(im, transpose_to(im, x, perm), 2, td);
+  IrValue *in2[2] = {ids, table};
+  if (!ids || !table) return false;
+  IrValue *e = fin(im, mk(im, "embedding", in2, 2));
+  /* [ids..., dims before axis..., dims after axis...] -> the ONNX order */
+  int64_t ed[IR_MAX_RANK], p2[IR_MAX_RANK];
+  int q = it->rank, m = 0;
+  for (int i = 0; i < q; i++) ed[m++] = it->dims[i];
+  for (int i = 0; i < r; i++)
+    if (i != axis) ed[m++] = x->type.dims[i];
+  for (int i = 0; i < axis; i++) p2[i] = q + i;
+  for (int i = 0; i < q; i++) p2[axis + i] = i;
+  for (int i = (int)axis + q; i < orank; i++) p2[i] = i;
+  set_out(a, 0, transpose_to(im, reshape_to(im, e, orank, ed), p2));
+  return true;
+}
+
 static bool lower_gather(Im *im, const Onnx__NodeProto *n, Args *a) {
   IrTensor *x = has_in(a, 0) ? ent_const(im, a->in[0]) : NULL;
-  if (!x) return fail(im, "Gather on run-time data is not supported (only shape computations are folded)");
+  if (!x || (a->in[0]->param && ir_dtype_is_float(x->type.dtype))) {
+    /* run-time data, or a float initializer (a weight, e.g. an embedding table): kept whole */
+    IrValue *xv = in_val(im, a, 0);
+    if (!xv) return false;
+    int r = xv->type.rank;
+    int64_t axis = aint(n, "axis", 0);
+    if (axis < -r || axis >= r) return fail(im, "axis %lld is out of range for rank %d", (long long)axis, r);
+    return gather_runtime(im, xv, axis < 0 ? axis + r : axis, a);
+  }
   IrTensor *idx = in_const(im, a, 1, "indices");
   if (!idx) return false;
   int r = x->type.rank;
@@ -1164,14 +1862,14 @@ static bool lower_gather(Im *im, const Onnx__NodeProto *n, Args *a) {
   for (int i = 0; i < axis; i++) ot.dims[k++] = x->type.dims[i];
   for (int i = 0; i < idx->type.rank; i++) ot.dims[k++] = idx->type.dims[i];
   for (int i = (int)axis + 1; i < r; i++) ot.dims[k++] = x->type.dims[i];
-  if (ir_type_numel(&ot) < 0) return fail(im, "result has more than 2^40 elements");
+  if (!fold_size_ok(im, &ot)) return false;
   int64_t outer = 1, inner = 1, dim = x->type.dims[axis];
   for (int i = 0; i < axis; i++) outer *= x->type.dims[i];
   for (int i = (int)axis + 1; i < r; i++) inner *= x->type.dims[i];
   IrTensor *c = new_const(im, ot);
   for (int64_t o = 0, w = 0; o < outer; o++)
     for (int64_t j = 0; j < idx->numel; j++) {
-      int64_t ix = (int64_t)idx->d[j];
+      int64_t ix = d2i(idx->d[j]);
       if (ix < 0) ix += dim;
       if (ix < 0 || ix >= dim) return fail(im, "index %lld is out of range for dim %lld", (long long)idx->d[j], (long long)dim);
       for (int64_t i = 0; i < inner; i++) c->d[w++] = x->d[(o * dim + ix) * inner + i];
@@ -1210,7 +1908,7 @@ static bool lower_range(Im *im, const Onnx__NodeProto *n, Args *a) {
   if (s->numel != 1 || l->numel != 1 || dl->numel != 1) return fail(im, "Range takes scalars");
   if (dl->d[0] == 0) return fail(im, "Range with delta 0");
   double cnt = ceil((l->d[0] - s->d[0]) / dl->d[0]);
-  if (cnt > (double)IR_MAX_NUMEL) return fail(im, "Range has more than 2^40 elements");
+  if (!(cnt <= (double)ONNX_MAX_FOLD)) return fail(im, "Range has more than 2^24 elements");
   int64_t len = cnt > 0 ? (int64_t)cnt : 0;
   IrTensor *c = new_const(im, ir_type_make(s->type.dtype, 1, &len));
   for (int64_t i = 0; i < len; i++) c->d[i] = round_to(s->type.dtype, s->d[0] + (double)i * dl->d[0]);
@@ -1235,7 +1933,7 @@ static bool lower_constant_of_shape(Im *im, const Onnx__NodeProto *n, Args *a) {
   for (int i = 0; i < cnt; i++)
     if (s[i] < 0) return fail(im, "shape has a negative dim");
   IrType ty = ir_type_make(dt, cnt, s);
-  if (ir_type_numel(&ty) < 0) return fail(im, "shape has more than 2^40 elements");
+  if (!fold_size_ok(im, &ty)) return false;
   IrTensor *c = new_const(im, ty);
   for (int64_t i = 0; i < c->numel; i++) c->d[i] = v;
   set_const(a, 0, c, false);
@@ -1279,6 +1977,7 @@ static bool lower_const_ew(Im *im, const Onnx__NodeProto *n, Args *a) {
   IrType ty = x[0]->type;
   for (int i = 1; i < k; i++)
     if (!ir_broadcast(&ty, &x[i]->type, &ty)) return fail(im, "operand shapes do not broadcast");
+  if (!fold_size_ok(im, &ty)) return false;
   bool logic = strcmp(t, "Where") && strcmp(t, "Floor") && strcmp(t, "Ceil");
   ty.dtype = logic ? IR_U8 : !strcmp(t, "Where") ? x[1]->type.dtype : x[0]->type.dtype;
   IrTensor *c = new_const(im, ty);
@@ -1339,8 +2038,11 @@ static const OnnxOp onnx_ops[] = {
     {"Constant", lower_constant}, {"Equal", lower_const_ew}, {"Less", lower_const_ew},
     {"LessOrEqual", lower_const_ew}, {"Greater", lower_const_ew},
     {"GreaterOrEqual", lower_const_ew}, {"And", lower_const_ew}, {"Or", lower_const_ew},
-    {"Not", lower_const_ew}, {"Where", lower_const_ew}, {"Floor", lower_const_ew},
-    {"Ceil", lower_const_ew},
+    {"Not", lower_const_ew}, {"Where", lower_where}, {"Floor", lower_const_ew},
+    {"Ceil", lower_const_ew}, {"RNN", lower_recurrent}, {"GRU", lower_recurrent},
+    {"LSTM", lower_recurrent}, {"Erf", lower_erf}, {"Split", lower_split}, {"Tile", lower_tile},
+    {"ReduceProd", lower_reduce_prod}, {"ConvTranspose", lower_conv_transpose}, {"LayerNormalization", lower_layernorm},
+    {"InstanceNormalization", lower_groupnorm}, {"GroupNormalization", lower_groupnorm},
 };
 
 static const OnnxOp *find_op(const Onnx__NodeProto *n) {
@@ -1700,10 +2402,19 @@ static SmStatus import_graph(Im *im, const Onnx__ModelProto *m) {
   }
   if (gp->n_sparse_initializer) sm_error(im->d, floc, "sparse initializers are not supported");
   if (!add_inputs(im, gp) || im->d->nerrors != before) return SM_ERR_INVALID;
+  /* single assignment: a node output is no other name */
   for (size_t i = 0; i < gp->n_node; i++)
-    for (size_t o = 0; o < gp->node[i]->n_output; o++)
-      if (nonempty(gp->node[i]->output[o]) && !lookup(im, gp->node[i]->output[o]))
-        define(im, gp->node[i]->output[o]);
+    for (size_t o = 0; o < gp->node[i]->n_output; o++) {
+      const char *nm = gp->node[i]->output[o];
+      if (!nonempty(nm)) continue;
+      if (lookup(im, nm)) {
+        node_loc(im, i, gp->node[i]);
+        sm_error(im->d, im->loc, "output '%s' is already defined (by a graph input, an initializer or "
+                                 "another output): ONNX names are assigned once", nm);
+        continue;
+      }
+      define(im, nm);
+    }
   /* every name a node reads must be defined somewhere */
   for (size_t i = 0; i < gp->n_node; i++) {
     const Onnx__NodeProto *n = gp->node[i];
@@ -1752,7 +2463,11 @@ bool fe_is_onnx(const char *path) {
   return n >= 5 && !strcmp(path + n - 5, ".onnx");
 }
 
-SmStatus fe_load_onnx(const char *path, const FeOptions *fo, IrGraph **out, SmDiag *d) {
+static SmStatus load_onnx_bytes(const char *path, const void *buf, size_t len, const FeOptions *fo,
+                                bool decompose, IrGraph **out, SmDiag *d);
+
+static SmStatus load_onnx(const char *path, const FeOptions *fo, bool decompose, IrGraph **out,
+                          SmDiag *d) {
   *out = NULL;
   SmLoc floc = {path, 0, 0};
   struct stat st;
@@ -1769,8 +2484,17 @@ SmStatus fe_load_onnx(const char *path, const FeOptions *fo, IrGraph **out, SmDi
   size_t len;
   SmStatus s = sm_read_file(path, &buf, &len, d);
   if (s) return s;
-  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, (const uint8_t *)buf);
+  s = load_onnx_bytes(path, buf, len, fo, decompose, out, d);
   free(buf);
+  return s;
+}
+
+static SmStatus load_onnx_bytes(const char *path, const void *buf, size_t len, const FeOptions *fo,
+                                bool decompose, IrGraph **out, SmDiag *d) {
+  *out = NULL;
+  SmLoc floc = {path, 0, 0};
+  SmStatus s;
+  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, (const uint8_t *)buf);
   if (!m) {
     sm_error(d, floc, "not a valid ONNX model: the protobuf is truncated or corrupt");
     return SM_ERR_PARSE;
@@ -1795,6 +2519,7 @@ SmStatus fe_load_onnx(const char *path, const FeOptions *fo, IrGraph **out, SmDi
   free(im.consts);
   free(im.cparam);
   onnx__model_proto__free_unpacked(m, NULL);
+  if (s == SM_OK && decompose && !ir_decompose(im.g, d)) s = SM_ERR_INVALID;
   if (s == SM_OK && !ir_verify(im.g, d)) s = SM_ERR_INTERNAL;
   if (s != SM_OK) {
     ir_graph_free(im.g);
@@ -1802,4 +2527,55 @@ SmStatus fe_load_onnx(const char *path, const FeOptions *fo, IrGraph **out, SmDi
   }
   *out = im.g;
   return SM_OK;
+}
+
+SmStatus fe_load_onnx(const char *path, const FeOptions *fo, IrGraph **out, SmDiag *d) {
+  return load_onnx(path, fo, true, out, d);
+}
+
+SmStatus fe_load_onnx_mem(const char *name, const void *data, size_t len, const FeOptions *fo,
+                          IrGraph **out, SmDiag *d) {
+  if ((int64_t)len > ONNX_MAX_FILE) {
+    *out = NULL;
+    sm_error(d, (SmLoc){name, 0, 0}, "model is %zu bytes, over protobuf's 2 GiB limit", len);
+    return SM_ERR_PARSE;
+  }
+  return load_onnx_bytes(name, data, len, fo, true, out, d);
+}
+
+SmStatus fe_onnx_to_smelt(const char *onnx, const FeOptions *fo, const char *out_prefix, SmDiag *d) {
+  IrGraph *g = NULL;
+  SmStatus s = load_onnx(onnx, fo, false, &g, d);
+  if (s != SM_OK) return s;
+  SmBuf text = {0};
+  if (out_prefix)
+    sm_buf_printf(&text, "# imported from %s; run with --weights %s.safetensors\n", onnx, out_prefix);
+  else
+    sm_buf_printf(&text, "# imported from %s\n", onnx);
+  ir_print(&text, g);
+  if (!out_prefix) {
+    fputs(sm_buf_str(&text), stdout);
+  } else {
+    char *path = sm_arena_printf(&g->arena, "%s.smelt", out_prefix);
+    s = sm_write_file_atomic(path, sm_buf_str(&text), strlen(sm_buf_str(&text)), d);
+    if (s == SM_OK) {
+      RtStEntry *ents = sm_xcalloc((size_t)g->nparams + 1, sizeof *ents);
+      int n = 0;
+      for (int i = 0; i < g->nparams; i++) {
+        const IrValue *p = g->params[i];
+        if (!p->data) continue;
+        ents[n++] = (RtStEntry){p->name, (int)p->type.dtype, p->type.rank, p->type.dims, p->data};
+      }
+      RtErr e = {{0}};
+      char *wpath = sm_arena_printf(&g->arena, "%s.safetensors", out_prefix);
+      if (rt_st_write(wpath, ents, n, &e)) {
+        sm_error(d, (SmLoc){wpath, 0, 0}, "%s", e.msg);
+        s = SM_ERR_IO;
+      }
+      free(ents);
+    }
+  }
+  sm_buf_free(&text);
+  ir_graph_free(g);
+  return s;
 }

@@ -116,6 +116,7 @@ void ir_print(SmBuf *b, const IrGraph *g) {
       put_float(b, p->init.b);
       sm_buf_putc(b, ')');
     }
+    if (p->data) sm_buf_puts(b, "  # literal values");
     sm_buf_putc(b, '\n');
   }
   for (int k = 0; k < g->nnodes; k++) {

@@ -14,7 +14,7 @@
 /* Which of (inputs..., y, dy) the derivative w.r.t. input `wrt` reads:
  * found by rendering the expression with marker names. */
 static int64_t ew_needed(const IrNode *n, int wrt) {
-  char names[8][8];
+  char names[8][16];
   const char *args[8];
   int full = n->nin + 2;
   for (int i = 0; i < full; i++) {

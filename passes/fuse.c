@@ -1,75 +1,236 @@
-/* Vertical fusion of elementwise chains.
+/* Fusion: vertical elementwise chains into one loop nest, and elementwise
+ * epilogues into the kernel of the gemm, matmul or convolution (or
+ * convolution/pool gradient) producing their operand.
  * requires: final node order (runs last, just before code generation);
  * produces: IrNode.anchor for fused members; invalidates: memory plan.
  *
- * Rules (documented in README):
- *  - only IR_OPF_ELEMENTWISE ops fuse, into one loop nest;
- *  - a producer joins its consumer's kernel when the consumer is its only
- *    user, the value is not a graph output, and both have the same output
- *    type (outside operands may broadcast);
- *  - nothing fuses across an in-place update (the moved computation could
- *    otherwise read a parameter after it was overwritten);
- *  - fusion never duplicates work (single-user chains only) and never raises
- *    peak memory: the only buffers it changes are the ones it removes. */
+ * A group runs as one kernel at the position of its last member (the
+ * anchor). Rules (documented in README):
+ *  - an elementwise consumer takes in its operand's producer when the
+ *    producer is elementwise, the value has that one use and is no graph
+ *    output, and both results have the same type (other operands may
+ *    broadcast): an elementwise value used twice is never fused, so no
+ *    elementwise work is duplicated;
+ *  - an elementwise consumer takes in a producer that accepts an epilogue
+ *    (op_epilogue_root: gemm, matmul, conv1d/2d, their backward ops, pool
+ *    gradients) when the results have the same type: bias adds,
+ *    activations, residual adds, activation gradients (ew_grad) are then
+ *    applied as the product is stored. The product may have other users:
+ *    then the kernel stores it too, it is never recomputed. One producer
+ *    per group, and none of its operands may come from the group;
+ *  - every value a group stores must be read only after the group's
+ *    kernel runs, and nothing moves across an in-place update (a moved
+ *    computation could read a parameter after it was overwritten);
+ *  - memory: candidates are tried in node order and one is kept only if
+ *    the peak of simultaneously live activation bytes over the kernel
+ *    schedule (what the planner packs) stays at or below the unfused
+ *    schedule's. Fusion removes buffers but delays its members' reads, so
+ *    this is checked, not assumed. */
 #include <stdlib.h>
+#include <string.h>
 
+#include "ir/ops/gemm_emit.h"
 #include "passes.h"
 
-static int find(int *parent, int x) {
-  while (parent[x] != x) x = parent[x] = parent[parent[x]];
-  return x;
+typedef struct Fuse {
+  const IrGraph *g;
+  int n;            /* nodes */
+  int *pos;         /* by node id: position in g->nodes */
+  int *grp;         /* by position: group representative (a position) */
+  int *top, *lo;    /* by representative: last and first member position */
+  bool *has_root;   /* by representative */
+  int *ninplace;    /* prefix count of in-place nodes: [0, k) */
+  bool *is_out;     /* by value id: graph output */
+  bool *alias;      /* by position: a view node that only names its operand */
+  int *root;        /* by value id: the value whose buffer it names */
+  /* scratch for peak() */
+  int64_t *delta;
+  int *death;
+  bool *stored;
+} Fuse;
+
+static int64_t value_bytes(const IrValue *v) {
+  return ir_type_numel(&v->type) * (int64_t)ir_dtype_size(v->type.dtype);
+}
+
+static bool inplace_out(const IrNode *n, int o) { return n->op->inplace && n->op->inplace[o] >= 0; }
+
+/* Peak of simultaneously live activation bytes with the grouping in
+ * f->grp: a value is stored when read outside its group (or when its node
+ * is a kernel of its own), born when its kernel runs and dead after the
+ * last kernel reading it. Inputs, outputs and parameters have fixed
+ * storage and are left out. */
+static int64_t peak(Fuse *f) {
+  const IrGraph *g = f->g;
+  int n = f->n;
+  memset(f->delta, 0, sizeof(int64_t) * (size_t)(n + 2));
+  for (int i = 0; i < g->nvalues; i++) {
+    f->death[i] = -1;
+    f->stored[i] = false;
+  }
+  for (int k = 0; k < n; k++) {
+    const IrNode *u = g->nodes[k];
+    if (f->alias[k]) continue;
+    int run = f->top[f->grp[k]];
+    bool single = f->top[f->grp[k]] == k && f->lo[f->grp[k]] == k;
+    if (single)
+      for (int o = 0; o < u->nout; o++) {
+        f->stored[u->out[o]->id] = true;
+        if (f->death[u->out[o]->id] < run) f->death[u->out[o]->id] = run;
+      }
+    for (int i = 0; i < u->nin; i++) {
+      const IrValue *v = g->values[f->root[u->in[i]->id]];
+      if (v->kind != IR_VAL_NODE) continue;
+      int dk = f->pos[v->def->id];
+      if (f->grp[dk] == f->grp[k] && v == u->in[i]) continue; /* inside the kernel */
+      f->stored[v->id] = true;
+      if (f->death[v->id] < run) f->death[v->id] = run;
+    }
+  }
+  for (int i = 0; i < g->nvalues; i++) {
+    const IrValue *v = g->values[i];
+    if (!f->stored[i] || v->kind != IR_VAL_NODE || f->is_out[i] || f->root[i] != i) continue;
+    if (inplace_out(v->def, v->def_out)) continue;
+    int dk = f->pos[v->def->id];
+    int birth = f->top[f->grp[dk]];
+    int death = f->death[i] < birth ? birth : f->death[i];
+    f->delta[birth] += value_bytes(v);
+    f->delta[death + 1] -= value_bytes(v);
+  }
+  int64_t live = 0, best = 0;
+  for (int k = 0; k <= n; k++) {
+    live += f->delta[k];
+    if (live > best) best = live;
+  }
+  return best;
+}
+
+/* Whether merging group b into group a (a's consumer reads b's anchor or
+ * producer) keeps every rule but the memory one. */
+static bool can_merge(const Fuse *f, int ra, int rb) {
+  const IrGraph *g = f->g;
+  int T = f->top[ra] > f->top[rb] ? f->top[ra] : f->top[rb];
+  int lo = f->lo[ra] < f->lo[rb] ? f->lo[ra] : f->lo[rb];
+  if (f->ninplace[T + 1] - f->ninplace[lo] > 0) return false;
+  for (int k = lo; k <= T; k++) {
+    int r = f->grp[k];
+    if (r != ra && r != rb) continue;
+    const IrNode *m = g->nodes[k];
+    /* a producer's operands come from outside the group */
+    if (!(m->op->flags & IR_OPF_ELEMENTWISE))
+      for (int i = 0; i < m->nin; i++) {
+        const IrNode *d = m->in[i]->def;
+        if (d && (f->grp[f->pos[d->id]] == ra || f->grp[f->pos[d->id]] == rb)) return false;
+      }
+    /* stored results are read only after the kernel runs */
+    for (int j = k + 1; j <= T; j++) {
+      int rj = f->grp[j];
+      if (rj == ra || rj == rb) continue;
+      const IrNode *u = g->nodes[j];
+      for (int i = 0; i < u->nin; i++)
+        for (int o = 0; o < m->nout; o++)
+          if (u->in[i] == m->out[o]) return false;
+    }
+  }
+  return true;
+}
+
+static void merge(Fuse *f, int ra, int rb) {
+  for (int k = f->lo[rb]; k <= f->top[rb]; k++)
+    if (f->grp[k] == rb) f->grp[k] = ra;
+  if (f->top[rb] > f->top[ra]) f->top[ra] = f->top[rb];
+  if (f->lo[rb] < f->lo[ra]) f->lo[ra] = f->lo[rb];
+  f->has_root[ra] |= f->has_root[rb];
 }
 
 SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
   (void)d;
   int n = g->nnodes;
-  int *uses = sm_xcalloc((size_t)g->nvalues + 1, sizeof *uses);
+  Fuse f = {.g = g, .n = n};
+  int maxid = 0;
   for (int k = 0; k < n; k++)
-    for (int i = 0; i < g->nodes[k]->nin; i++) uses[g->nodes[k]->in[i]->id]++;
-  for (int i = 0; i < g->noutputs; i++) uses[g->outputs[i]->id] += 1000;
-  /* last in-place node at or before each position */
-  int *last_inplace = sm_xcalloc((size_t)n + 1, sizeof *last_inplace);
-  for (int k = 0, last = -1; k < n; k++) {
-    if (g->nodes[k]->op->inplace) last = k;
-    last_inplace[k] = last;
-  }
-  int *parent = sm_xcalloc((size_t)n + 1, sizeof *parent);
-  int *top = sm_xcalloc((size_t)n + 1, sizeof *top); /* the group's last member */
+    if (g->nodes[k]->id > maxid) maxid = g->nodes[k]->id;
+  f.pos = sm_xcalloc((size_t)maxid + 2, sizeof *f.pos);
+  f.grp = sm_xcalloc((size_t)n + 1, sizeof *f.grp);
+  f.top = sm_xcalloc((size_t)n + 1, sizeof *f.top);
+  f.lo = sm_xcalloc((size_t)n + 1, sizeof *f.lo);
+  f.has_root = sm_xcalloc((size_t)n + 1, sizeof *f.has_root);
+  f.ninplace = sm_xcalloc((size_t)n + 2, sizeof *f.ninplace);
+  f.is_out = sm_xcalloc((size_t)g->nvalues + 1, sizeof *f.is_out);
+  f.alias = sm_xcalloc((size_t)n + 1, sizeof *f.alias);
+  f.root = sm_xcalloc((size_t)g->nvalues + 1, sizeof *f.root);
+  f.delta = sm_xcalloc((size_t)n + 2, sizeof *f.delta);
+  f.death = sm_xcalloc((size_t)g->nvalues + 1, sizeof *f.death);
+  f.stored = sm_xcalloc((size_t)g->nvalues + 1, sizeof *f.stored);
+  int *uses = sm_xcalloc((size_t)g->nvalues + 1, sizeof *uses);
+  for (int i = 0; i < g->noutputs; i++) f.is_out[g->outputs[i]->id] = true;
+  for (int i = 0; i < g->nvalues; i++) f.root[i] = i;
   for (int k = 0; k < n; k++) {
-    parent[k] = k;
-    top[k] = k;
-    g->nodes[k]->anchor = NULL;
+    IrNode *x = g->nodes[k];
+    x->anchor = NULL;
+    f.pos[x->id] = k;
+    f.grp[k] = f.top[k] = f.lo[k] = k;
+    f.ninplace[k + 1] = f.ninplace[k] + (x->op->inplace != NULL);
+    for (int i = 0; i < x->nin; i++) uses[x->in[i]->id]++;
+    /* as codegen/kernels.c cg_is_alias decides for unfused views */
+    if ((x->op->flags & IR_OPF_VIEW) && x->nout == 1 && x->in[0]->kind != IR_VAL_PARAM &&
+        !f.is_out[x->out[0]->id]) {
+      f.alias[k] = true;
+      f.root[x->out[0]->id] = f.root[x->in[0]->id];
+    }
   }
+  int64_t limit = peak(&f);
   for (int k = 0; k < n; k++) {
     IrNode *c = g->nodes[k];
     if (!(c->op->flags & IR_OPF_ELEMENTWISE) || c->nout != 1) continue;
     for (int i = 0; i < c->nin; i++) {
       IrValue *v = c->in[i];
       IrNode *p = v->def;
-      if (!p || !(p->op->flags & IR_OPF_ELEMENTWISE) || p->nout != 1) continue;
-      if (uses[v->id] != 1 || !ir_type_eq(&p->out[0]->type, &c->out[0]->type)) continue;
-      /* p's group runs at k now instead of at top[group of p]: no in-place
-       * update may sit in between */
-      int gp = find(parent, p->id);
-      if (last_inplace[k] > p->id) continue;
-      int gc = find(parent, k);
-      if (gp == gc) continue;
-      parent[gp] = gc;
-      if (top[gp] > top[gc]) top[gc] = top[gp];
+      if (!p || !ir_type_eq(&v->type, &c->out[0]->type)) continue;
+      int pk = f.pos[p->id], ra = f.grp[k], rb = f.grp[pk];
+      if (ra == rb) continue;
+      bool ew = (p->op->flags & IR_OPF_ELEMENTWISE) && p->nout == 1;
+      if (ew) {
+        if (uses[v->id] != 1 || f.is_out[v->id] || (f.has_root[ra] && f.has_root[rb])) continue;
+      } else {
+        if (!op_epilogue_root(p) || f.has_root[ra] || f.top[rb] != pk || f.lo[rb] != pk) continue;
+      }
+      if (!can_merge(&f, ra, rb)) continue;
+      /* tentative merge, kept only within the memory limit */
+      int *save = sm_xmalloc(sizeof(int) * (size_t)(n + 1) * 3);
+      memcpy(save, f.grp, sizeof(int) * (size_t)n);
+      memcpy(save + n, f.top, sizeof(int) * (size_t)n);
+      memcpy(save + 2 * n, f.lo, sizeof(int) * (size_t)n);
+      bool root_a = f.has_root[ra];
+      if (!ew) f.has_root[rb] = true;
+      merge(&f, ra, rb);
+      if (peak(&f) > limit) {
+        memcpy(f.grp, save, sizeof(int) * (size_t)n);
+        memcpy(f.top, save + n, sizeof(int) * (size_t)n);
+        memcpy(f.lo, save + 2 * n, sizeof(int) * (size_t)n);
+        f.has_root[ra] = root_a;
+        if (!ew) f.has_root[rb] = false;
+      }
+      free(save);
+      ra = f.grp[k];
     }
   }
-  int fused = 0;
   for (int k = 0; k < n; k++) {
-    int r = find(parent, k);
-    if (top[r] != k) {
-      g->nodes[k]->anchor = g->nodes[top[r]];
-      fused++;
-    }
+    int t = f.top[f.grp[k]];
+    if (t != k) g->nodes[k]->anchor = g->nodes[t];
   }
   free(uses);
-  free(last_inplace);
-  free(parent);
-  free(top);
-  (void)fused;
+  free(f.pos);
+  free(f.grp);
+  free(f.top);
+  free(f.lo);
+  free(f.has_root);
+  free(f.ninplace);
+  free(f.is_out);
+  free(f.alias);
+  free(f.root);
+  free(f.delta);
+  free(f.death);
+  free(f.stored);
   return SM_OK;
 }

@@ -16,17 +16,32 @@ SmStatus pass_grad(IrGraph *g, IrValue *loss, IrValue *const *wrt, int nwrt,
 /* Vertical fusion of elementwise chains (sets IrNode.anchor). */
 SmStatus pass_fuse(IrGraph *g, SmDiag *d);
 
+/* Constant folding, CSE, algebraic identities, no-op removal
+ * (passes/canonicalize.c). */
+SmStatus pass_canonicalize(IrGraph *g, SmDiag *d);
+
+/* Folds batchnorm into the conv/gemm before it when every parameter
+ * involved carries literal values (passes/fold_bn.c). */
+SmStatus pass_fold_bn(IrGraph *g, SmDiag *d);
+/* Gives every parameter literal values (IrValue.data): values[i] for
+ * g->params[i], or the declared initializers when values is NULL. For
+ * programs whose weights are fixed at compile time (--embed-weights). */
+void pass_bind_params(IrGraph *g, const IrTensor *values);
+
 /* ---- the pipeline (passes/pipeline.c) ---- */
 typedef struct PassInfo {
   const char *name;
   SmStatus (*run)(IrGraph *g, SmDiag *d);
   const char *requires, *invalidates;
   bool inference_only;
+  bool rewrites_params; /* adds or drops parameters: skipped when they are shared */
 } PassInfo;
 
 typedef struct PassOptions {
   int opt_level;          /* 0: no optimization passes */
   bool inference;         /* the graph is an inference function */
+  bool shared_params;     /* a function of a training program: its parameters
+                             are the trained ones, shared with the others */
   bool verify;            /* run the verifier after every pass */
   const char *stop_after; /* stop after this pass (inspect --after) */
   SmBuf *log;             /* per-pass node/kernel counts and times */

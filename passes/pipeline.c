@@ -8,13 +8,23 @@
 
 #include "passes.h"
 
-/* inference only: dropout is the identity */
+/* inference only: dropout is the identity (a dropout defining a graph
+ * output becomes an `identity`, so the output keeps its name) */
 static SmStatus pass_drop_dropout(IrGraph *g, SmDiag *d) {
   (void)d;
+  const IrOpDef *identity = ir_op_find("identity");
+  SM_ASSERT(identity);
   for (int k = 0; k < g->nnodes; k++) {
     IrNode *n = g->nodes[k];
     if (strcmp(n->op->name, "dropout") != 0) continue;
-    ir_replace_uses(g, n->out[0], n->in[0]);
+    bool output = false;
+    for (int i = 0; i < g->noutputs; i++) output |= g->outputs[i] == n->out[0];
+    if (output) {
+      n->op = identity;
+      n->nattr = 0;
+    } else {
+      ir_replace_uses(g, n->out[0], n->in[0]);
+    }
   }
   return SM_OK;
 }
@@ -25,10 +35,16 @@ static SmStatus pass_dce(IrGraph *g, SmDiag *d) {
   return SM_OK;
 }
 
+/* drop-dropout first: it exposes identities to canonicalize; fold-bn
+ * after canonicalize, which may fold what feeds a batchnorm; dce removes
+ * what the others left dead; fuse last, on the final node order. */
 static const PassInfo pipeline[] = {
-    {"drop-dropout", pass_drop_dropout, "inference graph", "nothing (dead nodes remain)", true},
-    {"dce", pass_dce, "outputs", "node ids", false},
-    {"fuse", pass_fuse, "final node order", "memory plan", false},
+    {"drop-dropout", pass_drop_dropout, "inference graph", "nothing (dead nodes remain)", true,
+     false},
+    {"canonicalize", pass_canonicalize, "shapes", "nothing (dead nodes remain)", false, false},
+    {"fold-bn", pass_fold_bn, "inference graph, parameter values", "parameter list", true, true},
+    {"dce", pass_dce, "outputs", "node ids", false, false},
+    {"fuse", pass_fuse, "final node order", "memory plan", false, false},
 };
 
 const PassInfo *pass_table(int *n) {
@@ -52,8 +68,12 @@ SmStatus pass_run_pipeline(IrGraph *g, const PassOptions *o, SmDiag *d) {
   bool verify = o->verify || getenv("SMELT_VERIFY_PASSES");
   for (int i = 0; i < SM_COUNT(pipeline); i++) {
     const PassInfo *p = &pipeline[i];
+    bool last = o->stop_after && !strcmp(o->stop_after, p->name);
     if (o->opt_level == 0) break;
-    if (p->inference_only && !o->inference) continue;
+    if ((p->inference_only && !o->inference) || (p->rewrites_params && o->shared_params)) {
+      if (last) break;
+      continue;
+    }
     double t0 = now();
     SmStatus st = p->run(g, d);
     double dt = now() - t0;
@@ -65,7 +85,7 @@ SmStatus pass_run_pipeline(IrGraph *g, const PassOptions *o, SmDiag *d) {
       sm_error(d, (SmLoc){0}, "internal error: the graph does not verify after pass '%s'", p->name);
       return SM_ERR_INTERNAL;
     }
-    if (o->stop_after && !strcmp(o->stop_after, p->name)) break;
+    if (last) break;
   }
   return SM_OK;
 }

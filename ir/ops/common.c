@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ops.h"
+#include "gemm_emit.h"
 
 bool op_err(const IrNode *n, SmDiag *d, const char *fmt, ...) {
   SmBuf b = {0};
@@ -103,8 +103,11 @@ void emit_float(SmBuf *b, double v) {
                 v < 0 ? ")" : "");
 }
 
+/* A thread team's fork and join cost microseconds (far more on a loaded
+ * machine, where a barrier waits for a descheduled thread): loops with
+ * less work than ~10^5 simple operations stay serial. */
 void emit_omp_for(SmBuf *b, int64_t work, const char *extra) {
-  if (work >= 32768)
+  if (work >= 131072)
     sm_buf_printf(b, "  #pragma omp parallel for%s%s\n", extra ? " " : "",
                   extra ? extra : "");
 }
@@ -216,4 +219,130 @@ void emit_value(SmBuf *b, IrDType t, double v) {
   snprintf(s, sizeof s, "%.17g", v);
   bool plain = strpbrk(s, ".eEn") == NULL;
   sm_buf_printf(b, "%s%s%s%s", v < 0 ? "(" : "", s, plain ? ".0" : "", v < 0 ? ")" : "");
+}
+
+/* ---- fused kernels: producer + elementwise epilogue (gemm_emit.h) ---- */
+
+bool op_epilogue_root(const IrNode *n) {
+  /* producers whose emitters write out0 once, fully, reading no result
+   * buffer but their own: the epilogue can follow them */
+  static const char *const roots[] = {
+      "gemm", "matmul", "conv2d", "conv1d", "conv2d_grad_input", "conv1d_grad_input",
+      "conv2d_grad_weight", "conv1d_grad_weight", "maxpool2d_grad", "avgpool2d_grad",
+  };
+  if (n->nout != 1 || n->op->inplace || !ir_dtype_is_float(n->out[0]->type.dtype)) return false;
+  for (int i = 0; i < (int)SM_COUNT(roots); i++)
+    if (!strcmp(n->op->name, roots[i])) return true;
+  return false;
+}
+
+static int epi_in_index(const OpEpilogue *e, const IrValue *v) {
+  for (int i = 0; i < e->nin; i++)
+    if (e->ins[i] == v) return i;
+  SM_ASSERT(!"epilogue operand not among the kernel's inputs");
+  return -1;
+}
+
+/* Offset in operand t (broadcast to ot) of the element at flat index o of ot. */
+static void bcast_index(SmBuf *b, const IrType *t, const IrType *ot, const char *o) {
+  if (ir_numel(t) == 1) {
+    sm_buf_puts(b, "0");
+    return;
+  }
+  if (ir_type_eq(t, ot) || ir_numel(t) == ir_numel(ot)) {
+    sm_buf_puts(b, o);
+    return;
+  }
+  int64_t ost[IR_MAX_RANK], st[IR_MAX_RANK];
+  ir_strides(ot, ost);
+  ir_strides(t, st);
+  int r = ot->rank;
+  bool any = false;
+  for (int d = 0; d < r; d++) {
+    int td = d - (r - t->rank);
+    if (td < 0 || t->dims[td] == 1) continue;
+    if (any) sm_buf_puts(b, " + ");
+    any = true;
+    if (d == 0) sm_buf_printf(b, "(%s) / %lld", o, (long long)ost[d]);
+    else if (ost[d] == 1) sm_buf_printf(b, "(%s) %% %lld", o, (long long)ot->dims[d]);
+    else sm_buf_printf(b, "(%s) / %lld %% %lld", o, (long long)ost[d], (long long)ot->dims[d]);
+    if (st[td] != 1) sm_buf_printf(b, " * %lld", (long long)st[td]);
+  }
+  if (!any) sm_buf_puts(b, "0");
+}
+
+void ew_emit_epilogue_elem(SmBuf *b, int ind, const OpEpilogue *e, const char *acc,
+                           const char *o, bool store_prod) {
+  const IrValue *pv = e->prod->out[0];
+  const IrType *ot = &pv->type;
+  /* loads of the members' outside operands (each once) */
+  int nin = 0;
+  int loaded[64];
+  char names[8][24];
+  const char *args[8];
+  for (int j = 0; j < e->nm; j++) {
+    const IrNode *n = e->mem[j];
+    SM_ASSERT(n->nin <= 8);
+    for (int a = 0; a < n->nin; a++) {
+      const IrValue *v = n->in[a];
+      int found = -1;
+      for (int q = 0; q < j && found < 0; q++)
+        if (e->mem[q]->out[0] == v) found = q;
+      if (v == pv || found >= 0) continue;
+      int k = epi_in_index(e, v);
+      bool have = false;
+      for (int q = 0; q < nin; q++) have |= loaded[q] == k;
+      if (have) continue;
+      SM_ASSERT(nin < 64);
+      loaded[nin++] = k;
+      sm_buf_printf(b, "%*sconst %s v%d = in%d[", ind, "", ir_dtype_ctype(v->type.dtype), k, k);
+      bcast_index(b, &v->type, ot, o);
+      sm_buf_printf(b, "];\n%*s(void)v%d;\n", ind, "", k);
+    }
+  }
+  for (int j = 0; j < e->nm; j++) {
+    const IrNode *n = e->mem[j];
+    for (int a = 0; a < n->nin; a++) {
+      const IrValue *v = n->in[a];
+      int found = -1;
+      for (int q = 0; q < j && found < 0; q++)
+        if (e->mem[q]->out[0] == v) found = q;
+      if (found >= 0) snprintf(names[a], sizeof names[a], "t%d", found);
+      else if (v == pv) snprintf(names[a], sizeof names[a], "(%s)", acc);
+      else snprintf(names[a], sizeof names[a], "v%d", epi_in_index(e, v));
+      args[a] = names[a];
+    }
+    sm_buf_printf(b, "%*sconst %s t%d = ", ind, "", ir_dtype_ctype(n->out[0]->type.dtype), j);
+    n->op->expr(b, n, args);
+    sm_buf_printf(b, ";\n%*s(void)t%d;\n", ind, "", j);
+  }
+  for (int k = 0; k < e->nouts; k++) {
+    if (e->outs[k] == pv) {
+      if (store_prod) sm_buf_printf(b, "%*sout%d[%s] = %s;\n", ind, "", k, o, acc);
+      continue;
+    }
+    int j = 0;
+    while (j < e->nm && e->mem[j]->out[0] != e->outs[k]) j++;
+    SM_ASSERT(j < e->nm);
+    sm_buf_printf(b, "%*sout%d[%s] = t%d;\n", ind, "", k, o, j);
+  }
+}
+
+void op_emit_fused(SmBuf *b, const OpEpilogue *e) {
+  if (linalg_emit_fused(b, e) || nn_emit_fused(b, e)) return;
+  /* generic: the producer writes out0, then one pass applies the chain */
+  const IrNode *p = e->prod;
+  for (int i = p->nin; i < e->nin; i++) sm_buf_printf(b, "  (void)in%d;\n", i);
+  for (int i = 1; i < e->nouts; i++) sm_buf_printf(b, "  (void)out%d;\n", i);
+  sm_buf_puts(b, "  {\n");
+  p->op->emit(b, p);
+  sm_buf_puts(b, "  }\n");
+  int64_t numel = ir_numel(&p->out[0]->type);
+  if (numel == 0) return;
+  sm_buf_printf(b, "  /* epilogue: %d elementwise op%s */\n", e->nm, e->nm > 1 ? "s" : "");
+  emit_omp_for(b, numel * (e->nm + 1), NULL);
+  sm_buf_printf(b, "  for (int64_t o = 0; o < %lld; o++) {\n", (long long)numel);
+  sm_buf_printf(b, "    const %s acc = out0[o];\n", ir_dtype_ctype(p->out[0]->type.dtype));
+  ew_emit_epilogue_elem(b, 4, e, "acc", "o", false);
+  sm_buf_puts(b, "  }\n");
 }

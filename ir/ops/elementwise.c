@@ -206,8 +206,10 @@ DEXPR(sqrt) { (void)wrt; sm_buf_printf(b, "0.5%s * %s / %s", lit_suffix(n), a[2]
 DSCALAR(sqrt) { (void)n; (void)wrt; return 0.5 * x[2] / x[1]; }
 DEXPR(reciprocal) { (void)n; (void)wrt; sm_buf_printf(b, "-%s * %s * %s", a[2], a[1], a[1]); }
 DSCALAR(reciprocal) { (void)n; (void)wrt; return -x[2] * x[1] * x[1]; }
-DEXPR(relu) { (void)n; (void)wrt; sm_buf_printf(b, "(%s > 0 ? %s : 0)", a[0], a[2]); }
-DSCALAR(relu) { (void)n; (void)wrt; return x[0] > 0 ? x[2] : 0; }
+/* in terms of the output (y > 0 exactly when x > 0), so the backward pass
+ * keeps only one of the two tensors alive */
+DEXPR(relu) { (void)n; (void)wrt; sm_buf_printf(b, "(%s > 0 ? %s : 0)", a[1], a[2]); }
+DSCALAR(relu) { (void)n; (void)wrt; return x[1] > 0 ? x[2] : 0; }
 DEXPR(leaky_relu) {
   (void)wrt;
   sm_buf_printf(b, "(%s > 0 ? %s : ", a[0], a[2]);

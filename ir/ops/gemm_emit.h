@@ -1,7 +1,9 @@
 /* The blocked f32 GEMM emitter shared by linalg.c (gemm, matmul) and nn.c
- * (convolutions as GEMM): packed panels, a register-tiled FMA micro-kernel
- * written with GCC/Clang vector extensions (16 lanes with AVX-512, else 8),
- * OpenMP over independent (batch, row block, column block) tasks.
+ * (convolutions and their backward ops as GEMM): packed panels, a
+ * register-tiled FMA micro-kernel written with GCC/Clang vector extensions
+ * (16 lanes with AVX-512, else 8), OpenMP over independent (batch, row
+ * block, column block) tasks; and fused kernels: a producer with an
+ * elementwise epilogue applied as the product is stored.
  *
  * Per batch entry t in [0, nbatch):
  *   C(i,j) = [first K block: beta*bias(i,j)] + sum_k alpha*A(i,k) * B(k,j)
@@ -13,13 +15,52 @@
 
 #include "ops.h"
 
+/* ---- fused kernels (used by passes/fuse.c and codegen/emit.c) ----
+ *
+ * A fused kernel computes a producer (gemm, matmul, a convolution, ...)
+ * and then, per element of its result, a chain of elementwise members
+ * (bias adds, activations, residual adds, activation gradients). The
+ * kernel's operands are the producer's operands verbatim (in0..), then the
+ * members' other operands; its results are out0.. where out0 is where the
+ * product is computed: the product itself when it is also used elsewhere
+ * (then stored too), otherwise the chain's result (the product never
+ * reaches memory of its own). */
+typedef struct OpEpilogue {
+  const IrNode *prod;        /* the producer (one result) */
+  IrNode *const *mem;        /* elementwise members in order, each with prod's result type */
+  int nm;
+  IrValue *const *ins;       /* the kernel's operands: in0.. */
+  int nin;
+  IrValue *const *outs;      /* the kernel's results: out0.. (outs[0] as above) */
+  int nouts;
+} OpEpilogue;
+
+/* Whether n can take an elementwise epilogue into its kernel. */
+bool op_epilogue_root(const IrNode *n);
+/* The body of a fused kernel: the blocked GEMM applies the epilogue to the
+ * accumulator tile on the final K block; other producers write out0 and a
+ * second loop applies the chain in place. */
+void op_emit_fused(SmBuf *b, const OpEpilogue *e);
+/* Statements (at indentation ind) computing the chain for one element: the
+ * product's value is the C expression `acc`, its flat index in the
+ * product `o`; stores every result but the product's own buffer when
+ * `store_prod` is false. ir/ops/common.c. */
+void ew_emit_epilogue_elem(SmBuf *b, int ind, const OpEpilogue *e, const char *acc,
+                           const char *o, bool store_prod);
+
 typedef struct GemmCore GemmCore;
 
 /* Emits code filling the packed B panel: `float *bp` (nc columns starting at
  * column jc, padded with zeros to NR-wide slivers: bp[jr*kc + k*NR + q] =
  * B(pc+k, jc+jr+q), zero when jc+jr+q >= N), for k in [0, kc). Variables
- * in scope: t, jc, nc, pc, kc, bp; `nr` is NR, `ind` the indentation. */
+ * in scope: t, jc, nc, pc, kc, bp (the packer reads B through g->b itself);
+ * `nr` is NR, `ind` the indentation. */
 typedef void (*GemmPackFn)(SmBuf *b, const GemmCore *g, int nr, int ind);
+/* Emits code filling the packed A block: `float *ap` (mc rows starting at
+ * row ic, padded with zeros to MR-tall slivers: ap[ir*kc + k*MR + r] =
+ * alpha*A(ic+ir+r, pc+k), zero when ic+ir+r >= M), for k in [0, kc).
+ * Variables in scope: t, ic, mc, pc, kc, ap, and `a` = the a expression. */
+typedef void (*GemmPackAFn)(SmBuf *b, const GemmCore *g, int mr, int ind);
 
 struct GemmCore {
   int64_t M, N, K, nbatch;
@@ -29,13 +70,26 @@ struct GemmCore {
   const char *bias; /* NULL: none */
   int64_t bias_si, bias_sj; /* 0 (broadcast) or a stride; bias_sj is 0 or 1 */
   double beta;
-  GemmPackFn pack_b; /* NULL: strided B as above */
-  const void *user;  /* for pack_b */
+  GemmPackFn pack_b;  /* NULL: strided B as above */
+  GemmPackAFn pack_a; /* NULL: strided A as above */
+  const void *user;   /* for the packers */
+  /* Fused epilogue (NULL: none): applied on the final K block to every
+   * element; c must then be out0 + c_off, c_off an element offset
+   * expression in t ("0" when unbatched), so the element (i, j) of batch
+   * entry t has flat index c_off + i*ldc + j in the product. */
+  const OpEpilogue *epi;
+  const char *c_off;
 };
 
 /* Whether the blocked kernel is worth it for an f32 product of this size. */
 bool gemm_core_fits(int64_t M, int64_t N, int64_t K);
 /* Writes the statements (a block) computing the product. */
 void gemm_core_emit(SmBuf *b, const GemmCore *g);
+
+/* Producers' fused forms (linalg.c, nn.c): emit the GEMM form with the
+ * epilogue and return true, or emit nothing and return false when the
+ * product does not take the blocked path. */
+bool linalg_emit_fused(SmBuf *b, const OpEpilogue *e);
+bool nn_emit_fused(SmBuf *b, const OpEpilogue *e);
 
 #endif

@@ -2,10 +2,10 @@
  * dims broadcast) and gemm (ONNX Gemm: Y = alpha*op(A)*op(B) + beta*C), with
  * their gradient rules (built from gemm, matmul, transpose and reshape).
  *
- * Reference kernels are naive loops in double. Emitters write i-k-j loops
- * with the contiguous index j innermost, accumulating into the output row;
- * gemm with transB=1 uses i-j-k dot products instead (then both operands are
- * contiguous in k). A blocked micro-kernel is future work. */
+ * Reference kernels are naive loops in double. f32 products big enough
+ * take the blocked GEMM core below (gemm_emit.h), which also applies fused
+ * elementwise epilogues; the rest use plain loops: i-k-j with the
+ * contiguous index j innermost, or i-j-k dot products for transB=1. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -184,72 +184,12 @@ static void core_bias_scalar(SmBuf *e, const GemmCore *g, const char *i, const c
                 (long long)g->bias_sj);
 }
 
-static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
+/* Stores the accumulator tile into C: the first K block assigns (adding
+ * beta*bias), later blocks accumulate. */
+static void core_store_plain(SmBuf *b, const GemmCore *g, const CoreVar *v, bool split_k,
+                             bool has_bias) {
   int mr = v->mr, nv = v->nv, vw = v->vw, nr = vw * nv;
-  CoreGrid G = core_grid(g, mr, nr);
-  long long M = g->M, N = g->N, K = g->K, nb = g->nbatch;
-  int64_t mt = ceil_div64(g->M, mr), nt = ceil_div64(g->N, nr);
-  bool split_k = G.kc < g->K, has_bias = g->bias && g->beta != 0;
-  sm_buf_printf(b, "  {\n    /* %d x %d register tile (%d-lane vectors); blocks mc %lld, nc %lld, kc %lld;"
-                   " %lld x %lld tasks per product */\n",
-                mr, nr, vw, (long long)G.mc, (long long)G.nc, (long long)G.kc,
-                (long long)G.tm, (long long)G.tn);
-  sm_buf_printf(b, "    typedef float vf __attribute__((vector_size(%d)));\n", vw * 4);
-  sm_buf_printf(b, "#if defined(__GNUC__) && !defined(__clang__) && %s\n", v->fma_cond);
-  sm_buf_printf(b, "#define SM_FMA(x, y, z) %s\n#else\n", v->fma);
-  sm_buf_puts(b, "#define SM_FMA(x, y, z) ((x) * (y) + (z))\n#endif\n");
-  int64_t ntask = g->nbatch * G.tm * G.tn;
-  if (G.par && ntask > 1) sm_buf_puts(b, "    #pragma omp parallel for schedule(static)\n");
-  sm_buf_printf(b, "    for (int64_t task = 0; task < %lld; task++) {\n", (long long)ntask);
-  const char *sp = "      ";
-  if (nb > 1) sm_buf_printf(b, "%sconst int64_t t = task / %lld;\n", sp, (long long)(G.tm * G.tn));
-  sm_buf_printf(b, "%sconst int64_t tr = task / %lld %% %lld, tc = task %% %lld;\n", sp,
-                (long long)G.tn, (long long)G.tm, (long long)G.tn);
-  sm_buf_printf(b, "%sconst int64_t i0 = tr * %lld / %lld * %d, j0 = tc * %lld / %lld * %d;\n", sp,
-                (long long)mt, (long long)G.tm, mr, (long long)nt, (long long)G.tn, nr);
-  sm_buf_printf(b, "%sconst int64_t i1 = (tr + 1) * %lld / %lld * %d < %lld ? (tr + 1) * %lld / %lld * %d : %lld;\n",
-                sp, (long long)mt, (long long)G.tm, mr, M, (long long)mt, (long long)G.tm, mr, M);
-  sm_buf_printf(b, "%sconst int64_t j1 = (tc + 1) * %lld / %lld * %d < %lld ? (tc + 1) * %lld / %lld * %d : %lld;\n",
-                sp, (long long)nt, (long long)G.tn, nr, N, (long long)nt, (long long)G.tn, nr, N);
-  sm_buf_printf(b, "%sfloat ap[%lld] __attribute__((aligned(64)));\n", sp, (long long)(G.mc * G.kc));
-  sm_buf_printf(b, "%sfloat bp[%lld] __attribute__((aligned(64)));\n", sp, (long long)(G.nc * G.kc));
-  sm_buf_printf(b, "%sconst float *a = %s;\n", sp, g->a);
-  if (!g->pack_b) sm_buf_printf(b, "%sconst float *bm = %s;\n", sp, g->b);
-  sm_buf_printf(b, "%sfloat *c = %s;\n", sp, g->c);
-  if (has_bias) sm_buf_printf(b, "%sconst float *bias = %s;\n", sp, g->bias);
-  sm_buf_printf(b, "%sfor (int64_t jc = j0; jc < j1; jc += %lld) {\n", sp, (long long)G.nc);
-  sm_buf_printf(b, "%s  const int64_t nc = j1 - jc < %lld ? j1 - jc : %lld;\n", sp,
-                (long long)G.nc, (long long)G.nc);
-  sm_buf_printf(b, "%s  for (int64_t pc = 0; pc < %lld; pc += %lld) {\n", sp, K, (long long)G.kc);
-  sm_buf_printf(b, "%s    const int64_t kc = %lld - pc < %lld ? %lld - pc : %lld;\n", sp, K,
-                (long long)G.kc, K, (long long)G.kc);
-  if (g->pack_b) g->pack_b(b, g, nr, 10);
-  else core_pack_b(b, g, nr, 10);
-  sm_buf_printf(b, "%s    for (int64_t ic = i0; ic < i1; ic += %lld) {\n", sp, (long long)G.mc);
-  sm_buf_printf(b, "%s      const int64_t mc = i1 - ic < %lld ? i1 - ic : %lld;\n", sp,
-                (long long)G.mc, (long long)G.mc);
-  core_pack_a(b, g, mr, 12);
-  sm_buf_printf(b, "%s      for (int64_t jr = 0; jr < nc; jr += %d)\n", sp, nr);
-  sm_buf_printf(b, "%s        for (int64_t ir = 0; ir < mc; ir += %d) {\n", sp, mr);
   const char *s2 = "                ";
-  sm_buf_printf(b, "%sconst float *pa = ap + ir * kc, *pb = bp + jr * kc;\n", s2);
-  sm_buf_printf(b, "%svf ", s2);
-  for (int r = 0; r < mr; r++)
-    for (int q = 0; q < nv; q++) sm_buf_printf(b, "%sc%d_%d = {0}", r || q ? ", " : "", r, q);
-  sm_buf_puts(b, ";\n");
-  sm_buf_printf(b, "%sfor (int64_t k = 0; k < kc; k++) {\n", s2);
-  for (int q = 0; q < nv; q++)
-    sm_buf_printf(b, "%s  const vf b%d = *(const vf *)(pb + k * %d + %d);\n", s2, q, nr, q * vw);
-  for (int r = 0; r < mr; r++) {
-    /* x - 0 is exact, so the compiler folds it to a plain broadcast load */
-    sm_buf_printf(b, "%s  { const vf x = pa[k * %d + %d] - (vf){0};", s2, mr, r);
-    for (int q = 0; q < nv; q++) sm_buf_printf(b, " c%d_%d = SM_FMA(x, b%d, c%d_%d);", r, q, q, r, q);
-    sm_buf_puts(b, " }\n");
-  }
-  sm_buf_printf(b, "%s}\n", s2);
-  /* store */
-  sm_buf_printf(b, "%sconst int64_t i = ic + ir, j = jc + jr;\n", s2);
-  sm_buf_printf(b, "%sfloat *cp = c + i * %lld + j;\n", s2, (long long)g->ldc);
   sm_buf_printf(b, "%sif (i + %d <= i1 && j + %d <= j1) {\n", s2, mr, nr);
   for (int pass = 0; pass < (split_k ? 2 : 1); pass++) {
     /* pass 0: first K block (assign + bias); pass 1: accumulate */
@@ -300,6 +240,116 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
                   sm_buf_str(&be));
   sm_buf_free(&be);
   sm_buf_printf(b, "%s}\n", s2);
+}
+
+/* The final K block through the epilogue, element by element: the product
+ * (plus bias, or plus the partial sums of earlier K blocks) goes through
+ * the elementwise chain and every result is stored. */
+static void core_store_epilogue(SmBuf *b, const GemmCore *g, const CoreVar *v, bool split_k,
+                                bool has_bias) {
+  int mr = v->mr, nv = v->nv, vw = v->vw, nr = vw * nv;
+  const char *s2 = "                ";
+  sm_buf_printf(b, "%s{\n%s  float tile[%d] __attribute__((aligned(64)));\n", s2, s2, mr * nr);
+  for (int r = 0; r < mr; r++)
+    for (int q = 0; q < nv; q++)
+      sm_buf_printf(b, "%s  memcpy(tile + %d, &c%d_%d, sizeof c%d_%d);\n", s2, r * nr + q * vw, r,
+                    q, r, q);
+  sm_buf_printf(b, "%s  const int64_t rn = i1 - i < %d ? i1 - i : %d, qn = j1 - j < %d ? j1 - j : %d;\n",
+                s2, mr, mr, nr, nr);
+  sm_buf_printf(b, "%s  for (int64_t r = 0; r < rn; r++)\n", s2);
+  sm_buf_printf(b, "%s    for (int64_t q = 0; q < qn; q++) {\n", s2);
+  SmBuf be = {0};
+  if (!split_k && has_bias) core_bias_scalar(&be, g, "(i + r)", "(j + q)");
+  if (split_k)
+    sm_buf_printf(b, "%s      const float acc = tile[r * %d + q] + cp[r * %lld + q];\n", s2, nr,
+                  (long long)g->ldc);
+  else
+    sm_buf_printf(b, "%s      const float acc = tile[r * %d + q]%s;\n", s2, nr, sm_buf_str(&be));
+  sm_buf_free(&be);
+  sm_buf_printf(b, "%s      const int64_t o = %s + (i + r) * %lld + j + q;\n", s2,
+                g->c_off ? g->c_off : "0", (long long)g->ldc);
+  ew_emit_epilogue_elem(b, 22, g->epi, "acc", "o", true);
+  sm_buf_printf(b, "%s    }\n%s}\n", s2, s2);
+}
+
+static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
+  int mr = v->mr, nv = v->nv, vw = v->vw, nr = vw * nv;
+  CoreGrid G = core_grid(g, mr, nr);
+  long long M = g->M, N = g->N, K = g->K, nb = g->nbatch;
+  int64_t mt = ceil_div64(g->M, mr), nt = ceil_div64(g->N, nr);
+  bool split_k = G.kc < g->K, has_bias = g->bias && g->beta != 0;
+  sm_buf_printf(b, "  {\n    /* %d x %d register tile (%d-lane vectors); blocks mc %lld, nc %lld, kc %lld;"
+                   " %lld x %lld tasks per product */\n",
+                mr, nr, vw, (long long)G.mc, (long long)G.nc, (long long)G.kc,
+                (long long)G.tm, (long long)G.tn);
+  sm_buf_printf(b, "    typedef float vf __attribute__((vector_size(%d)));\n", vw * 4);
+  sm_buf_printf(b, "#if defined(__GNUC__) && !defined(__clang__) && %s\n", v->fma_cond);
+  sm_buf_printf(b, "#define SM_FMA(x, y, z) %s\n#else\n", v->fma);
+  sm_buf_puts(b, "#define SM_FMA(x, y, z) ((x) * (y) + (z))\n#endif\n");
+  int64_t ntask = g->nbatch * G.tm * G.tn;
+  if (G.par && ntask > 1) sm_buf_puts(b, "    #pragma omp parallel for schedule(static)\n");
+  sm_buf_printf(b, "    for (int64_t task = 0; task < %lld; task++) {\n", (long long)ntask);
+  const char *sp = "      ";
+  if (nb > 1) sm_buf_printf(b, "%sconst int64_t t = task / %lld;\n", sp, (long long)(G.tm * G.tn));
+  sm_buf_printf(b, "%sconst int64_t tr = task / %lld %% %lld, tc = task %% %lld;\n", sp,
+                (long long)G.tn, (long long)G.tm, (long long)G.tn);
+  sm_buf_printf(b, "%sconst int64_t i0 = tr * %lld / %lld * %d, j0 = tc * %lld / %lld * %d;\n", sp,
+                (long long)mt, (long long)G.tm, mr, (long long)nt, (long long)G.tn, nr);
+  sm_buf_printf(b, "%sconst int64_t i1 = (tr + 1) * %lld / %lld * %d < %lld ? (tr + 1) * %lld / %lld * %d : %lld;\n",
+                sp, (long long)mt, (long long)G.tm, mr, M, (long long)mt, (long long)G.tm, mr, M);
+  sm_buf_printf(b, "%sconst int64_t j1 = (tc + 1) * %lld / %lld * %d < %lld ? (tc + 1) * %lld / %lld * %d : %lld;\n",
+                sp, (long long)nt, (long long)G.tn, nr, N, (long long)nt, (long long)G.tn, nr, N);
+  sm_buf_printf(b, "%sfloat ap[%lld] __attribute__((aligned(64)));\n", sp, (long long)(G.mc * G.kc));
+  sm_buf_printf(b, "%sfloat bp[%lld] __attribute__((aligned(64)));\n", sp, (long long)(G.nc * G.kc));
+  sm_buf_printf(b, "%sconst float *a = %s;\n", sp, g->a);
+  if (!g->pack_b) sm_buf_printf(b, "%sconst float *bm = %s;\n", sp, g->b);
+  sm_buf_printf(b, "%sfloat *c = %s;\n", sp, g->c);
+  if (has_bias) sm_buf_printf(b, "%sconst float *bias = %s;\n", sp, g->bias);
+  sm_buf_printf(b, "%sfor (int64_t jc = j0; jc < j1; jc += %lld) {\n", sp, (long long)G.nc);
+  sm_buf_printf(b, "%s  const int64_t nc = j1 - jc < %lld ? j1 - jc : %lld;\n", sp,
+                (long long)G.nc, (long long)G.nc);
+  sm_buf_printf(b, "%s  for (int64_t pc = 0; pc < %lld; pc += %lld) {\n", sp, K, (long long)G.kc);
+  sm_buf_printf(b, "%s    const int64_t kc = %lld - pc < %lld ? %lld - pc : %lld;\n", sp, K,
+                (long long)G.kc, K, (long long)G.kc);
+  if (g->pack_b) g->pack_b(b, g, nr, 10);
+  else core_pack_b(b, g, nr, 10);
+  sm_buf_printf(b, "%s    for (int64_t ic = i0; ic < i1; ic += %lld) {\n", sp, (long long)G.mc);
+  sm_buf_printf(b, "%s      const int64_t mc = i1 - ic < %lld ? i1 - ic : %lld;\n", sp,
+                (long long)G.mc, (long long)G.mc);
+  if (g->pack_a) g->pack_a(b, g, mr, 12);
+  else core_pack_a(b, g, mr, 12);
+  sm_buf_printf(b, "%s      for (int64_t jr = 0; jr < nc; jr += %d)\n", sp, nr);
+  sm_buf_printf(b, "%s        for (int64_t ir = 0; ir < mc; ir += %d) {\n", sp, mr);
+  const char *s2 = "                ";
+  sm_buf_printf(b, "%sconst float *pa = ap + ir * kc, *pb = bp + jr * kc;\n", s2);
+  sm_buf_printf(b, "%svf ", s2);
+  for (int r = 0; r < mr; r++)
+    for (int q = 0; q < nv; q++) sm_buf_printf(b, "%sc%d_%d = {0}", r || q ? ", " : "", r, q);
+  sm_buf_puts(b, ";\n");
+  sm_buf_printf(b, "%sfor (int64_t k = 0; k < kc; k++) {\n", s2);
+  for (int q = 0; q < nv; q++)
+    sm_buf_printf(b, "%s  const vf b%d = *(const vf *)(pb + k * %d + %d);\n", s2, q, nr, q * vw);
+  for (int r = 0; r < mr; r++) {
+    /* x - 0 is exact, so the compiler folds it to a plain broadcast load */
+    sm_buf_printf(b, "%s  { const vf x = pa[k * %d + %d] - (vf){0};", s2, mr, r);
+    for (int q = 0; q < nv; q++) sm_buf_printf(b, " c%d_%d = SM_FMA(x, b%d, c%d_%d);", r, q, q, r, q);
+    sm_buf_puts(b, " }\n");
+  }
+  sm_buf_printf(b, "%s}\n", s2);
+  /* store */
+  sm_buf_printf(b, "%sconst int64_t i = ic + ir, j = jc + jr;\n", s2);
+  sm_buf_printf(b, "%sfloat *cp = c + i * %lld + j;\n", s2, (long long)g->ldc);
+  if (!g->epi) {
+    core_store_plain(b, g, v, split_k, has_bias);
+  } else if (!split_k) {
+    sm_buf_printf(b, "%s(void)cp;\n", s2);
+    core_store_epilogue(b, g, v, split_k, has_bias);
+  } else {
+    sm_buf_printf(b, "%sif (pc + kc < %lld) {\n", s2, K);
+    core_store_plain(b, g, v, split_k, has_bias);
+    sm_buf_printf(b, "%s} else\n", s2);
+    core_store_epilogue(b, g, v, split_k, has_bias);
+  }
   sm_buf_printf(b, "%s      }\n%s    }\n%s  }\n%s}\n", sp, sp, sp, sp);
   sm_buf_puts(b, "    }\n#undef SM_FMA\n  }\n");
 }
@@ -411,37 +461,48 @@ static void batch_offset(SmBuf *e, const IrType *bt, const IrType *obt,
   }
 }
 
+/* The blocked form (f32, big enough), with an optional epilogue; false
+ * (nothing emitted) otherwise. */
+static bool matmul_blocked(SmBuf *b, const IrNode *n, const OpEpilogue *epi) {
+  MatGeo g;
+  SM_ASSERT(mm_geo(n, &g));
+  if (n->out[0]->type.dtype != IR_F32 || !gemm_core_fits(g.M, g.N, g.K)) return false;
+  int64_t nb = ir_numel(&g.obt);
+  SmBuf ao = {0}, bo = {0}, co = {0};
+  sm_buf_puts(&ao, "in0");
+  sm_buf_puts(&bo, "in1");
+  sm_buf_puts(&co, "out0");
+  SmBuf e = {0};
+  batch_offset(&e, &g.abt, &g.obt, g.M * g.K);
+  if (e.len) sm_buf_printf(&ao, " + %s", e.s);
+  sm_buf_free(&e);
+  batch_offset(&e, &g.bbt, &g.obt, g.K * g.N);
+  if (e.len) sm_buf_printf(&bo, " + %s", e.s);
+  sm_buf_free(&e);
+  SmBuf coff = {0};
+  sm_buf_printf(&coff, "t * %lld", (long long)(g.M * g.N));
+  if (nb > 1) sm_buf_printf(&co, " + %s", coff.s);
+  sm_buf_printf(b, "  /* matmul: batch %lld, [%lld,%lld] x [%lld,%lld], blocked */\n",
+                (long long)nb, (long long)g.M, (long long)g.K, (long long)g.K, (long long)g.N);
+  GemmCore c = {.M = g.M, .N = g.N, .K = g.K, .nbatch = nb, .a = sm_buf_str(&ao),
+                .b = sm_buf_str(&bo), .c = sm_buf_str(&co), .as_i = g.K, .as_k = 1,
+                .bs_k = g.N, .bs_j = 1, .ldc = g.N, .alpha = 1, .beta = 0,
+                .epi = epi, .c_off = nb > 1 ? sm_buf_str(&coff) : "0"};
+  gemm_core_emit(b, &c);
+  sm_buf_free(&ao);
+  sm_buf_free(&bo);
+  sm_buf_free(&co);
+  sm_buf_free(&coff);
+  return true;
+}
+
 /*   for t (batch), i:  y[i,:] = sum_k a[i,k] * b[k,:]      (N > 1)
  *                      y[i]   = sum_k a[i,k] * b[k]        (N == 1) */
 static void matmul_emit(SmBuf *b, const IrNode *n) {
   if (emit_if_empty(b, n)) return;
   MatGeo g;
   SM_ASSERT(mm_geo(n, &g));
-  if (n->out[0]->type.dtype == IR_F32 && gemm_core_fits(g.M, g.N, g.K)) {
-    int64_t nb = ir_numel(&g.obt);
-    SmBuf ao = {0}, bo = {0}, co = {0};
-    sm_buf_puts(&ao, "in0");
-    sm_buf_puts(&bo, "in1");
-    sm_buf_puts(&co, "out0");
-    SmBuf e = {0};
-    batch_offset(&e, &g.abt, &g.obt, g.M * g.K);
-    if (e.len) sm_buf_printf(&ao, " + %s", e.s);
-    sm_buf_free(&e);
-    batch_offset(&e, &g.bbt, &g.obt, g.K * g.N);
-    if (e.len) sm_buf_printf(&bo, " + %s", e.s);
-    sm_buf_free(&e);
-    if (nb > 1) sm_buf_printf(&co, " + t * %lld", (long long)(g.M * g.N));
-    sm_buf_printf(b, "  /* matmul: batch %lld, [%lld,%lld] x [%lld,%lld], blocked */\n",
-                  (long long)nb, (long long)g.M, (long long)g.K, (long long)g.K, (long long)g.N);
-    GemmCore c = {.M = g.M, .N = g.N, .K = g.K, .nbatch = nb, .a = sm_buf_str(&ao),
-                  .b = sm_buf_str(&bo), .c = sm_buf_str(&co), .as_i = g.K, .as_k = 1,
-                  .bs_k = g.N, .bs_j = 1, .ldc = g.N, .alpha = 1, .beta = 0};
-    gemm_core_emit(b, &c);
-    sm_buf_free(&ao);
-    sm_buf_free(&bo);
-    sm_buf_free(&co);
-    return;
-  }
+  if (matmul_blocked(b, n, NULL)) return;
   const char *T = ctype(n);
   long long M = g.M, K = g.K, N = g.N;
   int64_t nb = ir_numel(&g.obt);
@@ -590,6 +651,27 @@ static void gemm_epilogue(SmBuf *b, const IrNode *n, const GemmGeo *g,
   sm_buf_free(&e);
 }
 
+/* The blocked form (f32, big enough), with an optional epilogue; false
+ * (nothing emitted) otherwise. */
+static bool gemm_blocked(SmBuf *b, const IrNode *n, const OpEpilogue *e) {
+  GemmGeo g = gemm_geo(n);
+  if (n->out[0]->type.dtype != IR_F32 || !gemm_core_fits(g.M, g.N, g.K)) return false;
+  GemmCore c = {.M = g.M, .N = g.N, .K = g.K, .nbatch = 1, .a = "in0", .b = "in1",
+                .c = "out0", .as_i = g.ta ? 1 : g.K, .as_k = g.ta ? g.M : 1,
+                .bs_k = g.tb ? 1 : g.N, .bs_j = g.tb ? g.K : 1, .ldc = g.N,
+                .alpha = g.alpha, .beta = g.beta, .epi = e, .c_off = "0"};
+  if (n->nin == 3 && g.beta != 0) {
+    const IrType *ct = &n->in[2]->type;
+    int64_t cn = ct->rank >= 1 ? ct->dims[ct->rank - 1] : 1;
+    int64_t cm = ct->rank == 2 ? ct->dims[0] : 1;
+    c.bias = "in2";
+    c.bias_sj = cn > 1 ? 1 : 0;
+    c.bias_si = cm > 1 ? cn : 0;
+  }
+  gemm_core_emit(b, &c);
+  return true;
+}
+
 /* transB=0:  for i, k: y[i,:] += a(i,k) * b[k,:]      (then the epilogue)
  * transB=1:  for i, j: y[i,j] = dot(a(i,:), b[j,:])   */
 static void gemm_emit(SmBuf *b, const IrNode *n) {
@@ -600,23 +682,8 @@ static void gemm_emit(SmBuf *b, const IrNode *n) {
   if (n->nin == 3 && g.beta == 0) sm_buf_puts(b, "  (void)in2; /* beta = 0 */\n");
   sm_buf_printf(b, "  /* gemm: [%lld,%lld]%s x [%lld,%lld]%s */\n", M, K,
                 g.ta ? " (a transposed)" : "", K, N, g.tb ? " (b transposed)" : "");
-  if (n->out[0]->type.dtype == IR_F32 && gemm_core_fits(g.M, g.N, g.K)) {
-    GemmCore c = {.M = g.M, .N = g.N, .K = g.K, .nbatch = 1, .a = "in0", .b = "in1",
-                  .c = "out0", .as_i = g.ta ? 1 : g.K, .as_k = g.ta ? g.M : 1,
-                  .bs_k = g.tb ? 1 : g.N, .bs_j = g.tb ? g.K : 1, .ldc = g.N,
-                  .alpha = g.alpha, .beta = g.beta};
-    if (n->nin == 3 && g.beta != 0) {
-      const IrType *ct = &n->in[2]->type;
-      int64_t cn = ct->rank >= 1 ? ct->dims[ct->rank - 1] : 1;
-      int64_t cm = ct->rank == 2 ? ct->dims[0] : 1;
-      c.bias = "in2";
-      c.bias_sj = cn > 1 ? 1 : 0;
-      c.bias_si = cm > 1 ? cn : 0;
-    }
-    gemm_core_emit(b, &c);
-    return;
-  }
-  emit_omp_for(b, g.M * g.K * g.N, NULL);
+  if (gemm_blocked(b, n, NULL)) return;
+  if (g.M > 1) emit_omp_for(b, g.M * g.K * g.N, NULL); /* rows are the only parallel loop */
   sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++) {\n", M);
   char aik[64];
   if (g.ta) snprintf(aik, sizeof aik, "in0[k*%lld + i]", M);
@@ -778,3 +845,17 @@ static const IrOpDef op_gemm = {
     .doc = "alpha*op(a)*op(b) + beta*c (transA, transB, alpha=1, beta=1)"};
 
 const IrOpDef *const ir_ops_linalg[] = {&op_matmul, &op_gemm, NULL};
+
+bool linalg_emit_fused(SmBuf *b, const OpEpilogue *e) {
+  const IrNode *n = e->prod;
+  if (ir_numel(&n->out[0]->type) == 0) return false;
+  if (!strcmp(n->op->name, "matmul")) return matmul_blocked(b, n, e);
+  if (strcmp(n->op->name, "gemm") != 0) return false;
+  GemmGeo g = gemm_geo(n);
+  if (n->out[0]->type.dtype != IR_F32 || !gemm_core_fits(g.M, g.N, g.K)) return false;
+  if (n->nin == 3 && g.beta == 0) sm_buf_puts(b, "  (void)in2; /* beta = 0 */\n");
+  sm_buf_printf(b, "  /* gemm: [%lld,%lld]%s x [%lld,%lld]%s, fused epilogue */\n", (long long)g.M,
+                (long long)g.K, g.ta ? " (a transposed)" : "", (long long)g.K, (long long)g.N,
+                g.tb ? " (b transposed)" : "");
+  return gemm_blocked(b, n, e);
+}

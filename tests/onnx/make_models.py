@@ -31,11 +31,13 @@ def init(name, arr):
     return nh.from_array(np.asarray(arr), name)
 
 
-def case(name, nodes, inputs, outputs, inits=(), opset=13, feeds=None):
-    """inputs: list of (name, array); outputs: list of names."""
+def case(name, nodes, inputs, outputs, inits=(), opset=13, feeds=None, use_ref=False, out_dtype=None):
+    """inputs: list of (name, array); outputs: list of names. use_ref: expected
+    outputs from ONNX's reference evaluator (ops onnxruntime lacks, e.g.
+    batch-first recurrent layers)."""
     vi_in = [h.make_tensor_value_info(n, nh.helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
              for n, a in inputs]
-    et = nh.helper.np_dtype_to_tensor_dtype(inputs[0][1].dtype)
+    et = nh.helper.np_dtype_to_tensor_dtype(np.dtype(out_dtype) if out_dtype else inputs[0][1].dtype)
     vi_out = [h.make_tensor_value_info(n, et, None) for n in outputs]
     g = h.make_graph(nodes, name, vi_in, vi_out, list(inits))
     m = h.make_model(g, opset_imports=[h.make_opsetid("", opset)])
@@ -43,12 +45,15 @@ def case(name, nodes, inputs, outputs, inits=(), opset=13, feeds=None):
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
     onnx.save(m, os.path.join(d, "model.onnx"))
-    sess = ort.InferenceSession(os.path.join(d, "model.onnx"), providers=["CPUExecutionProvider"])
-    res = sess.run(None, {n: a for n, a in inputs})
+    from onnx.reference import ReferenceEvaluator
+    if use_ref:
+        res = ReferenceEvaluator(m).run(None, {n: a for n, a in inputs})
+    else:
+        sess = ort.InferenceSession(os.path.join(d, "model.onnx"), providers=["CPUExecutionProvider"])
+        res = sess.run(None, {n: a for n, a in inputs})
     # where onnxruntime's result shape departs from the ONNX spec (e.g. a
     # full ReduceSum with keepdims=0 gives [1], the spec a scalar), keep its
     # values in the shape ONNX's reference implementation gives
-    from onnx.reference import ReferenceEvaluator
     try:
         spec = ReferenceEvaluator(m).run(None, {n: a for n, a in inputs})
         res = [r.reshape(s.shape) if r.shape != s.shape and r.size == s.size else r
@@ -208,6 +213,292 @@ case("tiny_cnn", [
     h.make_node("Softmax", ["g"], ["y"], axis=1)],
     [("x", f32(3, 1, 6, 6))], ["y"],
     [wt, init("fw", f32(5, 36)), init("fb", f32(5))], opset=11)
+
+# ---- recurrent layers (ONNX gate orders, reordered at import) ----
+def rec_case(name, op, G, T_, N, I, H, direction="forward", layout=0, bias=True, init_h=False,
+             init_c=False, outs=("Y", "Y_h"), opset=14, **attrs):
+    D = 2 if direction == "bidirectional" else 1
+    xs = (N, T_, I) if layout else (T_, N, I)
+    inits = [init("W", f32(D, G * H, I, lo=-0.6, hi=0.6)), init("R", f32(D, G * H, H, lo=-0.6, hi=0.6))]
+    ins = ["x", "W", "R"]
+    ins.append("B" if bias else "")
+    if bias:
+        inits.append(init("B", f32(D, 2 * G * H, lo=-0.5, hi=0.5)))
+    ins.append("")  # sequence_lens
+    st = (N, D, H) if layout else (D, N, H)
+    if init_h:
+        inits.append(init("h0", f32(*st, lo=-1, hi=1)))
+    ins.append("h0" if init_h else "")
+    if op == "LSTM":
+        if init_c:
+            inits.append(init("c0", f32(*st, lo=-1, hi=1)))
+        ins.append("c0" if init_c else "")
+    while ins and ins[-1] == "":
+        ins.pop()
+    node = h.make_node(op, ins, list(outs), hidden_size=H, direction=direction,
+                       **({"layout": layout} if layout else {}), **attrs)
+    case(name, [node], [("x", f32(*xs))], [o for o in outs if o], inits, opset=opset, use_ref=layout == 1)
+
+
+for direction in ["forward", "reverse", "bidirectional"]:
+    for layout in [0, 1]:
+        tag = f"{direction}_l{layout}"
+        rec_case(f"lstm_{tag}", "LSTM", 4, 5, 3, 4, 6, direction, layout, init_h=True, init_c=True,
+                 outs=("Y", "Y_h", "Y_c"))
+        rec_case(f"gru_{tag}", "GRU", 3, 5, 3, 4, 6, direction, layout, init_h=True, linear_before_reset=1)
+        rec_case(f"rnn_{tag}", "RNN", 1, 5, 3, 4, 6, direction, layout, init_h=layout == 1)
+rec_case("lstm_nobias_noinit", "LSTM", 4, 3, 2, 3, 5, outs=("Y",), bias=False, opset=7)
+rec_case("lstm_only_h0", "LSTM", 4, 3, 2, 3, 5, outs=("", "Y_h"), init_h=True)
+rec_case("gru_final_only", "GRU", 3, 4, 2, 3, 5, outs=("", "Y_h"), linear_before_reset=1)
+rec_case("rnn_relu_bidi", "RNN", 1, 4, 2, 3, 5, "bidirectional", activations=["Relu", "Relu"])
+
+# ---- normalization ----
+for axis in [-1, 1, 0]:
+    x = f32(2, 3, 4, 5)
+    ns = x.shape[axis % 4:]
+    case(f"layernorm_axis{axis}".replace("-", "m"),
+         [h.make_node("LayerNormalization", ["x", "s", "b"], ["y", "mean", "istd"], axis=axis, epsilon=1e-3)],
+         [("x", x)], ["y", "mean", "istd"], [init("s", f32(*ns)), init("b", f32(*ns))], opset=17)
+case("layernorm_nobias", [h.make_node("LayerNormalization", ["x", "s"], ["y"])], [("x", f32(3, 8))], ["y"],
+     [init("s", f32(8))], opset=17)
+case("instancenorm", [h.make_node("InstanceNormalization", ["x", "s", "b"], ["y"], epsilon=1e-4)],
+     [("x", f32(2, 3, 4, 5))], ["y"], [init("s", f32(3)), init("b", f32(3))])
+case("instancenorm_1d", [h.make_node("InstanceNormalization", ["x", "s", "b"], ["y"])],
+     [("x", f32(2, 3, 7))], ["y"], [init("s", f32(3)), init("b", f32(3))], opset=6 + 1)
+case("groupnorm_op21", [h.make_node("GroupNormalization", ["x", "s", "b"], ["y"], num_groups=2)],
+     [("x", f32(2, 6, 3, 3))], ["y"], [init("s", f32(6)), init("b", f32(6))], opset=21)
+
+# ---- gather on run-time data, split, where, tile, erf, reduceprod, convtranspose ----
+case("gather_embedding", [h.make_node("Gather", ["emb", "ids"], ["y"])],
+     [("ids", rng.randint(0, 10, size=(2, 5)).astype(np.int64))], ["y"], [init("emb", f32(10, 4))],
+     out_dtype=np.float32)
+case("gather_axis1_scalar", [h.make_node("Gather", ["x", "i"], ["y"], axis=1)], [("x", f32(2, 5, 3))], ["y"],
+     [init("i", np.int64(-1))])
+case("gather_axis2_list", [h.make_node("Gather", ["x", "i"], ["y"], axis=2)], [("x", f32(2, 3, 6))], ["y"],
+     [init("i", np.array([[5, 0], [-2, 1]], np.int64))])
+case("gather_axis1_runtime_ids", [h.make_node("Gather", ["x", "i"], ["y"], axis=1)],
+     [("x", f32(2, 5, 3)), ("i", np.array([4, 0, 2], np.int64))], ["y"])
+case("split_op13", [h.make_node("Split", ["x", "sp"], ["a", "b", "c"], axis=1)], [("x", f32(2, 7, 3))],
+     ["a", "b", "c"], [init("sp", np.array([2, 4, 1], np.int64))])
+case("split_op11_equal", [h.make_node("Split", ["x"], ["a", "b"], axis=-1)], [("x", f32(2, 3, 6))], ["a", "b"], opset=11)
+case("split_op18_uneven", [h.make_node("Split", ["x"], ["a", "b", "c"], axis=0, num_outputs=3)], [("x", f32(7, 2))],
+     ["a", "b", "c"], opset=18)
+cond = rng.rand(3, 4) > 0.5
+case("where_const_cond", [h.make_node("Where", ["c", "x", "y"], ["z"])], [("x", f32(3, 4)), ("y", f32(1, 4))], ["z"],
+     [init("c", cond)])
+case("where_masked_fill", [h.make_node("Where", ["c", "m", "x"], ["z"]), h.make_node("Softmax", ["z"], ["s"])],
+     [("x", f32(2, 3, 3))], ["s"], [init("c", np.triu(np.ones((3, 3), bool), 1)), init("m", np.float32(-np.inf))])
+case("tile", [h.make_node("Tile", ["x", "r"], ["y"])], [("x", f32(2, 3, 4))], ["y"],
+     [init("r", np.array([2, 1, 3], np.int64))])
+case("erf", [h.make_node("Erf", ["x"], ["y"])], [("x", f32(4, 50, lo=-4, hi=4))], ["y"])
+case("gelu_erf_pattern", [h.make_node("Div", ["x", "s2"], ["d"]), h.make_node("Erf", ["d"], ["e"]),
+                          h.make_node("Add", ["e", "one"], ["a"]), h.make_node("Mul", ["x", "a"], ["m"]),
+                          h.make_node("Mul", ["m", "half"], ["y"])],
+     [("x", f32(3, 40, lo=-5, hi=5))], ["y"],
+     [init("s2", np.float32(1.4142135)), init("one", np.float32(1)), init("half", np.float32(0.5))])
+case("reduceprod_op13", [h.make_node("ReduceProd", ["x"], ["y"], axes=[1, 2], keepdims=0)],
+     [("x", f32(2, 3, 4, 2, lo=-1.5, hi=1.5))], ["y"])
+case("reduceprod_op18_all", [h.make_node("ReduceProd", ["x"], ["y"])], [("x", f32(2, 3, lo=-1.5, hi=1.5))], ["y"], opset=18)
+for nm_, xs, ws, attrs in [
+        ("convtranspose_s2", (1, 3, 4, 5), (3, 2, 3, 3), dict(strides=[2, 2], pads=[1, 0, 0, 1])),
+        ("convtranspose_op_pad", (2, 2, 3, 3), (2, 3, 3, 2), dict(strides=[3, 2], output_padding=[1, 1], dilations=[1, 2])),
+        ("convtranspose_group", (1, 4, 3, 3), (4, 1, 2, 2), dict(group=2, strides=[2, 2])),
+        ("convtranspose_1d", (2, 3, 6), (3, 2, 4), dict(strides=[2], pads=[1, 1])),
+        ("convtranspose_outshape", (1, 2, 3, 3), (2, 2, 3, 3), dict(strides=[2, 2], output_shape=[8, 8])),
+        ("convtranspose_same", (1, 2, 3, 4), (2, 2, 3, 3), dict(strides=[2, 2], auto_pad="SAME_UPPER"))]:
+    case(nm_, [h.make_node("ConvTranspose", ["x", "w", "b"], ["y"], **attrs)], [("x", f32(*xs))], ["y"],
+         [init("w", f32(*ws)), init("b", f32(ws[1] * attrs.get("group", 1)))])
+
+# ---- PyTorch-style architectures (as torch.onnx.export writes them), batch 1 and 4 ----
+class Net:
+    """Builds a graph node by node: x = n.op("Conv", [x, n.w(...)], ...)."""
+
+    def __init__(self, name):
+        self.name, self.nodes, self.inits, self.k = name, [], [], 0
+
+    def fresh(self, tag):
+        self.k += 1
+        return f"/{tag}_{self.k}/out"  # torch-like value names
+
+    def w(self, tag, arr):
+        nm = f"{tag}.{self.k}"
+        self.k += 1
+        self.inits.append(init(nm, arr))
+        return nm
+
+    def op(self, t, ins, **attrs):
+        out = self.fresh(t.lower())
+        self.nodes.append(h.make_node(t, ins, [out], name=f"/{t}_{self.k}", **attrs))
+        return out
+
+    def ops(self, t, ins, nout, **attrs):
+        outs = [self.fresh(t.lower()) + str(i) for i in range(nout)]
+        self.nodes.append(h.make_node(t, ins, outs, **attrs))
+        return outs
+
+    def conv(self, x, cin, cout, k, stride=1, pad=0, group=1, bias=False):
+        fan = cin // group * k * k
+        ins = [x, self.w("conv.weight", f32(cout, cin // group, k, k, lo=-1 / np.sqrt(fan), hi=1 / np.sqrt(fan)))]
+        if bias:
+            ins.append(self.w("conv.bias", f32(cout, lo=-0.1, hi=0.1)))
+        return self.op("Conv", ins, kernel_shape=[k, k], strides=[stride, stride], pads=[pad] * 4, group=group)
+
+    def bn(self, x, c):
+        return self.op("BatchNormalization", [x, self.w("bn.weight", f32(c, lo=0.5, hi=1.5)),
+                                              self.w("bn.bias", f32(c, lo=-0.2, hi=0.2)),
+                                              self.w("bn.running_mean", f32(c, lo=-0.2, hi=0.2)),
+                                              self.w("bn.running_var", f32(c, lo=0.5, hi=1.5))], epsilon=1e-5)
+
+    def linear(self, x, cin, cout):
+        b = 1 / np.sqrt(cin)
+        return self.op("Gemm", [x, self.w("fc.weight", f32(cout, cin, lo=-b, hi=b)),
+                                self.w("fc.bias", f32(cout, lo=-b, hi=b))], transB=1)
+
+    def matmul_bias(self, x, cin, cout):  # torch's Linear on 3-D input: MatMul + Add
+        b = 1 / np.sqrt(cin)
+        y = self.op("MatMul", [x, self.w("linear.weight_t", f32(cin, cout, lo=-b, hi=b))])
+        return self.op("Add", [self.w("linear.bias", f32(cout, lo=-b, hi=b)), y])
+
+    def const(self, arr):
+        return self.w("const", np.asarray(arr))
+
+    def torch_flatten(self, x):  # Shape -> Gather -> Unsqueeze -> Concat -> Reshape
+        s = self.op("Shape", [x])
+        n0 = self.op("Gather", [s, self.const(np.int64(0))], axis=0)
+        u = self.op("Unsqueeze", [n0, self.const(np.array([0], np.int64))])
+        shp = self.op("Concat", [u, self.const(np.array([-1], np.int64))], axis=0)
+        return self.op("Reshape", [x, shp])
+
+    def save(self, x_name, x, out, opset=13, use_ref=False, out_dtype=None):
+        g_in = [(x_name, x)]
+        self.nodes.append(h.make_node("Identity", [out], ["logits"]))
+        case(self.name, self.nodes, g_in, ["logits"], self.inits, opset=opset, use_ref=use_ref,
+             out_dtype=out_dtype)
+
+
+def resnet(N):
+    n = Net(f"arch_resnet_b{N}")
+    x = n.op("Relu", [n.bn(n.conv("input", 3, 8, 3, pad=1), 8)])
+    x = n.op("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    for cin, cout, st in [(8, 8, 1), (8, 16, 2)]:
+        y = n.op("Relu", [n.bn(n.conv(x, cin, cout, 3, st, 1), cout)])
+        y = n.bn(n.conv(y, cout, cout, 3, 1, 1), cout)
+        sc = x if st == 1 and cin == cout else n.bn(n.conv(x, cin, cout, 1, st), cout)
+        x = n.op("Relu", [n.op("Add", [y, sc])])
+    x = n.op("Flatten", [n.op("GlobalAveragePool", [x])], axis=1)
+    n.save("input", f32(N, 3, 16, 16), n.linear(x, 16, 10))
+
+
+def mobilenet(N):
+    n = Net(f"arch_mobilenet_b{N}")
+    lo, hi = n.const(np.float32(0)), n.const(np.float32(6))
+    relu6 = lambda t: n.op("Clip", [t, lo, hi])
+    x = relu6(n.bn(n.conv("input", 3, 8, 3, 2, 1), 8))
+    for cin, cout, st, exp in [(8, 8, 1, 2), (8, 16, 2, 2), (16, 16, 1, 3)]:
+        c = cin * exp
+        y = relu6(n.bn(n.conv(x, cin, c, 1), c))             # expand 1x1
+        y = relu6(n.bn(n.conv(y, c, c, 3, st, 1, group=c), c))  # depthwise 3x3
+        y = n.bn(n.conv(y, c, cout, 1), cout)                # project 1x1 (linear)
+        x = n.op("Add", [x, y]) if st == 1 and cin == cout else y
+    x = n.op("Flatten", [n.op("GlobalAveragePool", [x])])
+    n.save("input", f32(N, 3, 16, 16), n.linear(x, 16, 10))
+
+
+def squeezenet(N):
+    n = Net(f"arch_squeezenet_b{N}")
+    x = n.op("Relu", [n.conv("input", 3, 16, 3, 2, bias=True)])
+    x = n.op("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
+    for cin, sq, ex in [(16, 4, 8), (16, 4, 8), (16, 8, 16)]:
+        s_ = n.op("Relu", [n.conv(x, cin, sq, 1, bias=True)])
+        e1 = n.op("Relu", [n.conv(s_, sq, ex, 1, bias=True)])
+        e3 = n.op("Relu", [n.conv(s_, sq, ex, 3, pad=1, bias=True)])
+        x = n.op("Concat", [e1, e3], axis=1)
+    x = n.op("Dropout", [x, n.const(np.float32(0.5))])
+    x = n.op("Relu", [n.conv(x, 32, 10, 1, bias=True)])
+    x = n.op("Flatten", [n.op("GlobalAveragePool", [x])])
+    n.save("input", f32(N, 3, 17, 17), x)
+
+
+def vgg(N):
+    n = Net(f"arch_vgg_b{N}")
+    x, c = "input", 3
+    for cout in [8, 16]:
+        for _ in range(2):
+            x, c = n.op("Relu", [n.conv(x, c, cout, 3, pad=1, bias=True)]), cout
+        x = n.op("MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2])
+    x = n.torch_flatten(x)
+    x = n.op("Dropout", [n.op("Relu", [n.linear(x, 16 * 4 * 4, 32)])])
+    n.save("input", f32(N, 3, 16, 16), n.linear(x, 32, 10))
+
+
+def rnn_weights(n, op, G, I, H, D):
+    b = 1 / np.sqrt(H)
+    return [n.w(f"{op}.W", f32(D, G * H, I, lo=-b, hi=b)), n.w(f"{op}.R", f32(D, G * H, H, lo=-b, hi=b)),
+            n.w(f"{op}.B", f32(D, 2 * G * H, lo=-b, hi=b))]
+
+
+def lstm_classifier(N, T_=6, V=20, E=8, H=12):
+    """nn.Embedding -> 2-layer nn.LSTM(batch_first) -> last step -> nn.Linear."""
+    n = Net(f"arch_lstm_classifier_b{N}")
+    x = n.op("Gather", [n.w("embedding.weight", f32(V, E)), "ids"], axis=0)  # [N, T, E]
+    x = n.op("Transpose", [x], perm=[1, 0, 2])                              # [T, N, E]
+    zeros = n.op("ConstantOfShape", [n.const(np.array([1, N, H], np.int64))],
+                 value=h.make_tensor("v", T.FLOAT, [1], [0.0]))
+    for layer, I in enumerate([E, H]):
+        W, R, B = rnn_weights(n, f"lstm.l{layer}", 4, I, H, 1)
+        y, _, _ = n.ops("LSTM", [x, W, R, B, "", zeros, zeros], 3, hidden_size=H)
+        x = n.op("Squeeze", [y, n.const(np.array([1], np.int64))])          # [T, N, H]
+    x = n.op("Transpose", [x], perm=[1, 0, 2])                              # [N, T, H]
+    last = n.op("Gather", [x, n.const(np.int64(-1))], axis=1)               # x[:, -1]
+    n.save("ids", rng.randint(0, V, size=(N, T_)).astype(np.int64), n.linear(last, H, 5),
+           out_dtype=np.float32)
+
+
+def gru_classifier(N, T_=7, I=5, H=10):
+    """bidirectional nn.GRU(batch_first) -> h_n of both directions -> nn.Linear."""
+    n = Net(f"arch_gru_classifier_b{N}")
+    x = n.op("Transpose", ["input"], perm=[1, 0, 2])
+    W, R, B = rnn_weights(n, "gru", 3, I, H, 2)
+    y, hn = n.ops("GRU", [x, W, R, B], 2, hidden_size=H, direction="bidirectional", linear_before_reset=1)
+    hn = n.op("Transpose", [hn], perm=[1, 0, 2])                             # [N, 2, H]
+    hn = n.op("Reshape", [hn, n.const(np.array([N, 2 * H], np.int64))])
+    n.save("input", f32(N, T_, I), n.linear(hn, 2 * H, 4))
+
+
+def transformer(N, T_=6, E=16, heads=2, F=32):
+    """nn.TransformerEncoderLayer(batch_first, post-norm, activation=gelu) + mean pool + Linear."""
+    n = Net(f"arch_transformer_b{N}")
+    d = E // heads
+    x = "input"
+    qkv = n.matmul_bias(x, E, 3 * E)                                         # [N, T, 3E]
+    q, k, v = n.ops("Split", [qkv, n.const(np.array([E, E, E], np.int64))], 3, axis=-1)
+    shp = n.const(np.array([N, T_, heads, d], np.int64))
+    hd = [n.op("Transpose", [n.op("Reshape", [t, shp])], perm=[0, 2, 1, 3]) for t in (q, k, v)]
+    kt = n.op("Transpose", [hd[1]], perm=[0, 1, 3, 2])
+    sc = n.op("Div", [n.op("MatMul", [hd[0], kt]), n.const(np.float32(np.sqrt(d)))])
+    p = n.op("Softmax", [sc], axis=-1)
+    a = n.op("Transpose", [n.op("MatMul", [p, hd[2]])], perm=[0, 2, 1, 3])
+    a = n.op("Reshape", [a, n.const(np.array([N, T_, E], np.int64))])
+    a = n.matmul_bias(a, E, E)
+    ln = lambda t: n.op("LayerNormalization", [t, n.w("norm.weight", f32(E, lo=0.8, hi=1.2)),
+                                               n.w("norm.bias", f32(E, lo=-0.1, hi=0.1))], axis=-1, epsilon=1e-5)
+    x1 = ln(n.op("Add", [x, a]))
+    f = n.matmul_bias(x1, E, F)
+    e = n.op("Erf", [n.op("Div", [f, n.const(np.float32(1.4142135381698608))])])
+    g = n.op("Mul", [n.op("Mul", [f, n.op("Add", [e, n.const(np.float32(1))])]), n.const(np.float32(0.5))])
+    x2 = ln(n.op("Add", [x1, n.matmul_bias(g, F, E)]))
+    pooled = n.op("ReduceMean", [x2], axes=[1], keepdims=0)
+    n.save("input", f32(N, T_, E), n.linear(pooled, E, 3), opset=17)
+
+
+for N in [1, 4]:
+    resnet(N)
+    mobilenet(N)
+    squeezenet(N)
+    vgg(N)
+    lstm_classifier(N)
+    gru_classifier(N)
+    transformer(N)
 
 with open(os.path.join(OUT, "cases.txt"), "w") as f:
     f.write("\n".join(cases) + "\n")

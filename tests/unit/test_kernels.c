@@ -5,7 +5,8 @@
  * row and 16/32 column tiles of both vector variants), every transpose
  * combination, split K blocks (K > 256, accumulating into C), alpha, beta
  * and every bias form, batched and broadcast matmul, the OpenMP task grid,
- * and convolutions with strides, pads, dilations, groups, 1x1 and 1-D.
+ * and convolutions with strides, pads, dilations, groups, 1x1 and 1-D,
+ * forward and backward (data and weight gradients).
  * Many products share one model text so each test compiles once.
  *
  * Tolerance: inputs are U[-1,1), so each product term is below 1 in
@@ -207,6 +208,71 @@ static void conv_gemm_paths(void **state) {
                &o);
 }
 
+/* Backward convolutions as GEMM (dx = w^T x dcol gathered from dy; dw = dy x
+ * col summed over images): pads, strides 2 (the zero-gathering limit),
+ * dilations, groups, odd sizes, 1-D; depthwise, stride 3 and few input
+ * channels per group (dx7, LeNet's dx2 below) take the direct path. */
+static void conv_backward_gemm_paths(void **state) {
+  (void)state;
+  OpcheckOpts o = kernel_opts();
+  opcheck_opts("input dy1: f32[2,8,11,13]\n"
+               "input w1: f32[8,13,3,3]\n"
+               "input x1: f32[2,13,11,13]\n"
+               "dx1 = conv2d_grad_input(dy1, w1, pads=[1,1], xshape=[2,13,11,13])\n"
+               "dw1 = conv2d_grad_weight(dy1, x1, pads=[1,1], wshape=[8,13,3,3])\n"
+               "input dy2: f32[2,5,6,13]\n"
+               "input w2: f32[5,12,3,2]\n"
+               "input x2: f32[2,12,15,12]\n"
+               "dx2 = conv2d_grad_input(dy2, w2, strides=[2,1], pads=[1,2,0,1], dilations=[2,2], xshape=[2,12,15,12])\n"
+               "dw2 = conv2d_grad_weight(dy2, x2, strides=[2,1], pads=[1,2,0,1], dilations=[2,2], wshape=[5,12,3,2])\n"
+               "input dy3: f32[2,8,9,9]\n"
+               "input w3: f32[8,12,3,3]\n"
+               "input x3: f32[2,24,9,9]\n"
+               "dx3 = conv2d_grad_input(dy3, w3, group=2, pads=[1,1], xshape=[2,24,9,9])\n"
+               "dw3 = conv2d_grad_weight(dy3, x3, group=2, pads=[1,1], wshape=[8,12,3,3])\n"
+               "input dy4: f32[3,12,5,5]\n"
+               "input w4: f32[12,14,1,1]\n"
+               "input x4: f32[3,14,9,9]\n"
+               "dx4 = conv2d_grad_input(dy4, w4, strides=[2,2], xshape=[3,14,9,9])\n"
+               "dw4 = conv2d_grad_weight(dy4, x4, strides=[2,2], wshape=[12,14,1,1])\n"
+               "input dy5: f32[2,6,40]\n"
+               "input w5: f32[6,13,3]\n"
+               "input x5: f32[2,13,40]\n"
+               "dx5 = conv1d_grad_input(dy5, w5, pads=[1], xshape=[2,13,40])\n"
+               "dw5 = conv1d_grad_weight(dy5, x5, pads=[1], wshape=[6,13,3])\n"
+               "input dy6: f32[1,8,10,10]\n"
+               "input w6: f32[8,1,3,3]\n"
+               "input x6: f32[1,8,10,10]\n"
+               "dx6 = conv2d_grad_input(dy6, w6, group=8, pads=[1,1], xshape=[1,8,10,10])\n"
+               "dw6 = conv2d_grad_weight(dy6, x6, group=8, pads=[1,1], wshape=[8,1,3,3])\n"
+               "input dy7: f32[2,6,4,4]\n"
+               "input w7: f32[6,5,3,3]\n"
+               "input x7: f32[2,5,12,12]\n"
+               "dx7 = conv2d_grad_input(dy7, w7, strides=[3,3], xshape=[2,5,12,12])\n"
+               "output dx1, dw1, dx2, dw2, dx3, dw3, dx4, dw4, dx5, dw5, dx6, dw6, dx7\n",
+               &o);
+}
+
+/* LeNet's first layer backward at batch 64: dw's K runs over 64*784
+ * positions for a 6x25 product, so the images are split into chunks
+ * summed afterwards. Sums of 50176 terms: atol 2e-3. */
+static void conv_backward_chunked(void **state) {
+  (void)state;
+  OpcheckOpts o = kernel_opts();
+  o.atol = 2e-3;
+  o.rtol = 1e-4;
+  opcheck_opts("input dy: f32[64,6,28,28]\n"
+               "input x: f32[64,1,28,28]\n"
+               "dw = conv2d_grad_weight(dy, x, pads=[2,2], wshape=[6,1,5,5])\n"
+               "input dy2: f32[64,16,10,10]\n"
+               "input w2: f32[16,6,5,5]\n"
+               "input x2: f32[64,6,14,14]\n"
+               "dx2 = conv2d_grad_input(dy2, w2, xshape=[64,6,14,14])\n"
+               "dw2 = conv2d_grad_weight(dy2, x2, wshape=[16,6,5,5])\n"
+               "output dw, dx2, dw2\n",
+               &o);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(gemm_edges_nn),
@@ -217,6 +283,8 @@ int main(void) {
       cmocka_unit_test(gemm_bias_forms_blocked),
       cmocka_unit_test(matmul_blocked),
       cmocka_unit_test(conv_gemm_paths),
+      cmocka_unit_test(conv_backward_gemm_paths),
+      cmocka_unit_test(conv_backward_chunked),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

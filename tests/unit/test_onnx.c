@@ -379,6 +379,139 @@ static void test_conformance(void **state) {
                       python, SMELT_SOURCE_DIR, smelt, ops, SMELT_SOURCE_DIR, tmpdir), 0);
 }
 
+/* smelt's output with weights W (interpreter) against onnxruntime on the
+ * exported model: 0 when they agree within rtol 1e-3 / atol 1e-5 */
+static int compare_exported(const char *smelt, const char *model, const char *w, const char *exported,
+                            const char *in_arg, const char *in_file, const char *dir) {
+  if (sh("%s run %s --weights %s --input %s --output %s/smelt.npy >/dev/null", smelt, model, w, in_arg, dir)) return -1;
+  if (sh("%s %s/tests/onnx/ort_run.py %s %s/ort.npy %s", python, SMELT_SOURCE_DIR, exported, dir, in_file)) return -2;
+  return sh("%s diff %s/smelt.npy %s/ort.npy --rtol 1e-3 --atol 1e-5 >/dev/null", smelt, dir, dir);
+}
+
+/* trained weights back into ONNX: train a compiled program, export, and
+ * onnxruntime on the exported model matches smelt with the trained weights */
+static void test_export(void **state) {
+  (void)state;
+  NEED_PYTHON();
+  const char *smelt = getenv("SMELT_BIN");
+  if (!smelt) skip();
+  char dir[512], m[1024], w[1024], out[1024], in[1024];
+  snprintf(dir, sizeof dir, "%s/export", tmpdir);
+  assert_int_equal(sh("mkdir -p %s", dir), 0);
+  /* 1. the training route: ./prog train --save, then export */
+  snprintf(m, sizeof m, "%s/arch_gru_classifier_b4/model.onnx", models);
+  snprintf(in, sizeof in, "%s/arch_gru_classifier_b4/in_0.npy", models);
+  assert_int_equal(sh("%s -c \"import numpy as np; r = np.random.RandomState(3); "
+                      "np.save('%s/x.npy', r.randn(16, 7, 5).astype(np.float32)); "
+                      "np.save('%s/y.npy', r.randint(0, 4, 16).astype(np.int64))\"", python, dir, dir), 0);
+  assert_int_equal(sh("%s compile %s --train --loss cross_entropy -o %s/prog", smelt, m, dir), 0);
+  assert_int_equal(sh("%s/prog train --train-x %s/x.npy --train-y %s/y.npy --epochs 2 --lr 0.2 "
+                      "--save %s/w.safetensors >/dev/null", dir, dir, dir, dir), 0);
+  snprintf(w, sizeof w, "%s/w.safetensors", dir);
+  snprintf(out, sizeof out, "%s/trained.onnx", dir);
+  SmDiag d;
+  sm_diag_init(&d);
+  FeExportStats st;
+  assert_int_equal(fe_onnx_export(m, w, out, &st, &d), SM_OK);
+  assert_int_equal(st.replaced, 5); /* gru W, R, B, fc weight, bias */
+  assert_int_equal(st.kept, 1);     /* a scalar constant the model does not use */
+  assert_int_equal(st.unmatched, 0);
+  sm_diag_free(&d);
+  assert_int_equal(compare_exported(smelt, m, w, out, in, in, dir), 0);
+  /* the weights did change */
+  char orig[1024];
+  snprintf(orig, sizeof orig, "%s/arch_gru_classifier_b4/out_0.npy", models);
+  assert_int_equal(sh("%s diff %s/ort.npy %s --rtol 1e-3 --atol 1e-5 >/dev/null", smelt, dir, orig), 1);
+  /* the CLI subcommand, when the dispatcher has it */
+  if (sh("%s export --help >/dev/null 2>&1", smelt) == 0) {
+    assert_int_equal(sh("%s export %s --weights %s -o %s/cli.onnx >/dev/null", smelt, m, w, dir), 0);
+    assert_int_equal(sh("cmp -s %s %s/cli.onnx", out, dir), 0);
+    assert_int_equal(sh("%s export %s -o %s/x.onnx 2>/dev/null", smelt, m, dir), 2);
+  }
+
+  /* 2. perturbed weights of the LSTM classifier (embedding, 2 LSTM layers) */
+  snprintf(m, sizeof m, "%s/arch_lstm_classifier_b4/model.onnx", models);
+  snprintf(in, sizeof in, "%s/arch_lstm_classifier_b4/in_0.npy", models);
+  sm_diag_init(&d);
+  IrGraph *g = NULL;
+  assert_int_equal(fe_load_onnx(m, NULL, &g, &d), SM_OK);
+  IrTensor *p = calloc((size_t)g->nparams, sizeof *p);
+  ir_init_params(g, p);
+  RtStEntry *ents = calloc((size_t)g->nparams, sizeof *ents);
+  float **bufs = calloc((size_t)g->nparams, sizeof *bufs);
+  for (int i = 0; i < g->nparams; i++) {
+    bufs[i] = calloc((size_t)p[i].numel + 1, sizeof(float));
+    for (int64_t k = 0; k < p[i].numel; k++) bufs[i][k] = (float)(p[i].d[k] * 1.5 + 0.01 * (double)(k % 7));
+    ents[i] = (RtStEntry){g->params[i]->name, RT_F32, g->params[i]->type.rank, g->params[i]->type.dims, bufs[i]};
+  }
+  snprintf(w, sizeof w, "%s/w2.safetensors", dir);
+  RtErr e = {{0}};
+  assert_int_equal(rt_st_write(w, ents, g->nparams, &e), 0);
+  snprintf(out, sizeof out, "%s/perturbed.onnx", dir);
+  assert_int_equal(fe_onnx_export(m, w, out, &st, &d), SM_OK);
+  assert_int_equal(st.replaced, g->nparams);
+  assert_int_equal(st.unmatched, 0);
+  char in_arg[1100];
+  snprintf(in_arg, sizeof in_arg, "ids=%s", in);
+  assert_int_equal(compare_exported(smelt, m, w, out, in_arg, in, dir), 0);
+  snprintf(orig, sizeof orig, "%s/arch_lstm_classifier_b4/out_0.npy", models);
+  assert_int_equal(sh("%s diff %s/ort.npy %s --rtol 1e-3 --atol 1e-5 >/dev/null", smelt, dir, orig), 1);
+  sm_diag_free(&d);
+
+  /* 3. errors: a tensor of the wrong shape names itself; nothing is written */
+  int64_t bad_dims[2] = {3, 3};
+  RtStEntry bad = {g->params[0]->name, RT_F32, 2, bad_dims, bufs[0]};
+  snprintf(w, sizeof w, "%s/bad.safetensors", dir);
+  assert_int_equal(rt_st_write(w, &bad, 1, &e), 0);
+  snprintf(out, sizeof out, "%s/never.onnx", dir);
+  sm_diag_init(&d);
+  assert_int_not_equal(fe_onnx_export(m, w, out, &st, &d), SM_OK);
+  assert_non_null(strstr(sm_diag_text(&d), g->params[0]->name));
+  assert_int_not_equal(access(out, F_OK), 0);
+  sm_diag_free(&d);
+  snprintf(m, sizeof m, "%s/bad/truncated.onnx", models);
+  sm_diag_init(&d);
+  assert_int_equal(fe_onnx_export(m, w, out, &st, &d), SM_ERR_PARSE);
+  assert_non_null(strstr(sm_diag_text(&d), "truncated or corrupt"));
+  sm_diag_free(&d);
+  for (int i = 0; i < g->nparams; i++) {
+    ir_tensor_free(&p[i]);
+    free(bufs[i]);
+  }
+  free(p);
+  free(bufs);
+  free(ents);
+  ir_graph_free(g);
+}
+
+/* ONNX -> text model + safetensors: the text model (composites kept, e.g.
+ * lstm) with the weights reproduces onnxruntime's outputs */
+static void test_to_smelt(void **state) {
+  (void)state;
+  NEED_PYTHON();
+  const char *smelt = getenv("SMELT_BIN");
+  static const char *const arch[] = {"arch_lstm_classifier_b4", "arch_transformer_b1", "arch_resnet_b4",
+                                     "tiny_cnn", "convtranspose_group"};
+  for (int k = 0; k < SM_COUNT(arch); k++) {
+    char m[1024], prefix[1024];
+    snprintf(m, sizeof m, "%s/%s/model.onnx", models, arch[k]);
+    snprintf(prefix, sizeof prefix, "%s/%s/as_text", models, arch[k]);
+    SmDiag d;
+    sm_diag_init(&d);
+    if (fe_onnx_to_smelt(m, NULL, prefix, &d) != SM_OK) print_error("%s\n", sm_diag_text(&d));
+    sm_diag_free(&d);
+    char path[1100];
+    snprintf(path, sizeof path, "%s.smelt", prefix);
+    assert_int_equal(access(path, R_OK), 0);
+    if (k == 0) assert_int_equal(sh("grep -q '= lstm(' %s", path), 0);
+    if (!smelt) continue;
+    assert_int_equal(sh("%s run %s.smelt --weights %s.safetensors --input %s/%s/in_0.npy --output %s.npy >/dev/null",
+                        smelt, prefix, prefix, models, arch[k], prefix), 0);
+    assert_int_equal(sh("%s diff %s.npy %s/%s/out_0.npy --rtol 1e-3 --atol 1e-5 >/dev/null", smelt, prefix,
+                        models, arch[k]), 0);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bad_models),
@@ -386,8 +519,12 @@ int main(void) {
       cmocka_unit_test(test_input_shape),
       cmocka_unit_test(test_external_data),
       cmocka_unit_test(test_cli),
+      cmocka_unit_test(test_export),
+      cmocka_unit_test(test_to_smelt),
       cmocka_unit_test(test_models),
       cmocka_unit_test(test_conformance),
   };
+  const char *only = getenv("SMELT_TEST_FILTER"); /* e.g. "test_export" while iterating */
+  if (only) cmocka_set_test_filter(only);
   return cmocka_run_group_tests(tests, setup, teardown);
 }

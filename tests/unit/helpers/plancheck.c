@@ -62,6 +62,10 @@ void plancheck(const IrGraph *g) {
       continue;
     }
     if (va->kind == IR_VAL_NODE && first[a] == -2) continue; /* pruned */
+    /* inputs and parameters dropped from the graph's lists (pruned
+     * inputs, parameters replaced by fold-bn) */
+    if (va->kind == IR_VAL_INPUT && !(va->index < g->ninputs && g->inputs[va->index] == va)) continue;
+    if (va->kind == IR_VAL_PARAM && !(va->index < g->nparams && g->params[va->index] == va)) continue;
     assert_true(sa->bytes == bytes);
     if (sa->region == RT_REGION_PARAMS) {
       assert_true(sa->offset + sa->bytes <= p.param_bytes);

@@ -1,0 +1,327 @@
+/* Fusion (passes/fuse.c) and fused kernels: elementwise epilogues applied
+ * in the GEMM micro-kernel's store (gemm, matmul, conv1d/2d: bias forms,
+ * activations, residual adds, chains; split K blocks; batched products),
+ * the generic producer + epilogue form (small or f64 products, pool and
+ * convolution gradients), backward epilogues (ew_grad), all generated vs
+ * the interpreter (opcheck runs the pipeline, and checks the memory plan);
+ * and kernel counts: what fuses and what must not.
+ *
+ * Tolerance as in test_kernels.c: inputs U[-1,1), K <= 600, atol 1e-4. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/codegen.h"
+#include "frontend/frontend.h"
+#include "helpers/opcheck.h"
+#include "passes/passes.h"
+
+static OpcheckOpts fuse_opts(void) {
+  OpcheckOpts o = opcheck_defaults();
+  o.lo = -1;
+  o.hi = 1;
+  o.atol = 1e-4;
+  o.rtol = 1e-5;
+  return o;
+}
+
+static IrGraph *parse(const char *text) {
+  SmDiag d;
+  sm_diag_init(&d);
+  IrGraph *g = NULL;
+  if (fe_parse_text("fuse.smelt", text, &g, &d) != SM_OK || !ir_verify(g, &d)) {
+    print_error("%s", sm_diag_text(&d));
+    fail();
+  }
+  sm_diag_free(&d);
+  return g;
+}
+
+static void optimize(IrGraph *g, int opt, bool inference) {
+  SmDiag d;
+  sm_diag_init(&d);
+  PassOptions po = {.opt_level = opt, .inference = inference, .shared_params = !inference,
+                    .verify = true};
+  if (pass_run_pipeline(g, &po, &d) != SM_OK) {
+    print_error("%s", sm_diag_text(&d));
+    fail();
+  }
+  sm_diag_free(&d);
+}
+
+/* Kernel count of `text` (inference) after the default pipeline. */
+static int kernels_of(const char *text, int opt) {
+  IrGraph *g = parse(text);
+  optimize(g, opt, true);
+  CgKernel *ks;
+  int nk = cg_kernels(g, &ks);
+  cg_kernels_free(ks, nk);
+  ir_graph_free(g);
+  return nk;
+}
+
+/* The kernel computing value `name`: its member count and result count. */
+static void kernel_of(const char *text, const char *name, int *nm, int *nout) {
+  IrGraph *g = parse(text);
+  optimize(g, 1, true);
+  CgKernel *ks;
+  int nk = cg_kernels(g, &ks);
+  *nm = *nout = -1;
+  for (int k = 0; k < nk; k++)
+    for (int m = 0; m < ks[k].nm; m++)
+      if (!strcmp(ks[k].mem[m]->out[0]->name, name)) *nm = ks[k].nm, *nout = ks[k].nout;
+  cg_kernels_free(ks, nk);
+  ir_graph_free(g);
+}
+
+/* ---- numerics ---- */
+
+static void gemm_epilogues(void **state) {
+  (void)state;
+  OpcheckOpts o = fuse_opts();
+  opcheck_opts("input a: f32[64,400]\n"
+               "input w: f32[120,400]\n"
+               "input b: f32[120]\n"
+               "h = gemm(a, w, b, transB=1)\n"
+               "y1 = relu(h)\n"
+               /* bias as a separate broadcast add, then leaky_relu */
+               "input a2: f32[33,70]\n"
+               "input w2: f32[70,45]\n"
+               "input b2: f32[45]\n"
+               "h2 = gemm(a2, w2)\n"
+               "s2 = add(h2, b2)\n"
+               "y2 = leaky_relu(s2, alpha=0.1)\n"
+               /* row bias [M,1], sigmoid, residual add of a [M,N] operand */
+               "input a3: f32[17,600]\n"
+               "input w3: f32[600,40]\n"
+               "input c3: f32[17,1]\n"
+               "input r3: f32[17,40]\n"
+               "h3 = gemm(a3, w3, c3, beta=0.5)\n"
+               "s3 = sigmoid(h3)\n"
+               "y3 = add(s3, r3)\n"
+               /* tanh, gelu, clip chain; the product is also an output */
+               "input a4: f32[20,30]\n"
+               "input w4: f32[50,30]\n"
+               "h4 = gemm(a4, w4, transB=1, alpha=0.5)\n"
+               "t4 = tanh(h4)\n"
+               "g4 = gelu(t4)\n"
+               "y4 = clip(g4, min=-0.1, max=0.2)\n"
+               "output y1, y2, y3, y4, h4\n",
+               &o);
+}
+
+static void matmul_conv_epilogues(void **state) {
+  (void)state;
+  OpcheckOpts o = fuse_opts();
+  opcheck_opts("input a: f32[3,20,37]\n"
+               "input b: f32[37,50]\n"
+               "input r: f32[3,20,50]\n"
+               "m = matmul(a, b)\n"
+               "s = mul(m, r)\n"
+               "y1 = tanh(s)\n"
+               /* conv with its own bias + relu (LeNet's first layer) */
+               "input x: f32[2,1,28,28]\n"
+               "input w: f32[6,1,5,5]\n"
+               "input cb: f32[6]\n"
+               "c = conv2d(x, w, cb, pads=[2,2])\n"
+               "y2 = relu(c)\n"
+               /* bias [1,C,1,1] added after the conv, residual add, relu */
+               "input x3: f32[2,8,9,9]\n"
+               "input w3: f32[8,8,3,3]\n"
+               "input b3: f32[1,8,1,1]\n"
+               "c3 = conv2d(x3, w3, pads=[1,1])\n"
+               "s3 = add(c3, b3)\n"
+               "t3 = add(s3, x3)\n"
+               "y3 = relu(t3)\n"
+               /* grouped, strided conv + elu; 1-D conv + softplus */
+               "input x4: f32[2,6,11,11]\n"
+               "input w4: f32[8,3,3,3]\n"
+               "c4 = conv2d(x4, w4, group=2, strides=[2,2])\n"
+               "y4 = elu(c4)\n"
+               "input x5: f32[2,5,40]\n"
+               "input w5: f32[6,5,3]\n"
+               "c5 = conv1d(x5, w5, pads=[1])\n"
+               "y5 = softplus(c5)\n"
+               "output y1, y2, y3, y4, y5\n",
+               &o);
+}
+
+/* Products that do not take the blocked GEMM: the producer writes the
+ * result buffer, a second loop applies the chain in place. */
+static void generic_epilogues(void **state) {
+  (void)state;
+  OpcheckOpts o = fuse_opts();
+  opcheck_opts("input a: f32[1,3]\n"
+               "input b: f32[3,2]\n"
+               "h = gemm(a, b)\n"
+               "y1 = relu(h)\n"
+               "input a2: f64[9,12]\n"
+               "input b2: f64[12,7]\n"
+               "input c2: f64[7]\n"
+               "h2 = matmul(a2, b2)\n"
+               "s2 = add(h2, c2)\n"
+               "y2 = sigmoid(s2)\n"
+               "input x3: f32[1,4,6,6]\n"
+               "input w3: f32[4,1,3,3]\n"
+               "c3 = conv2d(x3, w3, group=4, pads=[1,1])\n"
+               "y3 = relu(c3)\n"
+               "output y1, y2, y3\n",
+               &o);
+}
+
+/* Backward epilogues: an activation's gradient (ew_grad) applied as the
+ * product holding dy is stored, and after a pool's gradient. */
+static void backward_epilogues(void **state) {
+  (void)state;
+  OpcheckOpts o = fuse_opts();
+  opcheck_opts("input dz: f32[64,10]\n"
+               "input w: f32[10,84]\n"
+               "input h: f32[64,84]\n"
+               "a = relu(h)\n"
+               "dy = gemm(dz, w)\n"
+               "dh = ew_grad(h, a, dy, op=\"relu\", wrt=0)\n"
+               "input dz2: f32[30,50]\n"
+               "input w2: f32[50,70]\n"
+               "input h2: f32[30,70]\n"
+               "a2 = tanh(h2)\n"
+               "dy2 = gemm(dz2, w2)\n"
+               "dh2 = ew_grad(h2, a2, dy2, op=\"tanh\", wrt=0)\n"
+               "input g: f32[2,4,3,3]\n"
+               "input r: f32[2,4,6,6]\n"
+               "input c: f32[2,4,6,6]\n"
+               "gp = maxpool2d_grad(g, r, kernel=[2,2])\n"
+               "dc = ew_grad(c, r, gp, op=\"relu\", wrt=0)\n"
+               "output dh, dh2, dc, a, a2\n",
+               &o);
+}
+
+/* ---- what fuses ---- */
+
+static const char *conv_bias_relu = "input x: f32[2,3,10,10]\n"
+                                    "param w: f32[8,3,3,3] = he_uniform\n"
+                                    "param b: f32[8] = zeros\n"
+                                    "c = conv2d(x, w, b)\n"
+                                    "y = relu(c)\n"
+                                    "output y\n";
+
+static void counts_epilogue(void **state) {
+  (void)state;
+  assert_int_equal(kernels_of(conv_bias_relu, 1), 1);
+  assert_int_equal(kernels_of(conv_bias_relu, 0), 2);
+  /* bias add, activation, residual add: one kernel */
+  const char *chain = "input x: f32[16,32]\n"
+                      "input w: f32[32,24]\n"
+                      "input b: f32[24]\n"
+                      "input r: f32[16,24]\n"
+                      "h = gemm(x, w)\n"
+                      "s = add(h, b)\n"
+                      "t = relu(s)\n"
+                      "y = add(t, r)\n"
+                      "output y\n";
+  assert_int_equal(kernels_of(chain, 1), 1);
+  assert_int_equal(kernels_of(chain, 0), 4);
+  int nm, nout;
+  kernel_of(chain, "h", &nm, &nout);
+  assert_int_equal(nm, 4);
+  assert_int_equal(nout, 1); /* h, s, t never reach memory */
+  /* the product is also an output: stored by the same kernel */
+  const char *both = "input x: f32[16,32]\n"
+                     "input w: f32[32,24]\n"
+                     "h = gemm(x, w)\n"
+                     "y = relu(h)\n"
+                     "output y, h\n";
+  assert_int_equal(kernels_of(both, 1), 1);
+  kernel_of(both, "h", &nm, &nout);
+  assert_int_equal(nout, 2);
+}
+
+static void counts_not_fused(void **state) {
+  (void)state;
+  /* an elementwise value with two users is not fused into either */
+  const char *two = "input x: f32[16,32]\n"
+                    "input w: f32[32,24]\n"
+                    "h = gemm(x, w)\n"
+                    "a = relu(h)\n"
+                    "p = mul(a, a)\n"
+                    "q = sigmoid(a)\n"
+                    "output p, q\n";
+  assert_int_equal(kernels_of(two, 1), 3); /* gemm+relu, mul, sigmoid */
+  int nm, nout;
+  kernel_of(two, "p", &nm, &nout);
+  assert_int_equal(nm, 1);
+  kernel_of(two, "q", &nm, &nout);
+  assert_int_equal(nm, 1);
+  /* two products never share a kernel; the second one's consumer... */
+  const char *pair = "input x: f32[16,32]\n"
+                     "input w: f32[32,24]\n"
+                     "input v: f32[32,24]\n"
+                     "h = gemm(x, w)\n"
+                     "k = gemm(x, v)\n"
+                     "y = add(h, k)\n"
+                     "output y\n";
+  assert_int_equal(kernels_of(pair, 1), 2);
+  /* an elementwise op that broadcasts to a larger shape does not fuse */
+  const char *grow = "input x: f32[1,32]\n"
+                     "input w: f32[32,24]\n"
+                     "input r: f32[5,24]\n"
+                     "h = gemm(x, w)\n"
+                     "y = add(h, r)\n"
+                     "output y\n";
+  assert_int_equal(kernels_of(grow, 1), 2);
+  /* a product read by an op that runs before the epilogue's kernel
+   * would: the consumer's position decides, so keep them apart */
+  const char *early = "input x: f32[16,32]\n"
+                      "input w: f32[32,24]\n"
+                      "h = gemm(x, w)\n"
+                      "s = reduce_sum(h, axes=[1], keepdims=1)\n"
+                      "t = add(h, s)\n"
+                      "output t\n";
+  /* t reads s, which reads h: h runs before s, so t cannot absorb h */
+  assert_int_equal(kernels_of(early, 1), 3);
+}
+
+static void counts_lenet(void **state) {
+  (void)state;
+  FILE *f = fopen(SMELT_SOURCE_DIR "/examples/lenet.smelt", "rb");
+  assert_non_null(f);
+  static char text[8192];
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[n] = 0;
+  /* one kernel per conv/gemm/pool, every elementwise op fused */
+  assert_int_equal(kernels_of(text, 1), 7);
+  assert_int_equal(kernels_of(text, 0), 12); /* -O0 also keeps the unused loss */
+  /* the training step: forward activations, backward ew_grads fused */
+  int counts[2];
+  for (int opt = 0; opt < 2; opt++) {
+    IrGraph *g = parse(text);
+    SmDiag d;
+    sm_diag_init(&d);
+    TrainProgram tp;
+    assert_int_equal(pass_training_program(g, &tp, &d), SM_OK);
+    optimize(tp.train, opt, false);
+    CgKernel *ks;
+    counts[opt] = cg_kernels(tp.train, &ks);
+    cg_kernels_free(ks, counts[opt]);
+    ir_graph_free(tp.infer);
+    ir_graph_free(tp.eval);
+    ir_graph_free(tp.train);
+    ir_graph_free(g);
+    sm_diag_free(&d);
+  }
+  /* conv+relu x2, gemm+relu x2, maxpool_grad+ew_grad x2; a gemm whose
+   * weight's optimizer update runs before its ew_grad consumer stays
+   * apart (nothing moves across an in-place update) */
+  assert_int_equal(counts[0], 44);
+  assert_true(counts[1] <= 38);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(gemm_epilogues),   cmocka_unit_test(matmul_conv_epilogues),
+      cmocka_unit_test(generic_epilogues), cmocka_unit_test(backward_epilogues),
+      cmocka_unit_test(counts_epilogue),  cmocka_unit_test(counts_not_fused),
+      cmocka_unit_test(counts_lenet),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
