@@ -1,7 +1,7 @@
 #!/bin/sh
-# make demo: compile an MLP's training step to a native program, train it on
-# Fashion-MNIST, then run the trained model on test images beside the
-# reference interpreter.
+# make demo: compile the training steps of an MLP and LeNet-5 to native
+# programs, train them on Fashion-MNIST, then run the trained models on test
+# images beside the reference interpreter.
 set -e
 BUILD=${1:-build}
 DATA=/usr/share/datasets/fashion-mnist
@@ -12,8 +12,8 @@ mkdir -p "$OUT"
 echo "== smelt compile examples/mlp.smelt --train -o $OUT/mlp"
 "$BUILD/smelt" compile examples/mlp.smelt --train -o "$OUT/mlp"
 echo
-echo "== $OUT/mlp train --data $DATA --epochs 1 (784-256-128-10, SGD+Nesterov, dropout)"
-"$OUT/mlp" train --data "$DATA" --epochs 1 --save "$OUT/mlp.safetensors" \
+echo "== $OUT/mlp train --data $DATA --epochs 5 (784-256-128-10, SGD+Nesterov, dropout, cosine)"
+"$OUT/mlp" train --data "$DATA" --epochs 5 --save "$OUT/mlp.safetensors" \
   --metrics "$OUT/mlp_metrics.csv"
 echo
 echo "== the trained program on the first 64 test images"
@@ -28,9 +28,11 @@ echo
 echo "== compiled vs interpreter (logits)"
 "$BUILD/smelt" diff "$OUT/mlp_out.npy" "$OUT/interp_out.npy"
 echo
-echo "== LeNet-5 inference: compiled vs interpreter (untrained, seeded initializers)"
-"$BUILD/smelt" compile examples/lenet.smelt -o "$OUT/lenet"
-"$OUT/lenet" --input "$IMAGES" --output "$OUT/lenet_out.npy" >/dev/null
-"$BUILD/smelt" run examples/lenet.smelt --input "$IMAGES" --output "$OUT/lenet_interp.npy" >/dev/null
+echo "== LeNet-5: train 2 epochs (Adam), then the trained program vs the interpreter"
+"$BUILD/smelt" compile examples/lenet.smelt --train -o "$OUT/lenet"
+"$OUT/lenet" train --data "$DATA" --epochs 2 --save "$OUT/lenet.safetensors" | grep "^epoch\|^validation set"
+"$OUT/lenet" infer --weights "$OUT/lenet.safetensors" --input "$IMAGES" --output "$OUT/lenet_out.npy" >/dev/null
+"$BUILD/smelt" run examples/lenet.smelt --weights "$OUT/lenet.safetensors" --input "$IMAGES" \
+  --output "$OUT/lenet_interp.npy" >/dev/null
 "$BUILD/smelt" diff "$OUT/lenet_out.npy" "$OUT/lenet_interp.npy"
-"$OUT/lenet" --input "$IMAGES" --repeat 20 | head -1
+"$OUT/lenet" infer --weights "$OUT/lenet.safetensors" --input "$IMAGES" --repeat 20 | head -1
