@@ -1,5 +1,5 @@
 # Two entry points for a fresh Debian machine (run as root):
-#   make demo   install what is missing, build, compile LeNet and run it on Fashion-MNIST
+#   make demo   install what is missing, build, train an MLP and LeNet-5 on Fashion-MNIST
 #   make test   install what is missing, build (plain and ASan+UBSan), run every test
 JOBS ?= 2
 BUILD ?= build
