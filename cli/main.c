@@ -256,15 +256,7 @@ static SmStatus build_program(IrGraph *g, bool train, const TrainFlags *tf, int 
   } else {
     if (!apply_train_flags(g, tf, d) || pass_training_program(g, &b->tp, d) != SM_OK)
       return SM_ERR_INVALID;
-    CgProgram prog = {.name = g->name, .seed = g->seed, .nfuncs = 3, .master = 2,
-                      .nweights = b->tp.nweights, .has_train = true, .train = b->tp.desc};
-    prog.funcs[0] = b->tp.infer;
-    prog.funcs[1] = b->tp.eval;
-    prog.funcs[2] = b->tp.train;
-    prog.fnames[0] = "infer";
-    prog.fnames[1] = "eval";
-    prog.fnames[2] = "train";
-    b->prog = prog;
+    b->prog = cg_program_train(b->tp.infer, b->tp.eval, b->tp.train, b->tp.nweights, &b->tp.desc);
   }
   for (int f = 0; f < b->prog.nfuncs; f++) {
     if (log) sm_buf_printf(log, "# function %s\n", b->prog.fnames[f]);

@@ -62,6 +62,10 @@ typedef struct CgProgram {
 
 /* A one-function program for an inference graph. */
 CgProgram cg_program_single(IrGraph *g);
+/* The three-function program of a training build (passes/train.c):
+ * infer, eval and train, the last holding every parameter. */
+CgProgram cg_program_train(IrGraph *infer, IrGraph *eval, IrGraph *train, int nweights,
+                           const RtTrainDesc *t);
 
 typedef struct CgOptions {
   const char *cc;        /* default $CC or "cc" */

@@ -261,6 +261,19 @@ CgProgram cg_program_single(IrGraph *g) {
   return p;
 }
 
+CgProgram cg_program_train(IrGraph *infer, IrGraph *eval, IrGraph *train, int nweights,
+                           const RtTrainDesc *t) {
+  CgProgram p = {.name = train->name, .seed = train->seed, .nfuncs = 3, .master = 2,
+                 .nweights = nweights, .has_train = true, .train = *t};
+  p.funcs[0] = infer;
+  p.funcs[1] = eval;
+  p.funcs[2] = train;
+  p.fnames[0] = "infer";
+  p.fnames[1] = "eval";
+  p.fnames[2] = "train";
+  return p;
+}
+
 void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
   const char *m = prog->name;
   const IrGraph *g0 = prog->funcs[0], *master = prog->funcs[prog->master];

@@ -130,14 +130,7 @@ static bool train_example(const Example *ex) {
 
   TrainProgram tp;
   check_ok(pass_training_program(g, &tp, &d), &d, "pass_training_program", ex->file);
-  CgProgram prog = {.name = g->name, .seed = g->seed, .nfuncs = 3, .master = 2,
-                    .nweights = tp.nweights, .has_train = true, .train = tp.desc};
-  prog.funcs[0] = tp.infer;
-  prog.funcs[1] = tp.eval;
-  prog.funcs[2] = tp.train;
-  prog.fnames[0] = "infer";
-  prog.fnames[1] = "eval";
-  prog.fnames[2] = "train";
+  CgProgram prog = cg_program_train(tp.infer, tp.eval, tp.train, tp.nweights, &tp.desc);
   for (int f = 0; f < 3; f++) {
     if (!ir_verify(prog.funcs[f], &d)) check_ok(SM_ERR_INVALID, &d, prog.fnames[f], ex->file);
     /* as `smelt compile --train` (-O1), verifying after every pass */

@@ -631,18 +631,6 @@ static void test_compiled_inference(void **state) {
   compiled_inference("cnn_bn.smelt", true); /* fold-bn folds here */
 }
 
-static CgProgram train_prog(IrGraph *g, TrainProgram *tp) {
-  CgProgram p = {.name = g->name, .seed = g->seed, .nfuncs = 3, .master = 2,
-                 .nweights = tp->nweights, .has_train = true, .train = tp->desc};
-  p.funcs[0] = tp->infer;
-  p.funcs[1] = tp->eval;
-  p.funcs[2] = tp->train;
-  p.fnames[0] = "infer";
-  p.fnames[1] = "eval";
-  p.fnames[2] = "train";
-  return p;
-}
-
 static void test_compiled_training(void **state) {
   (void)state;
   find_examples();
@@ -663,7 +651,8 @@ static void test_compiled_training(void **state) {
       ir_graph_free(g);
       continue;
     }
-    CgProgram pa = train_prog(g, &ta), pb = train_prog(g, &tb);
+    CgProgram pa = cg_program_train(ta.infer, ta.eval, ta.train, ta.nweights, &ta.desc),
+              pb = cg_program_train(tb.infer, tb.eval, tb.train, tb.nweights, &tb.desc);
     Lib a, b;
     CgOptions co0 = copts;
     co0.check = false;

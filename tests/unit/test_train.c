@@ -61,14 +61,7 @@ static double check_steps(const char *text, int steps, double nclasses, double l
     print_error("%s", sm_diag_text(&d));
     fail();
   }
-  CgProgram prog = {.name = g->name, .seed = g->seed, .nfuncs = 3, .master = 2,
-                    .nweights = tp.nweights, .has_train = true, .train = tp.desc};
-  prog.funcs[0] = tp.infer;
-  prog.funcs[1] = tp.eval;
-  prog.funcs[2] = tp.train;
-  prog.fnames[0] = "infer";
-  prog.fnames[1] = "eval";
-  prog.fnames[2] = "train";
+  CgProgram prog = cg_program_train(tp.infer, tp.eval, tp.train, tp.nweights, &tp.desc);
   char dir[] = "/tmp/smelt-train-XXXXXX";
   assert_non_null(mkdtemp(dir));
   char so[256];
