@@ -171,26 +171,6 @@ static RtTensorDesc desc_of(const IrValue *v) {
   return t;
 }
 
-static double elem(const void *p, int dtype, int64_t i) {
-  switch (dtype) {
-  case RT_F32: return ((const float *)p)[i];
-  case RT_F64: return ((const double *)p)[i];
-  case RT_I64: return (double)((const int64_t *)p)[i];
-  case RT_I32: return ((const int32_t *)p)[i];
-  default: return ((const uint8_t *)p)[i];
-  }
-}
-
-static void set_elem(void *p, int dtype, int64_t i, double v) {
-  switch (dtype) {
-  case RT_F32: ((float *)p)[i] = (float)v; break;
-  case RT_F64: ((double *)p)[i] = v; break;
-  case RT_I64: ((int64_t *)p)[i] = (int64_t)v; break;
-  case RT_I32: ((int32_t *)p)[i] = (int32_t)v; break;
-  default: ((uint8_t *)p)[i] = (uint8_t)v; break;
-  }
-}
-
 /* Load a file into an interpreter tensor via the runtime's loaders. */
 static int load_tensor(const char *path, const IrValue *v, IrTensor *t, RtErr *e) {
   RtTensorDesc td = desc_of(v);
@@ -202,7 +182,7 @@ static int load_tensor(const char *path, const IrValue *v, IrTensor *t, RtErr *e
     return -1;
   }
   *t = ir_tensor_new(v->type);
-  for (int64_t i = 0; i < td.numel; i++) t->d[i] = elem(buf, td.dtype, i);
+  for (int64_t i = 0; i < td.numel; i++) t->d[i] = rt_elem_get(td.dtype, buf, i);
   rt_free(buf);
   return 0;
 }
@@ -216,7 +196,7 @@ static int load_weights(const IrGraph *g, const char *path, IrTensor *params, Rt
     void *buf = rt_alloc((size_t)td.numel * ir_dtype_size(g->params[p]->type.dtype));
     rc = buf ? rt_st_read(f, td.name, td.dtype, td.rank, td.dims, buf, e)
              : rt_fail(e, "out of memory");
-    for (int64_t i = 0; rc == 0 && i < td.numel; i++) params[p].d[i] = elem(buf, td.dtype, i);
+    for (int64_t i = 0; rc == 0 && i < td.numel; i++) params[p].d[i] = rt_elem_get(td.dtype, buf, i);
     rt_free(buf);
   }
   rt_st_close(f);
@@ -363,7 +343,7 @@ static int cmd_run(int argc, char **argv) {
     RtTensorDesc td = desc_of(v);
     if (out_path[i]) {
       void *buf = rt_alloc((size_t)td.numel * ir_dtype_size(v->type.dtype));
-      for (int64_t k = 0; k < td.numel; k++) set_elem(buf, td.dtype, k, outs[i].d[k]);
+      for (int64_t k = 0; k < td.numel; k++) rt_elem_put(td.dtype, buf, k, outs[i].d[k]);
       if (rt_npy_write(out_path[i], td.dtype, td.rank, td.dims, buf, &e)) {
         fprintf(stderr, "smelt run: error: %s\n", e.msg);
         rc = 1;
@@ -841,7 +821,7 @@ static int cmd_diff(int argc, char **argv) {
     double max_abs = 0, max_rel = 0;
     int64_t bad = 0;
     for (int64_t i = 0; i < a.numel; i++) {
-      double x = elem(a.data, a.dtype, i), y = elem(b.data, b.dtype, i);
+      double x = rt_elem_get(a.dtype, a.data, i), y = rt_elem_get(b.dtype, b.data, i);
       double d = x > y ? x - y : y - x, m = y < 0 ? -y : y;
       if (d > max_abs) max_abs = d;
       if (m > 0 && d / m > max_rel) max_rel = d / m;

@@ -129,27 +129,6 @@ static int has_suffix(const char *s, const char *suf) {
   return n >= k && strcmp(s + n - k, suf) == 0;
 }
 
-static double get_elem(const RtArray *a, int64_t i) {
-  switch (a->dtype) {
-  case RT_F32: return ((const float *)a->data)[i];
-  case RT_F64: return ((const double *)a->data)[i];
-  case RT_I64: return (double)((const int64_t *)a->data)[i];
-  case RT_I32: return ((const int32_t *)a->data)[i];
-  case RT_U8: return ((const uint8_t *)a->data)[i];
-  }
-  return 0;
-}
-
-static void put_elem(void *dst, int dtype, int64_t i, double v) {
-  switch (dtype) {
-  case RT_F32: ((float *)dst)[i] = (float)v; break;
-  case RT_F64: ((double *)dst)[i] = v; break;
-  case RT_I64: ((int64_t *)dst)[i] = (int64_t)v; break;
-  case RT_I32: ((int32_t *)dst)[i] = (int32_t)v; break;
-  case RT_U8: ((uint8_t *)dst)[i] = (uint8_t)v; break;
-  }
-}
-
 int rt_load_tensor_file(const char *path, const RtTensorDesc *t, void *dst,
                         RtErr *e) {
   RtArray a;
@@ -184,7 +163,7 @@ int rt_load_tensor_file(const char *path, const RtTensorDesc *t, void *dst,
   }
   int scale = a.dtype == RT_U8 && (t->dtype == RT_F32 || t->dtype == RT_F64);
   for (int64_t i = 0; i < t->numel; i++)
-    put_elem(dst, t->dtype, i, scale ? get_elem(&a, i) / 255.0 : get_elem(&a, i));
+    rt_elem_put(t->dtype, dst, i, scale ? rt_elem_get(a.dtype, a.data, i) / 255.0 : rt_elem_get(a.dtype, a.data, i));
   rt_array_free(&a);
   return 0;
 }

@@ -57,26 +57,6 @@ static int teardown(void **state) {
     }                                                                          \
   } while (0)
 
-static double elem(const void *p, int dtype, int64_t i) {
-  switch (dtype) {
-  case RT_F32: return ((const float *)p)[i];
-  case RT_F64: return ((const double *)p)[i];
-  case RT_I64: return (double)((const int64_t *)p)[i];
-  case RT_I32: return ((const int32_t *)p)[i];
-  default: return ((const uint8_t *)p)[i];
-  }
-}
-
-static void put(void *p, int dtype, int64_t i, double v) {
-  switch (dtype) {
-  case RT_F32: ((float *)p)[i] = (float)v; break;
-  case RT_F64: ((double *)p)[i] = v; break;
-  case RT_I64: ((int64_t *)p)[i] = (int64_t)v; break;
-  case RT_I32: ((int32_t *)p)[i] = (int32_t)v; break;
-  default: ((uint8_t *)p)[i] = (uint8_t)v; break;
-  }
-}
-
 /* got[] (as doubles) against the expected array; rtol 1e-3, atol 1e-5. */
 static int compare(const char *what, const IrType *t, const double *got, const RtArray *want) {
   bool shape_ok = t->rank == want->rank && (int)t->dtype == want->dtype;
@@ -89,7 +69,7 @@ static int compare(const char *what, const IrType *t, const double *got, const R
   }
   int bad = 0;
   for (int64_t i = 0; i < want->numel; i++) {
-    double g = got[i], w = elem(want->data, want->dtype, i);
+    double g = got[i], w = rt_elem_get(want->dtype, want->data, i);
     bool ok = fabs(g - w) <= 1e-5 + 1e-3 * fabs(w) || (isnan(g) && isnan(w)) || g == w;
     if (!ok && bad++ < 3) print_error("%s[%lld]: smelt %.9g, onnxruntime %.9g\n", what, (long long)i, g, w);
   }
@@ -131,7 +111,7 @@ static int run_case(const char *name) {
     }
     ins[i] = ir_tensor_new(g->inputs[i]->type);
     assert_int_equal(a.numel, ins[i].numel);
-    for (int64_t k = 0; k < a.numel; k++) ins[i].d[k] = elem(a.data, a.dtype, k);
+    for (int64_t k = 0; k < a.numel; k++) ins[i].d[k] = rt_elem_get(a.dtype, a.data, k);
     rt_array_free(&a);
   }
   for (int i = 0; i < g->noutputs; i++) {
@@ -179,14 +159,14 @@ static int run_case(const char *name) {
   void *m = create();
   for (int i = 0; i < g->ninputs; i++) {
     void *p = input(m, i);
-    for (int64_t k = 0; k < ins[i].numel; k++) put(p, (int)g->inputs[i]->type.dtype, k, ins[i].d[k]);
+    for (int64_t k = 0; k < ins[i].numel; k++) rt_elem_put((int)g->inputs[i]->type.dtype, p, k, ins[i].d[k]);
   }
   run(m);
   for (int i = 0; i < g->noutputs; i++) {
     const IrValue *v = g->outputs[i];
     int64_t n = ir_type_numel(&v->type);
     double *got = calloc((size_t)n + 1, sizeof *got);
-    for (int64_t k = 0; k < n; k++) got[k] = elem(output(m, i), (int)v->type.dtype, k);
+    for (int64_t k = 0; k < n; k++) got[k] = rt_elem_get((int)v->type.dtype, output(m, i), k);
     char what[1024];
     snprintf(what, sizeof what, "%s: compiled output '%s'", name, v->name);
     fails += compare(what, &v->type, got, &want[i]) != 0;
