@@ -10,7 +10,7 @@
  * gru_classifier.smelt, transformer_encoder.smelt): each builds a training
  * program, whose compiled train step matches the interpreter over a few
  * steps, and whose loss falls when training repeatedly on one batch. */
-#include <dlfcn.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +21,7 @@
 #include "frontend/frontend.h"
 #include "helpers/gradcheck.h"
 #include "helpers/opcheck.h"
+#include "helpers/progload.h"
 #include "passes/passes.h"
 #include "rt.h"
 #include "rt_model.h"
@@ -159,8 +160,6 @@ static void grad_stack_pe(void **state) {
  * falling loss on a fixed batch
  * ====================================================================== */
 
-typedef const RtModelDesc *(*DescFn)(void);
-
 static char *read_example(const char *file) {
   char path[1024];
   snprintf(path, sizeof path, "%s/examples/%s", SMELT_SOURCE_DIR, file);
@@ -214,23 +213,9 @@ static void train_example(const char *file, int64_t vocab, int64_t classes, doub
     fail();
   }
   CgProgram prog = cg_program_train(tp.infer, tp.eval, tp.train, tp.nweights, &tp.desc);
-  char dir[] = "/tmp/smelt-seq-XXXXXX";
-  assert_non_null(mkdtemp(dir));
-  char so[256];
-  snprintf(so, sizeof so, "%s/%s.so", dir, g->name);
-  CgOptions co = {.check = true, .opt = "-O2"};
-  if (cg_compile_program(&prog, CG_SHARED, so, &co, &d) != SM_OK) {
-    print_error("%s", sm_diag_text(&d));
-    fail();
-  }
-  void *lib = dlopen(so, RTLD_NOW | RTLD_LOCAL);
-  assert_non_null(lib);
-  char sym[128];
-  snprintf(sym, sizeof sym, "%s_desc", g->name);
-  DescFn descfn;
-  *(void **)&descfn = dlsym(lib, sym);
-  assert_non_null(*(void **)&descfn);
-  const RtModelDesc *desc = descfn();
+  LoadedProgram lp;
+  program_load(&prog, "-O2", &lp);
+  const RtModelDesc *desc = lp.desc;
   RtModel *m = rt_model_create(desc);
   assert_non_null(m);
 
@@ -270,9 +255,7 @@ static void train_example(const char *file, int64_t vocab, int64_t classes, doub
   for (int p = 0; p < t->nparams; p++) ir_tensor_free(&params[p]);
   free(params);
   rt_model_free(m);
-  dlclose(lib);
-  unlink(so);
-  rmdir(dir);
+  program_unload(&lp);
   ir_graph_free(tp.infer);
   ir_graph_free(tp.eval);
   ir_graph_free(tp.train);

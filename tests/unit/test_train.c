@@ -2,7 +2,6 @@
  * agrees with the reference interpreter over several full steps (forward,
  * backward, in-place update): every parameter and optimizer state after
  * the steps matches within a stated tolerance. */
-#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +11,9 @@
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
 #include "helpers/opcheck.h"
+#include "helpers/progload.h"
 #include "passes/passes.h"
 #include "rt_model.h"
-
-typedef const RtModelDesc *(*DescFn)(void);
 
 static IrGraph *parse(const char *text) {
   SmDiag d;
@@ -62,23 +60,9 @@ static double check_steps(const char *text, int steps, double nclasses, double l
     fail();
   }
   CgProgram prog = cg_program_train(tp.infer, tp.eval, tp.train, tp.nweights, &tp.desc);
-  char dir[] = "/tmp/smelt-train-XXXXXX";
-  assert_non_null(mkdtemp(dir));
-  char so[256];
-  snprintf(so, sizeof so, "%s/%s.so", dir, g->name);
-  CgOptions co = {.check = true, .opt = "-O2 -march=native"};
-  if (cg_compile_program(&prog, CG_SHARED, so, &co, &d) != SM_OK) {
-    print_error("%s", sm_diag_text(&d));
-    fail();
-  }
-  void *lib = dlopen(so, RTLD_NOW | RTLD_LOCAL);
-  assert_non_null(lib);
-  char sym[128];
-  snprintf(sym, sizeof sym, "%s_desc", g->name);
-  DescFn descfn;
-  *(void **)&descfn = dlsym(lib, sym);
-  assert_non_null(*(void **)&descfn);
-  const RtModelDesc *desc = descfn();
+  LoadedProgram lp;
+  program_load(&prog, "-O2 -march=native", &lp);
+  const RtModelDesc *desc = lp.desc;
   RtModel *m = rt_model_create(desc);
   assert_non_null(m);
 
@@ -130,9 +114,7 @@ static double check_steps(const char *text, int steps, double nclasses, double l
   for (int p = 0; p < t->nparams; p++) ir_tensor_free(&params[p]);
   free(params);
   rt_model_free(m);
-  dlclose(lib);
-  unlink(so);
-  rmdir(dir);
+  program_unload(&lp);
   ir_graph_free(tp.infer);
   ir_graph_free(tp.eval);
   ir_graph_free(tp.train);
