@@ -225,17 +225,17 @@ int cmd_bench(int argc, char **argv) {
   int fn = 0;
   if (train) {
     if (pass_training_program(g, &tp, &d) != SM_OK) goto done;
-    prog = (CgProgram){.name = g->name, .seed = g->seed, .nfuncs = 3, .master = 2,
-                       .nweights = tp.nweights, .has_train = true, .train = tp.desc};
-    prog.funcs[0] = tp.infer, prog.funcs[1] = tp.eval, prog.funcs[2] = tp.train;
-    prog.fnames[0] = "infer", prog.fnames[1] = "eval", prog.fnames[2] = "train";
-    fn = 2;
+    prog = tp.eval ? cg_program_train(tp.infer, tp.eval, tp.train, tp.nweights, &tp.desc)
+                   : cg_program_steps(tp.infer, tp.steps, tp.step_names, tp.nsteps, tp.nweights,
+                                      &tp.desc);
+    fn = tp.desc.train_fn; /* the (first) training step */
   } else {
     if (ir_directive(g, "train")) ir_prune(g, true);
     prog = cg_program_single(g);
   }
   for (int k = 0; k < prog.nfuncs; k++) {
-    PassOptions po = {.opt_level = opt, .inference = !train || k < 2, .shared_params = train};
+    PassOptions po = {.opt_level = opt, .inference = cg_program_is_inference(&prog, k),
+                      .shared_params = train};
     if (pass_run_pipeline(prog.funcs[k], &po, &d) != SM_OK) goto done;
   }
   CgKernel *ks;
@@ -346,9 +346,7 @@ done:
   if (so[0]) unlink(so);
   rmdir(dir);
   if (train) {
-    ir_graph_free(tp.infer);
-    ir_graph_free(tp.eval);
-    ir_graph_free(tp.train);
+    train_program_free(&tp);
   }
   ir_graph_free(g);
   free(src);

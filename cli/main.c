@@ -236,11 +236,15 @@ static SmStatus build_program(IrGraph *g, bool train, const TrainFlags *tf, int 
   } else {
     if (!apply_train_flags(g, tf, d) || pass_training_program(g, &b->tp, d) != SM_OK)
       return SM_ERR_INVALID;
-    b->prog = cg_program_train(b->tp.infer, b->tp.eval, b->tp.train, b->tp.nweights, &b->tp.desc);
+    b->prog = b->tp.eval ? cg_program_train(b->tp.infer, b->tp.eval, b->tp.train, b->tp.nweights,
+                                            &b->tp.desc)
+                         : cg_program_steps(b->tp.infer, b->tp.steps, b->tp.step_names,
+                                            b->tp.nsteps, b->tp.nweights, &b->tp.desc);
   }
   for (int f = 0; f < b->prog.nfuncs; f++) {
     if (log) sm_buf_printf(log, "# function %s\n", b->prog.fnames[f]);
-    PassOptions po = {.opt_level = opt, .inference = f < 2, .shared_params = train,
+    PassOptions po = {.opt_level = opt, .inference = cg_program_is_inference(&b->prog, f),
+                      .shared_params = train,
                       .stop_after = stop_after, .log = log};
     SmStatus st = pass_run_pipeline(b->prog.funcs[f], &po, d);
     if (st != SM_OK) return st;
@@ -250,9 +254,7 @@ static SmStatus build_program(IrGraph *g, bool train, const TrainFlags *tf, int 
 
 static void built_free(Built *b) {
   if (!b->train) return;
-  ir_graph_free(b->tp.infer);
-  ir_graph_free(b->tp.eval);
-  ir_graph_free(b->tp.train);
+  train_program_free(&b->tp);
 }
 
 static int cmd_run(int argc, char **argv) {

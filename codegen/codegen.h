@@ -67,6 +67,14 @@ CgProgram cg_program_single(IrGraph *g);
 CgProgram cg_program_train(IrGraph *infer, IrGraph *eval, IrGraph *train, int nweights,
                            const RtTrainDesc *t);
 
+/* A training program with several steps run in turn on every batch
+ * (passes/train.c `step` directives): infer, then the steps; the first
+ * step holds every parameter. */
+CgProgram cg_program_steps(IrGraph *infer, IrGraph *const *steps, const char *const *names,
+                           int nsteps, int nweights, const RtTrainDesc *t);
+/* Whether function f runs in inference mode (infer, eval). */
+bool cg_program_is_inference(const CgProgram *p, int f);
+
 typedef struct CgOptions {
   const char *cc;        /* default $CC or "cc" */
   const char *opt;       /* default "-O3 -march=native" */

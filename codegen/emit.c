@@ -274,6 +274,24 @@ CgProgram cg_program_train(IrGraph *infer, IrGraph *eval, IrGraph *train, int nw
   return p;
 }
 
+CgProgram cg_program_steps(IrGraph *infer, IrGraph *const *steps, const char *const *names,
+                           int nsteps, int nweights, const RtTrainDesc *t) {
+  SM_ASSERT(nsteps >= 1 && nsteps < CG_MAX_FUNCS);
+  CgProgram p = {.name = steps[0]->name, .seed = steps[0]->seed, .nfuncs = 1 + nsteps,
+                 .master = 1, .nweights = nweights, .has_train = true, .train = *t};
+  p.funcs[0] = infer;
+  p.fnames[0] = "infer";
+  for (int i = 0; i < nsteps; i++) {
+    p.funcs[1 + i] = steps[i];
+    p.fnames[1 + i] = names[i];
+  }
+  return p;
+}
+
+bool cg_program_is_inference(const CgProgram *p, int f) {
+  return !strcmp(p->fnames[f], "infer") || !strcmp(p->fnames[f], "eval");
+}
+
 void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
   const char *m = prog->name;
   const IrGraph *g0 = prog->funcs[0], *master = prog->funcs[prog->master];
@@ -347,8 +365,10 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
                   t->out_loss, t->out_pred, t->task, t->epochs, s->kind, s->lr, s->gamma,
                   s->step_size);
     for (int i = 0; i < 8; i++) sm_buf_printf(c, "%s%d", i ? ", " : "", s->milestones[i]);
-    sm_buf_printf(c, "}, %d, %d, %.17g, %d, %d},\n  %d,\n};\n", s->nmilestones, s->t_max,
-                  s->eta_min, s->patience, s->warmup_steps, t->patience);
+    sm_buf_printf(c, "}, %d, %d, %.17g, %d, %d},\n  %d, %d, {", s->nmilestones, s->t_max,
+                  s->eta_min, s->patience, s->warmup_steps, t->patience, t->nsteps);
+    for (int i = 0; i < RT_MAX_STEPS; i++) sm_buf_printf(c, "%s%d", i ? ", " : "", t->step_fn[i]);
+    sm_buf_puts(c, "},\n};\n");
   }
   sm_buf_printf(c,
                 "\nstatic const RtModelDesc %s_model = {\n"

@@ -510,8 +510,8 @@ static bool parse_output(Parser *ps) {
 }
 
 /* directive = KIND [ name ] { IDENT "=" value [","] }
- * KIND is one of train, optimizer, schedule, param_group */
-static const char *const directive_kinds[] = {"train", "optimizer", "schedule", "param_group"};
+ * KIND is one of train, optimizer, schedule, param_group, step */
+static const char *const directive_kinds[] = {"train", "optimizer", "schedule", "param_group", "step"};
 
 static bool parse_directive(Parser *ps, const char *kind) {
   Tok at = ps->tok;

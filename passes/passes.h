@@ -52,11 +52,17 @@ SmStatus pass_run_pipeline(IrGraph *g, const PassOptions *o, SmDiag *d);
 
 /* The functions of a training program (see passes/train.c). */
 typedef struct TrainProgram {
-  IrGraph *infer, *eval, *train;
-  int nweights;      /* train->params[0, nweights) are the model's */
+  IrGraph *infer, *eval, *train; /* eval: NULL with several steps; train = steps[0] */
+  IrGraph *steps[RT_MAX_STEPS];  /* `step NAME ...` directives, or one "train" */
+  const char *step_names[RT_MAX_STEPS];
+  int nsteps;
+  int nweights;      /* train->params[0, nweights) are the model's; train
+                        holds every parameter of every step */
   RtTrainDesc desc;  /* function/input/output indices, task, schedule */
 } TrainProgram;
 
 SmStatus pass_training_program(const IrGraph *model, TrainProgram *tp, SmDiag *d);
+/* Frees every graph of tp (a zeroed tp is fine). */
+void train_program_free(TrainProgram *tp);
 
 #endif

@@ -1,6 +1,7 @@
 /* Builds the functions of a training program from a forward model.
  * requires: a verified graph with a `train loss=NAME` directive;
- * produces: new graphs (infer, eval, train); the model is not modified.
+ * produces: new graphs (infer, eval, train, or infer and one graph per
+ *           `step`); the model is not modified.
  *
  *   infer  the declared outputs except the loss (inputs: features)
  *   eval   per-sample loss and predictions, inference-mode ops
@@ -15,7 +16,13 @@
  *         dampening=F beta1=F beta2=F eps=F alpha=F weight_decay=F l1=F
  *   schedule constant|step|multistep|exponential|cosine|plateau gamma=F
  *         step_size=N milestones=[..] t_max=N eta_min=F patience=N warmup=N
- *   param_group "GLOB" freeze=1 lr_mult=F weight_decay=F l1=F */
+ *   param_group "GLOB" freeze=1 lr_mult=F weight_decay=F l1=F
+ *   step NAME loss=L params="GLOB" clip_norm=F clip_value=F
+ *         instead of `train loss=`: one train function per step (a GAN's
+ *         discriminator and generator updates), each updating the trainable
+ *         parameters its glob matches; the program has infer and the steps
+ *         (no eval), `train data=X [label=Y] epochs=N` gives the data. */
+#include <ctype.h>
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +95,8 @@ static void remove_nodes(IrGraph *g, const bool *dead, int n0) {
   for (int k = 0; k < g->nnodes; k++) g->nodes[k]->id = k;
 }
 
-/* inputs become [x, y]; any other input is unsupported for now */
+/* inputs become [x, y] ([x] without labels); any other input is
+ * unsupported for now */
 static bool order_inputs(IrGraph *g, IrValue *vx, IrValue *vy, SmDiag *d, SmLoc loc) {
   for (int i = 0; i < g->ninputs; i++)
     if (g->inputs[i] != vx && g->inputs[i] != vy) {
@@ -97,14 +105,18 @@ static bool order_inputs(IrGraph *g, IrValue *vx, IrValue *vy, SmDiag *d, SmLoc 
       return false;
     }
   g->inputs[0] = vx;
-  g->inputs[1] = vy;
-  g->ninputs = 2;
   vx->index = 0;
-  vy->index = 1;
+  g->ninputs = 1;
+  if (vy) {
+    g->inputs[1] = vy;
+    vy->index = 1;
+    g->ninputs = 2;
+  }
   return true;
 }
 
-/* dropout -> dropout_train, batchnorm -> batchnorm_train */
+/* dropout -> dropout_train, batchnorm -> batchnorm_train, random_normal
+ * -> random_normal(step) (fresh noise every update) */
 static bool to_training_mode(IrGraph *g, IrValue *step, SmDiag *d) {
   int n0 = g->nnodes;
   bool *dead = sm_xcalloc((size_t)n0 + 1, 1);
@@ -120,6 +132,10 @@ static bool to_training_mode(IrGraph *g, IrValue *step, SmDiag *d) {
       ok = infer(t, d);
       ir_replace_uses(g, n->out[0], t->out[0]);
       dead[k] = true;
+    } else if (!strcmp(n->op->name, "random_normal") && n->nin == 0) {
+      n->in = sm_arena_alloc(&g->arena, sizeof *n->in);
+      n->in[0] = step;
+      n->nin = 1;
     } else if (!strcmp(n->op->name, "batchnorm")) {
       for (int i = 3; i <= 4; i++)
         if (n->in[i]->kind != IR_VAL_PARAM) {
@@ -221,7 +237,7 @@ static bool read_schedule(const IrGraph *g, RtTrainDesc *t, SmDiag *d) {
   }
   s->gamma = dnum(sc, "gamma", 0.1);
   s->step_size = (int)dnum(sc, "step_size", 10);
-  s->t_max = (int)dnum(sc, "t_max", t->epochs);
+  s->t_max = (int)dnum(sc, "t_max", 0); /* 0: the run's epochs (--epochs) */
   s->eta_min = dnum(sc, "eta_min", 0);
   s->patience = (int)dnum(sc, "patience", 2);
   s->warmup_steps = (int)dnum(sc, "warmup", 0);
@@ -277,30 +293,264 @@ static void schedule_updates(IrGraph *g) {
   free(after);
 }
 
+
+/* The loss value a directive names: a float scalar computed by the model;
+ * with `loss_op`, by a loss op (the eval function asks it for per-sample
+ * losses). */
+static IrValue *loss_value(IrGraph *g, const IrDirective *dv, bool loss_op, SmDiag *d) {
+  IrValue *loss = named(g, dv, "loss", d);
+  if (!loss) return NULL;
+  if (loss->kind != IR_VAL_NODE || ir_type_numel(&loss->type) != 1 ||
+      !ir_dtype_is_float(loss->type.dtype)) {
+    char s[IR_TYPE_STRLEN];
+    sm_error(d, dloc(dv, "loss"), "train: loss '%s' must be a float scalar computed by the "
+             "model, got %s", loss->name, ir_type_str(&loss->type, s, sizeof s));
+    return NULL;
+  }
+  if (loss_op && !ir_attr(loss->def, "reduction") && !ir_op_find(loss->def->op->name)->attrs) {
+    sm_error(d, dloc(dv, "loss"), "train: loss '%s' must come from a loss op "
+             "(cross_entropy, nll, mse, l1, bce, bce_logits, hinge)", loss->name);
+    return NULL;
+  }
+  return loss;
+}
+
+/* One training step: the training-mode forward to `loss`, its gradients
+ * with respect to the trainable parameters matching `glob` (NULL: all),
+ * clipping, and one in-place optimizer update per parameter. Inputs
+ * become [x, (y), __lr, __step]; outputs [loss, (pred)]. `cfgdv` holds
+ * the clipping attributes (the step or train directive). */
+static IrGraph *build_step(const IrGraph *model, const IrGraph *base, const char *loss_name,
+                           const char *pred_name, const char *x_name, const char *y_name,
+                           const char *glob, const IrDirective *cfgdv, SmLoc loc, SmDiag *d) {
+  IrGraph *g = ir_graph_clone(base);
+  g->ndirs = 0;
+  IrValue **wrt = NULL, **grads = NULL;
+  ParamCfg *cfg = NULL;
+  if (!order_inputs(g, ir_graph_find(g, x_name), y_name ? ir_graph_find(g, y_name) : NULL, d, loc))
+    goto fail;
+  IrType lr_t = {.dtype = IR_F32, .rank = 0}, step_t = {.dtype = IR_I64, .rank = 0};
+  IrValue *lr = ir_add_input(g, "__lr", lr_t, loc);
+  IrValue *step = ir_add_input(g, "__step", step_t, loc);
+  if (!to_training_mode(g, step, d)) goto fail;
+  IrValue *gl = ir_graph_find(g, loss_name);
+  g->noutputs = 0;
+  ir_add_output(g, gl);
+  if (pred_name) ir_add_output(g, ir_graph_find(g, pred_name));
+  ir_prune(g, false);
+
+  /* trainable parameters */
+  const IrDirective *opt = ir_directive(model, "optimizer");
+  double wd = dnum(opt, "weight_decay", 0), l1 = dnum(opt, "l1", 0);
+  int np = g->nparams;
+  wrt = sm_xcalloc((size_t)np + 1, sizeof *wrt);
+  grads = sm_xcalloc((size_t)np + 1, sizeof *grads);
+  cfg = sm_xcalloc((size_t)np + 1, sizeof *cfg);
+  int nw = 0;
+  for (int i = 0; i < np; i++) {
+    IrValue *p = g->params[i];
+    ParamCfg c = param_cfg(model, p->name, wd, l1);
+    if (c.freeze || !ir_dtype_is_float(p->type.dtype)) continue;
+    if (glob && fnmatch(glob, p->name, 0) != 0) continue;
+    cfg[nw] = c;
+    wrt[nw++] = p;
+  }
+  if (pass_grad(g, gl, wrt, nw, grads, d) != SM_OK) goto fail;
+  /* parameters whose gradient is structurally zero (running statistics,
+   * unused weights) are not trained */
+  int nt = 0;
+  for (int i = 0; i < nw; i++)
+    if (!(grads[i]->def && !strcmp(grads[i]->def->op->name, "constant"))) {
+      wrt[nt] = wrt[i];
+      grads[nt] = grads[i];
+      cfg[nt] = cfg[i];
+      nt++;
+    }
+  if (nt == 0) {
+    sm_error(d, loc, "train: no trainable parameter%s%s%s reaches loss '%s'",
+             glob ? " matching \"" : "", glob ? glob : "", glob ? "\"" : "", loss_name);
+    goto fail;
+  }
+  double clip_value = dnum(cfgdv, "clip_value", 0), clip_norm = dnum(cfgdv, "clip_norm", 0);
+  for (int i = 0; i < nt && clip_value > 0; i++) {
+    IrNode *c = add(g, "clip", &grads[i], 1, 1, loc);
+    ir_set_float(g, c, "min", -clip_value);
+    ir_set_float(g, c, "max", clip_value);
+    if (!infer(c, d)) goto fail;
+    grads[i] = c->out[0];
+  }
+  if (clip_norm > 0) {
+    IrValue *total = NULL;
+    for (int i = 0; i < nt; i++) {
+      IrValue *sq_in[2] = {grads[i], grads[i]};
+      IrNode *sq = add(g, "mul", sq_in, 2, 1, loc);
+      if (!infer(sq, d)) goto fail;
+      IrNode *s = add(g, "reduce_sum", &sq->out[0], 1, 1, loc);
+      ir_set_int(g, s, "keepdims", 0);
+      if (!infer(s, d)) goto fail;
+      if (!total) {
+        total = s->out[0];
+      } else {
+        IrValue *a_in[2] = {total, s->out[0]};
+        IrNode *a = add(g, "add", a_in, 2, 1, loc);
+        if (!infer(a, d)) goto fail;
+        total = a->out[0];
+      }
+    }
+    IrNode *sc = add(g, "grad_clip_scale", &total, 1, 1, loc);
+    ir_set_float(g, sc, "max_norm", clip_norm);
+    if (!infer(sc, d)) goto fail;
+    for (int i = 0; i < nt; i++) {
+      IrValue *m_in[2] = {grads[i], sc->out[0]};
+      IrNode *m = add(g, "mul", m_in, 2, 1, loc);
+      if (!infer(m, d)) goto fail;
+      grads[i] = m->out[0];
+    }
+  }
+  for (int i = 0; i < nt; i++)
+    if (!add_update(g, opt, wrt[i], grads[i], lr, step, &cfg[i], d)) goto fail;
+  free(wrt);
+  free(grads);
+  free(cfg);
+  ir_prune(g, false);
+  ir_toposort(g);
+  schedule_updates(g);
+  return g;
+
+fail:
+  free(wrt);
+  free(grads);
+  free(cfg);
+  ir_graph_free(g);
+  return NULL;
+}
+
+void train_program_free(TrainProgram *tp) {
+  ir_graph_free(tp->infer);
+  ir_graph_free(tp->eval);
+  for (int i = 0; i < tp->nsteps; i++) ir_graph_free(tp->steps[i]);
+  memset(tp, 0, sizeof *tp);
+}
+
+/* Several `step NAME loss=L params=GLOB` directives: one function per
+ * step, run in turn on every batch (a GAN's discriminator and generator
+ * updates). No eval function; labels are optional. */
+static bool build_steps(const IrGraph *model, IrGraph *base, const IrDirective *tr,
+                        TrainProgram *tp, SmDiag *d) {
+  RtTrainDesc *t = &tp->desc;
+  const IrDirective *sv[RT_MAX_STEPS];
+  int ns = 0;
+  for (int i = 0; i < model->ndirs; i++) {
+    const IrDirective *dv = &model->dirs[i];
+    if (strcmp(dv->kind, "step") != 0) continue;
+    if (ns == RT_MAX_STEPS) {
+      sm_error(d, dv->loc, "train: at most %d step directives", RT_MAX_STEPS);
+      return false;
+    }
+    if (!dv->arg) {
+      sm_error(d, dv->loc, "step: needs a name, e.g. `step disc loss=d_loss params=\"d_*\"`");
+      return false;
+    }
+    bool ident = isalpha((unsigned char)dv->arg[0]) || dv->arg[0] == '_';
+    for (const char *c = dv->arg; *c && ident; c++) ident = isalnum((unsigned char)*c) || *c == '_';
+    if (!ident || strlen(dv->arg) > 32) {
+      sm_error(d, dv->loc, "step: the name '%s' must be a C identifier of at most 32 "
+               "characters", dv->arg);
+      return false;
+    }
+    bool taken = !strcmp(dv->arg, "infer") || !strcmp(dv->arg, "eval");
+    for (int j = 0; j < ns; j++) taken |= !strcmp(sv[j]->arg, dv->arg);
+    if (taken) {
+      sm_error(d, dv->loc, "step: the name '%s' is taken", dv->arg);
+      return false;
+    }
+    sv[ns++] = dv;
+  }
+  SmLoc loc = tr ? tr->loc : sv[0]->loc;
+  IrValue *x = named(base, tr, "data", d), *y = named(base, tr, "label", d);
+  if (!x && base->ninputs) x = base->inputs[0];
+  if (!x || x->kind != IR_VAL_INPUT || (y && y->kind != IR_VAL_INPUT)) {
+    sm_error(d, loc, "train: name the data input (and the label input, if any) with "
+             "train data=X label=Y");
+    return false;
+  }
+  IrValue *losses[RT_MAX_STEPS];
+  for (int i = 0; i < ns; i++)
+    if (!(losses[i] = loss_value(base, sv[i], false, d))) return false;
+  t->train_fn = 1;
+  t->eval_fn = -1;
+  t->in_x = 0;
+  t->in_y = y ? 1 : -1;
+  t->in_lr = y ? 2 : 1;
+  t->in_step = t->in_lr + 1;
+  t->out_loss = 0;
+  t->out_pred = -1;
+  t->task = RT_TASK_REGRESS;
+  t->nsteps = ns;
+
+  /* infer: the declared outputs that are no step's loss */
+  tp->infer = ir_graph_clone(base);
+  IrGraph *ig = tp->infer;
+  ig->noutputs = 0;
+  for (int i = 0; i < base->noutputs; i++) {
+    bool is_loss = false;
+    for (int j = 0; j < ns; j++) is_loss |= base->outputs[i] == losses[j];
+    if (!is_loss) ir_add_output(ig, ir_graph_find(ig, base->outputs[i]->name));
+  }
+  if (ig->noutputs == 0) {
+    sm_error(d, loc, "train: the model declares no output besides its losses "
+             "(e.g. `output samples` for a generator)");
+    return false;
+  }
+  ir_prune(ig, true);
+  ig->ndirs = 0;
+
+  for (int i = 0; i < ns; i++) {
+    tp->steps[i] = build_step(model, base, losses[i]->name, NULL, x->name, y ? y->name : NULL,
+                              dstr(sv[i], "params", NULL), dattr(sv[i], "clip_norm") ||
+                              dattr(sv[i], "clip_value") ? sv[i] : tr, sv[i]->loc, d);
+    if (!tp->steps[i]) return false;
+    tp->step_names[i] = sv[i]->arg;
+    tp->nsteps = i + 1;
+    t->step_fn[i] = 1 + i;
+  }
+  /* the first step holds every parameter: the others' optimizer state too */
+  IrGraph *m = tp->steps[0];
+  for (int i = 1; i < ns; i++)
+    for (int p = 0; p < tp->steps[i]->nparams; p++) {
+      const IrValue *v = tp->steps[i]->params[p];
+      if (!ir_graph_find(m, v->name)) ir_add_param(m, v->name, v->type, v->init, v->loc);
+    }
+  tp->train = m;
+  return true;
+}
+
 SmStatus pass_training_program(const IrGraph *model, TrainProgram *tp, SmDiag *d) {
   memset(tp, 0, sizeof *tp);
   const IrDirective *tr = ir_directive(model, "train");
-  if (!tr || !dattr(tr, "loss")) {
+  bool steps = ir_directive(model, "step") != NULL;
+  if (!steps && (!tr || !dattr(tr, "loss"))) {
     sm_error(d, tr ? tr->loc : (SmLoc){0},
              "model '%s' has no `train loss=NAME` directive (or pass --loss NAME)", model->name);
     return SM_ERR_INVALID;
   }
+  if (steps && dattr(tr, "loss")) {
+    sm_error(d, dloc(tr, "loss"), "train: loss= goes on each `step` directive when the "
+             "model has several steps");
+    return SM_ERR_INVALID;
+  }
   int before = d->nerrors;
   IrGraph *base = ir_graph_clone(model);
-  IrValue *loss = named(base, tr, "loss", d);
+  RtTrainDesc *t = &tp->desc;
+  t->epochs = (int)dnum(tr, "epochs", 10);
+  t->patience = (int)dnum(tr, "patience", 0);
+  if (!read_schedule(model, t, d)) goto fail;
+  if (steps) {
+    if (!build_steps(model, base, tr, tp, d)) goto fail;
+    goto done;
+  }
+  IrValue *loss = loss_value(base, tr, true, d);
   if (!loss) goto fail;
-  if (loss->kind != IR_VAL_NODE || ir_type_numel(&loss->type) != 1 ||
-      !ir_dtype_is_float(loss->type.dtype)) {
-    char s[IR_TYPE_STRLEN];
-    sm_error(d, dloc(tr, "loss"), "train: loss '%s' must be a float scalar computed by the "
-             "model, got %s", loss->name, ir_type_str(&loss->type, s, sizeof s));
-    goto fail;
-  }
-  if (!ir_attr(loss->def, "reduction") && !ir_op_find(loss->def->op->name)->attrs) {
-    sm_error(d, dloc(tr, "loss"), "train: loss '%s' must come from a loss op "
-             "(cross_entropy, nll, mse, l1, bce, bce_logits, hinge)", loss->name);
-    goto fail;
-  }
   /* roles */
   IrValue *pred = named(base, tr, "pred", d);
   if (!pred)
@@ -321,7 +571,6 @@ SmStatus pass_training_program(const IrGraph *model, TrainProgram *tp, SmDiag *d
              "with train data=X label=Y");
     goto fail;
   }
-  RtTrainDesc *t = &tp->desc;
   t->train_fn = 2;
   t->eval_fn = 1;
   t->in_x = 0;
@@ -330,11 +579,10 @@ SmStatus pass_training_program(const IrGraph *model, TrainProgram *tp, SmDiag *d
   t->in_step = 3;
   t->out_loss = 0;
   t->out_pred = 1;
+  t->nsteps = 1;
+  t->step_fn[0] = 2;
   const char *task = dstr(tr, "task", ir_dtype_is_float(y->type.dtype) ? "regress" : "classify");
   t->task = !strcmp(task, "regress") ? RT_TASK_REGRESS : RT_TASK_CLASSIFY;
-  t->epochs = (int)dnum(tr, "epochs", 10);
-  t->patience = (int)dnum(tr, "patience", 0);
-  if (!read_schedule(model, t, d)) goto fail;
 
   /* infer: predictions only */
   tp->infer = ir_graph_clone(base);
@@ -361,112 +609,25 @@ SmStatus pass_training_program(const IrGraph *model, TrainProgram *tp, SmDiag *d
   }
 
   /* train */
-  tp->train = ir_graph_clone(base);
-  IrGraph *g = tp->train;
-  g->ndirs = 0;
-  if (!order_inputs(g, ir_graph_find(g, x->name), ir_graph_find(g, y->name), d, tr->loc))
-    goto fail;
-  IrType lr_t = {.dtype = IR_F32, .rank = 0}, step_t = {.dtype = IR_I64, .rank = 0};
-  IrValue *lr = ir_add_input(g, "__lr", lr_t, tr->loc);
-  IrValue *step = ir_add_input(g, "__step", step_t, tr->loc);
-  if (!to_training_mode(g, step, d)) goto fail;
-  IrValue *gl = ir_graph_find(g, loss->name);
-  g->noutputs = 0;
-  ir_add_output(g, gl);
-  ir_add_output(g, ir_graph_find(g, pred->name));
-  ir_prune(g, false);
+  tp->train = build_step(model, base, loss->name, pred->name, x->name, y->name, NULL, tr,
+                         tr->loc, d);
+  if (!tp->train) goto fail;
+  tp->steps[0] = tp->train;
+  tp->step_names[0] = "train";
+  tp->nsteps = 1;
 
-  /* trainable parameters */
-  const IrDirective *opt = ir_directive(model, "optimizer");
-  double wd = dnum(opt, "weight_decay", 0), l1 = dnum(opt, "l1", 0);
-  int np = g->nparams;
-  tp->nweights = np;
-  IrValue **wrt = sm_xcalloc((size_t)np + 1, sizeof *wrt);
-  IrValue **grads = sm_xcalloc((size_t)np + 1, sizeof *grads);
-  ParamCfg *cfg = sm_xcalloc((size_t)np + 1, sizeof *cfg);
-  int nw = 0;
-  for (int i = 0; i < np; i++) {
-    IrValue *p = g->params[i];
-    ParamCfg c = param_cfg(model, p->name, wd, l1);
-    if (c.freeze || !ir_dtype_is_float(p->type.dtype)) continue;
-    cfg[nw] = c;
-    wrt[nw++] = p;
-  }
-  SmStatus st = pass_grad(g, gl, wrt, nw, grads, d);
-  if (st != SM_OK) {
-    free(wrt);
-    free(grads);
-    free(cfg);
-    goto fail;
-  }
-  /* parameters whose gradient is structurally zero (running statistics,
-   * unused weights) are not trained */
-  int nt = 0;
-  for (int i = 0; i < nw; i++)
-    if (!(grads[i]->def && !strcmp(grads[i]->def->op->name, "constant"))) {
-      wrt[nt] = wrt[i];
-      grads[nt] = grads[i];
-      cfg[nt] = cfg[i];
-      nt++;
-    }
-  SmLoc loc = tr->loc;
-  double clip_value = dnum(tr, "clip_value", 0), clip_norm = dnum(tr, "clip_norm", 0);
-  for (int i = 0; i < nt && clip_value > 0; i++) {
-    IrNode *c = add(g, "clip", &grads[i], 1, 1, loc);
-    ir_set_float(g, c, "min", -clip_value);
-    ir_set_float(g, c, "max", clip_value);
-    if (!infer(c, d)) goto fail_free;
-    grads[i] = c->out[0];
-  }
-  if (clip_norm > 0 && nt > 0) {
-    IrValue *total = NULL;
-    for (int i = 0; i < nt; i++) {
-      IrValue *sq_in[2] = {grads[i], grads[i]};
-      IrNode *sq = add(g, "mul", sq_in, 2, 1, loc);
-      if (!infer(sq, d)) goto fail_free;
-      IrNode *s = add(g, "reduce_sum", &sq->out[0], 1, 1, loc);
-      ir_set_int(g, s, "keepdims", 0);
-      if (!infer(s, d)) goto fail_free;
-      if (!total) {
-        total = s->out[0];
-      } else {
-        IrValue *a_in[2] = {total, s->out[0]};
-        IrNode *a = add(g, "add", a_in, 2, 1, loc);
-        if (!infer(a, d)) goto fail_free;
-        total = a->out[0];
-      }
-    }
-    IrNode *sc = add(g, "grad_clip_scale", &total, 1, 1, loc);
-    ir_set_float(g, sc, "max_norm", clip_norm);
-    if (!infer(sc, d)) goto fail_free;
-    for (int i = 0; i < nt; i++) {
-      IrValue *m_in[2] = {grads[i], sc->out[0]};
-      IrNode *m = add(g, "mul", m_in, 2, 1, loc);
-      if (!infer(m, d)) goto fail_free;
-      grads[i] = m->out[0];
-    }
-  }
-  for (int i = 0; i < nt; i++)
-    if (!add_update(g, opt, wrt[i], grads[i], lr, step, &cfg[i], d)) goto fail_free;
-  free(wrt);
-  free(grads);
-  free(cfg);
-  ir_prune(g, false);
-  ir_toposort(g);
-  schedule_updates(g);
-  if (!ir_verify(tp->infer, d) || !ir_verify(tp->eval, d) || !ir_verify(g, d)) goto fail;
+done:
+  tp->nweights = model->nparams;
+  if (!ir_verify(tp->infer, d) || (tp->eval && !ir_verify(tp->eval, d))) goto fail;
+  for (int i = 0; i < tp->nsteps; i++)
+    if (!ir_verify(tp->steps[i], d)) goto fail;
   ir_graph_free(base);
-  return d->nerrors == before ? SM_OK : SM_ERR_INVALID;
+  if (d->nerrors == before) return SM_OK;
+  train_program_free(tp);
+  return SM_ERR_INVALID;
 
-fail_free:
-  free(wrt);
-  free(grads);
-  free(cfg);
 fail:
   ir_graph_free(base);
-  ir_graph_free(tp->infer);
-  ir_graph_free(tp->eval);
-  ir_graph_free(tp->train);
-  memset(tp, 0, sizeof *tp);
+  train_program_free(tp);
   return SM_ERR_INVALID;
 }

@@ -172,14 +172,21 @@ int rt_load_tensor_file(const char *path, const RtTensorDesc *t, void *dst,
 static void usage(const RtModelDesc *d, FILE *f) {
   fprintf(f,
           "usage: %s [--weights W.safetensors] --input [NAME=]FILE ... "
-          "[--output [NAME=]FILE.npy ...]\n"
-          "       [--threads N] [--repeat N] [--save-weights W.safetensors]\n\n"
+          "[--output [NAME=]FILE.npy|.pgm ...]\n"
+          "       [--threads N] [--repeat N] [--save-weights W.safetensors]\n"
+          "       %s generate --help        (text from a next-token model)\n"
+          "%s%s%s"
+          "\n"
           "Runs the compiled model '%s'. Without --weights the parameters come "
           "from\nthe declared initializers (seed %llu). Input files: .npy with "
           "the exact dtype\nand shape, or IDX (.gz) files whose first samples "
           "fill the batch (u8 scaled\nto [0,1]). Without --output, a summary of "
-          "each output is printed.\n\ninputs:\n",
-          d->name, d->name, (unsigned long long)d->seed);
+          "each output is printed. A .pgm output\nis drawn as a grid of grayscale "
+          "images (pixel values 0..255, clamped).\n\ninputs:\n",
+          d->name, d->name, d->train ? "       " : "", d->train ? d->name : "",
+          !d->train ? "" : d->train->eval_fn >= 0 ? " train|eval --help   (training)\n"
+                                                  : " train --help        (training)\n",
+          d->name, (unsigned long long)d->seed);
   char s[128];
   for (int i = 0; i < d->ninputs; i++)
     fprintf(f, "  %s %s\n", d->inputs[i].name,
@@ -230,8 +237,24 @@ static void summarize(const RtModel *m, const RtTensorDesc *t) {
 }
 
 int rt_main(const RtModelDesc *d, int argc, char **argv) {
-  if (d->train && argc > 1 && !strcmp(argv[1], "train")) return rt_train_main(d, argc - 1, argv + 1);
-  if (d->train && argc > 1 && !strcmp(argv[1], "eval")) return rt_eval_main(d, argc - 1, argv + 1);
+  /* Without --threads (or OMP_DYNAMIC), OpenMP may use fewer threads than
+   * cores while other processes load the machine: with every core busy, a
+   * parallel region waits for descheduled threads at each barrier, which
+   * made training steps up to 10x slower on a shared 2-core machine.
+   * (Kernels split work by output element, so the thread count changes at
+   * most the last bits of parallel loss sums.) */
+  if (!getenv("OMP_DYNAMIC")) omp_set_dynamic(1);
+  if (d->train && argc > 1 && !strcmp(argv[1], "train"))
+    return (d->train->eval_fn < 0 ? rt_steps_train_main : rt_train_main)(d, argc - 1, argv + 1);
+  if (d->train && argc > 1 && !strcmp(argv[1], "eval")) {
+    if (d->train->eval_fn < 0) {
+      fprintf(stderr, "%s: error: '%s' has no eval function (its training steps report their "
+              "losses; `infer` runs the model)\n", d->name, d->name);
+      return 2;
+    }
+    return rt_eval_main(d, argc - 1, argv + 1);
+  }
+  if (argc > 1 && !strcmp(argv[1], "generate")) return rt_generate_main(d, argc - 1, argv + 1);
   if (argc > 1 && !strcmp(argv[1], "infer")) {
     argv[1] = argv[0];
     argc--;
@@ -262,6 +285,7 @@ int rt_main(const RtModelDesc *d, int argc, char **argv) {
         fprintf(stderr, "%s: error: --threads needs a positive number\n", d->name);
         return 2;
       }
+      omp_set_dynamic(0);
       omp_set_num_threads(n);
     } else if (!strcmp(a, "--repeat")) {
       repeat = atoi(v);
@@ -314,7 +338,9 @@ int rt_main(const RtModelDesc *d, int argc, char **argv) {
     for (int i = 0; i < d->noutputs && rc == 0; i++) {
       const RtTensorDesc *t = &d->outputs[i];
       if (out_path[i]) {
-        if (rt_npy_write(out_path[i], t->dtype, t->rank, t->dims, rt_model_tensor(m, t), &e)) {
+        if (rt_path_is_pgm(out_path[i])
+                ? rt_pgm_write_grid(out_path[i], t->dtype, t->rank, t->dims, rt_model_tensor(m, t), &e)
+                : rt_npy_write(out_path[i], t->dtype, t->rank, t->dims, rt_model_tensor(m, t), &e)) {
           fprintf(stderr, "%s: error: %s\n", d->name, e.msg);
           rc = 1;
         }

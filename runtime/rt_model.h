@@ -59,10 +59,16 @@ typedef struct RtSchedule {
 } RtSchedule;
 
 enum { RT_TASK_CLASSIFY = 0, RT_TASK_REGRESS = 1 };
+#define RT_MAX_STEPS 4
 
-/* What a training program's loop needs to know about its functions. */
+/* What a training program's loop needs to know about its functions.
+ * A supervised program has one train step and an eval function; a program
+ * with several steps (a GAN's discriminator and generator updates) runs
+ * each step function in turn on every batch, has no eval function
+ * (eval_fn -1), may have no labels (in_y -1) and no predictions
+ * (out_pred -1); each step's loss is its output out_loss. */
 typedef struct RtTrainDesc {
-  int train_fn, eval_fn; /* indices into RtModelDesc.funcs */
+  int train_fn, eval_fn; /* indices into RtModelDesc.funcs; train_fn: the first step */
   /* input indices, valid in both functions: features, labels/targets;
    * and in the train function: learning rate f32[] and step i64[] (the
    * number of this update, counting from 1) */
@@ -74,6 +80,8 @@ typedef struct RtTrainDesc {
   int epochs;            /* default for `train` */
   RtSchedule schedule;   /* default schedule; flags override */
   int patience;          /* early stopping on val loss; 0: off */
+  int nsteps;            /* step functions per batch (1: train_fn alone) */
+  int step_fn[RT_MAX_STEPS];
 } RtTrainDesc;
 
 typedef struct RtModelDesc {
@@ -128,6 +136,18 @@ int rt_main(const RtModelDesc *d, int argc, char **argv);
  * subcommand. */
 int rt_train_main(const RtModelDesc *d, int argc, char **argv);
 int rt_eval_main(const RtModelDesc *d, int argc, char **argv);
+/* `PROG train ...` of a program with several steps per batch (a GAN),
+ * runtime/rt_steps.c. */
+int rt_steps_train_main(const RtModelDesc *d, int argc, char **argv);
+/* `PROG generate ...`: sampling text from a next-token model
+ * (runtime/rt_generate.c). */
+int rt_generate_main(const RtModelDesc *d, int argc, char **argv);
+/* A batch of grayscale images ([N,1,H,W], [N,H,W] or [N,P], P square) in
+ * pixel units (clamped to [0,255]) as one PGM grid, atomically
+ * (runtime/rt_image.c). */
+int rt_pgm_write_grid(const char *path, int dtype, int rank, const int64_t *dims,
+                      const void *data, RtErr *e);
+int rt_path_is_pgm(const char *path);
 /* Learning rate at (epoch, global step) for a schedule; `plateau_scale` is
  * the accumulated reduce-on-plateau factor kept by the caller. */
 double rt_schedule_lr(const RtSchedule *s, int epoch, int64_t step, double plateau_scale);

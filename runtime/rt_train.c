@@ -962,7 +962,7 @@ int rt_train_main(const RtModelDesc *d, int argc, char **argv) {
   }
   int rc = parse_args(d, 0, argc, argv, &r.o);
   if (rc) return rc == 1 ? 0 : 2;
-  if (r.o.threads) omp_set_num_threads(r.o.threads);
+  if (r.o.threads) omp_set_dynamic(0), omp_set_num_threads(r.o.threads);
   rc = train_setup(&r);
   if (!rc) rc = train_loop(&r);
   if (!rc) rc = train_finish(&r);
@@ -986,7 +986,7 @@ int rt_eval_main(const RtModelDesc *d, int argc, char **argv) {
   }
   int rc = parse_args(d, 1, argc, argv, &o);
   if (rc) return rc == 1 ? 0 : 2;
-  if (o.threads) omp_set_num_threads(o.threads);
+  if (o.threads) omp_set_dynamic(0), omp_set_num_threads(o.threads);
   const RtTrainDesc *t = d->train;
   const RtFuncDesc *ef = func(d, 1);
   const RtTensorDesc *xt = &ef->inputs[t->in_x];

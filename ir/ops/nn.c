@@ -1900,6 +1900,73 @@ static bool dropout_train_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *d
 }
 #undef FAIL
 
+/* ======================================================================
+ * random_normal([step]; shape, mean=0, scale=1, seed=0, stream=0)
+ *
+ * Element i is mean + scale * rt_normal(seed, stream, step * numel + i):
+ * a pure function of its counter, so the reference and generated code
+ * agree bit for bit on any thread count. Without a step input the step is
+ * 0 (fixed noise, e.g. a GAN's sample grid); the training pass gives the
+ * node the step input so that every update draws fresh noise. Distinct
+ * noise sources need distinct streams (equal attributes mean equal values).
+ * ====================================================================== */
+
+static const IrAttrSpec random_normal_attrs[] = {
+    {"shape", IR_ATTR_INTS, true},  {"mean", IR_ATTR_FLOAT, false},
+    {"scale", IR_ATTR_FLOAT, false}, {"seed", IR_ATTR_INT, false},
+    {"stream", IR_ATTR_INT, false},  {"dtype", IR_ATTR_STR, false},
+    {NULL, 0, false}};
+
+static bool random_normal_infer(const IrNode *n, IrType *out, SmDiag *d) {
+  char s[IR_TYPE_STRLEN];
+  if (n->nin == 1) {
+    const IrType *st = &n->in[0]->type;
+    if (st->dtype != IR_I64 || ir_numel(st) != 1)
+      return op_err(n, d, "step '%s' must be an i64 scalar, got %s", n->in[0]->name,
+                    OP_TSTR(st, s));
+  }
+  const char *dt = ir_attr_str(n, "dtype", "f32");
+  if (strcmp(dt, "f32") && strcmp(dt, "f64"))
+    return op_err(n, d, "dtype must be f32 or f64, got \"%s\"", dt);
+  int64_t shape[IR_MAX_RANK + 1];
+  int rank = ir_attr_ints(n, "shape", shape, IR_MAX_RANK + 1);
+  if (rank < 0 || rank > IR_MAX_RANK)
+    return op_err(n, d, "shape must have 0 to %d dims", IR_MAX_RANK);
+  for (int i = 0; i < rank; i++)
+    if (shape[i] < 0) return op_err(n, d, "shape has a negative dim %lld", (long long)shape[i]);
+  if (ir_attr_int(n, "stream", 0) < 0 || ir_attr_int(n, "seed", 0) < 0)
+    return op_err(n, d, "seed and stream must be non-negative");
+  out[0] = ir_type_make(strcmp(dt, "f64") ? IR_F32 : IR_F64, rank, shape);
+  if (ir_type_numel(&out[0]) < 0) return op_err(n, d, "shape has too many elements");
+  return true;
+}
+
+static void random_normal_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
+  uint64_t seed = (uint64_t)ir_attr_int(n, "seed", 0);
+  uint64_t stream = (uint64_t)ir_attr_int(n, "stream", 0);
+  double mean = ir_attr_float(n, "mean", 0), scale = ir_attr_float(n, "scale", 1);
+  uint64_t base = n->nin ? (uint64_t)(int64_t)in[0].d[0] * (uint64_t)out[0].numel : 0;
+  for (int64_t i = 0; i < out[0].numel; i++)
+    out[0].d[i] = mean + scale * rt_normal(seed, stream, base + (uint64_t)i);
+}
+
+static void random_normal_emit(SmBuf *b, const IrNode *n) {
+  int64_t numel = ir_numel(&n->out[0]->type);
+  if (numel == 0) return;
+  if (n->nin) sm_buf_printf(b, "  const uint64_t base = (uint64_t)in0[0] * %lluu;\n",
+                            (unsigned long long)numel);
+  else sm_buf_puts(b, "  const uint64_t base = 0;\n");
+  emit_omp_for(b, numel * 32, NULL);
+  sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++)\n    out0[i] = (%s)(", (long long)numel,
+                ctype(n));
+  emit_value(b, IR_F64, ir_attr_float(n, "mean", 0));
+  sm_buf_puts(b, " + ");
+  emit_value(b, IR_F64, ir_attr_float(n, "scale", 1));
+  sm_buf_printf(b, " * rt_normal(%lluu, %lluu, base + (uint64_t)i));\n",
+                (unsigned long long)ir_attr_int(n, "seed", 0),
+                (unsigned long long)ir_attr_int(n, "stream", 0));
+}
+
 /* ====================================================================== */
 
 static const int8_t bn_train_inplace[] = {-1, 3, 4, -1, -1};
@@ -1935,6 +2002,12 @@ static const IrOpDef op_batchnorm_train = {
     .doc = "training batch norm (x, scale, bias, running_mean, running_var; epsilon=1e-5, "
            "momentum=0.1 PyTorch-style) -> y, running_mean', running_var' (in place), "
            "saved_mean, saved_invstd"};
+static const IrOpDef op_random_normal = {
+    .name = "random_normal", .min_in = 0, .max_in = 1, .nout = 1, .attrs = random_normal_attrs,
+    .flags = IR_OPF_NOGRAD, .infer = random_normal_infer, .ref = random_normal_ref,
+    .emit = random_normal_emit,
+    .doc = "normal noise ([step: i64 scalar]; shape, mean=0, scale=1, seed=0, stream=0, "
+           "dtype=f32): counter-based, fresh per training step, fixed (step 0) in inference"};
 static const IrOpDef op_dropout_train = {
     .name = "dropout_train", .min_in = 2, .max_in = 2, .nout = 2, .attrs = dropout_train_attrs,
     .infer = dropout_train_infer, .ref = dropout_train_ref, .emit = dropout_train_emit,
@@ -1981,7 +2054,7 @@ static const IrOpDef op_batchnorm_train_grad = {
 
 const IrOpDef *const ir_ops_nn[] = {
     &op_conv2d, &op_conv1d, &op_maxpool2d, &op_avgpool2d, &op_global_avgpool, &op_batchnorm,
-    &op_batchnorm_train, &op_dropout_train, &op_conv2d_grad_input, &op_conv2d_grad_weight,
+    &op_batchnorm_train, &op_dropout_train, &op_random_normal, &op_conv2d_grad_input, &op_conv2d_grad_weight,
     &op_conv1d_grad_input, &op_conv1d_grad_weight, &op_maxpool2d_grad, &op_avgpool2d_grad,
     &op_global_avgpool_grad, &op_batchnorm_grad, &op_batchnorm_train_grad, NULL};
 

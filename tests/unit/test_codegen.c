@@ -12,6 +12,7 @@
 #include "frontend/frontend.h"
 #include "helpers/opcheck.h"
 #include "helpers/plancheck.h"
+#include "helpers/shell.h"
 #include "rt_model.h"
 
 static IrGraph *parse(const char *name, const char *text) {
@@ -83,15 +84,6 @@ static int teardown(void **state) {
   return system(cmd) == 0 ? 0 : -1;
 }
 
-static int sh(const char *fmt, ...) {
-  char cmd[4096];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof cmd, fmt, ap);
-  va_end(ap);
-  int rc = system(cmd);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 static const char *smelt_bin(void) {
   const char *b = getenv("SMELT_BIN");
