@@ -1302,10 +1302,7 @@ static bool lower_recurrent(Im *im, const Onnx__NodeProto *n, Args *a) {
   if (attr(n, "clip")) return fail(im, "%s with clip is not supported (smelt's %s cell does not clip)", t, t);
   if (cell == RC_LSTM && aint(n, "input_forget", 0))
     return fail(im, "LSTM with input_forget=1 (coupled input and forget gates) is not supported");
-  if (cell == RC_GRU && aint(n, "linear_before_reset", 0) == 0)
-    return fail(im, "GRU with linear_before_reset=0 (ONNX's default) is not supported: smelt's gru "
-                    "computes n = tanh(W_n x + b_in + r * (R_n h + b_hn)), which is "
-                    "linear_before_reset=1 (what torch.onnx.export writes for nn.GRU)");
+  int64_t lbr = cell == RC_GRU ? aint(n, "linear_before_reset", 0) : 1;
   static const char *const defaults[3][3] = {{"Tanh"}, {"Sigmoid", "Tanh"}, {"Sigmoid", "Tanh", "Tanh"}};
   int nact = cell == RC_LSTM ? 3 : cell == RC_GRU ? 2 : 1;
   const Onnx__AttributeProto *acts = attr(n, "activations");
@@ -1379,6 +1376,7 @@ static bool lower_recurrent(Im *im, const Onnx__NodeProto *n, Args *a) {
   ir_set_int(im->g, m, "batch_first", layout);
   ir_set_str(im->g, m, "direction", bidi ? "bidirectional" : "forward");
   if (cell == RC_RNN && relu) ir_set_str(im->g, m, "activation", "relu");
+  if (cell == RC_GRU && lbr != 1) ir_set_int(im->g, m, "linear_before_reset", lbr);
   if (!fin(im, m)) return false;
   IrValue *y = m->out[0]; /* [T, N, D*H] or [N, T, D*H] */
   if (rev) y = flip_axis(im, y, (int)taxis);

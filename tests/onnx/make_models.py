@@ -250,6 +250,8 @@ for direction in ["forward", "reverse", "bidirectional"]:
 rec_case("lstm_nobias_noinit", "LSTM", 4, 3, 2, 3, 5, outs=("Y",), bias=False, opset=7)
 rec_case("lstm_only_h0", "LSTM", 4, 3, 2, 3, 5, outs=("", "Y_h"), init_h=True)
 rec_case("gru_final_only", "GRU", 3, 4, 2, 3, 5, outs=("", "Y_h"), linear_before_reset=1)
+rec_case("gru_lbr0_forward", "GRU", 3, 5, 3, 4, 6, init_h=True)  # ONNX's default linear_before_reset=0
+rec_case("gru_lbr0_bidi_l1", "GRU", 3, 4, 2, 3, 5, "bidirectional", layout=1, init_h=True, linear_before_reset=0)
 rec_case("rnn_relu_bidi", "RNN", 1, 4, 2, 3, 5, "bidirectional", activations=["Relu", "Relu"])
 
 # ---- normalization ----
