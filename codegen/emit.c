@@ -84,7 +84,8 @@ static void emit_ptr(SmBuf *c, const CgPlan *p, const IrValue *v, bool is_const)
 }
 
 static const char *rt_dtype_enum(IrDType t) {
-  static const char *names[] = {"RT_F32", "RT_F64", "RT_I64", "RT_I32", "RT_U8"};
+  static const char *const names[IR_NDTYPE] = {"RT_F32", "RT_F64", "RT_I64", "RT_I32", "RT_U8",
+                                               "RT_BOOL"};
   return names[t];
 }
 

@@ -37,21 +37,23 @@ enum { OT_FLOAT = 1, OT_UINT8 = 2, OT_INT8 = 3, OT_UINT16 = 4, OT_INT16 = 5, OT_
        OT_UINT32 = 12, OT_UINT64 = 13, OT_BFLOAT16 = 16 };
 
 static const char *onnx_dtype_name(int t) {
-  static const char *const names[] = {"undefined", "float", "uint8", "int8", "uint16", "int16",
-                                      "int32", "int64", "string", "bool", "float16", "double",
-                                      "uint32", "uint64", "complex64", "complex128", "bfloat16"};
+  static const char *const names[] = {
+      "undefined", "float", "uint8", "int8", "uint16", "int16", "int32", "int64", "string",
+      "bool", "float16", "double", "uint32", "uint64", "complex64", "complex128", "bfloat16",
+      "float8e4m3fn", "float8e4m3fnuz", "float8e5m2", "float8e5m2fnuz", "uint4", "int4",
+      "float4e2m1", "float8e8m0", "uint2", "int2"};
   return t >= 0 && t < SM_COUNT(names) ? names[t] : "an unknown type";
 }
 
-/* smelt dtype of an ONNX element type; bool is held as u8 (constants only). */
-static bool map_dtype(int t, IrDType *out, bool allow_bool) {
+/* smelt dtype of an ONNX element type. */
+static bool map_dtype(int t, IrDType *out) {
   switch (t) {
   case OT_FLOAT: *out = IR_F32; return true;
   case OT_DOUBLE: *out = IR_F64; return true;
   case OT_INT64: *out = IR_I64; return true;
   case OT_INT32: *out = IR_I32; return true;
   case OT_UINT8: *out = IR_U8; return true;
-  case OT_BOOL: *out = IR_U8; return allow_bool;
+  case OT_BOOL: *out = IR_BOOL; return true;
   default: return false;
   }
 }
@@ -157,6 +159,7 @@ static double round_to(IrDType t, double v) {
   case IR_I64: return isfinite(v) ? (double)d2i(v) : 0;
   case IR_I32: return isfinite(v) ? (double)(int32_t)(uint32_t)(uint64_t)d2i(v) : 0;
   case IR_U8: return isfinite(v) ? (double)(uint8_t)(uint64_t)d2i(v) : 0;
+  case IR_BOOL: return v != 0;
   default: return v;
   }
 }
@@ -252,9 +255,9 @@ static IrTensor *decode_tensor(Im *im, const Onnx__TensorProto *t, void **raw) {
   const char *nm = t->name && *t->name ? t->name : "(unnamed)";
   IrDType dt;
   int ot = t->has_data_type ? t->data_type : 0;
-  if (!map_dtype(ot, &dt, true)) {
+  if (!map_dtype(ot, &dt)) {
     fail(im, "tensor '%s' has element type %s (smelt supports float, double, int64, int32, "
-             "uint8, and bool constants)", nm, onnx_dtype_name(ot));
+             "uint8 and bool)", nm, onnx_dtype_name(ot));
     return NULL;
   }
   if (t->n_dims > IR_MAX_RANK) {
@@ -328,6 +331,7 @@ static void store_elem(void *p, IrDType t, int64_t i, double v) {
   case IR_F64: ((double *)p)[i] = v; break;
   case IR_I64: ((int64_t *)p)[i] = d2i(v); break;
   case IR_I32: ((int32_t *)p)[i] = (int32_t)(uint32_t)(uint64_t)d2i(v); break;
+  case IR_BOOL: ((uint8_t *)p)[i] = v != 0; break;
   default: ((uint8_t *)p)[i] = (uint8_t)(uint64_t)d2i(v); break;
   }
 }
@@ -422,6 +426,14 @@ static IrValue *fin(Im *im, IrNode *n) {
     }
   }
   return n->out[0];
+}
+
+/* v converted to dtype t (v itself when it has it) */
+static IrValue *cast_value(Im *im, IrValue *v, IrDType t) {
+  if (!v || v->type.dtype == t) return v;
+  IrNode *m = mk(im, "cast", &v, 1);
+  ir_set_str(im->g, m, "to", ir_dtype_name(t));
+  return fin(im, m);
 }
 
 static IrValue *op1(Im *im, const char *op, IrValue *a) {
@@ -742,19 +754,27 @@ static bool lower_binary(Im *im, const Onnx__NodeProto *n, Args *a) {
   IrValue *x = in_val(im, a, 0);
   if (!x) return false;
   IrValue *y;
-  /* Pow's exponent may have another dtype: convert a constant one */
+  /* Pow computes in float: an integer base goes through f64 and back (exact
+   * while results stay below 2^53); an exponent of another dtype is
+   * converted (a constant one at import) */
+  bool pow = !strcmp(op, "pow"), int_base = pow && !ir_dtype_is_float(x->type.dtype);
+  IrDType xt = x->type.dtype, ct = int_base ? IR_F64 : xt;
+  if (int_base) x = cast_value(im, x, ct);
   IrTensor *yc = has_in(a, 1) ? ent_const(im, a->in[1]) : NULL;
   const IrType *yt = has_in(a, 1) ? ent_type(im, a->in[1]) : NULL;
-  if (yt && yt->dtype != x->type.dtype && yc && !strcmp(op, "pow")) {
-    IrTensor *c = new_const(im, ir_type_make(x->type.dtype, yc->type.rank, yc->type.dims));
-    for (int64_t i = 0; i < c->numel; i++) c->d[i] = round_to(x->type.dtype, yc->d[i]);
+  if (pow && yt && yt->dtype != ct && yc) {
+    IrTensor *c = new_const(im, ir_type_make(ct, yc->type.rank, yc->type.dims));
+    for (int64_t i = 0; i < c->numel; i++) c->d[i] = round_to(ct, yc->d[i]);
     Ent tmp = {.name = sm_arena_printf(&im->g->arena, "%s_as_%s", a->in[1]->name,
-                                       ir_dtype_name(x->type.dtype)), .c = c};
+                                       ir_dtype_name(ct)), .c = c};
     y = val(im, &tmp);
   } else {
     y = in_val(im, a, 1);
+    if (pow) y = cast_value(im, y, ct);
   }
-  set_out(a, 0, keep_float_params(im, op2(im, op, x, y)));
+  IrValue *r = op2(im, op, x, y);
+  if (int_base) r = cast_value(im, r, xt);
+  set_out(a, 0, keep_float_params(im, r));
   return true;
 }
 
@@ -793,7 +813,15 @@ static bool lower_dropout(Im *im, const Onnx__NodeProto *n, Args *a) {
     training = c->d[0] != 0;
   }
   if (training) return fail(im, "Dropout with training_mode=true is not supported at import");
-  if (has_out(a, 1)) return fail(im, "Dropout's mask output (bool) is not supported");
+  if (has_out(a, 1)) { /* at inference nothing is dropped: all true */
+    const IrType *t = a->nin && a->in[0] ? ent_type(im, a->in[0]) : NULL;
+    if (!t) return im->failed ? false : fail(im, "missing input");
+    IrType mt = ir_type_make(IR_BOOL, t->rank, t->dims);
+    if (!fold_size_ok(im, &mt)) return false;
+    IrTensor *c = new_const(im, mt);
+    for (int64_t i = 0; i < c->numel; i++) c->d[i] = 1;
+    set_const(a, 1, c, false);
+  }
   return lower_identity(im, n, a);
 }
 
@@ -1274,10 +1302,7 @@ static bool lower_recurrent(Im *im, const Onnx__NodeProto *n, Args *a) {
   if (attr(n, "clip")) return fail(im, "%s with clip is not supported (smelt's %s cell does not clip)", t, t);
   if (cell == RC_LSTM && aint(n, "input_forget", 0))
     return fail(im, "LSTM with input_forget=1 (coupled input and forget gates) is not supported");
-  if (cell == RC_GRU && aint(n, "linear_before_reset", 0) == 0)
-    return fail(im, "GRU with linear_before_reset=0 (ONNX's default) is not supported: smelt's gru "
-                    "computes n = tanh(W_n x + b_in + r * (R_n h + b_hn)), which is "
-                    "linear_before_reset=1 (what torch.onnx.export writes for nn.GRU)");
+  int64_t lbr = cell == RC_GRU ? aint(n, "linear_before_reset", 0) : 1;
   static const char *const defaults[3][3] = {{"Tanh"}, {"Sigmoid", "Tanh"}, {"Sigmoid", "Tanh", "Tanh"}};
   int nact = cell == RC_LSTM ? 3 : cell == RC_GRU ? 2 : 1;
   const Onnx__AttributeProto *acts = attr(n, "activations");
@@ -1351,6 +1376,7 @@ static bool lower_recurrent(Im *im, const Onnx__NodeProto *n, Args *a) {
   ir_set_int(im->g, m, "batch_first", layout);
   ir_set_str(im->g, m, "direction", bidi ? "bidirectional" : "forward");
   if (cell == RC_RNN && relu) ir_set_str(im->g, m, "activation", "relu");
+  if (cell == RC_GRU && lbr != 1) ir_set_int(im->g, m, "linear_before_reset", lbr);
   if (!fin(im, m)) return false;
   IrValue *y = m->out[0]; /* [T, N, D*H] or [N, T, D*H] */
   if (rev) y = flip_axis(im, y, (int)taxis);
@@ -1509,55 +1535,63 @@ static bool lower_split(Im *im, const Onnx__NodeProto *n, Args *a) {
   return !im->failed;
 }
 
-/* Where with a condition known at import: x*M + y*(1-M), where a constant
- * side contributes its selected values only (so -inf fills stay finite
- * elsewhere). A run-time condition needs a bool tensor: not supported. */
 static bool lower_const_ew(Im *im, const Onnx__NodeProto *n, Args *a);
+
+/* A constant operand in a position no gradient reaches (a comparison's
+ * operand, where's condition) or a fill value (a scalar or a non-weight
+ * constant on either side of Where) stays a constant, never a parameter
+ * training would update; other operands as usual. */
+static IrValue *const_operand(Im *im, Args *a, int k, bool scalar_only) {
+  Ent *e = has_in(a, k) ? a->in[k] : NULL;
+  IrTensor *c = e ? ent_const(im, e) : NULL;
+  if (im->failed) return NULL;
+  if (c && e->param && !e->v &&
+      (!scalar_only || c->numel == 1 || !ir_dtype_is_float(c->type.dtype))) {
+    /* a constant node of its own (fresh name: the entry keeps its meaning) */
+    IrNode *m = ir_add_node(im->g, opdef("constant"), NULL, 0, NULL, 1, im->loc);
+    ir_set_ints(im->g, m, "shape", c->type.dims, c->type.rank);
+    ir_set_floats(im->g, m, "value", c->d, (int)c->numel);
+    ir_set_str(im->g, m, "dtype", ir_dtype_name(c->type.dtype));
+    return fin(im, m);
+  }
+  return in_val(im, a, k);
+}
+
+/* Comparisons and logic (Equal, Less, ..., And, Or, Xor, Not): folded
+ * when every input is known at import, else smelt's ops at run time. */
+static bool lower_logic(Im *im, const Onnx__NodeProto *n, Args *a) {
+  static const char *const map[][2] = {
+      {"Equal", "equal"}, {"Less", "less"}, {"Greater", "greater"},
+      {"LessOrEqual", "less_equal"}, {"GreaterOrEqual", "greater_equal"},
+      {"And", "and"}, {"Or", "or"}, {"Xor", "xor"}, {"Not", "not"}};
+  const char *t = n->op_type, *op = NULL;
+  for (int i = 0; i < SM_COUNT(map); i++)
+    if (!strcmp(map[i][0], t)) op = map[i][1];
+  int k = !strcmp(t, "Not") ? 1 : 2;
+  bool all = true;
+  for (int i = 0; i < k; i++) {
+    if (!has_in(a, i)) return fail(im, "%s needs %d input%s", t, k, k > 1 ? "s" : "");
+    all &= ent_const(im, a->in[i]) != NULL;
+    if (im->failed) return false;
+  }
+  if (all) return lower_const_ew(im, n, a);
+  if (k == 1) set_out(a, 0, op1(im, op, in_val(im, a, 0)));
+  else set_out(a, 0, op2(im, op, const_operand(im, a, 0, false), const_operand(im, a, 1, false)));
+  return true;
+}
+
+/* Where: folded when everything is known at import (and no side is a
+ * weight), else smelt's where (a constant condition stays a constant). */
 static bool lower_where(Im *im, const Onnx__NodeProto *n, Args *a) {
   for (int i = 0; i < 3; i++)
     if (!has_in(a, i)) return fail(im, "Where needs 3 inputs");
   IrTensor *cc = ent_const(im, a->in[0]), *xc = ent_const(im, a->in[1]), *yc = ent_const(im, a->in[2]);
   if (im->failed) return false;
   if (cc && xc && yc && !a->in[1]->param && !a->in[2]->param) return lower_const_ew(im, n, a);
-  if (!cc) return fail(im, "Where with a condition computed at run time is not supported (smelt has no "
-                           "bool tensors; conditions known at import, e.g. causal masks, are)");
-  const IrType *xt = ent_type(im, a->in[1]), *yt = ent_type(im, a->in[2]);
-  if (!xt || !yt) return false;
-  if (xt->dtype != yt->dtype) return fail(im, "X and Y dtypes differ");
-  IrDType dt = xt->dtype;
-  IrType bt;
-  if (!ir_broadcast(&cc->type, xt, &bt) || !ir_broadcast(&bt, yt, &bt)) return fail(im, "operand shapes do not broadcast");
-  IrValue *acc = NULL;
-  for (int side = 0; side < 2; side++) {
-    Ent *e = a->in[1 + side];
-    IrTensor *vc = side ? yc : xc;
-    IrValue *term;
-    if (vc && (!e->param || vc->numel == 1)) { /* constant side: its selected values, 0 elsewhere */
-      IrType ct;
-      ir_broadcast(&cc->type, &vc->type, &ct);
-      ct.dtype = dt;
-      if (!fold_size_ok(im, &ct)) return false;
-      IrTensor *k = new_const(im, ct);
-      int64_t idx[IR_MAX_RANK];
-      for (int64_t j = 0; j < k->numel; j++) {
-        ref_unravel(&ct, j, idx);
-        bool sel = cc->d[ref_bcast_offset(&cc->type, idx, ct.rank)] != 0;
-        k->d[j] = sel != (side == 1) ? vc->d[ref_bcast_offset(&vc->type, idx, ct.rank)] : 0;
-      }
-      term = const_value(im, k, "where_fill");
-    } else {
-      IrTensor *mk_ = new_const(im, ir_type_make(dt, cc->type.rank, cc->type.dims));
-      for (int64_t j = 0; j < mk_->numel; j++) mk_->d[j] = (cc->d[j] != 0) != (side == 1);
-      term = op2(im, "mul", val(im, e), const_value(im, mk_, "where_mask"));
-    }
-    acc = acc ? op2(im, "add", acc, term) : term;
-  }
-  if (acc && !ir_type_eq(&acc->type, &bt)) {
-    IrNode *m = mk(im, "expand", &acc, 1);
-    ir_set_ints(im->g, m, "shape", bt.dims, bt.rank);
-    acc = fin(im, m);
-  }
-  set_out(a, 0, acc);
+  IrValue *in[3] = {const_operand(im, a, 0, false), const_operand(im, a, 1, true),
+                    const_operand(im, a, 2, true)};
+  if (!in[0] || !in[1] || !in[2]) return false;
+  set_out(a, 0, fin(im, mk(im, "where", in, 3)));
   return true;
 }
 
@@ -1878,25 +1912,44 @@ static bool lower_gather(Im *im, const Onnx__NodeProto *n, Args *a) {
   return true;
 }
 
+/* Cast and CastLike (the dtype of input 1): folded for constants, smelt's
+ * cast at run time (a same-dtype cast vanishes). */
 static bool lower_cast(Im *im, const Onnx__NodeProto *n, Args *a) {
-  int to = (int)aint(n, "to", 0);
   IrDType dt;
-  if (!map_dtype(to, &dt, true)) return fail(im, "Cast to %s is not supported", onnx_dtype_name(to));
-  if (!has_in(a, 0)) return fail(im, "Cast needs an input");
+  if (!strcmp(n->op_type, "CastLike")) {
+    const IrType *t = has_in(a, 1) ? ent_type(im, a->in[1]) : NULL;
+    if (!t) return im->failed ? false : fail(im, "CastLike needs 2 inputs");
+    dt = t->dtype;
+  } else {
+    int to = (int)aint(n, "to", 0);
+    if (!map_dtype(to, &dt)) return fail(im, "Cast to %s is not supported", onnx_dtype_name(to));
+  }
+  if (!has_in(a, 0)) return fail(im, "%s needs an input", n->op_type);
   IrTensor *x = ent_const(im, a->in[0]);
-  if (!x) {
+  if (im->failed) return false;
+  if (!x || (a->in[0]->param && ir_dtype_is_float(x->type.dtype) && ir_dtype_is_float(dt))) {
+    /* run-time data, or a weight cast to another float type (it stays
+     * the trained parameter) */
     IrValue *v = val(im, a->in[0]);
-    if (v && v->type.dtype == dt && to != OT_BOOL) {
-      set_out(a, 0, v);
-      return true;
-    }
-    return fail(im, "Cast of a run-time tensor from %s to %s is not supported",
-                v ? ir_dtype_name(v->type.dtype) : "?", onnx_dtype_name(to));
+    if (!v) return false;
+    set_out(a, 0, keep_float_params(im, cast_value(im, v, dt)));
+    return true;
   }
   IrTensor *c = new_const(im, ir_type_make(dt, x->type.rank, x->type.dims));
-  for (int64_t i = 0; i < c->numel; i++)
-    c->d[i] = to == OT_BOOL ? x->d[i] != 0 : round_to(dt, x->d[i]);
+  for (int64_t i = 0; i < c->numel; i++) c->d[i] = round_to(dt, x->d[i]);
   set_const(a, 0, c, a->in[0]->param);
+  return true;
+}
+
+/* ArgMax / ArgMin (select_last_index from opset 12) */
+static bool lower_arg(Im *im, const Onnx__NodeProto *n, Args *a) {
+  IrValue *x = in_val(im, a, 0);
+  if (!x) return im->failed ? false : fail(im, "%s needs an input", n->op_type);
+  IrNode *m = mk(im, !strcmp(n->op_type, "ArgMax") ? "argmax" : "argmin", &x, 1);
+  ir_set_int(im->g, m, "axis", aint(n, "axis", 0));
+  ir_set_int(im->g, m, "keepdims", aint(n, "keepdims", 1));
+  ir_set_int(im->g, m, "select_last_index", im->opset >= 12 ? aint(n, "select_last_index", 0) : 0);
+  set_out(a, 0, fin(im, m));
   return true;
 }
 
@@ -1965,7 +2018,7 @@ static bool lower_constant(Im *im, const Onnx__NodeProto *n, Args *a) {
   return true;
 }
 
-/* Comparison and logic on import-time constants (bool held as 0/1 u8). */
+/* Comparison and logic on import-time constants. */
 static bool lower_const_ew(Im *im, const Onnx__NodeProto *n, Args *a) {
   const char *t = n->op_type;
   IrTensor *x[3] = {0};
@@ -1979,7 +2032,7 @@ static bool lower_const_ew(Im *im, const Onnx__NodeProto *n, Args *a) {
     if (!ir_broadcast(&ty, &x[i]->type, &ty)) return fail(im, "operand shapes do not broadcast");
   if (!fold_size_ok(im, &ty)) return false;
   bool logic = strcmp(t, "Where") && strcmp(t, "Floor") && strcmp(t, "Ceil");
-  ty.dtype = logic ? IR_U8 : !strcmp(t, "Where") ? x[1]->type.dtype : x[0]->type.dtype;
+  ty.dtype = logic ? IR_BOOL : !strcmp(t, "Where") ? x[1]->type.dtype : x[0]->type.dtype;
   IrTensor *c = new_const(im, ty);
   int64_t idx[IR_MAX_RANK];
   for (int64_t j = 0; j < c->numel; j++) {
@@ -1994,6 +2047,7 @@ static bool lower_const_ew(Im *im, const Onnx__NodeProto *n, Args *a) {
     else if (!strcmp(t, "GreaterOrEqual")) r = v[0] >= v[1];
     else if (!strcmp(t, "And")) r = v[0] != 0 && v[1] != 0;
     else if (!strcmp(t, "Or")) r = v[0] != 0 || v[1] != 0;
+    else if (!strcmp(t, "Xor")) r = (v[0] != 0) != (v[1] != 0);
     else if (!strcmp(t, "Not")) r = v[0] == 0;
     else if (!strcmp(t, "Floor")) r = floor(v[0]);
     else if (!strcmp(t, "Ceil")) r = ceil(v[0]);
@@ -2035,10 +2089,12 @@ static const OnnxOp onnx_ops[] = {
     {"ReduceLogSum", lower_reduce}, {"ReduceLogSumExp", lower_reduce},
     {"Shape", lower_shape}, {"Size", lower_size}, {"Gather", lower_gather},
     {"Cast", lower_cast}, {"Range", lower_range}, {"ConstantOfShape", lower_constant_of_shape},
-    {"Constant", lower_constant}, {"Equal", lower_const_ew}, {"Less", lower_const_ew},
-    {"LessOrEqual", lower_const_ew}, {"Greater", lower_const_ew},
-    {"GreaterOrEqual", lower_const_ew}, {"And", lower_const_ew}, {"Or", lower_const_ew},
-    {"Not", lower_const_ew}, {"Where", lower_where}, {"Floor", lower_const_ew},
+    {"Constant", lower_constant}, {"Equal", lower_logic}, {"Less", lower_logic},
+    {"LessOrEqual", lower_logic}, {"Greater", lower_logic},
+    {"GreaterOrEqual", lower_logic}, {"And", lower_logic}, {"Or", lower_logic},
+    {"Xor", lower_logic}, {"Not", lower_logic}, {"Where", lower_where},
+    {"CastLike", lower_cast}, {"ArgMax", lower_arg}, {"ArgMin", lower_arg},
+    {"Floor", lower_const_ew},
     {"Ceil", lower_const_ew}, {"RNN", lower_recurrent}, {"GRU", lower_recurrent},
     {"LSTM", lower_recurrent}, {"Erf", lower_erf}, {"Split", lower_split}, {"Tile", lower_tile},
     {"ReduceProd", lower_reduce_prod}, {"ConvTranspose", lower_conv_transpose}, {"LayerNormalization", lower_layernorm},
@@ -2096,8 +2152,8 @@ static bool add_input(Im *im, const Onnx__ValueInfoProto *vi) {
   }
   const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
   IrDType dt;
-  if (!map_dtype(tt->elem_type, &dt, false)) {
-    sm_error(im->d, loc, "element type %s is not supported (float, double, int64, int32, uint8 are)",
+  if (!map_dtype(tt->elem_type, &dt)) {
+    sm_error(im->d, loc, "element type %s is not supported (float, double, int64, int32, uint8, bool are)",
              onnx_dtype_name(tt->elem_type));
     return false;
   }

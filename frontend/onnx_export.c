@@ -28,6 +28,7 @@ static int rt_dtype_of(int onnx_type) {
   case 7: return RT_I64;  /* INT64 */
   case 6: return RT_I32;  /* INT32 */
   case 2: return RT_U8;   /* UINT8 */
+  case 9: return RT_BOOL; /* BOOL */
   default: return -1;
   }
 }

@@ -11,7 +11,7 @@ static const struct {
 } dtypes[IR_NDTYPE] = {
     [IR_F32] = {"f32", "float", 4},      [IR_F64] = {"f64", "double", 8},
     [IR_I64] = {"i64", "int64_t", 8},    [IR_I32] = {"i32", "int32_t", 4},
-    [IR_U8] = {"u8", "uint8_t", 1},
+    [IR_U8] = {"u8", "uint8_t", 1},      [IR_BOOL] = {"bool", "uint8_t", 1},
 };
 
 const char *ir_dtype_name(IrDType t) { return t < IR_NDTYPE ? dtypes[t].name : "?"; }

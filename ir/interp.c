@@ -9,7 +9,8 @@
 
 _Static_assert((int)IR_INIT_HE_NORMAL == (int)RT_INIT_HE_NORMAL,
                "initializer kinds must match the runtime's");
-_Static_assert((int)IR_U8 == (int)RT_U8, "dtypes must match the runtime's");
+_Static_assert((int)IR_BOOL == (int)RT_BOOL && (int)IR_NDTYPE == (int)RT_NDTYPE,
+               "dtypes must match the runtime's");
 
 IrTensor ir_tensor_new(IrType t) {
   IrTensor x = {.type = t, .numel = ir_type_numel(&t)};
@@ -37,6 +38,7 @@ void ir_init_params(const IrGraph *g, IrTensor *params) {
         case IR_F64: { double x; memcpy(&x, q + 8 * i, 8); params[p].d[i] = x; } break;
         case IR_I64: { int64_t x; memcpy(&x, q + 8 * i, 8); params[p].d[i] = (double)x; } break;
         case IR_I32: { int32_t x; memcpy(&x, q + 4 * i, 4); params[p].d[i] = x; } break;
+        case IR_BOOL: params[p].d[i] = ((const uint8_t *)q)[i] != 0; break;
         default: params[p].d[i] = ((const uint8_t *)q)[i]; break;
         }
       }
@@ -47,6 +49,7 @@ void ir_init_params(const IrGraph *g, IrTensor *params) {
                                g->seed, (uint64_t)p, (uint64_t)i);
       /* parameters are stored in their dtype; round like the program does */
       if (v->type.dtype == IR_F32) x = (float)x;
+      if (v->type.dtype == IR_BOOL) x = x != 0;
       params[p].d[i] = x;
     }
   }

@@ -14,7 +14,10 @@
 #define IR_MAX_RANK 8
 #define IR_MAX_NUMEL ((int64_t)1 << 40)
 
-typedef enum IrDType { IR_F32, IR_F64, IR_I64, IR_I32, IR_U8, IR_NDTYPE } IrDType;
+/* bool is one byte holding 0 or 1 (C type uint8_t in generated code, "|b1"
+ * in .npy files, "BOOL" in safetensors); ops that read bools treat any
+ * nonzero byte as true. */
+typedef enum IrDType { IR_F32, IR_F64, IR_I64, IR_I32, IR_U8, IR_BOOL, IR_NDTYPE } IrDType;
 
 typedef struct IrType {
   IrDType dtype;

@@ -6,8 +6,8 @@
 #include "ops/ops.h"
 
 static const IrOpDef *const *const groups[] = {
-    ir_ops_elementwise, ir_ops_linalg, ir_ops_nn, ir_ops_reduce, ir_ops_shape,
-    ir_ops_loss, ir_ops_optim, ir_ops_seq,
+    ir_ops_elementwise, ir_ops_logic, ir_ops_linalg, ir_ops_nn, ir_ops_reduce,
+    ir_ops_shape, ir_ops_loss, ir_ops_optim, ir_ops_seq,
 };
 
 static const IrOpDef **all_ops;

@@ -142,7 +142,7 @@ void ir_toposort(IrGraph *g) {
     order[placed++] = g->nodes[pick];
     for (int o = 0; o < g->nodes[pick]->nout; o++) ready[g->nodes[pick]->out[o]->id] = true;
   }
-  memcpy(g->nodes, order, sizeof(IrNode *) * (size_t)n);
+  if (n) memcpy(g->nodes, order, sizeof(IrNode *) * (size_t)n); /* no nodes: g->nodes may be NULL */
   renumber(g);
   free(order);
   free(ready);

@@ -8,16 +8,20 @@
  * anchor). Rules (documented in README):
  *  - an elementwise consumer takes in its operand's producer when the
  *    producer is elementwise, the value has that one use and is no graph
- *    output, and both results have the same type (other operands may
+ *    output, and both results have the same shape (other operands may
  *    broadcast): an elementwise value used twice is never fused, so no
- *    elementwise work is duplicated;
+ *    elementwise work is duplicated. Dtypes may change along the chain
+ *    (a comparison feeding where, a cast): every member computes into a
+ *    local of its own dtype;
  *  - an elementwise consumer takes in a producer that accepts an epilogue
  *    (op_epilogue_root: gemm, matmul, conv1d/2d, their backward ops, pool
  *    gradients) when the results have the same type: bias adds,
  *    activations, residual adds, activation gradients (ew_grad) are then
  *    applied as the product is stored. The product may have other users:
  *    then the kernel stores it too, it is never recomputed. One producer
- *    per group, and none of its operands may come from the group;
+ *    per group, and none of its operands may come from the group. Such a
+ *    group keeps one type throughout (the GEMM keeps partial sums in the
+ *    result buffer), so it never holds a dtype-changing chain;
  *  - every value a group stores must be read only after the group's
  *    kernel runs, and nothing moves across an in-place update (a moved
  *    computation could read a parameter after it was overwritten);
@@ -39,6 +43,7 @@ typedef struct Fuse {
   int *grp;         /* by position: group representative (a position) */
   int *top, *lo;    /* by representative: last and first member position */
   bool *has_root;   /* by representative */
+  bool *mixed;      /* by representative: some member's result dtype differs */
   int *ninplace;    /* prefix count of in-place nodes: [0, k) */
   bool *is_out;     /* by value id: graph output */
   bool *alias;      /* by position: a view node that only names its operand */
@@ -51,6 +56,13 @@ typedef struct Fuse {
 
 static int64_t value_bytes(const IrValue *v) {
   return ir_type_numel(&v->type) * (int64_t)ir_dtype_size(v->type.dtype);
+}
+
+static bool same_shape(const IrType *a, const IrType *b) {
+  if (a->rank != b->rank) return false;
+  for (int i = 0; i < a->rank; i++)
+    if (a->dims[i] != b->dims[i]) return false;
+  return true;
 }
 
 static bool inplace_out(const IrNode *n, int o) { return n->op->inplace && n->op->inplace[o] >= 0; }
@@ -141,6 +153,7 @@ static void merge(Fuse *f, int ra, int rb) {
   if (f->top[rb] > f->top[ra]) f->top[ra] = f->top[rb];
   if (f->lo[rb] < f->lo[ra]) f->lo[ra] = f->lo[rb];
   f->has_root[ra] |= f->has_root[rb];
+  f->mixed[ra] |= f->mixed[rb];
 }
 
 SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
@@ -155,6 +168,7 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
   f.top = sm_xcalloc((size_t)n + 1, sizeof *f.top);
   f.lo = sm_xcalloc((size_t)n + 1, sizeof *f.lo);
   f.has_root = sm_xcalloc((size_t)n + 1, sizeof *f.has_root);
+  f.mixed = sm_xcalloc((size_t)n + 1, sizeof *f.mixed);
   f.ninplace = sm_xcalloc((size_t)n + 2, sizeof *f.ninplace);
   f.is_out = sm_xcalloc((size_t)g->nvalues + 1, sizeof *f.is_out);
   f.alias = sm_xcalloc((size_t)n + 1, sizeof *f.alias);
@@ -186,14 +200,17 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
     for (int i = 0; i < c->nin; i++) {
       IrValue *v = c->in[i];
       IrNode *p = v->def;
-      if (!p || !ir_type_eq(&v->type, &c->out[0]->type)) continue;
+      if (!p || !same_shape(&v->type, &c->out[0]->type)) continue;
       int pk = f.pos[p->id], ra = f.grp[k], rb = f.grp[pk];
       if (ra == rb) continue;
       bool ew = (p->op->flags & IR_OPF_ELEMENTWISE) && p->nout == 1;
+      bool retype = v->type.dtype != c->out[0]->type.dtype;
       if (ew) {
         if (uses[v->id] != 1 || f.is_out[v->id] || (f.has_root[ra] && f.has_root[rb])) continue;
+        if ((f.has_root[ra] || f.has_root[rb]) && (retype || f.mixed[ra] || f.mixed[rb])) continue;
       } else {
         if (!op_epilogue_root(p) || f.has_root[ra] || f.top[rb] != pk || f.lo[rb] != pk) continue;
+        if (retype || f.mixed[ra]) continue;
       }
       if (!can_merge(&f, ra, rb)) continue;
       /* tentative merge, kept only within the memory limit */
@@ -201,14 +218,16 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
       memcpy(save, f.grp, sizeof(int) * (size_t)n);
       memcpy(save + n, f.top, sizeof(int) * (size_t)n);
       memcpy(save + 2 * n, f.lo, sizeof(int) * (size_t)n);
-      bool root_a = f.has_root[ra];
+      bool root_a = f.has_root[ra], mixed_a = f.mixed[ra];
       if (!ew) f.has_root[rb] = true;
       merge(&f, ra, rb);
+      f.mixed[ra] |= retype;
       if (peak(&f) > limit) {
         memcpy(f.grp, save, sizeof(int) * (size_t)n);
         memcpy(f.top, save + n, sizeof(int) * (size_t)n);
         memcpy(f.lo, save + 2 * n, sizeof(int) * (size_t)n);
         f.has_root[ra] = root_a;
+        f.mixed[ra] = mixed_a;
         if (!ew) f.has_root[rb] = false;
       }
       free(save);
@@ -225,6 +244,7 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
   free(f.top);
   free(f.lo);
   free(f.has_root);
+  free(f.mixed);
   free(f.ninplace);
   free(f.is_out);
   free(f.alias);

@@ -11,7 +11,8 @@
 #define RT_MAX_RANK 8
 
 /* Same order as the compiler's IrDType. */
-typedef enum RtDType { RT_F32, RT_F64, RT_I64, RT_I32, RT_U8, RT_NDTYPE } RtDType;
+/* RT_BOOL: one byte, 0 or 1 (any nonzero byte read from a file becomes 1). */
+typedef enum RtDType { RT_F32, RT_F64, RT_I64, RT_I32, RT_U8, RT_BOOL, RT_NDTYPE } RtDType;
 size_t rt_dtype_size(int dtype);
 const char *rt_dtype_name(int dtype); /* "f32", ... */
 

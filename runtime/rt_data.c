@@ -19,6 +19,7 @@ double rt_elem_get(int dtype, const void *p, int64_t i) {
   case RT_I64: return (double)((const int64_t *)p)[i];
   case RT_I32: return ((const int32_t *)p)[i];
   case RT_U8: return ((const uint8_t *)p)[i];
+  case RT_BOOL: return ((const uint8_t *)p)[i] != 0;
   }
   return 0;
 }
@@ -30,6 +31,7 @@ void rt_elem_put(int dtype, void *p, int64_t i, double v) {
   case RT_I64: ((int64_t *)p)[i] = (int64_t)v; break;
   case RT_I32: ((int32_t *)p)[i] = (int32_t)v; break;
   case RT_U8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+  case RT_BOOL: ((uint8_t *)p)[i] = v != 0; break;
   }
 }
 

@@ -39,6 +39,7 @@ static void init_params(RtModel *m) {
       case RT_I64: ((int64_t *)dst)[i] = (int64_t)v; break;
       case RT_I32: ((int32_t *)dst)[i] = (int32_t)v; break;
       case RT_U8: ((uint8_t *)dst)[i] = (uint8_t)v; break;
+      case RT_BOOL: ((uint8_t *)dst)[i] = v != 0; break;
       default: break;
       }
     }

@@ -12,7 +12,7 @@
 
 static const char *const descrs[RT_NDTYPE] = {
     [RT_F32] = "<f4", [RT_F64] = "<f8", [RT_I64] = "<i8",
-    [RT_I32] = "<i4", [RT_U8] = "|u1",
+    [RT_I32] = "<i4", [RT_U8] = "|u1", [RT_BOOL] = "|b1",
 };
 
 typedef struct Hdr {
@@ -217,7 +217,7 @@ static int read_file(FILE *f, const char *path, RtArray *out, RtErr *e) {
                    descr);
   if (dtype < 0)
     return rt_fail(e,
-                   "%s: unsupported dtype '%s' (want <f4 <f8 <i8 <i4 |u1)",
+                   "%s: unsupported dtype '%s' (want <f4 <f8 <i8 <i4 |u1 |b1)",
                    path, descr);
   if (fortran)
     return rt_fail(e, "%s: fortran_order arrays are not supported", path);
@@ -241,6 +241,9 @@ static int read_file(FILE *f, const char *path, RtArray *out, RtErr *e) {
                    (long long)bytes);
   if (fread(out->data, 1, (size_t)bytes, f) != (size_t)bytes)
     return rt_fail(e, "%s: read error in data", path);
+  if (dtype == RT_BOOL)
+    for (int64_t i = 0; i < numel; i++)
+      ((uint8_t *)out->data)[i] = ((uint8_t *)out->data)[i] != 0;
   out->dtype = dtype;
   out->rank = rank;
   memcpy(out->dims, dims, sizeof(int64_t) * (size_t)rank);

@@ -15,7 +15,7 @@
 
 static const char *const st_dtypes[RT_NDTYPE] = {
     [RT_F32] = "F32", [RT_F64] = "F64", [RT_I64] = "I64",
-    [RT_I32] = "I32", [RT_U8] = "U8",
+    [RT_I32] = "I32", [RT_U8] = "U8", [RT_BOOL] = "BOOL",
 };
 
 typedef struct StTensor {
@@ -81,7 +81,7 @@ static int parse_entry(const char *path, const cJSON *j, StTensor *t,
   if (t->dtype < 0)
     return rt_fail(e,
                    "%s: tensor '%s': unsupported dtype '%s' (want F32 F64 I64 "
-                   "I32 U8)",
+                   "I32 U8 BOOL)",
                    path, nm, dt->valuestring);
   int rank = cJSON_GetArraySize(sh);
   if (rank > RT_MAX_RANK)
@@ -282,6 +282,9 @@ int rt_st_read(const RtStFile *f, const char *name, int dtype, int rank,
   }
   if (t->end > t->begin)
     memcpy(dst, f->data + t->begin, (size_t)(t->end - t->begin));
+  if (dtype == RT_BOOL)
+    for (int64_t i = 0; i < t->end - t->begin; i++)
+      ((uint8_t *)dst)[i] = ((uint8_t *)dst)[i] != 0;
   return 0;
 }
 

@@ -15,7 +15,7 @@ static const struct {
   size_t size;
 } dtypes[RT_NDTYPE] = {
     [RT_F32] = {"f32", 4}, [RT_F64] = {"f64", 8}, [RT_I64] = {"i64", 8},
-    [RT_I32] = {"i32", 4}, [RT_U8] = {"u8", 1},
+    [RT_I32] = {"i32", 4}, [RT_U8] = {"u8", 1}, [RT_BOOL] = {"bool", 1},
 };
 
 size_t rt_dtype_size(int dtype) {

@@ -48,7 +48,10 @@ bool op_same_dtype(const IrNode *n, SmDiag *d) {
 }
 
 bool ew_infer(const IrNode *n, IrType *out, SmDiag *d) {
-  if (!op_same_dtype(n, d)) return false;
+  return op_same_dtype(n, d) && ew_broadcast(n, out, d);
+}
+
+bool ew_broadcast(const IrNode *n, IrType *out, SmDiag *d) {
   IrType t = n->in[0]->type;
   for (int i = 1; i < n->nin; i++) {
     IrType r;
@@ -112,6 +115,13 @@ void emit_omp_for(SmBuf *b, int64_t work, const char *extra) {
                   extra ? extra : "");
 }
 
+static bool same_shape(const IrType *a, const IrType *b) {
+  if (a->rank != b->rank) return false;
+  for (int i = 0; i < a->rank; i++)
+    if (a->dims[i] != b->dims[i]) return false;
+  return true;
+}
+
 /* Elementwise loop nest for one op or a fused chain of them (all members
  * share the output shape). Operands from outside the group are loaded once
  * per element (broadcast operands through their own strides), members are
@@ -124,7 +134,7 @@ void ew_emit_group(SmBuf *b, IrNode *const *mem, int nm, IrValue *const *ext, in
   int r = ot->rank;
   bool flat = true;
   for (int k = 0; k < next; k++)
-    if (!ir_type_eq(&ext[k]->type, ot) && ir_numel(&ext[k]->type) != 1) flat = false;
+    if (!same_shape(&ext[k]->type, ot) && ir_numel(&ext[k]->type) != 1) flat = false;
   if (r == 0) flat = true;
   /* a derivative expression may not read every operand */
   for (int k = 0; k < next; k++) sm_buf_printf(b, "  (void)in%d;\n", k);
@@ -152,7 +162,7 @@ void ew_emit_group(SmBuf *b, IrNode *const *mem, int nm, IrValue *const *ext, in
     const IrType *t = &ext[k]->type;
     sm_buf_printf(b, "%*sconst %s v%d = in%d[", ind, "", ir_dtype_ctype(t->dtype), k, k);
     if (ir_numel(t) == 1) sm_buf_puts(b, "0");
-    else if (flat || ir_type_eq(t, ot)) sm_buf_puts(b, idx.s);
+    else if (flat || same_shape(t, ot)) sm_buf_puts(b, idx.s);
     else {
       int64_t st[IR_MAX_RANK];
       ir_strides(t, st);

@@ -321,13 +321,25 @@ static bool ew_grad_infer(const IrNode *n, IrType *out, SmDiag *d) {
       !(need >> (full - 1) & 1) || n->nin != count)
     return op_err(n, d, "needs 0 <= wrt < %d, dy among the operands and one operand per bit "
                   "of need (of %s's inputs, its output and dy)", op->min_in, op->name);
-  return ew_infer(n, out, d);
+  /* operands may differ in dtype (where's bool condition); the gradient
+   * has dy's, the last operand */
+  if (!ew_broadcast(n, out, d)) return false;
+  out[0].dtype = n->in[n->nin - 1]->type.dtype;
+  return true;
 }
 static const IrOpDef op_ew_grad = {
     .name = "ew_grad", .min_in = 1, .max_in = 4, .nout = 1,
     .flags = IR_OPF_ELEMENTWISE | IR_OPF_ANY_ATTRS, .infer = ew_grad_infer,
     .ref = ew_ref, .emit = ew_emit, .expr = ew_grad_expr, .scalar = ew_grad_scalar,
     .doc = "dy * d op / d input[wrt] for elementwise op (backward of elementwise ops)"};
+
+/* arithmetic: every dtype but bool */
+static bool num_ew_infer(const IrNode *n, IrType *out, SmDiag *d) {
+  for (int i = 0; i < n->nin; i++)
+    if (n->in[i]->type.dtype == IR_BOOL)
+      return op_err(n, d, "expects numbers, operand %d ('%s') is bool", i, n->in[i]->name);
+  return ew_infer(n, out, d);
+}
 
 static bool float_ew_infer(const IrNode *n, IrType *out, SmDiag *d) {
   for (int i = 0; i < n->nin; i++)
@@ -370,15 +382,15 @@ static const IrAttrSpec dropout_attrs[] = {{"ratio", IR_ATTR_FLOAT, false}, {NUL
       .scalar = nm##_scalar, .grad = ir_ew_grad, .dexpr = nm##_dexpr,         \
       .dscalar = nm##_dscalar, .doc = doc_}
 
-EW(add, 2, no_attrs, ew_infer, "a + b (broadcasting)");
-EW(sub, 2, no_attrs, ew_infer, "a - b (broadcasting)");
-EW(mul, 2, no_attrs, ew_infer, "a * b (broadcasting)");
-EW(div, 2, no_attrs, ew_infer, "a / b (broadcasting)");
+EW(add, 2, no_attrs, num_ew_infer, "a + b (broadcasting)");
+EW(sub, 2, no_attrs, num_ew_infer, "a - b (broadcasting)");
+EW(mul, 2, no_attrs, num_ew_infer, "a * b (broadcasting)");
+EW(div, 2, no_attrs, num_ew_infer, "a / b (broadcasting)");
 EW(pow, 2, no_attrs, float_ew_infer, "a ^ b (broadcasting)");
-EW(min, 2, no_attrs, ew_infer, "elementwise minimum (broadcasting)");
-EW(max, 2, no_attrs, ew_infer, "elementwise maximum (broadcasting)");
-EW(neg, 1, no_attrs, ew_infer, "-x");
-EW(abs, 1, no_attrs, ew_infer, "|x|");
+EW(min, 2, no_attrs, num_ew_infer, "elementwise minimum (broadcasting)");
+EW(max, 2, no_attrs, num_ew_infer, "elementwise maximum (broadcasting)");
+EW(neg, 1, no_attrs, num_ew_infer, "-x");
+EW(abs, 1, no_attrs, num_ew_infer, "|x|");
 EW(exp, 1, no_attrs, float_ew_infer, "e^x");
 EW(log, 1, no_attrs, float_ew_infer, "natural logarithm");
 EW(sqrt, 1, no_attrs, float_ew_infer, "square root");

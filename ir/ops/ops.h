@@ -7,6 +7,7 @@
 
 extern const IrOpDef *const ir_ops_elementwise[];
 extern const IrOpDef *const ir_ops_linalg[];
+extern const IrOpDef *const ir_ops_logic[];
 extern const IrOpDef *const ir_ops_loss[];
 extern const IrOpDef *const ir_ops_nn[];
 extern const IrOpDef *const ir_ops_optim[];
@@ -28,6 +29,9 @@ bool op_same_dtype(const IrNode *n, SmDiag *d);
 /* ---- elementwise machinery (common.c) ---- */
 /* Broadcast all inputs; output dtype = input 0 dtype. */
 bool ew_infer(const IrNode *n, IrType *out, SmDiag *d);
+/* The same without requiring equal dtypes (operands of mixed dtypes, e.g.
+ * where's bool condition): out[0] gets the broadcast shape, input 0's dtype. */
+bool ew_broadcast(const IrNode *n, IrType *out, SmDiag *d);
 /* Broadcast loop calling n->op->scalar. */
 void ew_ref(const IrNode *n, const IrTensor *in, IrTensor *out);
 /* Broadcast loop nest around n->op->expr. */

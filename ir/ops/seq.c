@@ -18,7 +18,9 @@
  * gate order and equations:
  *   w_ih [G*H, I], w_hh [G*H, H], b_ih [G*H], b_hh [G*H] with G = 1 (rnn),
  *   4 (lstm: gates i, f, g, o) or 3 (gru: r, z, n, with
- *   n = tanh(W_in x + b_in + r * (W_hn h + b_hn))).
+ *   n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); with
+ *   linear_before_reset=0, ONNX's default form,
+ *   n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)).
  * Bidirectional layers stack the two directions' weights on a leading dim
  * of 2 (w_ih [2, G*H, I], ..., b_hh [2, G*H]: index 0 forward, 1 reverse);
  * unidirectional layers take either form (leading dim 1). Inputs
@@ -446,6 +448,10 @@ static const IrAttrSpec rnn_attrs[] = {{"activation", IR_ATTR_STR, false},
                                        {NULL, 0, false}};
 static const IrAttrSpec rec_attrs[] = {
     {"batch_first", IR_ATTR_INT, false}, {"direction", IR_ATTR_STR, false}, {NULL, 0, false}};
+static const IrAttrSpec gru_attrs[] = {{"batch_first", IR_ATTR_INT, false},
+                                       {"direction", IR_ATTR_STR, false},
+                                       {"linear_before_reset", IR_ATTR_INT, false},
+                                       {NULL, 0, false}};
 
 typedef struct Rec {
   int cell, G, D;
@@ -477,6 +483,11 @@ static bool rec_geom(const IrNode *n, Rec *r, SmDiag *d) {
     const char *act = ir_attr_str(n, "activation", "tanh");
     if (strcmp(act, "tanh") != 0 && strcmp(act, "relu") != 0)
       return op_err(n, d, "activation must be \"tanh\" or \"relu\", got \"%s\"", act);
+  }
+  if (r->cell == CELL_GRU) {
+    int64_t lbr = ir_attr_int(n, "linear_before_reset", 1);
+    if (lbr != 0 && lbr != 1)
+      return op_err(n, d, "linear_before_reset must be 0 or 1, got %lld", (long long)lbr);
   }
   if (r->cell == CELL_LSTM && n->nin == 6)
     return op_err(n, d, "give both initial states h0 and c0, or neither");
@@ -577,6 +588,7 @@ static bool rec_expand(IrGradCtx *cx, const IrNode *n, IrValue **outs) {
   Ex e = ex_begin(cx, n);
   const int64_t T = r.T, N = r.N, H = r.H;
   bool relu = r.cell == CELL_RNN && strcmp(ir_attr_str(n, "activation", "tanh"), "relu") == 0;
+  bool lbr = r.cell != CELL_GRU || ir_attr_int(n, "linear_before_reset", 1) != 0;
   IrValue *x = n->in[0];
   if (r.bf) {
     static const int64_t p[3] = {1, 0, 2};
@@ -596,6 +608,15 @@ static bool rec_expand(IrGradCtx *cx, const IrNode *n, IrValue **outs) {
     else xp = x_gemm_bt(&e, x2, wih, x_op2(&e, "add", bih, bhh, "b"), "xp");
     IrValue *h = init_state(&e, n, &r, 0, d);
     IrValue *c = r.cell == CELL_LSTM ? init_state(&e, n, &r, 1, d) : NULL;
+    /* gru, linear_before_reset=0: the recurrent weights of r, z and of n
+     * apart (n's multiplies r * h) */
+    IrValue *whh_rz = NULL, *whh_n = NULL, *bhh_rz = NULL, *bhh_n = NULL;
+    if (!lbr) {
+      whh_rz = x_slice(&e, whh, 0, 0, 2 * H, "whrz");
+      whh_n = x_slice(&e, whh, 0, 2 * H, 3 * H, "whn");
+      bhh_rz = x_slice(&e, bhh, 0, 0, 2 * H, "bhrz");
+      bhh_n = x_slice(&e, bhh, 0, 2 * H, 3 * H, "bhn");
+    }
     for (int64_t s = 0; s < T; s++) {
       int64_t t = d == 0 ? s : T - 1 - s;
       IrValue *xt = x_slice(&e, xp, 0, t * N, (t + 1) * N, "x");
@@ -609,6 +630,18 @@ static bool rec_expand(IrGradCtx *cx, const IrNode *n, IrValue **outs) {
         IrValue *o = x_op1(&e, "sigmoid", x_slice(&e, gates, 1, 3 * H, 4 * H, "go"), "o");
         c = x_op2(&e, "add", x_op2(&e, "mul", f, c, "fc"), x_op2(&e, "mul", i, g, "ig"), "c");
         h = x_op2(&e, "mul", o, x_op1(&e, "tanh", c, "tc"), "h");
+      } else if (!lbr) {
+        IrValue *rz = x_op1(&e, "sigmoid",
+                            x_op2(&e, "add", x_slice(&e, xt, 1, 0, 2 * H, "xrz"),
+                                  x_gemm_bt(&e, h, whh_rz, bhh_rz, "hrz"), "arz"),
+                            "rz");
+        IrValue *rg = x_slice(&e, rz, 1, 0, H, "r");
+        IrValue *zg = x_slice(&e, rz, 1, H, 2 * H, "z");
+        IrValue *hn_ = x_gemm_bt(&e, x_op2(&e, "mul", rg, h, "rh"), whh_n, bhh_n, "hn");
+        IrValue *ng = x_op1(&e, "tanh",
+                            x_op2(&e, "add", x_slice(&e, xt, 1, 2 * H, 3 * H, "xn"), hn_, "an"),
+                            "n");
+        h = x_op2(&e, "add", ng, x_op2(&e, "mul", zg, x_op2(&e, "sub", h, ng, "hmn"), "zd"), "h");
       } else {
         IrValue *hp = x_gemm_bt(&e, h, whh, bhh, "hp");
         IrValue *rz = x_op1(&e, "sigmoid",
@@ -906,10 +939,11 @@ static const IrOpDef op_lstm = {
     .doc = "LSTM layer, PyTorch layout, gates i,f,g,o (x, w_ih, w_hh, b_ih, b_hh[, h0, c0]; "
            "batch_first, direction) -> y, h_n, c_n; composite"};
 static const IrOpDef op_gru = {
-    .name = "gru", .min_in = 5, .max_in = 6, .nout = 2, .attrs = rec_attrs,
+    .name = "gru", .min_in = 5, .max_in = 6, .nout = 2, .attrs = gru_attrs,
     .infer = rec_infer, .expand = rec_expand,
     .doc = "GRU layer, PyTorch layout, gates r,z,n (x, w_ih, w_hh, b_ih, b_hh[, h0]; "
-           "batch_first, direction) -> y, h_n; composite"};
+           "batch_first, direction, linear_before_reset=1 as PyTorch, 0 as ONNX's default) "
+           "-> y, h_n; composite"};
 static const IrOpDef op_attention = {
     .name = "attention", .min_in = 3, .max_in = 4, .nout = 1, .attrs = att_attrs,
     .infer = att_infer, .expand = att_expand,

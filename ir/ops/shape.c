@@ -27,6 +27,7 @@ static bool value_fits(IrDType t, double v) {
   case IR_I64: return v == trunc(v) && fabs(v) <= 9007199254740992.0;
   case IR_I32: return v == trunc(v) && v >= INT32_MIN && v <= INT32_MAX;
   case IR_U8: return v == trunc(v) && v >= 0 && v <= 255;
+  case IR_BOOL: return v == 0 || v == 1;
   default: return false;
   }
 }
@@ -551,7 +552,7 @@ static bool constant_dtype(const IrNode *n, IrDType *t) {
 static bool constant_infer(const IrNode *n, IrType *out, SmDiag *d) {
   IrDType dt;
   if (!constant_dtype(n, &dt))
-    return op_err(n, d, "unknown dtype \"%s\" (f32, f64, i64, i32, u8)",
+    return op_err(n, d, "unknown dtype \"%s\" (f32, f64, i64, i32, u8, bool)",
                   ir_attr_str(n, "dtype", "f32"));
   const IrAttr *sa = ir_attr(n, "shape");
   int64_t shape[IR_MAX_RANK];

@@ -250,6 +250,8 @@ for direction in ["forward", "reverse", "bidirectional"]:
 rec_case("lstm_nobias_noinit", "LSTM", 4, 3, 2, 3, 5, outs=("Y",), bias=False, opset=7)
 rec_case("lstm_only_h0", "LSTM", 4, 3, 2, 3, 5, outs=("", "Y_h"), init_h=True)
 rec_case("gru_final_only", "GRU", 3, 4, 2, 3, 5, outs=("", "Y_h"), linear_before_reset=1)
+rec_case("gru_lbr0_forward", "GRU", 3, 5, 3, 4, 6, init_h=True)  # ONNX's default linear_before_reset=0
+rec_case("gru_lbr0_bidi_l1", "GRU", 3, 4, 2, 3, 5, "bidirectional", layout=1, init_h=True, linear_before_reset=0)
 rec_case("rnn_relu_bidi", "RNN", 1, 4, 2, 3, 5, "bidirectional", activations=["Relu", "Relu"])
 
 # ---- normalization ----
@@ -288,6 +290,30 @@ case("where_const_cond", [h.make_node("Where", ["c", "x", "y"], ["z"])], [("x", 
      [init("c", cond)])
 case("where_masked_fill", [h.make_node("Where", ["c", "m", "x"], ["z"]), h.make_node("Softmax", ["z"], ["s"])],
      [("x", f32(2, 3, 3))], ["s"], [init("c", np.triu(np.ones((3, 3), bool), 1)), init("m", np.float32(-np.inf))])
+# ---- comparisons, logic, Where, Cast and ArgMax on run-time tensors ----
+ints = lambda *s: rng.randint(-2, 3, size=s).astype(np.int64)
+bools = lambda *s: rng.rand(*s) > 0.5
+case("logic_runtime_mask", [h.make_node("Less", ["x", "y"], ["l"]), h.make_node("And", ["l", "m"], ["a"]),
+                            h.make_node("Not", ["a"], ["n"]), h.make_node("Xor", ["n", "k"], ["q"]),
+                            h.make_node("Or", ["q", "l"], ["z"])],
+     [("x", f32(3, 4)), ("y", f32(1, 4)), ("m", bools(3, 4)), ("k", bools(4))], ["z"], out_dtype=bool)
+case("logic_runtime_where", [h.make_node("Greater", ["x", "t"], ["g"]), h.make_node("Where", ["g", "x", "y"], ["w"]),
+                             h.make_node("Where", ["m", "w", "half"], ["z"])],
+     [("x", f32(2, 3, 4)), ("y", f32(4)), ("m", bools(3, 1))], ["z"],
+     [init("t", np.float32(0.25)), init("half", np.float32(0.5))])
+for op in ["Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"]:
+    case(f"compare_{op.lower()}_int64", [h.make_node(op, ["a", "b"], ["y"])], [("a", ints(3, 1, 5)), ("b", ints(4, 1))],
+         ["y"], out_dtype=bool, opset=16)
+case("cast_chain", [h.make_node("Cast", ["x"], ["i"], to=T.INT32), h.make_node("Cast", ["i"], ["d"], to=T.DOUBLE),
+                    h.make_node("Cast", ["x"], ["b"], to=T.BOOL), h.make_node("Cast", ["b"], ["bd"], to=T.DOUBLE),
+                    h.make_node("Add", ["d", "bd"], ["s"]), h.make_node("CastLike", ["s", "x"], ["y"])],
+     [("x", f32(3, 5, lo=-4, hi=4))], ["y"], opset=15)
+case("argmax_argmin", [h.make_node("ArgMax", ["x"], ["a"], axis=2, keepdims=0),
+                       h.make_node("ArgMin", ["x"], ["b"], axis=-1, select_last_index=1),
+                       h.make_node("Reshape", ["b", "shp"], ["br"]), h.make_node("Add", ["a", "br"], ["y"])],
+     [("x", np.round(f32(2, 4, 3))), ], ["y"], [init("shp", np.array([2, 4], np.int64))], out_dtype=np.int64)
+case("pow_runtime_int_exponent", [h.make_node("Pow", ["x", "e"], ["y"])], [("x", f32(3, 4, lo=0.5, hi=2)),
+                                                                          ("e", ints(4))], ["y"])
 case("tile", [h.make_node("Tile", ["x", "r"], ["y"])], [("x", f32(2, 3, 4))], ["y"],
      [init("r", np.array([2, 1, 3], np.int64))])
 case("erf", [h.make_node("Erf", ["x"], ["y"])], [("x", f32(4, 50, lo=-4, hi=4))], ["y"])
@@ -556,6 +582,8 @@ save_bad("short_raw.onnx", simple([h.make_node("Add", ["x", "w"], ["y"])], [vx],
 f16 = h.make_tensor("w", T.FLOAT16, [2, 3], np.zeros(6, np.float16).view(np.uint16).tolist())
 save_bad("dtype.onnx", simple([h.make_node("Add", ["x", "w"], ["y"])], [vx], [vy], [f16]),
          "has element type float16")
+save_bad("and_float.onnx", simple([h.make_node("And", ["x", "x"], ["y"], name="and1")], [vx], [vy]),
+         "and: expects bool operands, operand 0 ('x') is f32[2,3]")
 sym = h.make_tensor_value_info("x", T.FLOAT, ["batch", 3])
 save_bad("symbolic.onnx", simple([h.make_node("Relu", ["x"], ["y"])], [sym], [vy]),
          "dim 0 is the symbol 'batch' and is not bound")

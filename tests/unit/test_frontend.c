@@ -84,6 +84,38 @@ static void test_roundtrip_basic(void **state) {
             "output f, c\n");
 }
 
+/* bool types, bool parameters and constants, and the ops that make and
+ * take them */
+static void test_roundtrip_bool(void **state) {
+  (void)state;
+  roundtrip("b.smelt",
+            "model logic\n"
+            "input x: f32[4,3]\n"
+            "input m: bool[4,3]\n"
+            "input s: bool[]\n"
+            "param k: bool[3] = ones\n"
+            "c = constant(shape=[2], value=[1, 0], dtype=\"bool\")\n"
+            "h = constant(shape=[], value=0.5)\n"
+            "l: bool[4,3] = less(x, h)\n"
+            "a = and(l, m)\n"
+            "o = or(a, k)\n"
+            "t = not(o)\n"
+            "n = xor(t, s)\n"
+            "w: f32[4,3] = where(n, x, h)\n"
+            "i: i64[4] = argmax(w, axis=1, keepdims=0)\n"
+            "b: bool[4] = cast(i, to=\"bool\")\n"
+            "output w, b, c\n");
+  SmDiag d;
+  sm_diag_init(&d);
+  IrGraph *g = NULL;
+  assert_int_equal(fe_parse_text("b.smelt", "input m: bool[4,3]\noutput m\n", &g, &d), SM_OK);
+  char *p = print_graph(g);
+  assert_non_null(strstr(p, "input m: bool[4,3]\n"));
+  free(p);
+  ir_graph_free(g);
+  sm_diag_free(&d);
+}
+
 static void test_roundtrip_examples(void **state) {
   (void)state;
   const char *dir = SMELT_SOURCE_DIR "/examples";
@@ -230,6 +262,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip_basic),
       cmocka_unit_test(test_roundtrip_examples),
+      cmocka_unit_test(test_roundtrip_bool),
       cmocka_unit_test(test_diag_unknown_op),
       cmocka_unit_test(test_diag_arity),
       cmocka_unit_test(test_diag_undefined_and_duplicate),

@@ -115,6 +115,13 @@ static void grad_gru(void **state) {
                  "param c: f32[2,6] = uniform(-0.5, 0.5)\nparam d: f32[2,6] = uniform(-0.5, 0.5)\n"
                  "y, h = gru(x, a, b, c, d, h0, direction=\"bidirectional\")\noutput h\n",
                  &o);
+  /* ONNX's default form: n = tanh(W_in x + b_in + W_hn (r * h) + b_hn) */
+  gradcheck_opts("input x: f32[3,2,3]\ninput h0: f32[2,2,2]\n"
+                 "param a: f32[2,6,3] = uniform(-0.5, 0.5)\nparam b: f32[2,6,2] = uniform(-0.5, 0.5)\n"
+                 "param c: f32[2,6] = uniform(-0.5, 0.5)\nparam d: f32[2,6] = uniform(-0.5, 0.5)\n"
+                 "y, h = gru(x, a, b, c, d, h0, direction=\"bidirectional\", linear_before_reset=0)\n"
+                 "output y, h\n",
+                 &o);
 }
 
 /* stacked layers and a loss: gradients flow through both recurrences */

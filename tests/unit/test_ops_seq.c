@@ -268,6 +268,7 @@ enum { RNN, LSTM, GRU };
 typedef struct RecCase {
   int cell, D;
   bool bf, states, stacked, relu;
+  bool lbr0; /* gru: linear_before_reset=0 (ONNX's default form) */
   int64_t T, N, I, H;
 } RecCase;
 
@@ -307,10 +308,16 @@ static void rec_oracle(const RecCase *c, const double *x, const double *wih, con
             double og = sigm(gi[3 * H + j] + gh[3 * H + j]);
             cc[j] = fg * cc[j] + ig * gg;
             nh[j] = og * tanh(cc[j]);
-          } else {
+          } else if (!c->lbr0) {
             double rg = sigm(gi[j] + gh[j]), zg = sigm(gi[H + j] + gh[H + j]);
             double ng = tanh(gi[2 * H + j] + rg * gh[2 * H + j]);
             nh[j] = (1 - zg) * ng + zg * h[j];
+          } else {
+            /* n = tanh(W_in x + b_in + W_hn (r * h) + b_hn) */
+            double zg = sigm(gi[H + j] + gh[H + j]), a = gi[2 * H + j] + bhh[d * GH + 2 * H + j];
+            for (int64_t k = 0; k < H; k++)
+              a += whh[(d * GH + 2 * H + j) * H + k] * sigm(gi[k] + gh[k]) * h[k];
+            nh[j] = (1 - zg) * tanh(a) + zg * h[j];
           }
         }
         memcpy(h, nh, sizeof(double) * (size_t)H);
@@ -343,14 +350,14 @@ static void rec_case(const RecCase *c) {
                   "param wih: f64[%s%lld,%lld] = zeros\nparam whh: f64[%s%lld,%lld] = zeros\n"
                   "param bih: f64[%s%lld] = zeros\nparam bhh: f64[%s%lld] = zeros\n"
                   "y: f64[%lld,%lld,%lld], hn: f64[%lld,%lld,%lld]%s = %s(x, wih, whh, bih, bhh%s%s"
-                  ", batch_first=%d, direction=\"%s\"%s)\noutput y, hn%s\n",
+                  ", batch_first=%d, direction=\"%s\"%s%s)\noutput y, hn%s\n",
                   lead, (long long)GH, (long long)I, lead, (long long)GH, (long long)H, lead,
                   (long long)GH, lead, (long long)GH, (long long)(c->bf ? N : T),
                   (long long)(c->bf ? T : N), (long long)(D * H), (long long)D, (long long)N,
                   (long long)H, c->cell == LSTM ? ", cn" : "", names[c->cell],
                   c->states ? ", h0" : "", c->states && c->cell == LSTM ? ", c0" : "", c->bf,
                   D == 2 ? "bidirectional" : "forward", c->relu ? ", activation=\"relu\"" : "",
-                  c->cell == LSTM ? ", cn" : "");
+                  c->lbr0 ? ", linear_before_reset=0" : "", c->cell == LSTM ? ", cn" : "");
   assert_true(len < (int)sizeof text);
   double *x = vals(T * N * I, 11, -1, 1), *h0 = vals(D * N * H, 12, -1, 1);
   double *c0 = vals(D * N * H, 13, -1, 1);
@@ -440,6 +447,9 @@ static void gru_values(void **state) {
                       .bf = true});
   rec_case(&(RecCase){.cell = GRU, .D = 2, .T = 5, .N = 2, .I = 4, .H = 3, .stacked = true,
                       .states = true});
+  rec_case(&(RecCase){.cell = GRU, .D = 1, .T = 4, .N = 2, .I = 3, .H = 5, .lbr0 = true});
+  rec_case(&(RecCase){.cell = GRU, .D = 2, .T = 3, .N = 3, .I = 2, .H = 4, .stacked = true,
+                      .states = true, .bf = true, .lbr0 = true});
 }
 
 /* more than 16 steps: the outputs are concatenated by a tree of concats */
@@ -477,7 +487,9 @@ static void opcheck_recurrent(void **state) {
       "param f2: f32[2,9,3] = uniform(-0.5, 0.5)\nparam f3: f32[2,9] = uniform(-0.5, 0.5)\n"
       "param f4: f32[2,9] = uniform(-0.5, 0.5)\n"
       "yf, hfn = gru(xf, f1, f2, f3, f4, hf, batch_first=1, direction=\"bidirectional\")\n"
-      "output ya, ha, yb, hbn, yc, hc, cc, yd, hdn, cdn, ye, he, yf, hfn\n",
+      "yg, hgn = gru(xf, f1, f2, f3, f4, hf, batch_first=1, direction=\"bidirectional\", "
+      "linear_before_reset=0)\n"
+      "output ya, ha, yb, hbn, yc, hc, cc, yd, hdn, cdn, ye, he, yf, hfn, yg, hgn\n",
       &o);
 }
 
@@ -669,6 +681,12 @@ static void recurrent_errors(void **state) {
                      "test.smelt:6:8: error: gru: w_ih 'wi' f32[16,3]: dim 0 must be 3*H for a "
                      "hidden size H >= 1 (gates r, z, n)",
                      NULL);
+  expect_parse_error("input x: f32[5,2,3]\nparam wi: f32[12,3] = zeros\nparam wh: f32[12,4] = zeros\n"
+                     "param bi: f32[12] = zeros\nparam bh: f32[12] = zeros\n"
+                     "y, h = gru(x, wi, wh, bi, bh, linear_before_reset=2)\noutput y\n",
+                     "test.smelt:6:8: error: gru: linear_before_reset must be 0 or 1, got 2", NULL);
+  expect_parse_error(REC_HEAD "y, h, c = lstm(x, wi, wh, bi, bh, linear_before_reset=0)\noutput y\n",
+                     "test.smelt:6:35: error: lstm: unknown attribute 'linear_before_reset'", NULL);
   expect_parse_error(REC_HEAD "y, h = rnn(x, wi, wh, bi, bh)\noutput y\n",
                      "test.smelt:6:8: error: rnn: w_hh 'wh' must be f32[16,16] (H = 16, I = 3, "
                      "D = 1), got f32[16,4]",

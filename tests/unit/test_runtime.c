@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "rt.h"
+#include "rt_model.h"
 
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
 
@@ -169,6 +170,9 @@ static void npy_roundtrip_one(int dtype, int rank, const int64_t *dims) {
   void *src = malloc(bytes ? bytes : 1);
   assert_non_null(src);
   fill(src, bytes, (unsigned)dtype);
+  if (dtype == RT_BOOL) /* bools are 0 or 1 */
+    for (size_t i = 0; i < bytes; i++)
+      ((unsigned char *)src)[i] &= 1;
   RtErr e = {{0}};
   if (rt_npy_write(path, dtype, rank, dims, src, &e))
     fail_msg("%s", e.msg);
@@ -476,6 +480,63 @@ static void test_st_roundtrip(void **state) {
   assert_int_equal(rt_st_read(f, "empty", RT_F32, 2, de, NULL, &e), 0);
   rt_st_close(f);
   assert_int_equal(count_tmp_files(tmpdir), 0);
+}
+
+/* bool tensors: '|b1' in .npy, "BOOL" in safetensors, one byte each; any
+ * nonzero byte read from a file becomes 1 */
+static void test_bool_files(void **state) {
+  (void)state;
+  RtErr e = {{0}};
+  RtArray a;
+  unsigned char v[4] = {0, 1, 1, 0};
+  int64_t d4[1] = {4};
+  if (rt_npy_write(P("b.npy"), RT_BOOL, 1, d4, v, &e))
+    fail_msg("%s", e.msg);
+  size_t n;
+  unsigned char *raw = slurp(P("b.npy"), &n);
+  char *hdr = strndup((char *)raw + 10, n - 10 - 4);
+  assert_non_null(strstr(hdr, "'descr': '|b1'"));
+  free(hdr);
+  free(raw);
+  if (rt_npy_read(P("b.npy"), &a, &e))
+    fail_msg("%s", e.msg);
+  assert_int_equal(a.dtype, RT_BOOL);
+  assert_memory_equal(a.data, v, 4);
+  rt_array_free(&a);
+
+  unsigned char odd[3] = {0, 2, 255};
+  make_npy(P("b2.npy"), 1, "{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }", odd, 3);
+  if (rt_npy_read(P("b2.npy"), &a, &e))
+    fail_msg("%s", e.msg);
+  assert_int_equal(a.dtype, RT_BOOL);
+  const unsigned char want[3] = {0, 1, 1};
+  assert_memory_equal(a.data, want, 3);
+  assert_int_equal(rt_elem_get(RT_BOOL, a.data, 2), 1);
+  rt_elem_put(RT_BOOL, a.data, 0, -0.5);
+  assert_int_equal(((unsigned char *)a.data)[0], 1);
+  rt_array_free(&a);
+
+  unsigned char odd4[4] = {0, 2, 255, 0};
+  RtStEntry t[1] = {{"mask", RT_BOOL, 1, d4, odd4}};
+  if (rt_st_write(P("b.safetensors"), t, 1, &e))
+    fail_msg("%s", e.msg);
+  raw = slurp(P("b.safetensors"), &n);
+  hdr = strndup((char *)raw + 8, n - 8);
+  assert_non_null(strstr(hdr, "\"dtype\":\"BOOL\""));
+  free(hdr);
+  free(raw);
+  RtStFile *f;
+  if (rt_st_open(P("b.safetensors"), &f, &e))
+    fail_msg("%s", e.msg);
+  unsigned char got[4];
+  assert_int_equal(rt_st_read(f, "mask", RT_U8, 1, d4, got, &e), -1);
+  assert_non_null(strstr(e.msg, "dtype"));
+  assert_int_equal(rt_st_read(f, "mask", RT_BOOL, 1, d4, got, &e), 0);
+  rt_st_close(f);
+  const unsigned char want4[4] = {0, 1, 1, 0};
+  assert_memory_equal(got, want4, 4);
+  assert_string_equal(rt_dtype_name(RT_BOOL), "bool");
+  assert_int_equal(rt_dtype_size(RT_BOOL), 1);
 }
 
 /* A safetensors file from a JSON header and `ndata` bytes of data. */
@@ -1018,6 +1079,7 @@ int main(void) {
       cmocka_unit_test(test_npy_handmade),
       cmocka_unit_test(test_npy_rejects),
       cmocka_unit_test(test_st_roundtrip),
+      cmocka_unit_test(test_bool_files),
       cmocka_unit_test(test_st_handmade),
       cmocka_unit_test(test_st_rejects),
       cmocka_unit_test(test_atomic_writes),

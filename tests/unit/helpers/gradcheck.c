@@ -108,6 +108,7 @@ void gradcheck_opts(const char *text, const GradcheckOpts *o) {
     for (int64_t k = 0; k < ins[i].numel; k++) {
       double u = rt_uniform(o->seed, (uint64_t)i, (uint64_t)k);
       ins[i].d[k] = isf ? o->lo + (o->hi - o->lo) * u
+                    : g->inputs[i]->type.dtype == IR_BOOL ? (double)(u < 0.5)
                         : (double)(o->ilo + (int64_t)floor(u * (double)(o->ihi - o->ilo + 1)));
     }
   }

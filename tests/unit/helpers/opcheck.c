@@ -45,6 +45,7 @@ static void store(void *p, IrDType t, int64_t i, double v) {
   case IR_I64: ((int64_t *)p)[i] = (int64_t)v; break;
   case IR_I32: ((int32_t *)p)[i] = (int32_t)v; break;
   case IR_U8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+  case IR_BOOL: ((uint8_t *)p)[i] = v != 0; break;
   default: break;
   }
 }
@@ -56,6 +57,7 @@ static double load(const void *p, IrDType t, int64_t i) {
   case IR_I64: return (double)((const int64_t *)p)[i];
   case IR_I32: return ((const int32_t *)p)[i];
   case IR_U8: return ((const uint8_t *)p)[i];
+  case IR_BOOL: return ((const uint8_t *)p)[i];
   default: return NAN;
   }
 }
@@ -81,6 +83,7 @@ double opcheck_opts(const char *text, const OpcheckOpts *o) {
       case IR_F32: v = (float)v; break;
       case IR_I32: v = (double)(int32_t)v; break;
       case IR_U8: v = (double)(uint8_t)(int64_t)v; break;
+      case IR_BOOL: v = u < 0.5; break;
       default: break;
       }
       ins[i].d[k] = v;
