@@ -3,7 +3,8 @@
  * produces: new graphs (infer, eval, train, or infer and one graph per
  *           `step`); the model is not modified.
  *
- *   infer  the declared outputs except the loss (inputs: features)
+ *   infer  the predictions, then the other declared outputs, those of
+ *          them that need no labels (inputs: features)
  *   eval   per-sample loss and predictions, inference-mode ops
  *   train  training-mode forward (dropout_train, batchnorm_train), the
  *          backward pass from pass_grad, optional gradient clipping and one
@@ -584,12 +585,38 @@ SmStatus pass_training_program(const IrGraph *model, TrainProgram *tp, SmDiag *d
   const char *task = dstr(tr, "task", ir_dtype_is_float(y->type.dtype) ? "regress" : "classify");
   t->task = !strcmp(task, "regress") ? RT_TASK_REGRESS : RT_TASK_CLASSIFY;
 
-  /* infer: predictions only */
+  /* infer: the predictions, then the other declared outputs, those that
+   * need no labels (a seq2seq model's infer gives its greedy decoding, not
+   * its teacher-forced logits) */
   tp->infer = ir_graph_clone(base);
-  tp->infer->noutputs = 0;
-  ir_add_output(tp->infer, ir_graph_find(tp->infer, pred->name));
-  ir_prune(tp->infer, true);
-  tp->infer->ndirs = 0;
+  {
+    IrGraph *ig = tp->infer;
+    bool *needs_y = sm_xcalloc((size_t)ig->nvalues + 1, 1);
+    needs_y[ir_graph_find(ig, y->name)->id] = true;
+    for (int k = 0; k < ig->nnodes; k++) {
+      const IrNode *n = ig->nodes[k];
+      bool any = false;
+      for (int i = 0; i < n->nin; i++) any |= needs_y[n->in[i]->id];
+      for (int o = 0; o < n->nout; o++) needs_y[n->out[o]->id] = any;
+    }
+    IrValue *ipred = ir_graph_find(ig, pred->name);
+    int nout = ig->noutputs;
+    IrValue **outs = sm_xcalloc((size_t)nout + 1, sizeof *outs);
+    memcpy(outs, ig->outputs, sizeof *outs * (size_t)nout);
+    ig->noutputs = 0;
+    if (!needs_y[ipred->id]) ir_add_output(ig, ipred);
+    for (int i = 0; i < nout; i++)
+      if (outs[i] != ipred && !needs_y[outs[i]->id]) ir_add_output(ig, outs[i]);
+    free(outs);
+    free(needs_y);
+    if (ig->noutputs == 0) {
+      sm_error(d, tr->loc, "train: every output needs the labels '%s'; declare an output "
+               "that infer can compute from '%s' alone", y->name, x->name);
+      goto fail;
+    }
+    ir_prune(ig, true);
+    ig->ndirs = 0;
+  }
 
   /* eval: per-sample loss and predictions */
   tp->eval = ir_graph_clone(base);

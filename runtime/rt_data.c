@@ -378,12 +378,13 @@ int rt_data_check(const RtData *d, const char *what, const RtTensorDesc *x, cons
                    rt_shape_str(d->y.dtype, d->y.rank, d->y.dims, a, sizeof a), y->name,
                    rt_shape_str(y->dtype, y->rank, y->dims, b, sizeof b),
                    (long long)desc_per_sample(y));
-  if (task == RT_TASK_CLASSIFY && d->yper == 1)
-    for (int64_t i = 0; i < d->n; i++) {
+  /* class ids: one per sample, or several (a sequence) in an integer label */
+  if (task == RT_TASK_CLASSIFY && (d->yper == 1 || y->dtype == RT_I64 || y->dtype == RT_I32))
+    for (int64_t i = 0; i < d->n * d->yper; i++) {
       double v = rt_elem_get(d->y.dtype, d->y.data, i);
       if (!(v >= 0 && v < (double)nclass && v == floor(v)))
         return rt_fail(e, "%s: %s label %g of sample %lld is not a class id in [0, %lld)",
-                       d->yname, what, v, (long long)i, (long long)nclass);
+                       d->yname, what, v, (long long)(i / d->yper), (long long)nclass);
     }
   return 0;
 }

@@ -39,18 +39,29 @@ static int64_t argmax(int dtype, const void *p, int64_t off, int64_t n) {
   return best;
 }
 
+int64_t rt_pred_positions(const RtTensorDesc *pt, int64_t nclass) {
+  int64_t pper = pt->rank && pt->dims[0] ? pt->numel / pt->dims[0] : 1;
+  return pper > 1 && nclass > 0 && pper % nclass == 0 ? pper / nclass : 1;
+}
+
 void rt_metrics_add(RtMetrics *mt, const RtTensorDesc *pt, const void *pred, const RtData *d,
                     const int64_t *idx, int64_t count) {
   int64_t pper = pt->rank && pt->dims[0] ? pt->numel / pt->dims[0] : 1, yper = d->yper;
+  /* classifiers: P predictions per sample (a sequence model's positions),
+   * each nc wide; labels hold P class ids or P one-hot rows */
+  int64_t P = mt->task == RT_TASK_CLASSIFY ? rt_pred_positions(pt, mt->nclass) : 1;
+  int64_t nc = pper / P;
   for (int64_t i = 0; i < count; i++) {
     int64_t r = idx[i];
     if (mt->task == RT_TASK_CLASSIFY) {
-      int64_t t = yper == 1 ? (int64_t)rt_elem_get(d->y.dtype, d->y.data, r)
-                            : argmax(d->y.dtype, d->y.data, r * yper, yper);
-      int64_t p = pper == 1 ? rt_elem_get(pt->dtype, pred, i) > 0
-                            : argmax(pt->dtype, pred, i * pper, pper);
-      if (t >= 0 && t < mt->nclass && p >= 0 && p < mt->nclass)
-        mt->confusion[t * mt->nclass + p]++;
+      for (int64_t j = 0; j < P; j++) {
+        int64_t t = yper == P ? (int64_t)rt_elem_get(d->y.dtype, d->y.data, r * yper + j)
+                              : argmax(d->y.dtype, d->y.data, r * yper + j * nc, nc);
+        int64_t p = pper == 1 ? rt_elem_get(pt->dtype, pred, i) > 0
+                              : argmax(pt->dtype, pred, i * pper + j * nc, nc);
+        if (t >= 0 && t < mt->nclass && p >= 0 && p < mt->nclass)
+          mt->confusion[t * mt->nclass + p]++;
+      }
     } else {
       int64_t k = pper < yper ? pper : yper;
       for (int64_t j = 0; j < k; j++) {
@@ -62,7 +73,8 @@ void rt_metrics_add(RtMetrics *mt, const RtTensorDesc *pt, const void *pred, con
       mt->nelem += k;
     }
   }
-  mt->n += count;
+  mt->n += count * P;
+  mt->positions = P;
 }
 
 double rt_metrics_loss(const RtMetrics *mt) { return mt->n ? mt->loss_sum / (double)mt->n : NAN; }
@@ -111,7 +123,11 @@ double rt_metrics_macro_f1(const RtMetrics *mt) {
 }
 
 void rt_metrics_print(const RtMetrics *mt, const char *title, FILE *f) {
-  fprintf(f, "%s: %lld samples, loss %.6g", title, (long long)mt->n, rt_metrics_loss(mt));
+  if (mt->positions > 1)
+    fprintf(f, "%s: %lld samples x %lld positions, loss %.6g", title,
+            (long long)(mt->n / mt->positions), (long long)mt->positions, rt_metrics_loss(mt));
+  else
+    fprintf(f, "%s: %lld samples, loss %.6g", title, (long long)mt->n, rt_metrics_loss(mt));
   if (mt->task != RT_TASK_CLASSIFY) {
     fprintf(f, ", MSE %.6g, MAE %.6g\n", rt_metrics_mse(mt), rt_metrics_mae(mt));
     return;

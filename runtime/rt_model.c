@@ -149,7 +149,9 @@ int rt_load_tensor_file(const char *path, const RtTensorDesc *t, void *dst,
     rt_array_free(&a);
     return 0;
   }
-  if (rt_idx_read(path, &a, e)) return -1;
+  if (has_suffix(path, ".csv") || has_suffix(path, ".csv.gz") ? rt_csv_read(path, &a, e)
+                                                               : rt_idx_read(path, &a, e))
+    return -1;
   int64_t per_file = a.rank ? a.numel / (a.dims[0] ? a.dims[0] : 1) : a.numel;
   int64_t batch = t->rank ? t->dims[0] : 1;
   int64_t per_tensor = batch ? t->numel / batch : 0;
@@ -180,8 +182,8 @@ static void usage(const RtModelDesc *d, FILE *f) {
           "\n"
           "Runs the compiled model '%s'. Without --weights the parameters come "
           "from\nthe declared initializers (seed %llu). Input files: .npy with "
-          "the exact dtype\nand shape, or IDX (.gz) files whose first samples "
-          "fill the batch (u8 scaled\nto [0,1]). Without --output, a summary of "
+          "the exact dtype\nand shape, or IDX (.gz) and CSV files whose first samples "
+          "(rows) fill the batch\n(u8 scaled to [0,1]). Without --output, a summary of "
           "each output is printed. A .pgm output\nis drawn as a grid of grayscale "
           "images (pixel values 0..255, clamped).\n\ninputs:\n",
           d->name, d->name, d->train ? "       " : "", d->train ? d->name : "",

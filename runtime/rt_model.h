@@ -123,9 +123,10 @@ const void *rt_model_func_output(const RtModel *m, int fn, int i);
 
 /* Load an input tensor from a file into dst (dtype/shape of t):
  *  .npy  - must match t's dtype and shape exactly;
- *  IDX (.gz or not, e.g. Fashion-MNIST images) - the first dims[0] samples
- *          whose per-sample element count matches t's, u8 scaled to [0,1]
- *          when t is float. */
+ *  IDX (.gz or not, e.g. Fashion-MNIST images) or numeric CSV (.csv[.gz],
+ *          one sample per row) - the first dims[0] samples whose
+ *          per-sample element count matches t's, u8 scaled to [0,1] when t
+ *          is float. */
 int rt_load_tensor_file(const char *path, const RtTensorDesc *t, void *dst,
                         RtErr *e);
 
@@ -222,7 +223,8 @@ void rt_shuffle(uint64_t seed, int64_t epoch, int64_t n, int64_t *perm);
 typedef struct RtMetrics {
   int task;
   int64_t nclass;     /* classifiers: prediction columns (2 for one logit) */
-  int64_t n;          /* samples counted */
+  int64_t n;          /* predictions counted: samples x positions */
+  int64_t positions;  /* classifier predictions per sample (sequence models: T) */
   double loss_sum;    /* kept by the caller */
   int64_t *confusion; /* [nclass, nclass], rows: true class */
   double se, ae;      /* regression: summed over nelem elements */
@@ -233,10 +235,16 @@ void rt_metrics_reset(RtMetrics *mt);
 void rt_metrics_free(RtMetrics *mt);
 /* Counts rows [0, count) of pred (tensor pt) against the labels of samples
  * idx[0..count) of d. One pred column is a logit (class 1 iff > 0); labels
- * with several columns (one-hot) count as their argmax. */
+ * with several columns (one-hot) count as their argmax. A classifier's
+ * sample may hold P = rt_pred_positions predictions (logits [N,T,C] of a
+ * sequence model: P = T) against P class ids or P one-hot rows; each
+ * counts once (n += count * P). */
 void rt_metrics_add(RtMetrics *mt, const RtTensorDesc *pt, const void *pred,
                     const RtData *d, const int64_t *idx, int64_t count);
 double rt_metrics_loss(const RtMetrics *mt);
+/* Predictions per sample of a classifier with nclass classes: the pred
+ * tensor's per-sample size / nclass (1 for one logit or one row). */
+int64_t rt_pred_positions(const RtTensorDesc *pt, int64_t nclass);
 double rt_metrics_accuracy(const RtMetrics *mt);
 double rt_metrics_mse(const RtMetrics *mt);
 double rt_metrics_mae(const RtMetrics *mt);

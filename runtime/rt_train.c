@@ -390,10 +390,11 @@ static int check_desc(const RtModelDesc *d, RtErr *e) {
   return 0;
 }
 
+/* classes: the last dim of the predictions (2 for a single logit) */
 static int64_t model_nclass(const RtModelDesc *d) {
   const RtTensorDesc *p = &func(d, 1)->outputs[d->train->out_pred];
   int64_t per = p->numel / p->dims[0];
-  return per == 1 ? 2 : per;
+  return per == 1 ? 2 : p->rank > 1 ? p->dims[p->rank - 1] : per;
 }
 
 /* ---- evaluation ---- */
@@ -417,10 +418,14 @@ int rt_evaluate(RtModel *m, const RtData *d, const RtNorm *nm, RtMetrics *mt, Rt
     for (int64_t i = 0; i < N; i++) idx[i] = (start + i) % d->n;
     rt_data_fill(d, nm, idx, N, xt, x, yt, y);
     rt_model_run_func(m, fn);
-    if (lt->numel >= N) /* per-sample losses */
-      for (int64_t i = 0; i < real; i++) mt->loss_sum += rt_elem_get(lt->dtype, loss, i);
+    /* the loss sum over the batch's real predictions: P per sample */
+    int64_t P = mt->task == RT_TASK_CLASSIFY ? rt_pred_positions(pt, mt->nclass) : 1;
+    int64_t k = lt->numel / N;
+    if (k >= 1) /* per-sample (k = 1) or per-position (k = P) losses */
+      for (int64_t i = 0; i < real * k; i++)
+        mt->loss_sum += rt_elem_get(lt->dtype, loss, i) * (double)P / (double)k;
     else /* a batch mean: exact for full batches only */
-      mt->loss_sum += rt_elem_get(lt->dtype, loss, 0) * (double)real;
+      mt->loss_sum += rt_elem_get(lt->dtype, loss, 0) * (double)(real * P);
     rt_metrics_add(mt, pt, pred, d, idx, real);
   }
   free(idx);
@@ -867,7 +872,7 @@ static int train_loop(Run *r) {
         fprintf(stderr, " Try a lower --lr.\n");
         return 1;
       }
-      r->tm.loss_sum += l * (double)N;
+      r->tm.loss_sum += l * (double)(N * (t->task == RT_TASK_CLASSIFY ? rt_pred_positions(pt, r->tm.nclass) : 1));
       rt_metrics_add(&r->tm, pt, pred, tr, idx, N);
       L->step++;
       double now = rt_now();

@@ -28,12 +28,19 @@ static void check_example(const char *file) {
 static void test_lenet(void **state) { (void)state; check_example("lenet.smelt"); }
 static void test_mlp(void **state) { (void)state; check_example("mlp.smelt"); }
 static void test_cnn_bn(void **state) { (void)state; check_example("cnn_bn.smelt"); }
+/* the generator's samples from fixed noise (random_normal) */
+static void test_gan(void **state) { (void)state; check_example("gan.smelt"); }
+/* teacher-forced logits and the unrolled greedy decoding (argmax fed back):
+ * the decoded ids must match exactly */
+static void test_seq2seq(void **state) { (void)state; check_example("seq2seq.smelt"); }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lenet),
       cmocka_unit_test(test_mlp),
       cmocka_unit_test(test_cnn_bn),
+      cmocka_unit_test(test_gan),
+      cmocka_unit_test(test_seq2seq),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -543,6 +543,51 @@ static void test_metrics(void **state) {
   rt_data_free(&d);
 }
 
+/* a sequence classifier: pred [2,3,4] (3 positions of 4 classes) against
+ * 3 class ids per sample, then against the same labels one-hot */
+static void test_metrics_positions(void **state) {
+  (void)state;
+  RtErr e;
+  RtMetrics mt;
+  assert_int_equal(rt_metrics_init(&mt, RT_TASK_CLASSIFY, 4, &e), 0);
+  int64_t ys[6] = {0, 3, 2, 1, 1, 0}, xd[2] = {2, 1}, yd[2] = {2, 3}, hd[2] = {2, 12};
+  float xs[2] = {0}, onehot[24] = {0};
+  for (int i = 0; i < 6; i++) onehot[i * 4 + ys[i]] = 1;
+  assert_int_equal(rt_npy_write(P("sx.npy"), RT_F32, 2, xd, xs, &e), 0);
+  assert_int_equal(rt_npy_write(P("sy.npy"), RT_I64, 2, yd, ys, &e), 0);
+  assert_int_equal(rt_npy_write(P("sh.npy"), RT_F32, 2, hd, onehot, &e), 0);
+  /* predicted classes 0 3 1 | 1 2 0: 4 of 6 right */
+  const int pc[6] = {0, 3, 1, 1, 2, 0};
+  float pred[24] = {0};
+  for (int i = 0; i < 6; i++) pred[i * 4 + pc[i]] = 1;
+  RtTensorDesc pt = {.name = "pred", .dtype = RT_F32, .rank = 3, .dims = {2, 3, 4}, .numel = 24};
+  assert_int_equal(rt_pred_positions(&pt, 4), 3);
+  int64_t idx[2] = {0, 1};
+  const char *labels[2] = {"sy.npy", "sh.npy"};
+  for (int k = 0; k < 2; k++) {
+    RtData d;
+    assert_int_equal(rt_data_load(&d, P("sx.npy"), P(labels[k]), &e), 0);
+    rt_metrics_reset(&mt);
+    rt_metrics_add(&mt, &pt, pred, &d, idx, 2);
+    assert_int_equal(mt.n, 6);
+    assert_int_equal(mt.positions, 3);
+    assert_float_equal(rt_metrics_accuracy(&mt), 4.0 / 6, 1e-12);
+    assert_int_equal(mt.confusion[2 * 4 + 1], 1); /* true 2, predicted 1 */
+    assert_int_equal(mt.confusion[1 * 4 + 2], 1);
+    rt_data_free(&d);
+  }
+  /* class ids are checked at every position */
+  RtData d;
+  int64_t bad[6] = {0, 3, 2, 1, 4, 0};
+  assert_int_equal(rt_npy_write(P("sb.npy"), RT_I64, 2, yd, bad, &e), 0);
+  assert_int_equal(rt_data_load(&d, P("sx.npy"), P("sb.npy"), &e), 0);
+  RtTensorDesc xt = td("x", RT_F32, 2, 2, 1, 0, 0), yt = td("y", RT_I64, 2, 2, 3, 0, 0);
+  assert_int_not_equal(rt_data_check(&d, "training", &xt, &yt, RT_TASK_CLASSIFY, 4, &e), 0);
+  assert_non_null(strstr(e.msg, "label 4 of sample 1 is not a class id in [0, 4)"));
+  rt_data_free(&d);
+  rt_metrics_free(&mt);
+}
+
 /* ---- training ---- */
 
 static void test_train_converges(void **state) {
@@ -1019,6 +1064,7 @@ int main(void) {
       cmocka_unit_test(test_schedules),      cmocka_unit_test(test_plateau),
       cmocka_unit_test(test_shuffle),        cmocka_unit_test(test_csv_read),
       cmocka_unit_test(test_norm_split_fill), cmocka_unit_test(test_metrics),
+      cmocka_unit_test(test_metrics_positions),
       cmocka_unit_test(test_train_converges), cmocka_unit_test(test_resume_reproduces),
       cmocka_unit_test(test_nan_stops),      cmocka_unit_test(test_early_stopping),
       cmocka_unit_test(test_drop_last),      cmocka_unit_test(test_eval_counts),
