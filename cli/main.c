@@ -389,6 +389,27 @@ done:
   return rc;
 }
 
+/* The export template for the program's weights (master params [0,
+ * nweights), which keep their initializer names). */
+static SmStatus onnx_template(const char *model, const CgProgram *p, FeOnnxTemplate *t, SmDiag *d) {
+  const IrGraph *m = p->funcs[p->master];
+  int n = p->nweights;
+  const char **names = sm_xcalloc((size_t)n + 1, sizeof *names);
+  int *ranks = sm_xcalloc((size_t)n + 1, sizeof *ranks);
+  int64_t(*dims)[8] = sm_xcalloc((size_t)n + 1, sizeof *dims);
+  for (int i = 0; i < n; i++) {
+    const IrValue *v = m->params[i];
+    names[i] = v->name;
+    ranks[i] = v->type.rank;
+    for (int k = 0; k < v->type.rank; k++) dims[i][k] = v->type.dims[k];
+  }
+  SmStatus s = fe_onnx_template(model, names, ranks, (const int64_t(*)[8])dims, n, t, d);
+  free(names);
+  free(ranks);
+  free(dims);
+  return s;
+}
+
 static int cmd_compile(int argc, char **argv) {
   const char *model = NULL, *out = NULL, *emit = "exe", *weights = NULL;
   FeOptions fo = {0};
@@ -466,9 +487,18 @@ static int cmd_compile(int argc, char **argv) {
   }
   if (rc == 0) {
     Built b;
-    if (build_program(g, train, &tf, opt, NULL, NULL, &b, &d) != SM_OK ||
-        cg_compile_program(&b.prog, kind, out, &o, &d) != SM_OK)
+    FeOnnxTemplate ot = {0};
+    if (build_program(g, train, &tf, opt, NULL, NULL, &b, &d) != SM_OK) rc = 1;
+    /* a trained ONNX model can write itself back (train --export-onnx) */
+    if (rc == 0 && train && fe_is_onnx(model) && onnx_template(model, &b.prog, &ot, &d) != SM_OK)
       rc = 1;
+    if (rc == 0) {
+      o.onnx.model = ot.model, o.onnx.model_len = ot.model_len;
+      o.onnx.graph = ot.graph, o.onnx.graph_len = ot.graph_len;
+      o.onnx.n = ot.n, o.onnx.param = ot.param, o.onnx.onnx_type = ot.onnx_type;
+      if (cg_compile_program(&b.prog, kind, out, &o, &d) != SM_OK) rc = 1;
+    }
+    fe_onnx_template_free(&ot);
     built_free(&b);
   }
   fputs(sm_diag_text(&d), stderr);

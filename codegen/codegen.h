@@ -81,6 +81,15 @@ typedef struct CgOptions {
   bool embed_weights;    /* bake parameters into the C source */
   const IrTensor *params; /* values to embed; NULL: the declared initializers */
   bool check;            /* libclang check of the generated file (default on) */
+  /* training programs of ONNX models: the template `train --export-onnx`
+   * writes the trained weights into (frontend's FeOnnxTemplate; model_len
+   * 0: none) */
+  struct {
+    const unsigned char *model, *graph;
+    size_t model_len, graph_len;
+    int n;
+    const int *param, *onnx_type;
+  } onnx;
 } CgOptions;
 
 /* Emit `name.h` and `name.c` text for a program. */

@@ -275,6 +275,29 @@ CgProgram cg_program_train(IrGraph *infer, IrGraph *eval, IrGraph *train, int nw
   return p;
 }
 
+/* bytes as a C string literal, 32 per line, octal escapes */
+static void emit_bytes(SmBuf *c, const unsigned char *p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (i % 32 == 0) sm_buf_puts(c, i ? "\"\n  \"" : "  \"");
+    sm_buf_printf(c, "\\%o", p[i]);
+  }
+  sm_buf_puts(c, n ? "\"" : "  \"\"");
+}
+
+static void emit_onnx_template(SmBuf *c, const char *m, const CgOptions *o) {
+  sm_buf_printf(c, "\nstatic const unsigned char %s_onnx_model[] =\n", m);
+  emit_bytes(c, o->onnx.model, o->onnx.model_len);
+  sm_buf_printf(c, ";\nstatic const unsigned char %s_onnx_graph[] =\n", m);
+  emit_bytes(c, o->onnx.graph, o->onnx.graph_len);
+  sm_buf_printf(c, ";\nstatic const int %s_onnx_param[%d] = {", m, o->onnx.n + 1);
+  for (int i = 0; i < o->onnx.n; i++) sm_buf_printf(c, "%s%d", i ? ", " : "", o->onnx.param[i]);
+  sm_buf_printf(c, "%s};\nstatic const int %s_onnx_type[%d] = {", o->onnx.n ? "" : "0", m, o->onnx.n + 1);
+  for (int i = 0; i < o->onnx.n; i++) sm_buf_printf(c, "%s%d", i ? ", " : "", o->onnx.onnx_type[i]);
+  sm_buf_printf(c, "%s};\nstatic const RtOnnxTemplate %s_onnx = {%s_onnx_model, %s_onnx_graph, "
+                "%zu, %zu, %d, %s_onnx_param, %s_onnx_type};\n",
+                o->onnx.n ? "" : "0", m, m, m, o->onnx.model_len, o->onnx.graph_len, o->onnx.n, m, m);
+}
+
 CgProgram cg_program_steps(IrGraph *infer, IrGraph *const *steps, const char *const *names,
                            int nsteps, int nweights, const RtTrainDesc *t) {
   SM_ASSERT(nsteps >= 1 && nsteps < CG_MAX_FUNCS);
@@ -371,16 +394,19 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
     for (int i = 0; i < RT_MAX_STEPS; i++) sm_buf_printf(c, "%s%d", i ? ", " : "", t->step_fn[i]);
     sm_buf_puts(c, "},\n};\n");
   }
+  bool onnx = o->onnx.model_len > 0;
+  if (onnx) emit_onnx_template(c, m, o);
   sm_buf_printf(c,
                 "\nstatic const RtModelDesc %s_model = {\n"
                 "  \"%s\", %lluull, %d, %d, %d,\n  %s%s, %s_infer_outputs, %s%s,\n"
-                "  %zu, %zu, %s_infer,\n  %d, %s_funcs, %s%s%s, %d,\n};\n\n",
+                "  %zu, %zu, %s_infer,\n  %d, %s_funcs, %s%s%s, %d, %s%s%s,\n};\n\n",
                 m, m, (unsigned long long)prog->seed, g0->ninputs, g0->noutputs,
                 master->nparams, g0->ninputs ? m : "NULL", g0->ninputs ? "_infer_inputs" : "",
                 m, master->nparams ? m : "NULL", master->nparams ? "_params" : "",
                 plans[0].param_bytes, arena, m, prog->nfuncs, m,
                 prog->has_train ? "&" : "NULL", prog->has_train ? m : "",
-                prog->has_train ? "_train_desc" : "", prog->nweights);
+                prog->has_train ? "_train_desc" : "", prog->nweights, onnx ? "&" : "NULL",
+                onnx ? m : "", onnx ? "_onnx" : "");
   for (int f = 0; f < prog->nfuncs; f++) cg_plan_free(&plans[f]);
   sm_buf_printf(c,
                 "const struct RtModelDesc *%s_desc(void) { return &%s_model; }\n"

@@ -57,6 +57,26 @@ typedef struct FeExportStats {
 SmStatus fe_onnx_export(const char *onnx_in, const char *weights, const char *out,
                         FeExportStats *stats, SmDiag *d);
 
+/* What a compiled training program needs to write its trained weights as
+ * ONNX without protobuf-c (`./prog train --export-onnx F`): the model
+ * without its graph, the graph without the initializers the program
+ * trains, and for each of those the parameter and ONNX element type. The
+ * program writes model + graph + fresh initializers (raw_data), which
+ * protobuf merges into the original model with new weights. */
+typedef struct FeOnnxTemplate {
+  unsigned char *model, *graph; /* packed ModelProto (no graph), GraphProto */
+  size_t model_len, graph_len;
+  int n;                        /* initializers the program writes */
+  int *param;                   /* their parameter indices (in `names`) */
+  int *onnx_type;               /* their ONNX data_type */
+} FeOnnxTemplate;
+/* Builds t for the parameters names[0..n) (with rank/dims as the program
+ * holds them): an initializer of the same name, element type and shape is
+ * left out of the graph and written by the program. */
+SmStatus fe_onnx_template(const char *onnx_in, const char *const *names, const int *ranks,
+                          const int64_t (*dims)[8], int n, FeOnnxTemplate *t, SmDiag *d);
+void fe_onnx_template_free(FeOnnxTemplate *t);
+
 /* "lenet" from "examples/lenet.smelt"; non-identifier chars become '_'. */
 void fe_model_name(const char *path, char *buf, size_t n);
 

@@ -182,3 +182,73 @@ SmStatus fe_onnx_export(const char *onnx_in, const char *weights, const char *ou
   onnx__model_proto__free_unpacked(m, NULL);
   return s;
 }
+
+/* ---- the template of `./prog train --export-onnx` ---- */
+
+void fe_onnx_template_free(FeOnnxTemplate *t) {
+  free(t->model);
+  free(t->graph);
+  free(t->param);
+  free(t->onnx_type);
+  memset(t, 0, sizeof *t);
+}
+
+SmStatus fe_onnx_template(const char *onnx_in, const char *const *names, const int *ranks,
+                          const int64_t (*dims)[8], int n, FeOnnxTemplate *t, SmDiag *d) {
+  memset(t, 0, sizeof *t);
+  SmLoc floc = {onnx_in, 0, 0};
+  char *buf;
+  size_t len;
+  SmStatus s = sm_read_file(onnx_in, &buf, &len, d);
+  if (s) return s;
+  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, (const uint8_t *)buf);
+  free(buf);
+  if (!m || !m->graph) {
+    sm_error(d, floc, "not a valid ONNX model: the protobuf is truncated or corrupt");
+    if (m) onnx__model_proto__free_unpacked(m, NULL);
+    return SM_ERR_PARSE;
+  }
+  Onnx__GraphProto *g = m->graph;
+  size_t ninit = g->n_initializer;
+  Onnx__TensorProto **all = g->initializer, **keep = calloc(ninit + 1, sizeof *keep);
+  t->param = calloc(ninit + 1, sizeof *t->param);
+  t->onnx_type = calloc(ninit + 1, sizeof *t->onnx_type);
+  size_t nk = 0;
+  for (size_t i = 0; i < ninit; i++) {
+    Onnx__TensorProto *x = all[i];
+    int p = -1;
+    for (int k = 0; x->name && k < n && p < 0; k++)
+      if (!strcmp(names[k], x->name)) p = k;
+    bool same = p >= 0 && x->has_data_type && rt_dtype_of(x->data_type) >= 0 &&
+                (size_t)ranks[p] == x->n_dims;
+    for (size_t j = 0; same && j < x->n_dims; j++) same = dims[p][j] == x->dims[j];
+    if (!same) {
+      keep[nk++] = x;
+      continue;
+    }
+    t->param[t->n] = p;
+    t->onnx_type[t->n] = x->data_type;
+    t->n++;
+  }
+  /* pack the graph without them, then the model without the graph */
+  g->initializer = keep;
+  g->n_initializer = nk;
+  t->graph_len = onnx__graph_proto__get_packed_size(g);
+  t->graph = malloc(t->graph_len + 1);
+  if (t->graph) onnx__graph_proto__pack(g, t->graph);
+  g->initializer = all;
+  g->n_initializer = ninit;
+  m->graph = NULL;
+  t->model_len = onnx__model_proto__get_packed_size(m);
+  t->model = malloc(t->model_len + 1);
+  if (t->model) onnx__model_proto__pack(m, t->model);
+  m->graph = g;
+  free(keep);
+  onnx__model_proto__free_unpacked(m, NULL);
+  if (!t->graph || !t->model || !t->param || !t->onnx_type) {
+    fe_onnx_template_free(t);
+    sm_error(d, floc, "out of memory");
+    return SM_ERR_IO;
+  }
+  return SM_OK;
+}

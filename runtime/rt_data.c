@@ -469,8 +469,12 @@ void rt_data_fill(const RtData *d, const RtNorm *nm, const int64_t *idx, int64_t
   if (!y || !yt) return;
   for (int64_t i = 0; i < count; i++)
     for (int64_t j = 0; j < d->yper; j++)
-      rt_elem_put(yt->dtype, y, i * d->yper + j,
-                  rt_elem_get(d->y.dtype, d->y.data, idx[i] * d->yper + j));
+      rt_elem_put(yt->dtype, y, i * d->yper + j, rt_data_target(d, idx[i] * d->yper + j, yt->dtype));
+}
+
+double rt_data_target(const RtData *d, int64_t k, int dtype) {
+  double v = rt_elem_get(d->y.dtype, d->y.data, k);
+  return d->y.dtype == RT_U8 && (dtype == RT_F32 || dtype == RT_F64) ? v / 255.0 : v;
 }
 
 void rt_shuffle(uint64_t seed, int64_t epoch, int64_t n, int64_t *perm) {

@@ -1,7 +1,9 @@
 /* Image grids: a batch of grayscale images written as one binary PGM
  * (P5) file, for looking at a generator's samples or an autoencoder's
  * reconstructions. Values are pixel intensities in [0, 255] (clamped and
- * rounded), the scale of the u8 data the images came from. */
+ * rounded), the scale of the u8 data the images came from; a batch whose
+ * values all lie in [0, 1] is taken as intensities on that scale (the
+ * runtime's scaling of u8 images) and multiplied by 255. */
 #include "rt_model.h"
 
 #include <math.h>
@@ -36,11 +38,18 @@ int rt_pgm_write_grid(const char *path, int dtype, int rank, const int64_t *dims
   unsigned char *img = malloc((size_t)(W * H));
   if (!img) return rt_fail(e, "%s: out of memory", path);
   memset(img, 64, (size_t)(W * H)); /* dark gray frame */
+  double lo = INFINITY, hi = -INFINITY;
+  for (int64_t i = 0; i < n * h * w; i++) {
+    double v = rt_elem_get(dtype, data, i);
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
+  }
+  double scale = lo >= 0 && hi <= 1 ? 255 : 1;
   for (int64_t k = 0; k < n; k++) {
     int64_t y0 = gap + (k / cols) * (h + gap), x0 = gap + (k % cols) * (w + gap);
     for (int64_t i = 0; i < h; i++)
       for (int64_t j = 0; j < w; j++) {
-        double v = rt_elem_get(dtype, data, (k * h + i) * w + j);
+        double v = scale * rt_elem_get(dtype, data, (k * h + i) * w + j);
         v = v != v ? 0 : v < 0 ? 0 : v > 255 ? 255 : v;
         img[(y0 + i) * W + x0 + j] = (unsigned char)lround(v);
       }

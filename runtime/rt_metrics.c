@@ -66,7 +66,7 @@ void rt_metrics_add(RtMetrics *mt, const RtTensorDesc *pt, const void *pred, con
       int64_t k = pper < yper ? pper : yper;
       for (int64_t j = 0; j < k; j++) {
         double diff = rt_elem_get(pt->dtype, pred, i * pper + j) -
-                      rt_elem_get(d->y.dtype, d->y.data, r * yper + j);
+                      rt_data_target(d, r * yper + j, pt->dtype);
         mt->se += diff * diff;
         mt->ae += fabs(diff);
       }

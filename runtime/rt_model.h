@@ -84,6 +84,17 @@ typedef struct RtTrainDesc {
   int step_fn[RT_MAX_STEPS];
 } RtTrainDesc;
 
+/* An ONNX model's bytes without the initializers a training program
+ * trains (codegen embeds it; runtime/rt_onnx.c writes the model back with
+ * the current weights). */
+typedef struct RtOnnxTemplate {
+  const unsigned char *model, *graph; /* packed ModelProto (no graph), GraphProto */
+  size_t model_len, graph_len;
+  int n;                              /* initializers to write */
+  const int *param;                   /* their indices into params (weights) */
+  const int *onnx_type;               /* their ONNX element types */
+} RtOnnxTemplate;
+
 typedef struct RtModelDesc {
   const char *name;
   uint64_t seed;
@@ -99,6 +110,7 @@ typedef struct RtModelDesc {
    * statistics): params[i] is state iff i >= nweights; checkpoints hold
    * all, exported weights only the first nweights */
   int nweights;
+  const RtOnnxTemplate *onnx; /* ONNX-imported training programs, else NULL */
 } RtModelDesc;
 
 typedef struct RtModel {
@@ -140,12 +152,15 @@ int rt_eval_main(const RtModelDesc *d, int argc, char **argv);
 /* `PROG train ...` of a program with several steps per batch (a GAN),
  * runtime/rt_steps.c. */
 int rt_steps_train_main(const RtModelDesc *d, int argc, char **argv);
+/* The model as ONNX with the current weights (d->onnx must be set),
+ * written atomically. */
+int rt_onnx_write(const char *path, const RtModel *m, RtErr *e);
 /* `PROG generate ...`: sampling text from a next-token model
  * (runtime/rt_generate.c). */
 int rt_generate_main(const RtModelDesc *d, int argc, char **argv);
 /* A batch of grayscale images ([N,1,H,W], [N,H,W] or [N,P], P square) in
- * pixel units (clamped to [0,255]) as one PGM grid, atomically
- * (runtime/rt_image.c). */
+ * pixel units (clamped to [0,255]; a batch entirely within [0,1] is scaled
+ * by 255) as one PGM grid, atomically (runtime/rt_image.c). */
 int rt_pgm_write_grid(const char *path, int dtype, int rank, const int64_t *dims,
                       const void *data, RtErr *e);
 int rt_path_is_pgm(const char *path);
@@ -210,7 +225,11 @@ typedef struct RtNorm {
 int rt_norm_fit(RtNorm *nm, int kind, const RtData *d, RtErr *e);
 void rt_norm_free(RtNorm *nm);
 /* Writes samples idx[0..count) of d into x and y (the model's tensors xt,
- * yt; y may be NULL), converting dtypes and normalizing x. */
+ * yt; y may be NULL), converting dtypes and normalizing x. u8 targets
+ * (image files) become [0,1] in float tensors, like u8 inputs. */
+/* Target element k of d as a tensor of `dtype` sees it (u8 / 255 when
+ * dtype is float). */
+double rt_data_target(const RtData *d, int64_t k, int dtype);
 void rt_data_fill(const RtData *d, const RtNorm *nm, const int64_t *idx,
                   int64_t count, const RtTensorDesc *xt, void *x,
                   const RtTensorDesc *yt, void *y);

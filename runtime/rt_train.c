@@ -75,7 +75,7 @@ typedef struct Opts {
   int64_t seed;
   int seed_set;
   RtSchedule sched;
-  const char *metrics, *save, *checkpoint, *resume, *init_weights, *weights;
+  const char *metrics, *save, *checkpoint, *resume, *init_weights, *weights, *export_onnx;
 } Opts;
 
 static void usage_data(FILE *f, int eval) {
@@ -116,7 +116,7 @@ static void usage_data(FILE *f, int eval) {
           "                      set. Default: unit for u8 data, else none%s\n"
           "Samples are rows along the first dimension; per-sample element counts\n"
           "must match the model's x and y. Labels of classifiers are class ids\n"
-          "(or one-hot rows).\n",
+          "(or one-hot rows); u8 targets of a float y (images) are scaled to [0,1].\n",
           eval ? " (or the\n                      checkpoint's)" : "");
 }
 
@@ -153,6 +153,7 @@ static void usage_train(const RtModelDesc *d, FILE *f) {
           "  --init-weights W    start from the weights in W.safetensors whose names\n"
           "                      match (fine-tuning); others keep their initializers\n"
           "  --save W            final weights (.safetensors; weights only)\n"
+          "%s"
           "  --checkpoint C      after every epoch, atomically: all parameters, optimizer\n"
           "                      state and the loop state (.safetensors)\n"
           "  --resume C          continue from checkpoint C with the next epoch\n"
@@ -169,7 +170,10 @@ static void usage_train(const RtModelDesc *d, FILE *f) {
           "0 ok, 1 failure, 2 usage error.\n",
           t->epochs, (unsigned long long)d->seed, t->schedule.lr,
           t->schedule.kind >= 0 && t->schedule.kind < 6 ? sched_names[t->schedule.kind] : "?",
-          t->patience, (long long)d->funcs[t->train_fn].inputs[t->in_x].dims[0]);
+          t->patience,
+          d->onnx ? "  --export-onnx F     the trained model as ONNX (the model this program\n"
+                    "                      was compiled from, with the final weights)\n" : "",
+          (long long)d->funcs[t->train_fn].inputs[t->in_x].dims[0]);
 }
 
 static void usage_eval(const RtModelDesc *d, FILE *f) {
@@ -313,6 +317,7 @@ static int parse_args(const RtModelDesc *d, int eval, int argc, char **argv, Opt
       else if (!strcmp(name, "--patience")) bad = parse_int(v, 0, 1000000000, &o->patience);
       else if (!strcmp(name, "--metrics")) o->metrics = v;
       else if (!strcmp(name, "--save")) o->save = v;
+      else if (!strcmp(name, "--export-onnx") && d->onnx) o->export_onnx = v;
       else if (!strcmp(name, "--resume")) o->resume = v;
       else if (!strcmp(name, "--init-weights")) o->init_weights = v;
       else known = 0;
@@ -953,6 +958,10 @@ static int train_finish(Run *r) {
       return 1;
     }
     printf("saved weights to %s\n", o->save);
+  }
+  if (o->export_onnx) {
+    if (rt_onnx_write(o->export_onnx, r->m, &r->e)) return 1;
+    printf("wrote the trained model to %s (ONNX)\n", o->export_onnx);
   }
   return 0;
 }

@@ -28,7 +28,7 @@ typedef enum {
   Y_CLASS,  /* integer class ids in [0, classes) */
   Y_BINARY, /* float 0/1 */
   Y_REAL,   /* float uniform in [0, 1) */
-  Y_X255,   /* float: the features * 255 (the autoencoder's unscaled image) */
+  Y_X,      /* float: the features themselves (the autoencoder's target) */
   Y_NONE,   /* no labels: a program of several steps (the GAN) */
 } YKind;
 
@@ -61,7 +61,7 @@ static const Example examples[] = {
     {"vgg_small.smelt", 10, 0.8, Y_CLASS, O2, 0},
     {"resnet_small.smelt", 15, 0.8, Y_CLASS, O2, 0},
     {"cnn_norms.smelt", 20, 0.8, Y_CLASS, O2, 0},
-    {"autoencoder.smelt", 10, 0.8, Y_X255, O2, 0},
+    {"autoencoder.smelt", 10, 0.8, Y_X, O2, 0},
     {"perceptron.smelt", 10, 0.8, Y_BINARY, O2, 0},
     {"lstm_timeseries.smelt", 10, 0.5, Y_REAL, O1, 0},
     {"char_lm.smelt", 10, 0.8, Y_CLASS, O1, 0},
@@ -218,8 +218,8 @@ static bool train_supervised(const Example *ex, const RtModelDesc *desc, RtModel
     }
     put(x, xt->dtype, i, v);
   }
-  if (ex->y == Y_X255)
-    for (int64_t i = 0; i < yt->numel; i++) put(y, yt->dtype, i, 255 * rt_elem_get(xt->dtype, x, i));
+  if (ex->y == Y_X)
+    for (int64_t i = 0; i < yt->numel; i++) put(y, yt->dtype, i, rt_elem_get(xt->dtype, x, i));
   float *lr = rt_model_tensor(m, &tf->inputs[td->in_lr]);
   int64_t *step = rt_model_tensor(m, &tf->inputs[td->in_step]);
   const RtTensorDesc *lt = &tf->outputs[td->out_loss];

@@ -386,7 +386,8 @@ static void test_export(void **state) {
                       "np.save('%s/y.npy', r.randint(0, 4, 16).astype(np.int64))\"", python, dir, dir), 0);
   assert_int_equal(sh("%s compile %s --train --loss cross_entropy -o %s/prog", smelt, m, dir), 0);
   assert_int_equal(sh("%s/prog train --train-x %s/x.npy --train-y %s/y.npy --epochs 2 --lr 0.2 "
-                      "--save %s/w.safetensors >/dev/null", dir, dir, dir, dir), 0);
+                      "--save %s/w.safetensors --export-onnx %s/prog.onnx >/dev/null", dir, dir, dir,
+                      dir, dir), 0);
   snprintf(w, sizeof w, "%s/w.safetensors", dir);
   snprintf(out, sizeof out, "%s/trained.onnx", dir);
   SmDiag d;
@@ -398,6 +399,11 @@ static void test_export(void **state) {
   assert_int_equal(st.unmatched, 0);
   sm_diag_free(&d);
   assert_int_equal(compare_exported(smelt, m, w, out, in, in, dir), 0);
+  /* the program's own export (no protobuf-c in the program) loads in
+   * onnxruntime and agrees too */
+  char own[1024];
+  snprintf(own, sizeof own, "%s/prog.onnx", dir);
+  assert_int_equal(compare_exported(smelt, m, w, own, in, in, dir), 0);
   /* the weights did change */
   char orig[1024];
   snprintf(orig, sizeof orig, "%s/arch_gru_classifier_b4/out_0.npy", models);

@@ -588,6 +588,42 @@ static void test_metrics_positions(void **state) {
   rt_metrics_free(&mt);
 }
 
+/* u8 targets (image files) reach float targets and the regression
+ * metrics as [0,1], like u8 features; integer targets stay as they are */
+static void test_u8_targets(void **state) {
+  (void)state;
+  RtErr e;
+  uint8_t ys[4] = {0, 51, 255, 102};
+  float xs[2] = {0};
+  int64_t xd[2] = {2, 1}, yd[2] = {2, 2};
+  assert_int_equal(rt_npy_write(P("ux.npy"), RT_F32, 2, xd, xs, &e), 0);
+  assert_int_equal(rt_npy_write(P("uy.npy"), RT_U8, 2, yd, ys, &e), 0);
+  RtData d;
+  assert_int_equal(rt_data_load(&d, P("ux.npy"), P("uy.npy"), &e), 0);
+  RtNorm nm = {0};
+  RtTensorDesc xt = td("x", RT_F32, 2, 2, 1, 0, 0), yf = td("y", RT_F32, 2, 2, 2, 0, 0);
+  RtTensorDesc yi = td("y", RT_I64, 2, 2, 2, 0, 0);
+  float x[2], y[4];
+  int64_t yint[4], idx[2] = {1, 0};
+  rt_data_fill(&d, &nm, idx, 2, &xt, x, &yf, y);
+  assert_float_equal(y[0], 1.0f, 1e-7);
+  assert_float_equal(y[1], 0.4f, 1e-7);
+  assert_float_equal(y[2], 0.0f, 1e-7);
+  assert_float_equal(y[3], 0.2f, 1e-7);
+  rt_data_fill(&d, &nm, idx, 2, &xt, x, &yi, yint);
+  assert_int_equal(yint[0], 255);
+  assert_int_equal(yint[3], 51);
+  RtMetrics mt;
+  assert_int_equal(rt_metrics_init(&mt, RT_TASK_REGRESS, 0, &e), 0);
+  float pred[4] = {0.5f, 0.2f, 1.0f, 0.4f}; /* errors 0.5 0 0 0 against rows 0, 1 */
+  int64_t in_order[2] = {0, 1};
+  rt_metrics_add(&mt, &yf, pred, &d, in_order, 2);
+  assert_float_equal(rt_metrics_mse(&mt), 0.25 / 4, 1e-7);
+  assert_float_equal(rt_metrics_mae(&mt), 0.5 / 4, 1e-7);
+  rt_metrics_free(&mt);
+  rt_data_free(&d);
+}
+
 /* ---- training ---- */
 
 static void test_train_converges(void **state) {
@@ -1065,6 +1101,7 @@ int main(void) {
       cmocka_unit_test(test_shuffle),        cmocka_unit_test(test_csv_read),
       cmocka_unit_test(test_norm_split_fill), cmocka_unit_test(test_metrics),
       cmocka_unit_test(test_metrics_positions),
+      cmocka_unit_test(test_u8_targets),
       cmocka_unit_test(test_train_converges), cmocka_unit_test(test_resume_reproduces),
       cmocka_unit_test(test_nan_stops),      cmocka_unit_test(test_early_stopping),
       cmocka_unit_test(test_drop_last),      cmocka_unit_test(test_eval_counts),
