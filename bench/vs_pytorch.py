@@ -6,7 +6,9 @@ Usage (from the repository root, after `make`; needs `pip install torch`):
                                          [--repeat 50] [--only NAME]
 
 Rows: the MLP and LeNet training steps at batch 64 (forward, backward,
-optimizer update: SGD with Nesterov momentum, Adam), and batch-1 inference
+optimizer update: SGD with Nesterov momentum, Adam), the 2-layer LSTM
+classifier's step at batch 32 (12 steps, hidden 32, Adam, clipping by
+global norm; PyTorch runs its fused nn.LSTM), and batch-1 inference
 of LeNet and ResNet-18 (bench/resnet18.smelt; batchnorm in eval mode).
 smelt's side is `smelt bench MODEL [--train]` (the compiled step timed in
 process, no interpreter); PyTorch's is the same step in eager mode with the
@@ -72,6 +74,27 @@ class LeNet(nn.Module):  # examples/lenet.smelt
         x = F.max_pool2d(F.relu(self.c1(x)), 2)
         x = F.max_pool2d(F.relu(self.c2(x)), 2).flatten(1)
         return self.f3(F.relu(self.f2(F.relu(self.f1(x)))))
+
+
+class LSTMClassifier(nn.Module):  # examples/lstm_classifier.smelt
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(64, 16)
+        self.lstm = nn.LSTM(16, 32, num_layers=2, batch_first=True)
+        self.fc = nn.Linear(32, 4)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm(self.emb(x))
+        return self.fc(h[-1])
+
+
+def clipped_train_step(model, opt, x, y, max_norm):
+    def step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        opt.step()
+    return step
 
 
 class Block(nn.Module):
@@ -145,13 +168,16 @@ def main():
     torch.manual_seed(0)
     x64, y64 = torch.rand(64, 1, 28, 28) * 2 - 1, torch.arange(64) % 2
     tmp = tempfile.mkdtemp(prefix="smelt-vs-torch-")
-    mlp, lenet = MLP(), LeNet()
+    mlp, lenet, lstm = MLP(), LeNet(), LSTMClassifier()
+    tok, lab = torch.randint(0, 64, (32, 12)), torch.arange(32) % 4
     rows = [
         ("MLP train step, batch 64", os.path.join(ROOT, "examples", "mlp.smelt"), True,
          lambda: train_step(mlp, torch.optim.SGD(mlp.parameters(), lr=0.01, momentum=0.9,
                                                  nesterov=True), x64, y64)),
         ("LeNet train step, batch 64", os.path.join(ROOT, "examples", "lenet.smelt"), True,
          lambda: train_step(lenet, torch.optim.Adam(lenet.parameters(), lr=0.01), x64, y64)),
+        ("LSTM train step, batch 32", os.path.join(ROOT, "examples", "lstm_classifier.smelt"), True,
+         lambda: clipped_train_step(lstm, torch.optim.Adam(lstm.parameters(), lr=0.01), tok, lab, 5)),
         ("LeNet inference, batch 1", batch1_lenet(tmp), False,
          lambda: infer_step(LeNet(), torch.rand(1, 1, 28, 28))),
         ("ResNet-18 inference, batch 1", os.path.join(ROOT, "bench", "resnet18.smelt"), False,
