@@ -1537,16 +1537,15 @@ static bool lower_split(Im *im, const Onnx__NodeProto *n, Args *a) {
 
 static bool lower_const_ew(Im *im, const Onnx__NodeProto *n, Args *a);
 
-/* A constant operand in a position no gradient reaches (a comparison's
- * operand, where's condition) or a fill value (a scalar or a non-weight
- * constant on either side of Where) stays a constant, never a parameter
- * training would update; other operands as usual. */
-static IrValue *const_operand(Im *im, Args *a, int k, bool scalar_only) {
+/* Operand k where an initializer need not become a parameter: integer and
+ * bool initializers (never trained) and, with `fill`, a float scalar (a
+ * fill value such as Where's -inf) become constant nodes, so they fold;
+ * float tensors stay the parameters every other use of them sees. */
+static IrValue *const_operand(Im *im, Args *a, int k, bool fill) {
   Ent *e = has_in(a, k) ? a->in[k] : NULL;
   IrTensor *c = e ? ent_const(im, e) : NULL;
   if (im->failed) return NULL;
-  if (c && e->param && !e->v &&
-      (!scalar_only || c->numel == 1 || !ir_dtype_is_float(c->type.dtype))) {
+  if (c && e->param && !e->v && (!ir_dtype_is_float(c->type.dtype) || (fill && c->numel == 1))) {
     /* a constant node of its own (fresh name: the entry keeps its meaning) */
     IrNode *m = ir_add_node(im->g, opdef("constant"), NULL, 0, NULL, 1, im->loc);
     ir_set_ints(im->g, m, "shape", c->type.dims, c->type.rank);
