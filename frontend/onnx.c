@@ -847,7 +847,7 @@ static bool auto_pads(Im *im, const Onnx__NodeProto *n, int nsp, const int64_t *
 /* Window attributes common to Conv and the pools. */
 typedef struct Window {
   int nsp;
-  int64_t k[2], s[2], dil[2], pads[4];
+  int64_t k[3], s[3], dil[3], pads[6];
 } Window;
 
 static bool window(Im *im, const Onnx__NodeProto *n, const IrType *x, const int64_t *k, int nsp, Window *w) {
@@ -857,9 +857,9 @@ static bool window(Im *im, const Onnx__NodeProto *n, const IrType *x, const int6
     w->s[j] = w->dil[j] = 1;
   }
   int c;
-  if ((c = aints(im, n, "strides", w->s, 2)) >= 0 && c != nsp) return fail(im, "strides needs %d values, got %d", nsp, c);
-  if ((c = aints(im, n, "dilations", w->dil, 2)) >= 0 && c != nsp) return fail(im, "dilations needs %d values, got %d", nsp, c);
-  if ((c = aints(im, n, "pads", w->pads, 4)) >= 0 && c != 2 * nsp) return fail(im, "pads needs %d values, got %d", 2 * nsp, c);
+  if ((c = aints(im, n, "strides", w->s, 3)) >= 0 && c != nsp) return fail(im, "strides needs %d values, got %d", nsp, c);
+  if ((c = aints(im, n, "dilations", w->dil, 3)) >= 0 && c != nsp) return fail(im, "dilations needs %d values, got %d", nsp, c);
+  if ((c = aints(im, n, "pads", w->pads, 6)) >= 0 && c != 2 * nsp) return fail(im, "pads needs %d values, got %d", 2 * nsp, c);
   if (im->failed) return false;
   for (int j = 0; j < nsp; j++)
     if (w->s[j] < 1 || w->dil[j] < 1) return fail(im, "strides and dilations must be positive");
@@ -872,12 +872,151 @@ static void set_window(Im *im, IrNode *m, const Window *w, bool dil) {
   if (dil) ir_set_ints(im->g, m, "dilations", w->dil, w->nsp);
 }
 
+/* ---- 3-D Conv and pools ----
+ * As 2-D ones over [N*D', C, H, W] (the depth, padded, merged into the
+ * batch), combined along depth: for each kernel depth tap k the 2-D
+ * results at depths k*dil + o*stride (o over the output depths) are sliced
+ * out, then summed (Conv; AveragePool, divided by the depth taps counted,
+ * since a box window's count is depth count times plane count) or maxed
+ * (MaxPool, the depth padded with -inf). The 2-D work covers every padded
+ * depth once per tap: about `stride` times what a 3-D kernel would do. */
+typedef struct Depth {
+  int64_t D, k, s, dil, pb, pe; /* input depth and the window along it */
+  int64_t out, tail;            /* output depth; padding ceil_mode windows need past pe */
+} Depth;
+
+static bool depth_geom(Im *im, Depth *g, bool pool, bool ceil_mode) {
+  if (g->k < 1 || g->s < 1 || g->dil < 1 || g->pb < 0 || g->pe < 0)
+    return fail(im, "kernel, strides and dilations must be positive, pads non-negative");
+  if (pool && (g->pb >= g->k || g->pe >= g->k))
+    return fail(im, "depth pads must be smaller than the kernel depth %lld", (long long)g->k);
+  int64_t padded = g->D + g->pb + g->pe, ext = g->dil * (g->k - 1) + 1;
+  if (g->D < 1 || ext > padded)
+    return fail(im, "kernel depth %lld (dilation %lld) exceeds the padded input depth %lld",
+                (long long)g->k, (long long)g->dil, (long long)padded);
+  int64_t span = padded - ext;
+  g->out = span / g->s + 1;
+  if (pool && ceil_mode) { /* the last window starts inside the input or the front padding */
+    int64_t o = (span + g->s - 1) / g->s + 1;
+    if ((o - 1) * g->s >= g->D + g->pb) o--;
+    g->out = o;
+  }
+  int64_t need = (g->out - 1) * g->s + ext;
+  g->tail = need > padded ? need - padded : 0;
+  return true;
+}
+
+/* x [N, C, D, H, W], depth padded with v, as [N*D', C, H, W] */
+static IrValue *depth_merge(Im *im, IrValue *x, const Depth *g, double v) {
+  if (!x) return NULL;
+  if (g->pb || g->pe + g->tail) {
+    int64_t p[10] = {0, 0, g->pb, 0, 0, 0, 0, g->pe + g->tail, 0, 0};
+    IrNode *m = mk(im, "pad", &x, 1);
+    ir_set_ints(im->g, m, "pads", p, 10);
+    if (v != 0) ir_set_float(im->g, m, "value", v);
+    if (!(x = fin(im, m))) return NULL;
+  }
+  static const int64_t p01[5] = {0, 2, 1, 3, 4};
+  IrValue *t = transpose_to(im, x, p01);
+  if (!t) return NULL;
+  int64_t d4[4] = {t->type.dims[0] * t->type.dims[1], t->type.dims[2], t->type.dims[3], t->type.dims[4]};
+  return reshape_to(im, t, 4, d4);
+}
+
+/* depth tap k of a 2-D result y [N*D', C', H', W']: [N, out, C', H', W'] */
+static IrValue *depth_tap(Im *im, IrValue *y, int64_t N, const Depth *g, int64_t k) {
+  if (!y) return NULL;
+  int64_t d5[5] = {N, y->type.dims[0] / N, y->type.dims[1], y->type.dims[2], y->type.dims[3]};
+  int64_t st = k * g->dil;
+  return slice_axis(im, reshape_to(im, y, 5, d5), 1, st, st + (g->out - 1) * g->s + 1, g->s);
+}
+
+static IrValue *depth_unmerge(Im *im, IrValue *y) {
+  static const int64_t p01[5] = {0, 2, 1, 3, 4};
+  return transpose_to(im, y, p01);
+}
+
+static Window plane_window(const Window *w) {
+  return (Window){.nsp = 2, .k = {w->k[1], w->k[2]}, .s = {w->s[1], w->s[2]},
+                  .dil = {w->dil[1], w->dil[2]}, .pads = {w->pads[1], w->pads[2], w->pads[4], w->pads[5]}};
+}
+
+static bool lower_conv3d(Im *im, const Onnx__NodeProto *n, Args *a, IrValue *x, IrValue *wt, IrValue *b) {
+  Window w;
+  if (!window(im, n, &x->type, wt->type.dims + 2, 3, &w)) return false;
+  Depth g = {.D = x->type.dims[2], .k = w.k[0], .s = w.s[0], .dil = w.dil[0], .pb = w.pads[0],
+             .pe = w.pads[3]};
+  if (!depth_geom(im, &g, false, false)) return false;
+  IrValue *xm = depth_merge(im, x, &g, 0);
+  Window w2 = plane_window(&w);
+  int64_t N = x->type.dims[0], M = wt->type.dims[0];
+  int64_t wd[4] = {M, wt->type.dims[1], w.k[1], w.k[2]};
+  IrValue *acc = NULL;
+  for (int64_t k = 0; k < g.k && xm; k++) {
+    IrValue *in2[2] = {xm, reshape_to(im, slice_axis(im, wt, 2, k, k + 1, 1), 4, wd)};
+    if (!in2[1]) return false;
+    IrNode *m = ir_add_node(im->g, opdef("conv2d"), in2, 2, NULL, 1, im->loc);
+    set_window(im, m, &w2, true);
+    ir_set_int(im->g, m, "group", aint(n, "group", 1));
+    IrValue *t = depth_tap(im, fin(im, m), N, &g, k);
+    acc = acc ? op2(im, "add", acc, t) : t;
+  }
+  IrValue *y = depth_unmerge(im, acc);
+  if (b && y) {
+    int64_t bd[4] = {M, 1, 1, 1};
+    y = op2(im, "add", y, reshape_to(im, b, 4, bd));
+  }
+  set_out(a, 0, y);
+  return y != NULL;
+}
+
+static bool lower_pool3d(Im *im, const Onnx__NodeProto *n, Args *a, IrValue *x, const int64_t *k,
+                         bool max) {
+  Window w;
+  if (!window(im, n, &x->type, k, 3, &w)) return false;
+  bool ceil_mode = im->opset >= 10 && aint(n, "ceil_mode", 0) != 0;
+  bool incl = aint(n, "count_include_pad", 0) != 0;
+  Depth g = {.D = x->type.dims[2], .k = w.k[0], .s = w.s[0], .dil = w.dil[0], .pb = w.pads[0],
+             .pe = w.pads[3]};
+  if (!depth_geom(im, &g, true, ceil_mode)) return false;
+  IrValue *xm = depth_merge(im, x, &g, max ? -INFINITY : 0);
+  if (!xm) return false;
+  Window w2 = plane_window(&w);
+  IrNode *m = mk(im, max ? "maxpool2d" : "avgpool2d", &xm, 1);
+  ir_set_ints(im->g, m, "kernel", w2.k, 2);
+  set_window(im, m, &w2, max);
+  ir_set_int(im->g, m, "ceil_mode", ceil_mode);
+  if (!max) ir_set_int(im->g, m, "count_include_pad", incl);
+  IrValue *p = fin(im, m), *acc = NULL;
+  for (int64_t t = 0; t < g.k && p; t++) {
+    IrValue *v = depth_tap(im, p, x->type.dims[0], &g, t);
+    acc = acc ? op2(im, max ? "max" : "add", acc, v) : v;
+  }
+  if (!max && acc) { /* divide by the depth taps inside the input (or its padding) */
+    int64_t cd[5] = {1, g.out, 1, 1, 1};
+    IrTensor *c = new_const(im, ir_type_make(x->type.dtype, 5, cd));
+    for (int64_t o = 0; o < g.out; o++) {
+      int64_t cnt = 0;
+      for (int64_t t = 0; t < g.k; t++) {
+        int64_t pos = o * g.s + t * g.dil - g.pb;
+        cnt += incl ? pos >= -g.pb && pos < g.D + g.pe : pos >= 0 && pos < g.D;
+      }
+      c->d[o] = 1.0 / (double)(cnt ? cnt : 1);
+    }
+    acc = op2(im, "mul", acc, const_value(im, c, "depth_count"));
+  }
+  IrValue *y = depth_unmerge(im, acc);
+  set_out(a, 0, y);
+  return y != NULL;
+}
+
 static bool lower_conv(Im *im, const Onnx__NodeProto *n, Args *a) {
   IrValue *x = in_val(im, a, 0), *wt = in_val(im, a, 1), *b = has_in(a, 2) ? in_val(im, a, 2) : NULL;
   if (!x || !wt || (has_in(a, 2) && !b)) return false;
   int nsp = wt->type.rank - 2;
-  if (nsp != 1 && nsp != 2) return fail(im, "Conv with %d spatial dims is not supported (1-D and 2-D are)", nsp);
+  if (nsp < 1 || nsp > 3) return fail(im, "Conv with %d spatial dims is not supported (1-D, 2-D and 3-D are)", nsp);
   if (x->type.rank != nsp + 2) return fail(im, "Conv input has rank %d, weight rank %d", x->type.rank, wt->type.rank);
+  if (nsp == 3) return lower_conv3d(im, n, a, x, wt, b);
   Window w;
   if (!window(im, n, &x->type, wt->type.dims + 2, nsp, &w)) return false;
   IrValue *in[3] = {x, wt, b};
@@ -894,16 +1033,17 @@ static bool lower_pool(Im *im, const Onnx__NodeProto *n, Args *a) {
   IrValue *x = in_val(im, a, 0);
   if (!x) return false;
   if (has_out(a, 1)) return fail(im, "MaxPool's Indices output is not supported");
-  int64_t k[2];
+  int64_t k[3];
   int nsp = x->type.rank - 2;
-  if (nsp != 1 && nsp != 2) return fail(im, "%s over %d spatial dims is not supported (1-D and 2-D are)", n->op_type, nsp);
-  int nk = aints(im, n, "kernel_shape", k, 2);
+  if (nsp < 1 || nsp > 3) return fail(im, "%s over %d spatial dims is not supported (1-D, 2-D and 3-D are)", n->op_type, nsp);
+  int nk = aints(im, n, "kernel_shape", k, 3);
   if (nk != nsp) return im->failed ? false : fail(im, "kernel_shape needs %d values", nsp);
   Window w;
   if (!window(im, n, &x->type, k, nsp, &w)) return false;
   if (!max)
     for (int j = 0; j < nsp; j++)
       if (w.dil[j] != 1) return fail(im, "AveragePool with dilations is not supported");
+  if (nsp == 3) return lower_pool3d(im, n, a, x, k, max);
   IrValue *xx = x;
   Window w2 = w;
   if (nsp == 1) {
