@@ -885,15 +885,22 @@ typedef struct Depth {
   int64_t out, tail;            /* output depth; padding ceil_mode windows need past pe */
 } Depth;
 
+#define DEPTH_MAX_TAPS 128 /* one 2-D op per kernel depth tap */
+
 static bool depth_geom(Im *im, Depth *g, bool pool, bool ceil_mode) {
-  if (g->k < 1 || g->s < 1 || g->dil < 1 || g->pb < 0 || g->pe < 0)
+  if (g->k < 1 || g->s < 1 || g->dil < 1 || g->pb < 0 || g->pe < 0 || g->pb > IR_MAX_NUMEL ||
+      g->pe > IR_MAX_NUMEL)
     return fail(im, "kernel, strides and dilations must be positive, pads non-negative");
+  if (g->k > DEPTH_MAX_TAPS)
+    return fail(im, "kernel depth %lld: at most %d is supported (3-D windows run as one 2-D "
+                    "window per depth tap)", (long long)g->k, DEPTH_MAX_TAPS);
   if (pool && (g->pb >= g->k || g->pe >= g->k))
     return fail(im, "depth pads must be smaller than the kernel depth %lld", (long long)g->k);
-  int64_t padded = g->D + g->pb + g->pe, ext = g->dil * (g->k - 1) + 1;
-  if (g->D < 1 || ext > padded)
+  int64_t padded = g->D + g->pb + g->pe;
+  if (g->D < 1 || g->k - 1 > (padded - 1) / g->dil)
     return fail(im, "kernel depth %lld (dilation %lld) exceeds the padded input depth %lld",
                 (long long)g->k, (long long)g->dil, (long long)padded);
+  int64_t ext = g->dil * (g->k - 1) + 1;
   int64_t span = padded - ext;
   g->out = span / g->s + 1;
   if (pool && ceil_mode) { /* the last window starts inside the input or the front padding */
@@ -942,6 +949,8 @@ static Window plane_window(const Window *w) {
 }
 
 static bool lower_conv3d(Im *im, const Onnx__NodeProto *n, Args *a, IrValue *x, IrValue *wt, IrValue *b) {
+  if (ir_type_numel(&x->type) < 1 || ir_type_numel(&wt->type) < 1)
+    return fail(im, "Conv of an empty tensor");
   Window w;
   if (!window(im, n, &x->type, wt->type.dims + 2, 3, &w)) return false;
   Depth g = {.D = x->type.dims[2], .k = w.k[0], .s = w.s[0], .dil = w.dil[0], .pb = w.pads[0],
@@ -972,6 +981,7 @@ static bool lower_conv3d(Im *im, const Onnx__NodeProto *n, Args *a, IrValue *x, 
 
 static bool lower_pool3d(Im *im, const Onnx__NodeProto *n, Args *a, IrValue *x, const int64_t *k,
                          bool max) {
+  if (ir_type_numel(&x->type) < 1) return fail(im, "%s of an empty tensor", n->op_type);
   Window w;
   if (!window(im, n, &x->type, k, 3, &w)) return false;
   bool ceil_mode = im->opset >= 10 && aint(n, "ceil_mode", 0) != 0;

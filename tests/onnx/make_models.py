@@ -597,6 +597,12 @@ save_bad("dtype.onnx", simple([h.make_node("Add", ["x", "w"], ["y"])], [vx], [vy
          "has element type float16")
 save_bad("and_float.onnx", simple([h.make_node("And", ["x", "x"], ["y"], name="and1")], [vx], [vy]),
          "and: expects bool operands, operand 0 ('x') is f32[2,3]")
+v5 = h.make_tensor_value_info("x", T.FLOAT, [1, 1, 300, 2, 2])
+save_bad("pool3d_deep.onnx", simple([h.make_node("MaxPool", ["x"], ["y"], kernel_shape=[200, 1, 1])], [v5], [vy]),
+         "kernel depth 200: at most 128 is supported")
+save_bad("conv3d_too_deep.onnx", simple([h.make_node("Conv", ["x", "w"], ["y"])], [v5], [vy],
+                                        [init("w", np.zeros((1, 1, 301, 1, 1), np.float32))]),
+         "kernel depth 301: at most 128")
 sym = h.make_tensor_value_info("x", T.FLOAT, ["batch", 3])
 save_bad("symbolic.onnx", simple([h.make_node("Relu", ["x"], ["y"])], [sym], [vy]),
          "dim 0 is the symbol 'batch' and is not bound")
