@@ -1839,6 +1839,8 @@ static bool lower_conv_transpose(Im *im, const Onnx__NodeProto *n, Args *a) {
   for (int j = 0; j < nsp; j++)
     if (s[j] < 1 || dil[j] < 1 || k[j] < 1) return fail(im, "strides, dilations and kernel must be positive");
   int nos = aints(im, n, "output_shape", oshape, 2);
+  if (nos == -2) return false;
+  if (nos >= 0 && nos < nsp) return fail(im, "output_shape needs %d values, got %d", nsp, nos);
   const char *ap = astr(im, n, "auto_pad", "NOTSET");
   bool same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER");
   if (nos >= 0 || same) {
