@@ -948,14 +948,18 @@ static Window plane_window(const Window *w) {
                   .dil = {w->dil[1], w->dil[2]}, .pads = {w->pads[1], w->pads[2], w->pads[4], w->pads[5]}};
 }
 
-static bool lower_conv3d(Im *im, const Onnx__NodeProto *n, Args *a, IrValue *x, IrValue *wt, IrValue *b) {
-  if (ir_type_numel(&x->type) < 1 || ir_type_numel(&wt->type) < 1)
-    return fail(im, "Conv of an empty tensor");
-  Window w;
-  if (!window(im, n, &x->type, wt->type.dims + 2, 3, &w)) return false;
+/* 3-D convolution of x [N, C, D, H, W] with wt [M, C/group, kD, kH, kW]
+ * (and bias b [M] or NULL) over window w */
+static IrValue *conv3d_values(Im *im, IrValue *x, IrValue *wt, IrValue *b, const Window *wp,
+                              int64_t group) {
+  Window w = *wp;
+  if (ir_type_numel(&x->type) < 1 || ir_type_numel(&wt->type) < 1) {
+    fail(im, "Conv of an empty tensor");
+    return NULL;
+  }
   Depth g = {.D = x->type.dims[2], .k = w.k[0], .s = w.s[0], .dil = w.dil[0], .pb = w.pads[0],
              .pe = w.pads[3]};
-  if (!depth_geom(im, &g, false, false)) return false;
+  if (!depth_geom(im, &g, false, false)) return NULL;
   IrValue *xm = depth_merge(im, x, &g, 0);
   Window w2 = plane_window(&w);
   int64_t N = x->type.dims[0], M = wt->type.dims[0];
@@ -963,10 +967,10 @@ static bool lower_conv3d(Im *im, const Onnx__NodeProto *n, Args *a, IrValue *x, 
   IrValue *acc = NULL;
   for (int64_t k = 0; k < g.k && xm; k++) {
     IrValue *in2[2] = {xm, reshape_to(im, slice_axis(im, wt, 2, k, k + 1, 1), 4, wd)};
-    if (!in2[1]) return false;
+    if (!in2[1]) return NULL;
     IrNode *m = ir_add_node(im->g, opdef("conv2d"), in2, 2, NULL, 1, im->loc);
     set_window(im, m, &w2, true);
-    ir_set_int(im->g, m, "group", aint(n, "group", 1));
+    ir_set_int(im->g, m, "group", group);
     IrValue *t = depth_tap(im, fin(im, m), N, &g, k);
     acc = acc ? op2(im, "add", acc, t) : t;
   }
@@ -975,6 +979,13 @@ static bool lower_conv3d(Im *im, const Onnx__NodeProto *n, Args *a, IrValue *x, 
     int64_t bd[4] = {M, 1, 1, 1};
     y = op2(im, "add", y, reshape_to(im, b, 4, bd));
   }
+  return y;
+}
+
+static bool lower_conv3d(Im *im, const Onnx__NodeProto *n, Args *a, IrValue *x, IrValue *wt, IrValue *b) {
+  Window w;
+  if (!window(im, n, &x->type, wt->type.dims + 2, 3, &w)) return false;
+  IrValue *y = conv3d_values(im, x, wt, b, &w, aint(n, "group", 1));
   set_out(a, 0, y);
   return y != NULL;
 }
@@ -1810,6 +1821,62 @@ static bool lower_reduce_prod(Im *im, const Onnx__NodeProto *n, Args *a) {
   return true;
 }
 
+/* 3-D ConvTranspose as lower_conv_transpose does 2-D: zeros inserted
+ * between the input's elements (stride), pads/crops, then a stride-1
+ * convolution (conv3d_values) with the regrouped, flipped weight. */
+static bool convt3d(Im *im, Args *a, IrValue *x, IrValue *w, IrValue *b, int64_t g, const int64_t *k,
+                    const int64_t *s, const int64_t *dil, const int64_t *pads, const int64_t *opad) {
+  int64_t N = x->type.dims[0], Cin = x->type.dims[1], Cog = w->type.dims[1], Cout = Cog * g;
+  const int64_t *in = x->type.dims + 2;
+  for (int j = 0; j < 3; j++)
+    if (in[j] < 1 || in[j] > IR_MAX_NUMEL / s[j] || k[j] > IR_MAX_NUMEL / dil[j] ||
+        pads[j] < -IR_MAX_NUMEL || pads[j] > IR_MAX_NUMEL || pads[3 + j] < -IR_MAX_NUMEL ||
+        pads[3 + j] > IR_MAX_NUMEL || opad[j] < 0 || opad[j] > IR_MAX_NUMEL)
+      return fail(im, "input, strides, dilations, pads or output_padding out of range");
+  /* [N, Cin, D, 1, H, 1, W, 1], padded to [.., D, S0, H, S1, W, S2]: the
+   * upsampled input plus S-1 trailing zeros per dim */
+  int64_t x8[8] = {N, Cin, in[0], 1, in[1], 1, in[2], 1};
+  IrValue *u = reshape_to(im, x, 8, x8);
+  if (s[0] > 1 || s[1] > 1 || s[2] > 1) {
+    int64_t p8[16] = {0};
+    for (int j = 0; j < 3; j++) p8[8 + 3 + 2 * j] = s[j] - 1;
+    if (!u) return false;
+    IrNode *pm = mk(im, "pad", &u, 1);
+    ir_set_ints(im->g, pm, "pads", p8, 16);
+    u = fin(im, pm);
+  }
+  int64_t x5[5] = {N, Cin, in[0] * s[0], in[1] * s[1], in[2] * s[2]};
+  u = reshape_to(im, u, 5, x5);
+  int64_t p5[10] = {0};
+  for (int j = 0; j < 3 && u; j++) {
+    int64_t beg = dil[j] * (k[j] - 1) - pads[j];
+    int64_t end = dil[j] * (k[j] - 1) - pads[3 + j] + opad[j] - (s[j] - 1);
+    int64_t len = u->type.dims[2 + j];
+    int64_t st = beg < 0 ? -beg : 0, en = end < 0 ? len + end : len;
+    if (en <= st) return fail(im, "pads leave an empty output");
+    if (st || en != len) u = slice_axis(im, u, 2 + j, st, en, 1);
+    p5[2 + j] = beg > 0 ? beg : 0;
+    p5[7 + j] = end > 0 ? end : 0;
+  }
+  if (!u) return false;
+  if (p5[2] || p5[3] || p5[4] || p5[7] || p5[8] || p5[9]) {
+    IrNode *pm = mk(im, "pad", &u, 1);
+    ir_set_ints(im->g, pm, "pads", p5, 10);
+    u = fin(im, pm);
+  }
+  /* weight [Cin, Cout/g, k..] -> [Cout, Cin/g, kD, kH, kW], flipped */
+  int64_t w6[6] = {g, Cin / g, Cog, k[0], k[1], k[2]}, pw[6] = {0, 2, 1, 3, 4, 5};
+  int64_t w5[5] = {Cout, Cin / g, k[0], k[1], k[2]};
+  IrValue *wt = reshape_to(im, transpose_to(im, reshape_to(im, w, 6, w6), pw), 5, w5);
+  for (int j = 0; j < 3; j++)
+    if (k[j] > 1) wt = flip_axis(im, wt, 2 + j);
+  if (!wt || !u) return false;
+  Window cw = {.nsp = 3, .k = {k[0], k[1], k[2]}, .s = {1, 1, 1}, .dil = {dil[0], dil[1], dil[2]}};
+  IrValue *y = conv3d_values(im, u, wt, b, &cw, g);
+  set_out(a, 0, y);
+  return y != NULL;
+}
+
 /* ConvTranspose as a convolution: the input with strides-1 zeros inserted
  * between elements (reshape, pad, reshape), padded by dilation*(k-1) - pads
  * (cropped where negative), convolved with the spatially flipped weight
@@ -1818,27 +1885,27 @@ static bool lower_conv_transpose(Im *im, const Onnx__NodeProto *n, Args *a) {
   IrValue *x = in_val(im, a, 0), *w = in_val(im, a, 1), *b = has_in(a, 2) ? in_val(im, a, 2) : NULL;
   if (!x || !w || (has_in(a, 2) && !b)) return false;
   int nsp = w->type.rank - 2;
-  if (nsp != 1 && nsp != 2) return fail(im, "ConvTranspose with %d spatial dims is not supported (1-D and 2-D are)", nsp);
+  if (nsp < 1 || nsp > 3) return fail(im, "ConvTranspose with %d spatial dims is not supported (1-D, 2-D and 3-D are)", nsp);
   if (x->type.rank != nsp + 2) return fail(im, "input rank %d does not match weight rank %d", x->type.rank, w->type.rank);
   int64_t g = aint(n, "group", 1), Cin = x->type.dims[1];
   if (g < 1 || Cin % g || w->type.dims[0] != Cin)
     return fail(im, "weight %lld input channels for %lld channels and group %lld", (long long)w->type.dims[0],
                 (long long)Cin, (long long)g);
   int64_t Cog = w->type.dims[1], Cout = Cog * g;
-  int64_t k[2], s[2] = {1, 1}, dil[2] = {1, 1}, pads[4] = {0}, opad[2] = {0, 0}, oshape[2], in[2];
+  int64_t k[3], s[3] = {1, 1, 1}, dil[3] = {1, 1, 1}, pads[6] = {0}, opad[3] = {0, 0, 0}, oshape[3], in[3];
   for (int j = 0; j < nsp; j++) k[j] = w->type.dims[2 + j], in[j] = x->type.dims[2 + j];
   int c;
-  if ((c = aints(im, n, "kernel_shape", oshape, 2)) >= 0)
+  if ((c = aints(im, n, "kernel_shape", oshape, 3)) >= 0)
     for (int j = 0; j < nsp && c == nsp; j++)
       if (oshape[j] != k[j]) return fail(im, "kernel_shape does not match the weight");
-  if ((c = aints(im, n, "strides", s, 2)) >= 0 && c != nsp) return fail(im, "strides needs %d values", nsp);
-  if ((c = aints(im, n, "dilations", dil, 2)) >= 0 && c != nsp) return fail(im, "dilations needs %d values", nsp);
-  if ((c = aints(im, n, "pads", pads, 4)) >= 0 && c != 2 * nsp) return fail(im, "pads needs %d values", 2 * nsp);
-  if ((c = aints(im, n, "output_padding", opad, 2)) >= 0 && c != nsp) return fail(im, "output_padding needs %d values", nsp);
+  if ((c = aints(im, n, "strides", s, 3)) >= 0 && c != nsp) return fail(im, "strides needs %d values", nsp);
+  if ((c = aints(im, n, "dilations", dil, 3)) >= 0 && c != nsp) return fail(im, "dilations needs %d values", nsp);
+  if ((c = aints(im, n, "pads", pads, 6)) >= 0 && c != 2 * nsp) return fail(im, "pads needs %d values", 2 * nsp);
+  if ((c = aints(im, n, "output_padding", opad, 3)) >= 0 && c != nsp) return fail(im, "output_padding needs %d values", nsp);
   if (im->failed) return false;
   for (int j = 0; j < nsp; j++)
     if (s[j] < 1 || dil[j] < 1 || k[j] < 1) return fail(im, "strides, dilations and kernel must be positive");
-  int nos = aints(im, n, "output_shape", oshape, 2);
+  int nos = aints(im, n, "output_shape", oshape, 3);
   if (nos == -2) return false;
   if (nos >= 0 && nos < nsp) return fail(im, "output_shape needs %d values, got %d", nsp, nos);
   const char *ap = astr(im, n, "auto_pad", "NOTSET");
@@ -1861,6 +1928,7 @@ static bool lower_conv_transpose(Im *im, const Onnx__NodeProto *n, Args *a) {
   } else if (strcmp(ap, "NOTSET")) {
     return fail(im, "unknown auto_pad \"%s\"", ap);
   }
+  if (nsp == 3) return convt3d(im, a, x, w, b, g, k, s, dil, pads, opad);
   /* as 2-D */
   int64_t N = x->type.dims[0];
   int64_t H = nsp == 2 ? in[0] : 1, Wd = nsp == 2 ? in[1] : in[0];

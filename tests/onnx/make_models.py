@@ -296,6 +296,9 @@ case("conv3d_pads_strides", [h.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1
      [("x", f32(2, 3, 7, 6, 5))], ["y"], [init("w", f32(4, 3, 3, 2, 3, lo=-0.5, hi=0.5)), init("b", f32(4))])
 case("conv3d_group_same", [h.make_node("Conv", ["x", "w"], ["y"], group=2, auto_pad="SAME_UPPER")],
      [("x", f32(1, 4, 5, 4, 4))], ["y"], [init("w", f32(6, 2, 3, 3, 3, lo=-0.5, hi=0.5))])
+case("convtranspose3d", [h.make_node("ConvTranspose", ["x", "w", "b"], ["y"], strides=[2, 1, 2], pads=[1, 0, 0, 0, 1, 1],
+                                      output_padding=[1, 0, 0], dilations=[1, 2, 1], group=2)],
+     [("x", f32(1, 4, 3, 4, 3))], ["y"], [init("w", f32(4, 3, 3, 2, 2, lo=-0.5, hi=0.5)), init("b", f32(6))])
 case("maxpool3d_pads_ceil", [h.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 2, 3], pads=[1, 0, 1, 1, 1, 0],
                                          strides=[2, 2, 1], ceil_mode=1)], [("x", f32(2, 2, 6, 5, 4))], ["y"])
 for cip in [0, 1]:
