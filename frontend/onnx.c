@@ -293,10 +293,7 @@ static IrTensor *decode_tensor(Im *im, const Onnx__TensorProto *t, void **raw) {
       return NULL;
     }
   }
-  IrTensor *c = new_const(im, ty);
-  if (bytes) {
-    for (int64_t i = 0; i < numel; i++) c->d[i] = raw_elem(bytes, ot, i);
-  } else {
+  if (!bytes) { /* typed fields: check the count before allocating */
     size_t cnt;
     switch (ot) {
     case OT_FLOAT: cnt = t->n_float_data; break;
@@ -306,8 +303,14 @@ static IrTensor *decode_tensor(Im *im, const Onnx__TensorProto *t, void **raw) {
     }
     if (cnt != (size_t)numel) {
       fail(im, "tensor '%s' holds %zu values, but its dims need %lld", nm, cnt, (long long)numel);
+      free(ext);
       return NULL;
     }
+  }
+  IrTensor *c = new_const(im, ty);
+  if (bytes) {
+    for (int64_t i = 0; i < numel; i++) c->d[i] = raw_elem(bytes, ot, i);
+  } else {
     for (int64_t i = 0; i < numel; i++)
       c->d[i] = ot == OT_FLOAT ? t->float_data[i] : ot == OT_DOUBLE ? t->double_data[i]
               : ot == OT_INT64 ? (double)t->int64_data[i] : ot == OT_BOOL ? t->int32_data[i] != 0
