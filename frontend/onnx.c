@@ -293,10 +293,7 @@ static IrTensor *decode_tensor(Im *im, const Onnx__TensorProto *t, void **raw) {
       return NULL;
     }
   }
-  IrTensor *c = new_const(im, ty);
-  if (bytes) {
-    for (int64_t i = 0; i < numel; i++) c->d[i] = raw_elem(bytes, ot, i);
-  } else {
+  if (!bytes) { /* typed fields: check the count before allocating */
     size_t cnt;
     switch (ot) {
     case OT_FLOAT: cnt = t->n_float_data; break;
@@ -306,8 +303,14 @@ static IrTensor *decode_tensor(Im *im, const Onnx__TensorProto *t, void **raw) {
     }
     if (cnt != (size_t)numel) {
       fail(im, "tensor '%s' holds %zu values, but its dims need %lld", nm, cnt, (long long)numel);
+      free(ext);
       return NULL;
     }
+  }
+  IrTensor *c = new_const(im, ty);
+  if (bytes) {
+    for (int64_t i = 0; i < numel; i++) c->d[i] = raw_elem(bytes, ot, i);
+  } else {
     for (int64_t i = 0; i < numel; i++)
       c->d[i] = ot == OT_FLOAT ? t->float_data[i] : ot == OT_DOUBLE ? t->double_data[i]
               : ot == OT_INT64 ? (double)t->int64_data[i] : ot == OT_BOOL ? t->int32_data[i] != 0
@@ -847,7 +850,7 @@ static bool auto_pads(Im *im, const Onnx__NodeProto *n, int nsp, const int64_t *
 /* Window attributes common to Conv and the pools. */
 typedef struct Window {
   int nsp;
-  int64_t k[2], s[2], dil[2], pads[4];
+  int64_t k[3], s[3], dil[3], pads[6];
 } Window;
 
 static bool window(Im *im, const Onnx__NodeProto *n, const IrType *x, const int64_t *k, int nsp, Window *w) {
@@ -857,9 +860,9 @@ static bool window(Im *im, const Onnx__NodeProto *n, const IrType *x, const int6
     w->s[j] = w->dil[j] = 1;
   }
   int c;
-  if ((c = aints(im, n, "strides", w->s, 2)) >= 0 && c != nsp) return fail(im, "strides needs %d values, got %d", nsp, c);
-  if ((c = aints(im, n, "dilations", w->dil, 2)) >= 0 && c != nsp) return fail(im, "dilations needs %d values, got %d", nsp, c);
-  if ((c = aints(im, n, "pads", w->pads, 4)) >= 0 && c != 2 * nsp) return fail(im, "pads needs %d values, got %d", 2 * nsp, c);
+  if ((c = aints(im, n, "strides", w->s, 3)) >= 0 && c != nsp) return fail(im, "strides needs %d values, got %d", nsp, c);
+  if ((c = aints(im, n, "dilations", w->dil, 3)) >= 0 && c != nsp) return fail(im, "dilations needs %d values, got %d", nsp, c);
+  if ((c = aints(im, n, "pads", w->pads, 6)) >= 0 && c != 2 * nsp) return fail(im, "pads needs %d values, got %d", 2 * nsp, c);
   if (im->failed) return false;
   for (int j = 0; j < nsp; j++)
     if (w->s[j] < 1 || w->dil[j] < 1) return fail(im, "strides and dilations must be positive");
@@ -872,12 +875,172 @@ static void set_window(Im *im, IrNode *m, const Window *w, bool dil) {
   if (dil) ir_set_ints(im->g, m, "dilations", w->dil, w->nsp);
 }
 
+/* ---- 3-D Conv and pools ----
+ * As 2-D ones over [N*D', C, H, W] (the depth, padded, merged into the
+ * batch), combined along depth: for each kernel depth tap k the 2-D
+ * results at depths k*dil + o*stride (o over the output depths) are sliced
+ * out, then summed (Conv; AveragePool, divided by the depth taps counted,
+ * since a box window's count is depth count times plane count) or maxed
+ * (MaxPool, the depth padded with -inf). The 2-D work covers every padded
+ * depth once per tap: about `stride` times what a 3-D kernel would do. */
+typedef struct Depth {
+  int64_t D, k, s, dil, pb, pe; /* input depth and the window along it */
+  int64_t out, tail;            /* output depth; padding ceil_mode windows need past pe */
+} Depth;
+
+#define DEPTH_MAX_TAPS 128 /* one 2-D op per kernel depth tap */
+
+static bool depth_geom(Im *im, Depth *g, bool pool, bool ceil_mode) {
+  if (g->k < 1 || g->s < 1 || g->dil < 1 || g->pb < 0 || g->pe < 0 || g->pb > IR_MAX_NUMEL ||
+      g->pe > IR_MAX_NUMEL)
+    return fail(im, "kernel, strides and dilations must be positive, pads non-negative");
+  if (g->k > DEPTH_MAX_TAPS)
+    return fail(im, "kernel depth %lld: at most %d is supported (3-D windows run as one 2-D "
+                    "window per depth tap)", (long long)g->k, DEPTH_MAX_TAPS);
+  if (pool && (g->pb >= g->k || g->pe >= g->k))
+    return fail(im, "depth pads must be smaller than the kernel depth %lld", (long long)g->k);
+  int64_t padded = g->D + g->pb + g->pe;
+  if (g->D < 1 || g->k - 1 > (padded - 1) / g->dil)
+    return fail(im, "kernel depth %lld (dilation %lld) exceeds the padded input depth %lld",
+                (long long)g->k, (long long)g->dil, (long long)padded);
+  int64_t ext = g->dil * (g->k - 1) + 1;
+  int64_t span = padded - ext;
+  g->out = span / g->s + 1;
+  if (pool && ceil_mode) { /* the last window starts inside the input or the front padding */
+    int64_t o = (span + g->s - 1) / g->s + 1;
+    if ((o - 1) * g->s >= g->D + g->pb) o--;
+    g->out = o;
+  }
+  int64_t need = (g->out - 1) * g->s + ext;
+  g->tail = need > padded ? need - padded : 0;
+  return true;
+}
+
+/* x [N, C, D, H, W], depth padded with v, as [N*D', C, H, W] */
+static IrValue *depth_merge(Im *im, IrValue *x, const Depth *g, double v) {
+  if (!x) return NULL;
+  if (g->pb || g->pe + g->tail) {
+    int64_t p[10] = {0, 0, g->pb, 0, 0, 0, 0, g->pe + g->tail, 0, 0};
+    IrNode *m = mk(im, "pad", &x, 1);
+    ir_set_ints(im->g, m, "pads", p, 10);
+    if (v != 0) ir_set_float(im->g, m, "value", v);
+    if (!(x = fin(im, m))) return NULL;
+  }
+  static const int64_t p01[5] = {0, 2, 1, 3, 4};
+  IrValue *t = transpose_to(im, x, p01);
+  if (!t) return NULL;
+  int64_t d4[4] = {t->type.dims[0] * t->type.dims[1], t->type.dims[2], t->type.dims[3], t->type.dims[4]};
+  return reshape_to(im, t, 4, d4);
+}
+
+/* depth tap k of a 2-D result y [N*D', C', H', W']: [N, out, C', H', W'] */
+static IrValue *depth_tap(Im *im, IrValue *y, int64_t N, const Depth *g, int64_t k) {
+  if (!y) return NULL;
+  int64_t d5[5] = {N, y->type.dims[0] / N, y->type.dims[1], y->type.dims[2], y->type.dims[3]};
+  int64_t st = k * g->dil;
+  return slice_axis(im, reshape_to(im, y, 5, d5), 1, st, st + (g->out - 1) * g->s + 1, g->s);
+}
+
+static IrValue *depth_unmerge(Im *im, IrValue *y) {
+  static const int64_t p01[5] = {0, 2, 1, 3, 4};
+  return transpose_to(im, y, p01);
+}
+
+static Window plane_window(const Window *w) {
+  return (Window){.nsp = 2, .k = {w->k[1], w->k[2]}, .s = {w->s[1], w->s[2]},
+                  .dil = {w->dil[1], w->dil[2]}, .pads = {w->pads[1], w->pads[2], w->pads[4], w->pads[5]}};
+}
+
+/* 3-D convolution of x [N, C, D, H, W] with wt [M, C/group, kD, kH, kW]
+ * (and bias b [M] or NULL) over window w */
+static IrValue *conv3d_values(Im *im, IrValue *x, IrValue *wt, IrValue *b, const Window *wp,
+                              int64_t group) {
+  Window w = *wp;
+  if (ir_type_numel(&x->type) < 1 || ir_type_numel(&wt->type) < 1) {
+    fail(im, "Conv of an empty tensor");
+    return NULL;
+  }
+  Depth g = {.D = x->type.dims[2], .k = w.k[0], .s = w.s[0], .dil = w.dil[0], .pb = w.pads[0],
+             .pe = w.pads[3]};
+  if (!depth_geom(im, &g, false, false)) return NULL;
+  IrValue *xm = depth_merge(im, x, &g, 0);
+  Window w2 = plane_window(&w);
+  int64_t N = x->type.dims[0], M = wt->type.dims[0];
+  int64_t wd[4] = {M, wt->type.dims[1], w.k[1], w.k[2]};
+  IrValue *acc = NULL;
+  for (int64_t k = 0; k < g.k && xm; k++) {
+    IrValue *in2[2] = {xm, reshape_to(im, slice_axis(im, wt, 2, k, k + 1, 1), 4, wd)};
+    if (!in2[1]) return NULL;
+    IrNode *m = ir_add_node(im->g, opdef("conv2d"), in2, 2, NULL, 1, im->loc);
+    set_window(im, m, &w2, true);
+    ir_set_int(im->g, m, "group", group);
+    IrValue *t = depth_tap(im, fin(im, m), N, &g, k);
+    acc = acc ? op2(im, "add", acc, t) : t;
+  }
+  IrValue *y = depth_unmerge(im, acc);
+  if (b && y) {
+    int64_t bd[4] = {M, 1, 1, 1};
+    y = op2(im, "add", y, reshape_to(im, b, 4, bd));
+  }
+  return y;
+}
+
+static bool lower_conv3d(Im *im, const Onnx__NodeProto *n, Args *a, IrValue *x, IrValue *wt, IrValue *b) {
+  Window w;
+  if (!window(im, n, &x->type, wt->type.dims + 2, 3, &w)) return false;
+  IrValue *y = conv3d_values(im, x, wt, b, &w, aint(n, "group", 1));
+  set_out(a, 0, y);
+  return y != NULL;
+}
+
+static bool lower_pool3d(Im *im, const Onnx__NodeProto *n, Args *a, IrValue *x, const int64_t *k,
+                         bool max) {
+  if (ir_type_numel(&x->type) < 1) return fail(im, "%s of an empty tensor", n->op_type);
+  Window w;
+  if (!window(im, n, &x->type, k, 3, &w)) return false;
+  bool ceil_mode = im->opset >= 10 && aint(n, "ceil_mode", 0) != 0;
+  bool incl = aint(n, "count_include_pad", 0) != 0;
+  Depth g = {.D = x->type.dims[2], .k = w.k[0], .s = w.s[0], .dil = w.dil[0], .pb = w.pads[0],
+             .pe = w.pads[3]};
+  if (!depth_geom(im, &g, true, ceil_mode)) return false;
+  IrValue *xm = depth_merge(im, x, &g, max ? -INFINITY : 0);
+  if (!xm) return false;
+  Window w2 = plane_window(&w);
+  IrNode *m = mk(im, max ? "maxpool2d" : "avgpool2d", &xm, 1);
+  ir_set_ints(im->g, m, "kernel", w2.k, 2);
+  set_window(im, m, &w2, max);
+  ir_set_int(im->g, m, "ceil_mode", ceil_mode);
+  if (!max) ir_set_int(im->g, m, "count_include_pad", incl);
+  IrValue *p = fin(im, m), *acc = NULL;
+  for (int64_t t = 0; t < g.k && p; t++) {
+    IrValue *v = depth_tap(im, p, x->type.dims[0], &g, t);
+    acc = acc ? op2(im, max ? "max" : "add", acc, v) : v;
+  }
+  if (!max && acc) { /* divide by the depth taps inside the input (or its padding) */
+    int64_t cd[5] = {1, g.out, 1, 1, 1};
+    IrTensor *c = new_const(im, ir_type_make(x->type.dtype, 5, cd));
+    for (int64_t o = 0; o < g.out; o++) {
+      int64_t cnt = 0;
+      for (int64_t t = 0; t < g.k; t++) {
+        int64_t pos = o * g.s + t * g.dil - g.pb;
+        cnt += incl ? pos >= -g.pb && pos < g.D + g.pe : pos >= 0 && pos < g.D;
+      }
+      c->d[o] = 1.0 / (double)(cnt ? cnt : 1);
+    }
+    acc = op2(im, "mul", acc, const_value(im, c, "depth_count"));
+  }
+  IrValue *y = depth_unmerge(im, acc);
+  set_out(a, 0, y);
+  return y != NULL;
+}
+
 static bool lower_conv(Im *im, const Onnx__NodeProto *n, Args *a) {
   IrValue *x = in_val(im, a, 0), *wt = in_val(im, a, 1), *b = has_in(a, 2) ? in_val(im, a, 2) : NULL;
   if (!x || !wt || (has_in(a, 2) && !b)) return false;
   int nsp = wt->type.rank - 2;
-  if (nsp != 1 && nsp != 2) return fail(im, "Conv with %d spatial dims is not supported (1-D and 2-D are)", nsp);
+  if (nsp < 1 || nsp > 3) return fail(im, "Conv with %d spatial dims is not supported (1-D, 2-D and 3-D are)", nsp);
   if (x->type.rank != nsp + 2) return fail(im, "Conv input has rank %d, weight rank %d", x->type.rank, wt->type.rank);
+  if (nsp == 3) return lower_conv3d(im, n, a, x, wt, b);
   Window w;
   if (!window(im, n, &x->type, wt->type.dims + 2, nsp, &w)) return false;
   IrValue *in[3] = {x, wt, b};
@@ -894,16 +1057,17 @@ static bool lower_pool(Im *im, const Onnx__NodeProto *n, Args *a) {
   IrValue *x = in_val(im, a, 0);
   if (!x) return false;
   if (has_out(a, 1)) return fail(im, "MaxPool's Indices output is not supported");
-  int64_t k[2];
+  int64_t k[3];
   int nsp = x->type.rank - 2;
-  if (nsp != 1 && nsp != 2) return fail(im, "%s over %d spatial dims is not supported (1-D and 2-D are)", n->op_type, nsp);
-  int nk = aints(im, n, "kernel_shape", k, 2);
+  if (nsp < 1 || nsp > 3) return fail(im, "%s over %d spatial dims is not supported (1-D, 2-D and 3-D are)", n->op_type, nsp);
+  int nk = aints(im, n, "kernel_shape", k, 3);
   if (nk != nsp) return im->failed ? false : fail(im, "kernel_shape needs %d values", nsp);
   Window w;
   if (!window(im, n, &x->type, k, nsp, &w)) return false;
   if (!max)
     for (int j = 0; j < nsp; j++)
       if (w.dil[j] != 1) return fail(im, "AveragePool with dilations is not supported");
+  if (nsp == 3) return lower_pool3d(im, n, a, x, k, max);
   IrValue *xx = x;
   Window w2 = w;
   if (nsp == 1) {
@@ -1537,16 +1701,15 @@ static bool lower_split(Im *im, const Onnx__NodeProto *n, Args *a) {
 
 static bool lower_const_ew(Im *im, const Onnx__NodeProto *n, Args *a);
 
-/* A constant operand in a position no gradient reaches (a comparison's
- * operand, where's condition) or a fill value (a scalar or a non-weight
- * constant on either side of Where) stays a constant, never a parameter
- * training would update; other operands as usual. */
-static IrValue *const_operand(Im *im, Args *a, int k, bool scalar_only) {
+/* Operand k where an initializer need not become a parameter: integer and
+ * bool initializers (never trained) and, with `fill`, a float scalar (a
+ * fill value such as Where's -inf) become constant nodes, so they fold;
+ * float tensors stay the parameters every other use of them sees. */
+static IrValue *const_operand(Im *im, Args *a, int k, bool fill) {
   Ent *e = has_in(a, k) ? a->in[k] : NULL;
   IrTensor *c = e ? ent_const(im, e) : NULL;
   if (im->failed) return NULL;
-  if (c && e->param && !e->v &&
-      (!scalar_only || c->numel == 1 || !ir_dtype_is_float(c->type.dtype))) {
+  if (c && e->param && !e->v && (!ir_dtype_is_float(c->type.dtype) || (fill && c->numel == 1))) {
     /* a constant node of its own (fresh name: the entry keeps its meaning) */
     IrNode *m = ir_add_node(im->g, opdef("constant"), NULL, 0, NULL, 1, im->loc);
     ir_set_ints(im->g, m, "shape", c->type.dims, c->type.rank);
@@ -1661,6 +1824,62 @@ static bool lower_reduce_prod(Im *im, const Onnx__NodeProto *n, Args *a) {
   return true;
 }
 
+/* 3-D ConvTranspose as lower_conv_transpose does 2-D: zeros inserted
+ * between the input's elements (stride), pads/crops, then a stride-1
+ * convolution (conv3d_values) with the regrouped, flipped weight. */
+static bool convt3d(Im *im, Args *a, IrValue *x, IrValue *w, IrValue *b, int64_t g, const int64_t *k,
+                    const int64_t *s, const int64_t *dil, const int64_t *pads, const int64_t *opad) {
+  int64_t N = x->type.dims[0], Cin = x->type.dims[1], Cog = w->type.dims[1], Cout = Cog * g;
+  const int64_t *in = x->type.dims + 2;
+  for (int j = 0; j < 3; j++)
+    if (in[j] < 1 || in[j] > IR_MAX_NUMEL / s[j] || k[j] > IR_MAX_NUMEL / dil[j] ||
+        pads[j] < -IR_MAX_NUMEL || pads[j] > IR_MAX_NUMEL || pads[3 + j] < -IR_MAX_NUMEL ||
+        pads[3 + j] > IR_MAX_NUMEL || opad[j] < 0 || opad[j] > IR_MAX_NUMEL)
+      return fail(im, "input, strides, dilations, pads or output_padding out of range");
+  /* [N, Cin, D, 1, H, 1, W, 1], padded to [.., D, S0, H, S1, W, S2]: the
+   * upsampled input plus S-1 trailing zeros per dim */
+  int64_t x8[8] = {N, Cin, in[0], 1, in[1], 1, in[2], 1};
+  IrValue *u = reshape_to(im, x, 8, x8);
+  if (s[0] > 1 || s[1] > 1 || s[2] > 1) {
+    int64_t p8[16] = {0};
+    for (int j = 0; j < 3; j++) p8[8 + 3 + 2 * j] = s[j] - 1;
+    if (!u) return false;
+    IrNode *pm = mk(im, "pad", &u, 1);
+    ir_set_ints(im->g, pm, "pads", p8, 16);
+    u = fin(im, pm);
+  }
+  int64_t x5[5] = {N, Cin, in[0] * s[0], in[1] * s[1], in[2] * s[2]};
+  u = reshape_to(im, u, 5, x5);
+  int64_t p5[10] = {0};
+  for (int j = 0; j < 3 && u; j++) {
+    int64_t beg = dil[j] * (k[j] - 1) - pads[j];
+    int64_t end = dil[j] * (k[j] - 1) - pads[3 + j] + opad[j] - (s[j] - 1);
+    int64_t len = u->type.dims[2 + j];
+    int64_t st = beg < 0 ? -beg : 0, en = end < 0 ? len + end : len;
+    if (en <= st) return fail(im, "pads leave an empty output");
+    if (st || en != len) u = slice_axis(im, u, 2 + j, st, en, 1);
+    p5[2 + j] = beg > 0 ? beg : 0;
+    p5[7 + j] = end > 0 ? end : 0;
+  }
+  if (!u) return false;
+  if (p5[2] || p5[3] || p5[4] || p5[7] || p5[8] || p5[9]) {
+    IrNode *pm = mk(im, "pad", &u, 1);
+    ir_set_ints(im->g, pm, "pads", p5, 10);
+    u = fin(im, pm);
+  }
+  /* weight [Cin, Cout/g, k..] -> [Cout, Cin/g, kD, kH, kW], flipped */
+  int64_t w6[6] = {g, Cin / g, Cog, k[0], k[1], k[2]}, pw[6] = {0, 2, 1, 3, 4, 5};
+  int64_t w5[5] = {Cout, Cin / g, k[0], k[1], k[2]};
+  IrValue *wt = reshape_to(im, transpose_to(im, reshape_to(im, w, 6, w6), pw), 5, w5);
+  for (int j = 0; j < 3; j++)
+    if (k[j] > 1) wt = flip_axis(im, wt, 2 + j);
+  if (!wt || !u) return false;
+  Window cw = {.nsp = 3, .k = {k[0], k[1], k[2]}, .s = {1, 1, 1}, .dil = {dil[0], dil[1], dil[2]}};
+  IrValue *y = conv3d_values(im, u, wt, b, &cw, g);
+  set_out(a, 0, y);
+  return y != NULL;
+}
+
 /* ConvTranspose as a convolution: the input with strides-1 zeros inserted
  * between elements (reshape, pad, reshape), padded by dilation*(k-1) - pads
  * (cropped where negative), convolved with the spatially flipped weight
@@ -1669,27 +1888,29 @@ static bool lower_conv_transpose(Im *im, const Onnx__NodeProto *n, Args *a) {
   IrValue *x = in_val(im, a, 0), *w = in_val(im, a, 1), *b = has_in(a, 2) ? in_val(im, a, 2) : NULL;
   if (!x || !w || (has_in(a, 2) && !b)) return false;
   int nsp = w->type.rank - 2;
-  if (nsp != 1 && nsp != 2) return fail(im, "ConvTranspose with %d spatial dims is not supported (1-D and 2-D are)", nsp);
+  if (nsp < 1 || nsp > 3) return fail(im, "ConvTranspose with %d spatial dims is not supported (1-D, 2-D and 3-D are)", nsp);
   if (x->type.rank != nsp + 2) return fail(im, "input rank %d does not match weight rank %d", x->type.rank, w->type.rank);
   int64_t g = aint(n, "group", 1), Cin = x->type.dims[1];
   if (g < 1 || Cin % g || w->type.dims[0] != Cin)
     return fail(im, "weight %lld input channels for %lld channels and group %lld", (long long)w->type.dims[0],
                 (long long)Cin, (long long)g);
   int64_t Cog = w->type.dims[1], Cout = Cog * g;
-  int64_t k[2], s[2] = {1, 1}, dil[2] = {1, 1}, pads[4] = {0}, opad[2] = {0, 0}, oshape[2], in[2];
+  int64_t k[3], s[3] = {1, 1, 1}, dil[3] = {1, 1, 1}, pads[6] = {0}, opad[3] = {0, 0, 0}, oshape[3], in[3];
   for (int j = 0; j < nsp; j++) k[j] = w->type.dims[2 + j], in[j] = x->type.dims[2 + j];
   int c;
-  if ((c = aints(im, n, "kernel_shape", oshape, 2)) >= 0)
+  if ((c = aints(im, n, "kernel_shape", oshape, 3)) >= 0)
     for (int j = 0; j < nsp && c == nsp; j++)
       if (oshape[j] != k[j]) return fail(im, "kernel_shape does not match the weight");
-  if ((c = aints(im, n, "strides", s, 2)) >= 0 && c != nsp) return fail(im, "strides needs %d values", nsp);
-  if ((c = aints(im, n, "dilations", dil, 2)) >= 0 && c != nsp) return fail(im, "dilations needs %d values", nsp);
-  if ((c = aints(im, n, "pads", pads, 4)) >= 0 && c != 2 * nsp) return fail(im, "pads needs %d values", 2 * nsp);
-  if ((c = aints(im, n, "output_padding", opad, 2)) >= 0 && c != nsp) return fail(im, "output_padding needs %d values", nsp);
+  if ((c = aints(im, n, "strides", s, 3)) >= 0 && c != nsp) return fail(im, "strides needs %d values", nsp);
+  if ((c = aints(im, n, "dilations", dil, 3)) >= 0 && c != nsp) return fail(im, "dilations needs %d values", nsp);
+  if ((c = aints(im, n, "pads", pads, 6)) >= 0 && c != 2 * nsp) return fail(im, "pads needs %d values", 2 * nsp);
+  if ((c = aints(im, n, "output_padding", opad, 3)) >= 0 && c != nsp) return fail(im, "output_padding needs %d values", nsp);
   if (im->failed) return false;
   for (int j = 0; j < nsp; j++)
     if (s[j] < 1 || dil[j] < 1 || k[j] < 1) return fail(im, "strides, dilations and kernel must be positive");
-  int nos = aints(im, n, "output_shape", oshape, 2);
+  int nos = aints(im, n, "output_shape", oshape, 3);
+  if (nos == -2) return false;
+  if (nos >= 0 && nos < nsp) return fail(im, "output_shape needs %d values, got %d", nsp, nos);
   const char *ap = astr(im, n, "auto_pad", "NOTSET");
   bool same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER");
   if (nos >= 0 || same) {
@@ -1710,6 +1931,7 @@ static bool lower_conv_transpose(Im *im, const Onnx__NodeProto *n, Args *a) {
   } else if (strcmp(ap, "NOTSET")) {
     return fail(im, "unknown auto_pad \"%s\"", ap);
   }
+  if (nsp == 3) return convt3d(im, a, x, w, b, g, k, s, dil, pads, opad);
   /* as 2-D */
   int64_t N = x->type.dims[0];
   int64_t H = nsp == 2 ? in[0] : 1, Wd = nsp == 2 ? in[1] : in[0];

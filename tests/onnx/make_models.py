@@ -290,6 +290,22 @@ case("where_const_cond", [h.make_node("Where", ["c", "x", "y"], ["z"])], [("x", 
      [init("c", cond)])
 case("where_masked_fill", [h.make_node("Where", ["c", "m", "x"], ["z"]), h.make_node("Softmax", ["z"], ["s"])],
      [("x", f32(2, 3, 3))], ["s"], [init("c", np.triu(np.ones((3, 3), bool), 1)), init("m", np.float32(-np.inf))])
+# ---- 3-D convolution and pools (as 2-D ones combined along depth) ----
+case("conv3d_pads_strides", [h.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 0, 1, 2, 1, 0],
+                                         strides=[2, 1, 2], dilations=[1, 2, 1])],
+     [("x", f32(2, 3, 7, 6, 5))], ["y"], [init("w", f32(4, 3, 3, 2, 3, lo=-0.5, hi=0.5)), init("b", f32(4))])
+case("conv3d_group_same", [h.make_node("Conv", ["x", "w"], ["y"], group=2, auto_pad="SAME_UPPER")],
+     [("x", f32(1, 4, 5, 4, 4))], ["y"], [init("w", f32(6, 2, 3, 3, 3, lo=-0.5, hi=0.5))])
+case("convtranspose3d", [h.make_node("ConvTranspose", ["x", "w", "b"], ["y"], strides=[2, 1, 2], pads=[1, 0, 0, 0, 1, 1],
+                                      output_padding=[1, 0, 0], dilations=[1, 2, 1], group=2)],
+     [("x", f32(1, 4, 3, 4, 3))], ["y"], [init("w", f32(4, 3, 3, 2, 2, lo=-0.5, hi=0.5)), init("b", f32(6))])
+case("maxpool3d_pads_ceil", [h.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 2, 3], pads=[1, 0, 1, 1, 1, 0],
+                                         strides=[2, 2, 1], ceil_mode=1)], [("x", f32(2, 2, 6, 5, 4))], ["y"])
+for cip in [0, 1]:
+    case(f"avgpool3d_pads_cip{cip}", [h.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3, 2],
+                                                  pads=[1, 1, 0, 1, 0, 1], strides=[2, 1, 2], count_include_pad=cip)],
+         [("x", f32(1, 3, 5, 4, 6))], ["y"])
+
 # ---- comparisons, logic, Where, Cast and ArgMax on run-time tensors ----
 ints = lambda *s: rng.randint(-2, 3, size=s).astype(np.int64)
 bools = lambda *s: rng.rand(*s) > 0.5
@@ -584,6 +600,12 @@ save_bad("dtype.onnx", simple([h.make_node("Add", ["x", "w"], ["y"])], [vx], [vy
          "has element type float16")
 save_bad("and_float.onnx", simple([h.make_node("And", ["x", "x"], ["y"], name="and1")], [vx], [vy]),
          "and: expects bool operands, operand 0 ('x') is f32[2,3]")
+v5 = h.make_tensor_value_info("x", T.FLOAT, [1, 1, 300, 2, 2])
+save_bad("pool3d_deep.onnx", simple([h.make_node("MaxPool", ["x"], ["y"], kernel_shape=[200, 1, 1])], [v5], [vy]),
+         "kernel depth 200: at most 128 is supported")
+save_bad("conv3d_too_deep.onnx", simple([h.make_node("Conv", ["x", "w"], ["y"])], [v5], [vy],
+                                        [init("w", np.zeros((1, 1, 301, 1, 1), np.float32))]),
+         "kernel depth 301: at most 128")
 sym = h.make_tensor_value_info("x", T.FLOAT, ["batch", 3])
 save_bad("symbolic.onnx", simple([h.make_node("Relu", ["x"], ["y"])], [sym], [vy]),
          "dim 0 is the symbol 'batch' and is not bound")

@@ -659,7 +659,7 @@ static void test_constant_errors(void **state) {
   expect_parse_error("c = constant(value=1, dtype=\"f16\")\n"
                      "output c\n",
                      "test.smelt:1:5: error: constant: unknown dtype \"f16\" (f32, f64, i64, i32, "
-                     "u8)",
+                     "u8, bool)",
                      NULL);
   expect_parse_error("c = constant(shape=[2,-1], value=1)\n"
                      "output c\n",
