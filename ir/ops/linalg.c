@@ -78,6 +78,11 @@ bool gemm_core_fits(int64_t M, int64_t N, int64_t K) {
   return M >= 2 && N >= 4 && K >= 1 && M * N * K >= 1024;
 }
 
+/* K block: K in equal blocks of at most 256 */
+static int64_t core_kc(int64_t K) { return ceil_div64(K, ceil_div64(K, 256)); }
+
+bool gemm_core_one_k_block(int64_t K) { return core_kc(K) >= K; }
+
 static CoreGrid core_grid(const GemmCore *g, int mr, int nr) {
   CoreGrid r = {.tm = 1, .tn = 1};
   double flops = 2.0 * (double)g->M * (double)g->N * (double)g->K * (double)g->nbatch;
@@ -106,8 +111,7 @@ static CoreGrid core_grid(const GemmCore *g, int mr, int nr) {
   int64_t rows = ceil_div64(mt, r.tm) * mr, cols = ceil_div64(nt, r.tn) * nr;
   r.mc = min64(rows, (128 / mr) * mr);
   r.nc = min64(cols, (256 / nr) * nr);
-  int64_t nk = ceil_div64(g->K, 256);
-  r.kc = ceil_div64(g->K, nk);
+  r.kc = core_kc(g->K);
   return r;
 }
 
@@ -858,4 +862,16 @@ bool linalg_emit_fused(SmBuf *b, const OpEpilogue *e) {
                 (long long)g.K, g.ta ? " (a transposed)" : "", (long long)g.K, (long long)g.N,
                 g.tb ? " (b transposed)" : "");
   return gemm_blocked(b, n, e);
+}
+
+bool linalg_epilogue_in_registers(const IrNode *n) {
+  if (ir_numel(&n->out[0]->type) == 0 || n->out[0]->type.dtype != IR_F32) return false;
+  if (!strcmp(n->op->name, "matmul")) {
+    MatGeo g;
+    SM_ASSERT(mm_geo(n, &g));
+    return gemm_core_fits(g.M, g.N, g.K) && gemm_core_one_k_block(g.K);
+  }
+  if (strcmp(n->op->name, "gemm") != 0) return false;
+  GemmGeo g = gemm_geo(n);
+  return gemm_core_fits(g.M, g.N, g.K) && gemm_core_one_k_block(g.K);
 }
