@@ -375,12 +375,65 @@ static void training_updates(void **state) {
   assert_true(nk[1] <= 19);
 }
 
+/* In-place reuse (codegen/plan.c): a kernel's result takes the storage of
+ * an operand that dies in that kernel, for an elementwise kernel and for
+ * a GEMM epilogue reading the operand element by element; generated vs
+ * interpreter (opcheck also runs the plan checker, which accepts the
+ * shared storage only under these conditions). */
+static const char *reuse_text = "input x: f32[1024]\n"
+                                "a = exp(x)\n"
+                                "p = reduce_sum(a, keepdims=1)\n"
+                                "b = mul(a, p)\n"
+                                "o1 = reduce_sum(b, keepdims=0)\n"
+                                "input x2: f32[16,32]\n"
+                                "input w2: f32[32,24]\n"
+                                "input q2: f32[16,24]\n"
+                                "r = exp(q2)\n"
+                                "s = reduce_sum(r, axes=[1], keepdims=1)\n"
+                                "h = gemm(x2, w2)\n"
+                                "y = add(h, r)\n"
+                                "z = mul(y, s)\n"
+                                "o2 = reduce_sum(z, keepdims=0)\n"
+                                /* a gemm reads all of e for each result
+                                 * element: never in place */
+                                "input x3: f32[24,24]\n"
+                                "input w3: f32[24,24]\n"
+                                "e = exp(x3)\n"
+                                "h3 = gemm(e, w3)\n"
+                                "o3 = reduce_sum(h3, keepdims=0)\n"
+                                "output o1, o2, o3\n";
+
+static void inplace_reuse(void **state) {
+  (void)state;
+  OpcheckOpts o = fuse_opts();
+  opcheck_opts(reuse_text, &o);
+  IrGraph *g = parse(reuse_text);
+  optimize(g, 1, true);
+  CgPlan p;
+  cg_plan(g, NULL, &p);
+  const char *pairs[2][2] = {{"a", "b"}, {"r", "z"}};
+  for (int i = 0; i < 2; i++) {
+    const IrValue *u = ir_graph_find(g, pairs[i][0]), *v = ir_graph_find(g, pairs[i][1]);
+    assert_non_null(u);
+    assert_non_null(v);
+    assert_int_equal(p.slots[u->id].offset, p.slots[v->id].offset);
+    assert_int_equal(p.slots[v->id].bytes, p.slots[u->id].bytes);
+  }
+  /* a's reduction reads it before b's kernel: b may not take p's storage
+   * (other size), and exp(x) never writes over the input x */
+  assert_true(p.slots[ir_graph_find(g, "x")->id].offset != p.slots[ir_graph_find(g, "a")->id].offset);
+  assert_true(p.slots[ir_graph_find(g, "e")->id].offset != p.slots[ir_graph_find(g, "h3")->id].offset);
+  cg_plan_free(&p);
+  ir_graph_free(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(gemm_epilogues),   cmocka_unit_test(matmul_conv_epilogues),
       cmocka_unit_test(generic_epilogues), cmocka_unit_test(backward_epilogues),
       cmocka_unit_test(counts_epilogue),  cmocka_unit_test(counts_not_fused),
       cmocka_unit_test(counts_lenet),     cmocka_unit_test(training_updates),
+      cmocka_unit_test(inplace_reuse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
