@@ -1,8 +1,9 @@
 /* The memory plan of generated programs: parameters in one block, inputs
  * and outputs in dedicated arena buffers, intermediates packed into the
  * rest of the arena by liveness over the kernel schedule: results written
- * in place over a dying operand where the kernel allows it, then two
- * placements (greedy by size; first fit by birth), the smaller kept. */
+ * in place over a dying operand where the kernel allows it, then four
+ * placement orders (by size, birth, lifetime, size x lifetime), the
+ * smallest arena kept. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,31 @@ static int by_size_desc(const void *a, const void *b) {
   if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
   return x->id - y->id;
 }
+
+static int by_length_desc(const void *a, const void *b) {
+  const Live *x = a, *y = b;
+  if (x->end - x->start != y->end - y->start) return (y->end - y->start) - (x->end - x->start);
+  return by_size_desc(a, b);
+}
+
+static int by_area_desc(const void *a, const void *b) {
+  const Live *x = a, *y = b;
+  double ax = (double)x->bytes * (x->end - x->start + 1), ay = (double)y->bytes * (y->end - y->start + 1);
+  if (ax != ay) return ax < ay ? 1 : -1;
+  return by_size_desc(a, b);
+}
+
+/* placement orders tried (in this order; the first smallest arena wins) */
+static const struct {
+  const char *name;
+  int (*cmp)(const void *, const void *); /* NULL: order of birth */
+} strategies[] = {
+    {"greedy by size", by_size_desc},
+    {"first-fit by birth", NULL},
+    {"greedy by lifetime", by_length_desc},
+    {"greedy by size x lifetime", by_area_desc},
+};
+#define NSTRAT ((int)(sizeof strategies / sizeof *strategies))
 
 /* Place intervals in the given order, each at the lowest offset clear of
  * every placed interval alive at the same time. Returns the arena top. */
@@ -176,18 +202,20 @@ void cg_plan(const IrGraph *g, const IrGraph *master, CgPlan *p) {
   for (int a = 0; a < nlv; a++)
     if (host[lv[a].id] < 0) lv[nown++] = lv[a];
   nlv = nown;
-  /* two strategies, keep the smaller arena: greedy by size (largest first)
-   * and first fit in order of birth */
-  size_t *offs[2], tops[2];
-  Live *order[2];
-  for (int s = 0; s < 2; s++) {
+  /* placement orders (largest first, by birth, longest-lived first,
+   * largest size x lifetime first), each placed at the lowest offset clear
+   * of every interval alive at the same time; the smallest arena kept */
+  size_t *offs[NSTRAT], tops[NSTRAT];
+  Live *order[NSTRAT];
+  int best = 0;
+  for (int s = 0; s < NSTRAT; s++) {
     order[s] = sm_xcalloc((size_t)nlv + 1, sizeof(Live));
     if (nlv) memcpy(order[s], lv, sizeof(Live) * (size_t)nlv);
-    if (s == 0) qsort(order[s], (size_t)nlv, sizeof(Live), by_size_desc);
+    if (strategies[s].cmp) qsort(order[s], (size_t)nlv, sizeof(Live), strategies[s].cmp);
     offs[s] = sm_xcalloc((size_t)nlv + 1, sizeof(size_t));
     tops[s] = place(order[s], nlv, base, offs[s]);
+    if (tops[s] < tops[best]) best = s;
   }
-  int best = tops[1] < tops[0] ? 1 : 0;
   for (int a = 0; a < nlv; a++)
     p->slots[order[best][a].id] = (CgSlot){RT_REGION_ARENA, offs[best][a], order[best][a].bytes};
   p->arena_bytes = tops[best];
@@ -201,8 +229,8 @@ void cg_plan(const IrGraph *g, const IrGraph *master, CgPlan *p) {
                           ir_dtype_size(g->values[i]->type.dtype);
     }
   free(root);
-  p->strategy = best ? "first-fit by birth" : "greedy by size";
-  for (int s = 0; s < 2; s++) {
+  p->strategy = strategies[best].name;
+  for (int s = 0; s < NSTRAT; s++) {
     free(offs[s]);
     free(order[s]);
   }

@@ -263,7 +263,7 @@ static void test_table(void **state) {
   (void)state;
   int n;
   const PassInfo *pt = pass_table(&n);
-  const char *want[] = {"drop-dropout", "canonicalize", "fold-bn", "dce", "fuse"};
+  const char *want[] = {"drop-dropout", "canonicalize", "fold-bn", "dce", "schedule", "fuse"};
   assert_int_equal(n, SM_COUNT(want));
   for (int i = 0; i < n; i++) {
     assert_string_equal(pt[i].name, want[i]);

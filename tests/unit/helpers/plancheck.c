@@ -21,7 +21,7 @@ static bool in_place(const IrGraph *g, const int *first, const int *last, const 
                      const CgPlan *p, int a, int b) {
   const CgSlot *sa = &p->slots[a], *sb = &p->slots[b];
   if (sa->offset != sb->offset || sa->bytes != sb->bytes || last[a] != first[b]) return false;
-  const IrValue *vb = g->values[b];
+  const IrValue *vb = g->values[root[b]]; /* a view's storage is its root's */
   if (vb->kind != IR_VAL_NODE) return false;
   int pos = first[b];
   bool reads = false;
