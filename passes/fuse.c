@@ -172,10 +172,6 @@ static bool can_merge(const Fuse *f, int ra, int rb) {
   return true;
 }
 
-/* Tries merging group rb into ra; keeps the merge only when the peak stays
- * within the limit. has_root: the merged group then has a producer. */
-static bool try_merge(Fuse *f, int ra, int rb, bool has_root, int64_t limit);
-
 static void merge(Fuse *f, int ra, int rb) {
   for (int k = f->lo[rb]; k <= f->top[rb]; k++)
     if (f->grp[k] == rb) f->grp[k] = ra;
@@ -184,6 +180,8 @@ static void merge(Fuse *f, int ra, int rb) {
   f->has_root[ra] |= f->has_root[rb];
 }
 
+/* Merges group rb into ra tentatively and keeps the merge only when the
+ * peak stays within the limit. has_root: the merged group has a producer. */
 static bool try_merge(Fuse *f, int ra, int rb, bool has_root, int64_t limit) {
   int n = f->n;
   int *save = sm_xmalloc(sizeof(int) * (size_t)(n + 1) * 3);
