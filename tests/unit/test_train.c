@@ -89,10 +89,10 @@ static double check_steps(const char *text, int steps, double nclasses, double l
         print_error("%s", sm_diag_text(&d));
         fail();
       }
-      plancheck(prog.funcs[f]);
     }
     count_fused_updates(tp.train);
   }
+  for (int f = 0; f < 3; f++) plancheck(prog.funcs[f]);
   LoadedProgram lp;
   program_load(&prog, "-O2 -march=native", &lp);
   const RtModelDesc *desc = lp.desc;
