@@ -1,6 +1,7 @@
 /* The kernel schedule: one kernel per unfused node, one per fused group
  * (members in node order, the anchor last; a producer taking an
- * elementwise epilogue first). Codegen, the memory planner and
+ * elementwise epilogue first; a group of optimizer updates has no
+ * producer, its first update stands in that place). Codegen, the memory planner and
  * `smelt inspect --kernels` all work on this list. */
 #include <stdlib.h>
 
@@ -57,7 +58,7 @@ int cg_kernels(const IrGraph *g, CgKernel **out) {
       if (g->nodes[j]->anchor == n) cap++;
     K->mem = sm_xcalloc((size_t)cap + 1, sizeof *K->mem);
     IrNode *root = NULL;
-    for (int j = 0; j < k; j++)
+    for (int j = 0; j < k && !root; j++)
       if (g->nodes[j]->anchor == n && !(g->nodes[j]->op->flags & IR_OPF_ELEMENTWISE))
         root = K->mem[K->nm++] = g->nodes[j];
     for (int j = 0; j < k; j++)
@@ -93,6 +94,11 @@ int cg_kernels(const IrGraph *g, CgKernel **out) {
       /* out0 is where a producer computes: its own result when that is
        * read elsewhere too, else the chain's result */
       if (root && escapes(g, K, root->out[0])) push_unique(&K->outs, &K->nout, &ocap, root->out[0]);
+      /* in-place members (optimizer updates) store all their results */
+      for (int m = 0; m < K->nm; m++)
+        if (K->mem[m]->op->inplace)
+          for (int o = 0; o < K->mem[m]->nout; o++)
+            push_unique(&K->outs, &K->nout, &ocap, K->mem[m]->out[o]);
       push_unique(&K->outs, &K->nout, &ocap, n->out[0]);
     }
   }

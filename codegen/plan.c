@@ -1,11 +1,14 @@
-/* A simple memory plan for generated programs: parameters in one block,
- * inputs and outputs in dedicated arena buffers, intermediates packed into
- * the rest of the arena by liveness (greedy by size, first fit). The real
- * planner (several strategies, in-place reuse) is a later pass. */
+/* The memory plan of generated programs: parameters in one block, inputs
+ * and outputs in dedicated arena buffers, intermediates packed into the
+ * rest of the arena by liveness over the kernel schedule: results written
+ * in place over a dying operand where the kernel allows it, then four
+ * placement orders (by size, birth, lifetime, size x lifetime), the
+ * smallest arena kept. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "codegen.h"
+#include "ir/ops/gemm_emit.h"
 #include "rt_model.h"
 
 #define ALIGN 64
@@ -23,6 +26,31 @@ static int by_size_desc(const void *a, const void *b) {
   if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
   return x->id - y->id;
 }
+
+static int by_length_desc(const void *a, const void *b) {
+  const Live *x = a, *y = b;
+  if (x->end - x->start != y->end - y->start) return (y->end - y->start) - (x->end - x->start);
+  return by_size_desc(a, b);
+}
+
+static int by_area_desc(const void *a, const void *b) {
+  const Live *x = a, *y = b;
+  double ax = (double)x->bytes * (x->end - x->start + 1), ay = (double)y->bytes * (y->end - y->start + 1);
+  if (ax != ay) return ax < ay ? 1 : -1;
+  return by_size_desc(a, b);
+}
+
+/* placement orders tried (in this order; the first smallest arena wins) */
+static const struct {
+  const char *name;
+  int (*cmp)(const void *, const void *); /* NULL: order of birth */
+} strategies[] = {
+    {"greedy by size", by_size_desc},
+    {"first-fit by birth", NULL},
+    {"greedy by lifetime", by_length_desc},
+    {"greedy by size x lifetime", by_area_desc},
+};
+#define NSTRAT ((int)(sizeof strategies / sizeof *strategies))
 
 /* Place intervals in the given order, each at the lowest offset clear of
  * every placed interval alive at the same time. Returns the arena top. */
@@ -45,6 +73,52 @@ static size_t place(const Live *lv, int nlv, size_t base, size_t *offs) {
     if (cand + align_up(lv[a].bytes) > top) top = cand + align_up(lv[a].bytes);
   }
   return top;
+}
+
+/* In-place reuse for kernel K (the k-th): a result may be written over an
+ * operand whose last reader is K when every element of the result is
+ * computed from the operand's element at the same index only, read before
+ * it is stored: elementwise kernels (operands loaded, then results
+ * stored, per element), and epilogues of a producer that keeps the
+ * product in registers (op_epilogue_in_registers), the operand read by the
+ * epilogue only. Same type, so the same index. Only kernels with one
+ * result: codegen/emit.c still declares their pointers restrict, and with
+ * a single store per element, which depends on every load of it, no
+ * reordering a compiler may do under restrict can move a load of an
+ * element after its store.
+ * host[v] is then the value whose interval (extended to v's death) holds
+ * v's storage; idx maps a value to its interval. */
+static void reuse_operand(const IrGraph *g, const CgKernel *K, int k, const int *root,
+                          const bool *fixed, const int *idx, int *host, Live *lv) {
+  if (K->nout != 1) return;
+  const IrNode *prod = NULL;
+  for (int m = 0; m < K->nm; m++)
+    if (!(K->mem[m]->op->flags & IR_OPF_ELEMENTWISE)) {
+      if (prod || m != 0 || K->nm == 1 || !op_epilogue_in_registers(K->mem[m])) return;
+      prod = K->mem[m];
+    }
+  for (int o = 0; o < K->nout; o++) {
+    const IrValue *v = K->outs[o];
+    if (fixed[v->id] || (prod && v == prod->out[0])) continue;
+    for (int i = 0; i < K->nin; i++) {
+      const IrValue *u = g->values[root[K->ins[i]->id]];
+      if (u->kind != IR_VAL_NODE || fixed[u->id] || !ir_type_eq(&u->type, &v->type)) continue;
+      int hu = host[u->id] >= 0 ? host[u->id] : u->id;
+      Live *L = &lv[idx[hu]];
+      if (L->end != k || L->bytes != lv[idx[v->id]].bytes) continue;
+      /* every read of u's storage here: same type, not by the producer,
+       * and not the storage of another result already */
+      bool ok = true;
+      for (int j = 0; j < K->nin && ok; j++)
+        if (root[K->ins[j]->id] == u->id) ok = ir_type_eq(&K->ins[j]->type, &v->type);
+      for (int j = 0; prod && j < prod->nin && ok; j++) ok = root[prod->in[j]->id] != u->id;
+      for (int q = 0; q < g->nvalues && ok; q++) ok = !(host[q] == hu && lv[idx[q]].start == k);
+      if (!ok) continue;
+      L->end = lv[idx[v->id]].end;
+      host[v->id] = hu;
+      break;
+    }
+  }
 }
 
 void cg_plan(const IrGraph *g, const IrGraph *master, CgPlan *p) {
@@ -123,22 +197,36 @@ void cg_plan(const IrGraph *g, const IrGraph *master, CgPlan *p) {
       const IrValue *v = g->values[root[ks[k].ins[i]->id]];
       if (v->kind == IR_VAL_NODE && !fixed[v->id]) lv[idx[v->id]].end = k;
     }
+  /* in-place reuse: a result takes the storage of an operand that dies in
+   * its kernel (host[v]: the interval holding v's storage, -1: its own) */
+  int *host = sm_xcalloc((size_t)g->nvalues + 1, sizeof *host);
+  for (int i = 0; i < g->nvalues; i++) host[i] = -1;
+  for (int k = 0; k < nk; k++) reuse_operand(g, &ks[k], k, root, fixed, idx, host, lv);
   cg_kernels_free(ks, nk);
-  /* two strategies, keep the smaller arena: greedy by size (largest first)
-   * and first fit in order of birth */
-  size_t *offs[2], tops[2];
-  Live *order[2];
-  for (int s = 0; s < 2; s++) {
+  int nown = 0;
+  for (int a = 0; a < nlv; a++)
+    if (host[lv[a].id] < 0) lv[nown++] = lv[a];
+  nlv = nown;
+  /* placement orders (largest first, by birth, longest-lived first,
+   * largest size x lifetime first), each placed at the lowest offset clear
+   * of every interval alive at the same time; the smallest arena kept */
+  size_t *offs[NSTRAT], tops[NSTRAT];
+  Live *order[NSTRAT];
+  int best = 0;
+  for (int s = 0; s < NSTRAT; s++) {
     order[s] = sm_xcalloc((size_t)nlv + 1, sizeof(Live));
     if (nlv) memcpy(order[s], lv, sizeof(Live) * (size_t)nlv);
-    if (s == 0) qsort(order[s], (size_t)nlv, sizeof(Live), by_size_desc);
+    if (strategies[s].cmp) qsort(order[s], (size_t)nlv, sizeof(Live), strategies[s].cmp);
     offs[s] = sm_xcalloc((size_t)nlv + 1, sizeof(size_t));
     tops[s] = place(order[s], nlv, base, offs[s]);
+    if (tops[s] < tops[best]) best = s;
   }
-  int best = tops[1] < tops[0] ? 1 : 0;
   for (int a = 0; a < nlv; a++)
     p->slots[order[best][a].id] = (CgSlot){RT_REGION_ARENA, offs[best][a], order[best][a].bytes};
   p->arena_bytes = tops[best];
+  for (int i = 0; i < g->nvalues; i++)
+    if (host[i] >= 0) p->slots[i] = p->slots[host[i]];
+  free(host);
   for (int i = 0; i < g->nvalues; i++)
     if (root[i] != i) {
       p->slots[i] = p->slots[root[i]];
@@ -146,8 +234,8 @@ void cg_plan(const IrGraph *g, const IrGraph *master, CgPlan *p) {
                           ir_dtype_size(g->values[i]->type.dtype);
     }
   free(root);
-  p->strategy = best ? "first-fit by birth" : "greedy by size";
-  for (int s = 0; s < 2; s++) {
+  p->strategy = strategies[best].name;
+  for (int s = 0; s < NSTRAT; s++) {
     free(offs[s]);
     free(order[s]);
   }

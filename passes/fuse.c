@@ -1,6 +1,8 @@
-/* Fusion: vertical elementwise chains into one loop nest, and elementwise
+/* Fusion: vertical elementwise chains into one loop nest, elementwise
  * epilogues into the kernel of the gemm, matmul or convolution (or
- * convolution/pool gradient) producing their operand.
+ * convolution/pool gradient) producing their operand, optimizer updates
+ * into the kernel computing their gradient, and the remaining updates
+ * side by side in one kernel.
  * requires: final node order (runs last, just before code generation);
  * produces: IrNode.anchor for fused members; invalidates: memory plan.
  *
@@ -22,9 +24,21 @@
  *    per group, and none of its operands may come from the group. Such a
  *    group keeps one type throughout (the GEMM keeps partial sums in the
  *    result buffer), so it never holds a dtype-changing chain;
+ *  - an optimizer update (in place: parameter and state) becomes the last
+ *    member of the group whose result is its gradient when that group's
+ *    producer keeps each product element in registers until the final K
+ *    block (op_epilogue_in_registers: the blocked GEMM in one K block), so
+ *    the update reads and writes each parameter element once, after the
+ *    full reduction, and the weight gradient never reaches memory; the
+ *    producer must not read the parameter or state it overwrites. With
+ *    clip_norm every update waits for the global norm, which reads every
+ *    gradient first: the rule below keeps them apart;
+ *  - optimizer updates left alone run side by side in one kernel (a loop
+ *    each) at the position of the last one;
  *  - every value a group stores must be read only after the group's
- *    kernel runs, and nothing moves across an in-place update (a moved
- *    computation could read a parameter after it was overwritten);
+ *    kernel runs, and no member that moves past an in-place node (an
+ *    update, batchnorm's running statistics) may read what that node
+ *    overwrites;
  *  - memory: candidates are tried in node order and one is kept only if
  *    the peak of simultaneously live activation bytes over the kernel
  *    schedule (what the planner packs) stays at or below the unfused
@@ -34,6 +48,7 @@
 #include <string.h>
 
 #include "ir/ops/gemm_emit.h"
+#include "ir/ops/ops.h"
 #include "passes.h"
 
 typedef struct Fuse {
@@ -123,13 +138,35 @@ static bool can_merge(const Fuse *f, int ra, int rb) {
   const IrGraph *g = f->g;
   int T = f->top[ra] > f->top[rb] ? f->top[ra] : f->top[rb];
   int lo = f->lo[ra] < f->lo[rb] ? f->lo[ra] : f->lo[rb];
-  if (f->ninplace[T + 1] - f->ninplace[lo] > 0) return false;
+  if (f->ninplace[T + 1] - f->ninplace[lo] > 0)
+    for (int j = lo; j <= T; j++) {
+      const IrNode *x = g->nodes[j];
+      if (!x->op->inplace) continue;
+      bool member = f->grp[j] == ra || f->grp[j] == rb;
+      /* an in-place member: only an optimizer update ending the group */
+      if (member) {
+        if (j != T || !opt_is_update(x)) return false;
+        continue;
+      }
+      /* an in-place node the group's members move across: none of them
+       * may read what it overwrites */
+      for (int o = 0; o < x->nout; o++) {
+        if (x->op->inplace[o] < 0) continue;
+        int over = f->root[x->in[x->op->inplace[o]]->id];
+        for (int k = lo; k <= T; k++) {
+          if (f->grp[k] != ra && f->grp[k] != rb) continue;
+          for (int i = 0; i < g->nodes[k]->nin; i++)
+            if (f->root[g->nodes[k]->in[i]->id] == over) return false;
+        }
+      }
+    }
   for (int k = lo; k <= T; k++) {
     int r = f->grp[k];
     if (r != ra && r != rb) continue;
     const IrNode *m = g->nodes[k];
-    /* a producer's operands come from outside the group */
-    if (!(m->op->flags & IR_OPF_ELEMENTWISE))
+    /* a producer's operands come from outside the group (an update's
+     * gradient is the group's result) */
+    if (!(m->op->flags & IR_OPF_ELEMENTWISE) && !opt_is_update(m))
       for (int i = 0; i < m->nin; i++) {
         const IrNode *d = m->in[i]->def;
         if (d && (f->grp[f->pos[d->id]] == ra || f->grp[f->pos[d->id]] == rb)) return false;
@@ -154,6 +191,80 @@ static void merge(Fuse *f, int ra, int rb) {
   if (f->lo[rb] < f->lo[ra]) f->lo[ra] = f->lo[rb];
   f->has_root[ra] |= f->has_root[rb];
   f->mixed[ra] |= f->mixed[rb];
+}
+
+/* Merges group rb into ra tentatively and keeps the merge only when the
+ * peak stays within the limit. has_root: the merged group has a producer. */
+static bool try_merge(Fuse *f, int ra, int rb, bool has_root, bool retype, int64_t limit) {
+  int n = f->n;
+  int *save = sm_xmalloc(sizeof(int) * (size_t)(n + 1) * 3);
+  memcpy(save, f->grp, sizeof(int) * (size_t)n);
+  memcpy(save + n, f->top, sizeof(int) * (size_t)n);
+  memcpy(save + 2 * n, f->lo, sizeof(int) * (size_t)n);
+  bool root_a = f->has_root[ra], root_b = f->has_root[rb], mixed_a = f->mixed[ra];
+  f->has_root[rb] |= has_root;
+  merge(f, ra, rb);
+  f->mixed[ra] |= retype;
+  bool ok = peak(f) <= limit;
+  if (!ok) {
+    memcpy(f->grp, save, sizeof(int) * (size_t)n);
+    memcpy(f->top, save + n, sizeof(int) * (size_t)n);
+    memcpy(f->lo, save + 2 * n, sizeof(int) * (size_t)n);
+    f->has_root[ra] = root_a;
+    f->has_root[rb] = root_b;
+    f->mixed[ra] = mixed_a;
+  }
+  free(save);
+  return ok;
+}
+
+/* An optimizer update (at position k) as the epilogue of the group whose
+ * result is its gradient: that group's producer must keep the product in
+ * registers until the final K block (the update then writes the parameter
+ * and its state in place, element by element, and the gradient never
+ * reaches memory) and must not read what the update overwrites. */
+static void fuse_update(Fuse *f, int k, const int *uses, int64_t limit) {
+  const IrGraph *g = f->g;
+  IrNode *u = g->nodes[k];
+  IrValue *gv = u->in[opt_grad_operand(u)];
+  IrNode *p = gv->def;
+  if (!p || f->grp[k] != k || f->lo[k] != k) return;
+  int pk = f->pos[p->id], rb = f->grp[pk];
+  if (f->top[rb] != pk) return;
+  int rk = -1;
+  for (int q = f->lo[rb]; q <= pk; q++)
+    if (f->grp[q] == rb && !(g->nodes[q]->op->flags & IR_OPF_ELEMENTWISE)) rk = q;
+  if (rk < 0 || !op_epilogue_in_registers(g->nodes[rk])) return;
+  /* an elementwise member's result is stored only as the group's result */
+  if (rk != pk && (uses[gv->id] != 1 || f->is_out[gv->id])) return;
+  const IrNode *r = g->nodes[rk];
+  for (int i = 0; i < r->nin; i++)
+    for (int s = 0; s <= opt_state_count(u); s++)
+      if (f->root[r->in[i]->id] == f->root[u->in[s]->id]) return;
+  if (!can_merge(f, k, rb)) return;
+  try_merge(f, k, rb, true, false, limit);
+}
+
+/* Horizontal fusion: optimizer updates left on their own become one kernel
+ * (each keeps its loop), in node order, while the peak stays within the
+ * limit. Moving an update later is safe: it runs after every reader of the
+ * parameter it overwrites (passes/train.c), nothing reads its results, and
+ * its operands are SSA values or parameters no other node writes. */
+static void fuse_updates_horizontally(Fuse *f, int64_t limit) {
+  const IrGraph *g = f->g;
+  int cur = -1;
+  for (int k = 0; k < f->n; k++) {
+    const IrNode *u = g->nodes[k];
+    if (!opt_is_update(u) || f->grp[k] != k || f->lo[k] != k || f->top[k] != k) continue;
+    bool read = false;
+    for (int o = 0; o < u->nout; o++) read |= f->is_out[u->out[o]->id];
+    for (int j = k + 1; j < f->n && !read; j++)
+      for (int i = 0; i < g->nodes[j]->nin; i++)
+        for (int o = 0; o < u->nout; o++) read |= g->nodes[j]->in[i] == u->out[o];
+    if (read) continue;
+    if (cur >= 0) try_merge(f, k, cur, false, false, limit);
+    cur = k; /* the group's representative either way */
+  }
 }
 
 SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
@@ -196,6 +307,7 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
   int64_t limit = peak(&f);
   for (int k = 0; k < n; k++) {
     IrNode *c = g->nodes[k];
+    if (opt_is_update(c)) fuse_update(&f, k, uses, limit);
     if (!(c->op->flags & IR_OPF_ELEMENTWISE) || c->nout != 1) continue;
     for (int i = 0; i < c->nin; i++) {
       IrValue *v = c->in[i];
@@ -214,26 +326,11 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
       }
       if (!can_merge(&f, ra, rb)) continue;
       /* tentative merge, kept only within the memory limit */
-      int *save = sm_xmalloc(sizeof(int) * (size_t)(n + 1) * 3);
-      memcpy(save, f.grp, sizeof(int) * (size_t)n);
-      memcpy(save + n, f.top, sizeof(int) * (size_t)n);
-      memcpy(save + 2 * n, f.lo, sizeof(int) * (size_t)n);
-      bool root_a = f.has_root[ra], mixed_a = f.mixed[ra];
-      if (!ew) f.has_root[rb] = true;
-      merge(&f, ra, rb);
-      f.mixed[ra] |= retype;
-      if (peak(&f) > limit) {
-        memcpy(f.grp, save, sizeof(int) * (size_t)n);
-        memcpy(f.top, save + n, sizeof(int) * (size_t)n);
-        memcpy(f.lo, save + 2 * n, sizeof(int) * (size_t)n);
-        f.has_root[ra] = root_a;
-        f.mixed[ra] = mixed_a;
-        if (!ew) f.has_root[rb] = false;
-      }
-      free(save);
+      try_merge(&f, ra, rb, !ew, retype, limit);
       ra = f.grp[k];
     }
   }
+  fuse_updates_horizontally(&f, limit);
   for (int k = 0; k < n; k++) {
     int t = f.top[f.grp[k]];
     if (t != k) g->nodes[k]->anchor = g->nodes[t];

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "passes.h"
+#include "schedule.h"
 
 /* inference only: dropout is the identity (a dropout defining a graph
  * output becomes an `identity`, so the output keeps its name) */
@@ -37,13 +38,16 @@ static SmStatus pass_dce(IrGraph *g, SmDiag *d) {
 
 /* drop-dropout first: it exposes identities to canonicalize; fold-bn
  * after canonicalize, which may fold what feeds a batchnorm; dce removes
- * what the others left dead; fuse last, on the final node order. */
+ * what the others left dead; schedule picks the node order (trying fusion
+ * on each candidate); fuse last, on the final node order. */
 static const PassInfo pipeline[] = {
     {"drop-dropout", pass_drop_dropout, "inference graph", "nothing (dead nodes remain)", true,
      false},
     {"canonicalize", pass_canonicalize, "shapes", "nothing (dead nodes remain)", false, false},
     {"fold-bn", pass_fold_bn, "inference graph, parameter values", "parameter list", true, true},
     {"dce", pass_dce, "outputs", "node ids", false, false},
+    {"schedule", pass_schedule, "shapes, dead nodes removed", "node order, node ids", false,
+     false},
     {"fuse", pass_fuse, "final node order", "memory plan", false, false},
 };
 
@@ -75,11 +79,16 @@ SmStatus pass_run_pipeline(IrGraph *g, const PassOptions *o, SmDiag *d) {
       continue;
     }
     double t0 = now();
-    SmStatus st = p->run(g, d);
+    SmBuf note = {0};
+    SmStatus st = p->run == pass_schedule ? pass_schedule_log(g, d, o->log ? &note : NULL)
+                                          : p->run(g, d);
     double dt = now() - t0;
-    if (o->log)
+    if (o->log) {
       sm_buf_printf(o->log, "%-14s %6d nodes %6d kernels %8.3f ms\n", p->name, g->nnodes,
                     count_kernels(g), dt * 1e3);
+      if (note.len) sm_buf_puts(o->log, sm_buf_str(&note));
+    }
+    sm_buf_free(&note);
     if (st != SM_OK) return st;
     if (verify && !ir_verify(g, d)) {
       sm_error(d, (SmLoc){0}, "internal error: the graph does not verify after pass '%s'", p->name);

@@ -246,6 +246,10 @@ bool op_epilogue_root(const IrNode *n) {
   return false;
 }
 
+bool op_epilogue_in_registers(const IrNode *n) {
+  return op_epilogue_root(n) && (linalg_epilogue_in_registers(n) || nn_epilogue_in_registers(n));
+}
+
 static int epi_in_index(const OpEpilogue *e, const IrValue *v) {
   for (int i = 0; i < e->nin; i++)
     if (e->ins[i] == v) return i;
@@ -279,6 +283,22 @@ static void bcast_index(SmBuf *b, const IrType *t, const IrType *ot, const char 
     if (st[td] != 1) sm_buf_printf(b, " * %lld", (long long)st[td]);
   }
   if (!any) sm_buf_puts(b, "0");
+}
+
+static int epi_out_index(const OpEpilogue *e, const IrValue *v) {
+  for (int k = 0; k < e->nouts; k++)
+    if (e->outs[k] == v) return k;
+  SM_ASSERT(!"epilogue result not among the kernel's results");
+  return -1;
+}
+
+/* whether v is a result of an optimizer update among the members */
+static bool update_result(const OpEpilogue *e, const IrValue *v) {
+  for (int j = 0; j < e->nm; j++)
+    if (opt_is_update(e->mem[j]))
+      for (int o = 0; o < e->mem[j]->nout; o++)
+        if (e->mem[j]->out[o] == v) return true;
+  return false;
 }
 
 void ew_emit_epilogue_elem(SmBuf *b, int ind, const OpEpilogue *e, const char *acc,
@@ -322,6 +342,20 @@ void ew_emit_epilogue_elem(SmBuf *b, int ind, const OpEpilogue *e, const char *a
       else snprintf(names[a], sizeof names[a], "v%d", epi_in_index(e, v));
       args[a] = names[a];
     }
+    if (opt_is_update(n)) {
+      /* an in-place optimizer update (the last member): it stores its
+       * results itself, over the operands it has just read */
+      char dn[3][48], pfx[16];
+      const char *dst[3];
+      SM_ASSERT(n->nout <= 3 && j == e->nm - 1);
+      for (int r = 0; r < n->nout; r++) {
+        snprintf(dn[r], sizeof dn[r], "out%d[%s]", epi_out_index(e, n->out[r]), o);
+        dst[r] = dn[r];
+      }
+      snprintf(pfx, sizeof pfx, "u%d_", j);
+      opt_emit_elem(b, ind, n, pfx, args, dst);
+      continue;
+    }
     sm_buf_printf(b, "%*sconst %s t%d = ", ind, "", ir_dtype_ctype(n->out[0]->type.dtype), j);
     n->op->expr(b, n, args);
     sm_buf_printf(b, ";\n%*s(void)t%d;\n", ind, "", j);
@@ -331,6 +365,7 @@ void ew_emit_epilogue_elem(SmBuf *b, int ind, const OpEpilogue *e, const char *a
       if (store_prod) sm_buf_printf(b, "%*sout%d[%s] = %s;\n", ind, "", k, o, acc);
       continue;
     }
+    if (update_result(e, e->outs[k])) continue;
     int j = 0;
     while (j < e->nm && e->mem[j]->out[0] != e->outs[k]) j++;
     SM_ASSERT(j < e->nm);
@@ -338,10 +373,54 @@ void ew_emit_epilogue_elem(SmBuf *b, int ind, const OpEpilogue *e, const char *a
   }
 }
 
+/* Constants of the optimizer updates among the members, at the top of the
+ * kernel (named as ew_emit_epilogue_elem uses them). */
+static void emit_update_preludes(SmBuf *b, const OpEpilogue *e) {
+  for (int j = 0; j < e->nm; j++) {
+    const IrNode *n = e->mem[j];
+    if (!opt_is_update(n)) continue;
+    char names[8][24], pfx[16];
+    const char *opnd[8];
+    for (int a = 0; a < n->nin; a++) {
+      /* the prelude reads the scalars (lr, step) after the gradient */
+      if (a > opt_grad_operand(n)) snprintf(names[a], sizeof names[a], "in%d[0]", epi_in_index(e, n->in[a]));
+      else snprintf(names[a], sizeof names[a], "0");
+      opnd[a] = names[a];
+    }
+    snprintf(pfx, sizeof pfx, "u%d_", j);
+    opt_emit_prelude(b, 2, n, pfx, opnd);
+  }
+}
+
+/* Horizontal fusion: independent optimizer updates, one loop each, in one
+ * kernel (its operands and results are the updates' own). */
+static void emit_updates(SmBuf *b, const OpEpilogue *e) {
+  for (int j = -1; j < e->nm; j++) {
+    const IrNode *n = j < 0 ? e->prod : e->mem[j];
+    SM_ASSERT(opt_is_update(n) && n->nin <= 8 && n->nout <= 3);
+    int in_idx[8], out_idx[3];
+    for (int a = 0; a < n->nin; a++) in_idx[a] = epi_in_index(e, n->in[a]);
+    for (int r = 0; r < n->nout; r++) out_idx[r] = epi_out_index(e, n->out[r]);
+    char pfx[16];
+    snprintf(pfx, sizeof pfx, "u%d_", j + 1);
+    sm_buf_puts(b, "  {\n");
+    opt_emit_loop(b, n, pfx, in_idx, out_idx);
+    sm_buf_puts(b, "  }\n");
+  }
+}
+
 void op_emit_fused(SmBuf *b, const OpEpilogue *e) {
+  if (opt_is_update(e->prod)) {
+    emit_updates(b, e);
+    return;
+  }
+  emit_update_preludes(b, e);
   if (linalg_emit_fused(b, e) || nn_emit_fused(b, e)) return;
-  /* generic: the producer writes out0, then one pass applies the chain */
+  /* generic: the producer writes out0, then one pass applies the chain;
+   * an in-place update among the members needs the product in a buffer
+   * of its own (passes/fuse.c fuses it only into the blocked GEMM form) */
   const IrNode *p = e->prod;
+  SM_ASSERT(e->outs[0] == p->out[0] || !update_result(e, e->outs[0]));
   for (int i = p->nin; i < e->nin; i++) sm_buf_printf(b, "  (void)in%d;\n", i);
   for (int i = 1; i < e->nouts; i++) sm_buf_printf(b, "  (void)out%d;\n", i);
   sm_buf_puts(b, "  {\n");

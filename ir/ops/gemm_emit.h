@@ -37,6 +37,12 @@ typedef struct OpEpilogue {
 
 /* Whether n can take an elementwise epilogue into its kernel. */
 bool op_epilogue_root(const IrNode *n);
+/* Whether n's fused kernel keeps each product element in registers until
+ * its final store (the blocked GEMM in one K block): the epilogue may then
+ * write results over storage it reads, e.g. an in-place optimizer update
+ * of the parameter whose gradient n computes, the product never reaching
+ * memory. Otherwise the product (or partial sums) pass through out0. */
+bool op_epilogue_in_registers(const IrNode *n);
 /* The body of a fused kernel: the blocked GEMM applies the epilogue to the
  * accumulator tile on the final K block; other producers write out0 and a
  * second loop applies the chain in place. */
@@ -83,6 +89,9 @@ struct GemmCore {
 
 /* Whether the blocked kernel is worth it for an f32 product of this size. */
 bool gemm_core_fits(int64_t M, int64_t N, int64_t K);
+/* Whether the blocked kernel reduces K in a single block (no partial sums
+ * stored between blocks). */
+bool gemm_core_one_k_block(int64_t K);
 /* Writes the statements (a block) computing the product. */
 void gemm_core_emit(SmBuf *b, const GemmCore *g);
 
@@ -91,5 +100,8 @@ void gemm_core_emit(SmBuf *b, const GemmCore *g);
  * product does not take the blocked path. */
 bool linalg_emit_fused(SmBuf *b, const OpEpilogue *e);
 bool nn_emit_fused(SmBuf *b, const OpEpilogue *e);
+/* op_epilogue_in_registers for linalg.c's and nn.c's producers. */
+bool linalg_epilogue_in_registers(const IrNode *n);
+bool nn_epilogue_in_registers(const IrNode *n);
 
 #endif

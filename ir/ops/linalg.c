@@ -78,6 +78,11 @@ bool gemm_core_fits(int64_t M, int64_t N, int64_t K) {
   return M >= 2 && N >= 4 && K >= 1 && M * N * K >= 1024;
 }
 
+/* K block: K in equal blocks of at most 256 */
+static int64_t core_kc(int64_t K) { return ceil_div64(K, ceil_div64(K, 256)); }
+
+bool gemm_core_one_k_block(int64_t K) { return core_kc(K) >= K; }
+
 static CoreGrid core_grid(const GemmCore *g, int mr, int nr) {
   CoreGrid r = {.tm = 1, .tn = 1};
   double flops = 2.0 * (double)g->M * (double)g->N * (double)g->K * (double)g->nbatch;
@@ -106,8 +111,7 @@ static CoreGrid core_grid(const GemmCore *g, int mr, int nr) {
   int64_t rows = ceil_div64(mt, r.tm) * mr, cols = ceil_div64(nt, r.tn) * nr;
   r.mc = min64(rows, (128 / mr) * mr);
   r.nc = min64(cols, (256 / nr) * nr);
-  int64_t nk = ceil_div64(g->K, 256);
-  r.kc = ceil_div64(g->K, nk);
+  r.kc = core_kc(g->K);
   return r;
 }
 
@@ -256,20 +260,30 @@ static void core_store_epilogue(SmBuf *b, const GemmCore *g, const CoreVar *v, b
                     q, r, q);
   sm_buf_printf(b, "%s  const int64_t rn = i1 - i < %d ? i1 - i : %d, qn = j1 - j < %d ? j1 - j : %d;\n",
                 s2, mr, mr, nr, nr);
-  sm_buf_printf(b, "%s  for (int64_t r = 0; r < rn; r++)\n", s2);
-  sm_buf_printf(b, "%s    for (int64_t q = 0; q < qn; q++) {\n", s2);
-  SmBuf be = {0};
-  if (!split_k && has_bias) core_bias_scalar(&be, g, "(i + r)", "(j + q)");
-  if (split_k)
-    sm_buf_printf(b, "%s      const float acc = tile[r * %d + q] + cp[r * %lld + q];\n", s2, nr,
-                  (long long)g->ldc);
-  else
-    sm_buf_printf(b, "%s      const float acc = tile[r * %d + q]%s;\n", s2, nr, sm_buf_str(&be));
-  sm_buf_free(&be);
-  sm_buf_printf(b, "%s      const int64_t o = %s + (i + r) * %lld + j + q;\n", s2,
-                g->c_off ? g->c_off : "0", (long long)g->ldc);
-  ew_emit_epilogue_elem(b, 22, g->epi, "acc", "o", true);
-  sm_buf_printf(b, "%s    }\n%s}\n", s2, s2);
+  /* elements are independent (each read, then written, at its own index,
+   * also when a result overwrites an operand in place): one SIMD loop per
+   * tile row, of constant length for a full row */
+  for (int full = 1; full >= 0; full--) {
+    if (full) sm_buf_printf(b, "%s  if (qn == %d) {\n", s2, nr);
+    else sm_buf_printf(b, "%s  } else {\n", s2);
+    sm_buf_printf(b, "%s    for (int64_t r = 0; r < rn; r++)\n", s2);
+    sm_buf_puts(b, "#pragma omp simd\n");
+    if (full) sm_buf_printf(b, "%s      for (int64_t q = 0; q < %d; q++) {\n", s2, nr);
+    else sm_buf_printf(b, "%s      for (int64_t q = 0; q < qn; q++) {\n", s2);
+    SmBuf be = {0};
+    if (!split_k && has_bias) core_bias_scalar(&be, g, "(i + r)", "(j + q)");
+    if (split_k)
+      sm_buf_printf(b, "%s        const float acc = tile[r * %d + q] + cp[r * %lld + q];\n", s2, nr,
+                    (long long)g->ldc);
+    else
+      sm_buf_printf(b, "%s        const float acc = tile[r * %d + q]%s;\n", s2, nr, sm_buf_str(&be));
+    sm_buf_free(&be);
+    sm_buf_printf(b, "%s        const int64_t o = %s + (i + r) * %lld + j + q;\n", s2,
+                  g->c_off ? g->c_off : "0", (long long)g->ldc);
+    ew_emit_epilogue_elem(b, 24, g->epi, "acc", "o", true);
+    sm_buf_printf(b, "%s      }\n", s2);
+  }
+  sm_buf_printf(b, "%s  }\n%s}\n", s2, s2);
 }
 
 static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
@@ -318,8 +332,20 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
                 (long long)G.mc, (long long)G.mc);
   if (g->pack_a) g->pack_a(b, g, mr, 12);
   else core_pack_a(b, g, mr, 12);
-  sm_buf_printf(b, "%s      for (int64_t jr = 0; jr < nc; jr += %d)\n", sp, nr);
-  sm_buf_printf(b, "%s        for (int64_t ir = 0; ir < mc; ir += %d) {\n", sp, mr);
+  /* an epilogue updating a parameter in place reads and writes it (and
+   * its state) at every element: tiles along rows then, so those accesses
+   * run along the parameter's rows as prefetchers expect (measured on the
+   * MLP training step: 0.75 ms with column-major tiles, 0.70 ms so, 0.68
+   * ms with the update in a loop of its own) */
+  bool rows = false;
+  for (int m = 0; g->epi && m < g->epi->nm; m++) rows |= opt_is_update(g->epi->mem[m]);
+  if (rows) {
+    sm_buf_printf(b, "%s      for (int64_t ir = 0; ir < mc; ir += %d)\n", sp, mr);
+    sm_buf_printf(b, "%s        for (int64_t jr = 0; jr < nc; jr += %d) {\n", sp, nr);
+  } else {
+    sm_buf_printf(b, "%s      for (int64_t jr = 0; jr < nc; jr += %d)\n", sp, nr);
+    sm_buf_printf(b, "%s        for (int64_t ir = 0; ir < mc; ir += %d) {\n", sp, mr);
+  }
   const char *s2 = "                ";
   sm_buf_printf(b, "%sconst float *pa = ap + ir * kc, *pb = bp + jr * kc;\n", s2);
   sm_buf_printf(b, "%svf ", s2);
@@ -858,4 +884,16 @@ bool linalg_emit_fused(SmBuf *b, const OpEpilogue *e) {
                 (long long)g.K, g.ta ? " (a transposed)" : "", (long long)g.K, (long long)g.N,
                 g.tb ? " (b transposed)" : "");
   return gemm_blocked(b, n, e);
+}
+
+bool linalg_epilogue_in_registers(const IrNode *n) {
+  if (ir_numel(&n->out[0]->type) == 0 || n->out[0]->type.dtype != IR_F32) return false;
+  if (!strcmp(n->op->name, "matmul")) {
+    MatGeo g;
+    SM_ASSERT(mm_geo(n, &g));
+    return gemm_core_fits(g.M, g.N, g.K) && gemm_core_one_k_block(g.K);
+  }
+  if (strcmp(n->op->name, "gemm") != 0) return false;
+  GemmGeo g = gemm_geo(n);
+  return gemm_core_fits(g.M, g.N, g.K) && gemm_core_one_k_block(g.K);
 }

@@ -1132,11 +1132,18 @@ static void conv_gw_pack_b(SmBuf *b, const GemmCore *gc, int nr, int ind) {
   sm_buf_printf(b, "%*s    }\n%*s  }\n%*s}\n", ind, "", ind, "", ind, "");
 }
 
-static bool conv_gw_gemm(SmBuf *b, const IrNode *n, const OpEpilogue *epi) {
+/* Whether the weight gradient takes the GEMM form. */
+static bool conv_gw_blocked(const IrNode *n) {
   if (n->out[0]->type.dtype != IR_F32) return false;
   ConvSz z = conv_sz(n);
+  int64_t P = z.OH * z.OW, Kc = z.Cg * z.KH * z.KW;
+  return z.Mg >= 2 && Kc >= 4 && P >= 1 && gemm_core_fits(z.Mg, Kc, z.N * P);
+}
+
+static bool conv_gw_gemm(SmBuf *b, const IrNode *n, const OpEpilogue *epi) {
+  if (!conv_gw_blocked(n)) return false;
+  ConvSz z = conv_sz(n);
   int64_t HW = z.H * z.W, P = z.OH * z.OW, Kc = z.Cg * z.KH * z.KW;
-  if (z.Mg < 2 || Kc < 4 || P < 1 || !gemm_core_fits(z.Mg, Kc, z.N * P)) return false;
   /* images per chunk: split when the product has fewer tiles than 4 and
    * the partial results fit a small stack buffer */
   int64_t S = 1, tiles = z.group * ((z.Mg + 7) / 8) * ((Kc + 31) / 32);
@@ -2069,4 +2076,11 @@ bool nn_emit_fused(SmBuf *b, const OpEpilogue *e) {
   if (strstr(n->op->name, "_grad_input")) return conv_gi_gemm(b, n, e);
   if (strstr(n->op->name, "_grad_weight")) return conv_gw_gemm(b, n, e);
   return false;
+}
+
+bool nn_epilogue_in_registers(const IrNode *n) {
+  if (ir_numel(&n->out[0]->type) == 0 || !strstr(n->op->name, "_grad_weight")) return false;
+  /* fused, the images are not chunked: K = N*OH*OW */
+  ConvSz z = conv_sz(n);
+  return conv_gw_blocked(n) && gemm_core_one_k_block(z.N * z.OH * z.OW);
 }

@@ -52,4 +52,24 @@ void emit_value(SmBuf *b, IrDType t, double v);
 /* `#pragma omp parallel for` if the trip work is worth a thread team. */
 void emit_omp_for(SmBuf *b, int64_t work, const char *extra);
 
+/* ---- optimizer updates (optim.c), also emitted inside fused kernels ----
+ * An update's operands are (w, state..., g, lr [, step]) and its results
+ * (w', state'...), result k overwriting operand k. `opnd[i]` is a C
+ * expression for operand i: the element's value for w, the states and g,
+ * the scalar for lr and step; `dst[o]` an lvalue for result o. Constants
+ * are locals named with the prefix `pfx`. */
+bool opt_is_update(const IrNode *n);
+int opt_grad_operand(const IrNode *n);
+int opt_state_count(const IrNode *n);
+/* The update's constants (learning rate, bias corrections) as locals. */
+void opt_emit_prelude(SmBuf *b, int ind, const IrNode *n, const char *pfx,
+                      const char *const *opnd);
+/* One element: reads every operand into locals, then stores the results
+ * (so a result may share storage with its operand). */
+void opt_emit_elem(SmBuf *b, int ind, const IrNode *n, const char *pfx, const char *const *opnd,
+                   const char *const *dst);
+/* The whole update as one loop over the kernel's in<in_idx[i]>/out<out_idx[o]>. */
+void opt_emit_loop(SmBuf *b, const IrNode *n, const char *pfx, const int *in_idx,
+                   const int *out_idx);
+
 #endif

@@ -18,6 +18,7 @@
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
 #include "helpers/opcheck.h"
+#include "helpers/plancheck.h"
 #include "passes/passes.h"
 #include "rt_model.h"
 
@@ -153,6 +154,7 @@ static bool train_example(const Example *ex) {
                       .shared_params = true, .verify = true};
     check_ok(pass_run_pipeline(prog.funcs[f], &po, &d), &d, "pass pipeline", ex->file);
     if (!ir_verify(prog.funcs[f], &d)) check_ok(SM_ERR_INVALID, &d, prog.fnames[f], ex->file);
+    plancheck(prog.funcs[f]); /* fused updates, in-place reuse, chosen order */
   }
 
   char dir[] = "/tmp/smelt-extrain-XXXXXX";

@@ -11,6 +11,7 @@
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
 #include "helpers/opcheck.h"
+#include "helpers/plancheck.h"
 #include "helpers/progload.h"
 #include "passes/passes.h"
 #include "rt_model.h"
@@ -47,6 +48,24 @@ static double load1(const void *p, IrDType t, int64_t i) {
   return t == IR_F32 ? ((const float *)p)[i] : t == IR_F64 ? ((const double *)p)[i] : 0;
 }
 
+/* The pass pipeline on the compiled functions (as `smelt compile --train`),
+ * the interpreter keeping the unoptimized graph; 0: none. */
+static int opt_level = 0;
+/* fused kernels holding an optimizer update in the last compiled train
+ * function (with opt_level 1) */
+static int fused_updates = 0;
+
+static void count_fused_updates(const IrGraph *t) {
+  CgKernel *ks;
+  int nk = cg_kernels(t, &ks);
+  fused_updates = 0;
+  for (int k = 0; k < nk; k++)
+    if (ks[k].nm > 1 && strstr(ks[k].anchor->op->name, "_update") &&
+        !strstr(ks[k].mem[0]->op->name, "_update"))
+      fused_updates++;
+  cg_kernels_free(ks, nk);
+}
+
 /* `steps` training steps of `text` (a model with a train directive),
  * compiled vs interpreted; returns the worst relative parameter error. */
 static double check_steps(const char *text, int steps, double nclasses, double lr0, double rtol,
@@ -59,14 +78,28 @@ static double check_steps(const char *text, int steps, double nclasses, double l
     print_error("%s", sm_diag_text(&d));
     fail();
   }
+  /* the interpreter runs the unoptimized train function */
+  IrGraph *ref = ir_graph_clone(tp.train);
   CgProgram prog = cg_program_train(tp.infer, tp.eval, tp.train, tp.nweights, &tp.desc);
+  if (opt_level) {
+    for (int f = 0; f < 3; f++) {
+      PassOptions po = {.opt_level = opt_level, .inference = f < 2, .shared_params = true,
+                        .verify = true};
+      if (pass_run_pipeline(prog.funcs[f], &po, &d) != SM_OK) {
+        print_error("%s", sm_diag_text(&d));
+        fail();
+      }
+    }
+    count_fused_updates(tp.train);
+  }
+  for (int f = 0; f < 3; f++) plancheck(prog.funcs[f]);
   LoadedProgram lp;
   program_load(&prog, "-O2 -march=native", &lp);
   const RtModelDesc *desc = lp.desc;
   RtModel *m = rt_model_create(desc);
   assert_non_null(m);
 
-  IrGraph *t = tp.train;
+  IrGraph *t = ref;
   IrTensor *params = calloc((size_t)t->nparams + 1, sizeof *params);
   ir_init_params(t, params);
   IrTensor ins[4];
@@ -118,6 +151,7 @@ static double check_steps(const char *text, int steps, double nclasses, double l
   ir_graph_free(tp.infer);
   ir_graph_free(tp.eval);
   ir_graph_free(tp.train);
+  ir_graph_free(ref);
   ir_graph_free(g);
   sm_diag_free(&d);
   return worst;
@@ -182,6 +216,81 @@ static void test_optimizers(void **state) {
   check_steps(text, 3, 3, 0.05, 1e-4, 1e-6);
 }
 
+/* Weight gradients of a conv, a gemm and a matmul, each small enough for
+ * one K block: with the pipeline, every weight's optimizer update runs in
+ * the epilogue of the GEMM computing its gradient (the gradient never
+ * reaches memory); compiled and optimized vs the unoptimized graph in the
+ * interpreter, every optimizer. */
+static const char *mid = "model mid\nseed 7\n"
+                         "input x: f32[8,3,6,6]\ninput y: i64[8]\n"
+                         "param cw: f32[4,3,3,3] = he_uniform\nparam cb: f32[4] = zeros\n"
+                         "param w: f32[24,64] = xavier_uniform\nparam b: f32[24] = uniform(-0.1, 0.1)\n"
+                         "param w2: f32[24,10] = he_normal\n"
+                         "c = conv2d(x, cw, cb)\nr = relu(c)\nf = flatten(r)\n"
+                         "h = gemm(f, w, b, transB=1)\na = tanh(h)\nz = matmul(a, w2)\n"
+                         "loss = cross_entropy(z, y)\noutput z\n";
+
+static void fused_with(const char *train_line, const char *opt_line, int want_fused) {
+  char text[4096];
+  snprintf(text, sizeof text, "%s%s\n%s\n", mid, train_line, opt_line);
+  opt_level = 1;
+  fused_updates = -1;
+  double w = check_steps(text, 4, 10, 0.05, 1e-4, 1e-6);
+  opt_level = 0;
+  printf("# %s, %s: %d fused updates, worst rel %.3g\n", train_line, opt_line, fused_updates, w);
+  assert_int_equal(fused_updates, want_fused);
+}
+
+static void test_fused_updates(void **state) {
+  (void)state;
+  const char *opts[] = {
+      "optimizer sgd lr=0.1",
+      "optimizer sgd lr=0.1 momentum=0.9 weight_decay=0.01",
+      "optimizer sgd lr=0.1 momentum=0.8 nesterov=1 l1=0.001 dampening=0",
+      "optimizer adam lr=0.01 weight_decay=0.001",
+      "optimizer adamw lr=0.01 weight_decay=0.1",
+      "optimizer rmsprop lr=0.01",
+      "optimizer adagrad lr=0.1",
+  };
+  for (int i = 0; i < (int)(sizeof opts / sizeof *opts); i++)
+    fused_with("train loss=loss", opts[i], 3);
+  /* clip_value: the clip joins the epilogue before the update */
+  fused_with("train loss=loss clip_value=0.01", "optimizer adam lr=0.01", 3);
+  /* clip_norm needs every gradient before any update: nothing fuses */
+  fused_with("train loss=loss clip_norm=0.05", "optimizer sgd lr=1 momentum=0.9", 0);
+  /* frozen weights have no update; lr_mult reaches the fused form */
+  fused_with("train loss=loss", "optimizer sgd lr=0.5\nparam_group w2 freeze=1\n"
+             "param_group cw lr_mult=10", 2);
+}
+
+/* whole examples through the pipeline (fused updates in the gemms'
+ * weight gradients), with the optimizers that keep state */
+static void test_examples_fused(void **state) {
+  (void)state;
+  const char *ex[] = {"mlp.smelt", "lenet.smelt"};
+  const char *opts[] = {"optimizer adam lr=0.001", "optimizer sgd lr=0.05 momentum=0.9"};
+  for (int i = 0; i < 2; i++)
+    for (int o = 0; o < 2; o++) {
+      char *src = read_example(ex[i]);
+      /* the example's optimizer line replaced */
+      char *line = strstr(src, "\noptimizer ");
+      assert_non_null(line);
+      char *rest = strchr(line + 1, '\n');
+      line[1] = 0;
+      size_t n = strlen(src) + strlen(opts[o]) + (rest ? strlen(rest) : 0) + 2;
+      char *text = malloc(n);
+      snprintf(text, n, "%s%s%s", src, opts[o], rest ? rest : "\n");
+      opt_level = 1;
+      double w = check_steps(text, 3, 10, 1e-3, 1e-3, 1e-5);
+      opt_level = 0;
+      printf("# %s with %s, optimized: %d fused updates, worst rel %.3g\n", ex[i], opts[o],
+             fused_updates, w);
+      assert_int_equal(fused_updates, 3); /* the three gemm weights */
+      free(text);
+      free(src);
+    }
+}
+
 /* frozen parameters never change; trained ones do */
 static void test_freeze_structure(void **state) {
   (void)state;
@@ -240,11 +349,14 @@ static void test_errors(void **state) {
 }
 
 int main(void) {
+  setvbuf(stdout, NULL, _IOLBF, 0); /* the compiler driver forks */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_freeze_structure),
       cmocka_unit_test(test_optimizers),
       cmocka_unit_test(test_examples_three_steps),
+      cmocka_unit_test(test_fused_updates),
+      cmocka_unit_test(test_examples_fused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

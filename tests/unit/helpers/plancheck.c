@@ -8,11 +8,42 @@
 #include <cmocka.h>
 
 #include "codegen/codegen.h"
+#include "ir/ops/gemm_emit.h"
 #include "plancheck.h"
 
+/* Whether buffers a and b may share storage although both are alive at
+ * one kernel: b is written in place over a, which dies in b's kernel. Then
+ * both are exactly the same bytes, and every member of that kernel reading
+ * a is elementwise and reads it with b's type (the same element index);
+ * a producer in the kernel must keep its product in registers until the
+ * final store and must not read a. */
+static bool in_place(const IrGraph *g, const int *first, const int *last, const int *root,
+                     const CgPlan *p, int a, int b) {
+  const CgSlot *sa = &p->slots[a], *sb = &p->slots[b];
+  if (sa->offset != sb->offset || sa->bytes != sb->bytes || last[a] != first[b]) return false;
+  const IrValue *vb = g->values[root[b]]; /* a view's storage is its root's */
+  if (vb->kind != IR_VAL_NODE) return false;
+  int pos = first[b];
+  bool reads = false;
+  for (int k = 0; k < g->nnodes; k++) {
+    const IrNode *n = g->nodes[k];
+    if ((n->anchor ? n->anchor->id : k) != pos) continue;
+    bool ew = n->op->flags & IR_OPF_ELEMENTWISE;
+    /* a producer: fused, in registers, not computing b itself */
+    if (!ew && (!n->anchor || !op_epilogue_in_registers(n) || n == vb->def)) return false;
+    for (int i = 0; i < n->nin; i++) {
+      if (root[n->in[i]->id] != root[a]) continue;
+      if (!ew || !ir_type_eq(&n->in[i]->type, &vb->type)) return false;
+      reads = true;
+    }
+  }
+  return reads;
+}
+
 /* Independent plan checker: recompute liveness from the graph and prove
- * that no two arena buffers that are alive at the same time overlap, and
- * that every buffer fits in the arena. */
+ * that no two arena buffers that are alive at the same time overlap
+ * (unless one is written in place over the other as its kernel allows),
+ * and that every buffer fits in the arena. */
 void plancheck(const IrGraph *g) {
   CgPlan p;
   cg_plan(g, NULL, &p);
@@ -79,7 +110,8 @@ void plancheck(const IrGraph *g) {
       if (root[a] == root[b]) continue;
       bool live_together = !(last[a] < first[b] || last[b] < first[a]);
       bool overlap = sa->offset < sb->offset + sb->bytes && sb->offset < sa->offset + sa->bytes;
-      if (live_together && overlap && sa->bytes && sb->bytes) {
+      if (live_together && overlap && sa->bytes && sb->bytes &&
+          !in_place(g, first, last, root, &p, a, b) && !in_place(g, first, last, root, &p, b, a)) {
         print_error("'%s' and '%s' overlap while both alive\n", va->name, g->values[b]->name);
         fail();
       }

@@ -1,0 +1,222 @@
+/* Node order (the kernel schedule) chosen for memory: the given order and
+ * a memory-greedy list schedule are each fused (pass_fuse) and measured by
+ * the peak of simultaneously live activation bytes over their kernels
+ * (what the planner packs); the order with the smaller peak is kept, the
+ * given one on a tie.
+ * requires: shapes, dead nodes removed; invalidates: node order, node ids,
+ * fusion groups (the fuse pass runs after it).
+ *
+ * Both orders respect every data dependency and every anti-dependency of
+ * an in-place node (it runs after every other reader of what it
+ * overwrites), so the verifier's in-place rule holds for either. The
+ * greedy schedule repeatedly runs, among the ready nodes, the one that
+ * adds the fewest bytes (its results minus the operands it is the last
+ * reader of), ties in the given order. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "passes.h"
+#include "schedule.h"
+
+static int64_t value_bytes(const IrValue *v) {
+  return ir_type_numel(&v->type) * (int64_t)ir_dtype_size(v->type.dtype);
+}
+
+static bool inplace_out(const IrNode *n, int o) { return n->op->inplace && n->op->inplace[o] >= 0; }
+
+static bool is_output(const IrGraph *g, const IrValue *v) {
+  for (int i = 0; i < g->noutputs; i++)
+    if (g->outputs[i] == v) return true;
+  return false;
+}
+
+/* by value id: the value whose storage it names (views of activations,
+ * as codegen/kernels.c cg_is_alias decides for unfused views) */
+static int *alias_roots(const IrGraph *g) {
+  int *root = sm_xcalloc((size_t)g->nvalues + 1, sizeof *root);
+  for (int i = 0; i < g->nvalues; i++) root[i] = i;
+  for (int k = 0; k < g->nnodes; k++) {
+    const IrNode *x = g->nodes[k];
+    if ((x->op->flags & IR_OPF_VIEW) && x->nout == 1 && x->in[0]->kind != IR_VAL_PARAM &&
+        !x->anchor && !is_output(g, x->out[0]))
+      root[x->out[0]->id] = root[x->in[0]->id];
+  }
+  return root;
+}
+
+int64_t pass_schedule_peak(const IrGraph *g) {
+  int n = g->nnodes;
+  int *root = alias_roots(g);
+  int *run = sm_xcalloc((size_t)n + 1, sizeof *run); /* by position */
+  int *members = sm_xcalloc((size_t)n + 1, sizeof *members);
+  int *pos = sm_xcalloc((size_t)n + 1, sizeof *pos); /* by node id */
+  for (int k = 0; k < n; k++) pos[g->nodes[k]->id] = k;
+  for (int k = 0; k < n; k++) {
+    const IrNode *x = g->nodes[k];
+    run[k] = x->anchor ? pos[x->anchor->id] : k;
+    members[run[k]]++;
+  }
+  int *death = sm_xcalloc((size_t)g->nvalues + 1, sizeof *death);
+  bool *stored = sm_xcalloc((size_t)g->nvalues + 1, 1);
+  for (int i = 0; i < g->nvalues; i++) death[i] = -1;
+  for (int k = 0; k < n; k++) {
+    const IrNode *u = g->nodes[k];
+    if ((u->op->flags & IR_OPF_VIEW) && root[u->out[0]->id] != u->out[0]->id) continue;
+    if (members[run[k]] == 1)
+      for (int o = 0; o < u->nout; o++) {
+        stored[u->out[o]->id] = true;
+        if (death[u->out[o]->id] < run[k]) death[u->out[o]->id] = run[k];
+      }
+    for (int i = 0; i < u->nin; i++) {
+      const IrValue *v = g->values[root[u->in[i]->id]];
+      if (v->kind != IR_VAL_NODE) continue;
+      if (run[pos[v->def->id]] == run[k] && v == u->in[i]) continue; /* inside the kernel */
+      stored[v->id] = true;
+      if (death[v->id] < run[k]) death[v->id] = run[k];
+    }
+  }
+  int64_t *delta = sm_xcalloc((size_t)n + 2, sizeof *delta);
+  for (int i = 0; i < g->nvalues; i++) {
+    const IrValue *v = g->values[i];
+    if (!stored[i] || v->kind != IR_VAL_NODE || root[i] != i || is_output(g, v) ||
+        inplace_out(v->def, v->def_out))
+      continue;
+    int birth = run[pos[v->def->id]];
+    int end = death[i] < birth ? birth : death[i];
+    delta[birth] += value_bytes(v);
+    delta[end + 1] -= value_bytes(v);
+  }
+  int64_t live = 0, best = 0;
+  for (int k = 0; k <= n; k++) {
+    live += delta[k];
+    if (live > best) best = live;
+  }
+  free(root);
+  free(run);
+  free(members);
+  free(pos);
+  free(death);
+  free(stored);
+  free(delta);
+  return best;
+}
+
+/* The memory-greedy list schedule of g's nodes into order[]. */
+static void greedy_order(const IrGraph *g, IrNode **order) {
+  int n = g->nnodes;
+  int *root = alias_roots(g);
+  int *pos = sm_xcalloc((size_t)n + 1, sizeof *pos);
+  for (int k = 0; k < n; k++) pos[g->nodes[k]->id] = k;
+  /* predecessors left per node: defining nodes of its operands, and for
+   * an in-place node every other reader of what it overwrites */
+  int *left = sm_xcalloc((size_t)n + 1, sizeof *left);
+  int *nsucc = sm_xcalloc((size_t)n + 1, sizeof *nsucc);
+  int **succ = sm_xcalloc((size_t)n + 1, sizeof *succ);
+  int *cap = sm_xcalloc((size_t)n + 1, sizeof *cap);
+#define EDGE(a, b)                                                                 \
+  do {                                                                             \
+    if (nsucc[a] == cap[a]) {                                                      \
+      cap[a] = cap[a] ? 2 * cap[a] : 4;                                            \
+      succ[a] = sm_xrealloc(succ[a], sizeof(int) * (size_t)cap[a]);                \
+    }                                                                              \
+    succ[a][nsucc[a]++] = (b);                                                     \
+    left[b]++;                                                                     \
+  } while (0)
+  for (int k = 0; k < n; k++) {
+    const IrNode *x = g->nodes[k];
+    for (int i = 0; i < x->nin; i++)
+      if (x->in[i]->def) EDGE(pos[x->in[i]->def->id], k);
+    if (!x->op->inplace) continue;
+    for (int o = 0; o < x->nout; o++) {
+      if (x->op->inplace[o] < 0) continue;
+      const IrValue *over = x->in[x->op->inplace[o]];
+      for (int j = 0; j < n; j++)
+        for (int i = 0; i < g->nodes[j]->nin; i++)
+          if (j != k && g->nodes[j]->in[i] == over) {
+            EDGE(j, k);
+            break;
+          }
+    }
+  }
+#undef EDGE
+  /* readers left per (root) value */
+  int *readers = sm_xcalloc((size_t)g->nvalues + 1, sizeof *readers);
+  for (int k = 0; k < n; k++)
+    for (int i = 0; i < g->nodes[k]->nin; i++) readers[root[g->nodes[k]->in[i]->id]]++;
+  bool *done = sm_xcalloc((size_t)n + 1, 1);
+  for (int placed = 0; placed < n; placed++) {
+    int pick = -1;
+    int64_t best = 0;
+    for (int k = 0; k < n; k++) {
+      if (done[k] || left[k]) continue;
+      const IrNode *x = g->nodes[k];
+      int64_t score = 0;
+      for (int o = 0; o < x->nout; o++)
+        if (!inplace_out(x, o) && root[x->out[o]->id] == x->out[o]->id)
+          score += value_bytes(x->out[o]);
+      for (int i = 0; i < x->nin; i++) {
+        const IrValue *v = g->values[root[x->in[i]->id]];
+        if (v->kind != IR_VAL_NODE || is_output(g, v)) continue;
+        int mine = 0; /* x may read v more than once */
+        for (int j = 0; j < x->nin; j++) mine += root[x->in[j]->id] == v->id;
+        bool first = true;
+        for (int j = 0; j < i; j++) first &= root[x->in[j]->id] != v->id;
+        if (first && readers[v->id] == mine) score -= value_bytes(v);
+      }
+      if (pick < 0 || score < best) pick = k, best = score;
+    }
+    SM_ASSERT(pick >= 0 && "schedule: dependency cycle");
+    done[pick] = true;
+    order[placed] = g->nodes[pick];
+    for (int i = 0; i < g->nodes[pick]->nin; i++) readers[root[g->nodes[pick]->in[i]->id]]--;
+    for (int s = 0; s < nsucc[pick]; s++) left[succ[pick][s]]--;
+  }
+  for (int k = 0; k < n; k++) free(succ[k]);
+  free(succ);
+  free(nsucc);
+  free(cap);
+  free(left);
+  free(readers);
+  free(done);
+  free(pos);
+  free(root);
+}
+
+static void set_order(IrGraph *g, IrNode *const *order) {
+  memcpy(g->nodes, order, sizeof(IrNode *) * (size_t)g->nnodes);
+  for (int k = 0; k < g->nnodes; k++) {
+    g->nodes[k]->id = k;
+    g->nodes[k]->anchor = NULL;
+  }
+}
+
+SmStatus pass_schedule_log(IrGraph *g, SmDiag *d, SmBuf *log) {
+  int n = g->nnodes;
+  static const char *const names[] = {"node order", "memory-greedy"};
+  IrNode **orders[2];
+  int64_t peaks[2];
+  for (int s = 0; s < 2; s++) orders[s] = sm_xcalloc((size_t)n + 1, sizeof **orders);
+  memcpy(orders[0], g->nodes, sizeof(IrNode *) * (size_t)n);
+  greedy_order(g, orders[1]);
+  for (int s = 0; s < 2; s++) {
+    set_order(g, orders[s]);
+    SmStatus st = pass_fuse(g, d);
+    if (st != SM_OK) {
+      set_order(g, orders[0]);
+      free(orders[0]);
+      free(orders[1]);
+      return st;
+    }
+    peaks[s] = pass_schedule_peak(g);
+  }
+  int best = peaks[1] < peaks[0] ? 1 : 0;
+  set_order(g, orders[best]);
+  if (log)
+    sm_buf_printf(log, "  schedule: peak %lld bytes in node order, %lld memory-greedy: %s kept\n",
+                  (long long)peaks[0], (long long)peaks[1], names[best]);
+  free(orders[0]);
+  free(orders[1]);
+  return SM_OK;
+}
+
+SmStatus pass_schedule(IrGraph *g, SmDiag *d) { return pass_schedule_log(g, d, NULL); }
