@@ -13,7 +13,7 @@ static void put_name(SmBuf *b, const char *s) {
   for (const char *p = s; *p && plain; p++)
     plain = isalnum((unsigned char)*p) || *p == '_' || *p == '.';
   static const char *const keywords[] = {"model", "seed", "input", "param", "output",
-                                         "train", "optimizer", "schedule", "param_group", "step", "inf"};
+                                         "train", "optimizer", "schedule", "param_group", "inf"};
   for (int i = 0; i < SM_COUNT(keywords) && plain; i++)
     if (strcmp(s, keywords[i]) == 0) plain = false;
   if (plain) sm_buf_puts(b, s);
