@@ -126,9 +126,9 @@ SCALAR(cast) {
   double v = x[0];
   if (to == IR_BOOL || from == IR_BOOL) return v != 0;
   if (to == IR_F64) return v;
-  if (to == IR_F32) {
-    if (v > FLT_MAX) return (double)INFINITY; /* beyond float's range: IEEE rounds to inf */
-    if (v < -FLT_MAX) return -(double)INFINITY;
+  if (to == IR_F32) { /* as IEEE rounds beyond float's range, without C's undefined cast */
+    double a = fabs(v), half_ulp_past = 0x1.ffffffp127;
+    if (a > FLT_MAX) return copysign(a < half_ulp_past ? FLT_MAX : (double)INFINITY, v);
     return (double)(float)v;
   }
   if (!isfinite(v)) return 0; /* unspecified; the reference gives 0 */
