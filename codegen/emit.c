@@ -31,7 +31,20 @@ static bool has_producer(const CgKernel *K) {
   return K->nm > 1 && !(K->mem[0]->op->flags & IR_OPF_ELEMENTWISE);
 }
 
-static void emit_kernel(SmBuf *c, const char *fn, const CgKernel *K) {
+/* Whether the plan gives an output of K storage that overlaps an input's
+ * (in-place reuse by the planner): then no pointer may be restrict. */
+static bool shares_storage(const CgPlan *p, const CgKernel *K) {
+  for (int o = 0; o < K->nout; o++)
+    for (int i = 0; i < K->nin; i++) {
+      const CgSlot *a = &p->slots[K->outs[o]->id], *b = &p->slots[K->ins[i]->id];
+      if (a->region == b->region && a->offset < b->offset + b->bytes &&
+          b->offset < a->offset + a->bytes)
+        return true;
+    }
+  return false;
+}
+
+static void emit_kernel(SmBuf *c, const char *fn, const CgKernel *K, const CgPlan *p) {
   const IrNode *n = K->anchor;
   if (fn) sm_buf_printf(c, "/* %s.k%d: ", fn, n->id);
   else sm_buf_printf(c, "/* k%d: ", n->id);
@@ -55,8 +68,9 @@ static void emit_kernel(SmBuf *c, const char *fn, const CgKernel *K) {
   sm_buf_puts(c, " */\nstatic void ");
   kernel_name(c, fn, K);
   sm_buf_putc(c, '(');
-  /* in-place outputs share storage with an input: no restrict at all */
-  const char *rq = n->op->inplace ? "" : "restrict ";
+  /* in-place outputs (an op's, or the planner's reuse of a dying
+   * operand) share storage with an input: no restrict at all */
+  const char *rq = n->op->inplace || shares_storage(p, K) ? "" : "restrict ";
   for (int i = 0; i < K->nout; i++)
     sm_buf_printf(c, "%s%s *%sout%d", i ? ", " : "",
                   ir_dtype_ctype(K->outs[i]->type.dtype), rq, i);
@@ -348,7 +362,7 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
     const char *fn = f ? prog->fnames[f] : NULL;
     CgKernel *ks;
     int nk = cg_kernels(prog->funcs[f], &ks);
-    for (int k = 0; k < nk; k++) emit_kernel(c, fn, &ks[k]);
+    for (int k = 0; k < nk; k++) emit_kernel(c, fn, &ks[k], &plans[f]);
     emit_step(c, m, f ? fn : NULL, ks, nk, &plans[f]);
     cg_kernels_free(ks, nk);
   }

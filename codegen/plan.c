@@ -81,16 +81,12 @@ static size_t place(const Live *lv, int nlv, size_t base, size_t *offs) {
  * it is stored: elementwise kernels (operands loaded, then results
  * stored, per element), and epilogues of a producer that keeps the
  * product in registers (op_epilogue_in_registers), the operand read by the
- * epilogue only. Same type, so the same index. Only kernels with one
- * result: codegen/emit.c still declares their pointers restrict, and with
- * a single store per element, which depends on every load of it, no
- * reordering a compiler may do under restrict can move a load of an
- * element after its store.
+ * epilogue only. Same type, so the same index. codegen/emit.c declares
+ * no pointer of such a kernel restrict (its storage overlaps).
  * host[v] is then the value whose interval (extended to v's death) holds
  * v's storage; idx maps a value to its interval. */
 static void reuse_operand(const IrGraph *g, const CgKernel *K, int k, const int *root,
                           const bool *fixed, const int *idx, int *host, Live *lv) {
-  if (K->nout != 1) return;
   const IrNode *prod = NULL;
   for (int m = 0; m < K->nm; m++)
     if (!(K->mem[m]->op->flags & IR_OPF_ELEMENTWISE)) {

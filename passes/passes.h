@@ -48,6 +48,16 @@ typedef struct PassOptions {
 } PassOptions;
 
 const PassInfo *pass_table(int *n);
+
+/* The schedule pass (passes/schedule.c): keeps the node order (given, or
+ * memory-greedy) whose fused kernel schedule has the smaller peak of live
+ * activation bytes; _log writes both peaks and the choice to log (when
+ * not NULL). */
+SmStatus pass_schedule(IrGraph *g, SmDiag *d);
+SmStatus pass_schedule_log(IrGraph *g, SmDiag *d, SmBuf *log);
+/* Peak of simultaneously live activation bytes over g's kernel schedule
+ * (fused groups as IrNode.anchor says): what the planner packs. */
+int64_t pass_schedule_peak(const IrGraph *g);
 SmStatus pass_run_pipeline(IrGraph *g, const PassOptions *o, SmDiag *d);
 
 /* The functions of a training program (see passes/train.c). */

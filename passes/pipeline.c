@@ -7,7 +7,6 @@
 #include <time.h>
 
 #include "passes.h"
-#include "schedule.h"
 
 /* inference only: dropout is the identity (a dropout defining a graph
  * output becomes an `identity`, so the output keeps its name) */

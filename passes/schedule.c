@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "passes.h"
-#include "schedule.h"
 
 static int64_t value_bytes(const IrValue *v) {
   return ir_type_numel(&v->type) * (int64_t)ir_dtype_size(v->type.dtype);
