@@ -64,14 +64,12 @@ static bool in_weights(const RtStFile *st, const char *name) {
   return false;
 }
 
-SmStatus fe_onnx_export(const char *onnx_in, const char *weights, const char *out,
-                        FeExportStats *stats, SmDiag *d) {
-  SmLoc floc = {onnx_in, 0, 0}, wloc = {weights, 0, 0};
-  FeExportStats zs = {0};
-  if (!stats) stats = &zs;
-  *stats = zs;
+/* The model of an ONNX file (with a graph), or an error at the file. */
+static SmStatus read_model(const char *path, Onnx__ModelProto **out, SmDiag *d) {
+  SmLoc floc = {path, 0, 0};
   struct stat sb;
-  if (stat(onnx_in, &sb) != 0) {
+  *out = NULL;
+  if (stat(path, &sb) != 0) {
     sm_error(d, floc, "cannot open: %s", strerror(errno));
     return SM_ERR_IO;
   }
@@ -81,7 +79,7 @@ SmStatus fe_onnx_export(const char *onnx_in, const char *weights, const char *ou
   }
   char *buf;
   size_t len;
-  SmStatus s = sm_read_file(onnx_in, &buf, &len, d);
+  SmStatus s = sm_read_file(path, &buf, &len, d);
   if (s) return s;
   Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, (const uint8_t *)buf);
   free(buf);
@@ -91,6 +89,19 @@ SmStatus fe_onnx_export(const char *onnx_in, const char *weights, const char *ou
     if (m) onnx__model_proto__free_unpacked(m, NULL);
     return SM_ERR_PARSE;
   }
+  *out = m;
+  return SM_OK;
+}
+
+SmStatus fe_onnx_export(const char *onnx_in, const char *weights, const char *out,
+                        FeExportStats *stats, SmDiag *d) {
+  SmLoc floc = {onnx_in, 0, 0}, wloc = {weights, 0, 0};
+  FeExportStats zs = {0};
+  if (!stats) stats = &zs;
+  *stats = zs;
+  Onnx__ModelProto *m;
+  SmStatus s = read_model(onnx_in, &m, d);
+  if (s) return s;
   RtErr e = {{0}};
   RtStFile *st = NULL;
   if (rt_st_open(weights, &st, &e)) {
@@ -197,17 +208,9 @@ SmStatus fe_onnx_template(const char *onnx_in, const char *const *names, const i
                           const int64_t (*dims)[8], int n, FeOnnxTemplate *t, SmDiag *d) {
   memset(t, 0, sizeof *t);
   SmLoc floc = {onnx_in, 0, 0};
-  char *buf;
-  size_t len;
-  SmStatus s = sm_read_file(onnx_in, &buf, &len, d);
+  Onnx__ModelProto *m;
+  SmStatus s = read_model(onnx_in, &m, d);
   if (s) return s;
-  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, (const uint8_t *)buf);
-  free(buf);
-  if (!m || !m->graph) {
-    sm_error(d, floc, "not a valid ONNX model: the protobuf is truncated or corrupt");
-    if (m) onnx__model_proto__free_unpacked(m, NULL);
-    return SM_ERR_PARSE;
-  }
   Onnx__GraphProto *g = m->graph;
   size_t ninit = g->n_initializer;
   Onnx__TensorProto **all = g->initializer, **keep = calloc(ninit + 1, sizeof *keep);

@@ -18,21 +18,13 @@
 
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
+#include "helpers/shell.h"
 #include "rt.h"
 
 static char tmpdir[] = "/tmp/smelt-onnx-XXXXXX";
 static char models[256];
 static const char *python;
 
-static int sh(const char *fmt, ...) {
-  char cmd[4096];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof cmd, fmt, ap);
-  va_end(ap);
-  int rc = system(cmd);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 static int setup(void **state) {
   (void)state;
