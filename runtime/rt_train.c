@@ -396,6 +396,12 @@ static int check_desc(const RtModelDesc *d, RtErr *e) {
 }
 
 /* classes: the last dim of the predictions (2 for a single logit) */
+/* predictions per sample the metrics count (several for a sequence
+ * classifier's positions, else 1) */
+static int64_t positions(const RtMetrics *mt, const RtTensorDesc *pt) {
+  return mt->task == RT_TASK_CLASSIFY ? rt_pred_positions(pt, mt->nclass) : 1;
+}
+
 static int64_t model_nclass(const RtModelDesc *d) {
   const RtTensorDesc *p = &func(d, 1)->outputs[d->train->out_pred];
   int64_t per = p->numel / p->dims[0];
@@ -418,14 +424,13 @@ int rt_evaluate(RtModel *m, const RtData *d, const RtNorm *nm, RtMetrics *mt, Rt
   void *x = rt_model_func_input(m, fn, t->in_x), *y = rt_model_func_input(m, fn, t->in_y);
   const void *loss = rt_model_func_output(m, fn, t->out_loss);
   const void *pred = rt_model_func_output(m, fn, t->out_pred);
+  const int64_t P = positions(mt, pt), k = lt->numel / N;
   for (int64_t start = 0; start < d->n; start += N) {
     int64_t real = d->n - start < N ? d->n - start : N;
     for (int64_t i = 0; i < N; i++) idx[i] = (start + i) % d->n;
     rt_data_fill(d, nm, idx, N, xt, x, yt, y);
     rt_model_run_func(m, fn);
     /* the loss sum over the batch's real predictions: P per sample */
-    int64_t P = mt->task == RT_TASK_CLASSIFY ? rt_pred_positions(pt, mt->nclass) : 1;
-    int64_t k = lt->numel / N;
     if (k >= 1) /* per-sample (k = 1) or per-position (k = P) losses */
       for (int64_t i = 0; i < real * k; i++)
         mt->loss_sum += rt_elem_get(lt->dtype, loss, i) * (double)P / (double)k;
@@ -828,7 +833,7 @@ static int train_loop(Run *r) {
   void *lrp = rt_model_func_input(m, tfn, t->in_lr), *stp = rt_model_func_input(m, tfn, t->in_step);
   const void *loss = rt_model_func_output(m, tfn, t->out_loss);
   const void *pred = rt_model_func_output(m, tfn, t->out_pred);
-  int64_t N = xt->dims[0], nb = tr->n / N, dropped = tr->n - nb * N;
+  int64_t N = xt->dims[0], nb = tr->n / N, dropped = tr->n - nb * N, P = positions(&r->tm, pt);
   int tty = isatty(fileno(stdout));
   const char *monitor = va->n ? "val" : "train";
 
@@ -877,7 +882,7 @@ static int train_loop(Run *r) {
         fprintf(stderr, " Try a lower --lr.\n");
         return 1;
       }
-      r->tm.loss_sum += l * (double)(N * (t->task == RT_TASK_CLASSIFY ? rt_pred_positions(pt, r->tm.nclass) : 1));
+      r->tm.loss_sum += l * (double)(N * P);
       rt_metrics_add(&r->tm, pt, pred, tr, idx, N);
       L->step++;
       double now = rt_now();

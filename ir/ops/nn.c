@@ -1025,18 +1025,27 @@ static void emit_ow_loop(SmBuf *b, int ind, const ConvSz *z, const ConvTabs *t) 
  * too few tasks for the threads, the images are split into S chunks whose
  * partial products go to a stack buffer and are summed. */
 
-static void conv_gi_pack_a(SmBuf *b, const GemmCore *gc, int mr, int ind) {
-  const ConvSz *z = gc->user;
-  long long khw = z->KH * z->KW, M = gc->M;
+/* Packs A(i, k) = a[(k / q) * blk + (k % q) + i * q] (rows i < M, zero
+ * beyond): the layout of both convolution gradients' A operand, q taps
+ * (kernel positions or output positions) per block of blk. */
+static void conv_pack_a_strided(SmBuf *b, const GemmCore *gc, int mr, int ind, long long q,
+                                long long blk) {
   sm_buf_printf(b, "%*sfor (int64_t ir = 0; ir < mc; ir += %d) {\n", ind, "", mr);
   sm_buf_printf(b, "%*s  float *d = ap + ir * kc;\n", ind, "");
   sm_buf_printf(b, "%*s  for (int64_t k = 0; k < kc; k++) {\n", ind, "");
   sm_buf_printf(b, "%*s    const float *s = a + (pc + k) / %lld * %lld + (pc + k) %% %lld;\n", ind, "",
-                khw, (long long)z->Cg * khw, khw);
+                q, blk, q);
   sm_buf_printf(b, "%*s    for (int64_t r = 0; r < %d; r++) {\n", ind, "", mr);
   sm_buf_printf(b, "%*s      const int64_t i = ic + ir + r;\n", ind, "");
-  sm_buf_printf(b, "%*s      d[k * %d + r] = i < %lld ? s[i * %lld] : 0.0f;\n", ind, "", mr, M, khw);
+  sm_buf_printf(b, "%*s      d[k * %d + r] = i < %lld ? s[i * %lld] : 0.0f;\n", ind, "", mr,
+                (long long)gc->M, q);
   sm_buf_printf(b, "%*s    }\n%*s  }\n%*s}\n", ind, "", ind, "", ind, "");
+}
+
+static void conv_gi_pack_a(SmBuf *b, const GemmCore *gc, int mr, int ind) {
+  const ConvSz *z = gc->user;
+  long long khw = z->KH * z->KW;
+  conv_pack_a_strided(b, gc, mr, ind, khw, (long long)z->Cg * khw);
 }
 
 static void conv_gi_pack_b(SmBuf *b, const GemmCore *gc, int nr, int ind) {
@@ -1096,16 +1105,8 @@ static bool conv_gi_gemm(SmBuf *b, const IrNode *n, const OpEpilogue *epi) {
 
 static void conv_gw_pack_a(SmBuf *b, const GemmCore *gc, int mr, int ind) {
   const ConvSz *z = gc->user;
-  long long P = z->OH * z->OW, M = gc->M;
-  sm_buf_printf(b, "%*sfor (int64_t ir = 0; ir < mc; ir += %d) {\n", ind, "", mr);
-  sm_buf_printf(b, "%*s  float *d = ap + ir * kc;\n", ind, "");
-  sm_buf_printf(b, "%*s  for (int64_t k = 0; k < kc; k++) {\n", ind, "");
-  sm_buf_printf(b, "%*s    const float *s = a + (pc + k) / %lld * %lld + (pc + k) %% %lld;\n", ind, "",
-                P, (long long)z->M * P, P);
-  sm_buf_printf(b, "%*s    for (int64_t r = 0; r < %d; r++) {\n", ind, "", mr);
-  sm_buf_printf(b, "%*s      const int64_t i = ic + ir + r;\n", ind, "");
-  sm_buf_printf(b, "%*s      d[k * %d + r] = i < %lld ? s[i * %lld] : 0.0f;\n", ind, "", mr, M, P);
-  sm_buf_printf(b, "%*s    }\n%*s  }\n%*s}\n", ind, "", ind, "", ind, "");
+  long long P = z->OH * z->OW;
+  conv_pack_a_strided(b, gc, mr, ind, P, (long long)z->M * P);
 }
 
 static void conv_gw_pack_b(SmBuf *b, const GemmCore *gc, int nr, int ind) {

@@ -310,9 +310,7 @@ static void counts_lenet(void **state) {
     CgKernel *ks;
     counts[opt] = cg_kernels(tp.train, &ks);
     cg_kernels_free(ks, counts[opt]);
-    ir_graph_free(tp.infer);
-    ir_graph_free(tp.eval);
-    ir_graph_free(tp.train);
+    train_program_free(&tp);
     ir_graph_free(g);
     sm_diag_free(&d);
   }
@@ -363,9 +361,7 @@ static void training_updates(void **state) {
     assert_int_equal(side, opt ? 1 : 0);
     cg_kernels_free(ks, nk[opt]);
     cg_plan_free(&p);
-    ir_graph_free(tp.infer);
-    ir_graph_free(tp.eval);
-    ir_graph_free(tp.train);
+    train_program_free(&tp);
     ir_graph_free(g);
     sm_diag_free(&d);
   }

@@ -263,9 +263,7 @@ static void train_example(const char *file, int64_t vocab, int64_t classes, doub
   free(params);
   rt_model_free(m);
   program_unload(&lp);
-  ir_graph_free(tp.infer);
-  ir_graph_free(tp.eval);
-  ir_graph_free(tp.train);
+  train_program_free(&tp);
   ir_graph_free(g);
   sm_diag_free(&d);
   free(src);

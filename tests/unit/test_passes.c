@@ -422,10 +422,10 @@ static void build_train(IrGraph *g, int opt, TrainProgram *tp) {
   run_pipeline(tp->train, opt, false, true, NULL);
 }
 
-static void train_free(TrainProgram *tp) {
-  ir_graph_free(tp->infer);
-  ir_graph_free(tp->eval);
-  ir_graph_free(tp->train);
+/* examples with one supervised train step (several-step programs are
+ * checked in test_programs.c) */
+static bool one_train_step(const IrGraph *g) {
+  return ir_directive(g, "train") && !ir_directive(g, "step");
 }
 
 /* train-function inputs of step s: features, labels, lr, step */
@@ -440,7 +440,7 @@ static void test_interp_training(void **state) {
   find_examples();
   for (int e = 0; e < nexamples; e++) {
     IrGraph *g = load_example(examples[e]);
-    if (!ir_directive(g, "train") || ir_directive(g, "step")) { /* several steps: test_steps.c */
+    if (!one_train_step(g)) {
       ir_graph_free(g);
       continue;
     }
@@ -505,8 +505,8 @@ static void test_interp_training(void **state) {
     free(pa);
     free(pb);
     sm_diag_free(&d);
-    train_free(&a);
-    train_free(&b);
+    train_program_free(&a);
+    train_program_free(&b);
     ir_graph_free(g);
     assert_int_equal(bad, 0);
   }
@@ -638,7 +638,7 @@ static void test_compiled_training(void **state) {
   find_examples();
   for (int e = 0; e < nexamples; e++) {
     IrGraph *g = load_example(examples[e]);
-    if (!ir_directive(g, "train") || ir_directive(g, "step")) { /* several steps: test_steps.c */
+    if (!one_train_step(g)) {
       ir_graph_free(g);
       continue;
     }
@@ -648,8 +648,8 @@ static void test_compiled_training(void **state) {
     if (tb.train->nnodes > COMPILE_TRAIN_MAX_NODES) {
       printf("# %s: %d-node training step compared in the interpreter only (compile time)\n",
              examples[e], tb.train->nnodes);
-      train_free(&ta);
-      train_free(&tb);
+      train_program_free(&ta);
+      train_program_free(&tb);
       ir_graph_free(g);
       continue;
     }
@@ -683,8 +683,8 @@ static void test_compiled_training(void **state) {
     printf("# %s: 2 training steps (compiled): worst rel %.3g\n", examples[e], worst);
     lib_close(&a);
     lib_close(&b);
-    train_free(&ta);
-    train_free(&tb);
+    train_program_free(&ta);
+    train_program_free(&tb);
     ir_graph_free(g);
     assert_int_equal(bad, 0);
   }

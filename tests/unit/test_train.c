@@ -148,9 +148,7 @@ static double check_steps(const char *text, int steps, double nclasses, double l
   free(params);
   rt_model_free(m);
   program_unload(&lp);
-  ir_graph_free(tp.infer);
-  ir_graph_free(tp.eval);
-  ir_graph_free(tp.train);
+  train_program_free(&tp);
   ir_graph_free(ref);
   ir_graph_free(g);
   sm_diag_free(&d);
@@ -315,9 +313,7 @@ static void test_freeze_structure(void **state) {
   assert_int_equal(tp.eval->outputs[0]->type.dims[0], 6);
   assert_int_equal(tp.infer->ninputs, 1);
   assert_int_equal(tp.train->ninputs, 4);
-  ir_graph_free(tp.infer);
-  ir_graph_free(tp.eval);
-  ir_graph_free(tp.train);
+  train_program_free(&tp);
   ir_graph_free(g);
   sm_diag_free(&d);
 }
