@@ -511,42 +511,6 @@ static int cmd_compile(int argc, char **argv) {
   return rc;
 }
 
-/* Approximate floating-point operations of one node (multiply-add = 2). */
-static double node_flops(const IrNode *n) {
-  const char *op = n->op->name;
-  const IrType *o = &n->out[0]->type;
-  double out = (double)ir_type_numel(o);
-  if (!strcmp(op, "gemm")) {
-    const IrType *a = &n->in[0]->type;
-    double k = ir_attr_int(n, "transA", 0) ? (double)a->dims[0] : (double)a->dims[1];
-    return 2 * out * k;
-  }
-  if (!strcmp(op, "matmul")) {
-    const IrType *a = &n->in[0]->type;
-    return 2 * out * (double)a->dims[a->rank - 1];
-  }
-  if (!strncmp(op, "conv", 4)) {
-    /* 2 x (output positions) x (weight elements per output channel) */
-    double per = 1;
-    int64_t ws[IR_MAX_RANK];
-    int nw = strstr(op, "grad_weight") ? ir_attr_ints(n, "wshape", ws, IR_MAX_RANK) : -1;
-    if (nw > 1) {
-      for (int i = 1; i < nw; i++) per *= (double)ws[i];
-    } else {
-      const IrType *w = &n->in[1]->type;
-      for (int i = 1; i < w->rank; i++) per *= (double)w->dims[i];
-    }
-    /* forward: output positions; grad ops: dy's positions (operand 0) */
-    double pos = strstr(op, "grad") ? (double)ir_type_numel(&n->in[0]->type) : out;
-    return 2 * pos * per;
-  }
-  return out;
-}
-
-static double value_bytes(const IrValue *v) {
-  return (double)ir_type_numel(&v->type) * (double)ir_dtype_size(v->type.dtype);
-}
-
 static void json_str(SmBuf *b, const char *s) {
   sm_buf_putc(b, '"');
   for (const char *p = s; *p; p++) {
@@ -572,10 +536,7 @@ static void inspect_kernels(SmBuf *b, const CgProgram *prog, bool json) {
     double tf = 0, tb = 0;
     for (int k = 0; k < nk; k++) {
       const CgKernel *K = &ks[k];
-      double fl = 0, by = 0;
-      for (int m = 0; m < K->nm; m++) fl += node_flops(K->mem[m]);
-      for (int i = 0; i < K->nin; i++) by += value_bytes(K->ins[i]);
-      for (int i = 0; i < K->nout; i++) by += value_bytes(K->outs[i]);
+      double fl = cg_kernel_flops(K), by = cg_kernel_bytes(K);
       tf += fl;
       tb += by;
       if (json) {

@@ -30,6 +30,18 @@ bool cg_is_alias(const IrGraph *g, const IrNode *n);
 /* The kernel schedule of g (after pass_fuse). Returns the count. */
 int cg_kernels(const IrGraph *g, CgKernel **out);
 void cg_kernels_free(CgKernel *ks, int nk);
+/* The kernel's C function name (fn: the function's name, NULL for the
+ * first function, whose kernels are unprefixed). */
+void cg_kernel_name(SmBuf *b, const char *fn, const CgKernel *K);
+/* Floating-point operations of gemm, matmul and convolutions (forward and
+ * gradient ops; multiply-add = 2); 0 for every other op. */
+double cg_node_gemm_flops(const IrNode *n);
+/* A kernel's FLOPs: its members' gemm FLOPs, one per result element for
+ * the others (_gemm_: the gemm FLOPs alone); bytes its operands and
+ * results occupy. */
+double cg_kernel_flops(const CgKernel *K);
+double cg_kernel_gemm_flops(const CgKernel *K);
+double cg_kernel_bytes(const CgKernel *K);
 
 typedef struct CgPlan {
   CgSlot *slots; /* by value id */

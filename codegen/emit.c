@@ -16,15 +16,6 @@ static void type_str(SmBuf *b, const IrType *t) {
   sm_buf_puts(b, ir_type_str(t, s, sizeof s));
 }
 
-/* Kernel function name; functions after the first prefix their name so
- * one file can hold several (infer, eval, train). */
-static void kernel_name(SmBuf *b, const char *fn, const CgKernel *K) {
-  if (fn) sm_buf_printf(b, "%s_", fn);
-  sm_buf_printf(b, "k%d_", K->anchor->id);
-  if (K->nm > 1 && K->mem[0] != K->anchor) sm_buf_printf(b, "%s_", K->mem[0]->op->name);
-  sm_buf_puts(b, K->anchor->op->name);
-}
-
 /* A fused group whose first member is a producer (gemm, conv, ...) taking
  * the elementwise members as its epilogue. */
 static bool has_producer(const CgKernel *K) {
@@ -66,7 +57,7 @@ static void emit_kernel(SmBuf *c, const char *fn, const CgKernel *K, const CgPla
     type_str(c, &K->outs[i]->type);
   }
   sm_buf_puts(c, " */\nstatic void ");
-  kernel_name(c, fn, K);
+  cg_kernel_name(c, fn, K);
   sm_buf_putc(c, '(');
   /* in-place outputs (an op's, or the planner's reuse of a dying
    * operand) share storage with an input: no restrict at all */
@@ -237,10 +228,12 @@ static void emit_header(SmBuf *h, const IrGraph *g) {
                 m, m, m, m, m, m, m, m, m, m, m, m, m, m, m);
 }
 
+/* The step function: the kernels in order. The profiled variant (prof)
+ * adds each kernel's seconds into t[k] (`smelt bench`, `./model bench`). */
 static void emit_step(SmBuf *c, const char *model, const char *fn, const CgKernel *ks,
-                      int nk, const CgPlan *p) {
-  sm_buf_printf(c, "static void %s_%s(unsigned char *restrict P, unsigned char *restrict A) {\n",
-                model, fn ? fn : "infer");
+                      int nk, const CgPlan *p, bool prof) {
+  sm_buf_printf(c, "static void %s_%s%s(unsigned char *restrict P, unsigned char *restrict A%s) {\n",
+                model, fn ? fn : "infer", prof ? "_prof" : "", prof ? ", double *restrict t" : "");
   bool uses_p = false, uses_a = false;
   for (int k = 0; k < nk; k++) {
     for (int i = 0; i < ks[k].nin; i++)
@@ -250,10 +243,12 @@ static void emit_step(SmBuf *c, const char *model, const char *fn, const CgKerne
   }
   if (!uses_p) sm_buf_puts(c, "  (void)P;\n");
   if (!uses_a) sm_buf_puts(c, "  (void)A;\n");
+  if (prof && !nk) sm_buf_puts(c, "  (void)t;\n");
+  if (prof && nk) sm_buf_puts(c, "  double c0 = rt_now(), c1;\n");
   for (int k = 0; k < nk; k++) {
     const CgKernel *K = &ks[k];
     sm_buf_puts(c, "  ");
-    kernel_name(c, fn, K);
+    cg_kernel_name(c, fn, K);
     sm_buf_putc(c, '(');
     for (int i = 0; i < K->nout; i++) {
       if (i) sm_buf_puts(c, ", ");
@@ -264,8 +259,30 @@ static void emit_step(SmBuf *c, const char *model, const char *fn, const CgKerne
       emit_ptr(c, p, K->ins[i], true);
     }
     sm_buf_puts(c, ");\n");
+    if (prof) sm_buf_printf(c, "  c1 = rt_now(); t[%d] += c1 - c0; c0 = c1;\n", k);
   }
   sm_buf_puts(c, "}\n\n");
+}
+
+/* The kernel table of a function: names (as `smelt inspect --kernels`
+ * lists them, with their members), FLOPs and bytes, for profiles. */
+static void emit_kernel_table(SmBuf *c, const char *model, const char *fn, const CgKernel *ks,
+                              int nk) {
+  if (!nk) return;
+  sm_buf_printf(c, "static const RtKernelDesc %s_%s_kernels[%d] = {\n", model, fn, nk);
+  for (int k = 0; k < nk; k++) {
+    const CgKernel *K = &ks[k];
+    SmBuf nm = {0};
+    sm_buf_printf(&nm, "k%d ", K->anchor->id);
+    for (int m = 0; m < K->nm; m++)
+      sm_buf_printf(&nm, "%s%s", m ? "+" : "", K->mem[m]->op->name);
+    sm_buf_puts(c, "  {");
+    emit_cstring(c, sm_buf_str(&nm));
+    sm_buf_printf(c, ", %.17g, %.17g, %.17g},\n", cg_kernel_flops(K), cg_kernel_gemm_flops(K),
+                  cg_kernel_bytes(K));
+    sm_buf_free(&nm);
+  }
+  sm_buf_puts(c, "};\n\n");
 }
 
 CgProgram cg_program_single(IrGraph *g) {
@@ -363,7 +380,9 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
     CgKernel *ks;
     int nk = cg_kernels(prog->funcs[f], &ks);
     for (int k = 0; k < nk; k++) emit_kernel(c, fn, &ks[k], &plans[f]);
-    emit_step(c, m, f ? fn : NULL, ks, nk, &plans[f]);
+    emit_step(c, m, f ? fn : NULL, ks, nk, &plans[f], false);
+    emit_step(c, m, f ? fn : NULL, ks, nk, &plans[f], true);
+    emit_kernel_table(c, m, prog->fnames[f], ks, nk);
     cg_kernels_free(ks, nk);
   }
   bool *emb = sm_xcalloc((size_t)master->nparams + 1, 1);
@@ -389,7 +408,13 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
     sm_buf_printf(c, "  {\"%s\", %d, %d, ", prog->fnames[f], g->ninputs, g->noutputs);
     if (g->ninputs) sm_buf_printf(c, "%s_%s_inputs, ", m, prog->fnames[f]);
     else sm_buf_puts(c, "NULL, ");
-    sm_buf_printf(c, "%s_%s_outputs, %s_%s},\n", m, prog->fnames[f], m, f ? prog->fnames[f] : "infer");
+    const char *run = f ? prog->fnames[f] : "infer";
+    CgKernel *ks;
+    int nk = cg_kernels(g, &ks);
+    cg_kernels_free(ks, nk);
+    sm_buf_printf(c, "%s_%s_outputs, %s_%s, %s_%s_prof, %d, ", m, prog->fnames[f], m, run, m, run, nk);
+    if (nk) sm_buf_printf(c, "%s_%s_kernels},\n", m, prog->fnames[f]);
+    else sm_buf_puts(c, "NULL},\n");
   }
   sm_buf_puts(c, "};\n");
   if (prog->has_train) {

@@ -4,6 +4,7 @@
  * producer, its first update stands in that place). Codegen, the memory planner and
  * `smelt inspect --kernels` all work on this list. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "codegen.h"
 
@@ -113,4 +114,58 @@ void cg_kernels_free(CgKernel *ks, int nk) {
     free(ks[i].outs);
   }
   free(ks);
+}
+
+void cg_kernel_name(SmBuf *b, const char *fn, const CgKernel *K) {
+  if (fn) sm_buf_printf(b, "%s_", fn);
+  sm_buf_printf(b, "k%d_", K->anchor->id);
+  if (K->nm > 1 && K->mem[0] != K->anchor) sm_buf_printf(b, "%s_", K->mem[0]->op->name);
+  sm_buf_puts(b, K->anchor->op->name);
+}
+
+double cg_node_gemm_flops(const IrNode *n) {
+  const char *op = n->op->name;
+  double out = (double)ir_type_numel(&n->out[0]->type);
+  if (!strcmp(op, "gemm")) {
+    const IrType *a = &n->in[0]->type;
+    return 2 * out * (double)a->dims[ir_attr_int(n, "transA", 0) ? 0 : 1];
+  }
+  if (!strcmp(op, "matmul")) {
+    const IrType *a = &n->in[0]->type;
+    return 2 * out * (double)a->dims[a->rank - 1];
+  }
+  if (!strncmp(op, "conv", 4)) {
+    /* 2 x (forward output positions) x (weight elements per output
+     * channel); the gradient ops take dy (forward-output shaped) first,
+     * and the weight gradient's result is weight-shaped */
+    bool gw = strstr(op, "grad_weight") != NULL, grad = strstr(op, "grad") != NULL;
+    const IrType *w = gw ? &n->out[0]->type : &n->in[1]->type;
+    const IrType *y = grad ? &n->in[0]->type : &n->out[0]->type;
+    return 2 * (double)ir_type_numel(y) * (double)(ir_type_numel(w) / w->dims[0]);
+  }
+  return 0;
+}
+
+double cg_kernel_flops(const CgKernel *K) {
+  double f = 0;
+  for (int m = 0; m < K->nm; m++) {
+    double g = cg_node_gemm_flops(K->mem[m]);
+    f += g > 0 ? g : (double)ir_type_numel(&K->mem[m]->out[0]->type);
+  }
+  return f;
+}
+
+double cg_kernel_gemm_flops(const CgKernel *K) {
+  double f = 0;
+  for (int m = 0; m < K->nm; m++) f += cg_node_gemm_flops(K->mem[m]);
+  return f;
+}
+
+double cg_kernel_bytes(const CgKernel *K) {
+  double by = 0;
+  for (int i = 0; i < K->nin; i++)
+    by += (double)ir_type_numel(&K->ins[i]->type) * (double)ir_dtype_size(K->ins[i]->type.dtype);
+  for (int i = 0; i < K->nout; i++)
+    by += (double)ir_type_numel(&K->outs[i]->type) * (double)ir_dtype_size(K->outs[i]->type.dtype);
+  return by;
 }

@@ -258,6 +258,7 @@ int rt_main(const RtModelDesc *d, int argc, char **argv) {
     return rt_eval_main(d, argc - 1, argv + 1);
   }
   if (argc > 1 && !strcmp(argv[1], "generate")) return rt_generate_main(d, argc - 1, argv + 1);
+  if (argc > 1 && !strcmp(argv[1], "bench")) return rt_bench_main(d, argc - 1, argv + 1);
   if (argc > 1 && !strcmp(argv[1], "infer")) {
     argv[1] = argv[0];
     argc--;

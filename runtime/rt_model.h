@@ -28,11 +28,23 @@ typedef struct RtTensorDesc {
 /* One entry point of a compiled program. All functions of a program share
  * its parameters (and one activation arena: they never run concurrently
  * within one instance). */
+/* A generated kernel, for profiles: "k12 conv2d+relu", FLOPs (gemm-like
+ * multiply-adds x2 plus one per elementwise result; gemm_flops: the
+ * former alone) and bytes of its operands and results. */
+typedef struct RtKernelDesc {
+  const char *name;
+  double flops, gemm_flops, bytes;
+} RtKernelDesc;
+
 typedef struct RtFuncDesc {
   const char *name; /* "infer", "eval", "train" */
   int ninputs, noutputs;
   const RtTensorDesc *inputs, *outputs;
   void (*run)(unsigned char *params, unsigned char *arena);
+  /* run, adding each kernel's seconds into t[k] */
+  void (*run_prof)(unsigned char *params, unsigned char *arena, double *t);
+  int nkernels;
+  const RtKernelDesc *kernels;
 } RtFuncDesc;
 
 /* Learning-rate schedules, evaluated on the host once per step. */
@@ -164,6 +176,29 @@ int rt_generate_main(const RtModelDesc *d, int argc, char **argv);
 int rt_pgm_write_grid(const char *path, int dtype, int rank, const int64_t *dims,
                       const void *data, RtErr *e);
 int rt_path_is_pgm(const char *path);
+/* ---- measuring (runtime/rt_bench.c) ---- */
+typedef struct RtPeak {
+  int lanes;       /* widest vector probed (0: no probe on this target) */
+  double gf1, gfn; /* GFLOP/s of FMA chains on 1 and on N threads */
+} RtPeak;
+RtPeak rt_fma_peak(int threads);
+/* Deterministic inputs of function fn: floats U[-1,1), integers k % 2
+ * (valid labels of any classifier), lr 0.01 and step 1 in training steps. */
+void rt_bench_fill_inputs(const RtModel *m, int fn);
+typedef struct RtStepTimes {
+  double median, min; /* seconds per step */
+} RtStepTimes;
+/* 3 warm-up steps, `repeat` timed steps; then prof_steps profiled steps
+ * adding each kernel's seconds into kt[k] (kt NULL: none). */
+RtStepTimes rt_bench_func(RtModel *m, int fn, int repeat, int prof_steps, double *kt);
+/* The kernels of f by time (t: seconds summed over `steps` steps), the
+ * `top` slowest (0: all) with GFLOP/s, % of `peak` GFLOP/s (0: unknown)
+ * and GB/s of the bytes they touch. */
+void rt_profile_print(FILE *o, const RtFuncDesc *f, const double *t, int steps, double peak,
+                      int top);
+/* `PROG bench ...` */
+int rt_bench_main(const RtModelDesc *d, int argc, char **argv);
+
 /* Learning rate at (epoch, global step) for a schedule; `plateau_scale` is
  * the accumulated reduce-on-plateau factor kept by the caller. */
 double rt_schedule_lr(const RtSchedule *s, int epoch, int64_t step, double plateau_scale);

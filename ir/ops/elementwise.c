@@ -80,7 +80,9 @@ EXPR(reciprocal) { sm_buf_printf(b, "1.0%s / %s", lit_suffix(n), a[0]); }
 SCALAR(reciprocal) { (void)n; return 1.0 / x[0]; }
 
 /* ---- activations ---- */
-EXPR(relu) { sm_buf_printf(b, "%s(%s, 0.0%s)", fn(n, "fmax"), a[0], lit_suffix(n)); }
+/* a select, not fmax: GCC vectorizes it (fmaxf stays a libm call without
+ * -ffast-math), and it is the reference's expression, NaN -> 0 included */
+EXPR(relu) { sm_buf_printf(b, "(%s > 0 ? %s : 0.0%s)", a[0], a[0], lit_suffix(n)); }
 SCALAR(relu) { (void)n; return x[0] > 0 ? x[0] : 0; }
 
 EXPR(leaky_relu) {

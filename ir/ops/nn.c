@@ -30,6 +30,13 @@ typedef struct Win {
   int64_t out[2];
 } Win;
 
+/* A 2-D convolution's sizes: N images of C channels, M output channels,
+ * groups of Cg input and Mg output channels. */
+typedef struct ConvSz {
+  Win g;
+  int64_t N, C, M, Cg, Mg, group, H, W, KH, KW, OH, OW;
+} ConvSz;
+
 static int64_t ceil_div(int64_t a, int64_t b) { /* b > 0 */
   return a >= 0 ? (a + b - 1) / b : -(-a / b);
 }
@@ -340,33 +347,85 @@ static void emit_tables(SmBuf *b, const char *lo_name, const char *hi_name,
 /* Convolution as GEMM per (image, group): y[Mg, OH*OW] = w[Mg, Cg*KH*KW] x
  * col[Cg*KH*KW, OH*OW], where the packing of the GEMM's B panel gathers
  * col straight from x (implicit im2col: no column buffer). */
-typedef struct ConvGemm {
-  Win g;
-  int64_t Cg, P; /* P = OH*OW */
-} ConvGemm;
-
-static void conv_pack_im2col(SmBuf *b, const GemmCore *gc, int nr, int ind) {
-  const ConvGemm *cg = gc->user;
-  const Win *g = &cg->g;
-  long long H = g->in[0], W = g->in[1], KH = g->k[0], KW = g->k[1], OW = g->out[1];
+/* Packers gather convolution operands run by run: a run is a stretch of
+ * consecutive output positions in one output row (or input positions in
+ * one input row), along which the source index moves by a constant
+ * stride. emit_run_copy writes, for r in [0, len):
+ *   dst[r * ds] = 0 <= a0 + r * S < lim ? row[a0 + r * S] : 0
+ * with the bounds solved once per run (two zero fills around one copy,
+ * which is a plain vectorizable copy when S = ds = 1); a0, len, row and
+ * dst are C expressions in scope. */
+static void emit_run_copy(SmBuf *b, int ind, const char *dst, long long ds, const char *row,
+                          const char *a0, long long S, long long lim, const char *len) {
   const char *sp = "";
-  char ih[128], iw[128];
-  sm_buf_printf(b, "%*sconst float *xb = %s;\n", ind, sp, gc->b);
+  sm_buf_printf(b, "%*s{\n", ind, sp);
+  sm_buf_printf(b, "%*s  const int64_t a_ = %s, n_ = %s;\n", ind, sp, a0, len);
+  sm_buf_printf(b, "%*s  int64_t lo_ = a_ >= 0 ? 0 : (-a_ + %lld) / %lld;\n", ind, sp, S - 1, S);
+  sm_buf_printf(b, "%*s  int64_t hi_ = a_ < %lld ? (%lld - a_ + %lld) / %lld : 0;\n", ind, sp, lim,
+                lim, S - 1, S);
+  sm_buf_printf(b, "%*s  if (hi_ > n_) hi_ = n_;\n%*s  if (lo_ > hi_) lo_ = hi_;\n", ind, sp, ind, sp);
+  sm_buf_printf(b, "%*s  float *d_ = %s;\n%*s  const float *s_ = %s;\n", ind, sp, dst, ind, sp, row);
+  sm_buf_printf(b, "%*s  for (int64_t r = 0; r < lo_; r++) d_[r * %lld] = 0.0f;\n", ind, sp, ds);
+  sm_buf_printf(b, "%*s  for (int64_t r = lo_; r < hi_; r++) d_[r * %lld] = s_[a_ + r * %lld];\n",
+                ind, sp, ds, S);
+  sm_buf_printf(b, "%*s  for (int64_t r = hi_; r < n_; r++) d_[r * %lld] = 0.0f;\n", ind, sp, ds);
+  sm_buf_printf(b, "%*s}\n", ind, sp);
+}
+
+/* A B operand gathered from channel planes: with row k = (c, kh, kw) and
+ * column j = (jrow, jcol) on a grid jw wide,
+ *   B(k, j) = src[c * plane + i * clim + a]  for 0 <= i < rlim, 0 <= a < clim
+ *   i = rs * jrow + rd * kh + rc,  a = cs * jcol + cd * kw + cc
+ * and zero otherwise (or for j >= jn). */
+typedef struct RunPack {
+  long long jw, jn, KH, KW, plane;
+  long long rs, rd, rc, rlim;
+  long long cs, cd, cc, clim;
+} RunPack;
+
+/* Packs B by rows k, each by runs of j within one grid row. */
+static void emit_pack_runs(SmBuf *b, const char *src, const RunPack *rp, int nr, int ind) {
+  const char *sp = "";
+  char ia[160], aa[160];
+  sm_buf_printf(b, "%*sconst float *xb = %s;\n", ind, sp, src);
   sm_buf_printf(b, "%*sfor (int64_t jr = 0; jr < nc; jr += %d) {\n", ind, sp, nr);
   sm_buf_printf(b, "%*s  float *d = bp + jr * kc;\n", ind, sp);
+  sm_buf_printf(b, "%*s  const int64_t j0 = jc + jr, jn = %lld - j0 < %d ? %lld - j0 : %d;\n", ind, sp,
+                rp->jn, nr, rp->jn, nr);
+  sm_buf_printf(b, "%*s  int64_t c = pc / %lld, kh = pc / %lld %% %lld, kw = pc %% %lld;\n", ind, sp,
+                rp->KH * rp->KW, rp->KW, rp->KH, rp->KW);
   sm_buf_printf(b, "%*s  for (int64_t k = 0; k < kc; k++) {\n", ind, sp);
-  sm_buf_printf(b, "%*s    const int64_t ci = (pc + k) / %lld, kh = (pc + k) / %lld %% %lld, kw = (pc + k) %% %lld;\n",
-                ind, sp, KH * KW, KW, KH, KW);
-  sm_buf_printf(b, "%*s    const float *xc = xb + ci * %lld;\n", ind, sp, H * W);
-  sm_buf_printf(b, "%*s    for (int64_t q = 0; q < %d; q++) {\n", ind, sp, nr);
-  sm_buf_printf(b, "%*s      const int64_t j = jc + jr + q, oh = j / %lld, ow = j %% %lld;\n", ind, sp,
-                OW, OW);
-  sm_buf_printf(b, "%*s      const int64_t ih = %s, iw = %s;\n", ind, sp,
-                affine(ih, sizeof ih, g->s[0], "oh", g->d[0], "kh", -g->pb[0]),
-                affine(iw, sizeof iw, g->s[1], "ow", g->d[1], "kw", -g->pb[1]));
-  sm_buf_printf(b, "%*s      d[k * %d + q] = j < %lld && ih >= 0 && ih < %lld && iw >= 0 && iw < %lld ? xc[ih * %lld + iw] : 0.0f;\n",
-                ind, sp, nr, (long long)cg->P, H, W, W);
-  sm_buf_printf(b, "%*s    }\n%*s  }\n%*s}\n", ind, sp, ind, sp, ind, sp);
+  sm_buf_printf(b, "%*s    float *dk = d + k * %d;\n", ind, sp, nr);
+  sm_buf_printf(b, "%*s    for (int64_t q = jn; q < %d; q++) dk[q] = 0.0f;\n", ind, sp, nr);
+  sm_buf_printf(b, "%*s    for (int64_t q = 0; q < jn;) {\n", ind, sp);
+  sm_buf_printf(b, "%*s      const int64_t jrow = (j0 + q) / %lld, jcol = (j0 + q) %% %lld;\n", ind, sp,
+                rp->jw, rp->jw);
+  sm_buf_printf(b, "%*s      const int64_t len = %lld - jcol < jn - q ? %lld - jcol : jn - q;\n", ind,
+                sp, rp->jw, rp->jw);
+  sm_buf_printf(b, "%*s      const int64_t i = %s;\n", ind, sp,
+                affine(ia, sizeof ia, rp->rs, "jrow", rp->rd, "kh", rp->rc));
+  sm_buf_printf(b, "%*s      if (i < 0 || i >= %lld) {\n", ind, sp, rp->rlim);
+  sm_buf_printf(b, "%*s        for (int64_t r = 0; r < len; r++) dk[q + r] = 0.0f;\n", ind, sp);
+  sm_buf_printf(b, "%*s      } else\n", ind, sp);
+  affine(aa, sizeof aa, rp->cs, "jcol", rp->cd, "kw", rp->cc);
+  char row[96];
+  snprintf(row, sizeof row, "xb + c * %lld + i * %lld", rp->plane, rp->clim);
+  emit_run_copy(b, ind + 8, "dk + q", 1, row, aa, rp->cs, rp->clim, "len");
+  sm_buf_printf(b, "%*s      q += len;\n%*s    }\n", ind, sp, ind, sp);
+  sm_buf_printf(b, "%*s    if (++kw == %lld) {\n%*s      kw = 0;\n", ind, sp, rp->KW, ind, sp);
+  sm_buf_printf(b, "%*s      if (++kh == %lld) kh = 0, c++;\n%*s    }\n", ind, sp, rp->KH, ind, sp);
+  sm_buf_printf(b, "%*s  }\n%*s}\n", ind, sp, ind, sp);
+}
+
+/* B(k, j) = col((ci,kh,kw), (oh,ow)) = x[ci, oh*s - p + kh*d, ow*s - p + kw*d]
+ * (zero outside x). */
+static void conv_pack_im2col(SmBuf *b, const GemmCore *gc, int nr, int ind) {
+  const ConvSz *z = gc->user;
+  const Win *g = &z->g;
+  RunPack rp = {.jw = z->OW, .jn = z->OH * z->OW, .KH = z->KH, .KW = z->KW, .plane = z->H * z->W,
+                .rs = g->s[0], .rd = g->d[0], .rc = -g->pb[0], .rlim = z->H,
+                .cs = g->s[1], .cd = g->d[1], .cc = -g->pb[1], .clim = z->W};
+  emit_pack_runs(b, gc->b, &rp, nr, ind);
 }
 
 /* The GEMM form, when the products are big enough; false otherwise. */
@@ -388,7 +447,9 @@ static bool conv_emit_gemm(SmBuf *b, const IrNode *n, const Win *g, const OpEpil
   snprintf(coff, sizeof coff, batched ? "t * %lld" : "0", (long long)(Mg * P));
   if (group > 1) snprintf(bias, sizeof bias, "in2 + t %% %lld * %lld", (long long)group, (long long)Mg);
   else snprintf(bias, sizeof bias, "in2");
-  ConvGemm cg = {.g = *g, .Cg = Cg, .P = P};
+  ConvSz cg = {.g = *g, .N = N, .C = C, .M = M, .Cg = Cg, .Mg = Mg, .group = group,
+               .H = g->in[0], .W = g->in[1], .KH = g->k[0], .KW = g->k[1], .OH = g->out[0],
+               .OW = g->out[1]};
   char lead[256];
   snprintf(lead, sizeof lead, "as GEMM per image%s: [%lld,%lld] x [%lld,%lld]%s; ",
            group > 1 ? " and group" : "", (long long)Mg, (long long)Kc, (long long)Kc,
@@ -907,11 +968,6 @@ static bool conv1d_grad_infer(const IrNode *n, IrType *out, SmDiag *d) {
 }
 
 /* Sizes of a validated conv gradient op. */
-typedef struct ConvSz {
-  Win g;
-  int64_t N, C, M, Cg, Mg, group, H, W, KH, KW, OH, OW;
-} ConvSz;
-
 static ConvSz conv_sz(const IrNode *n) {
   int nsp = n->in[0]->type.rank - 2;
   IrType x, w;
@@ -1051,6 +1107,14 @@ static void conv_gi_pack_a(SmBuf *b, const GemmCore *gc, int mr, int ind) {
 static void conv_gi_pack_b(SmBuf *b, const GemmCore *gc, int nr, int ind) {
   const ConvSz *z = gc->user;
   const Win *g = &z->g;
+  if (g->s[0] == 1 && g->s[1] == 1) {
+    /* dcol((m,kh,kw), (ih,iw)) = dy[m, ih + p - kh*d, iw + p - kw*d] */
+    RunPack rp = {.jw = z->W, .jn = z->H * z->W, .KH = z->KH, .KW = z->KW,
+                  .plane = z->OH * z->OW, .rs = 1, .rd = -g->d[0], .rc = g->pb[0],
+                  .rlim = z->OH, .cs = 1, .cd = -g->d[1], .cc = g->pb[1], .clim = z->OW};
+    emit_pack_runs(b, gc->b, &rp, nr, ind);
+    return;
+  }
   long long KH = z->KH, KW = z->KW, W = z->W, OH = z->OH, OW = z->OW;
   sm_buf_printf(b, "%*sconst float *bm = %s;\n", ind, "", gc->b);
   sm_buf_printf(b, "%*sfor (int64_t jr = 0; jr < nc; jr += %d) {\n", ind, "", nr);
@@ -1109,28 +1173,42 @@ static void conv_gw_pack_a(SmBuf *b, const GemmCore *gc, int mr, int ind) {
   conv_pack_a_strided(b, gc, mr, ind, P, (long long)z->M * P);
 }
 
+/* B(k, j) = col((n,oh,ow), (c,kh,kw)) = x[n, c, oh*s - p + kh*d, ow*s - p + kw*d]
+ * per sliver column j, by runs of k in one output row of one image. */
 static void conv_gw_pack_b(SmBuf *b, const GemmCore *gc, int nr, int ind) {
   const ConvSz *z = gc->user;
   const Win *g = &z->g;
   long long KH = z->KH, KW = z->KW, H = z->H, W = z->W, OW = z->OW, P = z->OH * z->OW;
-  char ih[128], iw[128];
-  sm_buf_printf(b, "%*sconst float *bm = %s;\n", ind, "", gc->b);
-  sm_buf_printf(b, "%*sfor (int64_t jr = 0; jr < nc; jr += %d) {\n", ind, "", nr);
-  sm_buf_printf(b, "%*s  float *d = bp + jr * kc;\n", ind, "");
-  sm_buf_printf(b, "%*s  for (int64_t k = 0; k < kc; k++) {\n", ind, "");
-  sm_buf_printf(b, "%*s    const int64_t p = (pc + k) %% %lld, oh = p / %lld, ow = p %% %lld;\n", ind, "",
-                P, OW, OW);
-  sm_buf_printf(b, "%*s    const float *xn = bm + (pc + k) / %lld * %lld;\n", ind, "", P,
-                (long long)z->C * H * W);
-  sm_buf_printf(b, "%*s    for (int64_t q = 0; q < %d; q++) {\n", ind, "", nr);
-  sm_buf_printf(b, "%*s      const int64_t j = jc + jr + q, c = j / %lld, kh = j / %lld %% %lld, kw = j %% %lld;\n",
-                ind, "", KH * KW, KW, KH, KW);
-  sm_buf_printf(b, "%*s      const int64_t ih = %s, iw = %s;\n", ind, "",
-                affine(ih, sizeof ih, g->s[0], "oh", g->d[0], "kh", -g->pb[0]),
-                affine(iw, sizeof iw, g->s[1], "ow", g->d[1], "kw", -g->pb[1]));
-  sm_buf_printf(b, "%*s      d[k * %d + q] = j < %lld && ih >= 0 && ih < %lld && iw >= 0 && iw < %lld ? xn[c * %lld + ih * %lld + iw] : 0.0f;\n",
-                ind, "", nr, (long long)gc->N, H, W, H * W, W);
-  sm_buf_printf(b, "%*s    }\n%*s  }\n%*s}\n", ind, "", ind, "", ind, "");
+  const char *sp = "";
+  char ih[128], a0[128];
+  sm_buf_printf(b, "%*sconst float *bm = %s;\n", ind, sp, gc->b);
+  sm_buf_printf(b, "%*sfor (int64_t jr = 0; jr < nc; jr += %d) {\n", ind, sp, nr);
+  sm_buf_printf(b, "%*s  float *d = bp + jr * kc;\n", ind, sp);
+  sm_buf_printf(b, "%*s  for (int64_t q = 0; q < %d; q++) {\n", ind, sp, nr);
+  sm_buf_printf(b, "%*s    const int64_t j = jc + jr + q;\n", ind, sp);
+  sm_buf_printf(b, "%*s    float *dq = d + q;\n", ind, sp);
+  sm_buf_printf(b, "%*s    if (j >= %lld) {\n", ind, sp, (long long)gc->N);
+  sm_buf_printf(b, "%*s      for (int64_t k = 0; k < kc; k++) dq[k * %d] = 0.0f;\n", ind, sp, nr);
+  sm_buf_printf(b, "%*s      continue;\n%*s    }\n", ind, sp, ind, sp);
+  sm_buf_printf(b, "%*s    const int64_t c = j / %lld, kh = j / %lld %% %lld, kw = j %% %lld;\n", ind,
+                sp, KH * KW, KW, KH, KW);
+  sm_buf_printf(b, "%*s    for (int64_t k = 0; k < kc;) {\n", ind, sp);
+  sm_buf_printf(b, "%*s      const int64_t e = pc + k, p = e %% %lld, oh = p / %lld, ow = p %% %lld;\n",
+                ind, sp, P, OW, OW);
+  sm_buf_printf(b, "%*s      const int64_t len = %lld - ow < kc - k ? %lld - ow : kc - k;\n", ind, sp, OW, OW);
+  sm_buf_printf(b, "%*s      const int64_t ih = %s;\n", ind, sp,
+                affine(ih, sizeof ih, g->s[0], "oh", g->d[0], "kh", -g->pb[0]));
+  sm_buf_printf(b, "%*s      if (ih < 0 || ih >= %lld) {\n", ind, sp, H);
+  sm_buf_printf(b, "%*s        for (int64_t r = 0; r < len; r++) dq[(k + r) * %d] = 0.0f;\n", ind, sp, nr);
+  sm_buf_printf(b, "%*s      } else\n", ind, sp);
+  char row[128], dst[32];
+  snprintf(row, sizeof row, "bm + e / %lld * %lld + c * %lld + ih * %lld", P, (long long)z->C * H * W,
+           H * W, W);
+  snprintf(dst, sizeof dst, "dq + k * %d", nr);
+  affine(a0, sizeof a0, g->s[1], "ow", g->d[1], "kw", -g->pb[1]);
+  emit_run_copy(b, ind + 8, dst, nr, row, a0, (long long)g->s[1], W, "len");
+  sm_buf_printf(b, "%*s      k += len;\n%*s    }\n", ind, sp, ind, sp);
+  sm_buf_printf(b, "%*s  }\n%*s}\n", ind, sp, ind, sp);
 }
 
 /* Whether the weight gradient takes the GEMM form. */

@@ -10,8 +10,10 @@
 
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
+#include "passes/passes.h"
 #include "helpers/opcheck.h"
 #include "helpers/plancheck.h"
+#include "helpers/progload.h"
 #include "helpers/shell.h"
 #include "rt_model.h"
 
@@ -165,6 +167,84 @@ static void test_cli_end_to_end(void **state) {
   assert_int_equal(sh("grep -c '^static void k' %s | grep -qx 3", c), 0);
 }
 
+/* The profiled step runs the same kernels as the step (same results) and
+ * times each one; `PROG bench` prints the per-kernel table and rejects bad
+ * options. */
+static void test_profile(void **state) {
+  (void)state;
+  const char *text = "model prof\n"
+                     "input x: f32[17,33]\n"
+                     "param w: f32[33,19] = normal(0.3)\n"
+                     "param b: f32[19] = uniform(-1, 1)\n"
+                     "h = matmul(x, w)\n"
+                     "z = add(h, b)\n"
+                     "r = relu(z)\n"
+                     "s = reduce_sum(r, axes=[1])\n"
+                     "output r, s\n";
+  SmDiag d;
+  sm_diag_init(&d);
+  IrGraph *g = NULL;
+  assert_int_equal(fe_parse_text("prof.smelt", text, &g, &d), SM_OK);
+  PassOptions po = {.opt_level = 1, .inference = true, .verify = true};
+  assert_int_equal(pass_run_pipeline(g, &po, &d), SM_OK);
+  CgProgram prog = cg_program_single(g);
+  LoadedProgram lp;
+  program_load(&prog, "-O2", &lp);
+  const RtFuncDesc *f = &lp.desc->funcs[0];
+  CgKernel *ks;
+  int nk = cg_kernels(g, &ks);
+  assert_int_equal(f->nkernels, nk);
+  assert_true(nk >= 2);
+  for (int k = 0; k < nk; k++) {
+    char want[32];
+    snprintf(want, sizeof want, "k%d ", ks[k].anchor->id);
+    assert_memory_equal(f->kernels[k].name, want, strlen(want));
+    assert_true(f->kernels[k].bytes > 0);
+  }
+  assert_true(f->kernels[0].gemm_flops == 2.0 * 17 * 19 * 33); /* matmul + add + relu */
+  cg_kernels_free(ks, nk);
+  RtModel *m = rt_model_create(lp.desc);
+  assert_non_null(m);
+  rt_bench_fill_inputs(m, 0);
+  f->run(m->params, m->arena);
+  float r1[17 * 19], s1[17];
+  memcpy(r1, rt_model_tensor(m, &f->outputs[0]), sizeof r1);
+  memcpy(s1, rt_model_tensor(m, &f->outputs[1]), sizeof s1);
+  memset(rt_model_tensor(m, &f->outputs[0]), 0, sizeof r1);
+  double t[8] = {0};
+  f->run_prof(m->params, m->arena, t);
+  assert_memory_equal(rt_model_tensor(m, &f->outputs[0]), r1, sizeof r1);
+  assert_memory_equal(rt_model_tensor(m, &f->outputs[1]), s1, sizeof s1);
+  double sum = 0;
+  for (int k = 0; k < nk; k++) {
+    assert_true(t[k] >= 0);
+    sum += t[k];
+  }
+  assert_true(sum > 0);
+  rt_model_free(m);
+  program_unload(&lp);
+  ir_graph_free(g);
+  sm_diag_free(&d);
+  /* the standalone program's bench subcommand */
+  const char *smelt = smelt_bin();
+  char path[256];
+  snprintf(path, sizeof path, "%s/prof.smelt", tmpdir);
+  write_text(path, text);
+  assert_int_equal(sh("%s compile %s -o %s/prof", smelt, path, tmpdir), 0);
+  assert_int_equal(sh("%s/prof bench --repeat 3 --top 1 > %s/bench.txt", tmpdir, tmpdir), 0);
+  char out[256];
+  snprintf(out, sizeof out, "%s/bench.txt", tmpdir);
+  char *txt = slurp(out, NULL);
+  assert_non_null(txt);
+  assert_non_null(strstr(txt, "per kernel (infer, "));
+  assert_non_null(strstr(txt, " matmul+add+relu\n"));
+  assert_non_null(strstr(txt, "(1 more kernels)"));
+  free(txt);
+  assert_int_equal(sh("%s/prof bench --repeat 0 2>/dev/null", tmpdir), 2);
+  assert_int_equal(sh("%s/prof bench --fn train 2>/dev/null", tmpdir), 2);
+  assert_int_equal(sh("%s/prof bench --bogus 1 2>/dev/null", tmpdir), 2);
+}
+
 /* bad inputs: clear error, non-zero exit, no output file */
 static void test_cli_bad_input(void **state) {
   (void)state;
@@ -288,6 +368,7 @@ int main(void) {
       cmocka_unit_test(test_plan_reuses),
       cmocka_unit_test(test_cli_end_to_end),
       cmocka_unit_test(test_cli_bad_input),
+      cmocka_unit_test(test_profile),
       cmocka_unit_test(test_two_libs_one_program),
       cmocka_unit_test(test_libclang_reports_node),
   };

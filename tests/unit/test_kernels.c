@@ -273,8 +273,35 @@ static void conv_backward_chunked(void **state) {
                &o);
 }
 
+/* The run-by-run packers: K split into blocks that start mid-kernel
+ * (37 channels x 9 taps in blocks of 167), pads wider than the kernel
+ * reaches (whole rows and columns of zeros), width dilation at stride 1
+ * (the gathered gradient), rows shorter and longer than a register tile. */
+static void conv_pack_runs(void **state) {
+  (void)state;
+  OpcheckOpts o = kernel_opts();
+  opcheck_opts("input x1: f32[2,37,9,7]\n"
+               "input w1: f32[8,37,3,3]\n"
+               "input b1: f32[8]\n"
+               "y1 = conv2d(x1, w1, b1, pads=[3,4,1,0])\n"
+               "input dy2: f32[2,8,9,7]\n"
+               "input w2: f32[8,37,3,3]\n"
+               "input x2: f32[2,37,9,9]\n"
+               "dx2 = conv2d_grad_input(dy2, w2, pads=[1,1], dilations=[1,2], xshape=[2,37,9,9])\n"
+               "dw2 = conv2d_grad_weight(dy2, x2, pads=[1,1], dilations=[1,2], wshape=[8,37,3,3])\n"
+               "input x3: f32[3,13,5,41]\n"
+               "input w3: f32[9,13,2,3]\n"
+               "y3 = conv2d(x3, w3, strides=[1,3], pads=[0,2])\n"
+               "input dy4: f32[3,16,5,19]\n"
+               "input x4: f32[3,13,5,37]\n"
+               "dw4 = conv2d_grad_weight(dy4, x4, strides=[1,2], pads=[1,1], wshape=[16,13,3,3])\n"
+               "output y1, dx2, dw2, y3, dw4\n",
+               &o);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(conv_pack_runs),
       cmocka_unit_test(gemm_edges_nn),
       cmocka_unit_test(gemm_edges_tn),
       cmocka_unit_test(gemm_edges_nt),

@@ -140,8 +140,8 @@ static void fake_init(Fake *f, int D, int C, int regress, RunFn tr, RunFn ev) {
   f->params[1] = td("b", RT_F32, 1, C, 0, RT_REGION_PARAMS, P_B);
   f->params[2] = td("W.m", RT_F32, 2, C, D, RT_REGION_PARAMS, P_VW);
   f->params[3] = td("b.m", RT_F32, 1, C, 0, RT_REGION_PARAMS, P_VB);
-  f->funcs[0] = (RtFuncDesc){"train", 4, 2, f->tin, f->tout, tr};
-  f->funcs[1] = (RtFuncDesc){"eval", 2, 2, f->ein, f->eout, ev};
+  f->funcs[0] = (RtFuncDesc){"train", 4, 2, f->tin, f->tout, tr, NULL, 0, NULL};
+  f->funcs[1] = (RtFuncDesc){"eval", 2, 2, f->ein, f->eout, ev, NULL, 0, NULL};
   f->train = (RtTrainDesc){.train_fn = 0, .eval_fn = 1, .in_x = 0, .in_y = 1, .in_lr = 2,
                            .in_step = 3, .out_loss = 0, .out_pred = 1,
                            .task = regress ? RT_TASK_REGRESS : RT_TASK_CLASSIFY, .epochs = 3,
