@@ -428,9 +428,143 @@ static void conv_pack_im2col(SmBuf *b, const GemmCore *gc, int nr, int ind) {
   emit_pack_runs(b, gc->b, &rp, nr, ind);
 }
 
+/* ---- direct stride-1 correlation on wide rows ----
+ *
+ * out[n, o, r, s] = bias[o] + sum_i sum_{a<KH, b<KW} wt(o, i, a, b) * P[i, r + a, s + b]
+ * where P is the source plane i of image n staged into a zero-padded
+ * buffer of Hp x Wp (Wp = OWo + KW - 1, Hp = OHo + KH - 1, the source at
+ * row pt, column pl). On the flattened staged plane the sum for output
+ * position q = r * Wp + s reads P[q + a * Wp + b]: one contiguous vector
+ * load per tap, no index arithmetic, the accumulators in registers. Columns
+ * s >= OWo of the wide result are computed and dropped. For small channel
+ * counts this beats the GEMM forms, whose packing then costs more than the
+ * product (LeNet's second-layer input gradient: Cg = 6). Serves the forward
+ * convolution and, with the kernel flipped, its input gradient. */
+typedef struct Corr {
+  int64_t N, Ci, Co;         /* images, source channels summed, output channels */
+  int64_t Hs, Ws, pt, pl;    /* source plane and where it sits in the staged one */
+  int64_t OHo, OWo, KH, KW;
+  int64_t wo, wi, wa, wb, w0; /* wt(o,i,a,b) = w[o*wo + i*wi + a*wa + b*wb + w0] */
+  bool bias;                 /* in2[o] */
+} Corr;
+
+/* Chunk of the wide output per register block: 64 floats (4 vectors of 16
+ * lanes with AVX-512, 8 of 8 with AVX2), enough independent FMA chains. */
+enum { CORR_CHUNK = 64 };
+
+static int64_t corr_wp(const Corr *c) { return c->OWo + c->KW - 1; }
+static int64_t corr_wide(const Corr *c) {
+  int64_t L = c->OHo * corr_wp(c);
+  return (L + CORR_CHUNK - 1) / CORR_CHUNK * CORR_CHUNK;
+}
+/* staged floats per source plane: every read of the last chunk included */
+static int64_t corr_plane(const Corr *c) {
+  int64_t s = corr_wide(c) + (c->KH - 1) * corr_wp(c) + c->KW - 1;
+  return (s + 15) / 16 * 16;
+}
+/* the stack buffers of one thread, in floats */
+static int64_t corr_stack(const Corr *c) { return c->Ci * corr_plane(c) + 2 * corr_wide(c); }
+
+static void emit_corr(SmBuf *b, const Corr *c) {
+  int64_t Wp = corr_wp(c), L = c->OHo * Wp, LW = corr_wide(c), S = corr_plane(c);
+  int ob = c->Co % 2 == 0 ? 2 : 1; /* output channels sharing each load */
+  sm_buf_printf(b, "  /* direct correlation on wide rows: staged planes %lld x %lld, %lld of %lld"
+                   " wide positions kept */\n",
+                (long long)(c->OHo + c->KH - 1), (long long)Wp, (long long)(c->OHo * c->OWo),
+                (long long)L);
+  sm_buf_puts(b, "#if defined(__AVX512F__)\n  typedef float vf __attribute__((vector_size(64)));\n"
+                 "#define SM_NV 4\n#else\n  typedef float vf __attribute__((vector_size(32)));\n"
+                 "#define SM_NV 8\n#endif\n");
+  emit_omp_for(b, sat_mul(c->N * c->Co * L, c->Ci * c->KH * c->KW), "schedule(static)");
+  sm_buf_printf(b, "  for (int64_t n = 0; n < %lld; n++) {\n", (long long)c->N);
+  sm_buf_printf(b, "    float st[%lld] __attribute__((aligned(64)));\n", (long long)(c->Ci * S));
+  sm_buf_printf(b, "    float wide[%d][%lld] __attribute__((aligned(64)));\n", ob, (long long)LW);
+  sm_buf_printf(b, "    memset(st, 0, sizeof st);\n");
+  sm_buf_printf(b, "    for (int64_t i = 0; i < %lld; i++)\n", (long long)c->Ci);
+  sm_buf_printf(b, "      for (int64_t r = 0; r < %lld; r++)\n", (long long)c->Hs);
+  sm_buf_printf(b, "        memcpy(st + i * %lld + (r + %lld) * %lld + %lld, in0 + ((n * %lld + i) * %lld + r) * %lld,"
+                   " %lld * sizeof(float));\n",
+                (long long)S, (long long)c->pt, (long long)Wp, (long long)c->pl, (long long)c->Ci,
+                (long long)c->Hs, (long long)c->Ws, (long long)c->Ws);
+  sm_buf_printf(b, "    for (int64_t o = 0; o < %lld; o += %d) {\n", (long long)c->Co, ob);
+  sm_buf_printf(b, "      for (int64_t q0 = 0; q0 < %lld; q0 += %d) {\n", (long long)L, CORR_CHUNK);
+  sm_buf_puts(b, "        vf ");
+  for (int j = 0; j < ob; j++) sm_buf_printf(b, "%sa%d[SM_NV]", j ? ", " : "", j);
+  sm_buf_puts(b, ";\n        for (int v = 0; v < SM_NV; v++) {");
+  for (int j = 0; j < ob; j++) sm_buf_printf(b, " a%d[v] = (vf){0};", j);
+  sm_buf_printf(b, " }\n        for (int64_t i = 0; i < %lld; i++) {\n", (long long)c->Ci);
+  sm_buf_printf(b, "          const float *sp = st + i * %lld + q0;\n", (long long)S);
+  sm_buf_printf(b, "          const float *wk = in1 + o * %lld + i * %lld + %lld;\n", (long long)c->wo,
+                (long long)c->wi, (long long)c->w0);
+  sm_buf_printf(b, "          for (int64_t a = 0; a < %lld; a++)\n", (long long)c->KH);
+  sm_buf_printf(b, "            for (int64_t bb = 0; bb < %lld; bb++) {\n", (long long)c->KW);
+  sm_buf_printf(b, "              const float *x = sp + a * %lld + bb;\n", (long long)Wp);
+  for (int j = 0; j < ob; j++)
+    sm_buf_printf(b, "              const vf w%d = wk[%lld + a * %lld + bb * %lld] - (vf){0};\n", j,
+                  (long long)(j * c->wo), (long long)c->wa, (long long)c->wb);
+  sm_buf_puts(b, "              for (int v = 0; v < SM_NV; v++) {\n");
+  sm_buf_puts(b, "                vf xv;\n                memcpy(&xv, x + v * (int64_t)(sizeof(vf) / sizeof(float)), sizeof xv);\n");
+  for (int j = 0; j < ob; j++) sm_buf_printf(b, "                a%d[v] += w%d * xv;\n", j, j);
+  sm_buf_puts(b, "              }\n            }\n        }\n");
+  for (int j = 0; j < ob; j++) sm_buf_printf(b, "        memcpy(wide[%d] + q0, a%d, sizeof a%d);\n", j, j, j);
+  sm_buf_puts(b, "      }\n");
+  sm_buf_printf(b, "      for (int j = 0; j < %d; j++) {\n", ob);
+  sm_buf_printf(b, "        float *y = out0 + (n * %lld + o + j) * %lld;\n", (long long)c->Co,
+                (long long)(c->OHo * c->OWo));
+  sm_buf_printf(b, "        const float bv = %s;\n", c->bias ? "in2[o + j]" : "0.0f");
+  sm_buf_printf(b, "        for (int64_t r = 0; r < %lld; r++)\n", (long long)c->OHo);
+  sm_buf_puts(b, "#pragma omp simd\n");
+  sm_buf_printf(b, "          for (int64_t s = 0; s < %lld; s++) y[r * %lld + s] = wide[j][r * %lld + s] + bv;\n",
+                (long long)c->OWo, (long long)c->OWo, (long long)Wp);
+  sm_buf_puts(b, "      }\n    }\n  }\n#undef SM_NV\n");
+}
+
+/* The direct correlation of a stride-1, undilated, ungrouped convolution
+ * (forward, or its input gradient with grad) with few channels, when its
+ * stack buffers stay small; false otherwise. */
+static bool conv_corr(const ConvSz *z, bool grad, bool bias, Corr *c) {
+  const Win *g = &z->g;
+  if (z->group != 1 || g->s[0] != 1 || g->s[1] != 1 || g->d[0] != 1 || g->d[1] != 1) return false;
+  if (grad) {
+    /* dx = full correlation of dy with the flipped kernel: o = c, i = m */
+    if (g->pb[0] > z->KH - 1 || g->pe[0] > z->KH - 1 || g->pb[1] > z->KW - 1 ||
+        g->pe[1] > z->KW - 1 || z->Cg >= 12)
+      return false;
+    *c = (Corr){.N = z->N, .Ci = z->M, .Co = z->C, .Hs = z->OH, .Ws = z->OW,
+                .pt = z->KH - 1 - g->pb[0], .pl = z->KW - 1 - g->pb[1], .OHo = z->H,
+                .OWo = z->W, .KH = z->KH, .KW = z->KW, .wo = z->KH * z->KW,
+                .wi = z->C * z->KH * z->KW, .wa = -z->KW, .wb = -1,
+                .w0 = z->KH * z->KW - 1, .bias = false};
+  } else {
+    if (z->M >= 32 && z->C * z->KH * z->KW >= 64) return false; /* the GEMM form */
+    *c = (Corr){.N = z->N, .Ci = z->C, .Co = z->M, .Hs = z->H, .Ws = z->W, .pt = g->pb[0],
+                .pl = g->pb[1], .OHo = z->OH, .OWo = z->OW, .KH = z->KH, .KW = z->KW,
+                .wo = z->C * z->KH * z->KW, .wi = z->KH * z->KW, .wa = z->KW, .wb = 1,
+                .w0 = 0, .bias = bias};
+  }
+  return c->OWo >= 8 && corr_stack(c) <= 16384;
+}
+
+/* A forward convolution's sizes. */
+static ConvSz conv_fwd_sz(const IrNode *n, const Win *g) {
+  int64_t C = n->in[0]->type.dims[1], M = n->in[1]->type.dims[0], Cg = n->in[1]->type.dims[1];
+  return (ConvSz){.g = *g, .N = n->in[0]->type.dims[0], .C = C, .M = M, .Cg = Cg,
+                  .Mg = M / (C / Cg), .group = C / Cg, .H = g->in[0], .W = g->in[1],
+                  .KH = g->k[0], .KW = g->k[1], .OH = g->out[0], .OW = g->out[1]};
+}
+
+/* Whether a forward convolution takes the direct correlation (c filled). */
+static bool conv_fwd_corr(const IrNode *n, const Win *g, Corr *c) {
+  if (n->out[0]->type.dtype != IR_F32 || g->nsp != 2) return false;
+  ConvSz z = conv_fwd_sz(n, g);
+  return conv_corr(&z, false, n->nin == 3, c);
+}
+
 /* The GEMM form, when the products are big enough; false otherwise. */
 static bool conv_emit_gemm(SmBuf *b, const IrNode *n, const Win *g, const OpEpilogue *epi) {
   if (n->out[0]->type.dtype != IR_F32) return false;
+  Corr corr;
+  if (conv_fwd_corr(n, g, &corr)) return false;
   int64_t N = n->in[0]->type.dims[0], C = n->in[0]->type.dims[1];
   int64_t M = n->in[1]->type.dims[0], Cg = n->in[1]->type.dims[1];
   int64_t group = C / Cg, Mg = M / group;
@@ -447,9 +581,7 @@ static bool conv_emit_gemm(SmBuf *b, const IrNode *n, const Win *g, const OpEpil
   snprintf(coff, sizeof coff, batched ? "t * %lld" : "0", (long long)(Mg * P));
   if (group > 1) snprintf(bias, sizeof bias, "in2 + t %% %lld * %lld", (long long)group, (long long)Mg);
   else snprintf(bias, sizeof bias, "in2");
-  ConvSz cg = {.g = *g, .N = N, .C = C, .M = M, .Cg = Cg, .Mg = Mg, .group = group,
-               .H = g->in[0], .W = g->in[1], .KH = g->k[0], .KW = g->k[1], .OH = g->out[0],
-               .OW = g->out[1]};
+  ConvSz cg = conv_fwd_sz(n, g);
   char lead[256];
   snprintf(lead, sizeof lead, "as GEMM per image%s: [%lld,%lld] x [%lld,%lld]%s; ",
            group > 1 ? " and group" : "", (long long)Mg, (long long)Kc, (long long)Kc,
@@ -471,6 +603,11 @@ static void conv_emit(SmBuf *b, const IrNode *n) {
   if (emit_if_empty(b, n)) return;
   Win g;
   conv_win(n, &g);
+  Corr corr;
+  if (conv_fwd_corr(n, &g, &corr)) {
+    emit_corr(b, &corr);
+    return;
+  }
   if (conv_emit_gemm(b, n, &g, NULL)) return;
   const char *T = ctype(n);
   int64_t N = n->in[0]->type.dims[0], C = n->in[0]->type.dims[1];
@@ -1272,6 +1409,11 @@ static void conv_gi_emit(SmBuf *b, const IrNode *n) {
   if (emit_if_empty(b, n)) return;
   if (conv_gi_gemm(b, n, NULL)) return;
   ConvSz z = conv_sz(n);
+  Corr corr;
+  if (n->out[0]->type.dtype == IR_F32 && z.g.nsp == 2 && conv_corr(&z, true, false, &corr)) {
+    emit_corr(b, &corr);
+    return;
+  }
   const Win *g = &z.g;
   const char *T = ctype(n);
   ConvTabs t = conv_tables(b, &z);

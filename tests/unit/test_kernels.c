@@ -299,8 +299,35 @@ static void conv_pack_runs(void **state) {
                &o);
 }
 
+/* The direct correlation on wide rows (stride 1, few channels): forward
+ * with odd and even output channel counts (one or two channels per
+ * load), asymmetric pads, a bias, a fused relu; the input gradient
+ * (flipped kernel, the staged dy padded by K-1-pad) with pads up to K-1,
+ * wide kernels, output widths around the vector width. */
+static void conv_direct(void **state) {
+  (void)state;
+  OpcheckOpts o = kernel_opts();
+  opcheck_opts("input x1: f32[3,5,9,17]\n"
+               "input w1: f32[7,5,3,3]\n"
+               "input b1: f32[7]\n"
+               "c1 = conv2d(x1, w1, b1, pads=[1,2,0,1])\n"
+               "y1 = relu(c1)\n"
+               "input x2: f32[2,3,12,8]\n"
+               "input w2: f32[10,3,2,4]\n"
+               "y2 = conv2d(x2, w2, pads=[1,3])\n"
+               "input dy3: f32[2,9,9,10]\n"
+               "input w3: f32[9,5,3,3]\n"
+               "dx3 = conv2d_grad_input(dy3, w3, pads=[1,2,1,0], xshape=[2,5,9,10])\n"
+               "input dy4: f32[3,4,7,16]\n"
+               "input w4: f32[4,7,2,5]\n"
+               "dx4 = conv2d_grad_input(dy4, w4, xshape=[3,7,8,20])\n"
+               "output y1, y2, dx3, dx4\n",
+               &o);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(conv_direct),
       cmocka_unit_test(conv_pack_runs),
       cmocka_unit_test(gemm_edges_nn),
       cmocka_unit_test(gemm_edges_tn),
