@@ -12,7 +12,9 @@ global norm; PyTorch runs its fused nn.LSTM), and batch-1 inference
 of LeNet and ResNet-18 (bench/resnet18.smelt; batchnorm in eval mode).
 smelt's side is `smelt bench MODEL [--train]` (the compiled step timed in
 process, no interpreter); PyTorch's is the same step in eager mode with the
-same thread count. Both report the median and the minimum over --repeat
+same thread count. The inference rows also run the PyTorch model exported
+to ONNX through onnxruntime (intra-op threads = --threads, sequential
+execution, all graph optimizations), printed on a second line. Both report the median and the minimum over --repeat
 steps after 3 warm-up steps; the ratio is PyTorch time / smelt time (> 1:
 smelt is faster), from the medians and from the minimums.
 """
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 import torch
 import torch.nn as nn
@@ -147,6 +150,24 @@ def infer_step(model, x):
     return step
 
 
+def ort_time(model, x, tmp, threads, repeat):
+    """The eval-mode model exported to ONNX, timed through onnxruntime."""
+    import onnxruntime as ort
+    model.eval()
+    path = os.path.join(tmp, f"m{id(model)}.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x,), path, dynamo=False)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    feed = {sess.get_inputs()[0].name: x.numpy()}
+    return torch_time(lambda: sess.run(None, feed), repeat)
+
+
 def batch1_lenet(tmp):
     """examples/lenet.smelt with batch 1 (inference only)."""
     src = open(os.path.join(ROOT, "examples", "lenet.smelt")).read()
@@ -163,6 +184,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=50)
     ap.add_argument("--only", default=None)
+    ap.add_argument("--no-ort", action="store_true", help="skip the onnxruntime rows")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -183,6 +205,8 @@ def main():
         ("ResNet-18 inference, batch 1", os.path.join(ROOT, "bench", "resnet18.smelt"), False,
          lambda: infer_step(ResNet18(), torch.rand(1, 3, 224, 224))),
     ]
+    ort_models = {"LeNet inference, batch 1": (LeNet, (1, 1, 28, 28)),
+                  "ResNet-18 inference, batch 1": (ResNet18, (1, 3, 224, 224))}
     print(f"torch {torch.__version__}, {a.threads} threads, {a.repeat} steps; times in ms "
           f"(median / min); ratio = PyTorch / smelt")
     print(f"{'':30} {'smelt':>17} {'PyTorch eager':>17} {'ratio':>13}")
@@ -194,6 +218,11 @@ def main():
         tm, tmin = torch_time(make(), reps)
         print(f"{name:30} {sm:8.3f} /{smin:7.3f} {tm:8.3f} /{tmin:7.3f} "
               f"{tm / sm:5.2f}x /{tmin / smin:5.2f}x", flush=True)
+        if name in ort_models and not a.no_ort:
+            cls, shape = ort_models[name]
+            om, omin = ort_time(cls(), torch.rand(*shape), tmp, a.threads, reps)
+            print(f"{'  vs onnxruntime':30} {'':17} {om:8.3f} /{omin:7.3f} "
+                  f"{om / sm:5.2f}x /{omin / smin:5.2f}x", flush=True)
 
 
 if __name__ == "__main__":

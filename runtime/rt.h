@@ -88,6 +88,11 @@ int rt_idx_read(const char *path, RtArray *out, RtErr *e);
 
 /* ---- deterministic counter-based RNG and parameter initializers ---- */
 uint64_t rt_mix64(uint64_t x);
+/* rt_uniform(seed, stream, i) = (rt_mix64(P ^ rt_mix64(i + RT_HASH_I)) >> 11) * 2^-53
+ * with P = rt_hash_prefix(seed, stream): generated kernels hoist P and
+ * inline the two mixes. */
+#define RT_HASH_I 0xa4093822299f31d0ull
+uint64_t rt_hash_prefix(uint64_t seed, uint64_t stream);
 /* Uniform in [0,1) and standard normal, pure functions of (seed, stream, i). */
 double rt_uniform(uint64_t seed, uint64_t stream, uint64_t i);
 double rt_normal(uint64_t seed, uint64_t stream, uint64_t i);

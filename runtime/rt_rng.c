@@ -15,10 +15,13 @@ uint64_t rt_mix64(uint64_t x) {
 }
 
 /* Chained, so (seed, stream, i) is hashed as an ordered triple. */
-static uint64_t hash3(uint64_t seed, uint64_t stream, uint64_t i) {
+uint64_t rt_hash_prefix(uint64_t seed, uint64_t stream) {
   uint64_t h = rt_mix64(seed ^ 0x243f6a8885a308d3ull);
-  h = rt_mix64(h ^ rt_mix64(stream + 0x13198a2e03707344ull));
-  return rt_mix64(h ^ rt_mix64(i + 0xa4093822299f31d0ull));
+  return rt_mix64(h ^ rt_mix64(stream + 0x13198a2e03707344ull));
+}
+
+static uint64_t hash3(uint64_t seed, uint64_t stream, uint64_t i) {
+  return rt_mix64(rt_hash_prefix(seed, stream) ^ rt_mix64(i + RT_HASH_I));
 }
 
 double rt_uniform(uint64_t seed, uint64_t stream, uint64_t i) {
