@@ -372,7 +372,7 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
                 " * %d function%s, %d kernels; %lld parameter elements (%zu bytes); "
                 "activation arena %zu bytes (%zu without reuse). */\n"
                 "#include <math.h>\n#include <stdint.h>\n#include <string.h>\n\n"
-                "#include \"rt_model.h\"\n#include \"%s.h\"\n\n",
+                "#include \"rt_math.h\"\n#include \"rt_model.h\"\n#include \"%s.h\"\n\n",
                 m, prog->nfuncs, prog->nfuncs == 1 ? "" : "s", nkernels,
                 (long long)nparam_elems, plans[0].param_bytes, arena, naive, m);
   for (int f = 0; f < prog->nfuncs; f++) {

@@ -94,6 +94,13 @@ void ew_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
   }
 }
 
+const char *op_mathfn(IrDType t, const char *base, char *buf, size_t sz) {
+  bool f32 = t == IR_F32;
+  bool fast = f32 && (!strcmp(base, "exp") || !strcmp(base, "tanh"));
+  snprintf(buf, sz, "%s%s%s", fast ? "rt_" : "", base, f32 ? "f" : "");
+  return buf;
+}
+
 void emit_float(SmBuf *b, double v) {
   char s[64];
   if (isinf(v)) {

@@ -12,10 +12,7 @@ static const char *fn(const IrNode *n, const char *base) {
   /* a small ring: one printf may call fn() several times */
   static _Thread_local char ring[8][32];
   static _Thread_local int next;
-  char *s = ring[next++ % 8];
-  bool f32 = n->out[0]->type.dtype == IR_F32;
-  snprintf(s, sizeof ring[0], "%s%s", base, f32 ? "f" : "");
-  return s;
+  return op_mathfn(n->out[0]->type.dtype, base, ring[next++ % 8], sizeof ring[0]);
 }
 
 /* a float literal of the node's dtype */

@@ -26,6 +26,11 @@ bool op_same_dtype(const IrNode *n, SmDiag *d);
 /* Type string for messages (static per call site buffer supplied). */
 #define OP_TSTR(t, buf) ir_type_str((t), (buf), sizeof(buf))
 
+/* The C math function `base` (exp, tanh, log, ...) for dtype t: exp for
+ * f64, expf for f32, except the f32 functions runtime/rt_math.h provides
+ * in vectorizable form (rt_expf, rt_tanhf). common.c. */
+const char *op_mathfn(IrDType t, const char *base, char *buf, size_t sz);
+
 /* ---- elementwise machinery (common.c) ---- */
 /* Broadcast all inputs; output dtype = input 0 dtype. */
 bool ew_infer(const IrNode *n, IrType *out, SmDiag *d);

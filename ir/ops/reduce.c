@@ -21,8 +21,7 @@ static const char *ctype(const IrNode *n) {
 
 /* math function name for the node's dtype: expf for f32, exp for f64 */
 static const char *mathfn(const IrNode *n, const char *base, char *buf, size_t sz) {
-  snprintf(buf, sz, "%s%s", base, n->out[0]->type.dtype == IR_F32 ? "f" : "");
-  return buf;
+  return op_mathfn(n->out[0]->type.dtype, base, buf, sz);
 }
 
 static bool emit_if_empty(SmBuf *b, const IrNode *n) {
