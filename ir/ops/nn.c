@@ -1348,6 +1348,98 @@ static void conv_gw_pack_b(SmBuf *b, const GemmCore *gc, int nr, int ind) {
   sm_buf_printf(b, "%*s  }\n%*s}\n", ind, sp, ind, sp);
 }
 
+/* ---- direct weight gradient on wide rows ----
+ *
+ * dw[m, c, a, b] = sum_n sum_{r,s} dy[n, m, r, s] * P[n, c, r + a, s + b],
+ * P the zero-padded input (stride 1, undilated, ungrouped). On wide rows
+ * (Wp = OW + KW - 1, dy staged with zeros in the extra columns) the sum
+ * over (r, s) is a dot product over q of dy_w[q] with P[q + a*Wp + b]:
+ * for each (m, c) one accumulator vector per tap (blocks of up to 25 taps
+ * in registers), one dy load shared by all taps. Images go in a fixed
+ * number of chunks (not per thread, so the sums do not depend on the
+ * thread count) whose partial gradients are added in order. */
+typedef struct GwDirect {
+  ConvSz z;
+  int64_t Wp, L, LW, S, nch; /* wide row, wide positions (rounded), staged plane, chunks */
+} GwDirect;
+
+static bool conv_gw_direct(const IrNode *n, GwDirect *o) {
+  if (n->out[0]->type.dtype != IR_F32 || n->in[0]->type.rank != 4) return false;
+  ConvSz z = conv_sz(n);
+  const Win *g = &z.g;
+  if (z.group != 1 || g->s[0] != 1 || g->s[1] != 1 || g->d[0] != 1 || g->d[1] != 1) return false;
+  if (z.OW < 8 || z.M * z.C > 512 || z.KH * z.KW > 49) return false;
+  o->z = z;
+  o->Wp = z.OW + z.KW - 1;
+  o->L = z.OH * o->Wp;
+  o->LW = (o->L + CORR_CHUNK - 1) / CORR_CHUNK * CORR_CHUNK;
+  o->S = (o->LW + (z.KH - 1) * o->Wp + z.KW - 1 + 15) / 16 * 16;
+  o->nch = z.N < 8 ? z.N : 8;
+  int64_t kk = z.M * z.C * z.KH * z.KW;
+  /* per thread: staged planes, and one vector per gradient element */
+  return z.C * o->S + z.M * o->LW + 16 * kk <= 65536 && o->nch * kk <= 32768;
+}
+
+static void emit_gw_direct(SmBuf *b, const GwDirect *o) {
+  const ConvSz *z = &o->z;
+  const Win *g = &z->g;
+  long long M = z->M, C = z->C, KK = z->KH * z->KW, Wp = o->Wp, LW = o->LW, S = o->S;
+  long long nch = o->nch, E = M * C * KK;
+  sm_buf_printf(b, "  /* direct on wide rows: %lld-wide rows, %lld positions, images in %lld chunks */\n",
+                Wp, (long long)o->L, nch);
+  sm_buf_puts(b, "#if defined(__AVX512F__)\n  typedef float vf __attribute__((vector_size(64)));\n"
+                 "#else\n  typedef float vf __attribute__((vector_size(32)));\n#endif\n");
+  /* on the stack: static storage would be shared by instances */
+  sm_buf_printf(b, "  float part[%lld][%lld] __attribute__((aligned(64)));\n", nch, E);
+  emit_omp_for(b, sat_mul(z->N * M * C * o->L, KK), "schedule(static)");
+  sm_buf_printf(b, "  for (int64_t ch = 0; ch < %lld; ch++) {\n", nch);
+  sm_buf_printf(b, "    float *pw = part[ch];\n    vf acc[%lld];\n", E);
+  sm_buf_printf(b, "    for (int64_t e = 0; e < %lld; e++) acc[e] = (vf){0};\n", E);
+  sm_buf_printf(b, "    float st[%lld] __attribute__((aligned(64))), dw[%lld] __attribute__((aligned(64)));\n",
+                C * S, M * LW);
+  sm_buf_printf(b, "    for (int64_t n = ch * %lld / %lld; n < (ch + 1) * %lld / %lld; n++) {\n",
+                (long long)z->N, nch, (long long)z->N, nch);
+  sm_buf_puts(b, "      memset(st, 0, sizeof st);\n      memset(dw, 0, sizeof dw);\n");
+  sm_buf_printf(b, "      for (int64_t c = 0; c < %lld; c++)\n", C);
+  sm_buf_printf(b, "        for (int64_t r = 0; r < %lld; r++)\n", (long long)z->H);
+  sm_buf_printf(b, "          memcpy(st + c * %lld + (r + %lld) * %lld + %lld, in1 + ((n * %lld + c) * %lld + r) * %lld,"
+                   " %lld * sizeof(float));\n",
+                S, (long long)g->pb[0], Wp, (long long)g->pb[1], C, (long long)z->H,
+                (long long)z->W, (long long)z->W);
+  sm_buf_printf(b, "      for (int64_t m = 0; m < %lld; m++)\n", M);
+  sm_buf_printf(b, "        for (int64_t r = 0; r < %lld; r++)\n", (long long)z->OH);
+  sm_buf_printf(b, "          memcpy(dw + m * %lld + r * %lld, in0 + ((n * %lld + m) * %lld + r) * %lld,"
+                   " %lld * sizeof(float));\n",
+                LW, Wp, M, (long long)z->OH, (long long)z->OW, (long long)z->OW);
+  sm_buf_printf(b, "      for (int64_t m = 0; m < %lld; m++)\n", M);
+  sm_buf_printf(b, "        for (int64_t c = 0; c < %lld; c++) {\n", C);
+  sm_buf_printf(b, "          const float *d = dw + m * %lld, *p = st + c * %lld;\n", LW, S);
+  sm_buf_printf(b, "          vf *o = acc + (m * %lld + c) * %lld;\n", C, KK);
+  for (long long t0 = 0; t0 < KK; t0 += 25) {
+    long long tn = KK - t0 < 25 ? KK - t0 : 25;
+    sm_buf_puts(b, "          {\n            vf ");
+    for (long long t = 0; t < tn; t++) sm_buf_printf(b, "%sa%lld = {0}", t ? ", " : "", t);
+    sm_buf_puts(b, ";\n");
+    sm_buf_printf(b, "            for (int64_t q = 0; q < %lld; q += (int64_t)(sizeof(vf) / sizeof(float))) {\n", LW);
+    sm_buf_puts(b, "              vf dv, xv;\n              memcpy(&dv, d + q, sizeof dv);\n");
+    for (long long t = 0; t < tn; t++) {
+      long long tap = t0 + t, off = tap / z->KW * Wp + tap % z->KW;
+      sm_buf_printf(b, "              memcpy(&xv, p + q + %lld, sizeof xv); a%lld += dv * xv;\n", off, t);
+    }
+    sm_buf_puts(b, "            }\n");
+    for (long long t = 0; t < tn; t++) sm_buf_printf(b, "            o[%lld] += a%lld;\n", t0 + t, t);
+    sm_buf_puts(b, "          }\n");
+  }
+  sm_buf_puts(b, "        }\n    }\n");
+  /* the lanes summed once per chunk */
+  sm_buf_printf(b, "    for (int64_t e = 0; e < %lld; e++) {\n      float h = 0;\n", E);
+  sm_buf_puts(b, "      for (int l = 0; l < (int)(sizeof(vf) / sizeof(float)); l++) h += acc[e][l];\n");
+  sm_buf_puts(b, "      pw[e] = h;\n    }\n  }\n");
+  sm_buf_printf(b, "  for (int64_t e = 0; e < %lld; e++) {\n    float s = part[0][e];\n", E);
+  sm_buf_printf(b, "    for (int64_t ch = 1; ch < %lld; ch++) s += part[ch][e];\n", nch);
+  sm_buf_puts(b, "    out0[e] = s;\n  }\n");
+}
+
 /* Whether the weight gradient takes the GEMM form. */
 static bool conv_gw_blocked(const IrNode *n) {
   if (n->out[0]->type.dtype != IR_F32) return false;
@@ -1357,7 +1449,8 @@ static bool conv_gw_blocked(const IrNode *n) {
 }
 
 static bool conv_gw_gemm(SmBuf *b, const IrNode *n, const OpEpilogue *epi) {
-  if (!conv_gw_blocked(n)) return false;
+  GwDirect gd;
+  if (!conv_gw_blocked(n) || conv_gw_direct(n, &gd)) return false;
   ConvSz z = conv_sz(n);
   int64_t HW = z.H * z.W, P = z.OH * z.OW, Kc = z.Cg * z.KH * z.KW;
   /* images per chunk: split when the product has fewer tiles than 4 and
@@ -1465,6 +1558,11 @@ static void conv_gi_emit(SmBuf *b, const IrNode *n) {
  * across rows. */
 static void conv_gw_emit(SmBuf *b, const IrNode *n) {
   if (emit_if_empty(b, n)) return;
+  GwDirect gd;
+  if (conv_gw_direct(n, &gd)) {
+    emit_gw_direct(b, &gd);
+    return;
+  }
   if (conv_gw_gemm(b, n, NULL)) return;
   ConvSz z = conv_sz(n);
   const Win *g = &z.g;
@@ -2318,5 +2416,6 @@ bool nn_epilogue_in_registers(const IrNode *n) {
   if (ir_numel(&n->out[0]->type) == 0 || !strstr(n->op->name, "_grad_weight")) return false;
   /* fused, the images are not chunked: K = N*OH*OW */
   ConvSz z = conv_sz(n);
-  return conv_gw_blocked(n) && gemm_core_one_k_block(z.N * z.OH * z.OW);
+  GwDirect gd;
+  return conv_gw_blocked(n) && !conv_gw_direct(n, &gd) && gemm_core_one_k_block(z.N * z.OH * z.OW);
 }

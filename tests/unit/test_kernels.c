@@ -303,7 +303,9 @@ static void conv_pack_runs(void **state) {
  * with odd and even output channel counts (one or two channels per
  * load), asymmetric pads, a bias, a fused relu; the input gradient
  * (flipped kernel, the staged dy padded by K-1-pad) with pads up to K-1,
- * wide kernels, output widths around the vector width. */
+ * wide kernels, output widths around the vector width; the weight
+ * gradient with image counts below and not dividing the chunk count and
+ * 49 taps (two register blocks). */
 static void conv_direct(void **state) {
   (void)state;
   OpcheckOpts o = kernel_opts();
@@ -321,7 +323,13 @@ static void conv_direct(void **state) {
                "input dy4: f32[3,4,7,16]\n"
                "input w4: f32[4,7,2,5]\n"
                "dx4 = conv2d_grad_input(dy4, w4, xshape=[3,7,8,20])\n"
-               "output y1, y2, dx3, dx4\n",
+               "input dy5: f32[10,3,9,10]\n"
+               "input x5: f32[10,4,9,10]\n"
+               "dw5 = conv2d_grad_weight(dy5, x5, pads=[1,2,1,2], wshape=[3,4,3,5])\n"
+               "input dy6: f32[3,2,8,9]\n"
+               "input x6: f32[3,5,10,11]\n"
+               "dw6 = conv2d_grad_weight(dy6, x6, pads=[2,2], wshape=[2,5,7,7])\n"
+               "output y1, y2, dx3, dx4, dw5, dw6\n",
                &o);
 }
 
