@@ -647,13 +647,6 @@ static void smx_grad_emit(SmBuf *b, const IrNode *n) {
  * (d var / d x_i = 2 (x_i - mean) / R, the mean's own term summing to 0).
  * ====================================================================== */
 
-static bool eps_ok(const IrNode *n, SmDiag *d) {
-  double eps = ir_attr_float(n, "epsilon", 1e-5);
-  if (!(eps >= 0 && isfinite(eps)))
-    return op_err(n, d, "epsilon must be finite and non-negative, got %g", eps);
-  return true;
-}
-
 /* the statistics' type for x and the node's axis; R: values per row */
 static bool ns_stat_type(const IrNode *n, IrType *st, int64_t *R, SmDiag *d) {
   const IrType *x = &n->in[0]->type;
@@ -677,7 +670,7 @@ static bool ns_stat_type(const IrNode *n, IrType *st, int64_t *R, SmDiag *d) {
 
 static bool ns_infer(const IrNode *n, IrType *out, SmDiag *d) {
   int64_t R;
-  if (!op_want_float(n, 0, d) || !eps_ok(n, d) || !ns_stat_type(n, &out[0], &R, d))
+  if (!op_want_float(n, 0, d) || !op_want_eps(n, d) || !ns_stat_type(n, &out[0], &R, d))
     return false;
   out[1] = out[0];
   return true;

@@ -327,15 +327,8 @@ static const IrAttrSpec gn_attrs[] = {
     {"groups", IR_ATTR_INT, true}, {"epsilon", IR_ATTR_FLOAT, false}, {NULL, 0, false}};
 static const IrAttrSpec in_attrs[] = {{"epsilon", IR_ATTR_FLOAT, false}, {NULL, 0, false}};
 
-static bool eps_ok(const IrNode *n, SmDiag *d) {
-  double eps = ir_attr_float(n, "epsilon", 1e-5);
-  if (!(eps >= 0 && isfinite(eps)))
-    return op_err(n, d, "epsilon must be finite and non-negative, got %g", eps);
-  return true;
-}
-
 static bool ln_infer(const IrNode *n, IrType *out, SmDiag *d) {
-  if (!all_float_same(n, 3, d) || !eps_ok(n, d)) return false;
+  if (!all_float_same(n, 3, d) || !op_want_eps(n, d)) return false;
   const IrType *xt = &n->in[0]->type;
   int64_t axis = ir_attr_int(n, "axis", -1);
   int ax;
@@ -381,7 +374,7 @@ static bool ln_expand(IrGradCtx *cx, const IrNode *n, IrValue **outs) {
 }
 
 static bool gn_check(const IrNode *n, int64_t groups, int min_rank, SmDiag *d) {
-  if (!all_float_same(n, 3, d) || !eps_ok(n, d)) return false;
+  if (!all_float_same(n, 3, d) || !op_want_eps(n, d)) return false;
   const IrType *xt = &n->in[0]->type;
   char s[IR_TYPE_STRLEN];
   if (xt->rank < min_rank)
