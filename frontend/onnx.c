@@ -1587,19 +1587,12 @@ static bool lower_layernorm(Im *im, const Onnx__NodeProto *n, Args *a) {
   ir_set_float(im->g, m, "epsilon", eps);
   set_out(a, 0, fin(im, m));
   if (has_out(a, 1) || has_out(a, 2)) { /* Mean and InvStdDev, keepdims shape */
-    int64_t axes[IR_MAX_RANK];
-    for (int i = (int)axis; i < r; i++) axes[i - axis] = i;
-    IrNode *mm = mk(im, "reduce_mean", &x, 1);
-    ir_set_ints(im->g, mm, "axes", axes, r - (int)axis);
-    IrValue *mean = fin(im, mm);
-    IrValue *xc = op2(im, "sub", x, mean);
-    IrValue *sq = op2(im, "mul", xc, xc);
-    if (!sq) return false;
-    IrNode *vm = mk(im, "reduce_mean", &sq, 1);
-    ir_set_ints(im->g, vm, "axes", axes, r - (int)axis);
-    IrValue *var = fin(im, vm);
-    set_out(a, 1, mean);
-    set_out(a, 2, op1(im, "reciprocal", op1(im, "sqrt", op2(im, "add", var, scalar(im, x->type.dtype, eps)))));
+    IrNode *st = ir_add_node(im->g, opdef("norm_stats"), &x, 1, NULL, 2, im->loc);
+    ir_set_int(im->g, st, "axis", axis);
+    ir_set_float(im->g, st, "epsilon", eps);
+    if (!fin(im, st)) return false;
+    set_out(a, 1, st->out[0]);
+    set_out(a, 2, st->out[1]);
   }
   return true;
 }

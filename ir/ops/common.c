@@ -38,6 +38,13 @@ bool op_want_float(const IrNode *n, int i, SmDiag *d) {
   return true;
 }
 
+bool op_want_eps(const IrNode *n, SmDiag *d) {
+  double eps = ir_attr_float(n, "epsilon", 1e-5);
+  if (!(eps >= 0 && isfinite(eps)))
+    return op_err(n, d, "epsilon must be finite and non-negative, got %g", eps);
+  return true;
+}
+
 bool op_same_dtype(const IrNode *n, SmDiag *d) {
   for (int i = 1; i < n->nin; i++)
     if (n->in[i]->type.dtype != n->in[0]->type.dtype)

@@ -21,6 +21,8 @@ bool op_err(const IrNode *n, SmDiag *d, const char *fmt, ...)
 /* Input i must have the given rank (-1: any) and a float dtype. */
 bool op_want_rank(const IrNode *n, int i, int rank, SmDiag *d);
 bool op_want_float(const IrNode *n, int i, SmDiag *d);
+/* Attribute epsilon (default 1e-5) is finite and non-negative. */
+bool op_want_eps(const IrNode *n, SmDiag *d);
 /* All inputs share input 0's dtype. */
 bool op_same_dtype(const IrNode *n, SmDiag *d);
 /* Type string for messages (static per call site buffer supplied). */

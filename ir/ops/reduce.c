@@ -1,8 +1,11 @@
 /* Reductions (reduce_sum, reduce_mean, reduce_max over a set of axes), the
  * normalizations along one axis (softmax, log_softmax; ONNX opset-13
  * semantics, numerically stable by subtracting the max), expand (the
- * broadcast that undoes a reduction), and their backward kernels
- * (reduce_max_grad, softmax_grad, log_softmax_grad) and gradient rules.
+ * broadcast that undoes a reduction), the norm statistics (norm_stats:
+ * mean and inverse standard deviation of each row in one kernel, what
+ * layernorm, groupnorm and instancenorm lower to), and their backward
+ * kernels (reduce_max_grad, softmax_grad, log_softmax_grad,
+ * norm_stats_grad) and gradient rules.
  *
  * Emitted reductions view the input as [outer..., reduced..., inner] where
  * `inner` is the contiguous block of kept dims after the last reduced axis:
@@ -632,6 +635,136 @@ static void smx_grad_emit(SmBuf *b, const IrNode *n) {
 }
 
 /* ======================================================================
+ * norm_stats(x; axis=-1, epsilon=1e-5) -> mean, rstd
+ *
+ * The statistics of layer, group and instance norm in one kernel: x is
+ * viewed as [rows, R] with R the product of dims [axis:]; per row the mean
+ * and rstd = 1/sqrt(var + epsilon) with the biased variance (as PyTorch
+ * and ONNX), both shaped as x with dims [axis:] kept as 1 so they
+ * broadcast against it. Backward: norm_stats_grad, elementwise:
+ *   dx = (dmean - drstd * rstd^3 * (x - mean)) / R
+ * (d var / d x_i = 2 (x_i - mean) / R, the mean's own term summing to 0).
+ * ====================================================================== */
+
+/* the statistics' type for x and the node's axis; R: values per row */
+static bool ns_stat_type(const IrNode *n, IrType *st, int64_t *R, SmDiag *d) {
+  const IrType *x = &n->in[0]->type;
+  int64_t axis = ir_attr_int(n, "axis", -1);
+  int ax;
+  char s[IR_TYPE_STRLEN];
+  if (x->rank < 1 || !ir_norm_axis(axis, x->rank, &ax))
+    return op_err(n, d, "axis %lld is out of range for x '%s' %s", (long long)axis,
+                  n->in[0]->name, OP_TSTR(x, s));
+  *st = *x;
+  *R = 1;
+  for (int i = ax; i < x->rank; i++) {
+    *R *= x->dims[i];
+    st->dims[i] = 1;
+  }
+  if (*R == 0)
+    return op_err(n, d, "normalizes over no elements: x '%s' is %s", n->in[0]->name,
+                  OP_TSTR(x, s));
+  return true;
+}
+
+static bool ns_infer(const IrNode *n, IrType *out, SmDiag *d) {
+  int64_t R;
+  if (!op_want_float(n, 0, d) || !op_want_eps(n, d) || !ns_stat_type(n, &out[0], &R, d))
+    return false;
+  out[1] = out[0];
+  return true;
+}
+
+static void ns_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
+  double eps = ir_attr_float(n, "epsilon", 1e-5);
+  int64_t rows = out[0].numel, R = in[0].numel / (rows ? rows : 1);
+  for (int64_t o = 0; o < rows; o++) {
+    const double *x = in[0].d + o * R;
+    double sum = 0, sq = 0;
+    for (int64_t j = 0; j < R; j++) sum += x[j];
+    double mean = sum / (double)R;
+    for (int64_t j = 0; j < R; j++) sq += (x[j] - mean) * (x[j] - mean);
+    out[0].d[o] = mean;
+    out[1].d[o] = 1 / sqrt(sq / (double)R + eps);
+  }
+}
+
+/* One row at a time (a thread team over rows when the work pays): the sum,
+ * then the squared deviations from the mean, both in double while the row
+ * is in cache; the inner loops are simd reductions. */
+static void ns_emit(SmBuf *b, const IrNode *n) {
+  const char *T = ctype(n);
+  int64_t rows = ir_numel(&n->out[0]->type);
+  if (rows == 0) {
+    sm_buf_puts(b, "  (void)out0;\n  (void)out1;\n  (void)in0;\n");
+    return;
+  }
+  int64_t R = ir_numel(&n->in[0]->type) / rows;
+  sm_buf_printf(b, "  /* norm_stats: %lld rows of %lld; mean and 1/sqrt(biased var + eps) */\n",
+                (long long)rows, (long long)R);
+  if (rows > 1) emit_omp_for(b, rows * R * 3, NULL);
+  sm_buf_printf(b, "  for (int64_t o = 0; o < %lld; o++) {\n", (long long)rows);
+  sm_buf_printf(b, "    const %s *restrict x = in0 + o*%lld;\n", T, (long long)R);
+  sm_buf_puts(b, "    double s = 0, q = 0;\n    #pragma omp simd reduction(+:s)\n");
+  sm_buf_printf(b, "    for (int64_t j = 0; j < %lld; j++) s += x[j];\n", (long long)R);
+  sm_buf_printf(b, "    const double m = s / %lld.0;\n", (long long)R);
+  sm_buf_puts(b, "    #pragma omp simd reduction(+:q)\n");
+  sm_buf_printf(b, "    for (int64_t j = 0; j < %lld; j++) {\n", (long long)R);
+  sm_buf_puts(b, "      const double c = x[j] - m;\n      q += c * c;\n    }\n");
+  sm_buf_printf(b, "    out0[o] = (%s)m;\n", T);
+  sm_buf_printf(b, "    out1[o] = (%s)(1.0 / sqrt(q / %lld.0 + ", T, (long long)R);
+  emit_value(b, IR_F64, ir_attr_float(n, "epsilon", 1e-5));
+  sm_buf_puts(b, "));\n  }\n");
+}
+
+/* x - mean is a node of its own, the same as layernorm's forward x - mean,
+ * so common-subexpression elimination shares it and the backward keeps no
+ * copy of x for this rule */
+static bool ns_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout, IrValue **din) {
+  if ((!dout[0] && !dout[1]) || !ir_grad_needed(cx, n, 0)) return true;
+  IrValue *xm[2] = {n->in[0], n->out[0]};
+  IrValue *in[4] = {ir_grad_op(cx, "sub", xm, 2), n->out[1], dout[0], dout[1]};
+  for (int k = 0; k < 2; k++)
+    if (!dout[k]) in[2 + k] = ir_grad_fill(cx, &n->out[k]->type, 0);
+  IrNode *g = ir_grad_node(cx, "norm_stats_grad", in, 4, 1);
+  ir_set_int(cx->g, g, "axis", ir_attr_int(n, "axis", -1));
+  din[0] = ir_grad_finish(cx, g);
+  return true;
+}
+
+/* norm_stats_grad(xc, rstd, dmean, drstd; axis) with xc = x - mean:
+ * elementwise, the statistics shaped as norm_stats' results for axis */
+static const char *const nsg_roles[] = {"xc", "rstd", "dmean", "drstd"};
+
+static bool nsg_infer(const IrNode *n, IrType *out, SmDiag *d) {
+  IrType st;
+  int64_t R;
+  if (!op_want_float(n, 0, d) || !ns_stat_type(n, &st, &R, d)) return false;
+  for (int i = 1; i < 4; i++)
+    if (!ir_type_eq(&n->in[i]->type, &st)) {
+      char a[IR_TYPE_STRLEN], s[IR_TYPE_STRLEN];
+      return op_err(n, d, "%s '%s' must be %s (the statistics of xc), got %s", nsg_roles[i],
+                    n->in[i]->name, OP_TSTR(&st, s), OP_TSTR(&n->in[i]->type, a));
+    }
+  out[0] = n->in[0]->type;
+  return true;
+}
+
+static int64_t nsg_count(const IrNode *n) {
+  return ir_numel(&n->in[0]->type) / ir_numel(&n->in[1]->type);
+}
+
+static void nsg_expr(SmBuf *b, const IrNode *n, const char *const *a) {
+  sm_buf_printf(b, "(%s - %s * %s * %s * %s * %s) * ", a[2], a[3], a[1], a[1], a[1], a[0]);
+  emit_value(b, n->out[0]->type.dtype, 1.0 / (double)nsg_count(n));
+}
+
+static double nsg_scalar(const IrNode *n, const double *x) {
+  double r = x[1];
+  return (x[2] - x[3] * r * r * r * x[0]) / (double)nsg_count(n);
+}
+
+/* ======================================================================
  * gradient rules
  * ====================================================================== */
 
@@ -718,6 +851,8 @@ static const IrAttrSpec reduce_attrs[] = {
     {"axes", IR_ATTR_INTS, false}, {"keepdims", IR_ATTR_INT, false}, {NULL, 0, false}};
 static const IrAttrSpec softmax_attrs[] = {{"axis", IR_ATTR_INT, false}, {NULL, 0, false}};
 static const IrAttrSpec expand_attrs[] = {{"shape", IR_ATTR_INTS, true}, {NULL, 0, false}};
+static const IrAttrSpec ns_attrs[] = {
+    {"axis", IR_ATTR_INT, false}, {"epsilon", IR_ATTR_FLOAT, false}, {NULL, 0, false}};
 
 #define REDUCE(nm, grad_, doc_)                                               \
   static const IrOpDef op_##nm = {                                            \
@@ -753,7 +888,19 @@ static const IrOpDef op_reduce_max_grad = {
     .infer = reduce_max_grad_infer, .ref = reduce_max_grad_ref, .emit = reduce_max_grad_emit,
     .doc = "dy routed to the maxima of x (ties share evenly): backward of reduce_max (x, y, dy)"};
 
+static const IrOpDef op_norm_stats = {
+    .name = "norm_stats", .min_in = 1, .max_in = 1, .nout = 2, .attrs = ns_attrs,
+    .infer = ns_infer, .ref = ns_ref, .emit = ns_emit, .grad = ns_grad,
+    .doc = "mean and 1/sqrt(biased var + epsilon) over dims [axis:], kept as 1 (x; axis=-1, "
+           "epsilon=1e-5) -> mean, rstd"};
+static const IrOpDef op_norm_stats_grad = {
+    .name = "norm_stats_grad", .min_in = 4, .max_in = 4, .nout = 1, .attrs = softmax_attrs,
+    .flags = IR_OPF_ELEMENTWISE, .infer = nsg_infer, .ref = ew_ref, .emit = ew_emit,
+    .expr = nsg_expr, .scalar = nsg_scalar,
+    .doc = "(dmean - drstd * rstd^3 * xc) / R, elementwise: backward of norm_stats "
+           "(xc = x - mean, rstd, dmean, drstd; axis)"};
+
 const IrOpDef *const ir_ops_reduce[] = {
     &op_reduce_sum,   &op_reduce_mean,   &op_reduce_max,  &op_softmax,
     &op_log_softmax,  &op_expand,        &op_reduce_max_grad, &op_softmax_grad,
-    &op_log_softmax_grad, NULL};
+    &op_log_softmax_grad, &op_norm_stats, &op_norm_stats_grad, NULL};

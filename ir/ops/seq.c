@@ -3,7 +3,10 @@
  * primitive ops right after parsing, so their reference, C code and
  * gradients are those of the primitives:
  *
- *   layernorm, groupnorm, instancenorm    reduce_mean / sub / mul / sqrt / div
+ *   layernorm, groupnorm, instancenorm    norm_stats (mean and 1/sqrt(var + eps)
+ *                                         in one kernel), then (x - mean) * rstd *
+ *                                         scale + bias, a chain fusion makes one
+ *                                         loop
  *   rnn, lstm, gru                        the time loop unrolled (static T):
  *                                         one gemm for the input projection of
  *                                         all steps, then per step a gemm with
@@ -159,13 +162,6 @@ static IrValue *x_const(Ex *e, IrDType dt, int rank, const int64_t *dims, const 
 static IrValue *x_scalar(Ex *e, IrDType dt, double v, const char *tag) {
   int64_t one = 1;
   return x_const(e, dt, 1, &one, &v, 1, tag);
-}
-
-static IrValue *x_reduce_mean(Ex *e, IrValue *v, const int64_t *axes, int na, const char *tag) {
-  IrNode *r = ir_grad_node(e->cx, "reduce_mean", &v, 1, 1);
-  ir_set_ints(e->cx->g, r, "axes", axes, na);
-  ir_set_int(e->cx->g, r, "keepdims", 1);
-  return nm(e, ir_grad_finish(e->cx, r), tag);
 }
 
 static Ex ex_begin(IrGradCtx *cx, const IrNode *n) {
@@ -331,15 +327,8 @@ static const IrAttrSpec gn_attrs[] = {
     {"groups", IR_ATTR_INT, true}, {"epsilon", IR_ATTR_FLOAT, false}, {NULL, 0, false}};
 static const IrAttrSpec in_attrs[] = {{"epsilon", IR_ATTR_FLOAT, false}, {NULL, 0, false}};
 
-static bool eps_ok(const IrNode *n, SmDiag *d) {
-  double eps = ir_attr_float(n, "epsilon", 1e-5);
-  if (!(eps >= 0 && isfinite(eps)))
-    return op_err(n, d, "epsilon must be finite and non-negative, got %g", eps);
-  return true;
-}
-
 static bool ln_infer(const IrNode *n, IrType *out, SmDiag *d) {
-  if (!all_float_same(n, 3, d) || !eps_ok(n, d)) return false;
+  if (!all_float_same(n, 3, d) || !op_want_eps(n, d)) return false;
   const IrType *xt = &n->in[0]->type;
   int64_t axis = ir_attr_int(n, "axis", -1);
   int ax;
@@ -356,30 +345,36 @@ static bool ln_infer(const IrNode *n, IrType *out, SmDiag *d) {
   return true;
 }
 
-/* (x - mean) / sqrt(var + eps) over dims [ax:] of x */
-static IrValue *x_normalize(Ex *e, IrValue *x, int ax, double eps) {
-  int64_t axes[IR_MAX_RANK];
-  int na = 0;
-  for (int i = ax; i < x->type.rank; i++) axes[na++] = i;
-  IrValue *mean = x_reduce_mean(e, x, axes, na, "mean");
-  IrValue *xc = x_op2(e, "sub", x, mean, "xc");
-  IrValue *var = x_reduce_mean(e, x_op2(e, "mul", xc, xc, "sq"), axes, na, "var");
-  IrValue *sd = x_op1(e, "sqrt", x_op2(e, "add", var, x_scalar(e, x->type.dtype, eps, "eps"), "ve"),
-                      "sd");
-  return x_op2(e, "div", xc, sd, "xhat");
+/* norm_stats over dims [ax:] of x: mean and rstd, dims [ax:] kept as 1 */
+static void x_norm_stats(Ex *e, IrValue *x, int ax, double eps, IrValue **mean,
+                         IrValue **rstd) {
+  IrNode *s = ir_grad_node(e->cx, "norm_stats", &x, 1, 2);
+  ir_set_int(e->cx->g, s, "axis", ax);
+  ir_set_float(e->cx->g, s, "epsilon", eps);
+  ir_grad_finish(e->cx, s);
+  *mean = nm(e, s->out[0], "mean");
+  *rstd = nm(e, s->out[1], "rstd");
+}
+
+/* (x - mean) * rstd * scale + bias: one elementwise chain (one fused loop) */
+static IrValue *x_affine(Ex *e, IrValue *x, IrValue *mean, IrValue *rstd, IrValue *scale,
+                         IrValue *bias) {
+  IrValue *xh = x_op2(e, "mul", x_op2(e, "sub", x, mean, "xc"), rstd, "xhat");
+  return x_op2(e, "add", x_op2(e, "mul", xh, scale, "sc"), bias, "y");
 }
 
 static bool ln_expand(IrGradCtx *cx, const IrNode *n, IrValue **outs) {
   Ex e = ex_begin(cx, n);
   int ax;
   SM_ASSERT(ir_norm_axis(ir_attr_int(n, "axis", -1), n->in[0]->type.rank, &ax));
-  IrValue *xh = x_normalize(&e, n->in[0], ax, ir_attr_float(n, "epsilon", 1e-5));
-  outs[0] = x_op2(&e, "add", x_op2(&e, "mul", xh, n->in[1], "sc"), n->in[2], "y");
+  IrValue *mean, *rstd;
+  x_norm_stats(&e, n->in[0], ax, ir_attr_float(n, "epsilon", 1e-5), &mean, &rstd);
+  outs[0] = x_affine(&e, n->in[0], mean, rstd, n->in[1], n->in[2]);
   return true;
 }
 
 static bool gn_check(const IrNode *n, int64_t groups, int min_rank, SmDiag *d) {
-  if (!all_float_same(n, 3, d) || !eps_ok(n, d)) return false;
+  if (!all_float_same(n, 3, d) || !op_want_eps(n, d)) return false;
   const IrType *xt = &n->in[0]->type;
   char s[IR_TYPE_STRLEN];
   if (xt->rank < min_rank)
@@ -408,19 +403,30 @@ static bool inorm_infer(const IrNode *n, IrType *out, SmDiag *d) {
   return true;
 }
 
+/* One group per channel: the statistics over x's dims [2:] broadcast
+ * against x itself. Otherwise x is viewed as [N, groups, C/groups, L]: the
+ * statistics over its dims [2:] broadcast against that view, and the
+ * result is viewed back. Either way the normalization's x - mean is the
+ * same node the statistics' gradient needs (see norm_stats_grad). */
 static void group_norm(Ex *e, const IrNode *n, int64_t groups, IrValue **outs) {
-  IrValue *x = n->in[0];
+  IrValue *x = n->in[0], *mean, *rstd;
   const IrType *xt = &x->type;
-  int64_t gd[3] = {xt->dims[0], groups, -1};
-  IrValue *xg = x_reshape(e, x, 3, gd);
-  IrValue *xh = x_normalize(e, xg, 2, ir_attr_float(n, "epsilon", 1e-5));
-  xh = x_reshape(e, xh, xt->rank, xt->dims);
-  int64_t cd[IR_MAX_RANK];
-  cd[0] = xt->dims[1];
+  int64_t C = xt->dims[1], cg = C / groups;
+  double eps = ir_attr_float(n, "epsilon", 1e-5);
+  int64_t cd[IR_MAX_RANK] = {C}; /* scale and bias as [C, 1...] */
   for (int i = 1; i < xt->rank - 1; i++) cd[i] = 1;
-  IrValue *sc = x_reshape(e, n->in[1], xt->rank - 1, cd);
-  IrValue *bi = x_reshape(e, n->in[2], xt->rank - 1, cd);
-  outs[0] = x_op2(e, "add", x_op2(e, "mul", xh, sc, "sc"), bi, "y");
+  if (cg == 1 && xt->rank > 2) {
+    x_norm_stats(e, x, 2, eps, &mean, &rstd);
+    IrValue *sc = x_reshape(e, n->in[1], xt->rank - 1, cd);
+    IrValue *bi = x_reshape(e, n->in[2], xt->rank - 1, cd);
+    outs[0] = x_affine(e, x, mean, rstd, sc, bi);
+    return;
+  }
+  int64_t gd[4] = {xt->dims[0], groups, cg, -1}, pd[3] = {groups, cg, 1};
+  IrValue *xg = x_reshape(e, x, 4, gd);
+  x_norm_stats(e, xg, 2, eps, &mean, &rstd);
+  IrValue *sc = x_reshape(e, n->in[1], 3, pd), *bi = x_reshape(e, n->in[2], 3, pd);
+  outs[0] = x_reshape(e, x_affine(e, xg, mean, rstd, sc, bi), xt->rank, xt->dims);
 }
 
 static bool gn_expand(IrGradCtx *cx, const IrNode *n, IrValue **outs) {

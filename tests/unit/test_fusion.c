@@ -280,6 +280,52 @@ static void counts_not_fused(void **state) {
   assert_int_equal(kernels_of(early, 1), 3);
 }
 
+/* A norm's forward is two kernels: norm_stats (mean and rstd in one pass
+ * over the rows) and one loop normalizing, scaling and shifting (and
+ * applying a following activation). The lowering to reduce_mean / sub /
+ * mul / sqrt / div took 7. */
+static void counts_norms(void **state) {
+  (void)state;
+  const char *ln = "input x: f32[32,24,64]\n"
+                   "param s: f32[64] = ones\n"
+                   "param b: f32[64] = zeros\n"
+                   "y = layernorm(x, s, b)\n"
+                   "output y\n";
+  assert_int_equal(kernels_of(ln, 1), 2);
+  int nm, nout;
+  kernel_of(ln, "y", &nm, &nout);
+  assert_int_equal(nm, 4); /* sub, mul, mul, add */
+  assert_int_equal(nout, 1);
+  kernel_of(ln, "y.mean0", &nm, &nout);
+  assert_int_equal(nm, 1);
+  assert_int_equal(nout, 2); /* mean and rstd */
+  const char *ln_relu = "input x: f32[4,8,5,5]\n"
+                        "param s: f32[8,5,5] = ones\n"
+                        "param b: f32[8,5,5] = zeros\n"
+                        "n = layernorm(x, s, b, axis=1)\n"
+                        "y = relu(n)\n"
+                        "output y\n";
+  assert_int_equal(kernels_of(ln_relu, 1), 2);
+  /* scale and bias as inputs: their reshapes are views. groupnorm
+   * normalizes the view [N, groups, C/groups, L] of x; viewing the result
+   * back is a copy here only because it is the graph's output */
+  const char *gn = "input x: f32[4,6,5,5]\n"
+                   "input s: f32[6]\n"
+                   "input b: f32[6]\n"
+                   "y = groupnorm(x, s, b, groups=3)\n"
+                   "output y\n";
+  assert_int_equal(kernels_of(gn, 1), 3);
+  kernel_of(gn, "y.y8", &nm, &nout);
+  assert_int_equal(nm, 4);
+  const char *in = "input x: f32[4,6,7]\n"
+                   "input s: f32[6]\n"
+                   "input b: f32[6]\n"
+                   "n = instancenorm(x, s, b)\n"
+                   "y = relu(n)\n"
+                   "output y\n";
+  assert_int_equal(kernels_of(in, 1), 2);
+}
+
 static char *read_example(const char *name) {
   char path[1024];
   snprintf(path, sizeof path, "%s/examples/%s", SMELT_SOURCE_DIR, name);
@@ -428,7 +474,8 @@ int main(void) {
       cmocka_unit_test(gemm_epilogues),   cmocka_unit_test(matmul_conv_epilogues),
       cmocka_unit_test(generic_epilogues), cmocka_unit_test(backward_epilogues),
       cmocka_unit_test(counts_epilogue),  cmocka_unit_test(counts_not_fused),
-      cmocka_unit_test(counts_lenet),     cmocka_unit_test(training_updates),
+      cmocka_unit_test(counts_lenet),     cmocka_unit_test(counts_norms),
+      cmocka_unit_test(training_updates),
       cmocka_unit_test(inplace_reuse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -183,6 +183,22 @@ static void grad_chain(void **state) {
             "output t, f\n");
 }
 
+/* norm_stats through norm_stats_grad: both results used, only one (the
+ * other's gradient is zero), rows of one value, f64; then the statistics
+ * feeding the normalization as the norms use them */
+static void grad_norm_stats(void **state) {
+  (void)state;
+  gradcheck("input a: f32[3,7]\nam, ar = norm_stats(a)\n"
+            "input b: f32[2,3,5]\nbm, br = norm_stats(b, axis=1, epsilon=0.01)\n"
+            "input c: f32[4,5]\ncm, cr = norm_stats(c)\n"
+            "input d: f32[3,5]\ndm, dr = norm_stats(d, axis=0)\n"
+            "input e: f32[5,1]\nem, er = norm_stats(e)\n"
+            "output am, ar, bm, br, cr, dm\n");
+  gradcheck("input x: f64[2,9]\nm, r = norm_stats(x)\noutput m, r\n");
+  gradcheck("input x: f32[3,6]\nm, r = norm_stats(x)\nc = sub(x, m)\nh = mul(c, r)\n"
+            "output h\n");
+}
+
 /* zero-size tensors: empty gradients, or zeros where the input is not empty */
 static void grad_empty(void **state) {
   (void)state;
@@ -379,6 +395,7 @@ int main(void) {
       cmocka_unit_test(expand_generated),
       cmocka_unit_test(reduce_max_grad_ties),
       cmocka_unit_test(reduce_max_grad_generated),
+      cmocka_unit_test(grad_norm_stats),
       cmocka_unit_test(softmax_grad_generated),
       cmocka_unit_test(expand_errors),
       cmocka_unit_test(backward_op_errors),

@@ -65,6 +65,16 @@ static void grad_norms(void **state) {
   gradcheck_opts("input x: f32[2,3,2,3]\nparam s: f32[3] = uniform(0.5, 1.5)\n"
                  "param b: f32[3] = uniform(-1, 1)\ny = instancenorm(x, s, b)\noutput y\n",
                  &o);
+  /* 2-D groupnorm, one group per channel on [N, C, L], a norm feeding a
+   * norm (x - mean shared by forward and backward, twice) */
+  gradcheck_opts("input x: f32[3,4]\nparam s: f32[4] = uniform(0.5, 1.5)\n"
+                 "param b: f32[4] = uniform(-1, 1)\ny = groupnorm(x, s, b, groups=2)\noutput y\n",
+                 &o);
+  gradcheck_opts("input x: f32[2,4,3]\nparam s: f32[4] = uniform(0.5, 1.5)\n"
+                 "param b: f32[4] = uniform(-1, 1)\ny = groupnorm(x, s, b, groups=4)\n"
+                 "param t: f32[3] = uniform(0.5, 1.5)\nparam c: f32[3] = uniform(-1, 1)\n"
+                 "z = layernorm(y, t, c)\noutput z\n",
+                 &o);
 }
 
 static void grad_rnn(void **state) {

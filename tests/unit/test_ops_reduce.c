@@ -1,7 +1,9 @@
 /* reduce_sum / reduce_mean / reduce_max and softmax / log_softmax: generated
  * code against the reference interpreter over many axes sets, keepdims 0/1,
  * size-1 dims and every emitter path; shape-rule diagnostics with line:col.
- * Result annotations make the parser check the inferred shapes too.
+ * norm_stats (mean and rstd of rows) and its elementwise backward op
+ * norm_stats_grad the same way. Result annotations make the parser check
+ * the inferred shapes too.
  * Reductions accumulate in double, so the default tolerance applies. */
 #include "helpers/opcheck.h"
 
@@ -159,6 +161,55 @@ static void softmax_large(void **state) {
           "output a, b, c, d, e\n");
 }
 
+/* norm_stats over the last dim, several trailing dims, every dim, rows of
+ * one value (R = 1: var 0, rstd 1/sqrt(eps)), a row count of one, odd sizes,
+ * and f64 */
+static void norm_stats_shapes(void **state) {
+  (void)state;
+  opcheck("input a: f32[3,7]\n"
+          "am: f32[3,1], ar: f32[3,1] = norm_stats(a)\n"
+          "input b: f32[2,3,5]\n"
+          "bm: f32[2,1,1], br: f32[2,1,1] = norm_stats(b, axis=1, epsilon=0.01)\n"
+          "cm: f32[1,1,1], cr: f32[1,1,1] = norm_stats(b, axis=-3)\n"
+          "input d: f32[5,1]\n"
+          "dm: f32[5,1], dr: f32[5,1] = norm_stats(d)\n"
+          "input e: f32[1,13]\n"
+          "em: f32[1,1], er: f32[1,1] = norm_stats(e, epsilon=0)\n"
+          "input f: f32[9]\n"
+          "fm: f32[1], fr: f32[1] = norm_stats(f)\n"
+          "input g: f64[4,3,3]\n"
+          "gm: f64[4,1,1], gr: f64[4,1,1] = norm_stats(g, axis=1)\n"
+          "output am, ar, bm, br, cm, cr, dm, dr, em, er, fm, fr, gm, gr\n");
+}
+
+/* inputs far from 0 (mean 1000, spread 1): a one-pass E[x^2] - E[x]^2 in
+ * float loses the variance here; rows long enough for the thread team */
+static void norm_stats_offset_large(void **state) {
+  (void)state;
+  OpcheckOpts o = opcheck_defaults();
+  o.lo = 999;
+  o.hi = 1001;
+  opcheck_opts("input x: f32[5,301]\n"
+               "m, r = norm_stats(x)\n"
+               "input y: f32[256,2,300]\n"
+               "ym, yr = norm_stats(y, axis=1)\n"
+               "output m, r, ym, yr\n",
+               &o);
+}
+
+/* the backward op directly: statistics of the right shape, any values */
+static void norm_stats_grad_generated(void **state) {
+  (void)state;
+  opcheck("input xa: f32[3,7]\ninput ra: f32[3,1]\ninput ma: f32[3,1]\ninput sa: f32[3,1]\n"
+          "ga: f32[3,7] = norm_stats_grad(xa, ra, ma, sa)\n"
+          "input xb: f32[2,3,5]\ninput rb: f32[2,1,1]\ninput mb: f32[2,1,1]\n"
+          "input sb: f32[2,1,1]\n"
+          "gb: f32[2,3,5] = norm_stats_grad(xb, rb, mb, sb, axis=1)\n"
+          "input xc: f64[4,1]\ninput rc: f64[4,1]\n"
+          "gc: f64[4,1] = norm_stats_grad(xc, rc, rc, rc)\n"
+          "output ga, gb, gc\n");
+}
+
 /* ---- diagnostics: message and line:col of the op name ---- */
 
 static void reduce_errors(void **state) {
@@ -265,6 +316,56 @@ static void softmax_errors(void **state) {
                      NULL);
 }
 
+static void norm_stats_errors(void **state) {
+  (void)state;
+  expect_parse_error("input x: f32[3,4]\n"
+                     "m, r = norm_stats(x, axis=2)\n"
+                     "output m, r\n",
+                     "test.smelt:2:8: error: norm_stats: axis 2 is out of range for x 'x' "
+                     "f32[3,4]",
+                     NULL);
+  expect_parse_error("input x: f32[]\n"
+                     "m, r = norm_stats(x)\n"
+                     "output m, r\n",
+                     "test.smelt:2:8: error: norm_stats: axis -1 is out of range for x 'x' "
+                     "f32[]",
+                     NULL);
+  expect_parse_error("input x: f32[3,0]\n"
+                     "m, r = norm_stats(x)\n"
+                     "output m, r\n",
+                     "test.smelt:2:8: error: norm_stats: normalizes over no elements: x 'x' "
+                     "is f32[3,0]",
+                     NULL);
+  expect_parse_error("input x: f32[3,4]\n"
+                     "m, r = norm_stats(x, epsilon=-1)\n"
+                     "output m, r\n",
+                     "test.smelt:2:8: error: norm_stats: epsilon must be finite and "
+                     "non-negative, got -1",
+                     NULL);
+  expect_parse_error("input x: i64[3,4]\n"
+                     "m, r = norm_stats(x)\n"
+                     "output m, r\n",
+                     "test.smelt:2:8: error: norm_stats: expects a float input 0 ('x'), "
+                     "got i64[3,4]",
+                     NULL);
+  expect_parse_error("input x: f32[3,4]\n"
+                     "m = norm_stats(x)\n"
+                     "output m\n",
+                     "test.smelt:2:5: error: norm_stats: produces 2 results, 1 named", NULL);
+  expect_parse_error("input x: f32[3,4]\ninput s: f32[3]\n"
+                     "g = norm_stats_grad(x, s, s, s)\n"
+                     "output g\n",
+                     "test.smelt:3:5: error: norm_stats_grad: rstd 's' must be f32[3,1] (the "
+                     "statistics of xc), got f32[3]",
+                     NULL);
+  expect_parse_error("input x: f32[3,4]\ninput s: f32[3,1]\ninput t: f32[1,1]\n"
+                     "g = norm_stats_grad(x, s, s, t, axis=1)\n"
+                     "output g\n",
+                     "test.smelt:4:5: error: norm_stats_grad: drstd 't' must be f32[3,1] (the "
+                     "statistics of xc), got f32[1,1]",
+                     NULL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(reduce_axes_sets),
@@ -278,6 +379,10 @@ int main(void) {
       cmocka_unit_test(softmax_large),
       cmocka_unit_test(reduce_errors),
       cmocka_unit_test(softmax_errors),
+      cmocka_unit_test(norm_stats_shapes),
+      cmocka_unit_test(norm_stats_offset_large),
+      cmocka_unit_test(norm_stats_grad_generated),
+      cmocka_unit_test(norm_stats_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

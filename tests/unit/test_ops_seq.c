@@ -256,7 +256,16 @@ static void opcheck_norms(void **state) {
           "param bk: f32[5] = uniform(-1, 1)\nyk = instancenorm(k, sk, bk)\n"
           "input m: f32[1,1,2,2]\nparam sm: f32[1] = ones\nparam bm: f32[1] = zeros\n"
           "ym = instancenorm(m, sm, bm)\n"
-          "output ya, yb, yc, yd, ye, yf, yh, yk, ym\n");
+          /* 2-D groupnorm (groups of 2 channels, and of one: y = bias),
+           * layernorm over rows of one value, a row count of 64 x 300 */
+          "input n: f32[5,6]\nparam sn: f32[6] = uniform(0.5, 1.5)\n"
+          "param bn: f32[6] = uniform(-1, 1)\nyn = groupnorm(n, sn, bn, groups=3)\n"
+          "yo = groupnorm(n, sn, bn, groups=6)\n"
+          "input p: f32[4,1]\nparam sp: f32[1] = ones\nparam bp: f32[1] = zeros\n"
+          "yp = layernorm(p, sp, bp)\n"
+          "input q: f32[64,300]\nparam sq: f32[300] = uniform(0.5, 1.5)\n"
+          "param bq: f32[300] = uniform(-1, 1)\nyq = layernorm(q, sq, bq)\n"
+          "output ya, yb, yc, yd, ye, yf, yh, yk, ym, yn, yo, yp, yq\n");
 }
 
 /* ======================================================================
