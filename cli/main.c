@@ -16,10 +16,13 @@ static void usage(FILE *f) {
   fputs("usage: smelt <command> [options]\n\n"
         "commands:\n"
         "  compile MODEL -o OUT [--emit exe|c|lib] [--embed-weights] [--weights W]\n"
-        "                [--cc CC] [--opt FLAGS] [--no-check] [-O0] [--train [TRAINING FLAGS]]\n"
+        "                [--cc CC] [--opt FLAGS] [--no-check] [-O0] [--remat]\n"
+        "                [--train [TRAINING FLAGS]]\n"
         "      compile a model to a standalone program (default), C sources\n"
         "      (OUT.c, OUT.h) or a static library (OUT.c, OUT.h, libOUT.a);\n"
-        "      --train adds the training step: `OUT train ...`, `OUT eval ...`\n"
+        "      --train adds the training step: `OUT train ...`, `OUT eval ...`;\n"
+        "      --remat recomputes cheap values the backward reads late when that\n"
+        "      lowers peak memory\n"
         "  training flags (override the model's train/optimizer/schedule lines):\n"
         "      --loss NAME --optimizer sgd|adam|adamw|rmsprop|adagrad --lr F --momentum F\n"
         "      --nesterov 0|1 --weight-decay F --l1 F --beta1 F --beta2 F --eps F\n"
@@ -27,13 +30,15 @@ static void usage(FILE *f) {
         "      --schedule constant|step|multistep|exponential|cosine|plateau\n"
         "      --gamma F --step-size N --t-max N --warmup STEPS\n"
         "  inspect MODEL [--train] [--after PASS|autodiff|all] [--passes] [--memory]\n"
-        "                [--kernels] [--format text|json|dot] [-O0] [--embed-weights]\n"
+        "                [--kernels] [--format text|json|dot] [-O0] [--embed-weights] [--remat]\n"
         "  inspect MODEL.onnx --format smelt [-o PREFIX]\n"
         "      convert to the text format (PREFIX.smelt + PREFIX.safetensors)\n"
         "      print the graph (or the training step) in the text format, with types;\n"
         "      the pipeline, the memory plan or the kernel list\n"
         "  run MODEL --input [NAME=]FILE ... [--weights W] [--output [NAME=]FILE.npy ...]\n"
-        "      execute on the reference interpreter\n"
+        "                [--remat]\n"
+        "      execute on the reference interpreter (--remat: the graph after the\n"
+        "      pipeline with remat)\n"
         "  MODEL is a .smelt text model or an .onnx file; for ONNX, compile/inspect/run take\n"
         "      --input-shape NAME=D1xD2x... (an input's shape) or SYMBOL=N (a symbolic dim)\n"
         "  diff A.npy B.npy [--rtol R] [--atol A]\n"
@@ -226,7 +231,7 @@ typedef struct Built {
   bool train;
 } Built;
 
-static SmStatus build_program(IrGraph *g, bool train, const TrainFlags *tf, int opt,
+static SmStatus build_program(IrGraph *g, bool train, const TrainFlags *tf, int opt, bool remat,
                               const char *stop_after, SmBuf *log, Built *b, SmDiag *d) {
   memset(b, 0, sizeof *b);
   b->train = train;
@@ -244,7 +249,7 @@ static SmStatus build_program(IrGraph *g, bool train, const TrainFlags *tf, int 
   for (int f = 0; f < b->prog.nfuncs; f++) {
     if (log) sm_buf_printf(log, "# function %s\n", b->prog.fnames[f]);
     PassOptions po = {.opt_level = opt, .inference = cg_program_is_inference(&b->prog, f),
-                      .shared_params = train,
+                      .shared_params = train, .remat = remat,
                       .stop_after = stop_after, .log = log};
     SmStatus st = pass_run_pipeline(b->prog.funcs[f], &po, d);
     if (st != SM_OK) return st;
@@ -263,8 +268,10 @@ static int cmd_run(int argc, char **argv) {
   const char *in_path[64] = {0}, *out_path[64] = {0};
   const char *in_args[64], *out_args[64];
   int nin_args = 0, nout_args = 0;
+  bool remat = false;
   for (int i = 0; i < argc; i++) {
-    if (!strcmp(argv[i], "--input") && i + 1 < argc && nin_args < 64) in_args[nin_args++] = argv[++i];
+    if (!strcmp(argv[i], "--remat")) remat = true;
+    else if (!strcmp(argv[i], "--input") && i + 1 < argc && nin_args < 64) in_args[nin_args++] = argv[++i];
     else if (!strcmp(argv[i], "--output") && i + 1 < argc && nout_args < 64) out_args[nout_args++] = argv[++i];
     else if (!strcmp(argv[i], "--weights") && i + 1 < argc) weights = argv[++i];
     else if (!strcmp(argv[i], "--input-shape") && i + 1 < argc && fo.ninput_shapes < 32)
@@ -284,6 +291,12 @@ static int cmd_run(int argc, char **argv) {
   char *src = NULL;
   IrGraph *g = load(model, &fo, &src, &d);
   if (g) inference_view(g);
+  /* --remat: interpret the graph as the pipeline with remat leaves it */
+  PassOptions po = {.opt_level = 1, .inference = true, .remat = true};
+  if (g && remat && pass_run_pipeline(g, &po, &d) != SM_OK) {
+    ir_graph_free(g);
+    g = NULL;
+  }
   int rc = 0;
   IrTensor *ins = NULL, *params = NULL, *outs = NULL;
   RtErr e = {{0}};
@@ -415,12 +428,13 @@ static int cmd_compile(int argc, char **argv) {
   FeOptions fo = {0};
   CgOptions o = {.check = true};
   TrainFlags tf = {0};
-  bool train = false;
+  bool train = false, remat = false;
   int opt = 1;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     bool has = i + 1 < argc;
     if (!strcmp(a, "--train")) train = true;
+    else if (!strcmp(a, "--remat")) remat = true;
     else if (!strcmp(a, "-O0") || !strcmp(a, "-O1")) opt = a[2] - '0';
     else if (train_flag(&tf, argc, argv, &i)) train = true;
     else if (!strcmp(a, "-o") && has) out = argv[++i];
@@ -488,7 +502,7 @@ static int cmd_compile(int argc, char **argv) {
   if (rc == 0) {
     Built b;
     FeOnnxTemplate ot = {0};
-    if (build_program(g, train, &tf, opt, NULL, NULL, &b, &d) != SM_OK) rc = 1;
+    if (build_program(g, train, &tf, opt, remat, NULL, NULL, &b, &d) != SM_OK) rc = 1;
     /* a trained ONNX model can write itself back (train --export-onnx) */
     if (rc == 0 && train && fe_is_onnx(model) && onnx_template(model, &b.prog, &ot, &d) != SM_OK)
       rc = 1;
@@ -666,9 +680,11 @@ static int cmd_inspect(int argc, char **argv) {
   FeOptions fo = {0};
   TrainFlags tf = {0};
   bool train = false, passes = false, memory = false, kernels = false, embed = false;
+  bool remat = false;
   int opt = 1;
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "--train")) train = true;
+    else if (!strcmp(argv[i], "--remat")) remat = true;
     else if (!strcmp(argv[i], "--after") && i + 1 < argc) after = argv[++i];
     else if (!strcmp(argv[i], "--format") && i + 1 < argc) format = argv[++i];
     else if (!strcmp(argv[i], "-o") && i + 1 < argc) out_prefix = argv[++i];
@@ -740,7 +756,7 @@ static int cmd_inspect(int argc, char **argv) {
     ir_print(&out, g);
   } else {
     Built b;
-    if (build_program(g, train, &tf, opt, stop, &log, &b, &d) != SM_OK) {
+    if (build_program(g, train, &tf, opt, remat, stop, &log, &b, &d) != SM_OK) {
       rc = 1;
     } else if (passes) {
       int np;
@@ -748,7 +764,9 @@ static int cmd_inspect(int argc, char **argv) {
       sm_buf_puts(&out, "# pipeline: pass (requires; invalidates)\n");
       for (int i = 0; i < np; i++)
         sm_buf_printf(&out, "#   %-14s (%s; %s)%s\n", pt[i].name, pt[i].requires, pt[i].invalidates,
-                      pt[i].inference_only ? " [inference only]" : "");
+                      pt[i].inference_only ? " [inference only]"
+                      : pt[i].on_request   ? " [--remat only]"
+                                           : "");
       sm_buf_puts(&out, sm_buf_str(&log));
     } else if (memory) {
       inspect_memory(&out, &b.prog, json);

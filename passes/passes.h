@@ -35,6 +35,7 @@ typedef struct PassInfo {
   const char *requires, *invalidates;
   bool inference_only;
   bool rewrites_params; /* adds or drops parameters: skipped when they are shared */
+  bool on_request;      /* runs only when asked for (PassOptions.remat) */
 } PassInfo;
 
 typedef struct PassOptions {
@@ -43,6 +44,7 @@ typedef struct PassOptions {
   bool shared_params;     /* a function of a training program: its parameters
                              are the trained ones, shared with the others */
   bool verify;            /* run the verifier after every pass */
+  bool remat;             /* run the remat pass (--remat) */
   const char *stop_after; /* stop after this pass (inspect --after) */
   SmBuf *log;             /* per-pass node/kernel counts and times */
 } PassOptions;
@@ -58,6 +60,16 @@ SmStatus pass_schedule_log(IrGraph *g, SmDiag *d, SmBuf *log);
 /* Peak of simultaneously live activation bytes over g's kernel schedule
  * (fused groups as IrNode.anchor says): what the planner packs. */
 int64_t pass_schedule_peak(const IrGraph *g);
+/* The same with the planner's in-place reuse (a result written over an
+ * operand dying in its kernel, codegen/plan.c): the remat pass decides by
+ * it. The schedule pass keeps pass_schedule_peak (with this measure it
+ * would pick other orders: some arenas shrink, cnn_bn's grows). */
+int64_t pass_plan_peak(const IrGraph *g);
+/* Rematerialization (passes/remat.c): cheap values the backward reads
+ * late are recomputed before their late readers when that lowers the peak
+ * of live activation bytes; _log writes both peaks to log (when not NULL). */
+SmStatus pass_remat(IrGraph *g, SmDiag *d);
+SmStatus pass_remat_log(IrGraph *g, SmDiag *d, SmBuf *log);
 SmStatus pass_run_pipeline(IrGraph *g, const PassOptions *o, SmDiag *d);
 
 /* The functions of a training program (see passes/train.c). */

@@ -38,16 +38,20 @@ static SmStatus pass_dce(IrGraph *g, SmDiag *d) {
 /* drop-dropout first: it exposes identities to canonicalize; fold-bn
  * after canonicalize, which may fold what feeds a batchnorm; dce removes
  * what the others left dead; schedule picks the node order (trying fusion
- * on each candidate); fuse last, on the final node order. */
+ * on each candidate); remat (on request) recomputes cheap values on that
+ * order, trying fusion on each candidate; fuse last, on the final node
+ * order. */
 static const PassInfo pipeline[] = {
     {"drop-dropout", pass_drop_dropout, "inference graph", "nothing (dead nodes remain)", true,
-     false},
-    {"canonicalize", pass_canonicalize, "shapes", "nothing (dead nodes remain)", false, false},
-    {"fold-bn", pass_fold_bn, "inference graph, parameter values", "parameter list", true, true},
-    {"dce", pass_dce, "outputs", "node ids", false, false},
+     false, false},
+    {"canonicalize", pass_canonicalize, "shapes", "nothing (dead nodes remain)", false, false, false},
+    {"fold-bn", pass_fold_bn, "inference graph, parameter values", "parameter list", true, true, false},
+    {"dce", pass_dce, "outputs", "node ids", false, false, false},
     {"schedule", pass_schedule, "shapes, dead nodes removed", "node order, node ids", false,
-     false},
-    {"fuse", pass_fuse, "final node order", "memory plan", false, false},
+     false, false},
+    {"remat", pass_remat, "final node order, shapes", "node order, node ids, fusion groups", false,
+     false, true},
+    {"fuse", pass_fuse, "final node order", "memory plan", false, false, false},
 };
 
 const PassInfo *pass_table(int *n) {
@@ -73,13 +77,16 @@ SmStatus pass_run_pipeline(IrGraph *g, const PassOptions *o, SmDiag *d) {
     const PassInfo *p = &pipeline[i];
     bool last = o->stop_after && !strcmp(o->stop_after, p->name);
     if (o->opt_level == 0) break;
-    if ((p->inference_only && !o->inference) || (p->rewrites_params && o->shared_params)) {
+    if ((p->inference_only && !o->inference) || (p->rewrites_params && o->shared_params) ||
+        (p->on_request && !o->remat)) {
       if (last) break;
       continue;
     }
     double t0 = now();
     SmBuf note = {0};
-    SmStatus st = p->run == pass_schedule ? pass_schedule_log(g, d, o->log ? &note : NULL)
+    SmBuf *nl = o->log ? &note : NULL;
+    SmStatus st = p->run == pass_schedule ? pass_schedule_log(g, d, nl)
+                  : p->run == pass_remat  ? pass_remat_log(g, d, nl)
                                           : p->run(g, d);
     double dt = now() - t0;
     if (o->log) {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/ops/gemm_emit.h"
 #include "passes.h"
 
 static int64_t value_bytes(const IrValue *v) {
@@ -43,7 +44,69 @@ static int *alias_roots(const IrGraph *g) {
   return root;
 }
 
-int64_t pass_schedule_peak(const IrGraph *g) {
+/* The planner's in-place reuse (codegen/plan.c reuse_operand), kernel by
+ * kernel: a result of an elementwise kernel, or of the epilogue of a
+ * producer keeping the product in registers, takes the storage of an
+ * operand of its type and size that dies in that kernel (not read by the
+ * producer, not already taken by another result there). host[v]: the
+ * value whose interval holds v (-1: its own, -2: not placed); the host's
+ * interval grows to v's end. */
+static void reuse_operands(const IrGraph *g, const int *run, const int *pos, const int *root,
+                           const int *birth, int *end, int *host) {
+  int n = g->nnodes;
+  const IrNode **mem = sm_xcalloc((size_t)n + 1, sizeof *mem);
+  const IrValue **ins = sm_xcalloc((size_t)g->nvalues + 1, sizeof *ins);
+  for (int k = 0; k < n; k++) {
+    const IrNode *x = g->nodes[k];
+    if (run[k] != k || ((x->op->flags & IR_OPF_VIEW) && root[x->out[0]->id] != x->out[0]->id))
+      continue; /* fused, or a view naming its operand's storage */
+    /* members: the producer first, then the others in node order */
+    int nm = 0;
+    const IrNode *prod = NULL;
+    bool ok = true;
+    for (int j = 0; j <= k; j++)
+      if (run[j] == k && !(g->nodes[j]->op->flags & IR_OPF_ELEMENTWISE)) {
+        ok &= prod == NULL;
+        prod = mem[nm++] = g->nodes[j];
+      }
+    for (int j = 0; j <= k; j++)
+      if (run[j] == k && g->nodes[j] != prod) mem[nm++] = g->nodes[j];
+    if (!ok || (prod && (nm == 1 || !op_epilogue_in_registers(prod)))) continue;
+    /* operands from outside the kernel, the producer's first */
+    int nin = 0;
+    for (int m = 0; m < nm; m++)
+      for (int i = 0; i < mem[m]->nin; i++) {
+        const IrValue *v = mem[m]->in[i];
+        if (v->def && run[pos[v->def->id]] == k) continue;
+        bool seen = false;
+        for (int q = 0; q < nin && !seen; q++) seen = ins[q] == v;
+        if (!seen) ins[nin++] = v;
+      }
+    for (int o = 0; o < x->nout; o++) {
+      const IrValue *v = x->out[o];
+      if (host[v->id] != -1 || (prod && v == prod->out[0])) continue;
+      for (int i = 0; i < nin; i++) {
+        const IrValue *u = g->values[root[ins[i]->id]];
+        if (host[u->id] == -2 || !ir_type_eq(&u->type, &v->type)) continue;
+        int hu = host[u->id] >= 0 ? host[u->id] : u->id;
+        if (end[hu] != k || value_bytes(g->values[hu]) != value_bytes(v)) continue;
+        bool fits = true;
+        for (int j = 0; j < nin && fits; j++)
+          if (root[ins[j]->id] == u->id) fits = ir_type_eq(&ins[j]->type, &v->type);
+        for (int j = 0; prod && j < prod->nin && fits; j++) fits = root[prod->in[j]->id] != u->id;
+        for (int q = 0; q < g->nvalues && fits; q++) fits = !(host[q] == hu && birth[q] == k);
+        if (!fits) continue;
+        end[hu] = end[v->id];
+        host[v->id] = hu;
+        break;
+      }
+    }
+  }
+  free(mem);
+  free(ins);
+}
+
+static int64_t peak_of(const IrGraph *g, bool inplace) {
   int n = g->nnodes;
   int *root = alias_roots(g);
   int *run = sm_xcalloc((size_t)n + 1, sizeof *run); /* by position */
@@ -74,22 +137,33 @@ int64_t pass_schedule_peak(const IrGraph *g) {
       if (death[v->id] < run[k]) death[v->id] = run[k];
     }
   }
-  int64_t *delta = sm_xcalloc((size_t)n + 2, sizeof *delta);
+  /* live intervals [birth, end] of the stored values the planner places */
+  int *birth = sm_xcalloc((size_t)g->nvalues + 1, sizeof *birth);
+  int *host = sm_xcalloc((size_t)g->nvalues + 1, sizeof *host);
   for (int i = 0; i < g->nvalues; i++) {
     const IrValue *v = g->values[i];
+    host[i] = -2; /* not placed */
     if (!stored[i] || v->kind != IR_VAL_NODE || root[i] != i || is_output(g, v) ||
         inplace_out(v->def, v->def_out))
       continue;
-    int birth = run[pos[v->def->id]];
-    int end = death[i] < birth ? birth : death[i];
-    delta[birth] += value_bytes(v);
-    delta[end + 1] -= value_bytes(v);
+    host[i] = -1;
+    birth[i] = run[pos[v->def->id]];
+    if (death[i] < birth[i]) death[i] = birth[i];
+  }
+  if (inplace) reuse_operands(g, run, pos, root, birth, death, host);
+  int64_t *delta = sm_xcalloc((size_t)n + 2, sizeof *delta);
+  for (int i = 0; i < g->nvalues; i++) {
+    if (host[i] != -1) continue;
+    delta[birth[i]] += value_bytes(g->values[i]);
+    delta[death[i] + 1] -= value_bytes(g->values[i]);
   }
   int64_t live = 0, best = 0;
   for (int k = 0; k <= n; k++) {
     live += delta[k];
     if (live > best) best = live;
   }
+  free(birth);
+  free(host);
   free(root);
   free(run);
   free(members);
@@ -99,6 +173,10 @@ int64_t pass_schedule_peak(const IrGraph *g) {
   free(delta);
   return best;
 }
+
+int64_t pass_schedule_peak(const IrGraph *g) { return peak_of(g, false); }
+
+int64_t pass_plan_peak(const IrGraph *g) { return peak_of(g, true); }
 
 /* The memory-greedy list schedule of g's nodes into order[]. */
 static void greedy_order(const IrGraph *g, IrNode **order) {

@@ -2045,7 +2045,7 @@ static void bn_train_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
 }
 
 /* One thread per channel: mean, then squared deviations (two passes, in
- * double), then y. Outputs 1 and 2 alias inputs 3 and 4; each channel
+ * double), then y = x * a + sh from the saved statistics. Outputs 1 and 2 alias inputs 3 and 4; each channel
  * reads its running statistic before overwriting it. */
 static void bn_train_emit(SmBuf *b, const IrNode *n) {
   const char *T = ctype(n);
@@ -2068,8 +2068,10 @@ static void bn_train_emit(SmBuf *b, const IrNode *n) {
   sm_buf_printf(b, "%lld.0 + ", (long long)cnt);
   emit_value(b, IR_F64, ir_attr_float(n, "epsilon", 1e-5));
   sm_buf_puts(b, ");\n");
-  sm_buf_printf(b, "    const %s a = (%s)(in1[c] * r), sh = (%s)(in2[c] - mean * in1[c] * r);\n",
-                T, T, T);
+  /* y from the saved (rounded) statistics in T: the arithmetic of the
+   * elementwise chain passes/remat.c recomputes y with */
+  sm_buf_printf(b, "    const %s mf = (%s)mean, rf = (%s)r;\n", T, T, T);
+  sm_buf_printf(b, "    const %s a = in1[c] * rf, sh = in2[c] - mf * a;\n", T);
   emit_batch_loop(b, n, 0, nxy, pxy, 2);
   sm_buf_puts(b, "        y[i] = x[i] * a + sh;\n      }\n    }\n");
   sm_buf_printf(b, "    out1[c] = (%s)(", T);
@@ -2082,8 +2084,8 @@ static void bn_train_emit(SmBuf *b, const IrNode *n) {
   sm_buf_puts(b, " * in4[c] + ");
   emit_value(b, IR_F64, mom);
   sm_buf_printf(b, " * (sq / %lld.0));\n", (long long)(cnt - 1));
-  sm_buf_printf(b, "    out3[c] = (%s)mean;\n", T);
-  sm_buf_printf(b, "    out4[c] = (%s)r;\n  }\n", T);
+  sm_buf_puts(b, "    out3[c] = mf;\n");
+  sm_buf_puts(b, "    out4[c] = rf;\n  }\n");
 }
 
 /* Gradients flow through y only: the running and saved statistics are

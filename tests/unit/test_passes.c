@@ -5,7 +5,8 @@
  * including PASS (opt_level 1, inference, verifier after every pass), each
  * line prefixed with "# ". A line `# option: embed-weights` in the model
  * part binds every parameter to its initializer values first (as `smelt
- * compile --embed-weights` does), so fold-bn can fold. SMELT_UPDATE_GOLDEN=1
+ * compile --embed-weights` does), so fold-bn can fold; `# option: remat`
+ * runs the remat pass (as --remat). SMELT_UPDATE_GOLDEN=1
  * rewrites the expectations from the current output (review the diff).
  *
  * Equivalence: for every example (examples/NAME.smelt), the default pipeline and -O0
@@ -44,16 +45,21 @@ static IrGraph *parse(const char *file, const char *text) {
   return g;
 }
 
-static void run_pipeline(IrGraph *g, int opt, bool inference, bool shared, const char *stop) {
+static void run_pipeline_remat(IrGraph *g, int opt, bool inference, bool shared, bool remat,
+                               const char *stop) {
   SmDiag d;
   sm_diag_init(&d);
   PassOptions po = {.opt_level = opt, .inference = inference, .shared_params = shared,
-                    .verify = true, .stop_after = stop};
+                    .verify = true, .remat = remat, .stop_after = stop};
   if (pass_run_pipeline(g, &po, &d) != SM_OK) {
     print_error("pipeline failed on %s:\n%s", g->name, sm_diag_text(&d));
     fail();
   }
   sm_diag_free(&d);
+}
+
+static void run_pipeline(IrGraph *g, int opt, bool inference, bool shared, const char *stop) {
+  run_pipeline_remat(g, opt, inference, shared, false, stop);
 }
 
 /* noinline: inlined, GCC 12 -O3 suspects the result may point to the
@@ -170,7 +176,7 @@ static bool golden_file(const char *dir, const char *file) {
   IrGraph *g = parse(file, model);
   if (strstr(model, "\n# option: embed-weights\n")) pass_bind_params(g, NULL);
   IrGraph *g0 = ir_graph_clone(g);
-  run_pipeline(g, 1, true, false, pass);
+  run_pipeline_remat(g, 1, true, false, strstr(model, "\n# option: remat\n") != NULL, pass);
   bool same = same_results(g0, g, file);
   ir_graph_free(g0);
   SmBuf got = {0};
@@ -263,7 +269,8 @@ static void test_table(void **state) {
   (void)state;
   int n;
   const PassInfo *pt = pass_table(&n);
-  const char *want[] = {"drop-dropout", "canonicalize", "fold-bn", "dce", "schedule", "fuse"};
+  const char *want[] = {"drop-dropout", "canonicalize", "fold-bn", "dce", "schedule", "remat",
+                        "fuse"};
   assert_int_equal(n, SM_COUNT(want));
   for (int i = 0; i < n; i++) {
     assert_string_equal(pt[i].name, want[i]);
@@ -408,8 +415,9 @@ static void test_interp_inference(void **state) {
   }
 }
 
-/* Training program optimized at opt_level, as `smelt compile --train`. */
-static void build_train(IrGraph *g, int opt, TrainProgram *tp) {
+/* Training program optimized at opt_level, as `smelt compile --train
+ * [--remat]`. */
+static void build_train_remat(IrGraph *g, int opt, bool remat, TrainProgram *tp) {
   SmDiag d;
   sm_diag_init(&d);
   if (pass_training_program(g, tp, &d) != SM_OK) {
@@ -417,10 +425,12 @@ static void build_train(IrGraph *g, int opt, TrainProgram *tp) {
     fail();
   }
   sm_diag_free(&d);
-  run_pipeline(tp->infer, opt, true, true, NULL);
-  run_pipeline(tp->eval, opt, true, true, NULL);
-  run_pipeline(tp->train, opt, false, true, NULL);
+  run_pipeline_remat(tp->infer, opt, true, true, remat, NULL);
+  run_pipeline_remat(tp->eval, opt, true, true, remat, NULL);
+  run_pipeline_remat(tp->train, opt, false, true, remat, NULL);
 }
+
+static void build_train(IrGraph *g, int opt, TrainProgram *tp) { build_train_remat(g, opt, false, tp); }
 
 /* examples with one supervised train step (several-step programs are
  * checked in test_programs.c) */
@@ -577,7 +587,8 @@ static IrTensor fetch(const void *p, const RtTensorDesc *td, IrType t) {
 static const CgOptions copts = {.check = false, .opt = "-O1"};
 
 /* runs function fn of both programs on the same inputs, compares outputs */
-static int run_both(Lib *a, Lib *b, int fn, const IrGraph *g, const IrTensor *ins, double *worst) {
+static int run_both_tol(Lib *a, Lib *b, int fn, const IrGraph *g, const IrTensor *ins,
+                        double rtol, double atol, double *worst) {
   for (int i = 0; i < g->ninputs; i++) {
     store(rt_model_func_input(a->m, fn, i), g->inputs[i]->type.dtype, &ins[i]);
     store(rt_model_func_input(b->m, fn, i), g->inputs[i]->type.dtype, &ins[i]);
@@ -589,11 +600,15 @@ static int run_both(Lib *a, Lib *b, int fn, const IrGraph *g, const IrTensor *in
   for (int i = 0; i < g->noutputs; i++) {
     IrTensor x = fetch(rt_model_func_output(a->m, fn, i), &fd->outputs[i], g->outputs[i]->type);
     IrTensor y = fetch(rt_model_func_output(b->m, fn, i), &fd->outputs[i], g->outputs[i]->type);
-    bad += compare("compiled output", g->outputs[i]->name, &x, &y, 1e-4, 1e-5, worst);
+    bad += compare("compiled output", g->outputs[i]->name, &x, &y, rtol, atol, worst);
     ir_tensor_free(&x);
     ir_tensor_free(&y);
   }
   return bad;
+}
+
+static int run_both(Lib *a, Lib *b, int fn, const IrGraph *g, const IrTensor *ins, double *worst) {
+  return run_both_tol(a, b, fn, g, ins, 1e-4, 1e-5, worst);
 }
 
 static void compiled_inference(const char *file, bool embed) {
@@ -690,6 +705,155 @@ static void test_compiled_training(void **state) {
   }
 }
 
+/* ---- rematerialization (--remat) ---- */
+
+static size_t arena_of(const IrGraph *g) {
+  CgPlan p;
+  cg_plan(g, NULL, &p);
+  size_t a = p.arena_bytes;
+  cg_plan_free(&p);
+  return a;
+}
+
+/* Bytes of g's inputs and outputs (their own arena buffers, 64-aligned)
+ * plus pass_plan_peak: the least arena the planner can pack, so a lower
+ * bound that fails if pass_plan_peak misses reuse the planner does. */
+static size_t buffer_bytes(const IrValue *v) {
+  return ((size_t)ir_type_numel(&v->type) * ir_dtype_size(v->type.dtype) + 63) / 64 * 64;
+}
+
+static size_t least_arena(const IrGraph *g) {
+  size_t fixed = 0;
+  for (int i = 0; i < g->ninputs; i++) fixed += buffer_bytes(g->inputs[i]);
+  for (int i = 0; i < g->noutputs; i++) {
+    bool dup = g->outputs[i]->kind != IR_VAL_NODE;
+    for (int j = 0; j < i; j++) dup |= g->outputs[j] == g->outputs[i];
+    if (!dup) fixed += buffer_bytes(g->outputs[i]);
+  }
+  return fixed + (size_t)pass_plan_peak(g);
+}
+
+/* With --remat, no training step's arena grows, and every remat plan
+ * passes the plan checker; where BN -> ReLU chains and residual adds are
+ * live into the backward, the arena shrinks. Both arenas are at least
+ * least_arena (the measure remat decides by is the planner's). */
+static void test_remat_arena(void **state) {
+  (void)state;
+  static const char *const shrinks[] = {"cnn_norms.smelt", "resnet_preact.smelt",
+                                        "resnet_small.smelt"};
+  find_examples();
+  int bad = 0;
+  for (int e = 0; e < nexamples; e++) {
+    IrGraph *g = load_example(examples[e]);
+    if (!one_train_step(g)) {
+      ir_graph_free(g);
+      continue;
+    }
+    TrainProgram a, b;
+    build_train_remat(g, 1, false, &a);
+    build_train_remat(g, 1, true, &b);
+    size_t x = arena_of(a.train), y = arena_of(b.train);
+    plancheck(b.train);
+    if (x < least_arena(a.train) || y < least_arena(b.train)) {
+      print_error("%s: arena %zu / %zu below inputs, outputs and plan peak %zu / %zu\n",
+                  examples[e], x, y, least_arena(a.train), least_arena(b.train));
+      bad++;
+    }
+    bool shrink = false;
+    for (int i = 0; i < SM_COUNT(shrinks); i++) shrink |= !strcmp(examples[e], shrinks[i]);
+    printf("# %s: training step arena %zu -> %zu bytes with remat (%d -> %d nodes)\n", examples[e],
+           x, y, a.train->nnodes, b.train->nnodes);
+    if (y > x || (shrink && y >= x)) {
+      print_error("%s: arena %zu with remat, %zu without\n", examples[e], y, x);
+      bad++;
+    }
+    train_program_free(&a);
+    train_program_free(&b);
+    ir_graph_free(g);
+  }
+  assert_int_equal(bad, 0);
+}
+
+/* Three training steps of resnet_small with remat: in the interpreter as
+ * without it (double precision), and compiled bit for bit as without it
+ * (the recomputed values are the same f32 operations). */
+static void test_remat_training(void **state) {
+  (void)state;
+  IrGraph *g = load_example("resnet_small.smelt");
+  TrainProgram ta, tb;
+  build_train_remat(g, 1, true, &ta);
+  build_train_remat(g, 1, false, &tb);
+  int copies = 0;
+  for (int k = 0; k < ta.train->nnodes; k++)
+    copies += strstr(ta.train->nodes[k]->out[0]->name, "_remat") != NULL;
+  assert_true(copies > 0);
+  /* interpreter */
+  IrTensor *pa = calloc((size_t)ta.train->nparams + 1, sizeof *pa);
+  IrTensor *pb = calloc((size_t)tb.train->nparams + 1, sizeof *pb);
+  ir_init_params(ta.train, pa);
+  ir_init_params(tb.train, pb);
+  SmDiag d;
+  sm_diag_init(&d);
+  double worst = 0;
+  int bad = 0;
+  for (int s = 1; s <= 3; s++) {
+    IrTensor ins[4], oa[4], ob[4];
+    step_inputs(ta.train, ins, s);
+    assert_int_equal(ir_interpret(ta.train, ins, pa, oa, &d), SM_OK);
+    assert_int_equal(ir_interpret(tb.train, ins, pb, ob, &d), SM_OK);
+    for (int i = 0; i < ta.train->noutputs; i++) {
+      bad += compare("train output", ta.train->outputs[i]->name, &oa[i], &ob[i], 1e-6, 1e-7, &worst);
+      ir_tensor_free(&oa[i]);
+      ir_tensor_free(&ob[i]);
+    }
+    for (int i = 0; i < 4; i++) ir_tensor_free(&ins[i]);
+  }
+  for (int p = 0; p < ta.train->nparams; p++) {
+    bad += compare("parameter", ta.train->params[p]->name, &pa[p], &pb[p], 1e-6, 1e-7, &worst);
+    ir_tensor_free(&pa[p]);
+    ir_tensor_free(&pb[p]);
+  }
+  free(pa);
+  free(pb);
+  sm_diag_free(&d);
+  printf("# resnet_small: 3 training steps with remat (interpreter, %d copies): worst rel %.3g\n",
+         copies, worst);
+  /* compiled: exactly the program without remat */
+  CgProgram qa = cg_program_train(ta.infer, ta.eval, ta.train, ta.nweights, &ta.desc),
+            qb = cg_program_train(tb.infer, tb.eval, tb.train, tb.nweights, &tb.desc);
+  Lib a, b;
+  CgOptions co = copts;
+  co.check = false;
+  lib_open(&a, &qa, &co);
+  lib_open(&b, &qb, &co);
+  int fn = a.desc->train->train_fn;
+  worst = 0;
+  for (int s = 1; s <= 3; s++) {
+    IrTensor ins[4];
+    step_inputs(ta.train, ins, s);
+    bad += run_both_tol(&a, &b, fn, ta.train, ins, 0, 0, &worst);
+    for (int i = 0; i < 4; i++) ir_tensor_free(&ins[i]);
+  }
+  for (int p = 0; p < a.desc->nparams; p++) {
+    const RtTensorDesc *da = &a.desc->params[p], *db = &b.desc->params[p];
+    assert_string_equal(da->name, db->name);
+    IrValue *v = ir_graph_find(ta.train, da->name);
+    assert_non_null(v);
+    IrTensor x = fetch(rt_model_tensor(a.m, da), da, v->type);
+    IrTensor y = fetch(rt_model_tensor(b.m, db), db, v->type);
+    bad += compare("compiled parameter", da->name, &x, &y, 0, 0, &worst);
+    ir_tensor_free(&x);
+    ir_tensor_free(&y);
+  }
+  printf("# resnet_small: 3 training steps with remat (compiled): worst rel %.3g\n", worst);
+  lib_close(&a);
+  lib_close(&b);
+  train_program_free(&ta);
+  train_program_free(&tb);
+  ir_graph_free(g);
+  assert_int_equal(bad, 0);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0); /* the compiler driver forks */
   const struct CMUnitTest tests[] = {
@@ -701,6 +865,8 @@ int main(void) {
       cmocka_unit_test(test_interp_training),
       cmocka_unit_test(test_compiled_inference),
       cmocka_unit_test(test_compiled_training),
+      cmocka_unit_test(test_remat_arena),
+      cmocka_unit_test(test_remat_training),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   for (int i = 0; i < nexamples; i++) free(examples[i]);
