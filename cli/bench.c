@@ -40,7 +40,7 @@ static double get(const void *p, IrDType t, int64_t i) {
 
 static void usage(void) {
   fputs("usage: smelt bench MODEL [--train] [--threads N] [--repeat N] [--interp-repeat N] [-O0]\n"
-        "                   [--top N] [--no-profile]\n"
+        "                   [--remat] [--top N] [--no-profile]\n"
         "  times the generated step (inference, or the training step with --train)\n"
         "  against the reference interpreter and the probed FMA peak, then each kernel\n"
         "  (the --top N slowest, default 15, 0: all) over as many profiled steps\n",
@@ -51,11 +51,12 @@ int cmd_bench(int argc, char **argv) {
   const char *model = NULL;
   bool train = false;
   int threads = 0, repeat = 50, irepeat = 2, opt = 1, top = 15;
-  bool profile = true;
+  bool profile = true, remat = false;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     bool has = i + 1 < argc;
     if (!strcmp(a, "--train")) train = true;
+    else if (!strcmp(a, "--remat")) remat = true;
     else if (!strcmp(a, "--threads") && has) threads = atoi(argv[++i]);
     else if (!strcmp(a, "--repeat") && has) repeat = atoi(argv[++i]);
     else if (!strcmp(a, "--interp-repeat") && has) irepeat = atoi(argv[++i]);
@@ -102,7 +103,7 @@ int cmd_bench(int argc, char **argv) {
   }
   for (int k = 0; k < prog.nfuncs; k++) {
     PassOptions po = {.opt_level = opt, .inference = cg_program_is_inference(&prog, k),
-                      .shared_params = train};
+                      .shared_params = train, .remat = remat};
     if (pass_run_pipeline(prog.funcs[k], &po, &d) != SM_OK) goto done;
   }
   CgKernel *ks;
