@@ -23,6 +23,10 @@ SmStatus pass_canonicalize(IrGraph *g, SmDiag *d);
 /* Folds batchnorm into the conv/gemm before it when every parameter
  * involved carries literal values (passes/fold_bn.c). */
 SmStatus pass_fold_bn(IrGraph *g, SmDiag *d);
+/* Rewrites the batchnorms fold-bn left (run-time parameters) as a
+ * per-channel affine map, an elementwise chain fusion can put into the
+ * producer's epilogue (passes/bn_affine.c). */
+SmStatus pass_bn_affine(IrGraph *g, SmDiag *d);
 /* Gives every parameter literal values (IrValue.data): values[i] for
  * g->params[i], or the declared initializers when values is NULL. For
  * programs whose weights are fixed at compile time (--embed-weights). */

@@ -36,7 +36,8 @@ static SmStatus pass_dce(IrGraph *g, SmDiag *d) {
 }
 
 /* drop-dropout first: it exposes identities to canonicalize; fold-bn
- * after canonicalize, which may fold what feeds a batchnorm; dce removes
+ * after canonicalize, which may fold what feeds a batchnorm; bn-affine
+ * turns the batchnorms fold-bn could not fold into elementwise maps; dce removes
  * what the others left dead; schedule picks the node order (trying fusion
  * on each candidate); remat (on request) recomputes cheap values on that
  * order, trying fusion on each candidate; fuse last, on the final node
@@ -46,6 +47,8 @@ static const PassInfo pipeline[] = {
      false, false},
     {"canonicalize", pass_canonicalize, "shapes", "nothing (dead nodes remain)", false, false, false},
     {"fold-bn", pass_fold_bn, "inference graph, parameter values", "parameter list", true, true, false},
+    {"bn-affine", pass_bn_affine, "inference graph, shapes", "node order, node ids", true, false,
+     false},
     {"dce", pass_dce, "outputs", "node ids", false, false, false},
     {"schedule", pass_schedule, "shapes, dead nodes removed", "node order, node ids", false,
      false, false},

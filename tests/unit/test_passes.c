@@ -269,8 +269,8 @@ static void test_table(void **state) {
   (void)state;
   int n;
   const PassInfo *pt = pass_table(&n);
-  const char *want[] = {"drop-dropout", "canonicalize", "fold-bn", "dce", "schedule", "remat",
-                        "fuse"};
+  const char *want[] = {"drop-dropout", "canonicalize", "fold-bn", "bn-affine", "dce",
+                        "schedule",     "remat",        "fuse"};
   assert_int_equal(n, SM_COUNT(want));
   for (int i = 0; i < n; i++) {
     assert_string_equal(pt[i].name, want[i]);
