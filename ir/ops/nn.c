@@ -1743,10 +1743,49 @@ static void avgpool_grad_ref(const IrNode *n, const IrTensor *in, IrTensor *out)
 
 /* One thread per plane: zero dx, then walk the windows as the forward
  * kernel does and scatter into the plane. */
+/* Max pooling's gradient over 2x2 windows of stride 2 without padding
+ * (every input element in at most one window): each window writes its
+ * gradient to its first maximum and zeros to the other three, row pairs
+ * at a time, with no zeroing pass and no scatter. */
+static bool maxpool_grad_2x2(SmBuf *b, const IrNode *n, const Win *g) {
+  for (int j = 0; j < 2; j++)
+    if (g->k[j] != 2 || g->s[j] != 2 || g->d[j] != 1 || g->pb[j] != 0 || 2 * g->out[j] > g->in[j])
+      return false;
+  const char *T = ctype(n);
+  const IrType *x = &n->out[0]->type;
+  long long planes = x->dims[0] * x->dims[1], H = g->in[0], W = g->in[1], OH = g->out[0],
+            OW = g->out[1];
+  sm_buf_puts(b, "  /* 2x2 windows, stride 2, no padding: each input element in one window */\n");
+  emit_omp_for(b, sat_mul(ir_numel(&n->in[0]->type), 4), NULL);
+  sm_buf_printf(b, "  for (int64_t p = 0; p < %lld; p++) {\n", planes);
+  sm_buf_printf(b, "    const %s *dy = in0 + p * %lld, *x = in1 + p * %lld;\n", T, OH * OW, H * W);
+  sm_buf_printf(b, "    %s *dx = out0 + p * %lld;\n", T, H * W);
+  sm_buf_printf(b, "    for (int64_t oh = 0; oh < %lld; oh++) {\n", OH);
+  sm_buf_printf(b, "      const %s *x0 = x + oh * %lld, *x1 = x0 + %lld;\n", T, 2 * W, W);
+  sm_buf_printf(b, "      %s *d0 = dx + oh * %lld, *d1 = d0 + %lld;\n", T, 2 * W, W);
+  sm_buf_printf(b, "      const %s *g = dy + oh * %lld;\n", T, OW);
+  sm_buf_puts(b, "#pragma omp simd\n");
+  sm_buf_printf(b, "      for (int64_t ow = 0; ow < %lld; ow++) {\n", OW);
+  sm_buf_printf(b, "        const %s a = x0[2 * ow], c = x0[2 * ow + 1], e = x1[2 * ow], f = x1[2 * ow + 1];\n", T);
+  sm_buf_puts(b, "        /* the first maximum in window order, as the reference */\n");
+  sm_buf_printf(b, "        const %s m1 = c > a ? c : a, m2 = e > m1 ? e : m1;\n", T);
+  sm_buf_puts(b, "        const int t = f > m2 ? 3 : e > m1 ? 2 : c > a ? 1 : 0;\n");
+  sm_buf_printf(b, "        const %s gy = g[ow];\n", T);
+  sm_buf_puts(b, "        d0[2 * ow] = t == 0 ? gy : 0;\n        d0[2 * ow + 1] = t == 1 ? gy : 0;\n");
+  sm_buf_puts(b, "        d1[2 * ow] = t == 2 ? gy : 0;\n        d1[2 * ow + 1] = t == 3 ? gy : 0;\n      }\n");
+  if (2 * OW < W)
+    sm_buf_printf(b, "      for (int64_t w = %lld; w < %lld; w++) d0[w] = d1[w] = 0;\n", 2 * OW, W);
+  sm_buf_puts(b, "    }\n");
+  if (2 * OH < H) sm_buf_printf(b, "    for (int64_t i = %lld; i < %lld; i++) dx[i] = 0;\n", 2 * OH * W, H * W);
+  sm_buf_puts(b, "  }\n");
+  return true;
+}
+
 static void pool_grad_emit(SmBuf *b, const IrNode *n, bool is_max) {
   if (emit_if_empty(b, n)) return;
   Win g;
   pool_grad_win(n, &g);
+  if (is_max && g.nsp == 2 && maxpool_grad_2x2(b, n, &g)) return;
   const char *T = ctype(n);
   const IrType *x = &n->out[0]->type;
   int64_t planes = x->dims[0] * x->dims[1];

@@ -333,8 +333,28 @@ static void conv_direct(void **state) {
                &o);
 }
 
+/* Max pooling's 2x2 stride-2 gradient: odd sizes (a last row and column
+ * in no window), windows of ties (relu zeros: the first maximum takes the
+ * gradient), a fused relu gradient after it, f64. */
+static void maxpool_grad_2x2(void **state) {
+  (void)state;
+  OpcheckOpts o = kernel_opts();
+  opcheck_opts("input x: f32[2,3,9,11]\n"
+               "input dy: f32[2,3,4,5]\n"
+               "r = relu(x)\n"
+               "dx = maxpool2d_grad(dy, r, kernel=[2,2], strides=[2,2])\n"
+               "d = ew_grad(x, r, dx, op=\"relu\", wrt=0)\n"
+               "input x2: f64[1,2,8,8]\n"
+               "input dy2: f64[1,2,4,4]\n"
+               "r2 = relu(x2)\n"
+               "dx2 = maxpool2d_grad(dy2, r2, kernel=[2,2], strides=[2,2])\n"
+               "output dx, d, dx2\n",
+               &o);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(maxpool_grad_2x2),
       cmocka_unit_test(conv_direct),
       cmocka_unit_test(conv_pack_runs),
       cmocka_unit_test(gemm_edges_nn),
