@@ -1372,7 +1372,7 @@ static bool conv_gw_direct(const IrNode *n, GwDirect *o) {
   o->z = z;
   o->Wp = z.OW + z.KW - 1;
   o->L = z.OH * o->Wp;
-  o->LW = (o->L + CORR_CHUNK - 1) / CORR_CHUNK * CORR_CHUNK;
+  o->LW = (o->L + 15) / 16 * 16; /* whole vectors of 16 (or 8) lanes */
   o->S = (o->LW + (z.KH - 1) * o->Wp + z.KW - 1 + 15) / 16 * 16;
   o->nch = z.N < 8 ? z.N : 8;
   int64_t kk = z.M * z.C * z.KH * z.KW;

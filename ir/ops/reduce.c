@@ -182,11 +182,16 @@ static void red_base(SmBuf *base, const IrType *xt, const RedGeo *g) {
 }
 
 /* Opens one loop per reduced dim (size-1 dims need none) at indent `ind`
- * and appends their offset into x to `off`; returns the nesting depth. */
-static int red_loops(SmBuf *b, const IrType *xt, const RedGeo *g, int ind, SmBuf *off) {
-  int depth = 0;
+ * and appends their offset into x to `off`; returns the nesting depth.
+ * simd (or NULL): the clauses of an `omp simd` on the innermost loop. */
+static int red_loops(SmBuf *b, const IrType *xt, const RedGeo *g, int ind, SmBuf *off,
+                     const char *simd) {
+  int depth = 0, innermost = -1;
+  for (int i = 0; i <= g->last; i++)
+    if (g->red[i] && xt->dims[i] != 1) innermost = i;
   for (int i = 0; i <= g->last; i++) {
     if (!g->red[i] || xt->dims[i] == 1) continue;
+    if (simd && i == innermost) sm_buf_printf(b, "#pragma omp simd %s\n", simd);
     sm_buf_printf(b, "%*sfor (int64_t r%d = 0; r%d < %lld; r%d++)\n", ind + 2 * depth, "",
                   i, i, (long long)xt->dims[i], i);
     char v[16];
@@ -221,7 +226,10 @@ static void reduce_emit(SmBuf *b, const IrNode *n) {
     sm_buf_printf(b, "    for (int64_t b = 0; b < %lld; b++) acc[b] = %s;\n",
                   (long long)inner, init);
   SmBuf off = {0};
-  int ind = 4 + 2 * red_loops(b, xt, &g, 4, &off);
+  /* a sum into one double: in vector lanes (a fixed order, so still
+   * deterministic), not one dependent add after another */
+  const char *simd = inner == 1 && kind != RED_MAX ? "reduction(+:acc)" : NULL;
+  int ind = 4 + 2 * red_loops(b, xt, &g, 4, &off, simd);
   const char *o = off.len ? off.s : "0";
   if (inner == 1) {
     if (kind == RED_MAX)
@@ -521,11 +529,11 @@ static void reduce_max_grad_emit(SmBuf *b, const IrNode *n) {
   sm_buf_printf(b, "    %s *restrict dx = out0%s%s;\n", T, bs, sm_buf_str(&base));
   if (g.inner == 1) {
     sm_buf_printf(b, "    const %s y = in1[o];\n    int64_t ties = 0;\n", T);
-    int ind = 4 + 2 * red_loops(b, xt, &g, 4, &off);
+    int ind = 4 + 2 * red_loops(b, xt, &g, 4, &off, NULL);
     const char *o = off.len ? off.s : "0";
     sm_buf_printf(b, "%*sties += x[%s] == y;\n", ind, "", o);
     sm_buf_printf(b, "    const %s gy = in2[o] / (%s)ties;\n", T, T);
-    red_loops(b, xt, &g, 4, &again);
+    red_loops(b, xt, &g, 4, &again, NULL);
     sm_buf_printf(b, "%*sdx[%s] = x[%s] == y ? gy : 0;\n", ind, "", o, o);
   } else {
     sm_buf_printf(b, "    const %s *restrict y = in1 + o*%lld + c;\n", T, I);
@@ -533,12 +541,12 @@ static void reduce_max_grad_emit(SmBuf *b, const IrNode *n) {
     sm_buf_printf(b, "    int64_t ties[%lld];\n    %s gy[%lld];\n",
                   I < COL_BLOCK ? I : COL_BLOCK, T, I < COL_BLOCK ? I : COL_BLOCK);
     sm_buf_puts(b, "    for (int64_t b = 0; b < w; b++) ties[b] = 0;\n");
-    int ind = 4 + 2 * red_loops(b, xt, &g, 4, &off);
+    int ind = 4 + 2 * red_loops(b, xt, &g, 4, &off, NULL);
     const char *o = off.len ? off.s : "0";
     sm_buf_printf(b, "%*sfor (int64_t b = 0; b < w; b++) ties[b] += x[%s + c + b] == y[b];\n",
                   ind, "", o);
     sm_buf_printf(b, "    for (int64_t b = 0; b < w; b++) gy[b] = dy[b] / (%s)ties[b];\n", T);
-    red_loops(b, xt, &g, 4, &again);
+    red_loops(b, xt, &g, 4, &again, NULL);
     sm_buf_printf(b, "%*sfor (int64_t b = 0; b < w; b++)\n", ind, "");
     sm_buf_printf(b, "%*s  dx[%s + c + b] = x[%s + c + b] == y[b] ? gy[b] : 0;\n", ind, "", o, o);
   }
