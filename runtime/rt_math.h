@@ -6,10 +6,13 @@
  * (selects only) so loops that inline them vectorize. Accuracy against
  * double precision, sampled at 2e7 points: rt_expf within 1.3 ulp on
  * [-87.3, 88.7] (0 below -87.34, where expf is subnormal; +inf above
- * 88.72), rt_tanhf within 3.3e-7 relative. NaN propagates. */
+ * 88.72), rt_tanhf within 3.3e-7 relative. NaN propagates (and is never
+ * converted to an integer); -0 stays -0; correct under -ffast-math too
+ * (where rt_expf does not vectorize). */
 #ifndef SMELT_RT_MATH_H
 #define SMELT_RT_MATH_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -18,10 +21,19 @@
  * degree-7 Taylor polynomial (truncation below 6e-9 relative). */
 static inline float rt_expf(float x) {
   const float hi = 88.72283f, lo = -87.33654f;
+  /* clamped (NaN becomes lo: no conversion below sees it) */
   float xc = x > hi ? hi : x;
-  xc = xc < lo ? lo : xc;
-  /* round to nearest through the 1.5 * 2^23 shifter (exact for |v| < 2^22) */
+  xc = xc >= lo ? xc : lo;
+  /* k = round(xc / ln 2): through the 1.5 * 2^23 shifter (exact for
+   * |v| < 2^22; GCC vectorizes it), except under -ffast-math, which would
+   * simplify (v + c) - c to v: there by truncating a positive value (the
+   * product is in [-126, 128]), which GCC does not vectorize here */
+#ifdef __FAST_MATH__
+  const float k = (float)((int32_t)(xc * 1.44269504f + 128.5f) - 128);
+#else
   const float k = (xc * 1.44269504f + 12582912.0f) - 12582912.0f;
+#endif
+  const int32_t ki = (int32_t)k;
   const float r = (xc - k * 0.693145752f) - k * 1.42860677e-6f;
   float p = 1.98412698e-4f;
   p = p * r + 1.38888889e-3f;
@@ -32,7 +44,7 @@ static inline float rt_expf(float x) {
   p = p * r + 1.0f;
   p = p * r + 1.0f;
   /* 2^k in two halves: k reaches 128 at the top, past the largest exponent */
-  const int32_t ki = (int32_t)k, k1 = ki / 2, k2 = ki - k1;
+  const int32_t k1 = ki / 2, k2 = ki - k1;
   const uint32_t b1 = (uint32_t)(k1 + 127) << 23, b2 = (uint32_t)(k2 + 127) << 23;
   float s1, s2;
   memcpy(&s1, &b1, sizeof s1);
@@ -59,6 +71,7 @@ static inline float rt_tanhf(float x) {
   t = a < 0.25f ? p : t;
   t = a > 9.0f ? 1.0f : t;
   t = x < 0 ? -t : t;
+  t = a == 0 ? x : t; /* -0 stays -0 */
   return x != x ? x : t;
 }
 
