@@ -296,3 +296,9 @@ SmStatus sm_write_file_atomic(const char *path, const void *data, size_t len,
   free(tmp);
   return SM_OK;
 }
+
+int sm_ncpu(void) {
+  const char *e = getenv("SMELT_NCPU");
+  long n = e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+}

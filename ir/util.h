@@ -24,6 +24,8 @@ void *sm_xmalloc(size_t n);
 void *sm_xcalloc(size_t n, size_t sz);
 void *sm_xrealloc(void *p, size_t n);
 char *sm_xstrdup(const char *s);
+/* Online processors of this machine (at least 1); SMELT_NCPU overrides. */
+int sm_ncpu(void);
 
 /* ---- arena: bump allocator freed as a whole ---- */
 typedef struct SmArenaBlock SmArenaBlock;

@@ -89,9 +89,15 @@ static CoreGrid core_grid(const GemmCore *g, int mr, int nr) {
   r.par = flops >= 2e6;
   int64_t mt = ceil_div64(g->M, mr), nt = ceil_div64(g->N, nr);
   if (r.par && g->nbatch < 16) {
-    /* about 8 MFLOP per task, a power of two between 2 and 64 tasks */
+    /* about 8 MFLOP per task, a power of two between 2 and 64 tasks; a
+     * gathered B panel (im2col) of few columns is packed again by every
+     * row task, so there at most 2 tasks per core of the compiling machine
+     * (the code is built for it, as with -march=native): ResNet-18's
+     * layer-4 convolutions (512 x 49 x 4608) packed B 16 times */
+    int64_t cap = 64;
+    if (g->pack_b && g->N <= 256 && 2 * sm_ncpu() < cap) cap = 2 * sm_ncpu();
     int64_t want = 2;
-    while (want < 64 && (double)want * 2 * 8e6 <= flops) want *= 2;
+    while (want < cap && (double)want * 2 * 8e6 <= flops) want *= 2;
     int64_t per = want / g->nbatch;
     if (per < 1) per = 1;
     double best = -1;
