@@ -178,6 +178,7 @@ static void usage(const RtModelDesc *d, FILE *f) {
           "[--output [NAME=]FILE.npy|.pgm ...]\n"
           "       [--threads N] [--repeat N] [--save-weights W.safetensors]\n"
           "       %s generate --help        (text from a next-token model)\n"
+          "       %s bench --help           (step and per-kernel times)\n"
           "%s%s%s"
           "\n"
           "Runs the compiled model '%s'. Without --weights the parameters come "
@@ -186,7 +187,7 @@ static void usage(const RtModelDesc *d, FILE *f) {
           "(rows) fill the batch\n(u8 scaled to [0,1]). Without --output, a summary of "
           "each output is printed. A .pgm output\nis drawn as a grid of grayscale "
           "images (pixel values 0..255, clamped).\n\ninputs:\n",
-          d->name, d->name, d->train ? "       " : "", d->train ? d->name : "",
+          d->name, d->name, d->name, d->train ? "       " : "", d->train ? d->name : "",
           !d->train ? "" : d->train->eval_fn >= 0 ? " train|eval --help   (training)\n"
                                                   : " train --help        (training)\n",
           d->name, (unsigned long long)d->seed);
