@@ -26,18 +26,6 @@
 #include "passes/passes.h"
 #include "rt_model.h"
 
-/* ---- inputs ---- */
-
-static double get(const void *p, IrDType t, int64_t i) {
-  switch (t) {
-  case IR_F32: return ((const float *)p)[i];
-  case IR_F64: return ((const double *)p)[i];
-  case IR_I64: return (double)((const int64_t *)p)[i];
-  case IR_I32: return ((const int32_t *)p)[i];
-  default: return ((const uint8_t *)p)[i];
-  }
-}
-
 static void usage(void) {
   fputs("usage: smelt bench MODEL [--train] [--threads N] [--repeat N] [--interp-repeat N] [-O0]\n"
         "                   [--remat] [--top N] [--no-profile]\n"
@@ -152,7 +140,7 @@ int cmd_bench(int argc, char **argv) {
     const IrValue *v = fg->inputs[i];
     const void *p = rt_model_tensor(m, &f->inputs[i]);
     ins[i] = ir_tensor_new(v->type);
-    for (int64_t k = 0; k < ins[i].numel; k++) ins[i].d[k] = get(p, v->type.dtype, k);
+    for (int64_t k = 0; k < ins[i].numel; k++) ins[i].d[k] = rt_elem_get((int)v->type.dtype, p, k);
   }
   double *kt = sm_xcalloc((size_t)f->nkernels + 1, sizeof *kt);
   int psteps = profile ? repeat : 0;

@@ -353,15 +353,15 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
   emit_header(h, g0);
   CgPlan plans[CG_MAX_FUNCS];
   size_t arena = 0, naive = 0;
-  int nkernels = 0;
+  int nkernels = 0, nks[CG_MAX_FUNCS]; /* kernels per function */
   for (int f = 0; f < prog->nfuncs; f++) {
     cg_plan(prog->funcs[f], master, &plans[f]);
     if (plans[f].arena_bytes > arena) arena = plans[f].arena_bytes;
     if (plans[f].naive_bytes > naive) naive = plans[f].naive_bytes;
     CgKernel *ks;
-    int nk = cg_kernels(prog->funcs[f], &ks);
-    cg_kernels_free(ks, nk);
-    nkernels += nk;
+    nks[f] = cg_kernels(prog->funcs[f], &ks);
+    cg_kernels_free(ks, nks[f]);
+    nkernels += nks[f];
     for (int i = 0; i < prog->funcs[f]->nparams; i++)
       SM_ASSERT(ir_graph_find(master, prog->funcs[f]->params[i]->name));
   }
@@ -409,11 +409,9 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
     if (g->ninputs) sm_buf_printf(c, "%s_%s_inputs, ", m, prog->fnames[f]);
     else sm_buf_puts(c, "NULL, ");
     const char *run = f ? prog->fnames[f] : "infer";
-    CgKernel *ks;
-    int nk = cg_kernels(g, &ks);
-    cg_kernels_free(ks, nk);
-    sm_buf_printf(c, "%s_%s_outputs, %s_%s, %s_%s_prof, %d, ", m, prog->fnames[f], m, run, m, run, nk);
-    if (nk) sm_buf_printf(c, "%s_%s_kernels},\n", m, prog->fnames[f]);
+    sm_buf_printf(c, "%s_%s_outputs, %s_%s, %s_%s_prof, %d, ", m, prog->fnames[f], m, run, m, run,
+                  nks[f]);
+    if (nks[f]) sm_buf_printf(c, "%s_%s_kernels},\n", m, prog->fnames[f]);
     else sm_buf_puts(c, "NULL},\n");
   }
   sm_buf_puts(c, "};\n");

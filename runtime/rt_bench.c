@@ -172,13 +172,7 @@ void rt_bench_fill_inputs(const RtModel *m, int fn) {
       else if (train && i == td->in_step) v = 1;
       else if (t->dtype == RT_F32 || t->dtype == RT_F64) v = (float)(2 * rt_uniform(7, (uint64_t)i, (uint64_t)k) - 1);
       else v = (double)(k % 2);
-      switch (t->dtype) {
-      case RT_F32: ((float *)p)[k] = (float)v; break;
-      case RT_F64: ((double *)p)[k] = v; break;
-      case RT_I64: ((int64_t *)p)[k] = (int64_t)v; break;
-      case RT_I32: ((int32_t *)p)[k] = (int32_t)v; break;
-      default: ((uint8_t *)p)[k] = (uint8_t)v; break;
-      }
+      rt_elem_put(t->dtype, p, k, v);
     }
   }
 }

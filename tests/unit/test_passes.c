@@ -586,6 +586,24 @@ static IrTensor fetch(const void *p, const RtTensorDesc *td, IrType t) {
 /* the libclang check of generated code is covered by other suites */
 static const CgOptions copts = {.check = false, .opt = "-O1"};
 
+/* every parameter of two programs (same order and names; types from g) */
+static int compare_params(Lib *a, Lib *b, const IrGraph *g, double rtol, double atol,
+                          double *worst) {
+  int bad = 0;
+  for (int p = 0; p < a->desc->nparams; p++) {
+    const RtTensorDesc *da = &a->desc->params[p], *db = &b->desc->params[p];
+    assert_string_equal(da->name, db->name);
+    IrValue *v = ir_graph_find(g, da->name);
+    assert_non_null(v);
+    IrTensor x = fetch(rt_model_tensor(a->m, da), da, v->type);
+    IrTensor y = fetch(rt_model_tensor(b->m, db), db, v->type);
+    bad += compare("compiled parameter", da->name, &x, &y, rtol, atol, worst);
+    ir_tensor_free(&x);
+    ir_tensor_free(&y);
+  }
+  return bad;
+}
+
 /* runs function fn of both programs on the same inputs, compares outputs */
 static int run_both_tol(Lib *a, Lib *b, int fn, const IrGraph *g, const IrTensor *ins,
                         double rtol, double atol, double *worst) {
@@ -684,17 +702,7 @@ static void test_compiled_training(void **state) {
       bad += run_both(&a, &b, fn, ta.train, ins, &worst);
       for (int i = 0; i < 4; i++) ir_tensor_free(&ins[i]);
     }
-    for (int p = 0; p < a.desc->nparams; p++) {
-      const RtTensorDesc *da = &a.desc->params[p], *db = &b.desc->params[p];
-      assert_string_equal(da->name, db->name);
-      IrValue *v = ir_graph_find(ta.train, da->name);
-      assert_non_null(v);
-      IrTensor x = fetch(rt_model_tensor(a.m, da), da, v->type);
-      IrTensor y = fetch(rt_model_tensor(b.m, db), db, v->type);
-      bad += compare("compiled parameter", da->name, &x, &y, 1e-4, 1e-5, &worst);
-      ir_tensor_free(&x);
-      ir_tensor_free(&y);
-    }
+    bad += compare_params(&a, &b, ta.train, 1e-4, 1e-5, &worst);
     printf("# %s: 2 training steps (compiled): worst rel %.3g\n", examples[e], worst);
     lib_close(&a);
     lib_close(&b);
@@ -834,17 +842,7 @@ static void test_remat_training(void **state) {
     bad += run_both_tol(&a, &b, fn, ta.train, ins, 0, 0, &worst);
     for (int i = 0; i < 4; i++) ir_tensor_free(&ins[i]);
   }
-  for (int p = 0; p < a.desc->nparams; p++) {
-    const RtTensorDesc *da = &a.desc->params[p], *db = &b.desc->params[p];
-    assert_string_equal(da->name, db->name);
-    IrValue *v = ir_graph_find(ta.train, da->name);
-    assert_non_null(v);
-    IrTensor x = fetch(rt_model_tensor(a.m, da), da, v->type);
-    IrTensor y = fetch(rt_model_tensor(b.m, db), db, v->type);
-    bad += compare("compiled parameter", da->name, &x, &y, 0, 0, &worst);
-    ir_tensor_free(&x);
-    ir_tensor_free(&y);
-  }
+  bad += compare_params(&a, &b, ta.train, 0, 0, &worst);
   printf("# resnet_small: 3 training steps with remat (compiled): worst rel %.3g\n", worst);
   lib_close(&a);
   lib_close(&b);
