@@ -22,8 +22,8 @@
  * per shape: the minimum and mean ms of each library, and the largest
  * difference of the results to a direct double-precision computation at
  * sampled outputs, relative to the largest |value| there (exit status 1 when
- * above 1e-4 or not finite, 2 on bad input). OpenBLAS's threads and OpenMP's
- * slow each other down in one process; time each library in its own. */
+ * above 1e-4 or not finite, 2 on bad input). Threads are OpenMP's for both
+ * libraries (oneDNN's runtime; OpenBLAS called single-threaded from them). */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <math.h>
 #include <omp.h>
@@ -244,82 +244,130 @@ static void data_free(Data *d) {
   free(d->res);
 }
 
-/* ---- OpenBLAS: im2col + sgemm, then the epilogue ---- */
+/* ---- OpenBLAS: im2col + sgemm, then the epilogue ----
+ *
+ * Single-threaded sgemm calls on OpenMP threads, each on its own part of
+ * the output (samples and groups, else column blocks of a convolution;
+ * rows or columns of a gemm), with its im2col and epilogue: PyTorch's CPU
+ * convolution splits its batch this way. OpenBLAS's own pthreads would
+ * share the cores with OpenMP's (im2col, epilogue), and under chrt -f the
+ * two pools' spinning threads starved each other (a 3 ms convolution took
+ * 20-600 ms). */
 
 #ifdef HAVE_OPENBLAS
-/* col[(c*KH + kh)*KW + kw][oh*OW + ow] = x[c][oh*SH - PT + kh*DH][ow*SW - PL + kw*DW] or 0 */
-static void im2col(const float *x, float *col, const Shape *s, int64_t cg) {
-  int64_t rows = cg * s->kh * s->kw, ohw = s->oh * s->ow;
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; r++) {
+static int nthreads = 1;
+
+/* col[r][j - j0] = x[c][oh*SH - PT + kh*DH][ow*SW - PL + kw*DW] or 0 for the
+ * output columns j = oh*OW + ow in [j0, j1), rows r = (c*KH + kh)*KW + kw;
+ * each output row's run of valid ow is copied, the padding zeroed */
+static void im2col(const float *x, float *col, const Shape *s, int64_t cg, int64_t j0, int64_t j1) {
+  int64_t w = j1 - j0;
+  for (int64_t r = 0; r < cg * s->kh * s->kw; r++) {
     int64_t c = r / (s->kh * s->kw), kh = r / s->kw % s->kh, kw = r % s->kw;
+    int64_t off = kw * s->dw - s->pl; /* iw = ow*SW + off */
+    int64_t lo = off >= 0 ? 0 : (-off + s->sw - 1) / s->sw;           /* first ow with iw >= 0 */
+    int64_t hi = s->w - 1 - off < 0 ? 0 : (s->w - 1 - off) / s->sw + 1; /* first ow with iw >= W */
     const float *xc = x + c * s->h * s->w;
-    float *o = col + r * ohw;
-    for (int64_t oh = 0; oh < s->oh; oh++, o += s->ow) {
-      int64_t ih = oh * s->sh - s->pt + kh * s->dh;
-      if (ih < 0 || ih >= s->h) {
-        memset(o, 0, sizeof(float) * (size_t)s->ow);
-        continue;
+    float *o = col + r * w - j0;
+    for (int64_t j = j0; j < j1;) {
+      int64_t oh = j / s->ow, ow0 = j % s->ow, ow1 = s->ow < ow0 + j1 - j ? s->ow : ow0 + j1 - j;
+      int64_t ih = oh * s->sh - s->pt + kh * s->dh, a = lo > ow0 ? lo : ow0, b = hi < ow1 ? hi : ow1;
+      float *oo = o + j - ow0;
+      if (ih < 0 || ih >= s->h || a >= b) {
+        memset(oo + ow0, 0, sizeof(float) * (size_t)(ow1 - ow0));
+      } else {
+        const float *xr = xc + ih * s->w + off;
+        memset(oo + ow0, 0, sizeof(float) * (size_t)(a - ow0));
+        if (s->sw == 1) memcpy(oo + a, xr + a, sizeof(float) * (size_t)(b - a));
+        else
+          for (int64_t ow = a; ow < b; ow++) oo[ow] = xr[ow * s->sw];
+        memset(oo + b, 0, sizeof(float) * (size_t)(ow1 - b));
       }
-      for (int64_t ow = 0; ow < s->ow; ow++) {
-        int64_t iw = ow * s->sw - s->pl + kw * s->dw;
-        o[ow] = iw >= 0 && iw < s->w ? xc[ih * s->w + iw] : 0.0f;
-      }
+      j += ow1 - ow0;
     }
   }
 }
 
-/* y = relu(y + bias + res): bias per channel, `inner` elements per channel
- * run, `ch` channels, repeating over the outer dim */
-static void epilogue(float *y, const Shape *s, const Data *d, int64_t ch, int64_t inner) {
+/* y[r][j] = relu(y[r][j] + bias[ch(r, j)] + res[r][j]) for rows [0, rows) of
+ * `ld` elements, columns [j0, j1); the channel is the row (conv) or column (gemm) */
+static void epilogue(const Shape *s, const Data *d, float *y, int64_t off, int64_t rows,
+                     int64_t ld, int64_t j0, int64_t j1, int64_t ch0, int bias_per_row) {
   if (!s->bias && !s->sum && !s->relu) return;
-  int64_t outer = d->ny / (ch * inner);
-#pragma omp parallel for schedule(static)
-  for (int64_t oc = 0; oc < outer * ch; oc++) {
-    float bv = s->bias ? d->b[oc % ch] : 0.0f;
-    float *yy = y + oc * inner;
-    const float *rr = d->res + oc * inner;
-    for (int64_t i = 0; i < inner; i++) {
-      float v = yy[i] + bv + (s->sum ? rr[i] : 0.0f);
-      yy[i] = s->relu && v < 0 ? 0.0f : v;
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t j = j0; j < j1; j++) {
+      int64_t k = off + r * ld + j;
+      float v = y[k] + (s->bias ? d->b[bias_per_row ? ch0 + r : j] : 0.0f) + (s->sum ? d->res[k] : 0.0f);
+      y[k] = s->relu && v < 0 ? 0.0f : v;
     }
+}
+
+static int direct_1x1(const Shape *s) {
+  return s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && !s->pt && !s->pl && !s->pb &&
+         !s->pr;
+}
+
+/* columns per task: the whole output plane when samples x groups give every
+ * thread work, else one block per thread */
+static int64_t conv_block(const Shape *s) {
+  int64_t ohw = s->oh * s->ow;
+  if (s->n * s->g >= nthreads) return ohw;
+  int64_t b = (ohw + nthreads - 1) / nthreads;
+  return (b + 15) / 16 * 16;
+}
+
+static void blas_conv(const Shape *s, const Data *d, float *y, float *cols) {
+  int64_t cg = s->c / s->g, mg = s->m / s->g, kdim = cg * s->kh * s->kw, ohw = s->oh * s->ow;
+  int64_t cb = conv_block(s), nb = (ohw + cb - 1) / cb, ntask = s->n * s->g * nb;
+  int direct = direct_1x1(s);
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < ntask; t++) {
+    int64_t n = t / (s->g * nb), g = t / nb % s->g, j0 = t % nb * cb;
+    int64_t j1 = j0 + cb < ohw ? j0 + cb : ohw;
+    const float *xg = d->x + (n * s->c + g * cg) * s->h * s->w;
+    float *col = cols + (int64_t)omp_get_thread_num() * kdim * cb;
+    if (!direct) im2col(xg, col, s, cg, j0, j1);
+    int64_t yoff = (n * s->m + g * mg) * ohw;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)mg, (blasint)(j1 - j0),
+                (blasint)kdim, 1.0f, d->w + g * mg * kdim, (blasint)kdim, direct ? xg + j0 : col,
+                (blasint)(direct ? ohw : j1 - j0), 0.0f, y + yoff + j0, (blasint)ohw);
+    epilogue(s, d, y, yoff, mg, ohw, j0, j1, g * mg, 1);
   }
 }
 
-static void blas_conv(const Shape *s, const Data *d, float *y, float *col) {
-  int64_t cg = s->c / s->g, mg = s->m / s->g, kdim = cg * s->kh * s->kw, ohw = s->oh * s->ow;
-  int direct = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && !s->pt && !s->pl &&
-               !s->pb && !s->pr;
-  for (int64_t n = 0; n < s->n; n++)
-    for (int64_t g = 0; g < s->g; g++) {
-      const float *xg = d->x + (n * s->c + g * cg) * s->h * s->w;
-      if (!direct) im2col(xg, col, s, cg);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)mg, (blasint)ohw,
-                  (blasint)kdim, 1.0f, d->w + g * mg * kdim, (blasint)kdim, direct ? xg : col,
-                  (blasint)ohw, 0.0f, y + (n * s->m + g * mg) * ohw, (blasint)ohw);
-    }
-  epilogue(y, s, d, s->m, ohw);
-}
-
+/* tasks: every batch entry split into nthreads blocks of rows (M >= N) or columns */
 static void blas_gemm(const Shape *s, const Data *d, float *y) {
-  int64_t sa = s->gm * s->gk, sb = s->gk * s->gn, sc = s->gm * s->gn;
-  for (int64_t b = 0; b < s->gb; b++)
+  int64_t M = s->gm, N = s->gn, K = s->gk, by_rows = M >= N, len = by_rows ? M : N;
+  int64_t bl = (len + nthreads - 1) / nthreads, nb = (len + bl - 1) / bl;
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < s->gb * nb; t++) {
+    int64_t b = t / nb, i0 = t % nb * bl, i1 = i0 + bl < len ? i0 + bl : len;
+    const float *A = d->x + b * M * K, *B = d->w + b * K * N;
+    float *C = y + b * M * N;
+    int64_t m = by_rows ? i1 - i0 : M, n = by_rows ? N : i1 - i0;
+    if (by_rows) {
+      A += s->ta ? i0 : i0 * K;
+      C += i0 * N;
+    } else {
+      B += s->tb ? i0 * K : i0;
+      C += i0;
+    }
     cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans,
-                (blasint)s->gm, (blasint)s->gn, (blasint)s->gk, 1.0f, d->x + b * sa,
-                (blasint)(s->ta ? s->gm : s->gk), d->w + b * sb, (blasint)(s->tb ? s->gk : s->gn),
-                0.0f, y + b * sc, (blasint)s->gn);
-  epilogue(y, s, d, s->gn, 1);
+                (blasint)m, (blasint)n, (blasint)K, 1.0f, A, (blasint)(s->ta ? M : K), B,
+                (blasint)(s->tb ? K : N), 0.0f, C, (blasint)N);
+    int64_t r0 = by_rows ? i0 : 0, c0 = by_rows ? 0 : i0;
+    epilogue(s, d, y, b * M * N + r0 * N, m, N, c0, c0 + n, 0, 0);
+  }
 }
 
 typedef struct BlasRun {
   const Shape *s;
   const Data *d;
-  float *out, *col;
+  float *out, *cols;
 } BlasRun;
 
 static void blas_run(void *ctx) {
   BlasRun *b = ctx;
-  if (b->s->conv) blas_conv(b->s, b->d, b->out, b->col);
+  if (b->s->conv) blas_conv(b->s, b->d, b->out, b->cols);
   else blas_gemm(b->s, b->d, b->out);
 }
 
@@ -327,9 +375,10 @@ static Timing run_blas(const Shape *s, const Data *d, float *out, int warmup, in
   Timing t;
   snprintf(t.impl, sizeof t.impl, "%s", s->conv ? "im2col+sgemm" : "sgemm");
   BlasRun b = {s, d, out, NULL};
-  if (s->conv) b.col = xmalloc(sizeof(float) * (size_t)(s->c / s->g * s->kh * s->kw * s->oh * s->ow));
+  if (s->conv && !direct_1x1(s))
+    b.cols = xmalloc(sizeof(float) * (size_t)(nthreads * s->c / s->g * s->kh * s->kw * conv_block(s)));
   time_runs(blas_run, &b, warmup, repeat, &t);
-  free(b.col);
+  free(b.cols);
   return t;
 }
 #endif
@@ -602,10 +651,7 @@ int main(int argc, char **argv) {
   (void)time_runs;
   (void)check;
 #endif
-  if (use_blas && use_dnnl && threads > 1)
-    fprintf(stderr, "vs_blas: warning: OpenBLAS's threads and OpenMP's spinning threads slow each\n"
-                    "  other down in one process: time --lib openblas (with OMP_WAIT_POLICY=passive)\n"
-                    "  and --lib dnnl in separate runs, as vs_blas.py does\n");
+
   if (flush_n) {
     flush_buf = xmalloc(sizeof(float) * flush_n);
     memset(flush_buf, 0, sizeof(float) * flush_n);
@@ -650,7 +696,8 @@ int main(int argc, char **argv) {
   omp_set_num_threads(threads);
 #ifdef HAVE_OPENBLAS
   if (use_blas) {
-    openblas_set_num_threads(threads);
+    openblas_set_num_threads(1); /* threads: OpenMP's, see blas_conv */
+    nthreads = threads;
     const char *core = getenv("OPENBLAS_CORETYPE");
     printf("#%s(OPENBLAS_CORETYPE=%s)\n", OPENBLAS_VERSION, core ? core : "unset");
   }

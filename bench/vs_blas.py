@@ -12,9 +12,9 @@ inference function's kernels and the operand types and attributes of their
 conv2d / conv1d / gemm / matmul member, `smelt bench MODEL --top 0` gives
 each kernel's time (mean over --repeat profiled steps). bench/vs_blas.c,
 built here with cc, times the same shapes through OpenBLAS (im2col +
-cblas_sgemm, 1x1 stride-1 convolutions a plain sgemm) and oneDNN
-(convolution forward and matmul primitives), each library in its own
-process. Forward only: the training step's backward kernels are not
+single-threaded cblas_sgemm on OpenMP threads, 1x1 stride-1 convolutions a
+plain sgemm) and oneDNN (convolution forward and matmul primitives).
+Forward only: the training step's backward kernels are not
 covered. Standard library only (no numpy).
 """
 import argparse
@@ -277,18 +277,17 @@ def build_tool(tmp):
     return exe, have
 
 
-def vs_blas(exe, lib, shapes_file, threads, repeat, act, flush):
+def vs_blas(exe, shapes_file, threads, repeat, act, flush):
+    """{id: (lib -> (min ms, mean ms), err, dnnl impl)}, header lines, exit status"""
     env = dict(os.environ)
     env.setdefault("OPENBLAS_CORETYPE", "Haswell")
     env.setdefault("OMP_PROC_BIND", "close")
-    if lib == "openblas":
-        # OpenBLAS runs its own threads: OpenMP's (im2col, epilogue) must not spin long beside
-        # them (with the default spin, 1x64x56x56 3x3 im2col+sgemm took 33 ms instead of 3)
-        env.setdefault("GOMP_SPINCOUNT", "10000")
-    out = subprocess.run([exe, "--lib", lib, "--threads", str(threads), "--repeat", str(repeat),
-                          "--dnnl-act", act, "--flush", str(flush), shapes_file], capture_output=True, text=True, env=env)
-    if out.returncode not in (0, 1) or "id " not in out.stdout:
-        die(f"vs_blas --lib {lib} failed (exit {out.returncode}):\n{out.stdout}{out.stderr}")
+    env["OPENBLAS_NUM_THREADS"] = "1"  # called single-threaded from OpenMP threads
+    cmd = [exe, "--threads", str(threads), "--repeat", str(repeat), "--dnnl-act", act,
+           "--flush", str(flush), shapes_file]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if out.returncode not in (0, 1) or "\nid " not in out.stdout:
+        die(f"{' '.join(cmd)} failed (exit {out.returncode}):\n{out.stdout}{out.stderr}")
     rows, header = {}, []
     for line in out.stdout.splitlines():
         if line.startswith("#"):
@@ -297,8 +296,9 @@ def vs_blas(exe, lib, shapes_file, threads, repeat, act, flush):
         f = line.split()  # id op shape... MFLOP blas_min blas_mean dnnl_min dnnl_mean err impl
         if len(f) < 10 or f[0] == "id":
             continue
-        col = -6 if lib == "openblas" else -4
-        rows[f[0]] = (float(f[col]), float(f[col + 1]), f[-2], f[-1])
+        t = {lib: (float(f[c]), float(f[c + 1])) for lib, c in (("openblas", -6), ("dnnl", -4))
+             if f[c] != "-"}
+        rows[f[0]] = (t, f[-2], f[-1])
     if out.returncode == 1:
         print(out.stderr.strip(), file=sys.stderr)
     return rows, header, out.returncode
@@ -351,13 +351,9 @@ def model_table(args, exe, have, model, tmp):
         for line, sid in lines.items():
             f.write(f"{line} id={sid}\n")
     times, step_med, in_kernels = smelt_bench(args.smelt, model, args.threads, args.repeat)
-    ref, info, fail = {}, [], 0
-    for lib in have:
-        r, h, rc = vs_blas(exe, lib, sf, args.threads, args.repeat, args.dnnl_act,
-                           64 if args.cold else 0)
-        ref[lib] = r
-        info += [x for x in h if not x.startswith(("id", "difference"))][:1]
-        fail |= rc
+    ref, info, fail = vs_blas(exe, sf, args.threads, args.repeat, args.dnnl_act,
+                              64 if args.cold else 0)
+    info = [x for x in info if x.startswith(("OpenBLAS", "oneDNN"))]
     stat = 1 if args.stat == "mean" else 0
     print(f"\n== {os.path.relpath(model, ROOT)}: {args.threads} thread{'s' * (args.threads > 1)}, "
           f"smelt step {step_med:.3f} ms median ({in_kernels:.3f} ms in kernels)")
@@ -372,20 +368,17 @@ def model_table(args, exe, have, model, tmp):
         epi = [x for x in f if x in ("bias", "sum", "relu")]
         epi = "+".join(epi) + (f" ({note}?)" if note else "")
         sm = times.get(kname)
-        b = ref.get("openblas", {}).get(sid)
-        d = ref.get("dnnl", {}).get(sid)
-        bt = (b[0], b[1])[stat] if b else None
-        dt = (d[0], d[1])[stat] if d else None
-        errs = [x[2] for x in (b, d) if x]
-        err = max(errs, key=lambda e: float(e.rstrip("!"))) if errs else "-"
+        t, err, impl = ref.get(sid, ({}, "-", "-"))
+        bt = t["openblas"][stat] if "openblas" in t else None
+        dt = t["dnnl"][stat] if "dnnl" in t else None
         if sm is not None:
             tot["smelt"] += sm
         tot["openblas"] += bt or 0
         tot["dnnl"] += dt or 0
         print(f"{kname:<7} {desc[:34]:<34} {epi[:14]:<14} {fmt(sm)} {fmt(bt)} {fmt(dt)} "
-              f"{ratio(bt, sm):>7} {ratio(dt, sm):>7}  {err:>8}  {d[3] if d else '-'}")
-    bt = tot["openblas"] if "openblas" in ref else None
-    dt = tot["dnnl"] if "dnnl" in ref else None
+              f"{ratio(bt, sm):>7} {ratio(dt, sm):>7}  {err:>8}  {impl}")
+    bt = tot["openblas"] if "openblas" in have else None
+    dt = tot["dnnl"] if "dnnl" in have else None
     print(f"{'total':<7} {f'{len(rows)} kernels, {len(lines)} distinct shapes':<34} {'':<14} "
           f"{fmt(tot['smelt'])} {fmt(bt)} {fmt(dt)} {ratio(bt, tot['smelt']):>7} "
           f"{ratio(dt, tot['smelt']):>7}")
@@ -394,11 +387,12 @@ def model_table(args, exe, have, model, tmp):
 
 LEGEND = [
     "ms per kernel call. smelt: mean over --repeat profiled steps of `smelt bench`, each kernel "
-    "inside the whole step, its fused epilogue included. OpenBLAS: im2col + cblas_sgemm per "
-    "sample and group (1x1 stride-1 convolutions: sgemm on the input), then one pass over the "
-    "output for the epilogue. oneDNN: convolution forward / matmul primitive with bias and "
-    "sum/relu post-ops, weights in the primitive's layout (reordered once, untimed). Both: the "
-    "{stat} over --repeat runs after 3 warm-ups, each library in its own process, {cache}.",
+    "inside the whole step, its fused epilogue included. OpenBLAS: im2col + single-threaded "
+    "cblas_sgemm + epilogue per task on OpenMP threads (tasks: samples x groups, else column "
+    "blocks; gemm: row or column blocks); 1x1 stride-1 convolutions skip the im2col. oneDNN: "
+    "convolution forward / matmul primitive with bias and sum/relu post-ops, weights in the "
+    "primitive's layout (reordered once, untimed). Both: the {stat} over --repeat runs after "
+    "3 warm-ups, {cache}.",
     "epilogue: bias = per-channel add (batchnorm's shift; its scale counts as folded into the "
     "weights and is not redone by the references), sum = residual add, relu; '(op?)' = a fused "
     "member the references do not run.",
@@ -450,7 +444,7 @@ def main():
     for i, par in enumerate(LEGEND):
         print(textwrap.fill(par.format(stat=args.stat, cache=cache), 96,
                             initial_indent="legend: " if i == 0 else "  ",
-                            subsequent_indent="  "))
+                            subsequent_indent="  ", break_on_hyphens=False))
     if tmp_ctx:
         tmp_ctx.cleanup()
     return 1 if fail else 0
