@@ -600,13 +600,14 @@ static void inspect_memory(SmBuf *b, const CgProgram *prog, bool json) {
       sm_buf_printf(b, "%s{\"name\": ", f ? ", " : "");
       json_str(b, prog->fnames[f]);
       sm_buf_printf(b, ", \"arena_bytes\": %zu, \"naive_bytes\": %zu, \"param_bytes\": %zu, "
-                    "\"strategy\": \"%s\", \"buffers\": [", p.arena_bytes, p.naive_bytes,
-                    p.param_bytes, p.strategy);
+                    "\"workspace_bytes\": %zu, \"strategy\": \"%s\", \"buffers\": [",
+                    p.arena_bytes, p.naive_bytes, p.param_bytes, cg_workspace_bytes(g), p.strategy);
     } else {
       sm_buf_printf(b, "# function %s: arena %zu bytes (%.1f%% of %zu without reuse; %s), "
-                    "parameters %zu bytes\n", prog->fnames[f], p.arena_bytes,
+                    "parameters %zu bytes; then a %zu-byte GEMM workspace\n", prog->fnames[f],
+                    p.arena_bytes,
                     p.naive_bytes ? 100.0 * (double)p.arena_bytes / (double)p.naive_bytes : 0.0,
-                    p.naive_bytes, p.strategy, p.param_bytes);
+                    p.naive_bytes, p.strategy, p.param_bytes, cg_workspace_bytes(g));
       sm_buf_printf(b, "%-24s %12s %12s %s\n", "buffer", "bytes", "offset", "live kernels");
     }
     int nb = 0;

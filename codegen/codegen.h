@@ -27,6 +27,9 @@ typedef struct CgKernel {
  * buffer: no kernel, no memory of its own. */
 bool cg_is_alias(const IrGraph *g, const IrNode *n);
 
+/* Bytes of the GEMM workspace g's kernels pack into (the largest any one
+ * needs; it follows the planned activations in the arena). */
+size_t cg_workspace_bytes(const IrGraph *g);
 /* The kernel schedule of g (after pass_fuse). Returns the count. */
 int cg_kernels(const IrGraph *g, CgKernel **out);
 void cg_kernels_free(CgKernel *ks, int nk);

@@ -35,8 +35,43 @@ static bool shares_storage(const CgPlan *p, const CgKernel *K) {
   return false;
 }
 
-static void emit_kernel(SmBuf *c, const char *fn, const CgKernel *K, const CgPlan *p) {
+/* The statements of kernel K; returns the workspace (floats) they use. */
+static int64_t emit_kernel_body(SmBuf *body, const CgKernel *K) {
   const IrNode *n = K->anchor;
+  gemm_core_ws_reset();
+  if (K->nm == 1) {
+    n->op->emit(body, n);
+  } else if (has_producer(K)) {
+    OpEpilogue e = {.prod = K->mem[0], .mem = K->mem + 1, .nm = K->nm - 1, .ins = K->ins,
+                    .nin = K->nin, .outs = K->outs, .nouts = K->nout};
+    op_emit_fused(body, &e);
+  } else {
+    ew_emit_group(body, K->mem, K->nm, K->ins, K->nin, K->outs, K->nout);
+  }
+  return gemm_core_ws_floats();
+}
+
+size_t cg_workspace_bytes(const IrGraph *g) {
+  CgKernel *ks;
+  int nk = cg_kernels(g, &ks);
+  int64_t most = 0;
+  for (int k = 0; k < nk; k++) {
+    SmBuf body = {0};
+    int64_t w = emit_kernel_body(&body, &ks[k]);
+    sm_buf_free(&body);
+    if (w > most) most = w;
+  }
+  cg_kernels_free(ks, nk);
+  return (size_t)most * sizeof(float);
+}
+
+/* Emits kernel K; *ws_floats: the workspace its body uses (0: none, and
+ * no `ws` parameter). */
+static void emit_kernel(SmBuf *c, const char *fn, const CgKernel *K, const CgPlan *p,
+                        int64_t *ws_floats) {
+  const IrNode *n = K->anchor;
+  SmBuf body = {0};
+  *ws_floats = emit_kernel_body(&body, K);
   if (fn) sm_buf_printf(c, "/* %s.k%d: ", fn, n->id);
   else sm_buf_printf(c, "/* k%d: ", n->id);
   if (K->nm > 1) sm_buf_puts(c, "fused ");
@@ -68,16 +103,10 @@ static void emit_kernel(SmBuf *c, const char *fn, const CgKernel *K, const CgPla
   for (int i = 0; i < K->nin; i++)
     sm_buf_printf(c, "%sconst %s *%sin%d", i || K->nout ? ", " : "",
                   ir_dtype_ctype(K->ins[i]->type.dtype), rq, i);
+  if (*ws_floats) sm_buf_puts(c, ", float *restrict ws");
   sm_buf_puts(c, ") {\n");
-  if (K->nm == 1) {
-    n->op->emit(c, n);
-  } else if (has_producer(K)) {
-    OpEpilogue e = {.prod = K->mem[0], .mem = K->mem + 1, .nm = K->nm - 1, .ins = K->ins,
-                    .nin = K->nin, .outs = K->outs, .nouts = K->nout};
-    op_emit_fused(c, &e);
-  } else {
-    ew_emit_group(c, K->mem, K->nm, K->ins, K->nin, K->outs, K->nout);
-  }
+  sm_buf_puts(c, sm_buf_str(&body));
+  sm_buf_free(&body);
   sm_buf_puts(c, "}\n\n");
 }
 
@@ -230,8 +259,10 @@ static void emit_header(SmBuf *h, const IrGraph *g) {
 
 /* The step function: the kernels in order. The profiled variant (prof)
  * adds each kernel's seconds into t[k] (`smelt bench`, `./model bench`). */
+/* The step function: its kernels in order; those with a workspace get
+ * the arena from byte ws_off on. */
 static void emit_step(SmBuf *c, const char *model, const char *fn, const CgKernel *ks,
-                      int nk, const CgPlan *p, bool prof) {
+                      int nk, const CgPlan *p, const int64_t *kws, size_t ws_off, bool prof) {
   sm_buf_printf(c, "static void %s_%s%s(unsigned char *restrict P, unsigned char *restrict A%s) {\n",
                 model, fn ? fn : "infer", prof ? "_prof" : "", prof ? ", double *restrict t" : "");
   bool uses_p = false, uses_a = false;
@@ -240,6 +271,7 @@ static void emit_step(SmBuf *c, const char *model, const char *fn, const CgKerne
       *(p->slots[ks[k].ins[i]->id].region == RT_REGION_PARAMS ? &uses_p : &uses_a) = true;
     for (int i = 0; i < ks[k].nout; i++)
       *(p->slots[ks[k].outs[i]->id].region == RT_REGION_PARAMS ? &uses_p : &uses_a) = true;
+    uses_a |= kws[k] > 0;
   }
   if (!uses_p) sm_buf_puts(c, "  (void)P;\n");
   if (!uses_a) sm_buf_puts(c, "  (void)A;\n");
@@ -258,6 +290,7 @@ static void emit_step(SmBuf *c, const char *model, const char *fn, const CgKerne
       if (i || K->nout) sm_buf_puts(c, ", ");
       emit_ptr(c, p, K->ins[i], true);
     }
+    if (kws[k]) sm_buf_printf(c, "%s(float *)(A + %zu)", K->nin || K->nout ? ", " : "", ws_off);
     sm_buf_puts(c, ");\n");
     if (prof) sm_buf_printf(c, "  c1 = rt_now(); t[%d] += c1 - c0; c0 = c1;\n", k);
   }
@@ -365,26 +398,42 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
     for (int i = 0; i < prog->funcs[f]->nparams; i++)
       SM_ASSERT(ir_graph_find(master, prog->funcs[f]->params[i]->name));
   }
+  /* kernels first: their workspace (GEMM packing panels, shared by the
+   * kernels of a function as they run one at a time) follows the planned
+   * activations of the function in the arena */
+  SmBuf kbuf = {0};
+  size_t ws_bytes = 0;
+  for (int f = 0; f < prog->nfuncs; f++) {
+    const char *fn = f ? prog->fnames[f] : NULL;
+    CgKernel *ks;
+    int nk = cg_kernels(prog->funcs[f], &ks);
+    int64_t *kws = sm_xcalloc((size_t)nk + 1, sizeof *kws), ws_max = 0;
+    for (int k = 0; k < nk; k++) {
+      emit_kernel(&kbuf, fn, &ks[k], &plans[f], &kws[k]);
+      if (kws[k] > ws_max) ws_max = kws[k];
+    }
+    size_t ws_off = (plans[f].arena_bytes + 63) / 64 * 64, wsb = (size_t)ws_max * sizeof(float);
+    if (wsb && ws_off + wsb > arena) arena = ws_off + wsb;
+    if (wsb > ws_bytes) ws_bytes = wsb;
+    emit_step(&kbuf, m, fn, ks, nk, &plans[f], kws, ws_off, false);
+    emit_step(&kbuf, m, fn, ks, nk, &plans[f], kws, ws_off, true);
+    emit_kernel_table(&kbuf, m, prog->fnames[f], ks, nk);
+    free(kws);
+    cg_kernels_free(ks, nk);
+  }
   int64_t nparam_elems = 0;
   for (int i = 0; i < master->nparams; i++) nparam_elems += ir_type_numel(&master->params[i]->type);
   sm_buf_printf(c,
                 "/* %s.c: generated by smelt. Do not edit.\n"
                 " * %d function%s, %d kernels; %lld parameter elements (%zu bytes); "
-                "activation arena %zu bytes (%zu without reuse). */\n"
-                "#include <math.h>\n#include <stdint.h>\n#include <string.h>\n\n"
+                "arena %zu bytes (activations, %zu without reuse, then a %zu-byte GEMM workspace). */\n"
+                "#include <math.h>\n#include <stdint.h>\n#include <string.h>\n"
+                "#ifdef _OPENMP\n#include <omp.h>\n#endif\n\n"
                 "#include \"rt_math.h\"\n#include \"rt_model.h\"\n#include \"%s.h\"\n\n",
                 m, prog->nfuncs, prog->nfuncs == 1 ? "" : "s", nkernels,
-                (long long)nparam_elems, plans[0].param_bytes, arena, naive, m);
-  for (int f = 0; f < prog->nfuncs; f++) {
-    const char *fn = f ? prog->fnames[f] : NULL;
-    CgKernel *ks;
-    int nk = cg_kernels(prog->funcs[f], &ks);
-    for (int k = 0; k < nk; k++) emit_kernel(c, fn, &ks[k], &plans[f]);
-    emit_step(c, m, f ? fn : NULL, ks, nk, &plans[f], false);
-    emit_step(c, m, f ? fn : NULL, ks, nk, &plans[f], true);
-    emit_kernel_table(c, m, prog->fnames[f], ks, nk);
-    cg_kernels_free(ks, nk);
-  }
+                (long long)nparam_elems, plans[0].param_bytes, arena, naive, ws_bytes, m);
+  sm_buf_puts(c, sm_buf_str(&kbuf));
+  sm_buf_free(&kbuf);
   bool *emb = sm_xcalloc((size_t)master->nparams + 1, 1);
   bool any_emb = false;
   for (int i = 0; i < master->nparams; i++) any_emb |= emb[i] = embeds(master, o, i);

@@ -92,8 +92,15 @@ bool gemm_core_fits(int64_t M, int64_t N, int64_t K);
 /* Whether the blocked kernel reduces K in a single block (no partial sums
  * stored between blocks). */
 bool gemm_core_one_k_block(int64_t K);
-/* Writes the statements (a block) computing the product. */
+/* Writes the statements (a block) computing the product. They pack into
+ * `ws`, a float pointer the kernel receives (64-byte aligned): one slice
+ * per thread for the A block and the B panel. */
 void gemm_core_emit(SmBuf *b, const GemmCore *g);
+/* The workspace (floats) that the products emitted since the last reset
+ * use: the largest of them, as they run one after another. The compiler
+ * resets it before each kernel body and passes `ws` when it is non-zero. */
+void gemm_core_ws_reset(void);
+int64_t gemm_core_ws_floats(void);
 
 /* Producers' fused forms (linalg.c, nn.c): emit the GEMM form with the
  * epilogue and return true, or emit nothing and return false when the

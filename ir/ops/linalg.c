@@ -68,58 +68,94 @@ typedef struct CoreVar {
 typedef struct CoreGrid {
   int64_t tm, tn;      /* tasks along rows and columns per batch entry */
   int64_t mc, nc, kc;  /* block sizes */
+  int64_t nthr;        /* threads with a workspace slice (1: serial) */
   bool par;
 } CoreGrid;
 
 static int64_t ceil_div64(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
 bool gemm_core_fits(int64_t M, int64_t N, int64_t K) {
   return M >= 2 && N >= 4 && K >= 1 && M * N * K >= 1024;
 }
 
-/* K block: K in equal blocks of at most 256 */
-static int64_t core_kc(int64_t K) { return ceil_div64(K, ceil_div64(K, 256)); }
+/* K block: K in equal blocks of at most 1024. Long K blocks keep each
+ * accumulator tile in registers longest and C is read back least; with
+ * 256 the 1024^3 product ran at 73-80 GFLOP/s on one thread, with 1024 at
+ * 101-104 (bench/sgemm.sh, A/B in one process). */
+static int64_t core_kc(int64_t K) { return ceil_div64(K, ceil_div64(K, 1024)); }
 
 bool gemm_core_one_k_block(int64_t K) { return core_kc(K) >= K; }
 
+enum { CORE_MC = 64, CORE_NC = 512 };
+
+/* Whether the micro-kernel broadcasts A straight from its rows instead of
+ * a packed block, for tasks of `cols` columns: rows contiguous along k, no
+ * scaling, and few column slivers per task to amortize a packing over
+ * (ResNet-18's layer-4 convolutions, 512 x 49 x 4608: the weights are read
+ * once, and packing them cost as much as the product). Row strides of a
+ * multiple of 4 KiB would put all of a tile's rows in the same L1 sets
+ * (1024^3: 73 GFLOP/s so, 103 packed): packed then. */
+static bool core_direct_a(const GemmCore *g, int nr, int64_t cols) {
+  if (g->pack_a || g->alpha != 1 || g->as_k != 1 || (g->as_i * 4) % 4096 == 0) return false;
+  return ceil_div64(cols, nr) <= 4;
+}
+
+/* Per-thread cost of a task grid, in FLOP-equivalents: the padded tiles a
+ * thread multiplies, plus the panels it packs (B once per row task, A once
+ * per column block of NC), a packed element counted as 32 FLOPs. */
+static double grid_cost(const GemmCore *g, int mr, int nr, int64_t tm, int64_t tn, int64_t T) {
+  int64_t mt = ceil_div64(g->M, mr), nt = ceil_div64(g->N, nr);
+  int64_t rows = ceil_div64(mt, tm) * mr, cols = ceil_div64(nt, tn) * nr;
+  double per_thread = (double)ceil_div64(tm * tn * g->nbatch, T);
+  double mul = 2.0 * (double)rows * (double)cols * (double)g->K;
+  double pack = (double)g->K * (double)cols;
+  if (!core_direct_a(g, nr, cols))
+    pack += (double)rows * (double)g->K * (double)ceil_div64(cols, CORE_NC);
+  return per_thread * (mul + 32.0 * pack);
+}
+
+/* Tasks: for a big enough product, the grid of (row, column) tasks of
+ * least per-thread cost among 1, 2 and 4 tasks per core of the compiling
+ * machine (the code is built for it, as with -march=native); many batch
+ * entries are tasks of their own. Each thread packs into its own slice
+ * of the kernel's workspace. */
 static CoreGrid core_grid(const GemmCore *g, int mr, int nr) {
-  CoreGrid r = {.tm = 1, .tn = 1};
+  CoreGrid r = {.tm = 1, .tn = 1, .nthr = 1};
   double flops = 2.0 * (double)g->M * (double)g->N * (double)g->K * (double)g->nbatch;
-  r.par = flops >= 2e6;
+  int64_t T = sm_ncpu();
+  r.par = flops >= 2e6 && T > 1;
   int64_t mt = ceil_div64(g->M, mr), nt = ceil_div64(g->N, nr);
   if (r.par && g->nbatch < 16) {
-    /* about 8 MFLOP per task, a power of two between 2 and 64 tasks; a
-     * gathered B panel (im2col) of few columns is packed again by every
-     * row task, so there at most 2 tasks per core of the compiling machine
-     * (the code is built for it, as with -march=native): ResNet-18's
-     * layer-4 convolutions (512 x 49 x 4608) packed B 16 times */
-    int64_t cap = 64;
-    if (g->pack_b && g->N <= 256 && 2 * sm_ncpu() < cap) cap = 2 * sm_ncpu();
-    int64_t want = 2;
-    while (want < cap && (double)want * 2 * 8e6 <= flops) want *= 2;
-    int64_t per = want / g->nbatch;
-    if (per < 1) per = 1;
     double best = -1;
-    for (int64_t tm = 1; tm <= per; tm *= 2) {
-      int64_t tn = per / tm;
-      if (tm > mt || tn > nt) continue;
-      /* repacking: B once per row task, A once per column task */
-      double cost = (double)tm * (double)g->N + (double)tn * (double)g->M;
-      if (best < 0 || cost < best) best = cost, r.tm = tm, r.tn = tn;
-    }
-    if (best < 0) { /* too few tiles: split what there is */
-      r.tm = mt < per ? mt : per;
-      r.tn = nt < per / r.tm ? nt : per / r.tm;
-      if (r.tn < 1) r.tn = 1;
+    for (int64_t f = 1; f <= 4; f *= 2) {
+      int64_t want = T * f, per = ceil_div64(want, g->nbatch);
+      for (int64_t tm = 1; tm <= per; tm++) {
+        if (per % tm) continue;
+        int64_t tn = per / tm;
+        if (tm > mt || tn > nt) continue;
+        double cost = grid_cost(g, mr, nr, tm, tn, T);
+        if (best < 0 || cost < best) best = cost, r.tm = tm, r.tn = tn;
+      }
     }
   }
+  int64_t ntask = g->nbatch * r.tm * r.tn;
+  if (ntask < 2) r.par = false;
+  if (r.par) r.nthr = min64(T, ntask);
   int64_t rows = ceil_div64(mt, r.tm) * mr, cols = ceil_div64(nt, r.tn) * nr;
-  r.mc = min64(rows, (128 / mr) * mr);
-  r.nc = min64(cols, (256 / nr) * nr);
+  r.mc = min64(rows, (CORE_MC / mr) * mr);
+  r.nc = min64(cols, (CORE_NC / nr) * nr);
   r.kc = core_kc(g->K);
   return r;
 }
+
+/* The workspace the kernel being emitted needs so far (floats); the
+ * compiler is single-threaded and emits one kernel at a time. */
+static int64_t ws_floats;
+
+/* floats of one thread's slice: the packed A block, then the B panel */
+static int64_t core_slice(const CoreGrid *G) { return round16(G->mc * G->kc) + round16(G->nc * G->kc); }
 
 /* Default B packer: strided B(k,j) = b[k*bs_k + j*bs_j]. */
 static void core_pack_b(SmBuf *b, const GemmCore *g, int nr, int ind) {
@@ -127,6 +163,13 @@ static void core_pack_b(SmBuf *b, const GemmCore *g, int nr, int ind) {
   long long N = g->N, sk = g->bs_k, sj = g->bs_j;
   sm_buf_printf(b, "%*sfor (int64_t jr = 0; jr < nc; jr += %d) {\n", ind, sp, nr);
   sm_buf_printf(b, "%*s  float *d = bp + jr * kc;\n", ind, sp);
+  if (sj == 1) { /* a whole sliver inside B: plain row copies */
+    sm_buf_printf(b, "%*s  if (jc + jr + %d <= %lld) {\n", ind, sp, nr, N);
+    sm_buf_printf(b, "%*s    for (int64_t k = 0; k < kc; k++)\n", ind, sp);
+    sm_buf_printf(b, "%*s      for (int64_t q = 0; q < %d; q++) d[k * %d + q] = bm[(pc + k) * %lld + jc + jr + q];\n",
+                  ind, sp, nr, nr, sk);
+    sm_buf_printf(b, "%*s    continue;\n%*s  }\n", ind, sp, ind, sp);
+  }
   if (sj == 1 || sk != 1) { /* rows of B contiguous along j: copy them */
     sm_buf_printf(b, "%*s  for (int64_t k = 0; k < kc; k++)\n", ind, sp);
     sm_buf_printf(b, "%*s    for (int64_t q = 0; q < %d; q++) {\n", ind, sp, nr);
@@ -298,6 +341,7 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
   long long M = g->M, N = g->N, K = g->K, nb = g->nbatch;
   int64_t mt = ceil_div64(g->M, mr), nt = ceil_div64(g->N, nr);
   bool split_k = G.kc < g->K, has_bias = g->bias && g->beta != 0;
+  bool direct_a = core_direct_a(g, nr, G.nc);
   sm_buf_printf(b, "  {\n    /* %d x %d register tile (%d-lane vectors); blocks mc %lld, nc %lld, kc %lld;"
                    " %lld x %lld tasks per product */\n",
                 mr, nr, vw, (long long)G.mc, (long long)G.nc, (long long)G.kc,
@@ -306,8 +350,22 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
   sm_buf_printf(b, "#if defined(__GNUC__) && !defined(__clang__) && %s\n", v->fma_cond);
   sm_buf_printf(b, "#define SM_FMA(x, y, z) %s\n#else\n", v->fma);
   sm_buf_puts(b, "#define SM_FMA(x, y, z) ((x) * (y) + (z))\n#endif\n");
-  int64_t ntask = g->nbatch * G.tm * G.tn;
-  if (G.par && ntask > 1) sm_buf_puts(b, "    #pragma omp parallel for schedule(static)\n");
+  int64_t ntask = g->nbatch * G.tm * G.tn, slice = core_slice(&G);
+  if (G.nthr * slice > ws_floats) ws_floats = G.nthr * slice;
+  /* each thread packs into its own slice of the workspace `ws`: at most
+   * nthr threads (more would share a slice) */
+  if (G.par) {
+    sm_buf_printf(b, "    int sm_nt = 1;\n#ifdef _OPENMP\n    sm_nt = omp_get_max_threads() < %lld ? omp_get_max_threads() : %lld;\n#endif\n",
+                  (long long)G.nthr, (long long)G.nthr);
+    sm_buf_puts(b, "    #pragma omp parallel num_threads(sm_nt)\n    {\n");
+    sm_buf_printf(b, "#ifdef _OPENMP\n    float *const ap = ws + (int64_t)omp_get_thread_num() * %lld;\n"
+                     "#else\n    float *const ap = ws;\n#endif\n",
+                  (long long)slice);
+  } else {
+    sm_buf_puts(b, "    {\n    float *const ap = ws;\n");
+  }
+  sm_buf_printf(b, "    float *const bp = ap + %lld;\n", (long long)round16(G.mc * G.kc));
+  if (G.par) sm_buf_puts(b, "    #pragma omp for schedule(static)\n");
   sm_buf_printf(b, "    for (int64_t task = 0; task < %lld; task++) {\n", (long long)ntask);
   const char *sp = "      ";
   if (nb > 1) sm_buf_printf(b, "%sconst int64_t t = task / %lld;\n", sp, (long long)(G.tm * G.tn));
@@ -319,8 +377,6 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
                 sp, (long long)mt, (long long)G.tm, mr, M, (long long)mt, (long long)G.tm, mr, M);
   sm_buf_printf(b, "%sconst int64_t j1 = (tc + 1) * %lld / %lld * %d < %lld ? (tc + 1) * %lld / %lld * %d : %lld;\n",
                 sp, (long long)nt, (long long)G.tn, nr, N, (long long)nt, (long long)G.tn, nr, N);
-  sm_buf_printf(b, "%sfloat ap[%lld] __attribute__((aligned(64)));\n", sp, (long long)(G.mc * G.kc));
-  sm_buf_printf(b, "%sfloat bp[%lld] __attribute__((aligned(64)));\n", sp, (long long)(G.nc * G.kc));
   sm_buf_printf(b, "%sconst float *a = %s;\n", sp, g->a);
   if (!g->pack_b) sm_buf_printf(b, "%sconst float *bm = %s;\n", sp, g->b);
   sm_buf_printf(b, "%sfloat *c = %s;\n", sp, g->c);
@@ -336,7 +392,8 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
   sm_buf_printf(b, "%s    for (int64_t ic = i0; ic < i1; ic += %lld) {\n", sp, (long long)G.mc);
   sm_buf_printf(b, "%s      const int64_t mc = i1 - ic < %lld ? i1 - ic : %lld;\n", sp,
                 (long long)G.mc, (long long)G.mc);
-  if (g->pack_a) g->pack_a(b, g, mr, 12);
+  if (direct_a) sm_buf_printf(b, "%s      (void)ap;\n", sp);
+  else if (g->pack_a) g->pack_a(b, g, mr, 12);
   else core_pack_a(b, g, mr, 12);
   /* an epilogue updating a parameter in place reads and writes it (and
    * its state) at every element: tiles along rows then, so those accesses
@@ -353,7 +410,15 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
     sm_buf_printf(b, "%s        for (int64_t ir = 0; ir < mc; ir += %d) {\n", sp, mr);
   }
   const char *s2 = "                ";
-  sm_buf_printf(b, "%sconst float *pa = ap + ir * kc, *pb = bp + jr * kc;\n", s2);
+  if (direct_a) {
+    /* rows past M repeat row M-1: computed, never stored */
+    sm_buf_printf(b, "%sconst float *pb = bp + jr * kc;\n", s2);
+    for (int r = 0; r < mr; r++)
+      sm_buf_printf(b, "%sconst float *pa%d = a + (ic + ir + %d < %lld ? ic + ir + %d : %lld) * %lld + pc;\n",
+                    s2, r, r, M, r, M - 1, (long long)g->as_i);
+  } else {
+    sm_buf_printf(b, "%sconst float *pa = ap + ir * kc, *pb = bp + jr * kc;\n", s2);
+  }
   sm_buf_printf(b, "%svf ", s2);
   for (int r = 0; r < mr; r++)
     for (int q = 0; q < nv; q++) sm_buf_printf(b, "%sc%d_%d = {0}", r || q ? ", " : "", r, q);
@@ -363,7 +428,8 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
     sm_buf_printf(b, "%s  const vf b%d = *(const vf *)(pb + k * %d + %d);\n", s2, q, nr, q * vw);
   for (int r = 0; r < mr; r++) {
     /* x - 0 is exact, so the compiler folds it to a plain broadcast load */
-    sm_buf_printf(b, "%s  { const vf x = pa[k * %d + %d] - (vf){0};", s2, mr, r);
+    if (direct_a) sm_buf_printf(b, "%s  { const vf x = pa%d[k] - (vf){0};", s2, r);
+    else sm_buf_printf(b, "%s  { const vf x = pa[k * %d + %d] - (vf){0};", s2, mr, r);
     for (int q = 0; q < nv; q++) sm_buf_printf(b, " c%d_%d = SM_FMA(x, b%d, c%d_%d);", r, q, q, r, q);
     sm_buf_puts(b, " }\n");
   }
@@ -383,8 +449,12 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
     core_store_epilogue(b, g, v, split_k, has_bias);
   }
   sm_buf_printf(b, "%s      }\n%s    }\n%s  }\n%s}\n", sp, sp, sp, sp);
-  sm_buf_puts(b, "    }\n#undef SM_FMA\n  }\n");
+  sm_buf_puts(b, "    }\n    }\n#undef SM_FMA\n  }\n");
 }
+
+void gemm_core_ws_reset(void) { ws_floats = 0; }
+
+int64_t gemm_core_ws_floats(void) { return ws_floats; }
 
 void gemm_core_emit(SmBuf *b, const GemmCore *g) {
   static const CoreVar wide = {16, 8, 2, "defined(__AVX512F__)",

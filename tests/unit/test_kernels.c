@@ -3,8 +3,10 @@
  * that reach every path of the emitter: edge tiles in M, N and K (sizes 1,
  * 7, 8, 9, 15, 16, 17, 63, 65, 127, 257 in every position, around the 6/8
  * row and 16/32 column tiles of both vector variants), every transpose
- * combination, split K blocks (K > 256, accumulating into C), alpha, beta
- * and every bias form, batched and broadcast matmul, the OpenMP task grid,
+ * combination, split K blocks (K > 1024, accumulating into C), alpha, beta
+ * and every bias form, A packed and read in place, batched and broadcast
+ * matmul, the OpenMP task grids of several core counts with more and fewer
+ * threads than workspace slices,
  * and convolutions with strides, pads, dilations, groups, 1x1 and 1-D,
  * forward and backward (data and weight gradients).
  * Many products share one model text so each test compiles once.
@@ -12,11 +14,13 @@
  * Tolerance: inputs are U[-1,1), so each product term is below 1 in
  * magnitude and an f32 sum of K terms (FMA or not, any order) is within
  * K * 2^-24 * (sum of |terms|) <= K^2 * 6e-8 of the double reference in the
- * worst case, and ~sqrt(K) * 6e-8 * K typically. With K <= 784 here we use
- * atol 1e-4 + rtol 1e-5: a wrong index, a dropped tile or a missing K block
+ * worst case, and ~sqrt(K) * 6e-8 * sqrt(K) typically. With K <= 1100 here we
+ * use atol 1e-4 + rtol 1e-5: a wrong index, a dropped tile or a missing K block
  * is an error of order 0.1 or more. */
+#include <omp.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "helpers/opcheck.h"
@@ -100,17 +104,17 @@ static void gemm_edges_tt(void **state) {
   gemm_edges(true, true);
 }
 
-/* K > 256 splits into blocks that accumulate into C (first block adds the
+/* K > 1024 splits into blocks that accumulate into C (first block adds the
  * bias); enough work for the OpenMP task grid; the MLP's skinny shapes. */
 static void gemm_split_k_parallel(void **state) {
   (void)state;
   OpcheckOpts o = kernel_opts();
-  opcheck_opts("input a: f32[130,600]\n"
-               "input b: f32[600,300]\n"
+  opcheck_opts("input a: f32[130,1100]\n"
+               "input b: f32[1100,300]\n"
                "input c: f32[300]\n"
                "y: f32[130,300] = gemm(a, b, c, alpha=0.5, beta=2)\n"
-               "input at: f32[600,130]\n"
-               "input bt: f32[300,600]\n"
+               "input at: f32[1100,130]\n"
+               "input bt: f32[300,1100]\n"
                "input cm: f32[130,1]\n"
                "yt: f32[130,300] = gemm(at, bt, cm, transA=1, transB=1)\n"
                "input x: f32[64,784]\n"
@@ -129,7 +133,7 @@ static void gemm_bias_forms_blocked(void **state) {
   (void)state;
   Text t = {.n = 0};
   static const char *forms[] = {"[]", "[1]", "[37]", "[1,37]", "[9,1]", "[1,1]", "[9,37]"};
-  static const int ks[] = {20, 300};
+  static const int ks[] = {20, 1100};
   Text outs = {.n = 0};
   for (int k = 0; k < 2; k++) {
     add(&t, "input a%d: f32[9,%d]\ninput b%d: f32[%d,37]\n", k, ks[k], k, ks[k]);
@@ -145,6 +149,39 @@ static void gemm_bias_forms_blocked(void **state) {
   add(&t, "output %s\n", outs.s);
   OpcheckOpts o = kernel_opts();
   opcheck_opts(t.s, &o);
+}
+
+/* Task grids and workspace slices: the grid is chosen for the compiling
+ * machine's core count (SMELT_NCPU here), each thread packs into its own
+ * slice, and a run with more threads than slices must use no more (ASan
+ * sees a slice past the arena's end). Products with A read in place (row
+ * major, few column slivers, odd M so rows past M are clamped), packed
+ * (alpha, transposed, a 4 KiB row stride), and split K. */
+static void gemm_task_grids(void **state) {
+  (void)state;
+  static const struct { const char *ncpu; int threads; } runs[] = {{"1", 2}, {"3", 5}, {"4", 1}, {"2", 3}};
+  const char *text = "input a: f32[203,700]\ninput b: f32[700,45]\ninput bias: f32[45]\n"
+                     "y1: f32[203,45] = gemm(a, b, bias)\n"
+                     "y2: f32[203,45] = gemm(a, b, alpha=2)\n"
+                     "input at: f32[700,203]\n"
+                     "y3: f32[203,45] = gemm(at, b, transA=1)\n"
+                     "input p: f32[77,1024]\ninput q: f32[1024,130]\n"
+                     "y4: f32[77,130] = gemm(p, q)\n"
+                     "input u: f32[97,1300]\ninput v: f32[1300,70]\n"
+                     "y5: f32[97,70] = gemm(u, v)\n"
+                     "output y1, y2, y3, y4, y5\n";
+  const char *old = getenv("SMELT_NCPU");
+  char *keep = old ? strdup(old) : NULL;
+  for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+    setenv("SMELT_NCPU", runs[r].ncpu, 1);
+    omp_set_num_threads(runs[r].threads);
+    OpcheckOpts o = kernel_opts();
+    opcheck_opts(text, &o);
+  }
+  omp_set_num_threads(2);
+  if (keep) setenv("SMELT_NCPU", keep, 1);
+  else unsetenv("SMELT_NCPU");
+  free(keep);
 }
 
 static void matmul_blocked(void **state) {
@@ -363,6 +400,7 @@ int main(void) {
       cmocka_unit_test(gemm_edges_tt),
       cmocka_unit_test(gemm_split_k_parallel),
       cmocka_unit_test(gemm_bias_forms_blocked),
+      cmocka_unit_test(gemm_task_grids),
       cmocka_unit_test(matmul_blocked),
       cmocka_unit_test(conv_gemm_paths),
       cmocka_unit_test(conv_backward_gemm_paths),
