@@ -154,8 +154,11 @@ static CoreGrid core_grid(const GemmCore *g, int mr, int nr) {
  * compiler is single-threaded and emits one kernel at a time. */
 static int64_t ws_floats;
 
-/* floats of one thread's slice: the packed A block, then the B panel */
-static int64_t core_slice(const CoreGrid *G) { return round16(G->mc * G->kc) + round16(G->nc * G->kc); }
+/* floats of one thread's slice: the packed A block (none when A is read
+ * in place), then the B panel */
+static int64_t core_slice_a(const CoreGrid *G, bool direct_a) {
+  return direct_a ? 0 : round16(G->mc * G->kc);
+}
 
 /* Default B packer: strided B(k,j) = b[k*bs_k + j*bs_j]. */
 static void core_pack_b(SmBuf *b, const GemmCore *g, int nr, int ind) {
@@ -350,7 +353,8 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
   sm_buf_printf(b, "#if defined(__GNUC__) && !defined(__clang__) && %s\n", v->fma_cond);
   sm_buf_printf(b, "#define SM_FMA(x, y, z) %s\n#else\n", v->fma);
   sm_buf_puts(b, "#define SM_FMA(x, y, z) ((x) * (y) + (z))\n#endif\n");
-  int64_t ntask = g->nbatch * G.tm * G.tn, slice = core_slice(&G);
+  int64_t ntask = g->nbatch * G.tm * G.tn, slice_a = core_slice_a(&G, direct_a);
+  int64_t slice = slice_a + round16(G.nc * G.kc);
   if (G.nthr * slice > ws_floats) ws_floats = G.nthr * slice;
   /* each thread packs into its own slice of the workspace `ws`: at most
    * nthr threads (more would share a slice) */
@@ -364,7 +368,7 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
   } else {
     sm_buf_puts(b, "    {\n    float *const ap = ws;\n");
   }
-  sm_buf_printf(b, "    float *const bp = ap + %lld;\n", (long long)round16(G.mc * G.kc));
+  sm_buf_printf(b, "    float *const bp = ap + %lld;\n", (long long)slice_a);
   if (G.par) sm_buf_puts(b, "    #pragma omp for schedule(static)\n");
   sm_buf_printf(b, "    for (int64_t task = 0; task < %lld; task++) {\n", (long long)ntask);
   const char *sp = "      ";
