@@ -55,6 +55,17 @@ void ew_emit_epilogue_elem(SmBuf *b, int ind, const OpEpilogue *e, const char *a
                            const char *o, bool store_prod);
 
 typedef struct GemmCore GemmCore;
+/* B read in place (a stride-1 convolution of one image on wide rows): the
+ * C source planes, zero-padded to Hp x Wp with the plane at (pt, pl), are
+ * staged in the workspace, each at a stride S that covers every read; the
+ * product's columns are the positions j' = oh*Wp + ow of the wide output
+ * (N = OH*Wp) and B(k, j') = stage[koff(k) + j'] with k = (c*KH + a)*KW + b
+ * and koff(k) = c*S + a*Wp + b. Only the columns with ow < OW are stored,
+ * at C(i, oh*OW + ow) (ldc = OH*OW). */
+typedef struct GemmWide {
+  const char *x; /* the source image: C planes of H x W */
+  int64_t C, H, W, pt, pl, Hp, Wp, OW, KH, KW;
+} GemmWide;
 
 /* Emits code filling the packed B panel: `float *bp` (nc columns starting at
  * column jc, padded with zeros to NR-wide slivers: bp[jr*kc + k*NR + q] =
@@ -85,6 +96,7 @@ struct GemmCore {
    * entry t has flat index c_off + i*ldc + j in the product. */
   const OpEpilogue *epi;
   const char *c_off;
+  const GemmWide *wide; /* NULL: B through pack_b; else nbatch 1, no bias_sj */
 };
 
 /* Whether the blocked kernel is worth it for an f32 product of this size. */

@@ -102,6 +102,14 @@ static bool core_direct_a(const GemmCore *g, int nr, int64_t cols) {
   return ceil_div64(cols, nr) <= 4;
 }
 
+/* The staged plane stride of a wide-row B (floats): the padded plane, and
+ * every vector read of the last 32-column sliver */
+static int64_t wide_stride(const GemmCore *g) {
+  const GemmWide *w = g->wide;
+  int64_t reads = ceil_div64(g->N, 32) * 32 + (w->KH - 1) * w->Wp + w->KW;
+  return round16(reads > w->Hp * w->Wp ? reads : w->Hp * w->Wp);
+}
+
 /* Per-thread cost of a task grid, in FLOP-equivalents: the padded tiles a
  * thread multiplies, plus the panels it packs (B once per row task, A once
  * per column block of NC), a packed element counted as 32 FLOPs. */
@@ -110,7 +118,7 @@ static double grid_cost(const GemmCore *g, int mr, int nr, int64_t tm, int64_t t
   int64_t rows = ceil_div64(mt, tm) * mr, cols = ceil_div64(nt, tn) * nr;
   double per_thread = (double)ceil_div64(tm * tn * g->nbatch, T);
   double mul = 2.0 * (double)rows * (double)cols * (double)g->K;
-  double pack = (double)g->K * (double)cols;
+  double pack = g->wide ? 0 : (double)g->K * (double)cols; /* wide: staged once, shared */
   if (!core_direct_a(g, nr, cols))
     pack += (double)rows * (double)g->K * (double)ceil_div64(cols, CORE_NC);
   return per_thread * (mul + 32.0 * pack);
@@ -338,6 +346,50 @@ static void core_store_epilogue(SmBuf *b, const GemmCore *g, const CoreVar *v, b
   sm_buf_printf(b, "%s  }\n%s}\n", s2, s2);
 }
 
+/* The tile of a wide-row product, element by element: wide column j' is
+ * kept when its ow < OW and lands at column oh*OW + ow. The first K block
+ * adds the bias, later ones the partial sums; the last applies the
+ * epilogue (if any). */
+static void core_store_wide(SmBuf *b, const GemmCore *g, const CoreVar *v, bool split_k,
+                            bool has_bias) {
+  const GemmWide *w = g->wide;
+  int mr = v->mr, nv = v->nv, vw = v->vw, nr = vw * nv;
+  const char *s2 = "                ";
+  long long ldc = g->ldc, K = g->K;
+  sm_buf_printf(b, "%s{\n%s  float tile[%d] __attribute__((aligned(64)));\n", s2, s2, mr * nr);
+  for (int r = 0; r < mr; r++)
+    for (int q = 0; q < nv; q++)
+      sm_buf_printf(b, "%s  memcpy(tile + %d, &c%d_%d, sizeof c%d_%d);\n", s2, r * nr + q * vw, r,
+                    q, r, q);
+  sm_buf_printf(b, "%s  const int64_t rn = i1 - i < %d ? i1 - i : %d;\n", s2, mr, mr);
+  sm_buf_printf(b, "%s  int64_t oh = j / %lld, ow = j %% %lld;\n", s2, (long long)w->Wp,
+                (long long)w->Wp);
+  sm_buf_printf(b, "%s  for (int64_t q = 0; q < %d && j + q < j1; q++, ow++) {\n", s2, nr);
+  sm_buf_printf(b, "%s    if (ow == %lld) ow = 0, oh++;\n", s2, (long long)w->Wp);
+  sm_buf_printf(b, "%s    if (ow >= %lld) continue;\n", s2, (long long)w->OW);
+  sm_buf_printf(b, "%s    const int64_t col = oh * %lld + ow;\n", s2, (long long)w->OW);
+  sm_buf_printf(b, "%s    for (int64_t r = 0; r < rn; r++) {\n", s2);
+  SmBuf be = {0};
+  if (has_bias) core_bias_scalar(&be, g, "(i + r)", "col");
+  sm_buf_printf(b, "%s      float acc = tile[r * %d + q];\n", s2, nr);
+  sm_buf_printf(b, "%s      float *cq = c + (i + r) * %lld + col;\n", s2, ldc);
+  if (split_k)
+    sm_buf_printf(b, "%s      acc = pc == 0 ? acc%s : acc + *cq;\n", s2, sm_buf_str(&be));
+  else if (has_bias)
+    sm_buf_printf(b, "%s      acc = acc%s;\n", s2, sm_buf_str(&be));
+  sm_buf_free(&be);
+  if (g->epi) {
+    if (split_k) sm_buf_printf(b, "%s      if (pc + kc < %lld) { *cq = acc; continue; }\n", s2, K);
+    sm_buf_printf(b, "%s      (void)cq;\n", s2);
+    sm_buf_printf(b, "%s      const int64_t o = %s + (i + r) * %lld + col;\n", s2,
+                  g->c_off ? g->c_off : "0", ldc);
+    ew_emit_epilogue_elem(b, 22, g->epi, "acc", "o", true);
+  } else {
+    sm_buf_printf(b, "%s      *cq = acc;\n", s2);
+  }
+  sm_buf_printf(b, "%s    }\n%s  }\n%s}\n", s2, s2, s2);
+}
+
 static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
   int mr = v->mr, nv = v->nv, vw = v->vw, nr = vw * nv;
   CoreGrid G = core_grid(g, mr, nr);
@@ -354,21 +406,43 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
   sm_buf_printf(b, "#define SM_FMA(x, y, z) %s\n#else\n", v->fma);
   sm_buf_puts(b, "#define SM_FMA(x, y, z) ((x) * (y) + (z))\n#endif\n");
   int64_t ntask = g->nbatch * G.tm * G.tn, slice_a = core_slice_a(&G, direct_a);
-  int64_t slice = slice_a + round16(G.nc * G.kc);
-  if (G.nthr * slice > ws_floats) ws_floats = G.nthr * slice;
+  int64_t slice = slice_a + (g->wide ? 0 : round16(G.nc * G.kc));
+  /* a wide-row B: the staged planes and the offsets koff(k), shared, first */
+  const GemmWide *w = g->wide;
+  int64_t S = w ? wide_stride(g) : 0, shared = w ? w->C * S + round16(g->K) : 0;
+  if (shared + G.nthr * slice > ws_floats) ws_floats = shared + G.nthr * slice;
   /* each thread packs into its own slice of the workspace `ws`: at most
    * nthr threads (more would share a slice) */
   if (G.par) {
     sm_buf_printf(b, "    int sm_nt = 1;\n#ifdef _OPENMP\n    sm_nt = omp_get_max_threads() < %lld ? omp_get_max_threads() : %lld;\n#endif\n",
                   (long long)G.nthr, (long long)G.nthr);
     sm_buf_puts(b, "    #pragma omp parallel num_threads(sm_nt)\n    {\n");
-    sm_buf_printf(b, "#ifdef _OPENMP\n    float *const ap = ws + (int64_t)omp_get_thread_num() * %lld;\n"
-                     "#else\n    float *const ap = ws;\n#endif\n",
-                  (long long)slice);
+    sm_buf_printf(b, "#ifdef _OPENMP\n    float *const ap = ws + %lld + (int64_t)omp_get_thread_num() * %lld;\n"
+                     "#else\n    float *const ap = ws + %lld;\n#endif\n",
+                  (long long)shared, (long long)slice, (long long)shared);
   } else {
-    sm_buf_puts(b, "    {\n    float *const ap = ws;\n");
+    sm_buf_printf(b, "    {\n    float *const ap = ws + %lld;\n", (long long)shared);
   }
-  sm_buf_printf(b, "    float *const bp = ap + %lld;\n", (long long)slice_a);
+  if (w) {
+    sm_buf_printf(b, "    float *const stage = ws;\n    int32_t *const koff = (int32_t *)(ws + %lld);\n",
+                  (long long)(w->C * S));
+    sm_buf_puts(b, "    (void)ap;\n");
+    if (G.par) sm_buf_puts(b, "    #pragma omp for schedule(static)\n");
+    sm_buf_printf(b, "    for (int64_t ch = 0; ch < %lld; ch++) {\n", (long long)w->C);
+    sm_buf_printf(b, "      float *d = stage + ch * %lld;\n", (long long)S);
+    sm_buf_printf(b, "      memset(d, 0, %lld * sizeof(float));\n", (long long)S);
+    sm_buf_printf(b, "      for (int64_t r = 0; r < %lld; r++)\n", (long long)w->H);
+    sm_buf_printf(b, "        memcpy(d + (r + %lld) * %lld + %lld, %s + (ch * %lld + r) * %lld, %lld * sizeof(float));\n",
+                  (long long)w->pt, (long long)w->Wp, (long long)w->pl, w->x, (long long)w->H,
+                  (long long)w->W, (long long)w->W);
+    sm_buf_printf(b, "      for (int64_t a = 0; a < %lld; a++)\n", (long long)w->KH);
+    sm_buf_printf(b, "        for (int64_t q = 0; q < %lld; q++)\n", (long long)w->KW);
+    sm_buf_printf(b, "          koff[(ch * %lld + a) * %lld + q] = (int32_t)(ch * %lld + a * %lld + q);\n",
+                  (long long)w->KH, (long long)w->KW, (long long)S, (long long)w->Wp);
+    sm_buf_puts(b, "    }\n");
+  } else {
+    sm_buf_printf(b, "    float *const bp = ap + %lld;\n", (long long)slice_a);
+  }
   if (G.par) sm_buf_puts(b, "    #pragma omp for schedule(static)\n");
   sm_buf_printf(b, "    for (int64_t task = 0; task < %lld; task++) {\n", (long long)ntask);
   const char *sp = "      ";
@@ -382,7 +456,7 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
   sm_buf_printf(b, "%sconst int64_t j1 = (tc + 1) * %lld / %lld * %d < %lld ? (tc + 1) * %lld / %lld * %d : %lld;\n",
                 sp, (long long)nt, (long long)G.tn, nr, N, (long long)nt, (long long)G.tn, nr, N);
   sm_buf_printf(b, "%sconst float *a = %s;\n", sp, g->a);
-  if (!g->pack_b) sm_buf_printf(b, "%sconst float *bm = %s;\n", sp, g->b);
+  if (!g->pack_b && !w) sm_buf_printf(b, "%sconst float *bm = %s;\n", sp, g->b);
   sm_buf_printf(b, "%sfloat *c = %s;\n", sp, g->c);
   if (has_bias) sm_buf_printf(b, "%sconst float *bias = %s;\n", sp, g->bias);
   sm_buf_printf(b, "%sfor (int64_t jc = j0; jc < j1; jc += %lld) {\n", sp, (long long)G.nc);
@@ -391,7 +465,8 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
   sm_buf_printf(b, "%s  for (int64_t pc = 0; pc < %lld; pc += %lld) {\n", sp, K, (long long)G.kc);
   sm_buf_printf(b, "%s    const int64_t kc = %lld - pc < %lld ? %lld - pc : %lld;\n", sp, K,
                 (long long)G.kc, K, (long long)G.kc);
-  if (g->pack_b) g->pack_b(b, g, nr, 10);
+  if (w) sm_buf_printf(b, "%s    const int32_t *ko = koff + pc;\n", sp);
+  else if (g->pack_b) g->pack_b(b, g, nr, 10);
   else core_pack_b(b, g, nr, 10);
   sm_buf_printf(b, "%s    for (int64_t ic = i0; ic < i1; ic += %lld) {\n", sp, (long long)G.mc);
   sm_buf_printf(b, "%s      const int64_t mc = i1 - ic < %lld ? i1 - ic : %lld;\n", sp,
@@ -414,12 +489,15 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
     sm_buf_printf(b, "%s        for (int64_t ir = 0; ir < mc; ir += %d) {\n", sp, mr);
   }
   const char *s2 = "                ";
+  if (w) sm_buf_printf(b, "%sconst float *pb = stage + jc + jr;\n", s2);
   if (direct_a) {
     /* rows past M repeat row M-1: computed, never stored */
-    sm_buf_printf(b, "%sconst float *pb = bp + jr * kc;\n", s2);
+    if (!w) sm_buf_printf(b, "%sconst float *pb = bp + jr * kc;\n", s2);
     for (int r = 0; r < mr; r++)
       sm_buf_printf(b, "%sconst float *pa%d = a + (ic + ir + %d < %lld ? ic + ir + %d : %lld) * %lld + pc;\n",
                     s2, r, r, M, r, M - 1, (long long)g->as_i);
+  } else if (w) {
+    sm_buf_printf(b, "%sconst float *pa = ap + ir * kc;\n", s2);
   } else {
     sm_buf_printf(b, "%sconst float *pa = ap + ir * kc, *pb = bp + jr * kc;\n", s2);
   }
@@ -428,8 +506,14 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
     for (int q = 0; q < nv; q++) sm_buf_printf(b, "%sc%d_%d = {0}", r || q ? ", " : "", r, q);
   sm_buf_puts(b, ";\n");
   sm_buf_printf(b, "%sfor (int64_t k = 0; k < kc; k++) {\n", s2);
-  for (int q = 0; q < nv; q++)
-    sm_buf_printf(b, "%s  const vf b%d = *(const vf *)(pb + k * %d + %d);\n", s2, q, nr, q * vw);
+  if (w) {
+    sm_buf_printf(b, "%s  const float *pk = pb + ko[k];\n", s2);
+    for (int q = 0; q < nv; q++)
+      sm_buf_printf(b, "%s  vf b%d; memcpy(&b%d, pk + %d, sizeof b%d);\n", s2, q, q, q * vw, q);
+  } else {
+    for (int q = 0; q < nv; q++)
+      sm_buf_printf(b, "%s  const vf b%d = *(const vf *)(pb + k * %d + %d);\n", s2, q, nr, q * vw);
+  }
   for (int r = 0; r < mr; r++) {
     /* x - 0 is exact, so the compiler folds it to a plain broadcast load */
     if (direct_a) sm_buf_printf(b, "%s  { const vf x = pa%d[k] - (vf){0};", s2, r);
@@ -440,6 +524,9 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
   sm_buf_printf(b, "%s}\n", s2);
   /* store */
   sm_buf_printf(b, "%sconst int64_t i = ic + ir, j = jc + jr;\n", s2);
+  if (w) {
+    core_store_wide(b, g, v, split_k, has_bias);
+  } else {
   sm_buf_printf(b, "%sfloat *cp = c + i * %lld + j;\n", s2, (long long)g->ldc);
   if (!g->epi) {
     core_store_plain(b, g, v, split_k, has_bias);
@@ -451,6 +538,7 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
     core_store_plain(b, g, v, split_k, has_bias);
     sm_buf_printf(b, "%s} else\n", s2);
     core_store_epilogue(b, g, v, split_k, has_bias);
+  }
   }
   sm_buf_printf(b, "%s      }\n%s    }\n%s  }\n%s}\n", sp, sp, sp, sp);
   sm_buf_puts(b, "    }\n    }\n#undef SM_FMA\n  }\n");

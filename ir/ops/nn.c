@@ -560,6 +560,21 @@ static bool conv_fwd_corr(const IrNode *n, const Win *g, Corr *c) {
   return conv_corr(&z, false, n->nin == 3, c);
 }
 
+/* Whether a forward convolution's GEMM reads B in place on wide rows
+ * (w filled): one image, one group, stride 1, undilated, a kernel wider
+ * than 1x1 (1x1 reads B in place already), a staged copy of at most 4M
+ * floats. It saves the im2col packing of every column task. */
+static bool conv_wide(const ConvSz *z, GemmWide *w) {
+  const Win *g = &z->g;
+  if (z->N != 1 || z->group != 1 || g->s[0] != 1 || g->s[1] != 1 || g->d[0] != 1 ||
+      g->d[1] != 1 || z->KH * z->KW < 2 || z->OW < 8)
+    return false;
+  int64_t Hp = z->OH + z->KH - 1, Wp = z->OW + z->KW - 1;
+  *w = (GemmWide){.x = "in0", .C = z->C, .H = z->H, .W = z->W, .pt = g->pb[0], .pl = g->pb[1],
+                  .Hp = Hp, .Wp = Wp, .OW = z->OW, .KH = z->KH, .KW = z->KW};
+  return z->C * (Hp * Wp + 2 * Wp + 64) <= (4 << 20);
+}
+
 /* The GEMM form, when the products are big enough; false otherwise. */
 static bool conv_emit_gemm(SmBuf *b, const IrNode *n, const Win *g, const OpEpilogue *epi) {
   if (n->out[0]->type.dtype != IR_F32) return false;
@@ -592,6 +607,13 @@ static bool conv_emit_gemm(SmBuf *b, const IrNode *n, const Win *g, const OpEpil
                  .beta = 1, .bias = n->nin == 3 ? bias : NULL, .bias_si = 1, .bias_sj = 0,
                  .pack_b = one ? NULL : conv_pack_im2col, .user = &cg, .epi = epi,
                  .c_off = coff};
+  GemmWide wide;
+  if (conv_wide(&cg, &wide)) {
+    gc.wide = &wide;
+    gc.N = g->out[0] * wide.Wp;
+    gc.pack_b = NULL;
+    sm_buf_puts(b, "  /* B read in place on wide rows (stride 1, one image) */\n");
+  }
   gemm_core_emit(b, &gc);
   return true;
 }

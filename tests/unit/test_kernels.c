@@ -245,6 +245,40 @@ static void conv_gemm_paths(void **state) {
                &o);
 }
 
+/* One image, stride 1: the GEMM reads B in place from zero-padded planes
+ * staged on wide rows (no im2col), only the real columns stored: with a
+ * bias, asymmetric pads and a 3x5 kernel, K > 1024 (split K), a fused
+ * residual add and relu, 1-D, and a 2x2 kernel without pads. */
+static void conv_wide_rows(void **state) {
+  (void)state;
+  OpcheckOpts o = kernel_opts();
+  opcheck_opts("input x1: f32[1,16,23,21]\n"
+               "input w1: f32[40,16,3,3]\n"
+               "input b1: f32[40]\n"
+               "y1 = conv2d(x1, w1, b1, pads=[1,1])\n"
+               "input x2: f32[1,8,17,19]\n"
+               "input w2: f32[33,8,3,5]\n"
+               "y2 = conv2d(x2, w2, pads=[0,2,1,0])\n"
+               "input x3: f32[1,130,9,10]\n"
+               "input w3: f32[36,130,3,3]\n"
+               "input b3: f32[36]\n"
+               "y3 = conv2d(x3, w3, b3, pads=[1,1])\n"
+               "input x4: f32[1,32,14,14]\n"
+               "input w4: f32[64,32,3,3]\n"
+               "input r4: f32[1,64,14,14]\n"
+               "c4 = conv2d(x4, w4, pads=[1,1])\n"
+               "s4 = add(c4, r4)\n"
+               "y4 = relu(s4)\n"
+               "input x5: f32[1,40,50]\n"
+               "input w5: f32[48,40,3]\n"
+               "y5 = conv1d(x5, w5, pads=[1])\n"
+               "input x6: f32[1,20,12,9]\n"
+               "input w6: f32[32,20,2,2]\n"
+               "y6 = conv2d(x6, w6)\n"
+               "output y1, y2, y3, y4, y5, y6\n",
+               &o);
+}
+
 /* Backward convolutions as GEMM (dx = w^T x dcol gathered from dy; dw = dy x
  * col summed over images): pads, strides 2 (the zero-gathering limit),
  * dilations, groups, odd sizes, 1-D; depthwise, stride 3 and few input
@@ -403,6 +437,7 @@ int main(void) {
       cmocka_unit_test(gemm_task_grids),
       cmocka_unit_test(matmul_blocked),
       cmocka_unit_test(conv_gemm_paths),
+      cmocka_unit_test(conv_wide_rows),
       cmocka_unit_test(conv_backward_gemm_paths),
       cmocka_unit_test(conv_backward_chunked),
   };
