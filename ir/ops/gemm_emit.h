@@ -55,16 +55,19 @@ void ew_emit_epilogue_elem(SmBuf *b, int ind, const OpEpilogue *e, const char *a
                            const char *o, bool store_prod);
 
 typedef struct GemmCore GemmCore;
-/* B read in place (a stride-1 convolution of one image on wide rows): the
- * C source planes, zero-padded to Hp x Wp with the plane at (pt, pl), are
- * staged in the workspace, each at a stride S that covers every read; the
- * product's columns are the positions j' = oh*Wp + ow of the wide output
- * (N = OH*Wp) and B(k, j') = stage[koff(k) + j'] with k = (c*KH + a)*KW + b
- * and koff(k) = c*S + a*Wp + b. Only the columns with ow < OW are stored,
- * at C(i, oh*OW + ow) (ldc = OH*OW). */
+/* B read in place (a convolution of one image on wide rows): each of the
+ * C source planes, zero-padded with the plane at (pt, pl), is staged in
+ * the workspace as ny x nx phase planes of Hp x Wp (ny = min(sy, KH),
+ * nx = min(sx, KW); phase (py, px) holds the padded rows py, py+sy, ...
+ * and columns px, px+sx, ...), each at a stride S that covers every read;
+ * the product's columns are the positions j' = oh*Wp + ow of the wide
+ * output (N = OH*Wp) and B(k, j') = stage[koff(k) + j'] with
+ * k = (c*KH + a)*KW + b and
+ * koff(k) = ((c*ny + a%sy)*nx + b%sx)*S + (a/sy)*Wp + b/sx. Only the
+ * columns with ow < OW are stored, at C(i, oh*OW + ow) (ldc = OH*OW). */
 typedef struct GemmWide {
   const char *x; /* the source image: C planes of H x W */
-  int64_t C, H, W, pt, pl, Hp, Wp, OW, KH, KW;
+  int64_t C, H, W, pt, pl, sy, sx, Hp, Wp, OW, KH, KW;
 } GemmWide;
 
 /* Emits code filling the packed B panel: `float *bp` (nc columns starting at

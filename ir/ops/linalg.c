@@ -106,7 +106,7 @@ static bool core_direct_a(const GemmCore *g, int nr, int64_t cols) {
  * every vector read of the last 32-column sliver */
 static int64_t wide_stride(const GemmCore *g) {
   const GemmWide *w = g->wide;
-  int64_t reads = ceil_div64(g->N, 32) * 32 + (w->KH - 1) * w->Wp + w->KW;
+  int64_t reads = ceil_div64(g->N, 32) * 32 + (w->KH - 1) / w->sy * w->Wp + (w->KW - 1) / w->sx + 1;
   return round16(reads > w->Hp * w->Wp ? reads : w->Hp * w->Wp);
 }
 
@@ -409,7 +409,10 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
   int64_t slice = slice_a + (g->wide ? 0 : round16(G.nc * G.kc));
   /* a wide-row B: the staged planes and the offsets koff(k), shared, first */
   const GemmWide *w = g->wide;
-  int64_t S = w ? wide_stride(g) : 0, shared = w ? w->C * S + round16(g->K) : 0;
+  int64_t S = w ? wide_stride(g) : 0;
+  int64_t shared = w ? w->C * (w->sy < w->KH ? w->sy : w->KH) * (w->sx < w->KW ? w->sx : w->KW) * S +
+                           round16(g->K)
+                     : 0;
   if (shared + G.nthr * slice > ws_floats) ws_floats = shared + G.nthr * slice;
   /* each thread packs into its own slice of the workspace `ws`: at most
    * nthr threads (more would share a slice) */
@@ -424,21 +427,43 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
     sm_buf_printf(b, "    {\n    float *const ap = ws + %lld;\n", (long long)shared);
   }
   if (w) {
+    /* phases a tap reaches: a % sy < min(sy, KH) */
+    long long sy = w->sy, sx = w->sx, Wp = w->Wp;
+    long long ny = sy < w->KH ? sy : w->KH, nx = sx < w->KW ? sx : w->KW;
     sm_buf_printf(b, "    float *const stage = ws;\n    int32_t *const koff = (int32_t *)(ws + %lld);\n",
-                  (long long)(w->C * S));
+                  (long long)(w->C * ny * nx * S));
     sm_buf_puts(b, "    (void)ap;\n");
     if (G.par) sm_buf_puts(b, "    #pragma omp for schedule(static)\n");
     sm_buf_printf(b, "    for (int64_t ch = 0; ch < %lld; ch++) {\n", (long long)w->C);
-    sm_buf_printf(b, "      float *d = stage + ch * %lld;\n", (long long)S);
-    sm_buf_printf(b, "      memset(d, 0, %lld * sizeof(float));\n", (long long)S);
-    sm_buf_printf(b, "      for (int64_t r = 0; r < %lld; r++)\n", (long long)w->H);
-    sm_buf_printf(b, "        memcpy(d + (r + %lld) * %lld + %lld, %s + (ch * %lld + r) * %lld, %lld * sizeof(float));\n",
-                  (long long)w->pt, (long long)w->Wp, (long long)w->pl, w->x, (long long)w->H,
-                  (long long)w->W, (long long)w->W);
+    sm_buf_printf(b, "      const float *x = %s + ch * %lld;\n", w->x, (long long)(w->H * w->W));
+    if (sy == 1 && sx == 1) {
+      sm_buf_printf(b, "      float *d = stage + ch * %lld;\n", (long long)S);
+      sm_buf_printf(b, "      memset(d, 0, %lld * sizeof(float));\n", (long long)S);
+      sm_buf_printf(b, "      for (int64_t r = 0; r < %lld; r++)\n", (long long)w->H);
+      sm_buf_printf(b, "        memcpy(d + (r + %lld) * %lld + %lld, x + r * %lld, %lld * sizeof(float));\n",
+                    (long long)w->pt, Wp, (long long)w->pl, (long long)w->W, (long long)w->W);
+    } else {
+      /* phase plane (py, px) holds the padded input's rows py, py+sy, ...
+       * and columns px, px+sx, ...: a strided tap becomes a shifted one */
+      sm_buf_printf(b, "      for (int64_t py = 0; py < %lld; py++)\n", ny);
+      sm_buf_printf(b, "        for (int64_t px = 0; px < %lld; px++) {\n", nx);
+      sm_buf_printf(b, "          float *d = stage + ((ch * %lld + py) * %lld + px) * %lld;\n", ny, nx,
+                    (long long)S);
+      sm_buf_printf(b, "          memset(d, 0, %lld * sizeof(float));\n", (long long)S);
+      sm_buf_printf(b, "          for (int64_t r = 0; r < %lld; r++) {\n", (long long)w->Hp);
+      sm_buf_printf(b, "            const int64_t y = r * %lld + py - %lld;\n", sy, (long long)w->pt);
+      sm_buf_printf(b, "            if (y < 0 || y >= %lld) continue;\n", (long long)w->H);
+      sm_buf_printf(b, "            for (int64_t q = 0; q < %lld; q++) {\n", Wp);
+      sm_buf_printf(b, "              const int64_t u = q * %lld + px - %lld;\n", sx, (long long)w->pl);
+      sm_buf_printf(b, "              if (u >= 0 && u < %lld) d[r * %lld + q] = x[y * %lld + u];\n",
+                    (long long)w->W, Wp, (long long)w->W);
+      sm_buf_puts(b, "            }\n          }\n        }\n");
+    }
     sm_buf_printf(b, "      for (int64_t a = 0; a < %lld; a++)\n", (long long)w->KH);
     sm_buf_printf(b, "        for (int64_t q = 0; q < %lld; q++)\n", (long long)w->KW);
-    sm_buf_printf(b, "          koff[(ch * %lld + a) * %lld + q] = (int32_t)(ch * %lld + a * %lld + q);\n",
-                  (long long)w->KH, (long long)w->KW, (long long)S, (long long)w->Wp);
+    sm_buf_printf(b, "          koff[(ch * %lld + a) * %lld + q] = (int32_t)(((ch * %lld + a %% %lld) * %lld + q %% %lld) * %lld"
+                     " + a / %lld * %lld + q / %lld);\n",
+                  (long long)w->KH, (long long)w->KW, ny, sy, nx, sx, (long long)S, sy, Wp, sx);
     sm_buf_puts(b, "    }\n");
   } else {
     sm_buf_printf(b, "    float *const bp = ap + %lld;\n", (long long)slice_a);

@@ -561,18 +561,22 @@ static bool conv_fwd_corr(const IrNode *n, const Win *g, Corr *c) {
 }
 
 /* Whether a forward convolution's GEMM reads B in place on wide rows
- * (w filled): one image, one group, stride 1, undilated, a kernel wider
- * than 1x1 (1x1 reads B in place already), a staged copy of at most 4M
- * floats. It saves the im2col packing of every column task. */
-static bool conv_wide(const ConvSz *z, GemmWide *w) {
+ * (w filled): one image, one group, undilated, not 1x1 (plain at stride 1,
+ * a cheap gather else: staging its phase planes measured slower), a
+ * staged copy of at most 4M floats. It saves
+ * the im2col packing of every column task; strides go through phase
+ * planes. */
+static bool conv_wide(const ConvSz *z, bool one, GemmWide *w) {
   const Win *g = &z->g;
-  if (z->N != 1 || z->group != 1 || g->s[0] != 1 || g->s[1] != 1 || g->d[0] != 1 ||
-      g->d[1] != 1 || z->KH * z->KW < 2 || z->OW < 8)
+  if (one || z->N != 1 || z->group != 1 || g->d[0] != 1 || g->d[1] != 1 || z->OW < 8 ||
+      z->KH * z->KW == 1)
     return false;
-  int64_t Hp = z->OH + z->KH - 1, Wp = z->OW + z->KW - 1;
+  int64_t sy = g->s[0], sx = g->s[1];
+  int64_t Hp = z->OH + (z->KH - 1) / sy, Wp = z->OW + (z->KW - 1) / sx;
   *w = (GemmWide){.x = "in0", .C = z->C, .H = z->H, .W = z->W, .pt = g->pb[0], .pl = g->pb[1],
-                  .Hp = Hp, .Wp = Wp, .OW = z->OW, .KH = z->KH, .KW = z->KW};
-  return z->C * (Hp * Wp + 2 * Wp + 64) <= (4 << 20);
+                  .sy = sy, .sx = sx, .Hp = Hp, .Wp = Wp, .OW = z->OW, .KH = z->KH, .KW = z->KW};
+  int64_t ny = sy < z->KH ? sy : z->KH, nx = sx < z->KW ? sx : z->KW;
+  return z->C * ny * nx * (Hp * Wp + 2 * Wp + 64) <= (4 << 20);
 }
 
 /* The GEMM form, when the products are big enough; false otherwise. */
@@ -608,11 +612,11 @@ static bool conv_emit_gemm(SmBuf *b, const IrNode *n, const Win *g, const OpEpil
                  .pack_b = one ? NULL : conv_pack_im2col, .user = &cg, .epi = epi,
                  .c_off = coff};
   GemmWide wide;
-  if (conv_wide(&cg, &wide)) {
+  if (conv_wide(&cg, one, &wide)) {
     gc.wide = &wide;
     gc.N = g->out[0] * wide.Wp;
     gc.pack_b = NULL;
-    sm_buf_puts(b, "  /* B read in place on wide rows (stride 1, one image) */\n");
+    sm_buf_puts(b, "  /* B read in place on wide rows (one image) */\n");
   }
   gemm_core_emit(b, &gc);
   return true;

@@ -245,10 +245,12 @@ static void conv_gemm_paths(void **state) {
                &o);
 }
 
-/* One image, stride 1: the GEMM reads B in place from zero-padded planes
- * staged on wide rows (no im2col), only the real columns stored: with a
- * bias, asymmetric pads and a 3x5 kernel, K > 1024 (split K), a fused
- * residual add and relu, 1-D, and a 2x2 kernel without pads. */
+/* One image: the GEMM reads B in place from zero-padded planes staged on
+ * wide rows (no im2col; strides through phase planes), only the real
+ * columns stored: with a bias, asymmetric pads and a 3x5 kernel, K > 1024
+ * (split K), a fused residual add and relu, 1-D, a 2x2 kernel without
+ * pads, strides 2 (3x3, 7x7 as ResNet's stem) and (3, 2); a 1x1 at
+ * stride 2 stays with the im2col panel. */
 static void conv_wide_rows(void **state) {
   (void)state;
   OpcheckOpts o = kernel_opts();
@@ -275,7 +277,20 @@ static void conv_wide_rows(void **state) {
                "input x6: f32[1,20,12,9]\n"
                "input w6: f32[32,20,2,2]\n"
                "y6 = conv2d(x6, w6)\n"
-               "output y1, y2, y3, y4, y5, y6\n",
+               "input x7: f32[1,12,21,19]\n"
+               "input w7: f32[40,12,3,3]\n"
+               "input b7: f32[40]\n"
+               "y7 = conv2d(x7, w7, b7, strides=[2,2], pads=[1,1])\n"
+               "input x8: f32[1,3,37,35]\n"
+               "input w8: f32[64,3,7,7]\n"
+               "y8 = conv2d(x8, w8, strides=[2,2], pads=[3,3])\n"
+               "input x9: f32[1,40,15,17]\n"
+               "input w9: f32[48,40,1,1]\n"
+               "y9 = conv2d(x9, w9, strides=[2,2])\n"
+               "input x10: f32[1,10,20,26]\n"
+               "input w10: f32[36,10,5,3]\n"
+               "y10 = conv2d(x10, w10, strides=[3,2], pads=[2,1,1,0])\n"
+               "output y1, y2, y3, y4, y5, y6, y7, y8, y9, y10\n",
                &o);
 }
 
