@@ -428,95 +428,174 @@ static void conv_pack_im2col(SmBuf *b, const GemmCore *gc, int nr, int ind) {
   emit_pack_runs(b, gc->b, &rp, nr, ind);
 }
 
-/* ---- direct stride-1 correlation on wide rows ----
+/* ---- direct stride-1 correlation on shifted planes ----
  *
  * out[n, o, r, s] = bias[o] + sum_i sum_{a<KH, b<KW} wt(o, i, a, b) * P[i, r + a, s + b]
- * where P is the source plane i of image n staged into a zero-padded
- * buffer of Hp x Wp (Wp = OWo + KW - 1, Hp = OHo + KH - 1, the source at
- * row pt, column pl). On the flattened staged plane the sum for output
- * position q = r * Wp + s reads P[q + a * Wp + b]: one contiguous vector
- * load per tap, no index arithmetic, the accumulators in registers. Columns
- * s >= OWo of the wide result are computed and dropped. For small channel
- * counts this beats the GEMM forms, whose packing then costs more than the
- * product (LeNet's second-layer input gradient: Cg = 6). Serves the forward
- * convolution and, with the kernel flipped, its input gradient. */
+ * where P is the source plane i of image n zero-padded to Hp = OHo + KH - 1
+ * rows (the source at row pt, column pl). Each source plane is staged KW
+ * times, copy b holding the columns b .. b + OWo - 1 of every padded row,
+ * OWo wide: on that flattened copy the sum for output position
+ * q = r * OWo + s reads D_b[q + a * OWo], so the output plane is computed
+ * dense (no padding columns) with one contiguous vector load per tap and
+ * the accumulators in registers; only the last vector of a plane runs
+ * past it. Source channels go in blocks whose copies stay in L1, staged
+ * just before use, the sums kept per image in `sum` between blocks.
+ * Register blocks: ob output channels sharing each load times nv vectors
+ * sharing each weight. For small channel counts this beats the GEMM
+ * forms, whose packing then costs more than the product (LeNet's
+ * second-layer input gradient: Cg = 6). Serves the forward convolution
+ * and, with the kernel flipped, its input gradient. */
 typedef struct Corr {
   int64_t N, Ci, Co;         /* images, source channels summed, output channels */
-  int64_t Hs, Ws, pt, pl;    /* source plane and where it sits in the staged one */
+  int64_t Hs, Ws, pt, pl;    /* source plane and where it sits in the padded one */
   int64_t OHo, OWo, KH, KW;
   int64_t wo, wi, wa, wb, w0; /* wt(o,i,a,b) = w[o*wo + i*wi + a*wa + b*wb + w0] */
   bool bias;                 /* in2[o] */
 } Corr;
 
-/* Chunk of the wide output per register block: 64 floats (4 vectors of 16
- * lanes with AVX-512, 8 of 8 with AVX2), enough independent FMA chains. */
-enum { CORR_CHUNK = 64 };
-
-static int64_t corr_wp(const Corr *c) { return c->OWo + c->KW - 1; }
-static int64_t corr_wide(const Corr *c) {
-  int64_t L = c->OHo * corr_wp(c);
-  return (L + CORR_CHUNK - 1) / CORR_CHUNK * CORR_CHUNK;
+static int64_t round16(int64_t v) { return (v + 15) / 16 * 16; }
+/* output positions computed per plane: whole vectors of 16 (or 8) lanes */
+static int64_t corr_pv(const Corr *c) { return round16(c->OHo * c->OWo); }
+/* staged floats per shifted copy: every read of the last vector included */
+static int64_t corr_plane(const Corr *c) { return round16(corr_pv(c) + (c->KH - 1) * c->OWo); }
+/* source channels per block: their copies within 24 KiB */
+static int64_t corr_ib(const Corr *c) {
+  int64_t ib = 6144 / (c->KW * corr_plane(c));
+  return ib < 1 ? 1 : ib > c->Ci ? c->Ci : ib;
 }
-/* staged floats per source plane: every read of the last chunk included */
-static int64_t corr_plane(const Corr *c) {
-  int64_t s = corr_wide(c) + (c->KH - 1) * corr_wp(c) + c->KW - 1;
-  return (s + 15) / 16 * 16;
+/* output channels per register block (sharing each load): the largest
+ * divisor of Co up to maxob, or maxob and a remainder block when that is
+ * small. Wide blocks of few vectors measured fastest (LeNet: 16 x 1
+ * vector for Co = 16, 6 x 4 for Co = 6). */
+static int corr_ob(const Corr *c, int maxob) {
+  int ob = 1;
+  for (int d = maxob; d > 1 && ob == 1; d--)
+    if (c->Co % d == 0) ob = d;
+  if (c->Co > maxob && ob < maxob / 2) ob = maxob;
+  return ob < c->Co ? ob : (int)c->Co;
 }
 /* the stack buffers of one thread, in floats */
-static int64_t corr_stack(const Corr *c) { return c->Ci * corr_plane(c) + 2 * corr_wide(c); }
+static int64_t corr_stack(const Corr *c) {
+  return corr_ib(c) * c->KW * corr_plane(c) + c->Co * corr_pv(c) +
+         (c->OHo + c->KH - 1) * (c->OWo + c->KW - 1);
+}
 
-static void emit_corr(SmBuf *b, const Corr *c) {
-  int64_t Wp = corr_wp(c), L = c->OHo * Wp, LW = corr_wide(c), S = corr_plane(c);
-  int ob = c->Co % 2 == 0 ? 2 : 1; /* output channels sharing each load */
-  sm_buf_printf(b, "  /* direct correlation on wide rows: staged planes %lld x %lld, %lld of %lld"
-                   " wide positions kept */\n",
-                (long long)(c->OHo + c->KH - 1), (long long)Wp, (long long)(c->OHo * c->OWo),
-                (long long)L);
-  sm_buf_puts(b, "#if defined(__AVX512F__)\n  typedef float vf __attribute__((vector_size(64)));\n"
-                 "#define SM_NV 4\n#else\n  typedef float vf __attribute__((vector_size(32)));\n"
-                 "#define SM_NV 8\n#endif\n");
-  emit_omp_for(b, sat_mul(c->N * c->Co * L, c->Ci * c->KH * c->KW), "schedule(static)");
-  sm_buf_printf(b, "  for (int64_t n = 0; n < %lld; n++) {\n", (long long)c->N);
-  sm_buf_printf(b, "    float st[%lld] __attribute__((aligned(64)));\n", (long long)(c->Ci * S));
-  sm_buf_printf(b, "    float wide[%d][%lld] __attribute__((aligned(64)));\n", ob, (long long)LW);
-  sm_buf_printf(b, "    memset(st, 0, sizeof st);\n");
-  sm_buf_printf(b, "    for (int64_t i = 0; i < %lld; i++)\n", (long long)c->Ci);
-  sm_buf_printf(b, "      for (int64_t r = 0; r < %lld; r++)\n", (long long)c->Hs);
-  sm_buf_printf(b, "        memcpy(st + i * %lld + (r + %lld) * %lld + %lld, in0 + ((n * %lld + i) * %lld + r) * %lld,"
-                   " %lld * sizeof(float));\n",
-                (long long)S, (long long)c->pt, (long long)Wp, (long long)c->pl, (long long)c->Ci,
-                (long long)c->Hs, (long long)c->Ws, (long long)c->Ws);
-  sm_buf_printf(b, "    for (int64_t o = 0; o < %lld; o += %d) {\n", (long long)c->Co, ob);
-  sm_buf_printf(b, "      for (int64_t q0 = 0; q0 < %lld; q0 += %d) {\n", (long long)L, CORR_CHUNK);
-  sm_buf_puts(b, "        vf ");
-  for (int j = 0; j < ob; j++) sm_buf_printf(b, "%sa%d[SM_NV]", j ? ", " : "", j);
-  sm_buf_puts(b, ";\n        for (int v = 0; v < SM_NV; v++) {");
+/* One register block: ob output channels from o, nv vectors from q0,
+ * source channels i0 .. ie - 1 added to the sums in `sum`. */
+static void emit_corr_block(SmBuf *b, const Corr *c, int ob, int nv, int ind) {
+  long long SD = corr_plane(c), PV = corr_pv(c);
+  const char *sp = "";
+  sm_buf_printf(b, "%*svf ", ind, sp);
+  for (int j = 0; j < ob; j++) sm_buf_printf(b, "%sa%d[%d]", j ? ", " : "", j, nv);
+  sm_buf_printf(b, ";\n%*sif (i0 == 0) {\n%*s  for (int v = 0; v < %d; v++) {", ind, sp, ind, sp, nv);
   for (int j = 0; j < ob; j++) sm_buf_printf(b, " a%d[v] = (vf){0};", j);
-  sm_buf_printf(b, " }\n        for (int64_t i = 0; i < %lld; i++) {\n", (long long)c->Ci);
-  sm_buf_printf(b, "          const float *sp = st + i * %lld + q0;\n", (long long)S);
-  sm_buf_printf(b, "          const float *wk = in1 + o * %lld + i * %lld + %lld;\n", (long long)c->wo,
-                (long long)c->wi, (long long)c->w0);
-  sm_buf_printf(b, "          for (int64_t a = 0; a < %lld; a++)\n", (long long)c->KH);
-  sm_buf_printf(b, "            for (int64_t bb = 0; bb < %lld; bb++) {\n", (long long)c->KW);
-  sm_buf_printf(b, "              const float *x = sp + a * %lld + bb;\n", (long long)Wp);
+  sm_buf_printf(b, " }\n%*s} else {\n", ind, sp);
   for (int j = 0; j < ob; j++)
-    sm_buf_printf(b, "              const vf w%d = wk[%lld + a * %lld + bb * %lld] - (vf){0};\n", j,
-                  (long long)(j * c->wo), (long long)c->wa, (long long)c->wb);
-  sm_buf_puts(b, "              for (int v = 0; v < SM_NV; v++) {\n");
-  sm_buf_puts(b, "                vf xv;\n                memcpy(&xv, x + v * (int64_t)(sizeof(vf) / sizeof(float)), sizeof xv);\n");
-  for (int j = 0; j < ob; j++) sm_buf_printf(b, "                a%d[v] += w%d * xv;\n", j, j);
-  sm_buf_puts(b, "              }\n            }\n        }\n");
-  for (int j = 0; j < ob; j++) sm_buf_printf(b, "        memcpy(wide[%d] + q0, a%d, sizeof a%d);\n", j, j, j);
-  sm_buf_puts(b, "      }\n");
-  sm_buf_printf(b, "      for (int j = 0; j < %d; j++) {\n", ob);
-  sm_buf_printf(b, "        float *y = out0 + (n * %lld + o + j) * %lld;\n", (long long)c->Co,
-                (long long)(c->OHo * c->OWo));
-  sm_buf_printf(b, "        const float bv = %s;\n", c->bias ? "in2[o + j]" : "0.0f");
-  sm_buf_printf(b, "        for (int64_t r = 0; r < %lld; r++)\n", (long long)c->OHo);
+    sm_buf_printf(b, "%*s  memcpy(a%d, sum + (o + %d) * %lld + q0, sizeof a%d);\n", ind, sp, j, j, PV, j);
+  sm_buf_printf(b, "%*s}\n%*sfor (int64_t i = i0; i < ie; i++) {\n", ind, sp, ind, sp);
+  sm_buf_printf(b, "%*s  const float *sp = st + (i - i0) * %lld + q0;\n", ind, sp,
+                (long long)(c->KW * SD));
+  sm_buf_printf(b, "%*s  const float *wk = in1 + o * %lld + i * %lld + %lld;\n", ind, sp,
+                (long long)c->wo, (long long)c->wi, (long long)c->w0);
+  sm_buf_printf(b, "%*s  for (int64_t a = 0; a < %lld; a++)\n", ind, sp, (long long)c->KH);
+  sm_buf_printf(b, "%*s    for (int64_t bb = 0; bb < %lld; bb++) {\n", ind, sp, (long long)c->KW);
+  sm_buf_printf(b, "%*s      const float *x = sp + bb * %lld + a * %lld;\n", ind, sp, SD,
+                (long long)c->OWo);
+  for (int j = 0; j < ob; j++)
+    sm_buf_printf(b, "%*s      const vf w%d = wk[%lld + a * %lld + bb * %lld] - (vf){0};\n", ind, sp,
+                  j, (long long)(j * c->wo), (long long)c->wa, (long long)c->wb);
+  sm_buf_printf(b, "%*s      for (int v = 0; v < %d; v++) {\n", ind, sp, nv);
+  sm_buf_printf(b, "%*s        vf xv;\n%*s        memcpy(&xv, x + v * SM_L, sizeof xv);\n", ind, sp,
+                ind, sp);
+  for (int j = 0; j < ob; j++) sm_buf_printf(b, "%*s        a%d[v] += w%d * xv;\n", ind, sp, j, j);
+  sm_buf_printf(b, "%*s      }\n%*s    }\n%*s}\n", ind, sp, ind, sp, ind, sp);
+  for (int j = 0; j < ob; j++)
+    sm_buf_printf(b, "%*smemcpy(sum + (o + %d) * %lld + q0, a%d, sizeof a%d);\n", ind, sp, j, PV, j, j);
+}
+
+/* The output channels from o in blocks of ob, for vectors of `lanes`
+ * floats and `regs` accumulator registers: the plane's vectors split into
+ * near-equal chunks of at most regs / ob. */
+static void emit_corr_channels(SmBuf *b, const Corr *c, int ob, int lanes, int regs) {
+  int64_t NVt = corr_pv(c) / lanes;
+  int nvmax = regs / ob < 1 ? 1 : regs / ob;
+  int64_t nch = (NVt + nvmax - 1) / nvmax, base = NVt / nch, extra = NVt % nch;
+  /* extra chunks of base + 1 vectors, then the rest of base */
+  int64_t qs[2] = {0, extra * (base + 1) * lanes}, qe[2] = {qs[1], NVt * lanes};
+  int nvs[2] = {(int)base + 1, (int)base};
+  for (int k = 0; k < 2; k++) {
+    if (qe[k] <= qs[k]) continue;
+    sm_buf_printf(b, "      for (int64_t q0 = %lld; q0 < %lld; q0 += %lld) {\n", (long long)qs[k],
+                  (long long)qe[k], (long long)nvs[k] * lanes);
+    emit_corr_block(b, c, ob, nvs[k], 8);
+    sm_buf_puts(b, "      }\n");
+  }
+}
+
+/* One vector variant of the compute: lanes and accumulator registers. */
+static void emit_corr_compute(SmBuf *b, const Corr *c, int lanes, int regs, int maxob) {
+  int ob = corr_ob(c, maxob);
+  int64_t Cm = c->Co / ob * ob;
+  sm_buf_printf(b, "    for (int64_t o = 0; o < %lld; o += %d) {\n", (long long)Cm, ob);
+  emit_corr_channels(b, c, ob, lanes, regs);
+  sm_buf_puts(b, "    }\n");
+  if (Cm < c->Co) {
+    sm_buf_printf(b, "    {\n      const int64_t o = %lld;\n", (long long)Cm);
+    emit_corr_channels(b, c, (int)(c->Co - Cm), lanes, regs);
+    sm_buf_puts(b, "    }\n");
+  }
+}
+
+/* With epi, the fused kernel: the chain applied as the sums are stored. */
+static void emit_corr(SmBuf *b, const Corr *c, const OpEpilogue *epi) {
+  int64_t Hp = c->OHo + c->KH - 1, OWo = c->OWo, Wp = OWo + c->KW - 1, SD = corr_plane(c);
+  int64_t ib = corr_ib(c), PV = corr_pv(c), P = c->OHo * OWo;
+  sm_buf_printf(b, "  /* direct correlation on %lld shifted copies of each padded %lld x %lld plane,"
+                   " %lld source channels at a time: %lld of %lld positions kept */\n",
+                (long long)c->KW, (long long)Hp, (long long)Wp, (long long)ib,
+                (long long)P, (long long)PV);
+  sm_buf_puts(b, "#if defined(__AVX512F__)\n  typedef float vf __attribute__((vector_size(64)));\n"
+                 "#else\n  typedef float vf __attribute__((vector_size(32)));\n#endif\n"
+                 "#define SM_L ((int64_t)(sizeof(vf) / sizeof(float)))\n");
+  emit_omp_for(b, sat_mul(c->N * c->Co * P, c->Ci * c->KH * c->KW), "schedule(static)");
+  sm_buf_printf(b, "  for (int64_t n = 0; n < %lld; n++) {\n", (long long)c->N);
+  sm_buf_printf(b, "    float st[%lld] __attribute__((aligned(64)));\n", (long long)(ib * c->KW * SD));
+  sm_buf_printf(b, "    float sum[%lld] __attribute__((aligned(64)));\n", (long long)(c->Co * PV));
+  sm_buf_printf(b, "    float pad[%lld];\n    memset(pad, 0, sizeof pad);\n", (long long)(Hp * Wp));
+  sm_buf_printf(b, "    for (int64_t i0 = 0; i0 < %lld; i0 += %lld) {\n", (long long)c->Ci, (long long)ib);
+  sm_buf_printf(b, "    const int64_t ie = i0 + %lld < %lld ? i0 + %lld : %lld;\n", (long long)ib,
+                (long long)c->Ci, (long long)ib, (long long)c->Ci);
+  /* plane i zero-padded in pad (the borders stay zero), then copy bb of
+   * it: row r holds the padded columns bb .. bb + OWo - 1 */
+  sm_buf_printf(b, "    for (int64_t i = i0; i < ie; i++) {\n");
+  sm_buf_printf(b, "      for (int64_t r = 0; r < %lld; r++)\n", (long long)c->Hs);
+  sm_buf_printf(b, "        memcpy(pad + (r + %lld) * %lld + %lld, in0 + ((n * %lld + i) * %lld + r) * %lld,"
+                   " %lld * sizeof(float));\n",
+                (long long)c->pt, (long long)Wp, (long long)c->pl, (long long)c->Ci,
+                (long long)c->Hs, (long long)c->Ws, (long long)c->Ws);
+  sm_buf_printf(b, "      for (int64_t bb = 0; bb < %lld; bb++) {\n", (long long)c->KW);
+  sm_buf_printf(b, "        float *dp = st + ((i - i0) * %lld + bb) * %lld;\n", (long long)c->KW,
+                (long long)SD);
+  sm_buf_printf(b, "        for (int64_t r = 0; r < %lld; r++)\n", (long long)Hp);
+  sm_buf_printf(b, "          memcpy(dp + r * %lld, pad + r * %lld + bb, %lld * sizeof(float));\n",
+                (long long)OWo, (long long)Wp, (long long)OWo);
+  sm_buf_printf(b, "        memset(dp + %lld, 0, %lld * sizeof(float));\n      }\n    }\n",
+                (long long)(Hp * OWo), (long long)(SD - Hp * OWo));
+  sm_buf_puts(b, "#if defined(__AVX512F__)\n");
+  emit_corr_compute(b, c, 16, 24, 16);
+  sm_buf_puts(b, "#else\n");
+  emit_corr_compute(b, c, 8, 12, 8);
+  sm_buf_puts(b, "#endif\n    }\n");
+  sm_buf_printf(b, "    for (int64_t m = 0; m < %lld; m++) {\n", (long long)c->Co);
+  sm_buf_printf(b, "      const float bv = %s;\n", c->bias ? "in2[m]" : "0.0f");
   sm_buf_puts(b, "#pragma omp simd\n");
-  sm_buf_printf(b, "          for (int64_t s = 0; s < %lld; s++) y[r * %lld + s] = wide[j][r * %lld + s] + bv;\n",
-                (long long)c->OWo, (long long)c->OWo, (long long)Wp);
-  sm_buf_puts(b, "      }\n    }\n  }\n#undef SM_NV\n");
+  sm_buf_printf(b, "      for (int64_t q = 0; q < %lld; q++) {\n", (long long)P);
+  sm_buf_printf(b, "        const int64_t o = (n * %lld + m) * %lld + q;\n", (long long)c->Co,
+                (long long)P);
+  sm_buf_printf(b, "        const float acc = sum[m * %lld + q] + bv;\n", (long long)PV);
+  if (epi) ew_emit_epilogue_elem(b, 8, epi, "acc", "o", true);
+  else sm_buf_puts(b, "        out0[o] = acc;\n");
+  sm_buf_puts(b, "      }\n    }\n  }\n#undef SM_L\n");
 }
 
 /* The direct correlation of a stride-1, undilated, ungrouped convolution
@@ -542,7 +621,7 @@ static bool conv_corr(const ConvSz *z, bool grad, bool bias, Corr *c) {
                 .wo = z->C * z->KH * z->KW, .wi = z->KH * z->KW, .wa = z->KW, .wb = 1,
                 .w0 = 0, .bias = bias};
   }
-  return c->OWo >= 8 && corr_stack(c) <= 16384;
+  return c->OWo >= 8 && corr_stack(c) <= 32768;
 }
 
 /* A forward convolution's sizes. */
@@ -605,7 +684,7 @@ static void conv_emit(SmBuf *b, const IrNode *n) {
   conv_win(n, &g);
   Corr corr;
   if (conv_fwd_corr(n, &g, &corr)) {
-    emit_corr(b, &corr);
+    emit_corr(b, &corr, NULL);
     return;
   }
   if (conv_emit_gemm(b, n, &g, NULL)) return;
@@ -1504,7 +1583,7 @@ static void conv_gi_emit(SmBuf *b, const IrNode *n) {
   ConvSz z = conv_sz(n);
   Corr corr;
   if (n->out[0]->type.dtype == IR_F32 && z.g.nsp == 2 && conv_corr(&z, true, false, &corr)) {
-    emit_corr(b, &corr);
+    emit_corr(b, &corr, NULL);
     return;
   }
   const Win *g = &z.g;
@@ -1756,7 +1835,7 @@ static bool maxpool_grad_2x2(SmBuf *b, const IrNode *n, const Win *g) {
   long long planes = x->dims[0] * x->dims[1], H = g->in[0], W = g->in[1], OH = g->out[0],
             OW = g->out[1];
   sm_buf_puts(b, "  /* 2x2 windows, stride 2, no padding: each input element in one window */\n");
-  emit_omp_for(b, sat_mul(ir_numel(&n->in[0]->type), 4), NULL);
+  emit_omp_for(b, sat_mul(ir_numel(&n->out[0]->type), 2), NULL);
   sm_buf_printf(b, "  for (int64_t p = 0; p < %lld; p++) {\n", planes);
   sm_buf_printf(b, "    const %s *dy = in0 + p * %lld, *x = in1 + p * %lld;\n", T, OH * OW, H * W);
   sm_buf_printf(b, "    %s *dx = out0 + p * %lld;\n", T, H * W);
@@ -2443,12 +2522,24 @@ const IrOpDef *const ir_ops_nn[] = {
 bool nn_emit_fused(SmBuf *b, const OpEpilogue *e) {
   const IrNode *n = e->prod;
   if (ir_numel(&n->out[0]->type) == 0) return false;
+  Corr corr;
   if (!strcmp(n->op->name, "conv2d") || !strcmp(n->op->name, "conv1d")) {
     Win g;
     conv_win(n, &g);
+    if (conv_fwd_corr(n, &g, &corr)) {
+      emit_corr(b, &corr, e);
+      return true;
+    }
     return conv_emit_gemm(b, n, &g, e);
   }
-  if (strstr(n->op->name, "_grad_input")) return conv_gi_gemm(b, n, e);
+  if (strstr(n->op->name, "_grad_input")) {
+    if (conv_gi_gemm(b, n, e)) return true;
+    ConvSz z = conv_sz(n);
+    if (n->out[0]->type.dtype != IR_F32 || z.g.nsp != 2 || !conv_corr(&z, true, false, &corr))
+      return false;
+    emit_corr(b, &corr, e);
+    return true;
+  }
   if (strstr(n->op->name, "_grad_weight")) return conv_gw_gemm(b, n, e);
   return false;
 }

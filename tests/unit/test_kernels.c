@@ -333,6 +333,29 @@ static void conv_direct(void **state) {
                &o);
 }
 
+/* The direct correlation's blocks: 17 output channels (a block of 16 and
+ * one of 1 with AVX-512, 8 + 8 + 1 with AVX2), 19 source channels in two
+ * blocks (the last partial), a
+ * fused chain reading another operand while the product is also stored;
+ * the input gradient with 5 channels, 20 summed, a 3 x 7 kernel and 10
+ * plane vectors (chunks of 4, 3 and 3 with AVX-512). */
+static void conv_direct_blocks(void **state) {
+  (void)state;
+  OpcheckOpts o = kernel_opts();
+  opcheck_opts("input x1: f32[2,19,9,11]\n"
+               "input w1: f32[17,19,3,3]\n"
+               "input b1: f32[17]\n"
+               "input z1: f32[2,17,9,11]\n"
+               "c1 = conv2d(x1, w1, b1, pads=[1,1])\n"
+               "s1 = add(c1, z1)\n"
+               "y1 = tanh(s1)\n"
+               "input dy2: f32[3,20,6,13]\n"
+               "input w2: f32[20,5,3,7]\n"
+               "dx2 = conv2d_grad_input(dy2, w2, xshape=[3,5,8,19])\n"
+               "output c1, y1, dx2\n",
+               &o);
+}
+
 /* Max pooling's 2x2 stride-2 gradient: odd sizes (a last row and column
  * in no window), windows of ties (relu zeros: the first maximum takes the
  * gradient), a fused relu gradient after it, f64. */
@@ -356,6 +379,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(maxpool_grad_2x2),
       cmocka_unit_test(conv_direct),
+      cmocka_unit_test(conv_direct_blocks),
       cmocka_unit_test(conv_pack_runs),
       cmocka_unit_test(gemm_edges_nn),
       cmocka_unit_test(gemm_edges_tn),
