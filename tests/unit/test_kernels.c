@@ -335,10 +335,12 @@ static void conv_direct(void **state) {
 
 /* The direct correlation's blocks: 17 output channels (a block of 16 and
  * one of 1 with AVX-512, 8 + 8 + 1 with AVX2), 19 source channels in two
- * blocks (the last partial), a
- * fused chain reading another operand while the product is also stored;
- * the input gradient with 5 channels, 20 summed, a 3 x 7 kernel and 10
- * plane vectors (chunks of 4, 3 and 3 with AVX-512). */
+ * blocks (the last partial), a fused chain reading another operand while
+ * the product is also stored; the input gradient with 5 channels, 20
+ * summed, a 3 x 7 kernel and 10 plane vectors (chunks of 4, 3 and 3 with
+ * AVX-512). The direct weight gradient's tiles: 30 kernel columns (blocks
+ * of 24 + 6 with AVX-512, 12 + 12 + 6 with AVX2), 12 channels in tiles of
+ * 6 (AVX-512) or 4 (AVX2) by 3 columns, with padding. */
 static void conv_direct_blocks(void **state) {
   (void)state;
   OpcheckOpts o = kernel_opts();
@@ -352,7 +354,13 @@ static void conv_direct_blocks(void **state) {
                "input dy2: f32[3,20,6,13]\n"
                "input w2: f32[20,5,3,7]\n"
                "dx2 = conv2d_grad_input(dy2, w2, xshape=[3,5,8,19])\n"
-               "output c1, y1, dx2\n",
+               "input dy3: f32[2,4,4,11]\n"
+               "input x3: f32[2,3,4,40]\n"
+               "dw3 = conv2d_grad_weight(dy3, x3, wshape=[4,3,1,30])\n"
+               "input dy4: f32[5,12,9,9]\n"
+               "input x4: f32[5,7,9,9]\n"
+               "dw4 = conv2d_grad_weight(dy4, x4, pads=[1,1], wshape=[12,7,3,3])\n"
+               "output c1, y1, dx2, dw3, dw4\n",
                &o);
 }
 
