@@ -340,7 +340,10 @@ static void conv_direct(void **state) {
  * summed, a 3 x 7 kernel and 10 plane vectors (chunks of 4, 3 and 3 with
  * AVX-512). The direct weight gradient's tiles: 30 kernel columns (blocks
  * of 24 + 6 with AVX-512, 12 + 12 + 6 with AVX2), 12 channels in tiles of
- * 6 (AVX-512) or 4 (AVX2) by 3 columns, with padding. */
+ * 6 (AVX-512) or 4 (AVX2) by 3 columns, with padding. The input gradient
+ * by kernel columns: asymmetric pads (columns cut at both ends of the
+ * shifted sums), 21 column channels (a block of 16 and one of 5), a
+ * fused product stored with the chain. */
 static void conv_direct_blocks(void **state) {
   (void)state;
   OpcheckOpts o = kernel_opts();
@@ -360,7 +363,12 @@ static void conv_direct_blocks(void **state) {
                "input dy4: f32[5,12,9,9]\n"
                "input x4: f32[5,7,9,9]\n"
                "dw4 = conv2d_grad_weight(dy4, x4, pads=[1,1], wshape=[12,7,3,3])\n"
-               "output c1, y1, dx2, dw3, dw4\n",
+               "input dy5: f32[2,7,5,9]\n"
+               "input w5: f32[7,3,3,7]\n"
+               "input z5: f32[2,3,6,12]\n"
+               "dx5 = conv2d_grad_input(dy5, w5, pads=[1,1,0,2], xshape=[2,3,6,12])\n"
+               "e5 = mul(dx5, z5)\n"
+               "output c1, y1, dx2, dw3, dw4, dx5, e5\n",
                &o);
 }
 
