@@ -1924,13 +1924,23 @@ static void avgpool_grad_ref(const IrNode *n, const IrTensor *in, IrTensor *out)
       }
 }
 
-/* One thread per plane: zero dx, then walk the windows as the forward
- * kernel does and scatter into the plane. */
+/* The fused chain over plane p of the result (holding the product), at
+ * indentation ind. */
+static void emit_chain_run(SmBuf *b, int ind, const char *T, const OpEpilogue *epi, long long plane) {
+  sm_buf_printf(b, "%*s#pragma omp simd\n%*sfor (int64_t w = 0; w < %lld; w++) {\n", ind, "", ind, "", plane);
+  sm_buf_printf(b, "%*s  const int64_t o = p * %lld + w;\n", ind, "", plane);
+  sm_buf_printf(b, "%*s  const %s acc = out0[o];\n", ind, "", T);
+  ew_emit_epilogue_elem(b, ind + 2, epi, "acc", "o", false);
+  sm_buf_printf(b, "%*s}\n", ind, "");
+}
+
 /* Max pooling's gradient over 2x2 windows of stride 2 without padding
  * (every input element in at most one window): each window writes its
  * gradient to its first maximum and zeros to the other three, row pairs
- * at a time, with no zeroing pass and no scatter. */
-static bool maxpool_grad_2x2(SmBuf *b, const IrNode *n, const Win *g) {
+ * at a time, with no zeroing pass and no scatter; with epi, the fused
+ * chain then runs over each plane while it is in L1 (applied within the
+ * window loop it kept the compiler from vectorizing it). */
+static bool maxpool_grad_2x2(SmBuf *b, const IrNode *n, const Win *g, const OpEpilogue *epi) {
   for (int j = 0; j < 2; j++)
     if (g->k[j] != 2 || g->s[j] != 2 || g->d[j] != 1 || g->pb[j] != 0 || 2 * g->out[j] > g->in[j])
       return false;
@@ -1960,15 +1970,18 @@ static bool maxpool_grad_2x2(SmBuf *b, const IrNode *n, const Win *g) {
     sm_buf_printf(b, "      for (int64_t w = %lld; w < %lld; w++) d0[w] = d1[w] = 0;\n", 2 * OW, W);
   sm_buf_puts(b, "    }\n");
   if (2 * OH < H) sm_buf_printf(b, "    for (int64_t i = %lld; i < %lld; i++) dx[i] = 0;\n", 2 * OH * W, H * W);
+  if (epi) emit_chain_run(b, 4, T, epi, H * W);
   sm_buf_puts(b, "  }\n");
   return true;
 }
 
+/* One thread per plane: zero dx, then walk the windows as the forward
+ * kernel does and scatter into the plane. */
 static void pool_grad_emit(SmBuf *b, const IrNode *n, bool is_max) {
   if (emit_if_empty(b, n)) return;
   Win g;
   pool_grad_win(n, &g);
-  if (is_max && g.nsp == 2 && maxpool_grad_2x2(b, n, &g)) return;
+  if (is_max && g.nsp == 2 && maxpool_grad_2x2(b, n, &g, NULL)) return;
   const char *T = ctype(n);
   const IrType *x = &n->out[0]->type;
   int64_t planes = x->dims[0] * x->dims[1];
@@ -2645,6 +2658,11 @@ bool nn_emit_fused(SmBuf *b, const OpEpilogue *e) {
     return true;
   }
   if (strstr(n->op->name, "_grad_weight")) return conv_gw_gemm(b, n, e);
+  if (!strcmp(n->op->name, "maxpool2d_grad")) {
+    Win g;
+    pool_grad_win(n, &g);
+    return g.nsp == 2 && maxpool_grad_2x2(b, n, &g, e);
+  }
   return false;
 }
 

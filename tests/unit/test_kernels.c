@@ -374,7 +374,9 @@ static void conv_direct_blocks(void **state) {
 
 /* Max pooling's 2x2 stride-2 gradient: odd sizes (a last row and column
  * in no window), windows of ties (relu zeros: the first maximum takes the
- * gradient), a fused relu gradient after it, f64. */
+ * gradient), a fused relu gradient after it (the product also stored), a
+ * fused add (nonzero where the gradient is zero, the product not stored),
+ * f64. */
 static void maxpool_grad_2x2(void **state) {
   (void)state;
   OpcheckOpts o = kernel_opts();
@@ -387,7 +389,13 @@ static void maxpool_grad_2x2(void **state) {
                "input dy2: f64[1,2,4,4]\n"
                "r2 = relu(x2)\n"
                "dx2 = maxpool2d_grad(dy2, r2, kernel=[2,2], strides=[2,2])\n"
-               "output dx, d, dx2\n",
+               "input x3: f32[1,2,7,9]\n"
+               "input dy3: f32[1,2,3,4]\n"
+               "input z3: f32[1,2,7,9]\n"
+               "r3 = relu(x3)\n"
+               "dx3 = maxpool2d_grad(dy3, r3, kernel=[2,2], strides=[2,2])\n"
+               "s3 = add(dx3, z3)\n"
+               "output dx, d, dx2, s3\n",
                &o);
 }
 
