@@ -299,13 +299,12 @@ static void conv_pack_runs(void **state) {
                &o);
 }
 
-/* The direct correlation on wide rows (stride 1, few channels): forward
- * with odd and even output channel counts (one or two channels per
- * load), asymmetric pads, a bias, a fused relu; the input gradient
- * (flipped kernel, the staged dy padded by K-1-pad) with pads up to K-1,
- * wide kernels, output widths around the vector width; the weight
- * gradient with image counts below and not dividing the chunk count and
- * 49 taps (two register blocks). */
+/* The direct correlation on shifted planes (stride 1, few channels):
+ * forward with odd and even output channel counts, asymmetric pads, a
+ * bias, a fused relu; the input gradient (flipped kernel, the staged dy
+ * padded by K-1-pad, or by kernel columns) with pads up to K-1, wide
+ * kernels, output widths around the vector width; the weight gradient
+ * with image counts below and not dividing the chunk count and 49 taps. */
 static void conv_direct(void **state) {
   (void)state;
   OpcheckOpts o = kernel_opts();
