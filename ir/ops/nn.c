@@ -428,95 +428,216 @@ static void conv_pack_im2col(SmBuf *b, const GemmCore *gc, int nr, int ind) {
   emit_pack_runs(b, gc->b, &rp, nr, ind);
 }
 
-/* ---- direct stride-1 correlation on wide rows ----
+/* ---- direct stride-1 correlation on shifted planes ----
  *
  * out[n, o, r, s] = bias[o] + sum_i sum_{a<KH, b<KW} wt(o, i, a, b) * P[i, r + a, s + b]
- * where P is the source plane i of image n staged into a zero-padded
- * buffer of Hp x Wp (Wp = OWo + KW - 1, Hp = OHo + KH - 1, the source at
- * row pt, column pl). On the flattened staged plane the sum for output
- * position q = r * Wp + s reads P[q + a * Wp + b]: one contiguous vector
- * load per tap, no index arithmetic, the accumulators in registers. Columns
- * s >= OWo of the wide result are computed and dropped. For small channel
- * counts this beats the GEMM forms, whose packing then costs more than the
- * product (LeNet's second-layer input gradient: Cg = 6). Serves the forward
- * convolution and, with the kernel flipped, its input gradient. */
+ * where P is the source plane i of image n zero-padded to Hp = OHo + KH - 1
+ * rows (the source at row pt, column pl). Each source plane is staged KW
+ * times, copy b holding the columns b .. b + OWo - 1 of every padded row,
+ * OWo wide: on that flattened copy the sum for output position
+ * q = r * OWo + s reads D_b[q + a * OWo], so the output plane is computed
+ * dense (no padding columns) with one contiguous vector load per tap and
+ * the accumulators in registers; only the last vector of a plane runs
+ * past it. Source channels go in blocks whose copies stay in L1, staged
+ * just before use, the sums kept per image in `sum` between blocks.
+ * Register blocks: ob output channels sharing each load times nv vectors
+ * sharing each weight. For small channel counts this beats the GEMM
+ * forms, whose packing then costs more than the product (LeNet's
+ * second-layer input gradient: Cg = 6). Serves the forward convolution
+ * and, with the kernel flipped, its input gradient. */
 typedef struct Corr {
   int64_t N, Ci, Co;         /* images, source channels summed, output channels */
-  int64_t Hs, Ws, pt, pl;    /* source plane and where it sits in the staged one */
+  int64_t Hs, Ws, pt, pl;    /* source plane and where it sits in the padded one */
   int64_t OHo, OWo, KH, KW;
   int64_t wo, wi, wa, wb, w0; /* wt(o,i,a,b) = w[o*wo + i*wi + a*wa + b*wb + w0] */
   bool bias;                 /* in2[o] */
+  /* KWo > 0: an input gradient by columns (see conv_corr), dx [H, W] from
+   * the forward's pads fpt, fpl; w is then the staged `wt` */
+  int64_t KWo, H, W, fpt, fpl;
 } Corr;
 
-/* Chunk of the wide output per register block: 64 floats (4 vectors of 16
- * lanes with AVX-512, 8 of 8 with AVX2), enough independent FMA chains. */
-enum { CORR_CHUNK = 64 };
-
-static int64_t corr_wp(const Corr *c) { return c->OWo + c->KW - 1; }
-static int64_t corr_wide(const Corr *c) {
-  int64_t L = c->OHo * corr_wp(c);
-  return (L + CORR_CHUNK - 1) / CORR_CHUNK * CORR_CHUNK;
+static int64_t round16(int64_t v) { return (v + 15) / 16 * 16; }
+/* output positions computed per plane: whole vectors of 16 (or 8) lanes */
+static int64_t corr_pv(const Corr *c) { return round16(c->OHo * c->OWo); }
+/* staged floats per shifted copy: every read of the last vector included */
+static int64_t corr_plane(const Corr *c) { return round16(corr_pv(c) + (c->KH - 1) * c->OWo); }
+/* source channels per block: their copies within 24 KiB */
+static int64_t corr_ib(const Corr *c) {
+  int64_t ib = 6144 / (c->KW * corr_plane(c));
+  return ib < 1 ? 1 : ib > c->Ci ? c->Ci : ib;
 }
-/* staged floats per source plane: every read of the last chunk included */
-static int64_t corr_plane(const Corr *c) {
-  int64_t s = corr_wide(c) + (c->KH - 1) * corr_wp(c) + c->KW - 1;
-  return (s + 15) / 16 * 16;
+/* output channels per register block (sharing each load): the largest
+ * divisor of Co up to maxob, or maxob and a remainder block when that is
+ * small. Wide blocks of few vectors measured fastest (LeNet: 16 x 1
+ * vector for Co = 16, 6 x 4 for Co = 6). */
+static int corr_ob(const Corr *c, int maxob) {
+  int ob = 1;
+  for (int d = maxob; d > 1 && ob == 1; d--)
+    if (c->Co % d == 0) ob = d;
+  if (c->Co > maxob && ob < maxob / 2) ob = maxob;
+  return ob < c->Co ? ob : (int)c->Co;
 }
 /* the stack buffers of one thread, in floats */
-static int64_t corr_stack(const Corr *c) { return c->Ci * corr_plane(c) + 2 * corr_wide(c); }
+static int64_t corr_stack(const Corr *c) {
+  return corr_ib(c) * c->KW * corr_plane(c) + c->Co * corr_pv(c) +
+         (c->OHo + c->KH - 1) * (c->OWo + c->KW - 1);
+}
 
-static void emit_corr(SmBuf *b, const Corr *c) {
-  int64_t Wp = corr_wp(c), L = c->OHo * Wp, LW = corr_wide(c), S = corr_plane(c);
-  int ob = c->Co % 2 == 0 ? 2 : 1; /* output channels sharing each load */
-  sm_buf_printf(b, "  /* direct correlation on wide rows: staged planes %lld x %lld, %lld of %lld"
-                   " wide positions kept */\n",
-                (long long)(c->OHo + c->KH - 1), (long long)Wp, (long long)(c->OHo * c->OWo),
-                (long long)L);
-  sm_buf_puts(b, "#if defined(__AVX512F__)\n  typedef float vf __attribute__((vector_size(64)));\n"
-                 "#define SM_NV 4\n#else\n  typedef float vf __attribute__((vector_size(32)));\n"
-                 "#define SM_NV 8\n#endif\n");
-  emit_omp_for(b, sat_mul(c->N * c->Co * L, c->Ci * c->KH * c->KW), "schedule(static)");
-  sm_buf_printf(b, "  for (int64_t n = 0; n < %lld; n++) {\n", (long long)c->N);
-  sm_buf_printf(b, "    float st[%lld] __attribute__((aligned(64)));\n", (long long)(c->Ci * S));
-  sm_buf_printf(b, "    float wide[%d][%lld] __attribute__((aligned(64)));\n", ob, (long long)LW);
-  sm_buf_printf(b, "    memset(st, 0, sizeof st);\n");
-  sm_buf_printf(b, "    for (int64_t i = 0; i < %lld; i++)\n", (long long)c->Ci);
-  sm_buf_printf(b, "      for (int64_t r = 0; r < %lld; r++)\n", (long long)c->Hs);
-  sm_buf_printf(b, "        memcpy(st + i * %lld + (r + %lld) * %lld + %lld, in0 + ((n * %lld + i) * %lld + r) * %lld,"
-                   " %lld * sizeof(float));\n",
-                (long long)S, (long long)c->pt, (long long)Wp, (long long)c->pl, (long long)c->Ci,
-                (long long)c->Hs, (long long)c->Ws, (long long)c->Ws);
-  sm_buf_printf(b, "    for (int64_t o = 0; o < %lld; o += %d) {\n", (long long)c->Co, ob);
-  sm_buf_printf(b, "      for (int64_t q0 = 0; q0 < %lld; q0 += %d) {\n", (long long)L, CORR_CHUNK);
-  sm_buf_puts(b, "        vf ");
-  for (int j = 0; j < ob; j++) sm_buf_printf(b, "%sa%d[SM_NV]", j ? ", " : "", j);
-  sm_buf_puts(b, ";\n        for (int v = 0; v < SM_NV; v++) {");
+/* One register block: ob output channels from o, nv vectors from q0,
+ * source channels i0 .. ie - 1 added to the sums in `sum`. */
+static void emit_corr_block(SmBuf *b, const Corr *c, int ob, int nv, int ind) {
+  long long SD = corr_plane(c), PV = corr_pv(c);
+  const char *sp = "";
+  sm_buf_printf(b, "%*svf ", ind, sp);
+  for (int j = 0; j < ob; j++) sm_buf_printf(b, "%sa%d[%d]", j ? ", " : "", j, nv);
+  sm_buf_printf(b, ";\n%*sif (i0 == 0) {\n%*s  for (int v = 0; v < %d; v++) {", ind, sp, ind, sp, nv);
   for (int j = 0; j < ob; j++) sm_buf_printf(b, " a%d[v] = (vf){0};", j);
-  sm_buf_printf(b, " }\n        for (int64_t i = 0; i < %lld; i++) {\n", (long long)c->Ci);
-  sm_buf_printf(b, "          const float *sp = st + i * %lld + q0;\n", (long long)S);
-  sm_buf_printf(b, "          const float *wk = in1 + o * %lld + i * %lld + %lld;\n", (long long)c->wo,
-                (long long)c->wi, (long long)c->w0);
-  sm_buf_printf(b, "          for (int64_t a = 0; a < %lld; a++)\n", (long long)c->KH);
-  sm_buf_printf(b, "            for (int64_t bb = 0; bb < %lld; bb++) {\n", (long long)c->KW);
-  sm_buf_printf(b, "              const float *x = sp + a * %lld + bb;\n", (long long)Wp);
+  sm_buf_printf(b, " }\n%*s} else {\n", ind, sp);
   for (int j = 0; j < ob; j++)
-    sm_buf_printf(b, "              const vf w%d = wk[%lld + a * %lld + bb * %lld] - (vf){0};\n", j,
-                  (long long)(j * c->wo), (long long)c->wa, (long long)c->wb);
-  sm_buf_puts(b, "              for (int v = 0; v < SM_NV; v++) {\n");
-  sm_buf_puts(b, "                vf xv;\n                memcpy(&xv, x + v * (int64_t)(sizeof(vf) / sizeof(float)), sizeof xv);\n");
-  for (int j = 0; j < ob; j++) sm_buf_printf(b, "                a%d[v] += w%d * xv;\n", j, j);
-  sm_buf_puts(b, "              }\n            }\n        }\n");
-  for (int j = 0; j < ob; j++) sm_buf_printf(b, "        memcpy(wide[%d] + q0, a%d, sizeof a%d);\n", j, j, j);
-  sm_buf_puts(b, "      }\n");
-  sm_buf_printf(b, "      for (int j = 0; j < %d; j++) {\n", ob);
-  sm_buf_printf(b, "        float *y = out0 + (n * %lld + o + j) * %lld;\n", (long long)c->Co,
-                (long long)(c->OHo * c->OWo));
-  sm_buf_printf(b, "        const float bv = %s;\n", c->bias ? "in2[o + j]" : "0.0f");
-  sm_buf_printf(b, "        for (int64_t r = 0; r < %lld; r++)\n", (long long)c->OHo);
+    sm_buf_printf(b, "%*s  memcpy(a%d, sum + (o + %d) * %lld + q0, sizeof a%d);\n", ind, sp, j, j, PV, j);
+  sm_buf_printf(b, "%*s}\n%*sfor (int64_t i = i0; i < ie; i++) {\n", ind, sp, ind, sp);
+  sm_buf_printf(b, "%*s  const float *sp = st + (i - i0) * %lld + q0;\n", ind, sp,
+                (long long)(c->KW * SD));
+  sm_buf_printf(b, "%*s  const float *wk = %s + o * %lld + i * %lld + %lld;\n", ind, sp,
+                c->KWo ? "wt" : "in1",
+                (long long)c->wo, (long long)c->wi, (long long)c->w0);
+  sm_buf_printf(b, "%*s  for (int64_t a = 0; a < %lld; a++)\n", ind, sp, (long long)c->KH);
+  sm_buf_printf(b, "%*s    for (int64_t bb = 0; bb < %lld; bb++) {\n", ind, sp, (long long)c->KW);
+  sm_buf_printf(b, "%*s      const float *x = sp + bb * %lld + a * %lld;\n", ind, sp, SD,
+                (long long)c->OWo);
+  for (int j = 0; j < ob; j++)
+    sm_buf_printf(b, "%*s      const vf w%d = wk[%lld + a * %lld + bb * %lld] - (vf){0};\n", ind, sp,
+                  j, (long long)(j * c->wo), (long long)c->wa, (long long)c->wb);
+  sm_buf_printf(b, "%*s      for (int v = 0; v < %d; v++) {\n", ind, sp, nv);
+  sm_buf_printf(b, "%*s        vf xv;\n%*s        memcpy(&xv, x + v * SM_L, sizeof xv);\n", ind, sp,
+                ind, sp);
+  for (int j = 0; j < ob; j++) sm_buf_printf(b, "%*s        a%d[v] += w%d * xv;\n", ind, sp, j, j);
+  sm_buf_printf(b, "%*s      }\n%*s    }\n%*s}\n", ind, sp, ind, sp, ind, sp);
+  for (int j = 0; j < ob; j++)
+    sm_buf_printf(b, "%*smemcpy(sum + (o + %d) * %lld + q0, a%d, sizeof a%d);\n", ind, sp, j, PV, j, j);
+}
+
+/* The output channels from o in blocks of ob, for vectors of `lanes`
+ * floats and `regs` accumulator registers: the plane's vectors split into
+ * near-equal chunks of at most regs / ob. */
+static void emit_corr_channels(SmBuf *b, const Corr *c, int ob, int lanes, int regs) {
+  int64_t NVt = corr_pv(c) / lanes;
+  int nvmax = regs / ob < 1 ? 1 : regs / ob;
+  int64_t nch = (NVt + nvmax - 1) / nvmax, base = NVt / nch, extra = NVt % nch;
+  /* extra chunks of base + 1 vectors, then the rest of base */
+  int64_t qs[2] = {0, extra * (base + 1) * lanes}, qe[2] = {qs[1], NVt * lanes};
+  int nvs[2] = {(int)base + 1, (int)base};
+  for (int k = 0; k < 2; k++) {
+    if (qe[k] <= qs[k]) continue;
+    sm_buf_printf(b, "      for (int64_t q0 = %lld; q0 < %lld; q0 += %lld) {\n", (long long)qs[k],
+                  (long long)qe[k], (long long)nvs[k] * lanes);
+    emit_corr_block(b, c, ob, nvs[k], 8);
+    sm_buf_puts(b, "      }\n");
+  }
+}
+
+/* One vector variant of the compute: lanes and accumulator registers. */
+static void emit_corr_compute(SmBuf *b, const Corr *c, int lanes, int regs, int maxob) {
+  int ob = corr_ob(c, maxob);
+  int64_t Cm = c->Co / ob * ob;
+  sm_buf_printf(b, "    for (int64_t o = 0; o < %lld; o += %d) {\n", (long long)Cm, ob);
+  emit_corr_channels(b, c, ob, lanes, regs);
+  sm_buf_puts(b, "    }\n");
+  if (Cm < c->Co) {
+    sm_buf_printf(b, "    {\n      const int64_t o = %lld;\n", (long long)Cm);
+    emit_corr_channels(b, c, (int)(c->Co - Cm), lanes, regs);
+    sm_buf_puts(b, "    }\n");
+  }
+}
+
+/* The input gradient by columns: dx[c, h, w] = sum_b Y[c * KWo + b, h + fpt, w - b + fpl]
+ * (OWo wide rows of Y, terms outside them zero), a row at a time. */
+static void emit_corr_columns(SmBuf *b, const Corr *c, const OpEpilogue *epi) {
+  long long Cd = c->Co / c->KWo, H = c->H, W = c->W, OW = c->OWo, PV = corr_pv(c);
+  sm_buf_printf(b, "    for (int64_t m = 0; m < %lld; m++)\n", Cd);
+  sm_buf_printf(b, "      for (int64_t h = 0; h < %lld; h++) {\n", H);
+  sm_buf_printf(b, "        const float *yr = sum + m * %lld + (h + %lld) * %lld;\n",
+                c->KWo * PV, (long long)c->fpt, OW);
+  sm_buf_printf(b, "        float row[%lld];\n        memset(row, 0, sizeof row);\n", W);
+  for (long long bb = 0; bb < c->KWo; bb++) {
+    long long s0 = c->fpl - bb > 0 ? c->fpl - bb : 0;
+    long long s1 = W + c->fpl - bb < OW ? W + c->fpl - bb : OW;
+    if (s1 <= s0) continue;
+    sm_buf_printf(b, "        for (int64_t s = %lld; s < %lld; s++) row[s + %lld] += yr[%lld + s];\n", s0,
+                  s1, bb - c->fpl, bb * PV);
+  }
+  sm_buf_printf(b, "        for (int64_t w = 0; w < %lld; w++) {\n", W);
+  sm_buf_printf(b, "          const int64_t o = ((n * %lld + m) * %lld + h) * %lld + w;\n", Cd, H, W);
+  sm_buf_puts(b, "          const float acc = row[w];\n");
+  if (epi) ew_emit_epilogue_elem(b, 10, epi, "acc", "o", true);
+  else sm_buf_puts(b, "          out0[o] = acc;\n");
+  sm_buf_puts(b, "        }\n      }\n  }\n#undef SM_L\n");
+}
+
+/* With epi, the fused kernel: the chain applied as the sums are stored. */
+static void emit_corr(SmBuf *b, const Corr *c, const OpEpilogue *epi) {
+  int64_t Hp = c->OHo + c->KH - 1, OWo = c->OWo, Wp = OWo + c->KW - 1, SD = corr_plane(c);
+  int64_t ib = corr_ib(c), PV = corr_pv(c), P = c->OHo * OWo;
+  sm_buf_printf(b, "  /* direct correlation on %lld shifted copies of each padded %lld x %lld plane,"
+                   " %lld source channels at a time: %lld of %lld positions kept */\n",
+                (long long)c->KW, (long long)Hp, (long long)Wp, (long long)ib,
+                (long long)P, (long long)PV);
+  sm_buf_puts(b, "#if defined(__AVX512F__)\n  typedef float vf __attribute__((vector_size(64)));\n"
+                 "#else\n  typedef float vf __attribute__((vector_size(32)));\n#endif\n"
+                 "#define SM_L ((int64_t)(sizeof(vf) / sizeof(float)))\n");
+  if (c->KWo) {
+    /* wt[m][c * KWo + b][a] = w[m][c][KH - 1 - a][b] */
+    long long Cd = c->Co / c->KWo, KH = c->KH, KWo = c->KWo;
+    sm_buf_printf(b, "  float wt[%lld];\n", (long long)(c->Ci * c->Co * KH));
+    sm_buf_printf(b, "  for (int64_t m = 0; m < %lld; m++)\n", (long long)c->Ci);
+    sm_buf_printf(b, "    for (int64_t o = 0; o < %lld; o++)\n", (long long)c->Co);
+    sm_buf_printf(b, "      for (int64_t a = 0; a < %lld; a++)\n", KH);
+    sm_buf_printf(b, "        wt[(m * %lld + o) * %lld + a] = in1[((m * %lld + o / %lld) * %lld + %lld - a) * %lld + o %% %lld];\n",
+                  (long long)c->Co, KH, Cd, KWo, KH, KH - 1, KWo, KWo);
+  }
+  emit_omp_for(b, sat_mul(c->N * c->Co * P, c->Ci * c->KH * c->KW), "schedule(static)");
+  sm_buf_printf(b, "  for (int64_t n = 0; n < %lld; n++) {\n", (long long)c->N);
+  sm_buf_printf(b, "    float st[%lld] __attribute__((aligned(64)));\n", (long long)(ib * c->KW * SD));
+  sm_buf_printf(b, "    float sum[%lld] __attribute__((aligned(64)));\n", (long long)(c->Co * PV));
+  sm_buf_printf(b, "    float pad[%lld];\n    memset(pad, 0, sizeof pad);\n", (long long)(Hp * Wp));
+  sm_buf_printf(b, "    for (int64_t i0 = 0; i0 < %lld; i0 += %lld) {\n", (long long)c->Ci, (long long)ib);
+  sm_buf_printf(b, "    const int64_t ie = i0 + %lld < %lld ? i0 + %lld : %lld;\n", (long long)ib,
+                (long long)c->Ci, (long long)ib, (long long)c->Ci);
+  /* plane i zero-padded in pad (the borders stay zero), then copy bb of
+   * it: row r holds the padded columns bb .. bb + OWo - 1 */
+  sm_buf_printf(b, "    for (int64_t i = i0; i < ie; i++) {\n");
+  sm_buf_printf(b, "      for (int64_t r = 0; r < %lld; r++)\n", (long long)c->Hs);
+  sm_buf_printf(b, "        memcpy(pad + (r + %lld) * %lld + %lld, in0 + ((n * %lld + i) * %lld + r) * %lld,"
+                   " %lld * sizeof(float));\n",
+                (long long)c->pt, (long long)Wp, (long long)c->pl, (long long)c->Ci,
+                (long long)c->Hs, (long long)c->Ws, (long long)c->Ws);
+  sm_buf_printf(b, "      for (int64_t bb = 0; bb < %lld; bb++) {\n", (long long)c->KW);
+  sm_buf_printf(b, "        float *dp = st + ((i - i0) * %lld + bb) * %lld;\n", (long long)c->KW,
+                (long long)SD);
+  sm_buf_printf(b, "        for (int64_t r = 0; r < %lld; r++)\n", (long long)Hp);
+  sm_buf_printf(b, "          memcpy(dp + r * %lld, pad + r * %lld + bb, %lld * sizeof(float));\n",
+                (long long)OWo, (long long)Wp, (long long)OWo);
+  sm_buf_printf(b, "        memset(dp + %lld, 0, %lld * sizeof(float));\n      }\n    }\n",
+                (long long)(Hp * OWo), (long long)(SD - Hp * OWo));
+  sm_buf_puts(b, "#if defined(__AVX512F__)\n");
+  emit_corr_compute(b, c, 16, 24, 16);
+  sm_buf_puts(b, "#else\n");
+  emit_corr_compute(b, c, 8, 12, 8);
+  sm_buf_puts(b, "#endif\n    }\n");
+  if (c->KWo) {
+    emit_corr_columns(b, c, epi);
+    return;
+  }
+  sm_buf_printf(b, "    for (int64_t m = 0; m < %lld; m++) {\n", (long long)c->Co);
+  sm_buf_printf(b, "      const float bv = %s;\n", c->bias ? "in2[m]" : "0.0f");
   sm_buf_puts(b, "#pragma omp simd\n");
-  sm_buf_printf(b, "          for (int64_t s = 0; s < %lld; s++) y[r * %lld + s] = wide[j][r * %lld + s] + bv;\n",
-                (long long)c->OWo, (long long)c->OWo, (long long)Wp);
-  sm_buf_puts(b, "      }\n    }\n  }\n#undef SM_NV\n");
+  sm_buf_printf(b, "      for (int64_t q = 0; q < %lld; q++) {\n", (long long)P);
+  sm_buf_printf(b, "        const int64_t o = (n * %lld + m) * %lld + q;\n", (long long)c->Co,
+                (long long)P);
+  sm_buf_printf(b, "        const float acc = sum[m * %lld + q] + bv;\n", (long long)PV);
+  if (epi) ew_emit_epilogue_elem(b, 8, epi, "acc", "o", true);
+  else sm_buf_puts(b, "        out0[o] = acc;\n");
+  sm_buf_puts(b, "      }\n    }\n  }\n#undef SM_L\n");
 }
 
 /* The direct correlation of a stride-1, undilated, ungrouped convolution
@@ -535,6 +656,17 @@ static bool conv_corr(const ConvSz *z, bool grad, bool bias, Corr *c) {
                 .OWo = z->W, .KH = z->KH, .KW = z->KW, .wo = z->KH * z->KW,
                 .wi = z->C * z->KH * z->KW, .wa = -z->KW, .wb = -1,
                 .w0 = z->KH * z->KW - 1, .bias = false};
+    /* By columns when that computes a tenth fewer positions: Y[c * KW + b]
+     * = the correlation of dy (zero-padded by KH - 1 rows) with the
+     * flipped kernel column b, OW wide, summed into dx shifted by b: no
+     * products with padding columns (LeNet conv2: 144 positions x 5
+     * columns x 5 rows per channel pair against 208 x 25 taps). */
+    if (round16((z->OH + z->KH - 1) * z->OW) * 10 < round16(z->H * z->W) * 9)
+      *c = (Corr){.N = z->N, .Ci = z->M, .Co = z->C * z->KW, .Hs = z->OH, .Ws = z->OW,
+                  .pt = z->KH - 1, .pl = 0, .OHo = z->OH + z->KH - 1, .OWo = z->OW, .KH = z->KH,
+                  .KW = 1, .wo = z->KH, .wi = z->C * z->KW * z->KH, .wa = 1, .wb = 0, .w0 = 0,
+                  .bias = false, .KWo = z->KW, .H = z->H, .W = z->W, .fpt = g->pb[0],
+                  .fpl = g->pb[1]};
   } else {
     if (z->M >= 32 && z->C * z->KH * z->KW >= 64) return false; /* the GEMM form */
     *c = (Corr){.N = z->N, .Ci = z->C, .Co = z->M, .Hs = z->H, .Ws = z->W, .pt = g->pb[0],
@@ -542,7 +674,7 @@ static bool conv_corr(const ConvSz *z, bool grad, bool bias, Corr *c) {
                 .wo = z->C * z->KH * z->KW, .wi = z->KH * z->KW, .wa = z->KW, .wb = 1,
                 .w0 = 0, .bias = bias};
   }
-  return c->OWo >= 8 && corr_stack(c) <= 16384;
+  return c->OWo >= 8 && corr_stack(c) <= 32768;
 }
 
 /* A forward convolution's sizes. */
@@ -631,7 +763,7 @@ static void conv_emit(SmBuf *b, const IrNode *n) {
   conv_win(n, &g);
   Corr corr;
   if (conv_fwd_corr(n, &g, &corr)) {
-    emit_corr(b, &corr);
+    emit_corr(b, &corr, NULL);
     return;
   }
   if (conv_emit_gemm(b, n, &g, NULL)) return;
@@ -1374,19 +1506,23 @@ static void conv_gw_pack_b(SmBuf *b, const GemmCore *gc, int nr, int ind) {
   sm_buf_printf(b, "%*s  }\n%*s}\n", ind, sp, ind, sp);
 }
 
-/* ---- direct weight gradient on wide rows ----
+/* ---- direct weight gradient on shifted planes ----
  *
  * dw[m, c, a, b] = sum_n sum_{r,s} dy[n, m, r, s] * P[n, c, r + a, s + b],
- * P the zero-padded input (stride 1, undilated, ungrouped). On wide rows
- * (Wp = OW + KW - 1, dy staged with zeros in the extra columns) the sum
- * over (r, s) is a dot product over q of dy_w[q] with P[q + a*Wp + b]:
- * for each (m, c) one accumulator vector per tap (blocks of up to 25 taps
- * in registers), one dy load shared by all taps. Images go in a fixed
- * number of chunks (not per thread, so the sums do not depend on the
- * thread count) whose partial gradients are added in order. */
+ * P the zero-padded input (stride 1, undilated, ungrouped). As in the
+ * direct correlation, each padded input plane is staged KW times (copy b
+ * holds columns b .. b + OW - 1 of every row, OW wide), so with the dy
+ * plane dense (q = r * OW + s, zeros past it to whole vectors) the sum
+ * over (r, s) is a dot product over q of dy[q] with D_b[q + a * OW].
+ * Register tiles of mb output channels by nb kernel columns (one row a of
+ * one input channel c): mb + nb vector loads feed mb * nb FMAs; the tile
+ * sums go to one accumulator vector per gradient element, whose lanes are
+ * added once per chunk. Images go in a fixed number of chunks (not per
+ * thread, so the sums do not depend on the thread count) whose partial
+ * gradients are added in order. */
 typedef struct GwDirect {
   ConvSz z;
-  int64_t Wp, L, LW, S, nch; /* wide row, wide positions (rounded), staged plane, chunks */
+  int64_t PV, SD, nch; /* dense plane rounded to vectors, shifted copy, chunks */
 } GwDirect;
 
 static bool conv_gw_direct(const IrNode *n, GwDirect *o) {
@@ -1396,74 +1532,121 @@ static bool conv_gw_direct(const IrNode *n, GwDirect *o) {
   if (z.group != 1 || g->s[0] != 1 || g->s[1] != 1 || g->d[0] != 1 || g->d[1] != 1) return false;
   if (z.OW < 8 || z.M * z.C > 512 || z.KH * z.KW > 49) return false;
   o->z = z;
-  o->Wp = z.OW + z.KW - 1;
-  o->L = z.OH * o->Wp;
-  o->LW = (o->L + 15) / 16 * 16; /* whole vectors of 16 (or 8) lanes */
-  o->S = (o->LW + (z.KH - 1) * o->Wp + z.KW - 1 + 15) / 16 * 16;
+  o->PV = round16(z.OH * z.OW);
+  o->SD = round16(o->PV + (z.KH - 1) * z.OW);
   o->nch = z.N < 8 ? z.N : 8;
-  int64_t kk = z.M * z.C * z.KH * z.KW;
+  int64_t kk = z.M * z.C * z.KH * z.KW, pad = (z.OH + z.KH - 1) * (z.OW + z.KW - 1);
   /* per thread: staged planes, and one vector per gradient element */
-  return z.C * o->S + z.M * o->LW + 16 * kk <= 65536 && o->nch * kk <= 32768;
+  return z.C * z.KW * o->SD + z.M * o->PV + pad + 16 * kk <= 65536 && o->nch * kk <= 32768;
+}
+
+/* The tiles for `regs` accumulator registers: mb channels (a divisor of
+ * M) by nb kernel columns, the columns in blocks of nb (the last maybe
+ * fewer), every bound a constant. */
+static void emit_gw_tiles(SmBuf *b, const GwDirect *o, int regs) {
+  const ConvSz *z = &o->z;
+  long long M = z->M, C = z->C, KW = z->KW, KK = z->KH * z->KW, OW = z->OW;
+  long long PV = o->PV, SD = o->SD;
+  int nb = (int)(KW < regs ? KW : regs), mb = 1;
+  for (int d = regs / nb; d > 1 && mb == 1; d--)
+    if (M % d == 0) mb = d;
+  sm_buf_printf(b, "      for (int64_t m0 = 0; m0 < %lld; m0 += %d)\n", M, mb);
+  sm_buf_printf(b, "        for (int64_t c = 0; c < %lld; c++)\n", C);
+  sm_buf_printf(b, "          for (int64_t a = 0; a < %lld; a++) {\n", (long long)z->KH);
+  sm_buf_printf(b, "            const float *d = dq + m0 * %lld, *p = st + c * %lld + a * %lld;\n",
+                PV, KW * SD, OW);
+  sm_buf_printf(b, "            vf *e = acc + (m0 * %lld + c) * %lld + a * %lld;\n", C, KK, KW);
+  for (int b0 = 0; b0 < KW; b0 += nb) {
+    int nt = (int)(KW - b0 < nb ? KW - b0 : nb);
+    sm_buf_puts(b, "            {\n              vf ");
+    for (int i = 0; i < mb; i++)
+      for (int j = 0; j < nt; j++)
+        sm_buf_printf(b, "%st%d_%d = e[%lld]", i || j ? ", " : "", i, j, i * C * KK + b0 + j);
+    sm_buf_puts(b, ";\n");
+    sm_buf_printf(b, "              for (int64_t q = 0; q < %lld; q += SM_L) {\n", PV);
+    sm_buf_puts(b, "                vf ");
+    for (int i = 0; i < mb; i++) sm_buf_printf(b, "%sd%d", i ? ", " : "", i);
+    for (int j = 0; j < nt; j++) sm_buf_printf(b, ", x%d", j);
+    sm_buf_puts(b, ";\n");
+    for (int i = 0; i < mb; i++)
+      sm_buf_printf(b, "                memcpy(&d%d, d + %lld + q, sizeof d%d);\n                SM_REG(d%d);\n",
+                    i, i * PV, i, i);
+    for (int j = 0; j < nt; j++)
+      sm_buf_printf(b, "                memcpy(&x%d, p + %lld + q, sizeof x%d);\n                SM_REG(x%d);\n",
+                    j, (b0 + j) * SD, j, j);
+    for (int i = 0; i < mb; i++) {
+      sm_buf_puts(b, "               ");
+      for (int j = 0; j < nt; j++) sm_buf_printf(b, " t%d_%d += d%d * x%d;", i, j, i, j);
+      sm_buf_puts(b, "\n");
+    }
+    sm_buf_puts(b, "              }\n");
+    for (int i = 0; i < mb; i++) {
+      sm_buf_puts(b, "             ");
+      for (int j = 0; j < nt; j++) sm_buf_printf(b, " e[%lld] = t%d_%d;", i * C * KK + b0 + j, i, j);
+      sm_buf_puts(b, "\n");
+    }
+    sm_buf_puts(b, "            }\n");
+  }
+  sm_buf_puts(b, "          }\n");
 }
 
 static void emit_gw_direct(SmBuf *b, const GwDirect *o) {
   const ConvSz *z = &o->z;
   const Win *g = &z->g;
-  long long M = z->M, C = z->C, KK = z->KH * z->KW, Wp = o->Wp, LW = o->LW, S = o->S;
+  long long M = z->M, C = z->C, KW = z->KW, KK = z->KH * z->KW, OW = z->OW, P = z->OH * z->OW;
+  long long PV = o->PV, SD = o->SD, Hp = z->OH + z->KH - 1, Wp = OW + KW - 1;
   long long nch = o->nch, E = M * C * KK;
-  sm_buf_printf(b, "  /* direct on wide rows: %lld-wide rows, %lld positions, images in %lld chunks */\n",
-                Wp, (long long)o->L, nch);
+  sm_buf_printf(b, "  /* direct on %lld shifted copies of each padded %lld x %lld plane: %lld of %lld"
+                   " positions kept, images in %lld chunks */\n",
+                KW, Hp, Wp, P, PV, nch);
   sm_buf_puts(b, "#if defined(__AVX512F__)\n  typedef float vf __attribute__((vector_size(64)));\n"
-                 "#else\n  typedef float vf __attribute__((vector_size(32)));\n#endif\n");
+                 "#else\n  typedef float vf __attribute__((vector_size(32)));\n#endif\n"
+                 "#define SM_L ((int64_t)(sizeof(vf) / sizeof(float)))\n");
+  /* each loaded vector held in a register for all its FMAs: compilers
+   * otherwise fold the load into every FMA that uses it (measured 1.6x
+   * slower for LeNet's second layer) */
+  sm_buf_puts(b, "#if defined(__GNUC__) && defined(__AVX__)\n"
+                 "#define SM_REG(v) __asm__(\"\" : \"+v\"(v))\n#else\n#define SM_REG(v) (void)0\n#endif\n");
   /* on the stack: static storage would be shared by instances */
   sm_buf_printf(b, "  float part[%lld][%lld] __attribute__((aligned(64)));\n", nch, E);
-  emit_omp_for(b, sat_mul(z->N * M * C * o->L, KK), "schedule(static)");
+  emit_omp_for(b, sat_mul(z->N * M * C * P, KK), "schedule(static)");
   sm_buf_printf(b, "  for (int64_t ch = 0; ch < %lld; ch++) {\n", nch);
   sm_buf_printf(b, "    float *pw = part[ch];\n    vf acc[%lld];\n", E);
   sm_buf_printf(b, "    for (int64_t e = 0; e < %lld; e++) acc[e] = (vf){0};\n", E);
-  sm_buf_printf(b, "    float st[%lld] __attribute__((aligned(64))), dw[%lld] __attribute__((aligned(64)));\n",
-                C * S, M * LW);
+  sm_buf_printf(b, "    float st[%lld] __attribute__((aligned(64))), dq[%lld] __attribute__((aligned(64)));\n",
+                C * KW * SD, M * PV);
+  sm_buf_printf(b, "    float pad[%lld];\n", Hp * Wp);
+  /* the zeros past each plane and in the padding are never overwritten */
+  sm_buf_puts(b, "    memset(st, 0, sizeof st);\n    memset(dq, 0, sizeof dq);\n"
+                 "    memset(pad, 0, sizeof pad);\n");
   sm_buf_printf(b, "    for (int64_t n = ch * %lld / %lld; n < (ch + 1) * %lld / %lld; n++) {\n",
                 (long long)z->N, nch, (long long)z->N, nch);
-  sm_buf_puts(b, "      memset(st, 0, sizeof st);\n      memset(dw, 0, sizeof dw);\n");
-  sm_buf_printf(b, "      for (int64_t c = 0; c < %lld; c++)\n", C);
+  sm_buf_printf(b, "      for (int64_t c = 0; c < %lld; c++) {\n", C);
   sm_buf_printf(b, "        for (int64_t r = 0; r < %lld; r++)\n", (long long)z->H);
-  sm_buf_printf(b, "          memcpy(st + c * %lld + (r + %lld) * %lld + %lld, in1 + ((n * %lld + c) * %lld + r) * %lld,"
+  sm_buf_printf(b, "          memcpy(pad + (r + %lld) * %lld + %lld, in1 + ((n * %lld + c) * %lld + r) * %lld,"
                    " %lld * sizeof(float));\n",
-                S, (long long)g->pb[0], Wp, (long long)g->pb[1], C, (long long)z->H,
-                (long long)z->W, (long long)z->W);
+                (long long)g->pb[0], Wp, (long long)g->pb[1], C, (long long)z->H, (long long)z->W,
+                (long long)z->W);
+  sm_buf_printf(b, "        for (int64_t bb = 0; bb < %lld; bb++)\n", KW);
+  sm_buf_printf(b, "          for (int64_t r = 0; r < %lld; r++)\n", Hp);
+  sm_buf_printf(b, "            memcpy(st + (c * %lld + bb) * %lld + r * %lld, pad + r * %lld + bb,"
+                   " %lld * sizeof(float));\n      }\n",
+                KW, SD, OW, Wp, OW);
   sm_buf_printf(b, "      for (int64_t m = 0; m < %lld; m++)\n", M);
-  sm_buf_printf(b, "        for (int64_t r = 0; r < %lld; r++)\n", (long long)z->OH);
-  sm_buf_printf(b, "          memcpy(dw + m * %lld + r * %lld, in0 + ((n * %lld + m) * %lld + r) * %lld,"
-                   " %lld * sizeof(float));\n",
-                LW, Wp, M, (long long)z->OH, (long long)z->OW, (long long)z->OW);
-  sm_buf_printf(b, "      for (int64_t m = 0; m < %lld; m++)\n", M);
-  sm_buf_printf(b, "        for (int64_t c = 0; c < %lld; c++) {\n", C);
-  sm_buf_printf(b, "          const float *d = dw + m * %lld, *p = st + c * %lld;\n", LW, S);
-  sm_buf_printf(b, "          vf *o = acc + (m * %lld + c) * %lld;\n", C, KK);
-  for (long long t0 = 0; t0 < KK; t0 += 25) {
-    long long tn = KK - t0 < 25 ? KK - t0 : 25;
-    sm_buf_puts(b, "          {\n            vf ");
-    for (long long t = 0; t < tn; t++) sm_buf_printf(b, "%sa%lld = {0}", t ? ", " : "", t);
-    sm_buf_puts(b, ";\n");
-    sm_buf_printf(b, "            for (int64_t q = 0; q < %lld; q += (int64_t)(sizeof(vf) / sizeof(float))) {\n", LW);
-    sm_buf_puts(b, "              vf dv, xv;\n              memcpy(&dv, d + q, sizeof dv);\n");
-    for (long long t = 0; t < tn; t++) {
-      long long tap = t0 + t, off = tap / z->KW * Wp + tap % z->KW;
-      sm_buf_printf(b, "              memcpy(&xv, p + q + %lld, sizeof xv); a%lld += dv * xv;\n", off, t);
-    }
-    sm_buf_puts(b, "            }\n");
-    for (long long t = 0; t < tn; t++) sm_buf_printf(b, "            o[%lld] += a%lld;\n", t0 + t, t);
-    sm_buf_puts(b, "          }\n");
-  }
-  sm_buf_puts(b, "        }\n    }\n");
+  sm_buf_printf(b, "        memcpy(dq + m * %lld, in0 + (n * %lld + m) * %lld, %lld * sizeof(float));\n",
+                PV, M, P, P);
+  sm_buf_puts(b, "#if defined(__AVX512F__)\n");
+  emit_gw_tiles(b, o, 24);
+  sm_buf_puts(b, "#else\n");
+  emit_gw_tiles(b, o, 12);
+  sm_buf_puts(b, "#endif\n    }\n");
   /* the lanes summed once per chunk */
   sm_buf_printf(b, "    for (int64_t e = 0; e < %lld; e++) {\n      float h = 0;\n", E);
-  sm_buf_puts(b, "      for (int l = 0; l < (int)(sizeof(vf) / sizeof(float)); l++) h += acc[e][l];\n");
+  sm_buf_puts(b, "      for (int l = 0; l < (int)SM_L; l++) h += acc[e][l];\n");
   sm_buf_puts(b, "      pw[e] = h;\n    }\n  }\n");
   sm_buf_printf(b, "  for (int64_t e = 0; e < %lld; e++) {\n    float s = part[0][e];\n", E);
   sm_buf_printf(b, "    for (int64_t ch = 1; ch < %lld; ch++) s += part[ch][e];\n", nch);
-  sm_buf_puts(b, "    out0[e] = s;\n  }\n");
+  sm_buf_puts(b, "    out0[e] = s;\n  }\n#undef SM_L\n#undef SM_REG\n");
 }
 
 /* Whether the weight gradient takes the GEMM form. */
@@ -1530,7 +1713,7 @@ static void conv_gi_emit(SmBuf *b, const IrNode *n) {
   ConvSz z = conv_sz(n);
   Corr corr;
   if (n->out[0]->type.dtype == IR_F32 && z.g.nsp == 2 && conv_corr(&z, true, false, &corr)) {
-    emit_corr(b, &corr);
+    emit_corr(b, &corr, NULL);
     return;
   }
   const Win *g = &z.g;
@@ -1767,13 +1950,23 @@ static void avgpool_grad_ref(const IrNode *n, const IrTensor *in, IrTensor *out)
       }
 }
 
-/* One thread per plane: zero dx, then walk the windows as the forward
- * kernel does and scatter into the plane. */
+/* The fused chain over plane p of the result (holding the product), at
+ * indentation ind. */
+static void emit_chain_run(SmBuf *b, int ind, const char *T, const OpEpilogue *epi, long long plane) {
+  sm_buf_printf(b, "%*s#pragma omp simd\n%*sfor (int64_t w = 0; w < %lld; w++) {\n", ind, "", ind, "", plane);
+  sm_buf_printf(b, "%*s  const int64_t o = p * %lld + w;\n", ind, "", plane);
+  sm_buf_printf(b, "%*s  const %s acc = out0[o];\n", ind, "", T);
+  ew_emit_epilogue_elem(b, ind + 2, epi, "acc", "o", false);
+  sm_buf_printf(b, "%*s}\n", ind, "");
+}
+
 /* Max pooling's gradient over 2x2 windows of stride 2 without padding
  * (every input element in at most one window): each window writes its
  * gradient to its first maximum and zeros to the other three, row pairs
- * at a time, with no zeroing pass and no scatter. */
-static bool maxpool_grad_2x2(SmBuf *b, const IrNode *n, const Win *g) {
+ * at a time, with no zeroing pass and no scatter; with epi, the fused
+ * chain then runs over each plane while it is in L1 (applied within the
+ * window loop it kept the compiler from vectorizing it). */
+static bool maxpool_grad_2x2(SmBuf *b, const IrNode *n, const Win *g, const OpEpilogue *epi) {
   for (int j = 0; j < 2; j++)
     if (g->k[j] != 2 || g->s[j] != 2 || g->d[j] != 1 || g->pb[j] != 0 || 2 * g->out[j] > g->in[j])
       return false;
@@ -1782,7 +1975,7 @@ static bool maxpool_grad_2x2(SmBuf *b, const IrNode *n, const Win *g) {
   long long planes = x->dims[0] * x->dims[1], H = g->in[0], W = g->in[1], OH = g->out[0],
             OW = g->out[1];
   sm_buf_puts(b, "  /* 2x2 windows, stride 2, no padding: each input element in one window */\n");
-  emit_omp_for(b, sat_mul(ir_numel(&n->in[0]->type), 4), NULL);
+  emit_omp_for(b, sat_mul(ir_numel(&n->out[0]->type), 2), NULL);
   sm_buf_printf(b, "  for (int64_t p = 0; p < %lld; p++) {\n", planes);
   sm_buf_printf(b, "    const %s *dy = in0 + p * %lld, *x = in1 + p * %lld;\n", T, OH * OW, H * W);
   sm_buf_printf(b, "    %s *dx = out0 + p * %lld;\n", T, H * W);
@@ -1803,15 +1996,18 @@ static bool maxpool_grad_2x2(SmBuf *b, const IrNode *n, const Win *g) {
     sm_buf_printf(b, "      for (int64_t w = %lld; w < %lld; w++) d0[w] = d1[w] = 0;\n", 2 * OW, W);
   sm_buf_puts(b, "    }\n");
   if (2 * OH < H) sm_buf_printf(b, "    for (int64_t i = %lld; i < %lld; i++) dx[i] = 0;\n", 2 * OH * W, H * W);
+  if (epi) emit_chain_run(b, 4, T, epi, H * W);
   sm_buf_puts(b, "  }\n");
   return true;
 }
 
+/* One thread per plane: zero dx, then walk the windows as the forward
+ * kernel does and scatter into the plane. */
 static void pool_grad_emit(SmBuf *b, const IrNode *n, bool is_max) {
   if (emit_if_empty(b, n)) return;
   Win g;
   pool_grad_win(n, &g);
-  if (is_max && g.nsp == 2 && maxpool_grad_2x2(b, n, &g)) return;
+  if (is_max && g.nsp == 2 && maxpool_grad_2x2(b, n, &g, NULL)) return;
   const char *T = ctype(n);
   const IrType *x = &n->out[0]->type;
   int64_t planes = x->dims[0] * x->dims[1];
@@ -2469,13 +2665,30 @@ const IrOpDef *const ir_ops_nn[] = {
 bool nn_emit_fused(SmBuf *b, const OpEpilogue *e) {
   const IrNode *n = e->prod;
   if (ir_numel(&n->out[0]->type) == 0) return false;
+  Corr corr;
   if (!strcmp(n->op->name, "conv2d") || !strcmp(n->op->name, "conv1d")) {
     Win g;
     conv_win(n, &g);
+    if (conv_fwd_corr(n, &g, &corr)) {
+      emit_corr(b, &corr, e);
+      return true;
+    }
     return conv_emit_gemm(b, n, &g, e);
   }
-  if (strstr(n->op->name, "_grad_input")) return conv_gi_gemm(b, n, e);
+  if (strstr(n->op->name, "_grad_input")) {
+    if (conv_gi_gemm(b, n, e)) return true;
+    ConvSz z = conv_sz(n);
+    if (n->out[0]->type.dtype != IR_F32 || z.g.nsp != 2 || !conv_corr(&z, true, false, &corr))
+      return false;
+    emit_corr(b, &corr, e);
+    return true;
+  }
   if (strstr(n->op->name, "_grad_weight")) return conv_gw_gemm(b, n, e);
+  if (!strcmp(n->op->name, "maxpool2d_grad")) {
+    Win g;
+    pool_grad_win(n, &g);
+    return g.nsp == 2 && maxpool_grad_2x2(b, n, &g, e);
+  }
   return false;
 }
 

@@ -385,13 +385,12 @@ static void conv_pack_runs(void **state) {
                &o);
 }
 
-/* The direct correlation on wide rows (stride 1, few channels): forward
- * with odd and even output channel counts (one or two channels per
- * load), asymmetric pads, a bias, a fused relu; the input gradient
- * (flipped kernel, the staged dy padded by K-1-pad) with pads up to K-1,
- * wide kernels, output widths around the vector width; the weight
- * gradient with image counts below and not dividing the chunk count and
- * 49 taps (two register blocks). */
+/* The direct correlation on shifted planes (stride 1, few channels):
+ * forward with odd and even output channel counts, asymmetric pads, a
+ * bias, a fused relu; the input gradient (flipped kernel, the staged dy
+ * padded by K-1-pad, or by kernel columns) with pads up to K-1, wide
+ * kernels, output widths around the vector width; the weight gradient
+ * with image counts below and not dividing the chunk count and 49 taps. */
 static void conv_direct(void **state) {
   (void)state;
   OpcheckOpts o = kernel_opts();
@@ -419,9 +418,50 @@ static void conv_direct(void **state) {
                &o);
 }
 
+/* The direct correlation's blocks: 17 output channels (a block of 16 and
+ * one of 1 with AVX-512, 8 + 8 + 1 with AVX2), 19 source channels in two
+ * blocks (the last partial), a fused chain reading another operand while
+ * the product is also stored; the input gradient with 5 channels, 20
+ * summed, a 3 x 7 kernel and 10 plane vectors (chunks of 4, 3 and 3 with
+ * AVX-512). The direct weight gradient's tiles: 30 kernel columns (blocks
+ * of 24 + 6 with AVX-512, 12 + 12 + 6 with AVX2), 12 channels in tiles of
+ * 6 (AVX-512) or 4 (AVX2) by 3 columns, with padding. The input gradient
+ * by kernel columns: asymmetric pads (columns cut at both ends of the
+ * shifted sums), 21 column channels (a block of 16 and one of 5), a
+ * fused product stored with the chain. */
+static void conv_direct_blocks(void **state) {
+  (void)state;
+  OpcheckOpts o = kernel_opts();
+  opcheck_opts("input x1: f32[2,19,9,11]\n"
+               "input w1: f32[17,19,3,3]\n"
+               "input b1: f32[17]\n"
+               "input z1: f32[2,17,9,11]\n"
+               "c1 = conv2d(x1, w1, b1, pads=[1,1])\n"
+               "s1 = add(c1, z1)\n"
+               "y1 = tanh(s1)\n"
+               "input dy2: f32[3,20,6,13]\n"
+               "input w2: f32[20,5,3,7]\n"
+               "dx2 = conv2d_grad_input(dy2, w2, xshape=[3,5,8,19])\n"
+               "input dy3: f32[2,4,4,11]\n"
+               "input x3: f32[2,3,4,40]\n"
+               "dw3 = conv2d_grad_weight(dy3, x3, wshape=[4,3,1,30])\n"
+               "input dy4: f32[5,12,9,9]\n"
+               "input x4: f32[5,7,9,9]\n"
+               "dw4 = conv2d_grad_weight(dy4, x4, pads=[1,1], wshape=[12,7,3,3])\n"
+               "input dy5: f32[2,7,5,9]\n"
+               "input w5: f32[7,3,3,7]\n"
+               "input z5: f32[2,3,6,12]\n"
+               "dx5 = conv2d_grad_input(dy5, w5, pads=[1,1,0,2], xshape=[2,3,6,12])\n"
+               "e5 = mul(dx5, z5)\n"
+               "output c1, y1, dx2, dw3, dw4, dx5, e5\n",
+               &o);
+}
+
 /* Max pooling's 2x2 stride-2 gradient: odd sizes (a last row and column
  * in no window), windows of ties (relu zeros: the first maximum takes the
- * gradient), a fused relu gradient after it, f64. */
+ * gradient), a fused relu gradient after it (the product also stored), a
+ * fused add (nonzero where the gradient is zero, the product not stored),
+ * f64. */
 static void maxpool_grad_2x2(void **state) {
   (void)state;
   OpcheckOpts o = kernel_opts();
@@ -434,7 +474,13 @@ static void maxpool_grad_2x2(void **state) {
                "input dy2: f64[1,2,4,4]\n"
                "r2 = relu(x2)\n"
                "dx2 = maxpool2d_grad(dy2, r2, kernel=[2,2], strides=[2,2])\n"
-               "output dx, d, dx2\n",
+               "input x3: f32[1,2,7,9]\n"
+               "input dy3: f32[1,2,3,4]\n"
+               "input z3: f32[1,2,7,9]\n"
+               "r3 = relu(x3)\n"
+               "dx3 = maxpool2d_grad(dy3, r3, kernel=[2,2], strides=[2,2])\n"
+               "s3 = add(dx3, z3)\n"
+               "output dx, d, dx2, s3\n",
                &o);
 }
 
@@ -442,6 +488,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(maxpool_grad_2x2),
       cmocka_unit_test(conv_direct),
+      cmocka_unit_test(conv_direct_blocks),
       cmocka_unit_test(conv_pack_runs),
       cmocka_unit_test(gemm_edges_nn),
       cmocka_unit_test(gemm_edges_tn),

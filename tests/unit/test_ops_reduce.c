@@ -77,6 +77,21 @@ static void reduce_odd_shapes(void **state) {
           "output p0, p1, p2, p3, q0, q1, q2, q3, s0, s1, w0, w1, w2, w3, v0\n");
 }
 
+/* runs of adjacent reduced axes looped as one (the bias gradient's
+ * [N, C, H, W] over 0, 2, 3 in two loops), a run ending before a kept
+ * inner axis, a run broken by a kept axis, odd sizes */
+static void reduce_merged_runs(void **state) {
+  (void)state;
+  opcheck("input x: f32[3,5,7,9]\n"
+          "a: f32[5] = reduce_sum(x, axes=[0,2,3], keepdims=0)\n"
+          "b: f32[3,1,1,9] = reduce_max(x, axes=[1,2])\n"
+          "c: f32[7,9] = reduce_mean(x, axes=[0,1], keepdims=0)\n"
+          "d: f32[7] = reduce_sum(x, axes=[0,1,3], keepdims=0)\n"
+          "input y: f32[6,4,5,5]\n"
+          "e: f32[4] = reduce_sum(y, axes=[0,2,3], keepdims=0)\n"
+          "output a, b, c, d, e\n");
+}
+
 /* big enough for the parallel outer loop; long rows (1200 values each) */
 static void reduce_large(void **state) {
   (void)state;
@@ -371,6 +386,7 @@ int main(void) {
       cmocka_unit_test(reduce_axes_sets),
       cmocka_unit_test(reduce_max_negative),
       cmocka_unit_test(reduce_odd_shapes),
+      cmocka_unit_test(reduce_merged_runs),
       cmocka_unit_test(reduce_large),
       cmocka_unit_test(reduce_f64),
       cmocka_unit_test(softmax_axes),
