@@ -352,48 +352,64 @@ static void core_store_epilogue(SmBuf *b, const GemmCore *g, const CoreVar *v, b
   sm_buf_printf(b, "%s  }\n%s}\n", s2, s2);
 }
 
-/* The tile of a wide-row product, element by element: wide column j' is
- * kept when its ow < OW and lands at column oh*OW + ow. The first K block
- * adds the bias, later ones the partial sums; the last applies the
- * epilogue (if any). */
+/* The tile of a wide-row product: wide column j' is kept when its
+ * ow < OW and lands at column oh*OW + ow, so the tile's columns fall in
+ * runs of consecutive kept columns (at most two output rows per run
+ * boundary); each run is stored row by row in SIMD loops. The first K
+ * block adds the bias, later ones the partial sums; the last applies the
+ * epilogue (if any). Elements are independent, as in core_store_epilogue. */
 static void core_store_wide(SmBuf *b, const GemmCore *g, const CoreVar *v, bool split_k,
                             bool has_bias) {
   const GemmWide *w = g->wide;
   int mr = v->mr, nv = v->nv, vw = v->vw, nr = vw * nv;
   const char *s2 = "                ";
-  long long ldc = g->ldc, K = g->K;
+  long long ldc = g->ldc, K = g->K, Wp = w->Wp, OW = w->OW;
   sm_buf_printf(b, "%s{\n%s  float tile[%d] __attribute__((aligned(64)));\n", s2, s2, mr * nr);
   for (int r = 0; r < mr; r++)
     for (int q = 0; q < nv; q++)
       sm_buf_printf(b, "%s  memcpy(tile + %d, &c%d_%d, sizeof c%d_%d);\n", s2, r * nr + q * vw, r,
                     q, r, q);
-  sm_buf_printf(b, "%s  const int64_t rn = i1 - i < %d ? i1 - i : %d;\n", s2, mr, mr);
-  sm_buf_printf(b, "%s  int64_t oh = j / %lld, ow = j %% %lld;\n", s2, (long long)w->Wp,
-                (long long)w->Wp);
-  sm_buf_printf(b, "%s  for (int64_t q = 0; q < %d && j + q < j1; q++, ow++) {\n", s2, nr);
-  sm_buf_printf(b, "%s    if (ow == %lld) ow = 0, oh++;\n", s2, (long long)w->Wp);
-  sm_buf_printf(b, "%s    if (ow >= %lld) continue;\n", s2, (long long)w->OW);
-  sm_buf_printf(b, "%s    const int64_t col = oh * %lld + ow;\n", s2, (long long)w->OW);
+  sm_buf_printf(b, "%s  const int64_t rn = i1 - i < %d ? i1 - i : %d, qe = j1 - j < %d ? j1 - j : %d;\n",
+                s2, mr, mr, nr, nr);
+  sm_buf_printf(b, "%s  int64_t oh = j / %lld, ow = j %% %lld;\n", s2, Wp, Wp);
+  sm_buf_printf(b, "%s  for (int64_t q0 = 0; q0 < qe;) {\n", s2);
+  sm_buf_printf(b, "%s    if (ow >= %lld) { q0 += %lld - ow; ow = 0; oh++; continue; }\n", s2, OW, Wp);
+  sm_buf_printf(b, "%s    const int64_t q1 = q0 + %lld - ow < qe ? q0 + %lld - ow : qe;\n", s2, OW, OW);
+  /* the product's index of tile column q is base + q on tile row 0 */
+  sm_buf_printf(b, "%s    const int64_t base = oh * %lld + ow - q0;\n", s2, OW);
   sm_buf_printf(b, "%s    for (int64_t r = 0; r < rn; r++) {\n", s2);
+  sm_buf_printf(b, "%s      float *cr = c + (i + r) * %lld + base;\n", s2, ldc);
+  sm_buf_printf(b, "%s      const float *tr = tile + r * %d;\n", s2, nr);
   SmBuf be = {0};
-  if (has_bias) core_bias_scalar(&be, g, "(i + r)", "col");
-  sm_buf_printf(b, "%s      float acc = tile[r * %d + q];\n", s2, nr);
-  sm_buf_printf(b, "%s      float *cq = c + (i + r) * %lld + col;\n", s2, ldc);
-  if (split_k)
-    sm_buf_printf(b, "%s      acc = pc == 0 ? acc%s : acc + *cq;\n", s2, sm_buf_str(&be));
-  else if (has_bias)
-    sm_buf_printf(b, "%s      acc = acc%s;\n", s2, sm_buf_str(&be));
-  sm_buf_free(&be);
-  if (g->epi) {
-    if (split_k) sm_buf_printf(b, "%s      if (pc + kc < %lld) { *cq = acc; continue; }\n", s2, K);
-    sm_buf_printf(b, "%s      (void)cq;\n", s2);
-    sm_buf_printf(b, "%s      const int64_t o = %s + (i + r) * %lld + col;\n", s2,
-                  g->c_off ? g->c_off : "0", ldc);
-    ew_emit_epilogue_elem(b, 22, g->epi, "acc", "o", true);
-  } else {
-    sm_buf_printf(b, "%s      *cq = acc;\n", s2);
+  if (has_bias) core_bias_scalar(&be, g, "(i + r)", "(base + q)");
+  const char *bias = sm_buf_str(&be), *s3 = "                      ";
+  if (split_k) {
+    /* earlier K blocks: partial sums (the first with the bias) */
+    if (g->epi) sm_buf_printf(b, "%sif (pc + kc < %lld) {\n", s3, K);
+    sm_buf_puts(b, "#pragma omp simd\n");
+    sm_buf_printf(b, "%sfor (int64_t q = q0; q < q1; q++) cr[q] = pc == 0 ? tr[q]%s : tr[q] + cr[q];\n",
+                  s3, bias);
+    if (g->epi) sm_buf_printf(b, "%s} else {\n", s3);
   }
-  sm_buf_printf(b, "%s    }\n%s  }\n%s}\n", s2, s2, s2);
+  if (g->epi) {
+    sm_buf_puts(b, "#pragma omp simd\n");
+    sm_buf_printf(b, "%sfor (int64_t q = q0; q < q1; q++) {\n", s3);
+    if (split_k) sm_buf_printf(b, "%s  const float acc = tr[q] + cr[q];\n", s3);
+    else sm_buf_printf(b, "%s  const float acc = tr[q]%s;\n", s3, bias);
+    sm_buf_printf(b, "%s  const int64_t o = %s + (i + r) * %lld + base + q;\n", s3,
+                  g->c_off ? g->c_off : "0", ldc);
+    ew_emit_epilogue_elem(b, 24, g->epi, "acc", "o", true);
+    sm_buf_printf(b, "%s}\n", s3);
+    if (split_k) sm_buf_printf(b, "%s}\n", s3);
+    sm_buf_printf(b, "%s(void)cr;\n", s3);
+  } else if (!split_k) {
+    sm_buf_puts(b, "#pragma omp simd\n");
+    sm_buf_printf(b, "%sfor (int64_t q = q0; q < q1; q++) cr[q] = tr[q]%s;\n", s3, bias);
+  }
+  sm_buf_free(&be);
+  sm_buf_printf(b, "%s    }\n", s2);
+  sm_buf_printf(b, "%s    ow += q1 - q0;\n%s    q0 = q1;\n", s2, s2);
+  sm_buf_printf(b, "%s  }\n%s}\n", s2, s2);
 }
 
 static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
