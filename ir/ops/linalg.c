@@ -108,6 +108,11 @@ static bool core_direct_a(const GemmCore *g, int nr, int64_t cols) {
   return ceil_div64(cols, nr) <= 4;
 }
 
+/* Phase planes per channel of a wide-row B, along each axis: the phases
+ * a tap reaches, a % sy < min(sy, KH) */
+static int64_t wide_ny(const GemmWide *w) { return w->sy < w->KH ? w->sy : w->KH; }
+static int64_t wide_nx(const GemmWide *w) { return w->sx < w->KW ? w->sx : w->KW; }
+
 /* The staged plane stride of a wide-row B (floats): the padded plane, and
  * every vector read of the last 32-column sliver */
 static int64_t wide_stride(const GemmCore *g) {
@@ -254,6 +259,17 @@ static void core_bias_scalar(SmBuf *e, const GemmCore *g, const char *i, const c
                 (long long)g->bias_sj);
 }
 
+/* Declares `float tile[MR*NR]` (at indentation `sp`) holding the
+ * accumulator registers c<r>_<q>, row-major. */
+static void core_spill_tile(SmBuf *b, const CoreVar *v, const char *sp) {
+  int mr = v->mr, nv = v->nv, vw = v->vw, nr = vw * nv;
+  sm_buf_printf(b, "%sfloat tile[%d] __attribute__((aligned(64)));\n", sp, mr * nr);
+  for (int r = 0; r < mr; r++)
+    for (int q = 0; q < nv; q++)
+      sm_buf_printf(b, "%smemcpy(tile + %d, &c%d_%d, sizeof c%d_%d);\n", sp, r * nr + q * vw, r, q,
+                    r, q);
+}
+
 /* Stores the accumulator tile into C: the first K block assigns (adding
  * beta*bias), later blocks accumulate. */
 static void core_store_plain(SmBuf *b, const GemmCore *g, const CoreVar *v, bool split_k,
@@ -293,11 +309,7 @@ static void core_store_plain(SmBuf *b, const GemmCore *g, const CoreVar *v, bool
     if (split_k) sm_buf_printf(b, "%s  }\n", s2);
   }
   sm_buf_printf(b, "%s} else {\n", s2);
-  sm_buf_printf(b, "%s  float tile[%d] __attribute__((aligned(64)));\n", s2, mr * nr);
-  for (int r = 0; r < mr; r++)
-    for (int q = 0; q < nv; q++)
-      sm_buf_printf(b, "%s  memcpy(tile + %d, &c%d_%d, sizeof c%d_%d);\n", s2, r * nr + q * vw, r,
-                    q, r, q);
+  core_spill_tile(b, v, "                  ");
   sm_buf_printf(b, "%s  for (int64_t r = 0; r < %d && i + r < i1; r++)\n", s2, mr);
   sm_buf_printf(b, "%s    for (int64_t q = 0; q < %d && j + q < j1; q++)\n", s2, nr);
   SmBuf be = {0};
@@ -319,11 +331,8 @@ static void core_store_epilogue(SmBuf *b, const GemmCore *g, const CoreVar *v, b
                                 bool has_bias) {
   int mr = v->mr, nv = v->nv, vw = v->vw, nr = vw * nv;
   const char *s2 = "                ";
-  sm_buf_printf(b, "%s{\n%s  float tile[%d] __attribute__((aligned(64)));\n", s2, s2, mr * nr);
-  for (int r = 0; r < mr; r++)
-    for (int q = 0; q < nv; q++)
-      sm_buf_printf(b, "%s  memcpy(tile + %d, &c%d_%d, sizeof c%d_%d);\n", s2, r * nr + q * vw, r,
-                    q, r, q);
+  sm_buf_printf(b, "%s{\n", s2);
+  core_spill_tile(b, v, "                  ");
   sm_buf_printf(b, "%s  const int64_t rn = i1 - i < %d ? i1 - i : %d, qn = j1 - j < %d ? j1 - j : %d;\n",
                 s2, mr, mr, nr, nr);
   /* elements are independent (each read, then written, at its own index,
@@ -364,11 +373,8 @@ static void core_store_wide(SmBuf *b, const GemmCore *g, const CoreVar *v, bool 
   int mr = v->mr, nv = v->nv, vw = v->vw, nr = vw * nv;
   const char *s2 = "                ";
   long long ldc = g->ldc, K = g->K, Wp = w->Wp, OW = w->OW;
-  sm_buf_printf(b, "%s{\n%s  float tile[%d] __attribute__((aligned(64)));\n", s2, s2, mr * nr);
-  for (int r = 0; r < mr; r++)
-    for (int q = 0; q < nv; q++)
-      sm_buf_printf(b, "%s  memcpy(tile + %d, &c%d_%d, sizeof c%d_%d);\n", s2, r * nr + q * vw, r,
-                    q, r, q);
+  sm_buf_printf(b, "%s{\n", s2);
+  core_spill_tile(b, v, "                  ");
   sm_buf_printf(b, "%s  const int64_t rn = i1 - i < %d ? i1 - i : %d, qe = j1 - j < %d ? j1 - j : %d;\n",
                 s2, mr, mr, nr, nr);
   sm_buf_printf(b, "%s  int64_t oh = j / %lld, ow = j %% %lld;\n", s2, Wp, Wp);
@@ -432,9 +438,7 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
   /* a wide-row B: the staged planes and the offsets koff(k), shared, first */
   const GemmWide *w = g->wide;
   int64_t S = w ? wide_stride(g) : 0;
-  int64_t shared = w ? w->C * (w->sy < w->KH ? w->sy : w->KH) * (w->sx < w->KW ? w->sx : w->KW) * S +
-                           round16(g->K)
-                     : 0;
+  int64_t shared = w ? w->C * wide_ny(w) * wide_nx(w) * S + round16(g->K) : 0;
   if (shared + G.nthr * slice > ws_floats) ws_floats = shared + G.nthr * slice;
   /* each thread packs into its own slice of the workspace `ws`: at most
    * nthr threads (more would share a slice) */
@@ -449,9 +453,7 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
     sm_buf_printf(b, "    {\n    float *const ap = ws + %lld;\n", (long long)shared);
   }
   if (w) {
-    /* phases a tap reaches: a % sy < min(sy, KH) */
-    long long sy = w->sy, sx = w->sx, Wp = w->Wp;
-    long long ny = sy < w->KH ? sy : w->KH, nx = sx < w->KW ? sx : w->KW;
+    long long sy = w->sy, sx = w->sx, Wp = w->Wp, ny = wide_ny(w), nx = wide_nx(w);
     sm_buf_printf(b, "    float *const stage = ws;\n    int32_t *const koff = (int32_t *)(ws + %lld);\n",
                   (long long)(w->C * ny * nx * S));
     sm_buf_puts(b, "    (void)ap;\n");
