@@ -387,26 +387,22 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
   CgPlan plans[CG_MAX_FUNCS];
   size_t arena = 0, naive = 0;
   int nkernels = 0, nks[CG_MAX_FUNCS]; /* kernels per function */
+  /* kernels first, each function's after its plan: their workspace (GEMM
+   * packing panels, shared by the kernels of a function as they run one
+   * at a time) follows the planned activations of the function in the
+   * arena, and the file's opening comment gives the sizes */
+  SmBuf kbuf = {0};
+  size_t ws_bytes = 0;
   for (int f = 0; f < prog->nfuncs; f++) {
     cg_plan(prog->funcs[f], master, &plans[f]);
     if (plans[f].arena_bytes > arena) arena = plans[f].arena_bytes;
     if (plans[f].naive_bytes > naive) naive = plans[f].naive_bytes;
-    CgKernel *ks;
-    nks[f] = cg_kernels(prog->funcs[f], &ks);
-    cg_kernels_free(ks, nks[f]);
-    nkernels += nks[f];
     for (int i = 0; i < prog->funcs[f]->nparams; i++)
       SM_ASSERT(ir_graph_find(master, prog->funcs[f]->params[i]->name));
-  }
-  /* kernels first: their workspace (GEMM packing panels, shared by the
-   * kernels of a function as they run one at a time) follows the planned
-   * activations of the function in the arena */
-  SmBuf kbuf = {0};
-  size_t ws_bytes = 0;
-  for (int f = 0; f < prog->nfuncs; f++) {
     const char *fn = f ? prog->fnames[f] : NULL;
     CgKernel *ks;
-    int nk = cg_kernels(prog->funcs[f], &ks);
+    int nk = nks[f] = cg_kernels(prog->funcs[f], &ks);
+    nkernels += nk;
     int64_t *kws = sm_xcalloc((size_t)nk + 1, sizeof *kws), ws_max = 0;
     for (int k = 0; k < nk; k++) {
       emit_kernel(&kbuf, fn, &ks[k], &plans[f], &kws[k]);
