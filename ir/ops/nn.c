@@ -574,6 +574,14 @@ static void emit_corr_columns(SmBuf *b, const Corr *c, const OpEpilogue *epi) {
   sm_buf_puts(b, "        }\n      }\n  }\n#undef SM_L\n");
 }
 
+/* The direct kernels' vector type `vf` (16 lanes with AVX-512, else 8)
+ * and SM_L, its lane count. */
+static void emit_vf_prelude(SmBuf *b) {
+  sm_buf_puts(b, "#if defined(__AVX512F__)\n  typedef float vf __attribute__((vector_size(64)));\n"
+                 "#else\n  typedef float vf __attribute__((vector_size(32)));\n#endif\n"
+                 "#define SM_L ((int64_t)(sizeof(vf) / sizeof(float)))\n");
+}
+
 /* With epi, the fused kernel: the chain applied as the sums are stored. */
 static void emit_corr(SmBuf *b, const Corr *c, const OpEpilogue *epi) {
   int64_t Hp = c->OHo + c->KH - 1, OWo = c->OWo, Wp = OWo + c->KW - 1, SD = corr_plane(c);
@@ -582,9 +590,7 @@ static void emit_corr(SmBuf *b, const Corr *c, const OpEpilogue *epi) {
                    " %lld source channels at a time: %lld of %lld positions kept */\n",
                 (long long)c->KW, (long long)Hp, (long long)Wp, (long long)ib,
                 (long long)P, (long long)PV);
-  sm_buf_puts(b, "#if defined(__AVX512F__)\n  typedef float vf __attribute__((vector_size(64)));\n"
-                 "#else\n  typedef float vf __attribute__((vector_size(32)));\n#endif\n"
-                 "#define SM_L ((int64_t)(sizeof(vf) / sizeof(float)))\n");
+  emit_vf_prelude(b);
   if (c->KWo) {
     /* wt[m][c * KWo + b][a] = w[m][c][KH - 1 - a][b] */
     long long Cd = c->Co / c->KWo, KH = c->KH, KWo = c->KWo;
@@ -1599,9 +1605,7 @@ static void emit_gw_direct(SmBuf *b, const GwDirect *o) {
   sm_buf_printf(b, "  /* direct on %lld shifted copies of each padded %lld x %lld plane: %lld of %lld"
                    " positions kept, images in %lld chunks */\n",
                 KW, Hp, Wp, P, PV, nch);
-  sm_buf_puts(b, "#if defined(__AVX512F__)\n  typedef float vf __attribute__((vector_size(64)));\n"
-                 "#else\n  typedef float vf __attribute__((vector_size(32)));\n#endif\n"
-                 "#define SM_L ((int64_t)(sizeof(vf) / sizeof(float)))\n");
+  emit_vf_prelude(b);
   /* each loaded vector held in a register for all its FMAs: compilers
    * otherwise fold the load into every FMA that uses it (measured 1.6x
    * slower for LeNet's second layer) */
