@@ -219,8 +219,9 @@ static bool read_external(Im *im, const Onnx__TensorProto *t, size_t want, uint8
     return fail(im, "tensor '%s': external data offset %lld / length %lld, but the tensor "
                     "needs %zu bytes", nm, (long long)off, (long long)len, want);
   char *file = sm_arena_printf(&im->g->arena, "%s/%s", im->dir, loc);
-  FILE *f = fopen(file, "rb");
-  if (!f) return fail(im, "tensor '%s': cannot open external data file %s: %s", nm, file, strerror(errno));
+  RtErr re;
+  FILE *f = rt_in_open(file, &re);
+  if (!f) return fail(im, "tensor '%s': external data: %s", nm, re.msg);
   struct stat st;
   if (fstat(fileno(f), &st) != 0 || st.st_size < off || (uint64_t)(st.st_size - off) < want) {
     fclose(f);

@@ -1,5 +1,6 @@
 /* Arenas, string buffers, diagnostics and checked file I/O for the compiler. */
 #include "util.h"
+#include "rt.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -243,9 +244,12 @@ const char *sm_diag_text(SmDiag *d) { return sm_buf_str(&d->out); }
 /* ---- files ---- */
 SmStatus sm_read_file(const char *path, char **out, size_t *len, SmDiag *d) {
   SmLoc loc = {path, 0, 0};
-  FILE *f = fopen(path, "rb");
+  RtErr re;
+  FILE *f = rt_in_open(path, &re);
   if (!f) {
-    sm_error(d, loc, "cannot open: %s", strerror(errno));
+    /* rt_in_open's message starts with the path, which loc gives */
+    const char *m = re.msg, *c = strstr(m, ": ");
+    sm_error(d, loc, "%s", c && !strncmp(m, path, (size_t)(c - m)) ? c + 2 : m);
     return SM_ERR_IO;
   }
   SmBuf b = {0};
@@ -272,28 +276,14 @@ SmStatus sm_read_file(const char *path, char **out, size_t *len, SmDiag *d) {
 
 SmStatus sm_write_file_atomic(const char *path, const void *data, size_t len,
                               SmDiag *d) {
-  SmLoc loc = {path, 0, 0};
-  size_t n = strlen(path);
-  char *tmp = sm_xmalloc(n + 16);
-  snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    sm_error(d, loc, "cannot create temporary file: %s", strerror(errno));
-    free(tmp);
+  RtOut o;
+  RtErr re;
+  if (rt_out_open(&o, path, &re) ||
+      rt_out_commit(&o, fwrite(data, 1, len, o.f) == len, &re)) {
+    const char *m = re.msg, *c = strstr(m, ": ");
+    sm_error(d, (SmLoc){path, 0, 0}, "%s", c && !strncmp(m, path, (size_t)(c - m)) ? c + 2 : m);
     return SM_ERR_IO;
   }
-  FILE *f = fdopen(fd, "wb");
-  bool ok = f && fwrite(data, 1, len, f) == len;
-  if (f) ok = (fclose(f) == 0) && ok;
-  else close(fd);
-  if (ok && rename(tmp, path) != 0) ok = false;
-  if (!ok) {
-    sm_error(d, loc, "cannot write: %s", strerror(errno));
-    unlink(tmp);
-    free(tmp);
-    return SM_ERR_IO;
-  }
-  free(tmp);
   return SM_OK;
 }
 

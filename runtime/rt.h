@@ -27,12 +27,29 @@ int rt_fail(RtErr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 /* numel of dims[0..rank); -1 if rank is out of range, a dim is negative or
  * numel * 8 would overflow int64. */
 int64_t rt_numel(int rank, const int64_t *dims);
-/* Atomic writes: rt_tmp_open creates path.tmp.XXXXXX next to path (the name
- * goes to tmp, of size n); rt_tmp_commit flushes, closes and renames it over
- * path when ok is nonzero, and otherwise (or on any failure) removes it. */
-FILE *rt_tmp_open(const char *path, char *tmp, size_t n, RtErr *e);
-int rt_tmp_commit(FILE *f, const char *tmp, const char *path, int ok,
-                  RtErr *e);
+/* ---- files named by users (runtime/rt_file.c) ---- */
+/* Opens a regular file for reading; anything else (FIFO, device,
+ * directory, socket) is refused without blocking. */
+FILE *rt_in_open(const char *path, RtErr *e);
+int rt_in_open_fd(const char *path, RtErr *e); /* -1 on error */
+/* Atomic writes. rt_out_open refuses to replace anything but a regular
+ * file (a symbolic link is followed to the regular file it names; a
+ * dangling one is refused) and needs the directory to exist and be
+ * writable; it opens an unnamed temporary file (O_TMPFILE) beside the
+ * target. rt_out_commit flushes, fsyncs and renames it over the target
+ * when ok is nonzero, and otherwise (or on any failure) discards it.
+ * rt_out_check makes the same checks without writing: programs call it
+ * on every output path before any work starts. */
+typedef struct RtOut {
+  FILE *f;
+  const char *path;  /* as given, for messages */
+  char target[4096]; /* the file replaced (symbolic links resolved) */
+  char tmp[4160];    /* the temporary's name once it has one */
+} RtOut;
+int rt_out_check(const char *path, RtErr *e);
+int rt_out_open(RtOut *o, const char *path, RtErr *e);
+int rt_out_commit(RtOut *o, int ok, RtErr *e);
+void rt_out_abort(RtOut *o);
 
 /* ---- memory and time ---- */
 void *rt_alloc(size_t n); /* 64-byte aligned, zeroed; NULL on failure */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 double rt_elem_get(int dtype, const void *p, int64_t i) {
@@ -51,10 +52,14 @@ void rt_data_free(RtData *d) {
 
 /* The whole file (gzip or plain) as a NUL-terminated string. */
 static int slurp(const char *path, char **out, size_t *len, RtErr *e) {
-  errno = 0;
-  gzFile gz = gzopen(path, "rb");
-  if (!gz)
-    return rt_fail(e, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
+  int fd = rt_in_open_fd(path, e);
+  if (fd < 0)
+    return -1;
+  gzFile gz = gzdopen(fd, "rb");
+  if (!gz) {
+    close(fd);
+    return rt_fail(e, "%s: cannot open: out of memory", path);
+  }
   size_t cap = 1 << 16, n = 0;
   char *buf = malloc(cap);
   int rc = buf ? 0 : rt_fail(e, "%s: out of memory", path);

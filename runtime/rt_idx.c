@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #define IDX_CHUNK ((size_t)1 << 20)
@@ -123,11 +124,14 @@ static int read_idx(gzFile gz, const char *path, RtArray *out, RtErr *e) {
 
 int rt_idx_read(const char *path, RtArray *out, RtErr *e) {
   memset(out, 0, sizeof *out);
-  errno = 0;
-  gzFile gz = gzopen(path, "rb");
-  if (!gz)
-    return rt_fail(e, "%s: cannot open: %s", path,
-                   errno ? strerror(errno) : "out of memory");
+  int fd = rt_in_open_fd(path, e);
+  if (fd < 0)
+    return -1;
+  gzFile gz = gzdopen(fd, "rb");
+  if (!gz) {
+    close(fd);
+    return rt_fail(e, "%s: cannot open: out of memory", path);
+  }
   int rc = read_idx(gz, path, out, e);
   gzclose_r(gz);
   return rc;

@@ -54,8 +54,8 @@ int rt_pgm_write_grid(const char *path, int dtype, int rank, const int64_t *dims
         img[(y0 + i) * W + x0 + j] = (unsigned char)lround(v);
       }
   }
-  char tmp[4200];
-  FILE *f = rt_tmp_open(path, tmp, sizeof tmp, e);
+  RtOut out;
+  FILE *f = rt_out_open(&out, path, e) ? NULL : out.f;
   if (!f) {
     free(img);
     return -1;
@@ -63,7 +63,7 @@ int rt_pgm_write_grid(const char *path, int dtype, int rank, const int64_t *dims
   int ok = fprintf(f, "P5\n%lld %lld\n255\n", (long long)W, (long long)H) > 0 &&
            fwrite(img, 1, (size_t)(W * H), f) == (size_t)(W * H);
   free(img);
-  return rt_tmp_commit(f, tmp, path, ok, e);
+  return rt_out_commit(&out, ok, e);
 }
 
 int rt_path_is_pgm(const char *path) {

@@ -253,9 +253,9 @@ static int read_file(FILE *f, const char *path, RtArray *out, RtErr *e) {
 
 int rt_npy_read(const char *path, RtArray *out, RtErr *e) {
   memset(out, 0, sizeof *out);
-  FILE *f = fopen(path, "rb");
+  FILE *f = rt_in_open(path, e);
   if (!f)
-    return rt_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    return -1;
   int rc = read_file(f, path, out, e);
   fclose(f);
   if (rc)
@@ -287,8 +287,8 @@ int rt_npy_write(const char *path, int dtype, int rank, const int64_t *dims,
   unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
                            (unsigned char)(n & 0xff), (unsigned char)(n >> 8)};
 
-  char tmp[4096];
-  FILE *f = rt_tmp_open(path, tmp, sizeof tmp, e);
+  RtOut out;
+  FILE *f = rt_out_open(&out, path, e) ? NULL : out.f;
   if (!f)
     return -1;
   int ok = fwrite(pre, 1, sizeof pre, f) == sizeof pre &&
@@ -296,5 +296,5 @@ int rt_npy_write(const char *path, int dtype, int rank, const int64_t *dims,
            (bytes == 0 || fwrite(data, 1, bytes, f) == bytes);
   if (!ok)
     rt_fail(e, "%s: write failed: %s", path, strerror(errno));
-  return rt_tmp_commit(f, tmp, path, ok, e);
+  return rt_out_commit(&out, ok, e);
 }

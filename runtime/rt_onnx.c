@@ -92,13 +92,13 @@ int rt_onnx_write(const char *path, const RtModel *m, RtErr *e) {
     free(o.p);
     return rt_fail(e, "%s: out of memory", path);
   }
-  char tmp[4200];
-  FILE *f = rt_tmp_open(path, tmp, sizeof tmp, e);
+  RtOut out;
+  FILE *f = rt_out_open(&out, path, e) ? NULL : out.f;
   if (!f) {
     free(o.p);
     return -1;
   }
   int ok = fwrite(o.p, 1, o.n, f) == o.n;
   free(o.p);
-  return rt_tmp_commit(f, tmp, path, ok, e);
+  return rt_out_commit(&out, ok, e);
 }

@@ -241,10 +241,10 @@ int rt_st_open(const char *path, RtStFile **out, RtErr *e) {
     free(f);
     return rt_fail(e, "%s: out of memory", path);
   }
-  FILE *fp = fopen(path, "rb");
+  FILE *fp = rt_in_open(path, e);
   if (!fp) {
     rt_st_close(f);
-    return rt_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    return -1;
   }
   int rc = open_file(fp, f, e);
   fclose(fp);
@@ -397,8 +397,8 @@ int rt_st_write(const char *path, const RtStEntry *t, int n, RtErr *e) {
   for (int i = 0; i < 8; i++)
     lenb[i] = (unsigned char)((uint64_t)b.n >> (8 * i));
 
-  char tmp[4096];
-  FILE *f = rt_tmp_open(path, tmp, sizeof tmp, e);
+  RtOut out;
+  FILE *f = rt_out_open(&out, path, e) ? NULL : out.f;
   int ok = f && fwrite(lenb, 1, 8, f) == 8 && fwrite(b.p, 1, b.n, f) == b.n;
   for (int i = 0; i < n && ok; i++)
     ok = sizes[i] == 0 ||
@@ -409,5 +409,5 @@ int rt_st_write(const char *path, const RtStEntry *t, int n, RtErr *e) {
     return -1;
   if (!ok)
     rt_fail(e, "%s: write failed: %s", path, strerror(errno));
-  return rt_tmp_commit(f, tmp, path, ok, e);
+  return rt_out_commit(&out, ok, e);
 }

@@ -204,14 +204,14 @@ static int write_samples(RtModel *m, const char *path, RtErr *e) {
 }
 
 static int metrics_header(const char *path, const RtModelDesc *d, RtErr *e) {
-  char tmp[4200];
-  FILE *f = rt_tmp_open(path, tmp, sizeof tmp, e);
+  RtOut out;
+  FILE *f = rt_out_open(&out, path, e) ? NULL : out.f;
   if (!f) return -1;
   int ok = fputs("epoch,step,lr", f) >= 0;
   for (int s = 0; s < d->train->nsteps; s++)
     ok = ok && fprintf(f, ",%s_loss", d->funcs[d->train->step_fn[s]].name) > 0;
   ok = ok && fputs(",seconds\n", f) >= 0;
-  return rt_tmp_commit(f, tmp, path, ok, e);
+  return rt_out_commit(&out, ok, e);
 }
 
 typedef struct StepRun {

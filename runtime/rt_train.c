@@ -675,8 +675,8 @@ static int metrics_start(const char *path, int resume, int64_t epoch, RtErr *e) 
     if (!old) return rt_fail(e, "%s: cannot read", path);
     old[len] = 0;
   }
-  char tmp[4200];
-  FILE *f = rt_tmp_open(path, tmp, sizeof tmp, e);
+  RtOut out;
+  FILE *f = rt_out_open(&out, path, e) ? NULL : out.f;
   if (!f) {
     free(old);
     return -1;
@@ -693,7 +693,7 @@ static int metrics_start(const char *path, int resume, int64_t epoch, RtErr *e) 
     }
   }
   free(old);
-  return rt_tmp_commit(f, tmp, path, ok, e);
+  return rt_out_commit(&out, ok, e);
 }
 
 static int metrics_row(const char *path, int64_t epoch, int64_t step, double lr, double tl,

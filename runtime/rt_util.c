@@ -1,5 +1,5 @@
 /* Runtime basics: dtypes, error formatting, aligned memory, time, shape
- * strings and the temp-file-plus-rename protocol every writer uses. */
+ * strings. */
 #include "rt.h"
 
 #include <errno.h>
@@ -93,47 +93,4 @@ const char *rt_shape_str(int dtype, int rank, const int64_t *dims, char *buf,
     snprintf(buf + k, n - k, "]");
   }
   return buf;
-}
-
-FILE *rt_tmp_open(const char *path, char *tmp, size_t n, RtErr *e) {
-  if (!path || !*path) {
-    rt_fail(e, "(null): no output path");
-    return NULL;
-  }
-  if ((size_t)snprintf(tmp, n, "%s.tmp.XXXXXX", path) >= n) {
-    rt_fail(e, "%s: path too long", path);
-    return NULL;
-  }
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    rt_fail(e, "%s: cannot create temporary file: %s", path, strerror(errno));
-    return NULL;
-  }
-  fchmod(fd, 0644); /* mkstemp makes 0600; best effort */
-  FILE *f = fdopen(fd, "wb");
-  if (!f) {
-    rt_fail(e, "%s: cannot open temporary file: %s", path, strerror(errno));
-    close(fd);
-    unlink(tmp);
-  }
-  return f;
-}
-
-int rt_tmp_commit(FILE *f, const char *tmp, const char *path, int ok,
-                  RtErr *e) {
-  const char *failed = NULL;
-  int err = 0;
-  if (ok && fflush(f) != 0)
-    failed = "write", err = errno;
-  else if (ok && fsync(fileno(f)) != 0 && errno != EINVAL)
-    failed = "fsync", err = errno;
-  if (fclose(f) != 0 && ok && !failed)
-    failed = "close", err = errno;
-  if (ok && !failed && rename(tmp, path) != 0)
-    failed = "rename into place", err = errno;
-  if (ok && !failed)
-    return 0;
-  unlink(tmp);
-  return failed ? rt_fail(e, "%s: %s failed: %s", path, failed, strerror(err))
-                : -1;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -707,13 +708,53 @@ static void test_atomic_writes(void **state) {
   assert_int_equal(rt_st_write(P("atomic.safetensors"), &t, 1, &e), 0);
   assert_int_equal(count_tmp_files(tmpdir), 0);
 
-  /* rename fails (the target is a directory): the temp file is removed */
+  /* a directory, a FIFO or a device is never replaced; no temp file
+   * is left */
   assert_int_equal(mkdir(P("isdir.npy"), 0755), 0);
   assert_int_equal(rt_npy_write(P("isdir.npy"), RT_F32, 1, d, w, &e), -1);
-  MSG_HAS(e, P("isdir.npy"), "rename");
+  MSG_HAS(e, P("isdir.npy"), "a directory", "refusing");
   assert_int_equal(rt_st_write(P("isdir.npy"), &t, 1, &e), -1);
-  MSG_HAS(e, P("isdir.npy"), "rename");
+  MSG_HAS(e, P("isdir.npy"), "a directory");
+  assert_int_equal(mkfifo(P("fifo.npy"), 0644), 0);
+  assert_int_equal(rt_npy_write(P("fifo.npy"), RT_F32, 1, d, w, &e), -1);
+  MSG_HAS(e, P("fifo.npy"), "a FIFO", "refusing");
+  struct stat sb;
+  assert_int_equal(lstat(P("fifo.npy"), &sb), 0);
+  assert_true(S_ISFIFO(sb.st_mode));
+  /* reading a FIFO fails at once instead of waiting for a writer */
+  assert_int_equal(rt_npy_read(P("fifo.npy"), &a, &e), -1);
+  MSG_HAS(e, P("fifo.npy"), "not a regular file");
+  if (geteuid() == 0) { /* a character device node (the same as /dev/null) */
+    assert_int_equal(mknod(P("null.npy"), S_IFCHR | 0666, makedev(1, 3)), 0);
+    assert_int_equal(rt_npy_write(P("null.npy"), RT_F32, 1, d, w, &e), -1);
+    MSG_HAS(e, P("null.npy"), "a character device", "refusing");
+    assert_int_equal(lstat(P("null.npy"), &sb), 0);
+    assert_true(S_ISCHR(sb.st_mode));
+    assert_int_equal(unlink(P("null.npy")), 0);
+  }
+  /* a symbolic link: the regular file it names is replaced, the link
+   * stays; a dangling link or one to a directory is refused */
+  assert_int_equal(symlink(P("atomic.npy"), P("link.npy")), 0);
+  w[0] = 7;
+  assert_int_equal(rt_npy_write(P("link.npy"), RT_F32, 1, d, w, &e), 0);
+  assert_int_equal(lstat(P("link.npy"), &sb), 0);
+  assert_true(S_ISLNK(sb.st_mode));
+  assert_int_equal(rt_npy_read(P("atomic.npy"), &a, &e), 0);
+  assert_true(((float *)a.data)[0] == 7);
+  rt_array_free(&a);
+  assert_int_equal(symlink(P("missing.npy"), P("dangling.npy")), 0);
+  assert_int_equal(rt_npy_write(P("dangling.npy"), RT_F32, 1, d, w, &e), -1);
+  MSG_HAS(e, P("dangling.npy"), "symbolic link");
+  assert_int_equal(symlink(P("isdir.npy"), P("dirlink.npy")), 0);
+  assert_int_equal(rt_npy_write(P("dirlink.npy"), RT_F32, 1, d, w, &e), -1);
+  MSG_HAS(e, P("dirlink.npy"), "a directory");
+  assert_int_equal(rt_out_check(P("nodir/x.npy"), &e), -1);
+  MSG_HAS(e, P("nodir"), "does not exist");
   assert_int_equal(count_tmp_files(tmpdir), 0);
+  unlink(P("link.npy"));
+  unlink(P("dangling.npy"));
+  unlink(P("dirlink.npy"));
+  unlink(P("fifo.npy"));
 
   /* a read-only directory: mkstemp fails, the old file survives */
   if (geteuid() != 0) {
