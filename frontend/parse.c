@@ -86,6 +86,13 @@ static void next(Parser *ps) {
     char *end;
     errno = 0;
     double f = strtod(p, &end);
+    if (end == p) { /* "..5", "+.inf": no number after all, one character */
+      t.kind = T_PUNCT;
+      t.len = 1;
+      ps->p = p + 1;
+      ps->tok = t;
+      return;
+    }
     const char *q = p + (*p == '-' || *p == '+');
     bool isint = true;
     for (const char *c = q; c < end; c++)

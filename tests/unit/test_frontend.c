@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "frontend/frontend.h"
 #include "helpers/opcheck.h"
@@ -223,6 +224,21 @@ static void test_diag_syntax(void **state) {
   expect_parse_error("input x: f32[2]\noutput y\n", "test.smelt:2:8: error: undefined name 'y'", NULL);
 }
 
+/* a number that is no number ("..5", ".inf") is one punctuation token:
+ * the lexer always advances (issue 13: it looped forever on these; the
+ * alarm turns a hang into a failure) */
+static void test_diag_lexer_advances(void **state) {
+  (void)state;
+  alarm(30);
+  expect_parse_error("input x: f32[2]\ny = clip(x, max=..5)\noutput y\n",
+                     "test.smelt:2:17: error: expected an attribute value, got '.'", NULL);
+  expect_parse_error("..1", "test.smelt:1:1: error: expected a name, got '.'", NULL);
+  expect_parse_error(".inf\n", "test.smelt:1:1: error: expected a name, got '.'", NULL);
+  expect_parse_error("input x: f32[2]\ny = clip(x, max=+.inf)\noutput y\n",
+                     "test.smelt:2:17: error: expected an attribute value, got '+'", NULL);
+  alarm(0);
+}
+
 /* truncated and garbled input never crashes and always reports an error */
 static void test_garbled_inputs(void **state) {
   (void)state;
@@ -271,7 +287,8 @@ int main(void) {
       cmocka_unit_test(test_diag_annotation_mismatch),
       cmocka_unit_test(test_diag_reports_all),
       cmocka_unit_test(test_diag_syntax),
-      cmocka_unit_test(test_garbled_inputs),
+      cmocka_unit_test(test_diag_lexer_advances),
+    cmocka_unit_test(test_garbled_inputs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
