@@ -2,6 +2,7 @@
  * an executable, a shared object, or a static library. Everything is built
  * in a private temporary directory; results are moved into place atomically
  * so a failure never leaves a half-written file. */
+#include <ctype.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "codegen.h"
+#include "ir/escape.h"
 
 const char *cg_rt_include(void) {
   const char *e = getenv("SMELT_RT_INCLUDE");
@@ -99,6 +101,15 @@ static SmStatus install(const char *from, const char *to, bool exec, SmDiag *d) 
   return st;
 }
 
+/* [A-Za-z_][A-Za-z0-9_]*: a function name (infer, eval, a training step)
+ * goes into the program's identifiers after its model-name prefix */
+static bool plain_ident(const char *s) {
+  if (!*s || (!isalpha((unsigned char)*s) && *s != '_')) return false;
+  for (; *s; s++)
+    if (!isalnum((unsigned char)*s) && *s != '_') return false;
+  return true;
+}
+
 static const char *base_name(const char *p) {
   const char *s = strrchr(p, '/');
   return s ? s + 1 : p;
@@ -113,6 +124,20 @@ SmStatus cg_compile(IrGraph *g, CgEmitKind kind, const char *out,
 SmStatus cg_compile_program(const CgProgram *prog, CgEmitKind kind,
                             const char *out, const CgOptions *o, SmDiag *d) {
   const IrGraph *g = prog->funcs[0];
+  /* the model name prefixes every C identifier of the program and names
+   * its files; the frontends make it safe, this keeps graphs built by
+   * other means honest too */
+  const char *why = sm_c_name_problem(prog->name);
+  if (why || strcmp(prog->name, g->name) != 0) {
+    sm_error(d, (SmLoc){0}, "model name '%s' cannot name a C API: %s", prog->name,
+             why ? why : "the program and its first function disagree");
+    return SM_ERR_INVALID;
+  }
+  for (int f = 0; f < prog->nfuncs; f++)
+    if (!plain_ident(prog->fnames[f])) {
+      sm_error(d, (SmLoc){0}, "function name '%s' is not a plain C identifier", prog->fnames[f]);
+      return SM_ERR_INVALID;
+    }
   SmBuf c = {0}, h = {0};
   cg_emit(prog, o, &c, &h);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "codegen.h"
+#include "ir/escape.h"
 #include "ir/ops/gemm_emit.h"
 #include "rt_model.h"
 
@@ -78,17 +79,24 @@ static void emit_kernel(SmBuf *c, const char *fn, const CgKernel *K, const CgPla
   for (int m = 0; m < K->nm; m++) {
     const IrNode *x = K->mem[m];
     sm_buf_printf(c, "%s%s n%d", m ? " + " : "", x->op->name, x->id);
-    if (x->loc.file && (m == 0 || x->loc.line != K->mem[m - 1]->loc.line))
-      sm_buf_printf(c, " (%s:%d)", x->loc.file, x->loc.line);
+    if (x->loc.file && (m == 0 || x->loc.line != K->mem[m - 1]->loc.line)) {
+      sm_buf_puts(c, " (");
+      sm_esc_comment(c, x->loc.file);
+      sm_buf_printf(c, ":%d)", x->loc.line);
+    }
   }
   sm_buf_puts(c, "\n * ");
   for (int i = 0; i < K->nin; i++) {
-    sm_buf_printf(c, "%s%s ", i ? ", " : "", K->ins[i]->name);
+    if (i) sm_buf_puts(c, ", ");
+    sm_esc_comment(c, K->ins[i]->name);
+    sm_buf_putc(c, ' ');
     type_str(c, &K->ins[i]->type);
   }
   sm_buf_puts(c, K->nin ? " -> " : "-> ");
   for (int i = 0; i < K->nout; i++) {
-    sm_buf_printf(c, "%s%s ", i ? ", " : "", K->outs[i]->name);
+    if (i) sm_buf_puts(c, ", ");
+    sm_esc_comment(c, K->outs[i]->name);
+    sm_buf_putc(c, ' ');
     type_str(c, &K->outs[i]->type);
   }
   sm_buf_puts(c, " */\nstatic void ");
@@ -123,16 +131,6 @@ static const char *rt_dtype_enum(IrDType t) {
   return names[t];
 }
 
-static void emit_cstring(SmBuf *c, const char *s) {
-  sm_buf_putc(c, '"');
-  for (const char *p = s; *p; p++) {
-    if (*p == '"' || *p == '\\') sm_buf_printf(c, "\\%c", *p);
-    else if (isprint((unsigned char)*p)) sm_buf_putc(c, *p);
-    else sm_buf_printf(c, "\\%03o", (unsigned char)*p);
-  }
-  sm_buf_putc(c, '"');
-}
-
 static void emit_desc(SmBuf *c, const char *model, const char *table,
                       IrValue *const *vs, int n, const CgPlan *p, bool params,
                       const bool *embedded) {
@@ -142,7 +140,7 @@ static void emit_desc(SmBuf *c, const char *model, const char *table,
     const IrValue *v = vs[i];
     const CgSlot *s = &p->slots[v->id];
     sm_buf_puts(c, "  {");
-    emit_cstring(c, v->name);
+    sm_esc_cstring(c, v->name);
     sm_buf_printf(c, ", %s, %d, {", rt_dtype_enum(v->type.dtype), v->type.rank);
     for (int k = 0; k < v->type.rank; k++)
       sm_buf_printf(c, "%s%lld", k ? ", " : "", (long long)v->type.dims[k]);
@@ -228,13 +226,17 @@ static void emit_header(SmBuf *h, const IrGraph *g) {
                 m, m, m, m, m, m, m, m, m, m);
   sm_buf_puts(h, " *\n * inputs:\n");
   for (int i = 0; i < g->ninputs; i++) {
-    sm_buf_printf(h, " *   %d %s ", i, g->inputs[i]->name);
+    sm_buf_printf(h, " *   %d ", i);
+    sm_esc_comment(h, g->inputs[i]->name);
+    sm_buf_putc(h, ' ');
     type_str(h, &g->inputs[i]->type);
     sm_buf_putc(h, '\n');
   }
   sm_buf_puts(h, " * outputs:\n");
   for (int i = 0; i < g->noutputs; i++) {
-    sm_buf_printf(h, " *   %d %s ", i, g->outputs[i]->name);
+    sm_buf_printf(h, " *   %d ", i);
+    sm_esc_comment(h, g->outputs[i]->name);
+    sm_buf_putc(h, ' ');
     type_str(h, &g->outputs[i]->type);
     sm_buf_putc(h, '\n');
   }
@@ -310,7 +312,7 @@ static void emit_kernel_table(SmBuf *c, const char *model, const char *fn, const
     for (int m = 0; m < K->nm; m++)
       sm_buf_printf(&nm, "%s%s", m ? "+" : "", K->mem[m]->op->name);
     sm_buf_puts(c, "  {");
-    emit_cstring(c, sm_buf_str(&nm));
+    sm_esc_cstring(c, sm_buf_str(&nm));
     sm_buf_printf(c, ", %.17g, %.17g, %.17g},\n", cg_kernel_flops(K), cg_kernel_gemm_flops(K),
                   cg_kernel_bytes(K));
     sm_buf_free(&nm);
@@ -450,7 +452,9 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
   sm_buf_printf(c, "\nstatic const RtFuncDesc %s_funcs[%d] = {\n", m, prog->nfuncs);
   for (int f = 0; f < prog->nfuncs; f++) {
     const IrGraph *g = prog->funcs[f];
-    sm_buf_printf(c, "  {\"%s\", %d, %d, ", prog->fnames[f], g->ninputs, g->noutputs);
+    sm_buf_puts(c, "  {");
+    sm_esc_cstring(c, prog->fnames[f]);
+    sm_buf_printf(c, ", %d, %d, ", g->ninputs, g->noutputs);
     if (g->ninputs) sm_buf_printf(c, "%s_%s_inputs, ", m, prog->fnames[f]);
     else sm_buf_puts(c, "NULL, ");
     const char *run = f ? prog->fnames[f] : "infer";

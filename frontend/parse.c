@@ -16,6 +16,10 @@
  *   init    = IDENT [ "(" number { "," number } ")" ]
  *   name    = IDENT | STRING          (quoted names allow any characters)
  *
+ * STRING is double-quoted on one line; inside it \" \\ \n \t \r and \xHH
+ * stand for a quote, a backslash, a newline, a tab, a carriage return and
+ * any byte but NUL, so every name the printer writes reads back.
+ *
  * Errors are collected for the whole file; a bad line is skipped and names
  * it would have defined are marked poisoned so they cause no further
  * errors downstream. */
@@ -27,6 +31,7 @@
 #include <string.h>
 
 #include "frontend.h"
+#include "ir/escape.h"
 
 typedef enum { T_EOF, T_NL, T_IDENT, T_INT, T_FLOAT, T_STR, T_PUNCT } TokKind;
 
@@ -105,7 +110,7 @@ static void next(Parser *ps) {
     t.len = (int)(p - t.p);
   } else if (*p == '"') {
     p++;
-    while (*p && *p != '"' && *p != '\n') p++;
+    while (*p && *p != '"' && *p != '\n') p += *p == '\\' && p[1] && p[1] != '\n' ? 2 : 1;
     t.kind = T_STR;
     t.len = (int)(p - t.p) + 1;
     if (*p == '"') p++;
@@ -176,22 +181,41 @@ static void set_poison(Parser *ps, const IrValue *v) {
   ps->poison[v->id] = true;
 }
 
-/* name = IDENT | STRING */
-static bool parse_name(Parser *ps, char *buf, size_t n, Tok *at) {
+/* The text of the current STRING token, escapes decoded, in the graph's
+ * arena; NULL (reported at the bad escape) when it does not decode. */
+static char *tok_string(Parser *ps) {
+  const Tok *t = &ps->tok;
+  size_t len = (size_t)t->len - 2, bad = 0;
+  char *out = sm_arena_alloc(&ps->g->arena, len + 1);
+  const char *why = NULL;
+  if (sm_unesc_text(t->p + 1, len, out, &bad, &why) < 0) {
+    SmLoc at = loc_of(ps, t);
+    at.col += (int)bad + 1;
+    sm_error(ps->d, at, "bad string: %s", why);
+    return NULL;
+  }
+  return out;
+}
+
+/* name = IDENT | STRING; the name in the graph's arena, or NULL (reported). */
+static const char *parse_name(Parser *ps, Tok *at) {
   *at = ps->tok;
+  char *name = NULL;
   if (ps->tok.kind == T_IDENT) {
-    if ((size_t)ps->tok.len >= n) return fail(ps, "a shorter name");
-    memcpy(buf, ps->tok.p, (size_t)ps->tok.len);
-    buf[ps->tok.len] = 0;
-  } else if (ps->tok.kind == T_STR && ps->tok.len >= 2) {
-    if ((size_t)ps->tok.len - 2 >= n || ps->tok.len == 2) return fail(ps, "a name");
-    memcpy(buf, ps->tok.p + 1, (size_t)ps->tok.len - 2);
-    buf[ps->tok.len - 2] = 0;
+    name = sm_arena_strndup(&ps->g->arena, ps->tok.p, (size_t)ps->tok.len);
+  } else if (ps->tok.kind == T_STR && ps->tok.len > 2) {
+    name = tok_string(ps);
+    if (!name) return NULL;
+    if (!*name) {
+      fail(ps, "a name");
+      return NULL;
+    }
   } else {
-    return fail(ps, "a name");
+    fail(ps, "a name");
+    return NULL;
   }
   next(ps);
-  return true;
+  return name;
 }
 
 /* type = DTYPE "[" [ INT { "," INT } ] "]" */
@@ -234,9 +258,9 @@ static bool define_ok(Parser *ps, const char *name, const Tok *at) {
 /* "input" name ":" type | "param" name ":" type [ "=" init ] */
 static bool parse_decl(Parser *ps, bool is_param) {
   next(ps);
-  char name[256];
   Tok at;
-  if (!parse_name(ps, name, sizeof name, &at)) return false;
+  const char *name = parse_name(ps, &at);
+  if (!name) return false;
   if (!expect(ps, ':')) return false;
   IrType t;
   if (!parse_type(ps, &t)) return false;
@@ -316,7 +340,8 @@ static bool parse_attr(Parser *ps, IrNode *n) {
     a = ir_set_float(ps->g, n, name, ps->tok.f);
     next(ps);
   } else if (ps->tok.kind == T_STR && ps->tok.len >= 2) {
-    char *s = sm_arena_strndup(&ps->g->arena, ps->tok.p + 1, (size_t)ps->tok.len - 2);
+    char *s = tok_string(ps);
+    if (!s) return false;
     a = ir_set_str(ps->g, n, name, s);
     next(ps);
   } else if (ps->tok.kind == T_IDENT) { /* bare word: a string */
@@ -366,14 +391,14 @@ static bool parse_attr(Parser *ps, IrNode *n) {
 /* result { "," result } "=" IDENT "(" [ args ] ")" */
 static bool parse_node(Parser *ps) {
   enum { MAXR = 8, MAXA = 16 };
-  char names[MAXR][256];
+  const char *names[MAXR];
   Tok name_at[MAXR];
   IrType ann[MAXR];
   bool has_ann[MAXR];
   int nres = 0;
   for (;;) {
     if (nres == MAXR) return fail(ps, "at most 8 results");
-    if (!parse_name(ps, names[nres], sizeof names[nres], &name_at[nres])) return false;
+    if (!(names[nres] = parse_name(ps, &name_at[nres]))) return false;
     has_ann[nres] = false;
     if (is_punct(ps, ':')) {
       next(ps);
@@ -404,9 +429,9 @@ static bool parse_node(Parser *ps) {
       has_attrs = true;
       break;
     }
-    char vname[256];
     Tok at;
-    if (!parse_name(ps, vname, sizeof vname, &at)) return false;
+    const char *vname = parse_name(ps, &at);
+    if (!vname) return false;
     IrValue *v = ir_graph_find(ps->g, vname);
     if (!v) {
       sm_error(ps->d, loc_of(ps, &at), "undefined name '%s'", vname);
@@ -496,9 +521,9 @@ static bool parse_node(Parser *ps) {
 static bool parse_output(Parser *ps) {
   next(ps);
   for (;;) {
-    char name[256];
     Tok at;
-    if (!parse_name(ps, name, sizeof name, &at)) return false;
+    const char *name = parse_name(ps, &at);
+    if (!name) return false;
     IrValue *v = ir_graph_find(ps->g, name);
     if (!v) {
       sm_error(ps->d, loc_of(ps, &at), "undefined name '%s'", name);
@@ -523,14 +548,12 @@ static const char *const directive_kinds[] = {"train", "optimizer", "schedule", 
 static bool parse_directive(Parser *ps, const char *kind) {
   Tok at = ps->tok;
   next(ps);
-  char arg[256];
-  bool has_arg = false;
+  const char *arg = NULL;
   if ((ps->tok.kind == T_IDENT || ps->tok.kind == T_STR) && peek_char(ps) != '=') {
     Tok t;
-    if (!parse_name(ps, arg, sizeof arg, &t)) return false;
-    has_arg = true;
+    if (!(arg = parse_name(ps, &t))) return false;
   }
-  IrDirective *dv = ir_add_directive(ps->g, kind, has_arg ? arg : NULL, loc_of(ps, &at));
+  IrDirective *dv = ir_add_directive(ps->g, kind, arg, loc_of(ps, &at));
   while (ps->tok.kind != T_NL && ps->tok.kind != T_EOF) {
     if (ps->tok.kind != T_IDENT || peek_char(ps) != '=') return fail(ps, "'key=value'");
     if (!parse_attr(ps, dv->attrs)) return false;
@@ -548,12 +571,15 @@ static bool parse_stmt(Parser *ps) {
     next(ps);
     Tok at = ps->tok;
     if (ps->tok.kind != T_IDENT) return fail(ps, "a model name");
-    for (int i = 0; i < at.len; i++)
-      if (!isalnum((unsigned char)at.p[i]) && at.p[i] != '_') {
-        sm_error(ps->d, loc_of(ps, &at), "model name must be a C identifier");
-        return false;
-      }
-    ps->g->name = sm_arena_strndup(&ps->g->arena, at.p, (size_t)at.len);
+    char *name = sm_arena_strndup(&ps->g->arena, at.p, (size_t)at.len);
+    const char *why = sm_c_name_problem(name);
+    if (why) {
+      sm_error(ps->d, loc_of(ps, &at),
+               "model name '%s' cannot prefix the program's C API (%s_create, ...): %s", name,
+               name, why);
+      return false;
+    }
+    ps->g->name = name;
     next(ps);
     return true;
   }
@@ -606,14 +632,24 @@ SmStatus fe_parse_text(const char *file, const char *text, IrGraph **out,
   return SM_OK;
 }
 
+/* The file's base name up to its first '.', other characters than ASCII
+ * letters, digits and '_' made '_'; a name that cannot prefix a C API (a
+ * keyword, a C library or runtime name, one not starting with a letter)
+ * gets "model_" in front: int.onnx -> model_int, 3d.onnx -> model_3d. */
 void fe_model_name(const char *path, char *buf, size_t n) {
   const char *base = strrchr(path, '/');
   base = base ? base + 1 : path;
+  char s[SM_C_NAME_MAX + 1];
   size_t k = 0;
-  for (const char *p = base; *p && *p != '.' && k + 1 < n; p++)
-    buf[k++] = isalnum((unsigned char)*p) ? *p : '_';
-  buf[k] = 0;
-  if (k == 0 || isdigit((unsigned char)buf[0])) snprintf(buf, n, "model");
+  for (const char *p = base; *p && *p != '.' && k < SM_C_NAME_MAX; p++) {
+    char c = *p;
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    s[k++] = ok ? c : '_';
+  }
+  s[k] = 0;
+  if (k == 0) snprintf(buf, n, "model");
+  else if (sm_c_name_problem(s)) snprintf(buf, n, "model_%.*s", SM_C_NAME_MAX - 6, s);
+  else snprintf(buf, n, "%s", s);
 }
 
 SmStatus fe_load(const char *path, IrGraph **out, char **src, SmDiag *d) {

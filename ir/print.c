@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "ir.h"
 
 static void put_name(SmBuf *b, const char *s) {
@@ -17,7 +18,7 @@ static void put_name(SmBuf *b, const char *s) {
   for (int i = 0; i < SM_COUNT(keywords) && plain; i++)
     if (strcmp(s, keywords[i]) == 0) plain = false;
   if (plain) sm_buf_puts(b, s);
-  else sm_buf_printf(b, "\"%s\"", s);
+  else sm_esc_text(b, s);
 }
 
 static void put_type(SmBuf *b, const IrType *t) {
@@ -52,7 +53,7 @@ static void put_attr(SmBuf *b, const IrAttr *a) {
   switch (a->kind) {
   case IR_ATTR_INT: sm_buf_printf(b, "%lld", (long long)a->i); break;
   case IR_ATTR_FLOAT: put_float(b, a->f); break;
-  case IR_ATTR_STR: sm_buf_printf(b, "\"%s\"", a->s); break;
+  case IR_ATTR_STR: sm_esc_text(b, a->s); break;
   case IR_ATTR_INTS:
     sm_buf_putc(b, '[');
     for (int i = 0; i < a->n; i++)
