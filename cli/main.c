@@ -8,6 +8,7 @@
 #include "export.h"
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
+#include "ir/escape.h"
 #include "ir/ir.h"
 #include "passes/passes.h"
 #include "rt_model.h"
@@ -648,17 +649,24 @@ static void inspect_dot(SmBuf *b, const CgProgram *prog) {
     const IrGraph *g = prog->funcs[f];
     const char *fn = prog->fnames[f];
     sm_buf_printf(b, "  subgraph cluster_%s {\n    label=\"%s\";\n", fn, fn);
-    for (int i = 0; i < g->ninputs; i++)
-      sm_buf_printf(b, "    \"%s_v%d\" [label=\"%s\", shape=ellipse];\n", fn, g->inputs[i]->id,
-                    g->inputs[i]->name);
+    for (int i = 0; i < g->ninputs; i++) {
+      sm_buf_printf(b, "    \"%s_v%d\" [label=", fn, g->inputs[i]->id);
+      sm_esc_dot(b, g->inputs[i]->name);
+      sm_buf_puts(b, ", shape=ellipse];\n");
+    }
     CgKernel *ks;
     int nk = cg_kernels(g, &ks);
     for (int k = 0; k < nk; k++) {
       const CgKernel *K = &ks[k];
       if (K->nm > 1) sm_buf_printf(b, "    subgraph cluster_%s_k%d {\n      label=\"k%d\"; style=dashed;\n", fn, K->anchor->id, K->anchor->id);
-      for (int m = 0; m < K->nm; m++)
-        sm_buf_printf(b, "    \"%s_n%d\" [label=\"%s\\n%s\"];\n", fn, K->mem[m]->id,
-                      K->mem[m]->op->name, K->mem[m]->out[0]->name);
+      for (int m = 0; m < K->nm; m++) {
+        SmBuf label = {0};
+        sm_buf_printf(&label, "%s\n%s", K->mem[m]->op->name, K->mem[m]->out[0]->name);
+        sm_buf_printf(b, "    \"%s_n%d\" [label=", fn, K->mem[m]->id);
+        sm_esc_dot(b, sm_buf_str(&label));
+        sm_buf_puts(b, "];\n");
+        sm_buf_free(&label);
+      }
       if (K->nm > 1) sm_buf_puts(b, "    }\n");
     }
     for (int k = 0; k < g->nnodes; k++) {

@@ -28,6 +28,17 @@ void sm_esc_cstring(SmBuf *b, const char *s) {
   sm_buf_putc(b, '"');
 }
 
+void sm_esc_dot(SmBuf *b, const char *s) {
+  sm_buf_putc(b, '"');
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\') sm_buf_printf(b, "\\%c", *p);
+    else if (*p == '\n') sm_buf_puts(b, "\\n");
+    else if (*p < 0x20 || *p == 0x7f) sm_buf_putc(b, ' ');
+    else sm_buf_putc(b, (char)*p);
+  }
+  sm_buf_putc(b, '"');
+}
+
 void sm_esc_text(SmBuf *b, const char *s) {
   sm_buf_putc(b, '"');
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {

@@ -20,6 +20,10 @@ void sm_esc_comment(SmBuf *b, const char *s);
  * bytes outside printable ASCII as three-digit octal escapes. */
 void sm_esc_cstring(SmBuf *b, const char *s);
 
+/* s as a Graphviz double-quoted label, quotes included: '"' and '\\'
+ * escaped, a newline as \n, other control bytes as spaces. */
+void sm_esc_dot(SmBuf *b, const char *s);
+
 /* s as a quoted string of the text model format: '"' and '\\' escaped,
  * newline, tab and carriage return as \n \t \r, other control bytes and
  * DEL as \xHH; bytes from 0x80 on stay as they are (UTF-8). */

@@ -19,6 +19,7 @@
 #include "helpers/shell.h"
 #include "ir/escape.h"
 #include "ir/ir.h"
+#include <cjson/cJSON.h>
 #include "onnx.pb-c.h"
 #include "rt.h"
 
@@ -562,6 +563,44 @@ static void test_print_parse_round_trip(void **state) {
   sm_diag_free(&d);
 }
 
+/* inspect's DOT graph keeps hostile names inside its labels, and its JSON
+ * parses back to the names */
+static void test_inspect_formats(void **state) {
+  (void)state;
+  char dir[512], path[700];
+  snprintf(dir, sizeof dir, "%s/inspect", tmp);
+  assert_int_equal(mkdir(dir, 0700), 0);
+  snprintf(path, sizeof path, "%s/m.onnx", dir);
+  const char *x = "x\"];\n  evil -> x [color=\"red", *h = "h\\\"\n\t";
+  write_onnx(path, x, "w", h, "y");
+  assert_int_equal(sh("cd '%s' && '%s' inspect m.onnx --format dot > g.dot", dir, smelt), 0);
+  snprintf(path, sizeof path, "%s/g.dot", dir);
+  char *dot = slurp(path, NULL);
+  assert_non_null(dot);
+  assert_null(strstr(dot, "\n  evil"));
+  /* every line holds an even number of unescaped quotes */
+  int quotes = 0;
+  for (const char *p = dot; *p; p++) {
+    if (*p == '\\') p++;
+    else if (*p == '"') quotes++;
+    else if (*p == '\n') assert_int_equal(quotes % 2, 0);
+  }
+  free(dot);
+  assert_int_equal(sh("cd '%s' && '%s' inspect m.onnx --memory --format json > m.json", dir, smelt), 0);
+  snprintf(path, sizeof path, "%s/m.json", dir);
+  char *json = slurp(path, NULL);
+  assert_non_null(json);
+  cJSON *j = cJSON_Parse(json);
+  assert_non_null(j);
+  const cJSON *bufs = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "functions"), 0), "buffers");
+  bool seen = false;
+  for (int i = 0; i < cJSON_GetArraySize(bufs); i++)
+    seen |= strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(bufs, i), "name")), x) == 0;
+  assert_true(seen);
+  cJSON_Delete(j);
+  free(json);
+}
+
 /* a bad escape is reported at its column */
 static void test_bad_escape(void **state) {
   (void)state;
@@ -590,6 +629,7 @@ int main(void) {
       cmocka_unit_test(test_reserved_model_declaration),
       cmocka_unit_test(test_print_parse_round_trip),
       cmocka_unit_test(test_bad_escape),
+      cmocka_unit_test(test_inspect_formats),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
