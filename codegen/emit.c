@@ -68,8 +68,8 @@ size_t cg_workspace_bytes(const IrGraph *g) {
 
 /* Emits kernel K; *ws_floats: the workspace its body uses (0: none, and
  * no `ws` parameter). */
-static void emit_kernel(SmBuf *c, const char *fn, const CgKernel *K, const CgPlan *p,
-                        int64_t *ws_floats) {
+static void emit_kernel(SmBuf *c, const char *fn, const char *kpre, const CgKernel *K,
+                        const CgPlan *p, int64_t *ws_floats) {
   const IrNode *n = K->anchor;
   SmBuf body = {0};
   *ws_floats = emit_kernel_body(&body, K);
@@ -100,7 +100,7 @@ static void emit_kernel(SmBuf *c, const char *fn, const CgKernel *K, const CgPla
     type_str(c, &K->outs[i]->type);
   }
   sm_buf_puts(c, " */\nstatic void ");
-  cg_kernel_name(c, fn, K);
+  cg_kernel_name(c, kpre, K);
   sm_buf_putc(c, '(');
   /* in-place outputs (an op's, or the planner's reuse of a dying
    * operand) share storage with an input: no restrict at all */
@@ -263,10 +263,10 @@ static void emit_header(SmBuf *h, const IrGraph *g) {
  * adds each kernel's seconds into t[k] (`smelt bench`, `./model bench`). */
 /* The step function: its kernels in order; those with a workspace get
  * the arena from byte ws_off on. */
-static void emit_step(SmBuf *c, const char *model, const char *fn, const CgKernel *ks,
+static void emit_step(SmBuf *c, const char *stem, const char *kpre, const CgKernel *ks,
                       int nk, const CgPlan *p, const int64_t *kws, size_t ws_off, bool prof) {
-  sm_buf_printf(c, "static void %s_%s%s(unsigned char *restrict P, unsigned char *restrict A%s) {\n",
-                model, fn ? fn : "infer", prof ? "_prof" : "", prof ? ", double *restrict t" : "");
+  sm_buf_printf(c, "static void %s%s(unsigned char *restrict P, unsigned char *restrict A%s) {\n",
+                stem, prof ? "_prof" : "", prof ? ", double *restrict t" : "");
   bool uses_p = false, uses_a = false;
   for (int k = 0; k < nk; k++) {
     for (int i = 0; i < ks[k].nin; i++)
@@ -282,7 +282,7 @@ static void emit_step(SmBuf *c, const char *model, const char *fn, const CgKerne
   for (int k = 0; k < nk; k++) {
     const CgKernel *K = &ks[k];
     sm_buf_puts(c, "  ");
-    cg_kernel_name(c, fn, K);
+    cg_kernel_name(c, kpre, K);
     sm_buf_putc(c, '(');
     for (int i = 0; i < K->nout; i++) {
       if (i) sm_buf_puts(c, ", ");
@@ -301,10 +301,9 @@ static void emit_step(SmBuf *c, const char *model, const char *fn, const CgKerne
 
 /* The kernel table of a function: names (as `smelt inspect --kernels`
  * lists them, with their members), FLOPs and bytes, for profiles. */
-static void emit_kernel_table(SmBuf *c, const char *model, const char *fn, const CgKernel *ks,
-                              int nk) {
+static void emit_kernel_table(SmBuf *c, const char *stem, const CgKernel *ks, int nk) {
   if (!nk) return;
-  sm_buf_printf(c, "static const RtKernelDesc %s_%s_kernels[%d] = {\n", model, fn, nk);
+  sm_buf_printf(c, "static const RtKernelDesc %s_kernels[%d] = {\n", stem, nk);
   for (int k = 0; k < nk; k++) {
     const CgKernel *K = &ks[k];
     SmBuf nm = {0};
@@ -378,6 +377,17 @@ CgProgram cg_program_steps(IrGraph *infer, IrGraph *const *steps, const char *co
   return p;
 }
 
+/* The C names of function f's step, tables and kernels: `MODEL_fF_NAME`
+ * (`lenet_f2_train`, `lenet_f2_train_prof`, ...) and kernels `fF_kN_op`
+ * (the first function's `kN_op`). The index keeps every family apart
+ * whatever the (user-chosen) step names are: no step name can produce
+ * another function's symbol or the API's (`MODEL_run`, ...), and kernels
+ * cannot meet them because a model name never starts with f or k and a
+ * digit (sm_c_name_problem). */
+static void fn_stem(char *buf, size_t n, const char *model, const CgProgram *prog, int f) {
+  snprintf(buf, n, "%s_f%d_%s", model, f, prog->fnames[f]);
+}
+
 bool cg_program_is_inference(const CgProgram *p, int f) {
   return !strcmp(p->fnames[f], "infer") || !strcmp(p->fnames[f], "eval");
 }
@@ -402,20 +412,23 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
     for (int i = 0; i < prog->funcs[f]->nparams; i++)
       SM_ASSERT(ir_graph_find(master, prog->funcs[f]->params[i]->name));
     const char *fn = f ? prog->fnames[f] : NULL;
+    char stem[160], kpre[16];
+    fn_stem(stem, sizeof stem, m, prog, f);
+    snprintf(kpre, sizeof kpre, "f%d", f);
     CgKernel *ks;
     int nk = nks[f] = cg_kernels(prog->funcs[f], &ks);
     nkernels += nk;
     int64_t *kws = sm_xcalloc((size_t)nk + 1, sizeof *kws), ws_max = 0;
     for (int k = 0; k < nk; k++) {
-      emit_kernel(&kbuf, fn, &ks[k], &plans[f], &kws[k]);
+      emit_kernel(&kbuf, fn, f ? kpre : NULL, &ks[k], &plans[f], &kws[k]);
       if (kws[k] > ws_max) ws_max = kws[k];
     }
     size_t ws_off = (plans[f].arena_bytes + 63) / 64 * 64, wsb = (size_t)ws_max * sizeof(float);
     if (wsb && ws_off + wsb > arena) arena = ws_off + wsb;
     if (wsb > ws_bytes) ws_bytes = wsb;
-    emit_step(&kbuf, m, fn, ks, nk, &plans[f], kws, ws_off, false);
-    emit_step(&kbuf, m, fn, ks, nk, &plans[f], kws, ws_off, true);
-    emit_kernel_table(&kbuf, m, prog->fnames[f], ks, nk);
+    emit_step(&kbuf, stem, f ? kpre : NULL, ks, nk, &plans[f], kws, ws_off, false);
+    emit_step(&kbuf, stem, f ? kpre : NULL, ks, nk, &plans[f], kws, ws_off, true);
+    emit_kernel_table(&kbuf, stem, ks, nk);
     free(kws);
     cg_kernels_free(ks, nk);
   }
@@ -438,9 +451,9 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
   if (any_emb) emit_embedded(c, master, o);
   for (int f = 0; f < prog->nfuncs; f++) {
     const IrGraph *g = prog->funcs[f];
-    char tin[64], tout[64];
-    snprintf(tin, sizeof tin, "%s_inputs", prog->fnames[f]);
-    snprintf(tout, sizeof tout, "%s_outputs", prog->fnames[f]);
+    char tin[128], tout[128];
+    snprintf(tin, sizeof tin, "f%d_%s_inputs", f, prog->fnames[f]);
+    snprintf(tout, sizeof tout, "f%d_%s_outputs", f, prog->fnames[f]);
     emit_desc(c, m, tin, g->inputs, g->ninputs, &plans[f], false, NULL);
     emit_desc(c, m, tout, g->outputs, g->noutputs, &plans[f], false, NULL);
   }
@@ -455,12 +468,12 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
     sm_buf_puts(c, "  {");
     sm_esc_cstring(c, prog->fnames[f]);
     sm_buf_printf(c, ", %d, %d, ", g->ninputs, g->noutputs);
-    if (g->ninputs) sm_buf_printf(c, "%s_%s_inputs, ", m, prog->fnames[f]);
+    char stem[160];
+    fn_stem(stem, sizeof stem, m, prog, f);
+    if (g->ninputs) sm_buf_printf(c, "%s_inputs, ", stem);
     else sm_buf_puts(c, "NULL, ");
-    const char *run = f ? prog->fnames[f] : "infer";
-    sm_buf_printf(c, "%s_%s_outputs, %s_%s, %s_%s_prof, %d, ", m, prog->fnames[f], m, run, m, run,
-                  nks[f]);
-    if (nks[f]) sm_buf_printf(c, "%s_%s_kernels},\n", m, prog->fnames[f]);
+    sm_buf_printf(c, "%s_outputs, %s, %s_prof, %d, ", stem, stem, stem, nks[f]);
+    if (nks[f]) sm_buf_printf(c, "%s_kernels},\n", stem);
     else sm_buf_puts(c, "NULL},\n");
   }
   sm_buf_puts(c, "};\n");
@@ -484,10 +497,10 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
   if (onnx) emit_onnx_template(c, m, o);
   sm_buf_printf(c,
                 "\nstatic const RtModelDesc %s_model = {\n"
-                "  \"%s\", %lluull, %d, %d, %d,\n  %s%s, %s_infer_outputs, %s%s,\n"
-                "  %zu, %zu, %s_infer,\n  %d, %s_funcs, %s%s%s, %d, %s%s%s,\n};\n\n",
+                "  \"%s\", %lluull, %d, %d, %d,\n  %s%s, %s_f0_infer_outputs, %s%s,\n"
+                "  %zu, %zu, %s_f0_infer,\n  %d, %s_funcs, %s%s%s, %d, %s%s%s,\n};\n\n",
                 m, m, (unsigned long long)prog->seed, g0->ninputs, g0->noutputs,
-                master->nparams, g0->ninputs ? m : "NULL", g0->ninputs ? "_infer_inputs" : "",
+                master->nparams, g0->ninputs ? m : "NULL", g0->ninputs ? "_f0_infer_inputs" : "",
                 m, master->nparams ? m : "NULL", master->nparams ? "_params" : "",
                 plans[0].param_bytes, arena, m, prog->nfuncs, m,
                 prog->has_train ? "&" : "NULL", prog->has_train ? m : "",

@@ -176,8 +176,27 @@ const char *sm_c_name_problem(const char *s) {
     if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
       return "it holds characters other than letters, digits and '_'";
   }
-  for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
-    if (strcmp(s, reserved[i]) == 0) return "it is a C keyword or a C library name";
+  for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++) {
+    size_t k = strlen(reserved[i]);
+    /* also the float and long double forms: expf, sqrtl, ... */
+    if (strncmp(s, reserved[i], k) == 0 && (!s[k] || ((s[k] == 'f' || s[k] == 'l') && !s[k + 1])))
+      return "it is a C keyword or a C library name";
+  }
+  /* the C library's macros: SIZE_MAX, INT8_C, M_PI, EINVAL, ... */
+  bool caps = true, under = false;
+  for (size_t i = 0; i < n; i++) {
+    caps &= !(s[i] >= 'a' && s[i] <= 'z');
+    under |= s[i] == '_';
+  }
+  if (caps && (under || (s[0] == 'E' && n >= 4)))
+    return "in capitals it is in the namespace of the C library's macros";
+  /* NAME_create, NAME_error, ... would define a C library function */
+  static const char *const api_clash[] = {"pthread", "thrd", "tss", "timer", "aio"};
+  for (size_t i = 0; i < sizeof api_clash / sizeof *api_clash; i++)
+    if (strcmp(s, api_clash[i]) == 0) return "its C API (NAME_create, ...) would define C library functions";
+  /* the generated kernels: kN_op, fF_kN_op */
+  if ((s[0] == 'k' || s[0] == 'f') && s[1] >= '0' && s[1] <= '9')
+    return "names of a letter f or k and a digit are the generated kernels'";
   static const char *const prefixes[] = {"rt_", "Rt", "RT_", "SM_", "SMELT_", "omp_", "cJSON"};
   for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
     if (strncmp(s, prefixes[i], strlen(prefixes[i])) == 0) return runtime;

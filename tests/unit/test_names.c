@@ -151,9 +151,14 @@ static void test_unescape_errors(void **state) {
 static void test_c_name_problem(void **state) {
   (void)state;
   const char *bad[] = {"int", "main", "exit", "rt", "rt_model", "RtModel", "printf", "NULL",
-                       "smelt_rt", "Smelt_Rt_Math", "omp_x", "_x", "3d", "a-b", ""};
+                       "smelt_rt", "Smelt_Rt_Math", "omp_x", "_x", "3d", "a-b", "",
+                       /* libm's float forms, the C library's macros, a name
+                        * whose API would define pthread_create, the kernels' */
+                       "expf", "sqrtl", "SIZE_MAX", "INT8_C", "EINVAL", "pthread", "timer",
+                       "k3_gemm", "f1_k2_relu"};
   for (int i = 0; i < (int)(sizeof bad / sizeof *bad); i++) assert_non_null(sm_c_name_problem(bad[i]));
-  const char *good[] = {"lenet", "model_int", "m", "rtx", "Net2", "char_lm"};
+  const char *good[] = {"lenet", "model_int", "m", "rtx", "Net2", "char_lm", "MLP", "VGG16",
+                        "ELU", "kx", "f_net", "expo"};
   for (int i = 0; i < (int)(sizeof good / sizeof *good); i++) assert_null(sm_c_name_problem(good[i]));
   char n[128];
   fe_model_name("/a/b/int.onnx", n, sizeof n);
@@ -478,7 +483,8 @@ static void test_onnx_to_text(void **state) {
 
 static void test_reserved_model_names(void **state) {
   (void)state;
-  static const char *const names[] = {"int", "main", "exit", "rt", "printf", "smelt_rt", "free"};
+  static const char *const names[] = {"int",  "main",     "exit",    "rt",     "printf",
+                                      "smelt_rt", "free", "expf", "SIZE_MAX", "k3_sigmoid"};
   char dir[512], path[700];
   for (int i = 0; i < (int)(sizeof names / sizeof *names); i++) {
     snprintf(dir, sizeof dir, "%s/name_%s", tmp, names[i]);
@@ -501,6 +507,38 @@ static void test_reserved_model_names(void **state) {
   assert_non_null(h);
   assert_non_null(strstr(h, "model_int *model_int_create(void);"));
   free(h);
+}
+
+/* Step names are the user's too: steps named like the C API's functions
+ * (`run`, `input`) or like each other's tables get symbols of their own
+ * (they were static redefinitions of MODEL_run and MODEL_input). */
+static void test_step_names(void **state) {
+  (void)state;
+  char dir[512], path[700];
+  snprintf(dir, sizeof dir, "%s/steps", tmp);
+  assert_int_equal(mkdir(dir, 0700), 0);
+  snprintf(path, sizeof path, "%s/gan.smelt", dir);
+  write_text(path, "input x: f32[2,3]\n"
+                   "param g_w: f32[3,3] = he_normal\n"
+                   "param d_w: f32[1,3] = he_normal\n"
+                   "fake = gemm(x, g_w)\n"
+                   "real_logit = gemm(x, d_w, transB=1)\n"
+                   "fake_logit = gemm(fake, d_w, transB=1)\n"
+                   "ones = constant(shape=[2,1], value=[1])\n"
+                   "zeros = constant(shape=[2,1], value=[0])\n"
+                   "d_real = bce_logits(real_logit, ones)\n"
+                   "d_fake = bce_logits(fake_logit, zeros)\n"
+                   "d_loss = add(d_real, d_fake)\n"
+                   "g_loss = bce_logits(fake_logit, ones)\n"
+                   "output fake\n"
+                   "train data=x epochs=1\n"
+                   "step run loss=d_loss params=\"d_*\"\n"
+                   "step input loss=g_loss params=\"g_*\"\n"
+                   "step run_prof loss=g_loss params=\"g_*\"\n"
+                   "optimizer sgd lr=0.1\n");
+  assert_int_equal(sh("cd '%s' && '%s' compile gan.smelt --train -o prog", dir, smelt), 0);
+  write_x(dir);
+  assert_int_equal(sh("cd '%s' && ./prog infer --input x.npy --output y.npy >/dev/null", dir), 0);
 }
 
 /* `model int` is refused where it is written, with a reason */
@@ -627,6 +665,7 @@ int main(void) {
       cmocka_unit_test(test_onnx_to_text),
       cmocka_unit_test(test_reserved_model_names),
       cmocka_unit_test(test_reserved_model_declaration),
+      cmocka_unit_test(test_step_names),
       cmocka_unit_test(test_print_parse_round_trip),
       cmocka_unit_test(test_bad_escape),
       cmocka_unit_test(test_inspect_formats),
