@@ -64,15 +64,6 @@ static void usage(const RtModelDesc *d, FILE *f) {
           (long long)d->funcs[t->train_fn].inputs[t->in_x].dims[0]);
 }
 
-static int parse_num(const char *s, double lo, double hi, double *out) {
-  char *end;
-  if (!s || !*s) return -1;
-  double v = strtod(s, &end);
-  if (*end || !(v >= lo && v <= hi)) return -1;
-  *out = v;
-  return 0;
-}
-
 /* 0: run; 1: --help printed; 2: usage error (printed). */
 static int parse(const RtModelDesc *d, int argc, char **argv, StepOpts *o) {
   const RtTrainDesc *t = d->train;
@@ -96,8 +87,9 @@ static int parse(const RtModelDesc *d, int argc, char **argv, StepOpts *o) {
       return 2;
     }
     i++;
-    double x = 0;
     int bad = 0;
+    long long x = 0;
+    RtErr fe = {{0}};
     if (!strcmp(a, "--data")) o->data_dir = v;
     else if (!strcmp(a, "--train-x")) o->train_x = v;
     else if (!strcmp(a, "--train-y") && t->in_y >= 0) o->train_y = v;
@@ -112,16 +104,20 @@ static int parse(const RtModelDesc *d, int argc, char **argv, StepOpts *o) {
       for (int k = 0; k < 3; k++)
         if (!strcmp(v, norm_names[k])) o->norm = k;
       bad = o->norm < 0;
-    } else if (!strcmp(a, "--epochs")) bad = parse_num(v, 0, 1e8, &x), o->epochs = (int)x;
-    else if (!strcmp(a, "--threads")) bad = parse_num(v, 1, 4096, &x), o->threads = (int)x;
-    else if (!strcmp(a, "--limit")) bad = parse_num(v, 1, 9e15, &x), o->limit = (int64_t)x;
-    else if (!strcmp(a, "--seed")) bad = parse_num(v, 0, 9e15, &x), o->seed = (int64_t)x;
-    else if (!strcmp(a, "--lr")) bad = parse_num(v, 0, 1e30, &o->lr), o->lr_set = 1;
+    } else if (!strcmp(a, "--epochs")) bad = rt_flag_int32(a, v, 0, RT_MAX_EPOCHS, &o->epochs, &fe);
+    else if (!strcmp(a, "--threads")) bad = rt_flag_threads(a, v, &o->threads, &fe);
+    else if (!strcmp(a, "--limit")) bad = rt_flag_int(a, v, 1, INT64_MAX, &x, &fe), o->limit = x;
+    else if (!strcmp(a, "--seed")) bad = rt_flag_int(a, v, 0, INT64_MAX, &x, &fe), o->seed = x;
+    else if (!strcmp(a, "--lr")) bad = rt_flag_double(a, v, 0, 1e30, &o->lr, &fe), o->lr_set = 1;
     else {
       fprintf(stderr, "%s train: error: unknown option '%s' (see --help)\n", d->name, a);
       return 2;
     }
-    if (bad || (x != floor(x) && strcmp(a, "--lr"))) {
+    if (bad && fe.msg[0]) {
+      fprintf(stderr, "%s train: error: %s (see --help)\n", d->name, fe.msg);
+      return 2;
+    }
+    if (bad) {
       fprintf(stderr, "%s train: error: invalid value '%s' for %s (see --help)\n", d->name, v, a);
       return 2;
     }
@@ -194,6 +190,19 @@ static int load_ckpt(const char *path, RtModel *m, int64_t *epoch, int64_t *step
   if (!rc) rc = rt_st_read(f, "__step", RT_I64, 1, one, step, e);
   if (!rc) rc = rt_st_read(f, "__seed", RT_I64, 1, one, seed, e);
   rt_st_close(f);
+  /* the loop state within its ranges: every epoch takes at least one step */
+  if (!rc && (*epoch < 0 || *epoch > RT_MAX_EPOCHS))
+    rc = rt_fail(e, "%s: invalid checkpoint: __epoch is %lld (want 0..%d)", path,
+                 (long long)*epoch, RT_MAX_EPOCHS);
+  if (!rc && (*step < *epoch || *step > RT_MAX_GLOBAL_STEP))
+    rc = rt_fail(e, "%s: invalid checkpoint: __step is %lld (want %lld..%lld)", path,
+                 (long long)*step, (long long)*epoch, (long long)RT_MAX_GLOBAL_STEP);
+  if (!rc && *seed < 0)
+    rc = rt_fail(e, "%s: invalid checkpoint: __seed is %lld (want >= 0)", path, (long long)*seed);
+  if (!rc && rt_params_check_finite(m, NULL, 0, d->nparams, e)) {
+    RtErr fe = *e;
+    rc = rt_fail(e, "%s: %s", path, fe.msg);
+  }
   return rc;
 }
 
@@ -299,6 +308,18 @@ static int run(StepRun *r) {
       }
     }
     if (tty) printf("\r\033[K");
+    /* weights or optimizer state gone non-finite stop like a NaN loss */
+    RtErr fe = {{0}};
+    if (rt_params_check_finite(m, NULL, 0, d->nparams, &fe)) {
+      fflush(stdout);
+      fprintf(stderr, "%s train: error: after epoch %lld (global step %lld), %s; stopping.",
+              d->name, (long long)epoch + 1, (long long)step, fe.msg);
+      if (o->checkpoint)
+        fprintf(stderr, " %s is untouched (last written after epoch %lld).", o->checkpoint,
+                (long long)epoch);
+      fprintf(stderr, " Try a lower --lr.\n");
+      return 1;
+    }
     epoch++;
     double secs = rt_now() - t0;
     printf("epoch %lld/%d", (long long)epoch, o->epochs);
@@ -351,7 +372,16 @@ int rt_steps_train_main(const RtModelDesc *d, int argc, char **argv) {
   int rc = parse(d, argc, argv, &r.o);
   if (rc) return rc == 1 ? 0 : 2;
   if (r.o.threads) omp_set_dynamic(0), omp_set_num_threads(r.o.threads);
-  rc = run(&r);
+  /* every destination checked, checkpoint and metrics locked for the
+   * whole run, before any work */
+  const RtOutFlag outs[4] = {{"--checkpoint", r.o.checkpoint, 1},
+                             {"--metrics", r.o.metrics, 1},
+                             {"--save", r.o.save, 0},
+                             {"--samples", r.o.samples, 0}};
+  RtLock locks[4];
+  memset(locks, 0, sizeof locks);
+  rc = rt_outputs_prepare(outs, 4, locks, &r.e) ? 1 : run(&r);
+  rt_outputs_release(locks, 4);
   if (rc && r.e.msg[0]) {
     fflush(stdout);
     fprintf(stderr, "%s train: error: %s\n", d->name, r.e.msg);
