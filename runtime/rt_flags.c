@@ -28,7 +28,7 @@
 int rt_flag_int(const char *flag, const char *v, long long lo, long long hi, long long *out,
                 RtErr *e) {
   if (!v || !*v)
-    return rt_fail(e, "%s needs an integer in [%lld, %lld], got an empty value", flag, lo, hi);
+    return rt_fail(e, "%s: empty value (want an integer in [%lld, %lld])", flag, lo, hi);
   char *end;
   errno = 0;
   long long x = isspace((unsigned char)*v) ? 0 : strtoll(v, &end, 10);
@@ -50,7 +50,7 @@ int rt_flag_int32(const char *flag, const char *v, int lo, int hi, int *out, RtE
 int rt_flag_double(const char *flag, const char *v, double lo, double hi, double *out, RtErr *e) {
   char want[96] = "a finite number";
   if (lo > -1e300 || hi < 1e300) snprintf(want, sizeof want, "a finite number in [%g, %g]", lo, hi);
-  if (!v || !*v) return rt_fail(e, "%s needs %s, got an empty value", flag, want);
+  if (!v || !*v) return rt_fail(e, "%s: empty value (want %s)", flag, want);
   char *end;
   double x = isspace((unsigned char)*v) ? 0 : strtod(v, &end);
   if (isspace((unsigned char)*v) || end == v || *end)
