@@ -44,7 +44,7 @@ static void usage(const RtModelDesc *d, FILE *f) {
           "  --vocab ascii96|ids ascii96: id 0 is a newline, id k the ASCII character\n"
           "                      31+k (examples/data/fortunes.sh); ids: print numbers.\n"
           "                      Default: ascii96 when the model has 96 classes\n"
-          "  --threads N         OpenMP threads\n",
+          "  --threads N         OpenMP threads, 1 to max(64, 8 x CPUs)\n",
           d->name, d->name, (unsigned long long)d->seed);
 }
 

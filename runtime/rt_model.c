@@ -214,7 +214,8 @@ static void usage(const RtModelDesc *d, FILE *f) {
           "the exact dtype\nand shape, or IDX (.gz) and CSV files whose first samples "
           "(rows) fill the batch\n(u8 scaled to [0,1]). Without --output, a summary of "
           "each output is printed. A .pgm output\nis drawn as a grid of grayscale "
-          "images (pixel values 0..255, clamped).\n\ninputs:\n",
+          "images (pixel values 0..255, clamped).\nOutput paths are checked before the model runs; "
+          "--threads takes 1 to\nmax(64, 8 x CPUs), --repeat at least 1.\n\ninputs:\n",
           d->name, d->name, d->name, d->train ? "       " : "", d->train ? d->name : "",
           !d->train ? "" : d->train->eval_fn >= 0 ? " train|eval --help   (training)\n"
                                                   : " train --help        (training)\n",

@@ -46,7 +46,7 @@ static void usage(const RtModelDesc *d, FILE *f) {
           "  --seed N            shuffling seed (default %llu)\n"
           "  --lr F              base learning rate of every step (default %g; the model's\n"
           "                      schedule applies)\n"
-          "  --threads N         OpenMP threads\n"
+          "  --threads N         OpenMP threads, 1 to max(64, 8 x CPUs)\n"
           "\nfiles:\n"
           "  --save W            final weights (.safetensors)\n"
           "  --checkpoint C      after every epoch, atomically: all parameters, optimizer\n"
@@ -55,8 +55,12 @@ static void usage(const RtModelDesc *d, FILE *f) {
           "  --metrics F.csv     one row per epoch: epoch,step,lr,<step>_loss...,seconds\n"
           "  --samples F.pgm     after every epoch, the inference output (e.g. generated\n"
           "                      images, pixel units 0..255) as an image grid\n"
+          "Output paths are checked before training starts; --checkpoint and --metrics\n"
+          "are locked for the run (C.lock / F.csv.lock): a second run on them is refused.\n"
           "\nBatches: the model's batch size (%lld); the last partial batch of each\n"
-          "epoch's shuffle is dropped. A NaN or infinite loss stops at once (exit 1).\n"
+          "epoch's shuffle is dropped. A NaN or infinite loss stops at once (exit 1),\n"
+          "and so do parameters or optimizer state that become NaN or infinite (checked\n"
+          "after every epoch; the checkpoint keeps the last good epoch).\n"
           "Exit status: 0 ok, 1 failure, 2 usage error.\n",
           t->in_y >= 0 ? " and\n                      train-labels-idx1-ubyte[.gz]" : " (labels unused)",
           t->in_y >= 0 ? " --train-y F" : "           ", t->in_y >= 0 ? "; the last column is the label" : " (every column a feature)",

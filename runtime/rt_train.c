@@ -149,7 +149,7 @@ static void usage_train(const RtModelDesc *d, FILE *f) {
           "  --warmup-steps N    linear warmup: lr * step / N for global steps < N\n"
           "  --patience N        early stopping after N epochs without a lower val loss\n"
           "                      (default %d; 0: off); --save then gets the best weights\n"
-          "  --threads N         OpenMP threads\n"
+          "  --threads N         OpenMP threads, 1 to max(64, 8 x CPUs)\n"
           "\nfiles:\n"
           "  --init-weights W    start from the weights in W.safetensors whose names\n"
           "                      match (fine-tuning); others keep their initializers\n"
@@ -162,11 +162,17 @@ static void usage_train(const RtModelDesc *d, FILE *f) {
           "                      train_metric,val_loss,val_metric,seconds (metric:\n"
           "                      accuracy, or MAE for regression); with --resume, rows\n"
           "                      after the checkpoint's epoch are dropped\n"
+          "Output paths are checked before training starts. --checkpoint and --metrics\n"
+          "are locked for the whole run (an advisory lock on C.lock / F.csv.lock beside\n"
+          "them, removed at exit, void once its process dies): a second run naming the\n"
+          "same file is refused. A checkpoint's loop state is validated on --resume.\n"
           "\nBatches: the batch size is the model's (%lld). Training drops the last\n"
           "partial batch of each epoch's shuffle (drop_last); evaluation covers every\n"
           "sample: the last partial batch is filled by wrapping around to the start\n"
           "and only its real samples are counted. A NaN or infinite training loss\n"
-          "stops at once (exit 1; the checkpoint keeps the last good epoch).\n"
+          "stops at once, and so do parameters or optimizer state that become NaN or\n"
+          "infinite (checked after every epoch): exit 1, the checkpoint keeps the last\n"
+          "good epoch and nothing non-finite is saved.\n"
           "Progress: a live line on a terminal, log lines otherwise. Exit status:\n"
           "0 ok, 1 failure, 2 usage error.\n",
           t->epochs, (unsigned long long)d->seed, t->schedule.lr,
@@ -186,7 +192,7 @@ static void usage_eval(const RtModelDesc *d, FILE *f) {
           "around and only its real samples are counted.\n\n"
           "  --weights W         weights (.safetensors, e.g. from train --save)\n"
           "  --checkpoint C      a training checkpoint (also gives its normalization)\n"
-          "  --threads N         OpenMP threads\n",
+          "  --threads N         OpenMP threads, 1 to max(64, 8 x CPUs)\n",
           d->name, d->name);
   usage_data(f, 1);
   fprintf(f, "Exit status: 0 ok, 1 failure, 2 usage error.\n");
