@@ -81,6 +81,9 @@ typedef struct RtOutFlag {
 } RtOutFlag;
 int rt_outputs_prepare(const RtOutFlag *f, int n, RtLock *locks, RtErr *e);
 void rt_outputs_release(RtLock *locks, int n);
+/* Opens an existing regular file for appending (a metrics row); anything
+ * else is refused without blocking. */
+FILE *rt_append_open(const char *path, RtErr *e);
 
 /* ---- memory and time ---- */
 void *rt_alloc(size_t n); /* 64-byte aligned, zeroed; NULL on failure */

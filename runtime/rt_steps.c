@@ -334,8 +334,9 @@ static int run(StepRun *r) {
       if (write_samples(m, o->samples, e)) return 1;
     }
     if (o->metrics) {
-      FILE *f = fopen(o->metrics, "a");
-      int ok = f && fprintf(f, "%lld,%lld,%.9g", (long long)epoch, (long long)step, lr) > 0;
+      FILE *f = rt_append_open(o->metrics, e);
+      if (!f) return 1;
+      int ok = fprintf(f, "%lld,%lld,%.9g", (long long)epoch, (long long)step, lr) > 0;
       for (int s = 0; s < ns && ok; s++) ok = fprintf(f, ",%.9g", sum[s] / (double)nb) > 0;
       ok = ok && fprintf(f, ",%.3f\n", secs) > 0;
       if (f) ok = (fclose(f) == 0) && ok;
@@ -349,6 +350,7 @@ static int run(StepRun *r) {
     printf("wrote samples to %s\n", o->samples);
   }
   if (o->save) {
+    if (rt_params_check_finite(m, NULL, 0, d->nweights, e)) return 1;
     if (rt_model_save_weights(m, o->save)) return *e = m->err, 1;
     printf("saved weights to %s\n", o->save);
   }

@@ -741,8 +741,8 @@ static int metrics_start(const char *path, int resume, int64_t epoch, RtErr *e) 
 
 static int metrics_row(const char *path, int64_t epoch, int64_t step, double lr, double tl,
                        double tm, double vl, double vm, double secs, RtErr *e) {
-  FILE *f = fopen(path, "a");
-  if (!f) return rt_fail(e, "%s: cannot open for appending", path);
+  FILE *f = rt_append_open(path, e);
+  if (!f) return -1;
   int ok = fprintf(f, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%.3f\n", (long long)epoch,
                    (long long)step, lr, tl, tm, vl, vm, secs) > 0;
   ok = (fclose(f) == 0) && ok;
