@@ -274,7 +274,7 @@ static void built_free(Built *b) {
  * replaced): OUT+ext1, OUT+ext2 when given, and with lib, DIR/libBASE.a
  * beside OUT. 1 (printed) if one cannot be written. */
 static int check_outputs(const char *cmd, const char *out, const char *ext1, const char *ext2,
-                         const char *lib) {
+                         bool lib) {
   char path[3][4400];
   int n = 0;
   snprintf(path[n++], sizeof path[0], "%s%s", out, ext1);
@@ -504,7 +504,7 @@ static int cmd_compile(int argc, char **argv) {
     return 2;
   }
   if (check_outputs("compile", out, kind == CG_EXE ? "" : ".c", kind == CG_EXE ? NULL : ".h",
-                    kind == CG_LIB ? "lib" : NULL))
+                    kind == CG_LIB))
     return 1;
   if (weights && !o.embed_weights) {
     fprintf(stderr, "smelt compile: error: --weights is only used with --embed-weights "
@@ -759,7 +759,7 @@ static int cmd_inspect(int argc, char **argv) {
       fprintf(stderr, "smelt inspect: error: --format smelt converts .onnx models\n");
       return 2;
     }
-    if (out_prefix && check_outputs("inspect", out_prefix, ".smelt", ".safetensors", NULL))
+    if (out_prefix && check_outputs("inspect", out_prefix, ".smelt", ".safetensors", false))
       return 1;
     SmDiag d;
     sm_diag_init(&d);

@@ -198,18 +198,13 @@ static void usage_eval(const RtModelDesc *d, FILE *f) {
   fprintf(f, "Exit status: 0 ok, 1 failure, 2 usage error.\n");
 }
 
-/* Numeric flags (rt_flag_int/rt_flag_double); errors into *e. */
+/* An int64_t flag (rt_flag_int); errors into *e. */
 static int parse_i64(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out,
                      RtErr *e) {
   long long v;
   if (rt_flag_int(flag, s, lo, hi, &v, e)) return -1;
   *out = v;
   return 0;
-}
-
-static int parse_f64(const char *flag, const char *s, double lo, double hi, double *out,
-                     RtErr *e) {
-  return rt_flag_double(flag, s, lo, hi, out, e);
 }
 
 static int pick_name(const char *s, const char *const *names, int n) {
@@ -298,17 +293,17 @@ static int parse_args(const RtModelDesc *d, int eval, int argc, char **argv, Opt
       else if (!strcmp(name, "--val-x")) o->val_x = v;
       else if (!strcmp(name, "--val-y")) o->val_y = v;
       else if (!strcmp(name, "--val-csv")) o->val_csv = v;
-      else if (!strcmp(name, "--val-split")) bad = parse_f64(name, v, 1e-9, 1 - 1e-9, &o->val_split, &fe);
+      else if (!strcmp(name, "--val-split")) bad = rt_flag_double(name, v, 1e-9, 1 - 1e-9, &o->val_split, &fe);
       else if (!strcmp(name, "--val-limit")) bad = parse_i64(name, v, 1, INT64_MAX, &o->val_limit, &fe);
       else if (!strcmp(name, "--epochs")) bad = rt_flag_int32(name, v, 0, RT_MAX_EPOCHS, &o->epochs, &fe);
       else if (!strcmp(name, "--seed")) bad = parse_i64(name, v, 0, INT64_MAX, &o->seed, &fe), o->seed_set = 1;
-      else if (!strcmp(name, "--lr")) bad = parse_f64(name, v, 0, 1e30, &o->sched.lr, &fe);
+      else if (!strcmp(name, "--lr")) bad = rt_flag_double(name, v, 0, 1e30, &o->sched.lr, &fe);
       else if (!strcmp(name, "--schedule")) bad = (o->sched.kind = pick_name(v, sched_names, 6)) < 0;
-      else if (!strcmp(name, "--gamma")) bad = parse_f64(name, v, 0, 1e30, &o->sched.gamma, &fe);
+      else if (!strcmp(name, "--gamma")) bad = rt_flag_double(name, v, 0, 1e30, &o->sched.gamma, &fe);
       else if (!strcmp(name, "--step-size")) bad = rt_flag_int32(name, v, 1, 1000000000, &o->sched.step_size, &fe);
       else if (!strcmp(name, "--milestones")) bad = parse_milestones(v, &o->sched);
       else if (!strcmp(name, "--t-max")) bad = rt_flag_int32(name, v, 1, 1000000000, &o->sched.t_max, &fe), t_max_set = 1;
-      else if (!strcmp(name, "--eta-min")) bad = parse_f64(name, v, 0, 1e30, &o->sched.eta_min, &fe);
+      else if (!strcmp(name, "--eta-min")) bad = rt_flag_double(name, v, 0, 1e30, &o->sched.eta_min, &fe);
       else if (!strcmp(name, "--warmup-steps")) bad = rt_flag_int32(name, v, 0, 2000000000, &o->sched.warmup_steps, &fe);
       else if (!strcmp(name, "--lr-patience")) bad = rt_flag_int32(name, v, 0, 1000000000, &o->sched.patience, &fe);
       else if (!strcmp(name, "--patience")) bad = rt_flag_int32(name, v, 0, 1000000000, &o->patience, &fe);
