@@ -401,6 +401,11 @@ static void test_outputs_checked_first(void **state) {
   expect_refused_first(cmd, "-o /nonexistent-dir/reg.c");
   snprintf(cmd, sizeof cmd, "%s run reg.smelt --input x1.npy --output /nonexistent-dir/y.npy", bin);
   expect_refused_first(cmd, "--output /nonexistent-dir/y.npy");
+  /* before the model is even read (none.onnx does not exist) */
+  snprintf(cmd, sizeof cmd, "%s export none.onnx --weights w -o /nonexistent-dir/m.onnx", bin);
+  expect_refused_first(cmd, "-o /nonexistent-dir/m.onnx");
+  snprintf(cmd, sizeof cmd, "%s inspect none.onnx --format smelt -o /nonexistent-dir/m", bin);
+  expect_refused_first(cmd, "-o /nonexistent-dir/m.smelt");
 }
 
 /* ---- item 12: one checkpoint or metrics file per running process ---- */
