@@ -45,11 +45,19 @@ int cmd_bench(int argc, char **argv) {
     bool has = i + 1 < argc;
     if (!strcmp(a, "--train")) train = true;
     else if (!strcmp(a, "--remat")) remat = true;
-    else if (!strcmp(a, "--threads") && has) threads = atoi(argv[++i]);
-    else if (!strcmp(a, "--repeat") && has) repeat = atoi(argv[++i]);
-    else if (!strcmp(a, "--interp-repeat") && has) irepeat = atoi(argv[++i]);
-    else if (!strcmp(a, "--top") && has) top = atoi(argv[++i]);
-    else if (!strcmp(a, "--no-profile")) profile = false;
+    else if (has && (!strcmp(a, "--threads") || !strcmp(a, "--repeat") ||
+                     !strcmp(a, "--interp-repeat") || !strcmp(a, "--top"))) {
+      RtErr e = {{0}};
+      const char *v = argv[++i];
+      int bad = !strcmp(a, "--threads")  ? rt_flag_threads(a, v, &threads, &e)
+                : !strcmp(a, "--repeat") ? rt_flag_int32(a, v, 1, 1000000, &repeat, &e)
+                : !strcmp(a, "--top")    ? rt_flag_int32(a, v, 0, 1000000, &top, &e)
+                                         : rt_flag_int32(a, v, 0, 1000000, &irepeat, &e);
+      if (bad) {
+        fprintf(stderr, "smelt bench: error: %s\n", e.msg);
+        return 2;
+      }
+    } else if (!strcmp(a, "--no-profile")) profile = false;
     else if (!strcmp(a, "-O0") || !strcmp(a, "-O1")) opt = a[2] - '0';
     else if (a[0] != '-' && !model) model = a;
     else {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "frontend/frontend.h"
+#include "rt.h"
 
 static void export_usage(FILE *f) {
   fputs("usage: smelt export MODEL.onnx --weights W.safetensors -o OUT.onnx [-q]\n"
@@ -46,6 +47,11 @@ int cmd_export(int argc, char **argv) {
   if (!fe_is_onnx(model)) {
     fprintf(stderr, "smelt export: error: %s is not an .onnx file (export writes ONNX models)\n", model);
     return 2;
+  }
+  RtErr e = {{0}};
+  if (rt_out_check(out, &e)) {
+    fprintf(stderr, "smelt export: error: -o %s\n", e.msg);
+    return 1;
   }
   SmDiag d;
   sm_diag_init(&d);

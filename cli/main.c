@@ -84,15 +84,14 @@ static IrDirective *directive(IrGraph *g, const char *kind) {
   return dv ? dv : ir_add_directive(g, kind, NULL, (SmLoc){"<command line>", 0, 0});
 }
 
+/* v parsed by train_flag (a finite number); the attribute's location
+ * becomes the command line. */
 static void set_value(IrGraph *g, IrNode *n, const char *key, const char *v) {
-  char *end;
-  double f = strtod(v, &end);
-  if (*v && !*end) {
-    if (strpbrk(v, ".eE") || f != (double)(int64_t)f) ir_set_float(g, n, key, f);
-    else ir_set_int(g, n, key, (int64_t)f);
-  } else {
-    ir_set_str(g, n, key, v);
-  }
+  double f = strtod(v, NULL);
+  IrAttr *a = strpbrk(v, ".eE") || !(f > -9e15 && f < 9e15) || f != (double)(int64_t)f
+                  ? ir_set_float(g, n, key, f)
+                  : ir_set_int(g, n, key, (int64_t)f);
+  a->loc = (SmLoc){"<command line>", 0, 0};
 }
 
 /* `--loss OP` on a model without a loss (e.g. an ONNX export): append
@@ -137,8 +136,10 @@ static bool apply_train_flags(IrGraph *g, const TrainFlags *f, SmDiag *d) {
   return true;
 }
 
-/* Parses one training flag at argv[*i]; false if it is not one. */
-static bool train_flag(TrainFlags *f, int argc, char **argv, int *i) {
+/* Parses one training flag at argv[*i]: 1 if it is one, 0 if not, -1
+ * (printed) when its number does not parse. Ranges are checked with the
+ * model's directives (pass_training_program). */
+static int train_flag(TrainFlags *f, int argc, char **argv, int *i, const char *cmd) {
   static const struct {
     const char *flag, *kind, *key;
   } map[] = {
@@ -151,7 +152,7 @@ static bool train_flag(TrainFlags *f, int argc, char **argv, int *i) {
       {"--gamma", "schedule", "gamma"},      {"--step-size", "schedule", "step_size"},
       {"--t-max", "schedule", "t_max"},      {"--warmup", "schedule", "warmup"},
   };
-  if (*i + 1 >= argc) return false;
+  if (*i + 1 >= argc) return 0;
   const char *a = argv[*i], *v = argv[*i + 1];
   if (!strcmp(a, "--loss")) f->loss = v;
   else if (!strcmp(a, "--optimizer")) f->optimizer = v;
@@ -160,14 +161,20 @@ static bool train_flag(TrainFlags *f, int argc, char **argv, int *i) {
   else {
     int k = 0;
     while (k < SM_COUNT(map) && strcmp(a, map[k].flag)) k++;
-    if (k == SM_COUNT(map) || f->nset == 32) return false;
+    if (k == SM_COUNT(map) || f->nset == 32) return 0;
+    RtErr e = {{0}};
+    double x;
+    if (rt_flag_double(a, v, -1e300, 1e300, &x, &e)) {
+      fprintf(stderr, "smelt %s: error: %s\n", cmd, e.msg);
+      return -1;
+    }
     f->set[f->nset].kind = map[k].kind;
     f->set[f->nset].key = map[k].key;
     f->set[f->nset].value = v;
     f->nset++;
   }
   (*i)++;
-  return true;
+  return 1;
 }
 
 static RtTensorDesc desc_of(const IrValue *v) {
@@ -263,6 +270,31 @@ static void built_free(Built *b) {
   train_program_free(&b->tp);
 }
 
+/* The files `-o OUT` names, checked before any work (rt_out_check: the
+ * directory exists and is writable, nothing but a regular file is
+ * replaced): OUT+ext1, OUT+ext2 when given, and with lib, DIR/libBASE.a
+ * beside OUT. 1 (printed) if one cannot be written. */
+static int check_outputs(const char *cmd, const char *out, const char *ext1, const char *ext2,
+                         bool lib) {
+  char path[3][4400];
+  int n = 0;
+  snprintf(path[n++], sizeof path[0], "%s%s", out, ext1);
+  if (ext2) snprintf(path[n++], sizeof path[0], "%s%s", out, ext2);
+  if (lib) {
+    const char *slash = strrchr(out, '/');
+    if (slash) snprintf(path[n++], sizeof path[0], "%.*s/lib%s.a", (int)(slash - out), out, slash + 1);
+    else snprintf(path[n++], sizeof path[0], "lib%s.a", out);
+  }
+  for (int i = 0; i < n; i++) {
+    RtErr e = {{0}};
+    if (rt_out_check(path[i], &e)) {
+      fprintf(stderr, "smelt %s: error: -o %s\n", cmd, e.msg);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 static int cmd_run(int argc, char **argv) {
   const char *model = NULL, *weights = NULL;
   FeOptions fo = {0};
@@ -328,6 +360,12 @@ static int cmd_run(int argc, char **argv) {
     }
     out_path[k] = path;
   }
+  for (int i = 0; i < g->noutputs && i < 64; i++)
+    if (out_path[i] && rt_out_check(out_path[i], &e)) {
+      fprintf(stderr, "smelt run: error: --output %s\n", e.msg);
+      rc = 1;
+      goto done;
+    }
   ins = sm_xcalloc((size_t)g->ninputs + 1, sizeof *ins);
   for (int i = 0; i < g->ninputs; i++) {
     if (!in_path[i]) {
@@ -430,15 +468,17 @@ static int cmd_compile(int argc, char **argv) {
   CgOptions o = {.check = true};
   TrainFlags tf = {0};
   bool train = false, remat = false;
-  int opt = 1;
+  int opt = 1, tfl;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     bool has = i + 1 < argc;
     if (!strcmp(a, "--train")) train = true;
     else if (!strcmp(a, "--remat")) remat = true;
     else if (!strcmp(a, "-O0") || !strcmp(a, "-O1")) opt = a[2] - '0';
-    else if (train_flag(&tf, argc, argv, &i)) train = true;
-    else if (!strcmp(a, "-o") && has) out = argv[++i];
+    else if ((tfl = train_flag(&tf, argc, argv, &i, "compile")) != 0) {
+      if (tfl < 0) return 2;
+      train = true;
+    } else if (!strcmp(a, "-o") && has) out = argv[++i];
     else if (!strcmp(a, "--emit") && has) emit = argv[++i];
     else if (!strcmp(a, "--cc") && has) o.cc = argv[++i];
     else if (!strcmp(a, "--opt") && has) o.opt = argv[++i];
@@ -464,6 +504,9 @@ static int cmd_compile(int argc, char **argv) {
     fprintf(stderr, "smelt compile: error: need a model and -o OUT\n");
     return 2;
   }
+  if (check_outputs("compile", out, kind == CG_EXE ? "" : ".c", kind == CG_EXE ? NULL : ".h",
+                    kind == CG_LIB))
+    return 1;
   if (weights && !o.embed_weights) {
     fprintf(stderr, "smelt compile: error: --weights is only used with --embed-weights "
                     "(otherwise pass --weights to the compiled program)\n");
@@ -690,7 +733,7 @@ static int cmd_inspect(int argc, char **argv) {
   TrainFlags tf = {0};
   bool train = false, passes = false, memory = false, kernels = false, embed = false;
   bool remat = false;
-  int opt = 1;
+  int opt = 1, tfl;
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "--train")) train = true;
     else if (!strcmp(argv[i], "--remat")) remat = true;
@@ -704,8 +747,10 @@ static int cmd_inspect(int argc, char **argv) {
     else if (!strcmp(argv[i], "--input-shape") && i + 1 < argc && fo.ninput_shapes < 32)
       fo.input_shapes[fo.ninput_shapes++] = argv[++i];
     else if (!strcmp(argv[i], "-O0") || !strcmp(argv[i], "-O1")) opt = argv[i][2] - '0';
-    else if (train_flag(&tf, argc, argv, &i)) train = true;
-    else if (argv[i][0] != '-' && !model) model = argv[i];
+    else if ((tfl = train_flag(&tf, argc, argv, &i, "inspect")) != 0) {
+      if (tfl < 0) return 2;
+      train = true;
+    } else if (argv[i][0] != '-' && !model) model = argv[i];
     else {
       fprintf(stderr, "smelt inspect: error: unexpected argument '%s'\n", argv[i]);
       return 2;
@@ -722,6 +767,8 @@ static int cmd_inspect(int argc, char **argv) {
       fprintf(stderr, "smelt inspect: error: --format smelt converts .onnx models\n");
       return 2;
     }
+    if (out_prefix && check_outputs("inspect", out_prefix, ".smelt", ".safetensors", false))
+      return 1;
     SmDiag d;
     sm_diag_init(&d);
     SmStatus st = fe_onnx_to_smelt(model, &fo, out_prefix, &d);
@@ -806,9 +853,14 @@ static int cmd_diff(int argc, char **argv) {
   const char *pa = NULL, *pb = NULL;
   double rtol = 1e-4, atol = 1e-5;
   for (int i = 0; i < argc; i++) {
-    if (!strcmp(argv[i], "--rtol") && i + 1 < argc) rtol = atof(argv[++i]);
-    else if (!strcmp(argv[i], "--atol") && i + 1 < argc) atol = atof(argv[++i]);
-    else if (!pa) pa = argv[i];
+    if ((!strcmp(argv[i], "--rtol") || !strcmp(argv[i], "--atol")) && i + 1 < argc) {
+      RtErr e = {{0}};
+      const char *flag = argv[i++];
+      if (rt_flag_double(flag, argv[i], 0, 1e300, flag[2] == 'r' ? &rtol : &atol, &e)) {
+        fprintf(stderr, "smelt diff: error: %s\n", e.msg);
+        return 2;
+      }
+    } else if (!pa) pa = argv[i];
     else if (!pb) pb = argv[i];
     else {
       fprintf(stderr, "smelt diff: error: unexpected argument '%s'\n", argv[i]);

@@ -25,6 +25,7 @@
  *         (no eval), `train data=X [label=Y] epochs=N` gives the data. */
 #include <ctype.h>
 #include <fnmatch.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -526,6 +527,97 @@ static bool build_steps(const IrGraph *model, IrGraph *base, const IrDirective *
   return true;
 }
 
+/* The numbers a training directive may hold: kind, key, range, whether
+ * an integer (the runtime keeps those in ints; values beyond them were
+ * undefined behaviour). */
+static const struct {
+  const char *kind, *key;
+  double lo, hi;
+  bool integer;
+} dir_numbers[] = {
+    {"train", "epochs", 0, RT_MAX_EPOCHS, true},
+    {"train", "patience", 0, 1e9, true},
+    {"train", "clip_norm", 0, 1e30, false},
+    {"train", "clip_value", 0, 1e30, false},
+    {"step", "clip_norm", 0, 1e30, false},
+    {"step", "clip_value", 0, 1e30, false},
+    {"optimizer", "lr", 0, 1e30, false},
+    {"optimizer", "momentum", 0, 1, false},
+    {"optimizer", "nesterov", 0, 1, true},
+    {"optimizer", "dampening", 0, 1, false},
+    {"optimizer", "beta1", 0, 1, false},
+    {"optimizer", "beta2", 0, 1, false},
+    {"optimizer", "eps", 0, 1e30, false},
+    {"optimizer", "alpha", 0, 1, false},
+    {"optimizer", "weight_decay", 0, 1e30, false},
+    {"optimizer", "l1", 0, 1e30, false},
+    {"schedule", "gamma", 0, 1e30, false},
+    {"schedule", "step_size", 1, 1e9, true},
+    {"schedule", "t_max", 0, 1e9, true},
+    {"schedule", "eta_min", 0, 1e30, false},
+    {"schedule", "patience", 0, 1e9, true},
+    {"schedule", "warmup", 0, 2e9, true},
+    {"param_group", "freeze", 0, 1, true},
+    {"param_group", "lr_mult", 0, 1e30, false},
+    {"param_group", "weight_decay", 0, 1e30, false},
+    {"param_group", "l1", 0, 1e30, false},
+};
+
+/* Every numeric attribute of the training directives within its range,
+ * `task` a known kind, milestones in range, each param_group glob matching
+ * a parameter of the model. Reports all it finds. */
+static bool check_directives(const IrGraph *model, SmDiag *d) {
+  int before = d->nerrors;
+  for (int i = 0; i < model->ndirs; i++) {
+    const IrDirective *dv = &model->dirs[i];
+    for (int k = 0; k < SM_COUNT(dir_numbers); k++) {
+      if (strcmp(dv->kind, dir_numbers[k].kind) != 0) continue;
+      const IrAttr *a = ir_attr(dv->attrs, dir_numbers[k].key);
+      if (!a) continue;
+      double lo = dir_numbers[k].lo, hi = dir_numbers[k].hi, v = a->kind == IR_ATTR_INT ? (double)a->i : a->f;
+      bool integer = dir_numbers[k].integer;
+      if (a->kind != IR_ATTR_INT && a->kind != IR_ATTR_FLOAT)
+        sm_error(d, a->loc, "%s: %s must be a number", dv->kind, a->name);
+      else if (!(v >= lo && v <= hi) || (integer && v != floor(v)))
+        sm_error(d, a->loc, "%s: %s=%g is out of range (want %s in [%.*g, %.*g])", dv->kind,
+                 a->name, v, integer ? "an integer" : "a number", integer ? 12 : 6, lo,
+                 integer ? 12 : 6, hi);
+    }
+    if (!strcmp(dv->kind, "schedule")) {
+      const IrAttr *a = ir_attr(dv->attrs, "milestones");
+      int64_t ms[8];
+      int nm = a ? ir_attr_ints(dv->attrs, "milestones", ms, 8) : 0;
+      if (a && (a->kind != IR_ATTR_INTS || a->n > 8))
+        sm_error(d, a->loc, "schedule: milestones must be a list of at most 8 epochs");
+      for (int j = 0; a && j < nm && j < 8; j++)
+        if (ms[j] < 0 || ms[j] > 1000000000) {
+          sm_error(d, a->loc, "schedule: milestone %lld is out of range (want [0, 1000000000])",
+                   (long long)ms[j]);
+          break;
+        }
+    }
+    if (!strcmp(dv->kind, "train")) {
+      const IrAttr *a = ir_attr(dv->attrs, "task");
+      if (a && (a->kind != IR_ATTR_STR || (strcmp(a->s, "classify") && strcmp(a->s, "regress"))))
+        sm_error(d, a->loc, "train: unknown task%s%s%s (classify or regress)",
+                 a->kind == IR_ATTR_STR ? " '" : "", a->kind == IR_ATTR_STR ? a->s : "",
+                 a->kind == IR_ATTR_STR ? "'" : "");
+    }
+    if (!strcmp(dv->kind, "param_group")) {
+      if (!dv->arg) {
+        sm_error(d, dv->loc, "param_group: needs a glob of parameter names, e.g. "
+                 "`param_group \"conv*\" freeze=1`");
+        continue;
+      }
+      bool any = false;
+      for (int p = 0; p < model->nparams && !any; p++) any = fnmatch(dv->arg, model->params[p]->name, 0) == 0;
+      if (!any)
+        sm_error(d, dv->loc, "param_group: \"%s\" matches no parameter of the model", dv->arg);
+    }
+  }
+  return d->nerrors == before;
+}
+
 SmStatus pass_training_program(const IrGraph *model, TrainProgram *tp, SmDiag *d) {
   memset(tp, 0, sizeof *tp);
   const IrDirective *tr = ir_directive(model, "train");
@@ -540,6 +632,7 @@ SmStatus pass_training_program(const IrGraph *model, TrainProgram *tp, SmDiag *d
              "model has several steps");
     return SM_ERR_INVALID;
   }
+  if (!check_directives(model, d)) return SM_ERR_INVALID;
   int before = d->nerrors;
   IrGraph *base = ir_graph_clone(model);
   RtTrainDesc *t = &tp->desc;

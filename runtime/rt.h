@@ -51,6 +51,40 @@ int rt_out_open(RtOut *o, const char *path, RtErr *e);
 int rt_out_commit(RtOut *o, int ok, RtErr *e);
 void rt_out_abort(RtOut *o);
 
+/* ---- command-line numbers and run locks (runtime/rt_flags.c) ---- */
+/* Strict parsers for every numeric flag: the whole of v must be one
+ * decimal integer (one finite number) in [lo, hi]; errors name the flag,
+ * the value and the range. 0 on success, -1 with e set otherwise. */
+int rt_flag_int(const char *flag, const char *v, long long lo, long long hi, long long *out,
+                RtErr *e);
+int rt_flag_int32(const char *flag, const char *v, int lo, int hi, int *out, RtErr *e);
+int rt_flag_double(const char *flag, const char *v, double lo, double hi, double *out, RtErr *e);
+/* --threads: 1 .. max(64, 8 x online CPUs), at most 4096. */
+int rt_max_threads(void);
+int rt_flag_threads(const char *flag, const char *v, int *out, RtErr *e);
+/* An advisory lock (flock) on PATH.lock beside the file `path` names
+ * (links and directory resolved), held until released or the process
+ * ends: a second process locking the same path is refused with an error
+ * naming it. Release removes the lock file. Zero-initialize before use. */
+typedef struct RtLock {
+  int fd, held;
+  char path[4200];
+} RtLock;
+int rt_lock_acquire(RtLock *l, const char *path, RtErr *e);
+void rt_lock_release(RtLock *l);
+/* A program's output flags: every path checked with rt_out_check, then
+ * those with `lock` set locked (locks[i] for f[i]), before any work
+ * starts. Errors name the flag; on error nothing stays locked. */
+typedef struct RtOutFlag {
+  const char *flag, *path; /* path NULL: not given */
+  int lock;
+} RtOutFlag;
+int rt_outputs_prepare(const RtOutFlag *f, int n, RtLock *locks, RtErr *e);
+void rt_outputs_release(RtLock *locks, int n);
+/* Opens an existing regular file for appending (a metrics row); anything
+ * else is refused without blocking. */
+FILE *rt_append_open(const char *path, RtErr *e);
+
 /* ---- memory and time ---- */
 void *rt_alloc(size_t n); /* 64-byte aligned, zeroed; NULL on failure */
 void rt_free(void *p);

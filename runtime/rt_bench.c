@@ -226,18 +226,19 @@ int rt_bench_main(const RtModelDesc *d, int argc, char **argv) {
     if (!strcmp(a, "--fn")) fname = v;
     else if (!strcmp(a, "--weights")) weights = v;
     else if (!strcmp(a, "--repeat") || !strcmp(a, "--threads") || !strcmp(a, "--top")) {
-      char *end;
-      long n = strtol(v, &end, 10);
-      if (*end || n < 1 || n > 1000000) {
-        fprintf(stderr, "%s: error: %s needs a positive number, got '%s'\n", d->name, a, v);
+      RtErr fe = {{0}};
+      int n = 0;
+      if (!strcmp(a, "--threads") ? rt_flag_threads(a, v, &n, &fe)
+                                  : rt_flag_int32(a, v, 1, 1000000, &n, &fe)) {
+        fprintf(stderr, "%s: error: %s (see bench --help)\n", d->name, fe.msg);
         return 2;
       }
-      if (a[2] == 'r') repeat = (int)n;
-      else if (a[3] == 'o') top = (int)n;
+      if (!strcmp(a, "--repeat")) repeat = n;
+      else if (!strcmp(a, "--top")) top = n;
       else {
 #ifdef _OPENMP
         omp_set_dynamic(0);
-        omp_set_num_threads((int)n);
+        omp_set_num_threads(n);
 #endif
       }
     } else {

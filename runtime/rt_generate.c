@@ -44,7 +44,7 @@ static void usage(const RtModelDesc *d, FILE *f) {
           "  --vocab ascii96|ids ascii96: id 0 is a newline, id k the ASCII character\n"
           "                      31+k (examples/data/fortunes.sh); ids: print numbers.\n"
           "                      Default: ascii96 when the model has 96 classes\n"
-          "  --threads N         OpenMP threads\n",
+          "  --threads N         OpenMP threads, 1 to max(64, 8 x CPUs)\n",
           d->name, d->name, (unsigned long long)d->seed);
 }
 
@@ -75,23 +75,28 @@ int rt_generate_main(const RtModelDesc *d, int argc, char **argv) {
       return 0;
     }
     const char *v = i + 1 < argc ? argv[++i] : NULL;
-    char *end = NULL;
+    RtErr fe = {{0}};
+    long long n = 0;
     int bad = !v;
     if (bad) {
     } else if (!strcmp(a, "--weights")) weights = v;
     else if (!strcmp(a, "--checkpoint")) ckpt = v;
     else if (!strcmp(a, "--prompt")) prompt = v;
     else if (!strcmp(a, "--vocab")) vocab_s = v, bad = strcmp(v, "ascii96") && strcmp(v, "ids");
-    else if (!strcmp(a, "--temperature")) temp = strtod(v, &end), bad = *end || !(temp >= 0 && temp <= 100);
-    else if (!strcmp(a, "--length")) length = strtoll(v, &end, 10), bad = *end || length < 0 || length > 100000000;
-    else if (!strcmp(a, "--count")) count = strtoll(v, &end, 10), bad = *end || count < 1;
-    else if (!strcmp(a, "--seed")) seed = strtoll(v, &end, 10), bad = *end || seed < 0;
+    else if (!strcmp(a, "--temperature")) bad = rt_flag_double(a, v, 0, 100, &temp, &fe);
+    else if (!strcmp(a, "--length")) bad = rt_flag_int(a, v, 0, 100000000, &n, &fe), length = n;
+    else if (!strcmp(a, "--count")) bad = rt_flag_int(a, v, 1, 1000000000, &n, &fe), count = n;
+    else if (!strcmp(a, "--seed")) bad = rt_flag_int(a, v, 0, INT64_MAX, &n, &fe), seed = n;
     else if (!strcmp(a, "--threads")) {
-      long n = strtol(v, &end, 10);
-      bad = *end || n < 1 || n > 4096;
-      if (!bad) omp_set_dynamic(0), omp_set_num_threads((int)n);
+      int k = 0;
+      bad = rt_flag_threads(a, v, &k, &fe);
+      if (!bad) omp_set_dynamic(0), omp_set_num_threads(k);
     } else {
       fprintf(stderr, "%s generate: error: unknown option '%s' (see --help)\n", d->name, a);
+      return 2;
+    }
+    if (bad && fe.msg[0]) {
+      fprintf(stderr, "%s generate: error: %s (see --help)\n", d->name, fe.msg);
       return 2;
     }
     if (bad) {
@@ -129,7 +134,10 @@ int rt_generate_main(const RtModelDesc *d, int argc, char **argv) {
   /* the prompt as ids */
   int64_t *ids = malloc(sizeof *ids * (strlen(prompt) + 1));
   int64_t np = 0;
-  if (!ids) return 1;
+  if (!ids) {
+    fprintf(stderr, "%s generate: error: out of memory\n", d->name);
+    return 1;
+  }
   if (vocab == VOCAB_ASCII96) {
     for (const char *p = prompt; *p; p++) {
       int id = char_id((unsigned char)*p);
@@ -182,6 +190,8 @@ int rt_generate_main(const RtModelDesc *d, int argc, char **argv) {
   /* samples are printed one after another, each after the prompt */
   int64_t *out = malloc(sizeof *out * (size_t)(count * (length + 1)));
   if (!out) {
+    fprintf(stderr, "%s generate: error: out of memory for %lld x %lld tokens\n", d->name,
+            (long long)count, (long long)length);
     rt_model_free(m);
     free(prob);
     free(ids);

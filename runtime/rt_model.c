@@ -100,6 +100,34 @@ int rt_model_save_weights(RtModel *m, const char *path) {
   return rc;
 }
 
+int rt_params_check_finite(const RtModel *m, const unsigned char *block, int from, int to,
+                           RtErr *e) {
+  const RtModelDesc *d = m->desc;
+  if (!block) block = m->params;
+  for (int p = from < 0 ? 0 : from; p < to && p < d->nparams; p++) {
+    const RtTensorDesc *t = &d->params[p];
+    if (t->dtype != RT_F32 && t->dtype != RT_F64) continue;
+    const void *x = block + t->offset;
+    int64_t bad = -1;
+    if (t->dtype == RT_F32) {
+      const float *f = x;
+      for (int64_t i = 0; i < t->numel && bad < 0; i++)
+        if (!isfinite(f[i])) bad = i;
+    } else {
+      const double *f = x;
+      for (int64_t i = 0; i < t->numel && bad < 0; i++)
+        if (!isfinite(f[i])) bad = i;
+    }
+    if (bad >= 0) {
+      double v = rt_elem_get(t->dtype, x, bad);
+      return rt_fail(e, "%s '%s' holds %s at element %lld",
+                     p < d->nweights ? "parameter" : "optimizer state", t->name,
+                     isnan(v) ? "NaN" : v > 0 ? "+inf" : "-inf", (long long)bad);
+    }
+  }
+  return 0;
+}
+
 int rt_model_find_input(const RtModel *m, const char *name) {
   for (int i = 0; i < m->desc->ninputs; i++)
     if (strcmp(m->desc->inputs[i].name, name) == 0) return i;
@@ -186,7 +214,8 @@ static void usage(const RtModelDesc *d, FILE *f) {
           "the exact dtype\nand shape, or IDX (.gz) and CSV files whose first samples "
           "(rows) fill the batch\n(u8 scaled to [0,1]). Without --output, a summary of "
           "each output is printed. A .pgm output\nis drawn as a grid of grayscale "
-          "images (pixel values 0..255, clamped).\n\ninputs:\n",
+          "images (pixel values 0..255, clamped).\nOutput paths are checked before the model runs; "
+          "--threads takes 1 to\nmax(64, 8 x CPUs), --repeat at least 1.\n\ninputs:\n",
           d->name, d->name, d->name, d->train ? "       " : "", d->train ? d->name : "",
           !d->train ? "" : d->train->eval_fn >= 0 ? " train|eval --help   (training)\n"
                                                   : " train --help        (training)\n",
@@ -285,16 +314,18 @@ int rt_main(const RtModelDesc *d, int argc, char **argv) {
     if (!strcmp(a, "--weights")) weights = v;
     else if (!strcmp(a, "--save-weights")) save = v;
     else if (!strcmp(a, "--threads")) {
-      int n = atoi(v);
-      if (n < 1) {
-        fprintf(stderr, "%s: error: --threads needs a positive number\n", d->name);
+      int n;
+      if (rt_flag_threads(a, v, &n, &e)) {
+        fprintf(stderr, "%s: error: %s\n", d->name, e.msg);
         return 2;
       }
       omp_set_dynamic(0);
       omp_set_num_threads(n);
     } else if (!strcmp(a, "--repeat")) {
-      repeat = atoi(v);
-      if (repeat < 1) repeat = 1;
+      if (rt_flag_int32(a, v, 1, 1000000000, &repeat, &e)) {
+        fprintf(stderr, "%s: error: %s\n", d->name, e.msg);
+        return 2;
+      }
     } else if (!strcmp(a, "--input")) {
       int k = pick(d->inputs, d->ninputs, v, &next_in, &path);
       if (k < 0 || k >= 64) {
@@ -320,6 +351,16 @@ int rt_main(const RtModelDesc *d, int argc, char **argv) {
               d->inputs[i].name);
       return 2;
     }
+  /* every destination is checked before any work */
+  for (int i = 0; i < d->noutputs && i < 64; i++)
+    if (out_path[i] && rt_out_check(out_path[i], &e)) {
+      fprintf(stderr, "%s: error: --output %s\n", d->name, e.msg);
+      return 1;
+    }
+  if (save && rt_out_check(save, &e)) {
+    fprintf(stderr, "%s: error: --save-weights %s\n", d->name, e.msg);
+    return 1;
+  }
   RtModel *m = rt_model_create(d);
   if (!m) {
     fprintf(stderr, "%s: error: out of memory\n", d->name);

@@ -72,6 +72,10 @@ typedef struct RtSchedule {
 
 enum { RT_TASK_CLASSIFY = 0, RT_TASK_REGRESS = 1 };
 #define RT_MAX_STEPS 4
+/* Bounds of the loop state: --epochs, and a checkpoint's epoch and step
+ * counters (steps stay exact as doubles) */
+#define RT_MAX_EPOCHS 100000000
+#define RT_MAX_GLOBAL_STEP 1000000000000000LL
 
 /* What a training program's loop needs to know about its functions.
  * A supervised program has one train step and an eval function; a program
@@ -138,6 +142,12 @@ void rt_model_free(RtModel *m);
 int rt_model_load_weights(RtModel *m, const char *path);
 int rt_model_save_weights(RtModel *m, const char *path);
 void *rt_model_tensor(const RtModel *m, const RtTensorDesc *t);
+/* 0 when every float element of parameters [from, to) is finite;
+ * otherwise -1 with e naming the first parameter ("parameter" below
+ * nweights, else "optimizer state"), its element and value. block: a
+ * parameter block laid out like m->params (NULL: m->params). */
+int rt_params_check_finite(const RtModel *m, const unsigned char *block, int from, int to,
+                           RtErr *e);
 int rt_model_find_input(const RtModel *m, const char *name);
 void rt_model_run(RtModel *m);
 int rt_model_find_func(const RtModel *m, const char *name);

@@ -46,7 +46,7 @@ static void usage(const RtModelDesc *d, FILE *f) {
           "  --seed N            shuffling seed (default %llu)\n"
           "  --lr F              base learning rate of every step (default %g; the model's\n"
           "                      schedule applies)\n"
-          "  --threads N         OpenMP threads\n"
+          "  --threads N         OpenMP threads, 1 to max(64, 8 x CPUs)\n"
           "\nfiles:\n"
           "  --save W            final weights (.safetensors)\n"
           "  --checkpoint C      after every epoch, atomically: all parameters, optimizer\n"
@@ -55,22 +55,17 @@ static void usage(const RtModelDesc *d, FILE *f) {
           "  --metrics F.csv     one row per epoch: epoch,step,lr,<step>_loss...,seconds\n"
           "  --samples F.pgm     after every epoch, the inference output (e.g. generated\n"
           "                      images, pixel units 0..255) as an image grid\n"
+          "Output paths are checked before training starts; --checkpoint and --metrics\n"
+          "are locked for the run (C.lock / F.csv.lock): a second run on them is refused.\n"
           "\nBatches: the model's batch size (%lld); the last partial batch of each\n"
-          "epoch's shuffle is dropped. A NaN or infinite loss stops at once (exit 1).\n"
+          "epoch's shuffle is dropped. A NaN or infinite loss stops at once (exit 1),\n"
+          "and so do parameters or optimizer state that become NaN or infinite (checked\n"
+          "after every epoch; the checkpoint keeps the last good epoch).\n"
           "Exit status: 0 ok, 1 failure, 2 usage error.\n",
           t->in_y >= 0 ? " and\n                      train-labels-idx1-ubyte[.gz]" : " (labels unused)",
           t->in_y >= 0 ? " --train-y F" : "           ", t->in_y >= 0 ? "; the last column is the label" : " (every column a feature)",
           t->epochs, (unsigned long long)d->seed, t->schedule.lr,
           (long long)d->funcs[t->train_fn].inputs[t->in_x].dims[0]);
-}
-
-static int parse_num(const char *s, double lo, double hi, double *out) {
-  char *end;
-  if (!s || !*s) return -1;
-  double v = strtod(s, &end);
-  if (*end || !(v >= lo && v <= hi)) return -1;
-  *out = v;
-  return 0;
 }
 
 /* 0: run; 1: --help printed; 2: usage error (printed). */
@@ -96,8 +91,9 @@ static int parse(const RtModelDesc *d, int argc, char **argv, StepOpts *o) {
       return 2;
     }
     i++;
-    double x = 0;
     int bad = 0;
+    long long x = 0;
+    RtErr fe = {{0}};
     if (!strcmp(a, "--data")) o->data_dir = v;
     else if (!strcmp(a, "--train-x")) o->train_x = v;
     else if (!strcmp(a, "--train-y") && t->in_y >= 0) o->train_y = v;
@@ -112,16 +108,20 @@ static int parse(const RtModelDesc *d, int argc, char **argv, StepOpts *o) {
       for (int k = 0; k < 3; k++)
         if (!strcmp(v, norm_names[k])) o->norm = k;
       bad = o->norm < 0;
-    } else if (!strcmp(a, "--epochs")) bad = parse_num(v, 0, 1e8, &x), o->epochs = (int)x;
-    else if (!strcmp(a, "--threads")) bad = parse_num(v, 1, 4096, &x), o->threads = (int)x;
-    else if (!strcmp(a, "--limit")) bad = parse_num(v, 1, 9e15, &x), o->limit = (int64_t)x;
-    else if (!strcmp(a, "--seed")) bad = parse_num(v, 0, 9e15, &x), o->seed = (int64_t)x;
-    else if (!strcmp(a, "--lr")) bad = parse_num(v, 0, 1e30, &o->lr), o->lr_set = 1;
+    } else if (!strcmp(a, "--epochs")) bad = rt_flag_int32(a, v, 0, RT_MAX_EPOCHS, &o->epochs, &fe);
+    else if (!strcmp(a, "--threads")) bad = rt_flag_threads(a, v, &o->threads, &fe);
+    else if (!strcmp(a, "--limit")) bad = rt_flag_int(a, v, 1, INT64_MAX, &x, &fe), o->limit = x;
+    else if (!strcmp(a, "--seed")) bad = rt_flag_int(a, v, 0, INT64_MAX, &x, &fe), o->seed = x;
+    else if (!strcmp(a, "--lr")) bad = rt_flag_double(a, v, 0, 1e30, &o->lr, &fe), o->lr_set = 1;
     else {
       fprintf(stderr, "%s train: error: unknown option '%s' (see --help)\n", d->name, a);
       return 2;
     }
-    if (bad || (x != floor(x) && strcmp(a, "--lr"))) {
+    if (bad && fe.msg[0]) {
+      fprintf(stderr, "%s train: error: %s (see --help)\n", d->name, fe.msg);
+      return 2;
+    }
+    if (bad) {
       fprintf(stderr, "%s train: error: invalid value '%s' for %s (see --help)\n", d->name, v, a);
       return 2;
     }
@@ -194,6 +194,19 @@ static int load_ckpt(const char *path, RtModel *m, int64_t *epoch, int64_t *step
   if (!rc) rc = rt_st_read(f, "__step", RT_I64, 1, one, step, e);
   if (!rc) rc = rt_st_read(f, "__seed", RT_I64, 1, one, seed, e);
   rt_st_close(f);
+  /* the loop state within its ranges: every epoch takes at least one step */
+  if (!rc && (*epoch < 0 || *epoch > RT_MAX_EPOCHS))
+    rc = rt_fail(e, "%s: invalid checkpoint: __epoch is %lld (want 0..%d)", path,
+                 (long long)*epoch, RT_MAX_EPOCHS);
+  if (!rc && (*step < *epoch || *step > RT_MAX_GLOBAL_STEP))
+    rc = rt_fail(e, "%s: invalid checkpoint: __step is %lld (want %lld..%lld)", path,
+                 (long long)*step, (long long)*epoch, (long long)RT_MAX_GLOBAL_STEP);
+  if (!rc && *seed < 0)
+    rc = rt_fail(e, "%s: invalid checkpoint: __seed is %lld (want >= 0)", path, (long long)*seed);
+  if (!rc && rt_params_check_finite(m, NULL, 0, d->nparams, e)) {
+    RtErr fe = *e;
+    rc = rt_fail(e, "%s: %s", path, fe.msg);
+  }
   return rc;
 }
 
@@ -299,6 +312,18 @@ static int run(StepRun *r) {
       }
     }
     if (tty) printf("\r\033[K");
+    /* weights or optimizer state gone non-finite stop like a NaN loss */
+    RtErr fe = {{0}};
+    if (rt_params_check_finite(m, NULL, 0, d->nparams, &fe)) {
+      fflush(stdout);
+      fprintf(stderr, "%s train: error: after epoch %lld (global step %lld), %s; stopping.",
+              d->name, (long long)epoch + 1, (long long)step, fe.msg);
+      if (o->checkpoint)
+        fprintf(stderr, " %s is untouched (last written after epoch %lld).", o->checkpoint,
+                (long long)epoch);
+      fprintf(stderr, " Try a lower --lr.\n");
+      return 1;
+    }
     epoch++;
     double secs = rt_now() - t0;
     printf("epoch %lld/%d", (long long)epoch, o->epochs);
@@ -309,8 +334,9 @@ static int run(StepRun *r) {
       if (write_samples(m, o->samples, e)) return 1;
     }
     if (o->metrics) {
-      FILE *f = fopen(o->metrics, "a");
-      int ok = f && fprintf(f, "%lld,%lld,%.9g", (long long)epoch, (long long)step, lr) > 0;
+      FILE *f = rt_append_open(o->metrics, e);
+      if (!f) return 1;
+      int ok = fprintf(f, "%lld,%lld,%.9g", (long long)epoch, (long long)step, lr) > 0;
       for (int s = 0; s < ns && ok; s++) ok = fprintf(f, ",%.9g", sum[s] / (double)nb) > 0;
       ok = ok && fprintf(f, ",%.3f\n", secs) > 0;
       if (f) ok = (fclose(f) == 0) && ok;
@@ -324,6 +350,7 @@ static int run(StepRun *r) {
     printf("wrote samples to %s\n", o->samples);
   }
   if (o->save) {
+    if (rt_params_check_finite(m, NULL, 0, d->nweights, e)) return 1;
     if (rt_model_save_weights(m, o->save)) return *e = m->err, 1;
     printf("saved weights to %s\n", o->save);
   }
@@ -351,7 +378,16 @@ int rt_steps_train_main(const RtModelDesc *d, int argc, char **argv) {
   int rc = parse(d, argc, argv, &r.o);
   if (rc) return rc == 1 ? 0 : 2;
   if (r.o.threads) omp_set_dynamic(0), omp_set_num_threads(r.o.threads);
-  rc = run(&r);
+  /* every destination checked, checkpoint and metrics locked for the
+   * whole run, before any work */
+  const RtOutFlag outs[4] = {{"--checkpoint", r.o.checkpoint, 1},
+                             {"--metrics", r.o.metrics, 1},
+                             {"--save", r.o.save, 0},
+                             {"--samples", r.o.samples, 0}};
+  RtLock locks[4];
+  memset(locks, 0, sizeof locks);
+  rc = rt_outputs_prepare(outs, 4, locks, &r.e) ? 1 : run(&r);
+  rt_outputs_release(locks, 4);
   if (rc && r.e.msg[0]) {
     fflush(stdout);
     fprintf(stderr, "%s train: error: %s\n", d->name, r.e.msg);

@@ -5,6 +5,7 @@
  * of the checkpoint, so a resumed run repeats an uninterrupted one. */
 #include "rt_model.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -148,7 +149,7 @@ static void usage_train(const RtModelDesc *d, FILE *f) {
           "  --warmup-steps N    linear warmup: lr * step / N for global steps < N\n"
           "  --patience N        early stopping after N epochs without a lower val loss\n"
           "                      (default %d; 0: off); --save then gets the best weights\n"
-          "  --threads N         OpenMP threads\n"
+          "  --threads N         OpenMP threads, 1 to max(64, 8 x CPUs)\n"
           "\nfiles:\n"
           "  --init-weights W    start from the weights in W.safetensors whose names\n"
           "                      match (fine-tuning); others keep their initializers\n"
@@ -161,11 +162,17 @@ static void usage_train(const RtModelDesc *d, FILE *f) {
           "                      train_metric,val_loss,val_metric,seconds (metric:\n"
           "                      accuracy, or MAE for regression); with --resume, rows\n"
           "                      after the checkpoint's epoch are dropped\n"
+          "Output paths are checked before training starts. --checkpoint and --metrics\n"
+          "are locked for the whole run (an advisory lock on C.lock / F.csv.lock beside\n"
+          "them, removed at exit, void once its process dies): a second run naming the\n"
+          "same file is refused. A checkpoint's loop state is validated on --resume.\n"
           "\nBatches: the batch size is the model's (%lld). Training drops the last\n"
           "partial batch of each epoch's shuffle (drop_last); evaluation covers every\n"
           "sample: the last partial batch is filled by wrapping around to the start\n"
           "and only its real samples are counted. A NaN or infinite training loss\n"
-          "stops at once (exit 1; the checkpoint keeps the last good epoch).\n"
+          "stops at once, and so do parameters or optimizer state that become NaN or\n"
+          "infinite (checked after every epoch): exit 1, the checkpoint keeps the last\n"
+          "good epoch and nothing non-finite is saved.\n"
           "Progress: a live line on a terminal, log lines otherwise. Exit status:\n"
           "0 ok, 1 failure, 2 usage error.\n",
           t->epochs, (unsigned long long)d->seed, t->schedule.lr,
@@ -185,33 +192,17 @@ static void usage_eval(const RtModelDesc *d, FILE *f) {
           "around and only its real samples are counted.\n\n"
           "  --weights W         weights (.safetensors, e.g. from train --save)\n"
           "  --checkpoint C      a training checkpoint (also gives its normalization)\n"
-          "  --threads N         OpenMP threads\n",
+          "  --threads N         OpenMP threads, 1 to max(64, 8 x CPUs)\n",
           d->name, d->name);
   usage_data(f, 1);
   fprintf(f, "Exit status: 0 ok, 1 failure, 2 usage error.\n");
 }
 
-static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
-  char *end;
-  if (!s || !*s) return -1;
-  long long v = strtoll(s, &end, 10);
-  if (*end || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
-
-static int parse_int(const char *s, int lo, int hi, int *out) {
-  int64_t v;
-  if (parse_i64(s, lo, hi, &v)) return -1;
-  *out = (int)v;
-  return 0;
-}
-
-static int parse_f64(const char *s, double lo, double hi, double *out) {
-  char *end;
-  if (!s || !*s) return -1;
-  double v = strtod(s, &end);
-  if (*end || !(v >= lo && v <= hi)) return -1;
+/* An int64_t flag (rt_flag_int); errors into *e. */
+static int parse_i64(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out,
+                     RtErr *e) {
+  long long v;
+  if (rt_flag_int(flag, s, lo, hi, &v, e)) return -1;
   *out = v;
   return 0;
 }
@@ -226,9 +217,9 @@ static int parse_milestones(const char *s, RtSchedule *sc) {
   int n = 0;
   const char *p = s;
   while (*p) {
-    char *end;
-    long v = strtol(p, &end, 10);
-    if (end == p || v < 0 || v > 1000000000 || n == 8 || (n && v <= sc->milestones[n - 1]))
+    char *end = NULL;
+    long v = isdigit((unsigned char)*p) ? strtol(p, &end, 10) : -1;
+    if (v < 0 || v > 1000000000 || n == 8 || (n && v <= sc->milestones[n - 1]))
       return -1;
     sc->milestones[n++] = (int)v;
     if (*end == ',') end++;
@@ -275,16 +266,17 @@ static int parse_args(const RtModelDesc *d, int eval, int argc, char **argv, Opt
     }
     /* options of both subcommands, then per subcommand */
     int bad = 0, known = 1;
+    RtErr fe = {{0}};
     if (!v) {
       fprintf(stderr, "%s %s: error: option '%s' needs a value (see --help)\n", prog, cmd, name);
       return 2;
     }
     if (!strcmp(name, "--data")) o->data_dir = v;
     else if (!strcmp(name, "--csv")) o->csv = v;
-    else if (!strcmp(name, "--target-col")) bad = parse_int(v, -1000000, 1000000, &o->target_col);
-    else if (!strcmp(name, "--limit")) bad = parse_i64(v, 1, INT64_MAX, &o->limit);
+    else if (!strcmp(name, "--target-col")) bad = rt_flag_int32(name, v, -1000000, 1000000, &o->target_col, &fe);
+    else if (!strcmp(name, "--limit")) bad = parse_i64(name, v, 1, INT64_MAX, &o->limit, &fe);
     else if (!strcmp(name, "--normalize")) bad = (o->norm = pick_name(v, norm_names, 3)) < 0;
-    else if (!strcmp(name, "--threads")) bad = parse_int(v, 1, 4096, &o->threads);
+    else if (!strcmp(name, "--threads")) bad = rt_flag_threads(name, v, &o->threads, &fe);
     else if (!strcmp(name, "--checkpoint")) o->checkpoint = v;
     else if (!strcmp(name, "--train-x")) o->train_x = v;
     else known = 0;
@@ -301,20 +293,20 @@ static int parse_args(const RtModelDesc *d, int eval, int argc, char **argv, Opt
       else if (!strcmp(name, "--val-x")) o->val_x = v;
       else if (!strcmp(name, "--val-y")) o->val_y = v;
       else if (!strcmp(name, "--val-csv")) o->val_csv = v;
-      else if (!strcmp(name, "--val-split")) bad = parse_f64(v, 1e-9, 1 - 1e-9, &o->val_split);
-      else if (!strcmp(name, "--val-limit")) bad = parse_i64(v, 1, INT64_MAX, &o->val_limit);
-      else if (!strcmp(name, "--epochs")) bad = parse_int(v, 0, 100000000, &o->epochs);
-      else if (!strcmp(name, "--seed")) bad = parse_i64(v, 0, INT64_MAX, &o->seed), o->seed_set = 1;
-      else if (!strcmp(name, "--lr")) bad = parse_f64(v, 0, 1e30, &o->sched.lr);
+      else if (!strcmp(name, "--val-split")) bad = rt_flag_double(name, v, 1e-9, 1 - 1e-9, &o->val_split, &fe);
+      else if (!strcmp(name, "--val-limit")) bad = parse_i64(name, v, 1, INT64_MAX, &o->val_limit, &fe);
+      else if (!strcmp(name, "--epochs")) bad = rt_flag_int32(name, v, 0, RT_MAX_EPOCHS, &o->epochs, &fe);
+      else if (!strcmp(name, "--seed")) bad = parse_i64(name, v, 0, INT64_MAX, &o->seed, &fe), o->seed_set = 1;
+      else if (!strcmp(name, "--lr")) bad = rt_flag_double(name, v, 0, 1e30, &o->sched.lr, &fe);
       else if (!strcmp(name, "--schedule")) bad = (o->sched.kind = pick_name(v, sched_names, 6)) < 0;
-      else if (!strcmp(name, "--gamma")) bad = parse_f64(v, 0, 1e30, &o->sched.gamma);
-      else if (!strcmp(name, "--step-size")) bad = parse_int(v, 1, 1000000000, &o->sched.step_size);
+      else if (!strcmp(name, "--gamma")) bad = rt_flag_double(name, v, 0, 1e30, &o->sched.gamma, &fe);
+      else if (!strcmp(name, "--step-size")) bad = rt_flag_int32(name, v, 1, 1000000000, &o->sched.step_size, &fe);
       else if (!strcmp(name, "--milestones")) bad = parse_milestones(v, &o->sched);
-      else if (!strcmp(name, "--t-max")) bad = parse_int(v, 1, 1000000000, &o->sched.t_max), t_max_set = 1;
-      else if (!strcmp(name, "--eta-min")) bad = parse_f64(v, 0, 1e30, &o->sched.eta_min);
-      else if (!strcmp(name, "--warmup-steps")) bad = parse_int(v, 0, 2000000000, &o->sched.warmup_steps);
-      else if (!strcmp(name, "--lr-patience")) bad = parse_int(v, 0, 1000000000, &o->sched.patience);
-      else if (!strcmp(name, "--patience")) bad = parse_int(v, 0, 1000000000, &o->patience);
+      else if (!strcmp(name, "--t-max")) bad = rt_flag_int32(name, v, 1, 1000000000, &o->sched.t_max, &fe), t_max_set = 1;
+      else if (!strcmp(name, "--eta-min")) bad = rt_flag_double(name, v, 0, 1e30, &o->sched.eta_min, &fe);
+      else if (!strcmp(name, "--warmup-steps")) bad = rt_flag_int32(name, v, 0, 2000000000, &o->sched.warmup_steps, &fe);
+      else if (!strcmp(name, "--lr-patience")) bad = rt_flag_int32(name, v, 0, 1000000000, &o->sched.patience, &fe);
+      else if (!strcmp(name, "--patience")) bad = rt_flag_int32(name, v, 0, 1000000000, &o->patience, &fe);
       else if (!strcmp(name, "--metrics")) o->metrics = v;
       else if (!strcmp(name, "--save")) o->save = v;
       else if (!strcmp(name, "--export-onnx") && d->onnx) o->export_onnx = v;
@@ -324,6 +316,10 @@ static int parse_args(const RtModelDesc *d, int eval, int argc, char **argv, Opt
     }
     if (!known) {
       fprintf(stderr, "%s %s: error: unknown option '%s' (see --help)\n", prog, cmd, name);
+      return 2;
+    }
+    if (bad && fe.msg[0]) {
+      fprintf(stderr, "%s %s: error: %s (see --help)\n", prog, cmd, fe.msg);
       return 2;
     }
     if (bad) {
@@ -576,6 +572,40 @@ static int save_checkpoint(const char *path, RtModel *m, const Loop *L, const un
   return rc;
 }
 
+/* A checkpoint's loop state is trusted no more than any file: each field
+ * within its range and consistent with the others. */
+static int check_loop(const char *path, const Loop *L, RtErr *e) {
+  struct {
+    const char *name;
+    int64_t v, lo, hi;
+  } iv[] = {
+      {"__epoch", L->epoch, 0, RT_MAX_EPOCHS},
+      /* every epoch takes at least one step */
+      {"__step", L->step, L->epoch, RT_MAX_GLOBAL_STEP},
+      {"__seed", L->seed, 0, INT64_MAX},
+      {"__has_best", L->has_best, 0, 1},
+      {"__bad_epochs", L->bad, 0, L->epoch},
+      {"__best_epoch", L->best_epoch, L->has_best ? 1 : 0, L->has_best ? L->epoch : 0},
+      {"__norm_kind", L->norm_kind, RT_NORM_NONE, RT_NORM_STANDARD},
+      {"__plateau_bad", L->plat.bad, 0, L->epoch},
+  };
+  for (size_t i = 0; i < sizeof iv / sizeof iv[0]; i++)
+    if (iv[i].v < iv[i].lo || iv[i].v > iv[i].hi)
+      return rt_fail(e, "%s: invalid checkpoint: %s is %lld (want %lld..%lld)", path, iv[i].name,
+                     (long long)iv[i].v, (long long)iv[i].lo, (long long)iv[i].hi);
+  /* the best loss: finite once there are best weights, else untouched */
+  if (L->has_best ? !isfinite(L->best_val) : L->best_val != INFINITY)
+    return rt_fail(e, "%s: invalid checkpoint: __best_val is %g (want %s)", path, L->best_val,
+                   L->has_best ? "a finite loss" : "inf: __has_best is 0");
+  if (isnan(L->plat.best) || L->plat.best == -INFINITY)
+    return rt_fail(e, "%s: invalid checkpoint: __plateau_best is %g (want a loss or inf)", path,
+                   L->plat.best);
+  if (!isfinite(L->plat.scale) || L->plat.scale < 0)
+    return rt_fail(e, "%s: invalid checkpoint: __plateau_scale is %g (want a finite scale >= 0)",
+                   path, L->plat.scale);
+  return 0;
+}
+
 static int read_scalar(const RtStFile *f, const char *name, int dtype, void *dst, RtErr *e) {
   return rt_st_read(f, name, dtype, 1, one_dim, dst, e);
 }
@@ -600,6 +630,7 @@ static int load_checkpoint(const char *path, RtModel *m, Loop *L, unsigned char 
     state_fields(L, iv, fv);
     for (int i = 0; i < NSTATE_I64 && !rc; i++) rc = read_scalar(f, state_i64[i], RT_I64, iv[i], e);
     for (int i = 0; i < NSTATE_F64 && !rc; i++) rc = read_scalar(f, state_f64[i], RT_F64, fv[i], e);
+    if (!rc) rc = check_loop(path, L, e);
     for (int p = 0; p < d->nweights && !rc && L->has_best; p++) {
       const RtTensorDesc *t = &d->params[p];
       rc = rt_st_read(f, best_names[p], t->dtype, t->rank, t->dims, best + t->offset, e);
@@ -608,7 +639,10 @@ static int load_checkpoint(const char *path, RtModel *m, Loop *L, unsigned char 
   if (!rc && nm && st_has(f, "__norm_kind")) {
     int64_t kind = 0;
     rc = read_scalar(f, "__norm_kind", RT_I64, &kind, e);
-    if (!rc && kind >= RT_NORM_NONE && kind <= RT_NORM_STANDARD) nm->kind = (int)kind;
+    if (!rc && (kind < RT_NORM_NONE || kind > RT_NORM_STANDARD))
+      rc = rt_fail(e, "%s: invalid checkpoint: __norm_kind is %lld (want %d..%d)", path,
+                   (long long)kind, RT_NORM_NONE, RT_NORM_STANDARD);
+    if (!rc) nm->kind = (int)kind;
     if (!rc && kind > RT_NORM_NONE && kind <= RT_NORM_STANDARD && st_has(f, "__norm_shift")) {
       nm->kind = (int)kind;
       nm->n = xper;
@@ -617,6 +651,10 @@ static int load_checkpoint(const char *path, RtModel *m, Loop *L, unsigned char 
       if (!nm->shift || !nm->scale) rc = rt_fail(e, "%s: out of memory", path);
       if (!rc) rc = rt_st_read(f, "__norm_shift", RT_F64, 1, &nm->n, nm->shift, e);
       if (!rc) rc = rt_st_read(f, "__norm_scale", RT_F64, 1, &nm->n, nm->scale, e);
+      for (int64_t i = 0; i < xper && !rc; i++)
+        if (!isfinite(nm->shift[i]) || !isfinite(nm->scale[i]))
+          rc = rt_fail(e, "%s: invalid checkpoint: __norm_%s[%lld] is not finite", path,
+                       isfinite(nm->shift[i]) ? "scale" : "shift", (long long)i);
       if (rc) rt_norm_free(nm);
     }
   }
@@ -698,8 +736,8 @@ static int metrics_start(const char *path, int resume, int64_t epoch, RtErr *e) 
 
 static int metrics_row(const char *path, int64_t epoch, int64_t step, double lr, double tl,
                        double tm, double vl, double vm, double secs, RtErr *e) {
-  FILE *f = fopen(path, "a");
-  if (!f) return rt_fail(e, "%s: cannot open for appending", path);
+  FILE *f = rt_append_open(path, e);
+  if (!f) return -1;
   int ok = fprintf(f, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%.3f\n", (long long)epoch,
                    (long long)step, lr, tl, tm, vl, vm, secs) > 0;
   ok = (fclose(f) == 0) && ok;
@@ -799,6 +837,15 @@ static int train_setup(Run *r) {
     if (load_checkpoint(o->resume, r->m, L, r->best, r->best_names, &stored,
                         r->s.train.xper, &r->e))
       return 1;
+    RtErr fe = {{0}};
+    int bad = rt_params_check_finite(r->m, NULL, 0, d->nparams, &fe);
+    if (!bad && L->has_best && rt_params_check_finite(r->m, r->best, 0, d->nweights, &fe))
+      bad = 2;
+    if (bad) {
+      rt_norm_free(&stored);
+      return rt_fail(e, "%s: %s%s", o->resume, bad == 2 ? "the best weights (__best/): " : "",
+                     fe.msg), 1;
+    }
     if (o->seed_set && o->seed != L->seed)
       printf("note: resuming with the checkpoint's seed %lld, not --seed %lld\n",
              (long long)L->seed, (long long)o->seed);
@@ -808,8 +855,11 @@ static int train_setup(Run *r) {
     else rt_norm_free(&stored);
     printf("resumed from %s: %lld epochs, %lld steps done\n", o->resume, (long long)L->epoch,
            (long long)L->step);
-  } else if (o->init_weights && init_weights(r->m, o->init_weights, e)) {
-    return 1;
+  } else if (o->init_weights) {
+    if (init_weights(r->m, o->init_weights, e)) return 1;
+    RtErr fe = {{0}};
+    if (rt_params_check_finite(r->m, NULL, 0, d->nweights, &fe))
+      return rt_fail(e, "%s: %s", o->init_weights, fe.msg), 1;
   }
   if (!r->norm.kind && L->norm_kind && rt_norm_fit(&r->norm, (int)L->norm_kind, &r->s.train, e))
     return 1;
@@ -899,6 +949,19 @@ static int train_loop(Run *r) {
       }
     }
     if (tty) printf("\r\033[K");
+    /* weights or optimizer state gone non-finite stop like a NaN loss
+     * (ReLU and max-pool can hide them from the loss) */
+    RtErr fe = {{0}};
+    if (rt_params_check_finite(m, NULL, 0, d->nparams, &fe)) {
+      fflush(stdout);
+      fprintf(stderr, "%s train: error: after epoch %d (global step %lld), %s; stopping.",
+              d->name, ep + 1, (long long)L->step, fe.msg);
+      if (o->checkpoint)
+        fprintf(stderr, " %s is untouched (last written after epoch %lld).", o->checkpoint,
+                (long long)L->epoch);
+      fprintf(stderr, " Try a lower --lr.\n");
+      return 1;
+    }
     if (va->n && rt_evaluate(m, va, &r->norm, &r->vm, &r->e)) return 1;
     double tl = rt_metrics_loss(&r->tm), vl = va->n ? rt_metrics_loss(&r->vm) : NAN;
     double mon = va->n ? vl : tl;
@@ -957,6 +1020,9 @@ static int train_finish(Run *r) {
   const RtData *set = r->s.val.n ? &r->s.val : &r->s.train;
   if (rt_evaluate(r->m, set, &r->norm, &r->vm, &r->e)) return 1;
   rt_metrics_print(&r->vm, r->s.val.n ? "validation set" : "training set", stdout);
+  if ((o->save || o->export_onnx) &&
+      rt_params_check_finite(r->m, NULL, 0, d->nweights, &r->e))
+    return 1;
   if (o->save) {
     if (rt_model_save_weights(r->m, o->save)) {
       r->e = r->m->err;
@@ -982,9 +1048,19 @@ int rt_train_main(const RtModelDesc *d, int argc, char **argv) {
   int rc = parse_args(d, 0, argc, argv, &r.o);
   if (rc) return rc == 1 ? 0 : 2;
   if (r.o.threads) omp_set_dynamic(0), omp_set_num_threads(r.o.threads);
-  rc = train_setup(&r);
+  /* every destination checked, checkpoint and metrics locked for the
+   * whole run, before any work */
+  const RtOutFlag outs[4] = {{"--checkpoint", r.o.checkpoint, 1},
+                             {"--metrics", r.o.metrics, 1},
+                             {"--save", r.o.save, 0},
+                             {"--export-onnx", r.o.export_onnx, 0}};
+  RtLock locks[4];
+  memset(locks, 0, sizeof locks);
+  rc = rt_outputs_prepare(outs, 4, locks, &r.e) ? 1 : 0;
+  if (!rc) rc = train_setup(&r);
   if (!rc) rc = train_loop(&r);
   if (!rc) rc = train_finish(&r);
+  rt_outputs_release(locks, 4);
   if (rc && r.e.msg[0]) {
     fflush(stdout);
     fprintf(stderr, "%s train: error: %s\n", d->name, r.e.msg);

@@ -1,0 +1,186 @@
+/* Command-line numbers and run locks shared by generated programs and the
+ * smelt CLI.
+ *
+ * Numbers: the whole argument must be one decimal integer (or one finite
+ * floating-point number) within the flag's range: no empty string, no
+ * leading blanks, no trailing characters ("2x"), no overflow, no NaN or
+ * infinity. Errors name the flag, the value and the accepted range.
+ *
+ * Locks: a run that writes a checkpoint or metrics file holds an advisory
+ * lock (flock) on PATH.lock beside it for its whole life, so a second run
+ * naming the same file is refused instead of interleaving its writes. The
+ * kernel drops the lock when the process exits, however it exits; the
+ * lock file is removed on release and, when a killed run left it, is
+ * simply locked again by the next run. Rows appended to a locked metrics
+ * file go through rt_append_open: regular files only. */
+#include "rt.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int rt_flag_int(const char *flag, const char *v, long long lo, long long hi, long long *out,
+                RtErr *e) {
+  if (!v || !*v)
+    return rt_fail(e, "%s: empty value (want an integer in [%lld, %lld])", flag, lo, hi);
+  char *end;
+  errno = 0;
+  long long x = isspace((unsigned char)*v) ? 0 : strtoll(v, &end, 10);
+  if (isspace((unsigned char)*v) || end == v || *end)
+    return rt_fail(e, "%s: '%s' is not an integer (want one in [%lld, %lld])", flag, v, lo, hi);
+  if (errno == ERANGE || x < lo || x > hi)
+    return rt_fail(e, "%s: %s is out of range (want an integer in [%lld, %lld])", flag, v, lo, hi);
+  *out = x;
+  return 0;
+}
+
+int rt_flag_int32(const char *flag, const char *v, int lo, int hi, int *out, RtErr *e) {
+  long long x;
+  if (rt_flag_int(flag, v, lo, hi, &x, e)) return -1;
+  *out = (int)x;
+  return 0;
+}
+
+int rt_flag_double(const char *flag, const char *v, double lo, double hi, double *out, RtErr *e) {
+  char want[96] = "a finite number";
+  if (lo > -1e300 || hi < 1e300) snprintf(want, sizeof want, "a finite number in [%g, %g]", lo, hi);
+  if (!v || !*v) return rt_fail(e, "%s: empty value (want %s)", flag, want);
+  char *end;
+  double x = isspace((unsigned char)*v) ? 0 : strtod(v, &end);
+  if (isspace((unsigned char)*v) || end == v || *end)
+    return rt_fail(e, "%s: '%s' is not a number (want %s)", flag, v, want);
+  if (!isfinite(x) || x < lo || x > hi)
+    return rt_fail(e, "%s: %s is out of range (want %s)", flag, v, want);
+  *out = x;
+  return 0;
+}
+
+int rt_max_threads(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1) n = 1;
+  long m = 8 * n > 64 ? 8 * n : 64;
+  return m > 4096 ? 4096 : (int)m;
+}
+
+int rt_flag_threads(const char *flag, const char *v, int *out, RtErr *e) {
+  return rt_flag_int32(flag, v, 1, rt_max_threads(), out, e);
+}
+
+/* ---- run locks ---- */
+
+/* PATH.lock for the file PATH names: symbolic links and the directory
+ * resolved, so two spellings of one file share one lock. */
+static int lock_path(const char *path, char *out, size_t n, RtErr *e) {
+  char buf[PATH_MAX], *r = realpath(path, NULL);
+  if (!r) {
+    /* not there yet: its directory resolved, plus the last component */
+    const char *slash = strrchr(path, '/');
+    if (slash && slash - path >= (long)sizeof buf) return rt_fail(e, "%s: path too long", path);
+    if (slash == path) snprintf(buf, sizeof buf, "/");
+    else if (slash) snprintf(buf, sizeof buf, "%.*s", (int)(slash - path), path);
+    else snprintf(buf, sizeof buf, ".");
+    char *dir = realpath(buf, NULL);
+    if (!dir) return rt_fail(e, "%s: directory %s: %s", path, buf, strerror(errno));
+    int len = snprintf(out, n, "%s/%s.lock", strcmp(dir, "/") ? dir : "",
+                       slash ? slash + 1 : path);
+    free(dir);
+    if (len < 0 || (size_t)len >= n) return rt_fail(e, "%s: path too long", path);
+    return 0;
+  }
+  int len = snprintf(out, n, "%s.lock", r);
+  free(r);
+  if (len < 0 || (size_t)len >= n) return rt_fail(e, "%s: path too long", path);
+  return 0;
+}
+
+int rt_lock_acquire(RtLock *l, const char *path, RtErr *e) {
+  memset(l, 0, sizeof *l);
+  if (lock_path(path, l->path, sizeof l->path, e)) return -1;
+  /* a run releasing its lock unlinks the file: retry until the locked
+   * file is the one the name still points to */
+  for (int attempt = 0; attempt < 100; attempt++) {
+    int fd = open(l->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0644);
+    if (fd < 0) return rt_fail(e, "%s: cannot open the lock file %s: %s", path, l->path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      close(fd);
+      if (err == EWOULDBLOCK)
+        return rt_fail(e, "%s is in use by another running process (it holds %s); "
+                       "give each run its own file", path, l->path);
+      return rt_fail(e, "%s: cannot lock %s: %s", path, l->path, strerror(err));
+    }
+    struct stat a, b;
+    if (fstat(fd, &a) == 0 && lstat(l->path, &b) == 0 && a.st_dev == b.st_dev &&
+        a.st_ino == b.st_ino) {
+      if (!S_ISREG(a.st_mode)) {
+        close(fd);
+        return rt_fail(e, "%s: the lock file %s is not a regular file", path, l->path);
+      }
+      l->fd = fd;
+      l->held = 1;
+      return 0;
+    }
+    close(fd);
+  }
+  return rt_fail(e, "%s: cannot lock %s: it keeps changing", path, l->path);
+}
+
+void rt_lock_release(RtLock *l) {
+  if (!l->held) return;
+  unlink(l->path);
+  close(l->fd);
+  l->held = 0;
+}
+
+int rt_outputs_prepare(const RtOutFlag *f, int n, RtLock *locks, RtErr *e) {
+  for (int i = 0; i < n; i++) {
+    RtErr oe = {{0}};
+    if (f[i].path && rt_out_check(f[i].path, &oe)) return rt_fail(e, "%s %s", f[i].flag, oe.msg);
+  }
+  for (int i = 0; i < n; i++) {
+    if (!f[i].path || !f[i].lock) continue;
+    char lp[sizeof locks[i].path];
+    RtErr le = {{0}};
+    int bad = lock_path(f[i].path, lp, sizeof lp, &le);
+    for (int j = 0; j < i && !bad; j++)
+      if (locks[j].held && !strcmp(locks[j].path, lp)) {
+        rt_outputs_release(locks, n);
+        return rt_fail(e, "%s and %s name the same file %s", f[j].flag, f[i].flag, f[i].path);
+      }
+    if (bad || rt_lock_acquire(&locks[i], f[i].path, &le)) {
+      rt_outputs_release(locks, n);
+      return rt_fail(e, "%s %s", f[i].flag, le.msg);
+    }
+  }
+  return 0;
+}
+
+FILE *rt_append_open(const char *path, RtErr *e) {
+  /* O_NONBLOCK: a FIFO put in its place never blocks the run */
+  int fd = open(path, O_WRONLY | O_APPEND | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return rt_fail(e, "%s: cannot open for appending: %s", path, strerror(errno)), NULL;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return rt_fail(e, "%s: no longer a regular file; not appending to it", path), NULL;
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  FILE *f = fdopen(fd, "a");
+  if (!f) {
+    rt_fail(e, "%s: cannot open for appending: %s", path, strerror(errno));
+    close(fd);
+  }
+  return f;
+}
+
+void rt_outputs_release(RtLock *locks, int n) {
+  for (int i = 0; i < n; i++) rt_lock_release(&locks[i]);
+}
