@@ -576,8 +576,9 @@ static int save_checkpoint(const char *path, RtModel *m, const Loop *L, const un
   return rc;
 }
 
+/* loop state: __best_val is +inf until a validation pass */
 static int read_scalar(const RtStFile *f, const char *name, int dtype, void *dst, RtErr *e) {
-  return rt_st_read(f, name, dtype, 1, one_dim, dst, e);
+  return rt_st_read_state(f, name, dtype, 1, one_dim, dst, e);
 }
 
 /* Reads every parameter; with L, the loop state and best weights too; with
