@@ -73,6 +73,9 @@ const char *rt_shape_str(int dtype, int rank, const int64_t *dims, char *buf,
  * (bad magic, unsupported dtype, fortran order, truncated data, shape
  * overflow) name the file. */
 int rt_npy_read(const char *path, RtArray *out, RtErr *e);
+/* The dtype and shape a .npy file's header declares; the data is not read. */
+int rt_npy_peek(const char *path, int *dtype, int *rank, int64_t *dims,
+                RtErr *e);
 /* Written to path.tmp.XXXXXX then renamed: no half-written files. */
 int rt_npy_write(const char *path, int dtype, int rank, const int64_t *dims,
                  const void *data, RtErr *e);
@@ -111,6 +114,9 @@ int rt_st_write(const char *path, const RtStEntry *t, int n, RtErr *e);
 
 /* ---- IDX (MNIST format), optionally gzip-compressed (.gz) ---- */
 int rt_idx_read(const char *path, RtArray *out, RtErr *e);
+/* The dtype and shape an IDX file's header declares; the data is not read. */
+int rt_idx_peek(const char *path, int *dtype, int *rank, int64_t *dims,
+                RtErr *e);
 
 /* ---- deterministic counter-based RNG and parameter initializers ---- */
 uint64_t rt_mix64(uint64_t x);

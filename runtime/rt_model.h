@@ -222,12 +222,19 @@ void rt_data_free(RtData *d);
 /* Numeric CSV to f64[rows, cols]. Fields are separated by commas (spaces and
  * double quotes around a field are ignored); a first line with a
  * non-numeric field is a header and skipped; blank lines are skipped; every
- * row needs the same number of fields. Errors name file:line:column. */
+ * row needs the same number of fields (at most 1,000,000; lines at most
+ * 256 MiB); values must be finite. Errors name file:line:column. */
 int rt_csv_read(const char *path, RtArray *out, RtErr *e);
-/* Any array file: .npy, .csv[.gz], otherwise IDX (plain or .gz). */
+/* 0 if every element of a float array is finite; otherwise an error naming
+ * path and the first NaN or infinity by sample (index along dims[0]) and
+ * feature (flat index within the sample). Integer arrays always pass. */
+int rt_array_check_finite(const RtArray *a, const char *path, RtErr *e);
+/* Any array file: .npy, .csv[.gz], otherwise IDX (plain or .gz). Data
+ * must be finite (rt_array_check_finite). */
 int rt_array_load(const char *path, RtArray *out, RtErr *e);
-/* x and y from two files (same number of samples); ypath may be NULL
- * (features only, y left empty). */
+/* x and y from two files (same number of samples, compared from their
+ * headers before the data is read where the formats allow); ypath may be
+ * NULL (features only, y left empty). */
 int rt_data_load(RtData *d, const char *xpath, const char *ypath, RtErr *e);
 /* One CSV: column target_col is y (negative: counted from the end, -1 is the
  * last), the others x. */
