@@ -287,7 +287,8 @@ typedef struct RtMetrics {
   int64_t n;          /* predictions counted: samples x positions */
   int64_t positions;  /* classifier predictions per sample (sequence models: T) */
   double loss_sum;    /* kept by the caller */
-  int64_t *confusion; /* [nclass, nclass], rows: true class */
+  int64_t *confusion; /* [nclass, nclass], rows: true class; NULL above 1024 classes */
+  int64_t *tp, *support, *predicted; /* [nclass]: right, labelled, predicted as c */
   double se, ae;      /* regression: summed over nelem elements */
   int64_t nelem;
 } RtMetrics;

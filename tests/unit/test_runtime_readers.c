@@ -361,6 +361,72 @@ static void test_fifo_inputs(void **state) {
   signal(SIGALRM, SIG_DFL);
 }
 
+/* ---- metrics: memory linear in the classes, labels never cast blindly ---- */
+
+/* A 50,257-class classifier (a GPT-2 vocabulary) used to ask for a 20 GB
+ * confusion matrix (and memset it on every reset). */
+static void test_metrics_many_classes(void **state) {
+  (void)state;
+  RtErr e = {{0}};
+  RtMetrics mt;
+  enum { C = 50257 };
+  assert_int_equal(rt_metrics_init(&mt, RT_TASK_CLASSIFY, C, &e), 0);
+  assert_null(mt.confusion);
+  rt_metrics_reset(&mt);
+  /* 3 samples, labels 7 C-1 7, predictions 7 7 7 */
+  float x[3] = {0};
+  double y[3] = {7, C - 1, 7};
+  int64_t xd[2] = {3, 1}, yd[1] = {3};
+  assert_int_equal(rt_npy_write(P("mcx.npy"), RT_F32, 2, xd, x, &e), 0);
+  assert_int_equal(rt_npy_write(P("mcy.npy"), RT_F64, 1, yd, y, &e), 0);
+  RtData d;
+  assert_int_equal(rt_data_load(&d, P("mcx.npy"), P("mcy.npy"), &e), 0);
+  float *pred = calloc(3 * (size_t)C, sizeof *pred);
+  assert_non_null(pred);
+  for (int i = 0; i < 3; i++) pred[(size_t)i * C + 7] = 1;
+  RtTensorDesc pt = {.name = "p", .dtype = RT_F32, .rank = 2, .dims = {3, C}, .numel = 3 * C};
+  int64_t idx[3] = {0, 1, 2};
+  rt_metrics_add(&mt, &pt, pred, &d, idx, 3);
+  assert_float_equal(rt_metrics_accuracy(&mt), 2.0 / 3, 1e-12);
+  double p, r, f1;
+  assert_int_equal(rt_metrics_prf(&mt, 7, &p, &r, &f1), 2);
+  assert_float_equal(p, 2.0 / 3, 1e-12);
+  assert_float_equal(r, 1, 1e-12);
+  assert_int_equal(rt_metrics_prf(&mt, C - 1, &p, &r, &f1), 1);
+  assert_float_equal(r, 0, 0);
+  assert_float_equal(rt_metrics_macro_f1(&mt), (2 * (2.0 / 3) / (5.0 / 3) + 0) / 2, 1e-12);
+  free(pred);
+  rt_data_free(&d);
+  rt_metrics_free(&mt);
+  assert_int_equal(rt_metrics_init(&mt, RT_TASK_CLASSIFY, (int64_t)1 << 40, &e), -1);
+  MSG_HAS(e, "classes: unsupported");
+}
+
+/* Per-position class ids in a float label that are no class ids (huge,
+ * fractional) count as wrong instead of being converted to integers (UB). */
+static void test_metrics_float_positions(void **state) {
+  (void)state;
+  RtErr e = {{0}};
+  RtMetrics mt;
+  assert_int_equal(rt_metrics_init(&mt, RT_TASK_CLASSIFY, 4, &e), 0);
+  float x[2] = {0}, y[6] = {0, 1e30f, 2, 1.5f, -3, 3};
+  int64_t xd[2] = {2, 1}, yd[2] = {2, 3};
+  assert_int_equal(rt_npy_write(P("fpx.npy"), RT_F32, 2, xd, x, &e), 0);
+  assert_int_equal(rt_npy_write(P("fpy.npy"), RT_F32, 2, yd, y, &e), 0);
+  RtData d;
+  assert_int_equal(rt_data_load(&d, P("fpx.npy"), P("fpy.npy"), &e), 0);
+  float pred[24] = {0};
+  const int pc[6] = {0, 1, 2, 3, 0, 3};
+  for (int i = 0; i < 6; i++) pred[i * 4 + pc[i]] = 1;
+  RtTensorDesc pt = {.name = "p", .dtype = RT_F32, .rank = 3, .dims = {2, 3, 4}, .numel = 24};
+  int64_t idx[2] = {0, 1};
+  rt_metrics_add(&mt, &pt, pred, &d, idx, 2);
+  assert_int_equal(mt.n, 6);
+  assert_float_equal(rt_metrics_accuracy(&mt), 3.0 / 6, 1e-12); /* 0, 2 and 3 */
+  rt_data_free(&d);
+  rt_metrics_free(&mt);
+}
+
 /* ---- the helpers added for the above ---- */
 
 static void test_check_finite_and_state(void **state) {
@@ -412,6 +478,8 @@ int main(void) {
       cmocka_unit_test(test_sample_counts_before_data),
       cmocka_unit_test(test_csv_wide_and_ragged),
       cmocka_unit_test(test_fifo_inputs),
+      cmocka_unit_test(test_metrics_many_classes),
+      cmocka_unit_test(test_metrics_float_positions),
       cmocka_unit_test(test_check_finite_and_state),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
