@@ -54,6 +54,7 @@ void rt_data_free(RtData *d) {
  * memory; memory otherwise grows only with the data actually read. */
 #define CSV_MAX_COLS 1000000
 #define CSV_MAX_LINE ((size_t)256 << 20)
+#define CSV_CHUNK ((size_t)1 << 16) /* bytes read at a time */
 
 /* A text file (gzip or plain) read line by line. */
 typedef struct Lines {
@@ -65,8 +66,6 @@ typedef struct Lines {
   size_t cap;
   int64_t lineno;
 } Lines;
-
-#define CSV_CHUNK ((size_t)1 << 16)
 
 static int lines_open(Lines *L, const char *path, RtErr *e) {
   memset(L, 0, sizeof *L);

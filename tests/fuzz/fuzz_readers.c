@@ -150,7 +150,9 @@ static void remove_dir(void) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!fuzz_dir[0]) {
-    snprintf(fuzz_dir, sizeof fuzz_dir, "/tmp/fuzz_readers_XXXXXX");
+    /* tmpfs when there is one: the files are rewritten for every input */
+    snprintf(fuzz_dir, sizeof fuzz_dir, "%s/fuzz_readers_XXXXXX",
+             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
     if (!mkdtemp(fuzz_dir)) abort();
     atexit(remove_dir);
   }
