@@ -174,15 +174,25 @@ static int parse_header(RtStFile *f, const char *text, size_t n, RtErr *e) {
   int rc = 0;
   if (!cJSON_IsObject(root))
     rc = rt_fail(e, "%s: safetensors header is not a JSON object", f->path);
-  int cap = rc ? 0 : cJSON_GetArraySize(root);
-  if (cap > 0 && !(f->t = calloc((size_t)cap, sizeof *f->t)))
-    rc = rt_fail(e, "%s: out of memory", f->path);
+  /* the table grows with the entries that parse: a header of a million
+   * non-entries does not reserve a million tensors */
+  int cap = 0;
   for (const cJSON *j = rc ? NULL : root->child; j && !rc; j = j->next) {
     if (!strcmp(j->string, "__metadata__")) {
       if (!cJSON_IsObject(j))
         rc = rt_fail(e, "%s: __metadata__ is not an object", f->path);
       continue;
     }
+    if (f->n == cap) {
+      StTensor *t = cap < (1 << 28) ? realloc(f->t, sizeof *t * (size_t)(cap ? 2 * cap : 16)) : NULL;
+      if (!t) {
+        rc = rt_fail(e, "%s: out of memory", f->path);
+        break;
+      }
+      f->t = t;
+      cap = cap ? 2 * cap : 16;
+    }
+    memset(&f->t[f->n], 0, sizeof *f->t);
     rc = parse_entry(f->path, j, &f->t[f->n], f->data_size, e);
     if (!rc)
       f->n++;
