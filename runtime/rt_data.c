@@ -25,13 +25,21 @@ double rt_elem_get(int dtype, const void *p, int64_t i) {
   return 0;
 }
 
+/* v truncated toward zero and clamped to [lo, hi] (NaN: 0): converting a
+ * double the integer type cannot hold is undefined behaviour in C. */
+static double clamp_int(double v, double lo, double hi) {
+  return v != v ? 0 : v < lo ? lo : v > hi ? hi : v;
+}
+
+#define TWO63 9223372036854775808.0
+
 void rt_elem_put(int dtype, void *p, int64_t i, double v) {
   switch (dtype) {
   case RT_F32: ((float *)p)[i] = (float)v; break;
   case RT_F64: ((double *)p)[i] = v; break;
-  case RT_I64: ((int64_t *)p)[i] = (int64_t)v; break;
-  case RT_I32: ((int32_t *)p)[i] = (int32_t)v; break;
-  case RT_U8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+  case RT_I64: ((int64_t *)p)[i] = (int64_t)clamp_int(v, -TWO63, 0x1.fffffffffffffp62); break;
+  case RT_I32: ((int32_t *)p)[i] = (int32_t)clamp_int(v, INT32_MIN, INT32_MAX); break;
+  case RT_U8: ((uint8_t *)p)[i] = (uint8_t)clamp_int(v, 0, 255); break;
   case RT_BOOL: ((uint8_t *)p)[i] = v != 0; break;
   }
 }
@@ -447,6 +455,32 @@ static int64_t desc_per_sample(const RtTensorDesc *t) {
   return t->rank == 0 ? 1 : t->dims[0] ? t->numel / t->dims[0] : 0;
 }
 
+/* Every value of a (file) fits the model's tensor t when t is an integer
+ * type: an integer in its range. Float files (CSV is always f64) may hold
+ * fractions or huge values that would otherwise be clamped silently. */
+static int check_ints(const RtArray *a, int64_t per, const char *file, const char *what,
+                      const char *role, const RtTensorDesc *t, RtErr *e) {
+  double lo, hi; /* [lo, hi) */
+  switch (t->dtype) {
+  case RT_I64: lo = -TWO63, hi = TWO63; break;
+  case RT_I32: lo = INT32_MIN, hi = 2147483648.0; break;
+  case RT_U8: lo = 0, hi = 256; break;
+  default: return 0;
+  }
+  if (a->dtype == t->dtype || a->dtype == RT_U8 || a->dtype == RT_BOOL ||
+      (a->dtype == RT_I32 && t->dtype == RT_I64))
+    return 0;
+  for (int64_t i = 0; i < a->numel; i++) {
+    double v = rt_elem_get(a->dtype, a->data, i);
+    if (!(v >= lo && v < hi && v == floor(v)))
+      return rt_fail(e, "%s: %s %s, sample %lld, element %lld: %.17g is not a valid %s for the "
+                     "model's input '%s'",
+                     file, what, role, (long long)(i / per), (long long)(i % per), v,
+                     rt_dtype_name(t->dtype), t->name);
+  }
+  return 0;
+}
+
 int rt_data_check(const RtData *d, const char *what, const RtTensorDesc *x, const RtTensorDesc *y,
                   int task, int64_t nclass, RtErr *e) {
   char a[128], b[128];
@@ -458,6 +492,7 @@ int rt_data_check(const RtData *d, const char *what, const RtTensorDesc *x, cons
                    rt_shape_str(d->x.dtype, d->x.rank, d->x.dims, a, sizeof a), x->name,
                    rt_shape_str(x->dtype, x->rank, x->dims, b, sizeof b),
                    (long long)desc_per_sample(x));
+  if (check_ints(&d->x, d->xper, d->xname, what, "features", x, e)) return -1;
   if (!y) return 0;
   if (!d->y.data)
     return rt_fail(e, "%s: %s set has no labels", d->xname, what);
@@ -469,6 +504,7 @@ int rt_data_check(const RtData *d, const char *what, const RtTensorDesc *x, cons
                    rt_shape_str(d->y.dtype, d->y.rank, d->y.dims, a, sizeof a), y->name,
                    rt_shape_str(y->dtype, y->rank, y->dims, b, sizeof b),
                    (long long)desc_per_sample(y));
+  if (check_ints(&d->y, d->yper, d->yname, what, "labels", y, e)) return -1;
   /* class ids: one per sample, or several (a sequence) in an integer label */
   if (task == RT_TASK_CLASSIFY && (d->yper == 1 || y->dtype == RT_I64 || y->dtype == RT_I32))
     for (int64_t i = 0; i < d->n * d->yper; i++) {

@@ -427,6 +427,57 @@ static void test_metrics_float_positions(void **state) {
   rt_metrics_free(&mt);
 }
 
+/* Float data for an integer model input (token ids from a CSV, which is
+ * always f64): fractions and values out of range are errors, not silent
+ * (and undefined) conversions. */
+static void test_int_inputs_from_float_data(void **state) {
+  (void)state;
+  RtErr e = {{0}};
+  RtData d;
+  RtTensorDesc xt = {.name = "tokens", .dtype = RT_I64, .rank = 2, .dims = {2, 3}, .numel = 6};
+  RtTensorDesc x8 = {.name = "pix", .dtype = RT_U8, .rank = 2, .dims = {2, 3}, .numel = 6};
+  write_text(P("tok.csv"), "1,2,3\n4,5,6\n7,8,9\n");
+  assert_int_equal(rt_data_load(&d, P("tok.csv"), NULL, &e), 0);
+  assert_int_equal(rt_data_check(&d, "training", &xt, NULL, RT_TASK_REGRESS, 0, &e), 0);
+  assert_int_equal(rt_data_check(&d, "training", &x8, NULL, RT_TASK_REGRESS, 0, &e), 0);
+  rt_data_free(&d);
+  static const struct {
+    const char *text, *want;
+  } bad[] = {
+      {"1,2,3\n4,5.5,6\n", "sample 1, element 1: 5.5 is not a valid i64 for the model's input 'tokens'"},
+      {"1,2,3\n4,5,1e30\n", "sample 1, element 2: 1e+30 is not a valid i64"},
+      {"-1e19,2,3\n", "sample 0, element 0: -1e+19 is not a valid i64"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    write_text(P("tok.csv"), bad[i].text);
+    assert_int_equal(rt_data_load(&d, P("tok.csv"), NULL, &e), 0);
+    assert_int_equal(rt_data_check(&d, "training", &xt, NULL, RT_TASK_REGRESS, 0, &e), -1);
+    MSG_HAS(e, "tok.csv: training features, ", bad[i].want);
+    rt_data_free(&d);
+  }
+  write_text(P("tok.csv"), "1,2,3\n4,256,6\n");
+  assert_int_equal(rt_data_load(&d, P("tok.csv"), NULL, &e), 0);
+  assert_int_equal(rt_data_check(&d, "training", &x8, NULL, RT_TASK_REGRESS, 0, &e), -1);
+  MSG_HAS(e, "sample 1, element 1: 256 is not a valid u8 for the model's input 'pix'");
+  rt_data_free(&d);
+  /* the conversion itself saturates instead of being undefined */
+  int64_t i64;
+  int32_t i32;
+  uint8_t u8;
+  rt_elem_put(RT_I64, &i64, 0, 1e30);
+  assert_true(i64 == INT64_MAX - 1023);
+  rt_elem_put(RT_I64, &i64, 0, -1e30);
+  assert_true(i64 == INT64_MIN);
+  rt_elem_put(RT_I64, &i64, 0, NAN);
+  assert_true(i64 == 0);
+  rt_elem_put(RT_I32, &i32, 0, 3e9);
+  assert_true(i32 == INT32_MAX);
+  rt_elem_put(RT_U8, &u8, 0, -7);
+  assert_true(u8 == 0);
+  rt_elem_put(RT_U8, &u8, 0, 255.9);
+  assert_true(u8 == 255);
+}
+
 /* ---- the helpers added for the above ---- */
 
 static void test_check_finite_and_state(void **state) {
@@ -480,6 +531,7 @@ int main(void) {
       cmocka_unit_test(test_fifo_inputs),
       cmocka_unit_test(test_metrics_many_classes),
       cmocka_unit_test(test_metrics_float_positions),
+      cmocka_unit_test(test_int_inputs_from_float_data),
       cmocka_unit_test(test_check_finite_and_state),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
