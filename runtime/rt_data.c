@@ -455,11 +455,8 @@ static int64_t desc_per_sample(const RtTensorDesc *t) {
   return t->rank == 0 ? 1 : t->dims[0] ? t->numel / t->dims[0] : 0;
 }
 
-/* Every value of a (file) fits the model's tensor t when t is an integer
- * type: an integer in its range. Float files (CSV is always f64) may hold
- * fractions or huge values that would otherwise be clamped silently. */
-static int check_ints(const RtArray *a, int64_t per, const char *file, const char *what,
-                      const char *role, const RtTensorDesc *t, RtErr *e) {
+int rt_array_check_ints(const RtArray *a, const char *path, const char *what,
+                        const RtTensorDesc *t, RtErr *e) {
   double lo, hi; /* [lo, hi) */
   switch (t->dtype) {
   case RT_I64: lo = -TWO63, hi = TWO63; break;
@@ -470,12 +467,13 @@ static int check_ints(const RtArray *a, int64_t per, const char *file, const cha
   if (a->dtype == t->dtype || a->dtype == RT_U8 || a->dtype == RT_BOOL ||
       (a->dtype == RT_I32 && t->dtype == RT_I64))
     return 0;
+  int64_t per = per_sample(a);
   for (int64_t i = 0; i < a->numel; i++) {
     double v = rt_elem_get(a->dtype, a->data, i);
     if (!(v >= lo && v < hi && v == floor(v)))
-      return rt_fail(e, "%s: %s %s, sample %lld, element %lld: %.17g is not a valid %s for the "
+      return rt_fail(e, "%s: %s, sample %lld, element %lld: %.17g is not a valid %s for the "
                      "model's input '%s'",
-                     file, what, role, (long long)(i / per), (long long)(i % per), v,
+                     path, what, (long long)(i / per), (long long)(i % per), v,
                      rt_dtype_name(t->dtype), t->name);
   }
   return 0;
@@ -492,7 +490,9 @@ int rt_data_check(const RtData *d, const char *what, const RtTensorDesc *x, cons
                    rt_shape_str(d->x.dtype, d->x.rank, d->x.dims, a, sizeof a), x->name,
                    rt_shape_str(x->dtype, x->rank, x->dims, b, sizeof b),
                    (long long)desc_per_sample(x));
-  if (check_ints(&d->x, d->xper, d->xname, what, "features", x, e)) return -1;
+  char role[64];
+  snprintf(role, sizeof role, "%s features", what);
+  if (rt_array_check_ints(&d->x, d->xname, role, x, e)) return -1;
   if (!y) return 0;
   if (!d->y.data)
     return rt_fail(e, "%s: %s set has no labels", d->xname, what);
@@ -504,7 +504,8 @@ int rt_data_check(const RtData *d, const char *what, const RtTensorDesc *x, cons
                    rt_shape_str(d->y.dtype, d->y.rank, d->y.dims, a, sizeof a), y->name,
                    rt_shape_str(y->dtype, y->rank, y->dims, b, sizeof b),
                    (long long)desc_per_sample(y));
-  if (check_ints(&d->y, d->yper, d->yname, what, "labels", y, e)) return -1;
+  snprintf(role, sizeof role, "%s labels", what);
+  if (rt_array_check_ints(&d->y, d->yname, role, y, e)) return -1;
   /* class ids: one per sample, or several (a sequence) in an integer label */
   if (task == RT_TASK_CLASSIFY && (d->yper == 1 || y->dtype == RT_I64 || y->dtype == RT_I32))
     for (int64_t i = 0; i < d->n * d->yper; i++) {

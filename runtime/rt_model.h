@@ -229,6 +229,12 @@ int rt_csv_read(const char *path, RtArray *out, RtErr *e);
  * path and the first NaN or infinity by sample (index along dims[0]) and
  * feature (flat index within the sample). Integer arrays always pass. */
 int rt_array_check_finite(const RtArray *a, const char *path, RtErr *e);
+/* 0 if every value of a fits the model's tensor t when t has an integer
+ * dtype (an integer in its range: float files, and CSV is always f64, may
+ * hold fractions or huge values); otherwise an error naming path, `what`
+ * ("training features"), the sample and the element. */
+int rt_array_check_ints(const RtArray *a, const char *path, const char *what,
+                        const RtTensorDesc *t, RtErr *e);
 /* Any array file: .npy, .csv[.gz], otherwise IDX (plain or .gz). Data
  * must be finite (rt_array_check_finite). */
 int rt_array_load(const char *path, RtArray *out, RtErr *e);

@@ -455,6 +455,14 @@ static void test_int_inputs_from_float_data(void **state) {
     MSG_HAS(e, "tok.csv: training features, ", bad[i].want);
     rt_data_free(&d);
   }
+  /* inference inputs: the same check */
+  write_text(P("tok.csv"), "1,2,3\n4,5.5,6\n");
+  int64_t got[6];
+  assert_int_equal(rt_load_tensor_file(P("tok.csv"), &xt, got, &e), -1);
+  MSG_HAS(e, "tok.csv: input, sample 1, element 1: 5.5 is not a valid i64");
+  write_text(P("tok.csv"), "1,2,3\n4,5,6\n");
+  if (rt_load_tensor_file(P("tok.csv"), &xt, got, &e)) fail_msg("%s", e.msg);
+  assert_true(got[4] == 5);
   write_text(P("tok.csv"), "1,2,3\n4,256,6\n");
   assert_int_equal(rt_data_load(&d, P("tok.csv"), NULL, &e), 0);
   assert_int_equal(rt_data_check(&d, "training", &x8, NULL, RT_TASK_REGRESS, 0, &e), -1);
