@@ -136,7 +136,7 @@ int rt_load_tensor_file(const char *path, const RtTensorDesc *t, void *dst,
   char want[128], got[128];
   rt_shape_str(t->dtype, t->rank, t->dims, want, sizeof want);
   if (has_suffix(path, ".npy")) {
-    if (rt_array_load(path, &a, e)) return -1; /* data must be finite */
+    if (rt_npy_read(path, &a, e)) return -1;
     int same = a.dtype == t->dtype && a.rank == t->rank;
     for (int i = 0; same && i < a.rank; i++) same = a.dims[i] == t->dims[i];
     if (!same) {
@@ -149,7 +149,9 @@ int rt_load_tensor_file(const char *path, const RtTensorDesc *t, void *dst,
     rt_array_free(&a);
     return 0;
   }
-  if (rt_array_load(path, &a, e)) return -1;
+  if (has_suffix(path, ".csv") || has_suffix(path, ".csv.gz") ? rt_csv_read(path, &a, e)
+                                                               : rt_idx_read(path, &a, e))
+    return -1;
   int64_t per_file = a.rank ? a.numel / (a.dims[0] ? a.dims[0] : 1) : a.numel;
   int64_t batch = t->rank ? t->dims[0] : 1;
   int64_t per_tensor = batch ? t->numel / batch : 0;

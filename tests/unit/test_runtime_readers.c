@@ -1,5 +1,5 @@
 /* Runtime readers given hostile files (issue 13): non-finite training and
- * inference data and weights are rejected at load with the file, sample and
+ * evaluation data and weights are rejected at load with the file, sample and
  * feature (or tensor and element); header sizes are checked before the data
  * is read; a CSV's memory follows its real data and its width is capped; a
  * FIFO given as any input fails at once. Files live in a mkdtemp directory
@@ -189,7 +189,9 @@ static void test_idx_nonfinite_data(void **state) {
   MSG_HAS(e, "f-images-idx3-ubyte.gz: sample 1, feature 0: -infinity", "must be finite");
 }
 
-/* Inference inputs go through the same check. */
+/* Inference inputs may hold NaN and infinities (an ONNX Cast or IsNaN test
+ * feeds them on purpose; they reach only their own outputs), but a CSV's
+ * values must be finite whatever the file is for. */
 static void test_infer_input_nonfinite(void **state) {
   (void)state;
   RtErr e = {{0}};
@@ -197,15 +199,11 @@ static void test_infer_input_nonfinite(void **state) {
   int64_t dims[2] = {2, 3};
   RtTensorDesc t = {.name = "x", .dtype = RT_F32, .rank = 2, .dims = {2, 3}, .numel = 6};
   assert_int_equal(rt_npy_write(P("in.npy"), RT_F32, 2, dims, x, &e), 0);
-  assert_int_equal(rt_load_tensor_file(P("in.npy"), &t, dst, &e), -1);
-  MSG_HAS(e, P("in.npy"), "sample 1, feature 2: NaN");
+  if (rt_load_tensor_file(P("in.npy"), &t, dst, &e)) fail_msg("%s", e.msg);
+  assert_true(isnan(dst[5]) && dst[4] == 5);
   write_text(P("in.csv"), "1,2,3\n4,5,inf\n");
   assert_int_equal(rt_load_tensor_file(P("in.csv"), &t, dst, &e), -1);
   MSG_HAS(e, "in.csv:2:5", "infinity");
-  x[5] = 6;
-  assert_int_equal(rt_npy_write(P("in.npy"), RT_F32, 2, dims, x, &e), 0);
-  if (rt_load_tensor_file(P("in.npy"), &t, dst, &e)) fail_msg("%s", e.msg);
-  assert_memory_equal(dst, x, sizeof x);
 }
 
 /* Weights from a stranger (--weights, --init-weights, checkpoints). */
