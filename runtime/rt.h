@@ -107,6 +107,9 @@ const char *rt_shape_str(int dtype, int rank, const int64_t *dims, char *buf,
  * (bad magic, unsupported dtype, fortran order, truncated data, shape
  * overflow) name the file. */
 int rt_npy_read(const char *path, RtArray *out, RtErr *e);
+/* The dtype and shape a .npy file's header declares; the data is not read. */
+int rt_npy_peek(const char *path, int *dtype, int *rank, int64_t *dims,
+                RtErr *e);
 /* Written to path.tmp.XXXXXX then renamed: no half-written files. */
 int rt_npy_write(const char *path, int dtype, int rank, const int64_t *dims,
                  const void *data, RtErr *e);
@@ -120,10 +123,19 @@ int rt_st_open(const char *path, RtStFile **out, RtErr *e);
 void rt_st_close(RtStFile *f);
 int rt_st_count(const RtStFile *f);
 const char *rt_st_name(const RtStFile *f, int i);
+/* dtype, rank and dims of tensor i (header order); -1 if out of range. */
+int rt_st_info(const RtStFile *f, int i, int *dtype, int *rank,
+               const int64_t **dims);
 /* Finds tensor `name`, checks its dtype and shape against the expected ones
- * (errors name the tensor and show both shapes), copies its bytes to dst. */
+ * (errors name the tensor and show both shapes) and that float values are
+ * finite (an error names the tensor and the element), copies its bytes to
+ * dst (left untouched on error). */
 int rt_st_read(const RtStFile *f, const char *name, int dtype, int rank,
                const int64_t *dims, void *dst, RtErr *e);
+/* Like rt_st_read, but NaN and infinities are accepted: for a training
+ * loop's own state (a best loss that is still +inf), not for parameters. */
+int rt_st_read_state(const RtStFile *f, const char *name, int dtype, int rank,
+                     const int64_t *dims, void *dst, RtErr *e);
 typedef struct RtStEntry {
   const char *name;
   int dtype;
@@ -136,6 +148,9 @@ int rt_st_write(const char *path, const RtStEntry *t, int n, RtErr *e);
 
 /* ---- IDX (MNIST format), optionally gzip-compressed (.gz) ---- */
 int rt_idx_read(const char *path, RtArray *out, RtErr *e);
+/* The dtype and shape an IDX file's header declares; the data is not read. */
+int rt_idx_peek(const char *path, int *dtype, int *rank, int64_t *dims,
+                RtErr *e);
 
 /* ---- deterministic counter-based RNG and parameter initializers ---- */
 uint64_t rt_mix64(uint64_t x);

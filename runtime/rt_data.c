@@ -25,13 +25,21 @@ double rt_elem_get(int dtype, const void *p, int64_t i) {
   return 0;
 }
 
+/* v truncated toward zero and clamped to [lo, hi] (NaN: 0): converting a
+ * double the integer type cannot hold is undefined behaviour in C. */
+static double clamp_int(double v, double lo, double hi) {
+  return v != v ? 0 : v < lo ? lo : v > hi ? hi : v;
+}
+
+#define TWO63 9223372036854775808.0
+
 void rt_elem_put(int dtype, void *p, int64_t i, double v) {
   switch (dtype) {
   case RT_F32: ((float *)p)[i] = (float)v; break;
   case RT_F64: ((double *)p)[i] = v; break;
-  case RT_I64: ((int64_t *)p)[i] = (int64_t)v; break;
-  case RT_I32: ((int32_t *)p)[i] = (int32_t)v; break;
-  case RT_U8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+  case RT_I64: ((int64_t *)p)[i] = (int64_t)clamp_int(v, -TWO63, 0x1.fffffffffffffp62); break;
+  case RT_I32: ((int32_t *)p)[i] = (int32_t)clamp_int(v, INT32_MIN, INT32_MAX); break;
+  case RT_U8: ((uint8_t *)p)[i] = (uint8_t)clamp_int(v, 0, 255); break;
   case RT_BOOL: ((uint8_t *)p)[i] = v != 0; break;
   }
 }
@@ -50,56 +58,100 @@ void rt_data_free(RtData *d) {
 
 /* ---- CSV ---- */
 
-/* The whole file (gzip or plain) as a NUL-terminated string. */
-static int slurp(const char *path, char **out, size_t *len, RtErr *e) {
+/* Limits that keep a small hostile file from asking for huge amounts of
+ * memory; memory otherwise grows only with the data actually read. */
+#define CSV_MAX_COLS 1000000
+#define CSV_MAX_LINE ((size_t)256 << 20)
+#define CSV_CHUNK ((size_t)1 << 16) /* bytes read at a time */
+
+/* A text file (gzip or plain) read line by line. */
+typedef struct Lines {
+  gzFile gz;
+  const char *path;
+  char *chunk; /* [CSV_CHUNK] */
+  size_t pos, len;
+  char *line; /* the current line, NUL-terminated, without "\n" or "\r\n" */
+  size_t cap;
+  int64_t lineno;
+} Lines;
+
+static int lines_open(Lines *L, const char *path, RtErr *e) {
+  memset(L, 0, sizeof *L);
+  L->path = path;
   int fd = rt_in_open_fd(path, e);
-  if (fd < 0)
-    return -1;
-  gzFile gz = gzdopen(fd, "rb");
-  if (!gz) {
+  if (fd < 0) return -1;
+  L->gz = gzdopen(fd, "rb");
+  if (!L->gz) {
     close(fd);
     return rt_fail(e, "%s: cannot open: out of memory", path);
   }
-  size_t cap = 1 << 16, n = 0;
-  char *buf = malloc(cap);
-  int rc = buf ? 0 : rt_fail(e, "%s: out of memory", path);
-  while (!rc) {
-    if (cap - n < 2) {
-      char *nb = cap < ((size_t)1 << 40) ? realloc(buf, cap * 2) : NULL;
-      if (!nb) {
-        rc = rt_fail(e, "%s: out of memory", path);
-        break;
-      }
-      buf = nb;
-      cap *= 2;
-    }
-    size_t want = cap - n - 1 < (1u << 30) ? cap - n - 1 : (1u << 30);
-    int r = gzread(gz, buf + n, (unsigned)want);
-    if (r < 0) {
-      int zerr;
-      const char *msg = gzerror(gz, &zerr);
-      rc = rt_fail(e, "%s: read error: %s", path, zerr == Z_ERRNO ? strerror(errno) : msg);
-    }
-    if (r <= 0) break;
-    n += (size_t)r;
-  }
-  gzclose_r(gz);
-  if (rc) {
-    free(buf);
-    return rc;
-  }
-  buf[n] = 0;
-  if (memchr(buf, 0, n)) {
-    free(buf);
-    return rt_fail(e, "%s: not a text file (NUL byte)", path);
-  }
-  *out = buf;
-  *len = n;
+  L->chunk = malloc(CSV_CHUNK);
+  if (!L->chunk) return rt_fail(e, "%s: out of memory", path);
   return 0;
 }
 
-/* Splits line (modified in place) at commas into trimmed, unquoted fields. */
-static int split_fields(char *line, char **f, int max) {
+static void lines_close(Lines *L) {
+  if (L->gz) gzclose_r(L->gz);
+  free(L->chunk);
+  free(L->line);
+  memset(L, 0, sizeof *L);
+}
+
+/* Appends n bytes to the current line (of length *k). */
+static int line_append(Lines *L, size_t *k, const char *p, size_t n, RtErr *e) {
+  if (memchr(p, 0, n))
+    return rt_fail(e, "%s:%lld: not a text file (NUL byte)", L->path, (long long)L->lineno);
+  if (n > CSV_MAX_LINE - *k)
+    return rt_fail(e, "%s:%lld: line longer than %zu MiB", L->path, (long long)L->lineno,
+                   CSV_MAX_LINE >> 20);
+  if (*k + n + 1 > L->cap) {
+    size_t cap = L->cap ? L->cap : 256;
+    while (cap < *k + n + 1) cap *= 2;
+    char *nl = realloc(L->line, cap);
+    if (!nl) return rt_fail(e, "%s:%lld: out of memory", L->path, (long long)L->lineno);
+    L->line = nl;
+    L->cap = cap;
+  }
+  memcpy(L->line + *k, p, n);
+  *k += n;
+  L->line[*k] = 0;
+  return 0;
+}
+
+/* The next line into L->line: 1, or 0 at the end of the file, or -1. */
+static int lines_next(Lines *L, RtErr *e) {
+  size_t k = 0;
+  int any = 0;
+  L->lineno++;
+  if (line_append(L, &k, "", 0, e)) return -1;
+  for (;;) {
+    if (L->pos == L->len) {
+      int r = gzread(L->gz, L->chunk, (unsigned)CSV_CHUNK);
+      if (r < 0) {
+        int zerr;
+        const char *msg = gzerror(L->gz, &zerr);
+        return rt_fail(e, "%s: read error: %s", L->path,
+                       zerr == Z_ERRNO ? strerror(errno) : msg);
+      }
+      if (r == 0) break;
+      L->pos = 0;
+      L->len = (size_t)r;
+    }
+    any = 1;
+    const char *p = L->chunk + L->pos;
+    const char *nl = memchr(p, '\n', L->len - L->pos);
+    size_t n = nl ? (size_t)(nl - p) : L->len - L->pos;
+    if (line_append(L, &k, p, n, e)) return -1;
+    L->pos += n + (nl != NULL);
+    if (nl) break;
+  }
+  if (k && L->line[k - 1] == '\r') L->line[--k] = 0;
+  return any;
+}
+
+/* Splits line (modified in place) at commas into trimmed, unquoted fields;
+ * f has room for every field. */
+static void split_fields(char *line, char **f) {
   int n = 0;
   for (char *p = line;;) {
     char *end = strchr(p, ',');
@@ -111,12 +163,10 @@ static int split_fields(char *line, char **f, int max) {
       q[-1] = 0;
       p++;
     }
-    if (n < max) f[n] = p;
-    n++;
+    f[n++] = p;
     if (!end) break;
     p = end + 1;
   }
-  return n;
 }
 
 static int parse_num(const char *s, double *v) {
@@ -129,91 +179,80 @@ static int parse_num(const char *s, double *v) {
 
 int rt_csv_read(const char *path, RtArray *out, RtErr *e) {
   memset(out, 0, sizeof *out);
-  char *text = NULL;
-  size_t len = 0;
-  if (slurp(path, &text, &len, e)) return -1;
-  int rc = 0, cols = -1, lineno = 0;
-  int64_t rows = 0, cap = 0;
+  Lines L;
+  int rc = lines_open(&L, path, e);
+  int64_t cols = -1, rows = 0;
+  size_t nvals = 0, cap = 0;
   double *vals = NULL;
   char **f = NULL;
-  for (char *line = text; line && !rc;) {
-    char *nl = strchr(line, '\n');
-    if (nl) *nl = 0;
-    lineno++;
-    size_t ll = strlen(line);
-    if (ll && line[ll - 1] == '\r') line[ll - 1] = 0;
-    char *p = line;
+  int r = 0;
+  while (!rc && (r = lines_next(&L, e)) > 0) {
+    char *line = L.line, *p = line;
     while (isspace((unsigned char)*p)) p++;
-    char *next = nl ? nl + 1 : NULL;
-    if (!*p) {
-      line = next;
-      continue;
-    }
-    if (cols < 0) { /* first line: count fields */
-      int k = 1;
-      for (const char *c = line; *c; c++) k += *c == ',';
-      cols = k;
-      f = malloc(sizeof *f * (size_t)cols);
-      if (!f) {
+    if (!*p) continue; /* blank */
+    int64_t nf = 1;
+    for (const char *c = line; *c; c++) nf += *c == ',';
+    if (cols < 0) { /* the first line sets the number of columns */
+      if (nf > CSV_MAX_COLS) {
+        rc = rt_fail(e, "%s:%lld: %lld fields; at most %d columns are supported", path,
+                     (long long)L.lineno, (long long)nf, CSV_MAX_COLS);
+        break;
+      }
+      cols = nf;
+      if (!(f = malloc(sizeof *f * (size_t)cols))) {
         rc = rt_fail(e, "%s: out of memory", path);
         break;
       }
-      int nf = split_fields(line, f, cols), header = 0;
+      split_fields(line, f);
+      int header = 0;
       double v;
-      for (int j = 0; j < nf && !header; j++) header = parse_num(f[j], &v) != 0;
-      if (header) {
-        line = next;
-        continue;
-      }
-      /* fields were split in place: reparse from the array below */
-      if (rows + 1 > cap) {
-        cap = 1024;
-        vals = malloc(sizeof *vals * (size_t)cap * (size_t)cols);
-        if (!vals) {
-          rc = rt_fail(e, "%s: out of memory", path);
-          break;
-        }
-      }
-      for (int j = 0; j < cols; j++) parse_num(f[j], &vals[j]);
-      rows = 1;
-      line = next;
-      continue;
-    }
-    int nf = split_fields(line, f, cols);
-    if (nf != cols) {
-      rc = rt_fail(e, "%s:%d: %d fields, expected %d like the first line", path, lineno, nf,
-                   cols);
+      for (int64_t j = 0; j < cols && !header; j++) header = parse_num(f[j], &v) != 0;
+      if (header) continue;
+    } else if (nf != cols) {
+      rc = rt_fail(e, "%s:%lld: %lld fields, expected %lld like the first line", path,
+                   (long long)L.lineno, (long long)nf, (long long)cols);
       break;
+    } else {
+      split_fields(line, f);
     }
-    if (rows + 1 > cap) {
-      int64_t ncap = cap ? cap * 2 : 1024;
-      double *nv = realloc(vals, sizeof *vals * (size_t)ncap * (size_t)cols);
+    if (nvals + (size_t)cols > cap) {
+      size_t ncap = cap ? cap : 4096;
+      while (ncap < nvals + (size_t)cols) ncap *= 2;
+      double *nv = ncap <= SIZE_MAX / 2 / sizeof *vals ? realloc(vals, sizeof *vals * ncap) : NULL;
       if (!nv) {
-        rc = rt_fail(e, "%s: out of memory", path);
+        rc = rt_fail(e, "%s:%lld: out of memory", path, (long long)L.lineno);
         break;
       }
       vals = nv;
       cap = ncap;
     }
-    for (int j = 0; j < cols && !rc; j++)
-      if (parse_num(f[j], &vals[rows * cols + j]))
-        rc = rt_fail(e, "%s:%d:%d: not a number: '%s'", path, lineno,
-                     (int)(f[j] - line) + 1, f[j]);
+    for (int64_t j = 0; j < cols && !rc; j++) {
+      double *v = &vals[nvals + (size_t)j];
+      long long col = (long long)(f[j] - line) + 1;
+      if (parse_num(f[j], v))
+        rc = rt_fail(e, "%s:%lld:%lld: not a number: '%.64s'", path, (long long)L.lineno, col,
+                     f[j]);
+      else if (!isfinite(*v))
+        rc = rt_fail(e, "%s:%lld:%lld: sample %lld, column %lld: %s; data must be finite", path,
+                     (long long)L.lineno, col, (long long)rows, (long long)j + 1,
+                     isnan(*v) ? "NaN" : "infinity");
+    }
+    nvals += (size_t)cols;
     rows++;
-    line = next;
   }
+  if (r < 0) rc = -1;
   free(f);
-  free(text);
-  if (!rc && (rows == 0 || !vals)) rc = rt_fail(e, "%s: no data rows", path);
+  lines_close(&L);
+  if (!rc && rows == 0) rc = rt_fail(e, "%s: no data rows", path);
   if (!rc) {
     out->dtype = RT_F64;
     out->rank = 2;
     out->dims[0] = rows;
     out->dims[1] = cols;
-    out->numel = rows * cols;
-    out->data = rt_alloc(sizeof(double) * (size_t)out->numel);
+    out->numel = (int64_t)nvals;
+    out->data = rt_alloc(sizeof(double) * nvals);
     if (!out->data) rc = rt_fail(e, "%s: out of memory", path);
-    else memcpy(out->data, vals, sizeof(double) * (size_t)out->numel);
+    else memcpy(out->data, vals, sizeof(double) * nvals);
   }
   free(vals);
   if (rc) rt_array_free(out);
@@ -222,14 +261,62 @@ int rt_csv_read(const char *path, RtArray *out, RtErr *e) {
 
 /* ---- loading ---- */
 
+int rt_array_check_finite(const RtArray *a, const char *path, RtErr *e) {
+  int64_t bad = -1;
+  double v = 0;
+  if (a->dtype == RT_F32) {
+    const float *p = a->data;
+    for (int64_t i = 0; i < a->numel && bad < 0; i++)
+      if (!isfinite(p[i])) bad = i, v = p[i];
+  } else if (a->dtype == RT_F64) {
+    const double *p = a->data;
+    for (int64_t i = 0; i < a->numel && bad < 0; i++)
+      if (!isfinite(p[i])) bad = i, v = p[i];
+  }
+  if (bad < 0) return 0;
+  const char *what = isnan(v) ? "NaN" : v > 0 ? "infinity" : "-infinity";
+  if (a->rank == 0) return rt_fail(e, "%s: %s; data must be finite", path, what);
+  int64_t per = a->numel / a->dims[0];
+  if (a->rank == 1)
+    return rt_fail(e, "%s: sample %lld: %s; data must be finite", path, (long long)bad, what);
+  return rt_fail(e, "%s: sample %lld, feature %lld: %s; data must be finite", path,
+                 (long long)(bad / per), (long long)(bad % per), what);
+}
+
+static int is_csv(const char *path) {
+  return has_suffix(path, ".csv") || has_suffix(path, ".csv.gz");
+}
+
 int rt_array_load(const char *path, RtArray *out, RtErr *e) {
-  if (has_suffix(path, ".npy")) return rt_npy_read(path, out, e);
-  if (has_suffix(path, ".csv") || has_suffix(path, ".csv.gz")) return rt_csv_read(path, out, e);
-  return rt_idx_read(path, out, e);
+  int rc = has_suffix(path, ".npy") ? rt_npy_read(path, out, e)
+           : is_csv(path)           ? rt_csv_read(path, out, e) /* checks as it parses */
+                                    : rt_idx_read(path, out, e);
+  if (!rc && rt_array_check_finite(out, path, e)) {
+    rt_array_free(out);
+    rc = -1;
+  }
+  return rc;
+}
+
+/* The shape an array file declares in its header (1), or 0 when only
+ * reading all of it would tell (CSV). */
+static int array_peek(const char *path, int *dtype, int *rank, int64_t *dims, RtErr *e) {
+  if (is_csv(path)) return 0;
+  int rc = has_suffix(path, ".npy") ? rt_npy_peek(path, dtype, rank, dims, e)
+                                    : rt_idx_peek(path, dtype, rank, dims, e);
+  return rc ? -1 : 1;
 }
 
 static int64_t per_sample(const RtArray *a) {
   return a->rank == 0 ? 1 : a->dims[0] ? a->numel / a->dims[0] : 0;
+}
+
+static int mismatch(const RtData *d, int xdt, int xr, const int64_t *xd, int ydt, int yr,
+                    const int64_t *yd, RtErr *e) {
+  char s[128], t[128];
+  return rt_fail(e, "%s has %lld samples (%s) but %s has %lld (%s)", d->xname, (long long)xd[0],
+                 rt_shape_str(xdt, xr, xd, s, sizeof s), d->yname, (long long)yd[0],
+                 rt_shape_str(ydt, yr, yd, t, sizeof t));
 }
 
 static int adopt(RtData *d, RtErr *e) {
@@ -240,14 +327,10 @@ static int adopt(RtData *d, RtErr *e) {
   d->n = d->x.dims[0];
   d->xper = per_sample(&d->x);
   if (d->y.data || d->y.rank) {
-    char t[128];
     if (d->y.rank == 0)
       return rt_fail(e, "%s: labels hold a scalar, not samples", d->yname);
     if (d->y.dims[0] != d->n)
-      return rt_fail(e, "%s has %lld samples (%s) but %s has %lld (%s)", d->xname,
-                     (long long)d->n, rt_shape_str(d->x.dtype, d->x.rank, d->x.dims, s, sizeof s),
-                     d->yname, (long long)d->y.dims[0],
-                     rt_shape_str(d->y.dtype, d->y.rank, d->y.dims, t, sizeof t));
+      return mismatch(d, d->x.dtype, d->x.rank, d->x.dims, d->y.dtype, d->y.rank, d->y.dims, e);
     d->yper = per_sample(&d->y);
   }
   if (d->n == 0) return rt_fail(e, "%s: no samples", d->xname);
@@ -258,7 +341,18 @@ int rt_data_load(RtData *d, const char *xpath, const char *ypath, RtErr *e) {
   memset(d, 0, sizeof *d);
   snprintf(d->xname, sizeof d->xname, "%s", xpath);
   snprintf(d->yname, sizeof d->yname, "%s", ypath ? ypath : "(no labels)");
-  int rc = rt_array_load(xpath, &d->x, e);
+  /* sample counts from the headers first: a mismatch is reported before
+   * either file's data is read */
+  int xdt, xr, ydt, yr, rc = 0;
+  int64_t xd[RT_MAX_RANK], yd[RT_MAX_RANK];
+  if (ypath) {
+    int kx = array_peek(xpath, &xdt, &xr, xd, e);
+    int ky = kx < 0 ? 0 : array_peek(ypath, &ydt, &yr, yd, e);
+    if (kx < 0 || ky < 0) return -1;
+    if (kx && ky && xr && yr && xd[0] != yd[0])
+      return mismatch(d, xdt, xr, xd, ydt, yr, yd, e);
+  }
+  rc = rt_array_load(xpath, &d->x, e);
   if (!rc && ypath) rc = rt_array_load(ypath, &d->y, e);
   if (!rc) rc = adopt(d, e);
   if (rc) rt_data_free(d);
@@ -361,6 +455,30 @@ static int64_t desc_per_sample(const RtTensorDesc *t) {
   return t->rank == 0 ? 1 : t->dims[0] ? t->numel / t->dims[0] : 0;
 }
 
+int rt_array_check_ints(const RtArray *a, const char *path, const char *what,
+                        const RtTensorDesc *t, RtErr *e) {
+  double lo, hi; /* [lo, hi) */
+  switch (t->dtype) {
+  case RT_I64: lo = -TWO63, hi = TWO63; break;
+  case RT_I32: lo = INT32_MIN, hi = 2147483648.0; break;
+  case RT_U8: lo = 0, hi = 256; break;
+  default: return 0;
+  }
+  if (a->dtype == t->dtype || a->dtype == RT_U8 || a->dtype == RT_BOOL ||
+      (a->dtype == RT_I32 && t->dtype == RT_I64))
+    return 0;
+  int64_t per = per_sample(a);
+  for (int64_t i = 0; i < a->numel; i++) {
+    double v = rt_elem_get(a->dtype, a->data, i);
+    if (!(v >= lo && v < hi && v == floor(v)))
+      return rt_fail(e, "%s: %s, sample %lld, element %lld: %.17g is not a valid %s for the "
+                     "model's input '%s'",
+                     path, what, (long long)(i / per), (long long)(i % per), v,
+                     rt_dtype_name(t->dtype), t->name);
+  }
+  return 0;
+}
+
 int rt_data_check(const RtData *d, const char *what, const RtTensorDesc *x, const RtTensorDesc *y,
                   int task, int64_t nclass, RtErr *e) {
   char a[128], b[128];
@@ -372,6 +490,9 @@ int rt_data_check(const RtData *d, const char *what, const RtTensorDesc *x, cons
                    rt_shape_str(d->x.dtype, d->x.rank, d->x.dims, a, sizeof a), x->name,
                    rt_shape_str(x->dtype, x->rank, x->dims, b, sizeof b),
                    (long long)desc_per_sample(x));
+  char role[64];
+  snprintf(role, sizeof role, "%s features", what);
+  if (rt_array_check_ints(&d->x, d->xname, role, x, e)) return -1;
   if (!y) return 0;
   if (!d->y.data)
     return rt_fail(e, "%s: %s set has no labels", d->xname, what);
@@ -383,6 +504,8 @@ int rt_data_check(const RtData *d, const char *what, const RtTensorDesc *x, cons
                    rt_shape_str(d->y.dtype, d->y.rank, d->y.dims, a, sizeof a), y->name,
                    rt_shape_str(y->dtype, y->rank, y->dims, b, sizeof b),
                    (long long)desc_per_sample(y));
+  snprintf(role, sizeof role, "%s labels", what);
+  if (rt_array_check_ints(&d->y, d->yname, role, y, e)) return -1;
   /* class ids: one per sample, or several (a sequence) in an integer label */
   if (task == RT_TASK_CLASSIFY && (d->yper == 1 || y->dtype == RT_I64 || y->dtype == RT_I32))
     for (int64_t i = 0; i < d->n * d->yper; i++) {

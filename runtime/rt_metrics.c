@@ -7,26 +7,54 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Above this many classes the [nclass, nclass] confusion matrix is not
+ * kept (8 MB at the limit; a 50k-token vocabulary would need 20 GB): the
+ * per-class counts give every metric. */
+#define RT_CONFUSION_MAX 1024
+#define RT_MAX_CLASSES (1 << 21)
+
 int rt_metrics_init(RtMetrics *mt, int task, int64_t nclass, RtErr *e) {
   memset(mt, 0, sizeof *mt);
   mt->task = task;
   if (task != RT_TASK_CLASSIFY) return 0;
-  if (nclass < 1 || nclass > 100000) return rt_fail(e, "%lld classes: unsupported", (long long)nclass);
+  if (nclass < 1 || nclass > RT_MAX_CLASSES)
+    return rt_fail(e, "%lld classes: unsupported (at most %d)", (long long)nclass, RT_MAX_CLASSES);
   mt->nclass = nclass;
-  mt->confusion = calloc((size_t)(nclass * nclass), sizeof *mt->confusion);
-  return mt->confusion ? 0 : rt_fail(e, "out of memory (confusion matrix)");
+  mt->tp = calloc((size_t)nclass, sizeof *mt->tp);
+  mt->support = calloc((size_t)nclass, sizeof *mt->support);
+  mt->predicted = calloc((size_t)nclass, sizeof *mt->predicted);
+  if (nclass <= RT_CONFUSION_MAX)
+    mt->confusion = calloc((size_t)(nclass * nclass), sizeof *mt->confusion);
+  if (!mt->tp || !mt->support || !mt->predicted || (nclass <= RT_CONFUSION_MAX && !mt->confusion)) {
+    rt_metrics_free(mt);
+    return rt_fail(e, "out of memory (metrics of %lld classes)", (long long)nclass);
+  }
+  return 0;
 }
 
 void rt_metrics_reset(RtMetrics *mt) {
   mt->n = mt->nelem = 0;
   mt->loss_sum = mt->se = mt->ae = 0;
-  if (mt->confusion) memset(mt->confusion, 0, sizeof *mt->confusion * (size_t)(mt->nclass * mt->nclass));
+  size_t k = (size_t)mt->nclass;
+  if (mt->confusion) memset(mt->confusion, 0, sizeof *mt->confusion * k * k);
+  if (mt->tp) memset(mt->tp, 0, sizeof *mt->tp * k);
+  if (mt->support) memset(mt->support, 0, sizeof *mt->support * k);
+  if (mt->predicted) memset(mt->predicted, 0, sizeof *mt->predicted * k);
 }
 
 void rt_metrics_free(RtMetrics *mt) {
   if (!mt) return;
   free(mt->confusion);
+  free(mt->tp);
+  free(mt->support);
+  free(mt->predicted);
   memset(mt, 0, sizeof *mt);
+}
+
+/* A label value as a class id, or -1 (NaN, fractions and values out of
+ * range never reach an integer conversion). */
+static int64_t class_id(double v, int64_t nclass) {
+  return v >= 0 && v < (double)nclass && v == floor(v) ? (int64_t)v : -1;
 }
 
 static int64_t argmax(int dtype, const void *p, int64_t off, int64_t n) {
@@ -55,12 +83,16 @@ void rt_metrics_add(RtMetrics *mt, const RtTensorDesc *pt, const void *pred, con
     int64_t r = idx[i];
     if (mt->task == RT_TASK_CLASSIFY) {
       for (int64_t j = 0; j < P; j++) {
-        int64_t t = yper == P ? (int64_t)rt_elem_get(d->y.dtype, d->y.data, r * yper + j)
+        int64_t t = yper == P ? class_id(rt_elem_get(d->y.dtype, d->y.data, r * yper + j), mt->nclass)
                               : argmax(d->y.dtype, d->y.data, r * yper + j * nc, nc);
         int64_t p = pper == 1 ? rt_elem_get(pt->dtype, pred, i) > 0
                               : argmax(pt->dtype, pred, i * pper + j * nc, nc);
-        if (t >= 0 && t < mt->nclass && p >= 0 && p < mt->nclass)
-          mt->confusion[t * mt->nclass + p]++;
+        if (t >= 0 && t < mt->nclass && p >= 0 && p < mt->nclass) {
+          if (mt->confusion) mt->confusion[t * mt->nclass + p]++;
+          mt->tp[t] += t == p;
+          mt->support[t]++;
+          mt->predicted[p]++;
+        }
       }
     } else {
       int64_t k = pper < yper ? pper : yper;
@@ -80,9 +112,9 @@ void rt_metrics_add(RtMetrics *mt, const RtTensorDesc *pt, const void *pred, con
 double rt_metrics_loss(const RtMetrics *mt) { return mt->n ? mt->loss_sum / (double)mt->n : NAN; }
 
 double rt_metrics_accuracy(const RtMetrics *mt) {
-  if (!mt->confusion || !mt->n) return NAN;
+  if (!mt->tp || !mt->n) return NAN;
   int64_t ok = 0;
-  for (int64_t c = 0; c < mt->nclass; c++) ok += mt->confusion[c * mt->nclass + c];
+  for (int64_t c = 0; c < mt->nclass; c++) ok += mt->tp[c];
   return (double)ok / (double)mt->n;
 }
 
@@ -91,30 +123,20 @@ double rt_metrics_mae(const RtMetrics *mt) { return mt->nelem ? mt->ae / (double
 
 /* scikit-learn conventions: 0 for an undefined ratio */
 int64_t rt_metrics_prf(const RtMetrics *mt, int64_t c, double *p, double *r, double *f1) {
-  int64_t tp = mt->confusion[c * mt->nclass + c], row = 0, col = 0;
-  for (int64_t k = 0; k < mt->nclass; k++) {
-    row += mt->confusion[c * mt->nclass + k];
-    col += mt->confusion[k * mt->nclass + c];
-  }
+  int64_t tp = mt->tp[c], row = mt->support[c], col = mt->predicted[c];
   *p = col ? (double)tp / (double)col : 0;
   *r = row ? (double)tp / (double)row : 0;
   *f1 = *p + *r > 0 ? 2 * *p * *r / (*p + *r) : 0;
   return row;
 }
 
-static int64_t predicted(const RtMetrics *mt, int64_t c) {
-  int64_t col = 0;
-  for (int64_t k = 0; k < mt->nclass; k++) col += mt->confusion[k * mt->nclass + c];
-  return col;
-}
-
 double rt_metrics_macro_f1(const RtMetrics *mt) {
-  if (!mt->confusion) return NAN;
+  if (!mt->tp) return NAN;
   double sum = 0;
   int64_t n = 0;
   for (int64_t c = 0; c < mt->nclass; c++) {
     double p, r, f1;
-    if (rt_metrics_prf(mt, c, &p, &r, &f1) || predicted(mt, c)) {
+    if (rt_metrics_prf(mt, c, &p, &r, &f1) || mt->predicted[c]) {
       sum += f1;
       n++;
     }
@@ -140,12 +162,12 @@ void rt_metrics_print(const RtMetrics *mt, const char *title, FILE *f) {
     double p, r, f1;
     int64_t sup = rt_metrics_prf(mt, c, &p, &r, &f1);
     fprintf(f, "  %6lld %9.4f %9.4f %9.4f %8lld\n", (long long)c, p, r, f1, (long long)sup);
-    if (sup || predicted(mt, c)) sp += p, sr += r, used++;
+    if (sup || mt->predicted[c]) sp += p, sr += r, used++;
   }
   if (used)
     fprintf(f, "  %6s %9.4f %9.4f %9.4f %8lld\n", "macro", sp / (double)used,
             sr / (double)used, rt_metrics_macro_f1(mt), (long long)mt->n);
-  if (mt->nclass > 32) {
+  if (mt->nclass > 32 || !mt->confusion) {
     fprintf(f, "  (confusion matrix omitted: %lld classes)\n", (long long)mt->nclass);
     return;
   }

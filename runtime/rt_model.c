@@ -192,6 +192,10 @@ int rt_load_tensor_file(const char *path, const RtTensorDesc *t, void *dst,
                    path, t->name, want, (long long)batch, (long long)per_tensor,
                    got);
   }
+  if (rt_array_check_ints(&a, path, "input", t, e)) {
+    rt_array_free(&a);
+    return -1;
+  }
   int scale = a.dtype == RT_U8 && (t->dtype == RT_F32 || t->dtype == RT_F64);
   for (int64_t i = 0; i < t->numel; i++)
     rt_elem_put(t->dtype, dst, i, scale ? rt_elem_get(a.dtype, a.data, i) / 255.0 : rt_elem_get(a.dtype, a.data, i));

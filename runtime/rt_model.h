@@ -232,12 +232,25 @@ void rt_data_free(RtData *d);
 /* Numeric CSV to f64[rows, cols]. Fields are separated by commas (spaces and
  * double quotes around a field are ignored); a first line with a
  * non-numeric field is a header and skipped; blank lines are skipped; every
- * row needs the same number of fields. Errors name file:line:column. */
+ * row needs the same number of fields (at most 1,000,000; lines at most
+ * 256 MiB); values must be finite. Errors name file:line:column. */
 int rt_csv_read(const char *path, RtArray *out, RtErr *e);
-/* Any array file: .npy, .csv[.gz], otherwise IDX (plain or .gz). */
+/* 0 if every element of a float array is finite; otherwise an error naming
+ * path and the first NaN or infinity by sample (index along dims[0]) and
+ * feature (flat index within the sample). Integer arrays always pass. */
+int rt_array_check_finite(const RtArray *a, const char *path, RtErr *e);
+/* 0 if every value of a fits the model's tensor t when t has an integer
+ * dtype (an integer in its range: float files, and CSV is always f64, may
+ * hold fractions or huge values); otherwise an error naming path, `what`
+ * ("training features"), the sample and the element. */
+int rt_array_check_ints(const RtArray *a, const char *path, const char *what,
+                        const RtTensorDesc *t, RtErr *e);
+/* Any array file: .npy, .csv[.gz], otherwise IDX (plain or .gz). Data
+ * must be finite (rt_array_check_finite). */
 int rt_array_load(const char *path, RtArray *out, RtErr *e);
-/* x and y from two files (same number of samples); ypath may be NULL
- * (features only, y left empty). */
+/* x and y from two files (same number of samples, compared from their
+ * headers before the data is read where the formats allow); ypath may be
+ * NULL (features only, y left empty). */
 int rt_data_load(RtData *d, const char *xpath, const char *ypath, RtErr *e);
 /* One CSV: column target_col is y (negative: counted from the end, -1 is the
  * last), the others x. */
@@ -290,7 +303,8 @@ typedef struct RtMetrics {
   int64_t n;          /* predictions counted: samples x positions */
   int64_t positions;  /* classifier predictions per sample (sequence models: T) */
   double loss_sum;    /* kept by the caller */
-  int64_t *confusion; /* [nclass, nclass], rows: true class */
+  int64_t *confusion; /* [nclass, nclass], rows: true class; NULL above 1024 classes */
+  int64_t *tp, *support, *predicted; /* [nclass]: right, labelled, predicted as c */
   double se, ae;      /* regression: summed over nelem elements */
   int64_t nelem;
 } RtMetrics;

@@ -159,7 +159,15 @@ static int parse_header(Hdr *h, char *descr, size_t ndescr, int *fortran,
   return 0;
 }
 
-static int read_file(FILE *f, const char *path, RtArray *out, RtErr *e) {
+/* What a header declares; data bytes follow it to the end of the file. */
+typedef struct NpyHead {
+  int dtype, rank;
+  int64_t dims[RT_MAX_RANK];
+  int64_t numel, bytes; /* of the data the shape declares */
+  int64_t have;         /* data bytes in the file */
+} NpyHead;
+
+static int read_head(FILE *f, const char *path, NpyHead *hd, RtErr *e) {
   struct stat st;
   if (fstat(fileno(f), &st) != 0)
     return rt_fail(e, "%s: cannot stat: %s", path, strerror(errno));
@@ -224,30 +232,42 @@ static int read_file(FILE *f, const char *path, RtArray *out, RtErr *e) {
   int64_t numel = rt_numel(rank, dims);
   if (numel < 0)
     return rt_fail(e, "%s: shape overflows", path);
-  int64_t bytes = numel * (int64_t)rt_dtype_size(dtype);
+  hd->dtype = dtype;
+  hd->rank = rank;
+  memcpy(hd->dims, dims, sizeof(int64_t) * (size_t)rank);
+  hd->numel = numel;
+  hd->bytes = numel * (int64_t)rt_dtype_size(dtype);
+  hd->have = size - off;
+  return 0;
+}
+
+static int read_file(FILE *f, const char *path, RtArray *out, RtErr *e) {
+  NpyHead hd;
+  if (read_head(f, path, &hd, e))
+    return -1;
   char sb[256];
-  if (size - off < bytes)
+  if (hd.have < hd.bytes)
     return rt_fail(e,
                    "%s: truncated data: %s needs %lld bytes, file has %lld",
-                   path, rt_shape_str(dtype, rank, dims, sb, sizeof sb),
-                   (long long)bytes, (long long)(size - off));
-  if (size - off > bytes)
+                   path, rt_shape_str(hd.dtype, hd.rank, hd.dims, sb, sizeof sb),
+                   (long long)hd.bytes, (long long)hd.have);
+  if (hd.have > hd.bytes)
     return rt_fail(e, "%s: %lld unexpected bytes after the data", path,
-                   (long long)(size - off - bytes));
+                   (long long)(hd.have - hd.bytes));
 
-  out->data = rt_alloc((size_t)bytes);
+  out->data = rt_alloc((size_t)hd.bytes);
   if (!out->data)
     return rt_fail(e, "%s: out of memory (%lld bytes)", path,
-                   (long long)bytes);
-  if (fread(out->data, 1, (size_t)bytes, f) != (size_t)bytes)
+                   (long long)hd.bytes);
+  if (fread(out->data, 1, (size_t)hd.bytes, f) != (size_t)hd.bytes)
     return rt_fail(e, "%s: read error in data", path);
-  if (dtype == RT_BOOL)
-    for (int64_t i = 0; i < numel; i++)
+  if (hd.dtype == RT_BOOL)
+    for (int64_t i = 0; i < hd.numel; i++)
       ((uint8_t *)out->data)[i] = ((uint8_t *)out->data)[i] != 0;
-  out->dtype = dtype;
-  out->rank = rank;
-  memcpy(out->dims, dims, sizeof(int64_t) * (size_t)rank);
-  out->numel = numel;
+  out->dtype = hd.dtype;
+  out->rank = hd.rank;
+  memcpy(out->dims, hd.dims, sizeof(int64_t) * (size_t)hd.rank);
+  out->numel = hd.numel;
   return 0;
 }
 
@@ -261,6 +281,22 @@ int rt_npy_read(const char *path, RtArray *out, RtErr *e) {
   if (rc)
     rt_array_free(out);
   return rc;
+}
+
+int rt_npy_peek(const char *path, int *dtype, int *rank, int64_t *dims,
+                RtErr *e) {
+  FILE *f = rt_in_open(path, e);
+  if (!f)
+    return -1;
+  NpyHead hd;
+  int rc = read_head(f, path, &hd, e);
+  fclose(f);
+  if (rc)
+    return -1;
+  *dtype = hd.dtype;
+  *rank = hd.rank;
+  memcpy(dims, hd.dims, sizeof(int64_t) * (size_t)hd.rank);
+  return 0;
 }
 
 int rt_npy_write(const char *path, int dtype, int rank, const int64_t *dims,

@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -173,15 +174,25 @@ static int parse_header(RtStFile *f, const char *text, size_t n, RtErr *e) {
   int rc = 0;
   if (!cJSON_IsObject(root))
     rc = rt_fail(e, "%s: safetensors header is not a JSON object", f->path);
-  int cap = rc ? 0 : cJSON_GetArraySize(root);
-  if (cap > 0 && !(f->t = calloc((size_t)cap, sizeof *f->t)))
-    rc = rt_fail(e, "%s: out of memory", f->path);
+  /* the table grows with the entries that parse: a header of a million
+   * non-entries does not reserve a million tensors */
+  int cap = 0;
   for (const cJSON *j = rc ? NULL : root->child; j && !rc; j = j->next) {
     if (!strcmp(j->string, "__metadata__")) {
       if (!cJSON_IsObject(j))
         rc = rt_fail(e, "%s: __metadata__ is not an object", f->path);
       continue;
     }
+    if (f->n == cap) {
+      StTensor *t = cap < (1 << 28) ? realloc(f->t, sizeof *t * (size_t)(cap ? 2 * cap : 16)) : NULL;
+      if (!t) {
+        rc = rt_fail(e, "%s: out of memory", f->path);
+        break;
+      }
+      f->t = t;
+      cap = cap ? 2 * cap : 16;
+    }
+    memset(&f->t[f->n], 0, sizeof *f->t);
     rc = parse_entry(f->path, j, &f->t[f->n], f->data_size, e);
     if (!rc)
       f->n++;
@@ -265,8 +276,38 @@ static int same_shape(int rank, const int64_t *dims, const StTensor *t) {
   return 1;
 }
 
-int rt_st_read(const RtStFile *f, const char *name, int dtype, int rank,
-               const int64_t *dims, void *dst, RtErr *e) {
+int rt_st_info(const RtStFile *f, int i, int *dtype, int *rank,
+               const int64_t **dims) {
+  if (!f || i < 0 || i >= f->n)
+    return -1;
+  *dtype = f->t[i].dtype;
+  *rank = f->t[i].rank;
+  *dims = f->t[i].dims;
+  return 0;
+}
+
+/* The index of the first NaN or infinity among n floats of dtype at p (not
+ * necessarily aligned: offsets in the file need not be), or -1. */
+static int64_t first_nonfinite(int dtype, const unsigned char *p, int64_t n,
+                               double *v) {
+  for (int64_t i = 0; i < n && dtype == RT_F32; i++) {
+    float x;
+    memcpy(&x, p + 4 * i, 4);
+    if (!isfinite(x))
+      return *v = x, i;
+  }
+  for (int64_t i = 0; i < n && dtype == RT_F64; i++) {
+    double x;
+    memcpy(&x, p + 8 * i, 8);
+    if (!isfinite(x))
+      return *v = x, i;
+  }
+  return -1;
+}
+
+static int read_tensor(const RtStFile *f, const char *name, int dtype,
+                       int rank, const int64_t *dims, void *dst, int finite,
+                       RtErr *e) {
   const StTensor *t = NULL;
   for (int i = 0; i < f->n && !t; i++)
     if (!strcmp(f->t[i].name, name))
@@ -280,12 +321,32 @@ int rt_st_read(const RtStFile *f, const char *name, int dtype, int rank,
                    rt_shape_str(dtype, rank, dims, want, sizeof want),
                    rt_shape_str(t->dtype, t->rank, t->dims, have, sizeof have));
   }
-  if (t->end > t->begin)
-    memcpy(dst, f->data + t->begin, (size_t)(t->end - t->begin));
+  int64_t bytes = t->end - t->begin;
+  double v = 0;
+  int64_t bad = finite ? first_nonfinite(dtype, f->data + t->begin,
+                                         bytes / (int64_t)rt_dtype_size(dtype),
+                                         &v)
+                       : -1;
+  if (bad >= 0) /* checked before dst is touched */
+    return rt_fail(e, "%s: tensor '%s' element %lld: %s; weights must be finite",
+                   f->path, name, (long long)bad,
+                   isnan(v) ? "NaN" : v > 0 ? "infinity" : "-infinity");
+  if (bytes > 0)
+    memcpy(dst, f->data + t->begin, (size_t)bytes);
   if (dtype == RT_BOOL)
-    for (int64_t i = 0; i < t->end - t->begin; i++)
+    for (int64_t i = 0; i < bytes; i++)
       ((uint8_t *)dst)[i] = ((uint8_t *)dst)[i] != 0;
   return 0;
+}
+
+int rt_st_read(const RtStFile *f, const char *name, int dtype, int rank,
+               const int64_t *dims, void *dst, RtErr *e) {
+  return read_tensor(f, name, dtype, rank, dims, dst, 1, e);
+}
+
+int rt_st_read_state(const RtStFile *f, const char *name, int dtype, int rank,
+                     const int64_t *dims, void *dst, RtErr *e) {
+  return read_tensor(f, name, dtype, rank, dims, dst, 0, e);
 }
 
 /* ---- writing ---- */

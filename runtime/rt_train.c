@@ -606,8 +606,9 @@ static int check_loop(const char *path, const Loop *L, RtErr *e) {
   return 0;
 }
 
+/* loop state: __best_val is +inf until a validation pass */
 static int read_scalar(const RtStFile *f, const char *name, int dtype, void *dst, RtErr *e) {
-  return rt_st_read(f, name, dtype, 1, one_dim, dst, e);
+  return rt_st_read_state(f, name, dtype, 1, one_dim, dst, e);
 }
 
 /* Reads every parameter; with L, the loop state and best weights too; with
