@@ -1,0 +1,265 @@
+/* Hostile ONNX files (issue 13, items 4 and 8): each model is written byte
+ * by byte with the small protobuf encoder below (no Python needed), so the
+ * suite is fast and runs under ASan+UBSan. The importer must answer every
+ * one with an error naming what is wrong: no stack overflow from nested
+ * subgraphs or types, no quadratic merging of repeated singular fields, no
+ * decoded size far beyond the file's. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "frontend/frontend.h"
+#include "helpers/shell.h"
+
+/* ---- a protobuf encoder, just enough for ONNX models ---- */
+typedef struct Pb {
+  uint8_t *p;
+  size_t n, cap;
+} Pb;
+
+static void pb_put(Pb *b, const void *s, size_t n) {
+  if (b->n + n > b->cap) {
+    b->cap = (b->n + n) * 2 + 64;
+    b->p = realloc(b->p, b->cap);
+    assert_non_null(b->p);
+  }
+  if (n) memcpy(b->p + b->n, s, n);
+  b->n += n;
+}
+
+static void pb_varint(Pb *b, uint64_t v) {
+  uint8_t t[10];
+  int n = 0;
+  while (v >= 0x80) t[n++] = (uint8_t)(v | 0x80), v >>= 7;
+  t[n++] = (uint8_t)v;
+  pb_put(b, t, (size_t)n);
+}
+
+static void pb_int(Pb *b, int field, uint64_t v) {
+  pb_varint(b, (uint64_t)field << 3);
+  pb_varint(b, v);
+}
+
+static void pb_bytes(Pb *b, int field, const void *s, size_t n) {
+  pb_varint(b, (uint64_t)field << 3 | 2);
+  pb_varint(b, n);
+  pb_put(b, s, n);
+}
+
+static void pb_str(Pb *b, int field, const char *s) { pb_bytes(b, field, s, strlen(s)); }
+
+/* sub as a message field of b; sub is freed */
+static void pb_msg(Pb *b, int field, Pb *sub) {
+  pb_bytes(b, field, sub->p, sub->n);
+  free(sub->p);
+  *sub = (Pb){0};
+}
+
+/* ValueInfoProto: a float tensor [2, 3] */
+static void pb_value_info(Pb *g, int field, const char *name) {
+  Pb dim2 = {0}, dim3 = {0}, shape = {0}, tensor = {0}, type = {0}, vi = {0};
+  pb_int(&dim2, 1, 2);
+  pb_int(&dim3, 1, 3);
+  pb_msg(&shape, 1, &dim2);
+  pb_msg(&shape, 1, &dim3);
+  pb_int(&tensor, 1, 1); /* elem_type FLOAT */
+  pb_msg(&tensor, 2, &shape);
+  pb_msg(&type, 1, &tensor);
+  pb_str(&vi, 1, name);
+  pb_msg(&vi, 2, &type);
+  pb_msg(g, field, &vi);
+}
+
+/* NodeProto: op (inputs; outputs), names NULL-terminated */
+static void pb_node(Pb *g, const char *op, const char *const *in, const char *const *out) {
+  Pb nd = {0};
+  for (; in && *in; in++) pb_str(&nd, 1, *in);
+  for (; out && *out; out++) pb_str(&nd, 2, *out);
+  pb_str(&nd, 4, op);
+  pb_msg(g, 1, &nd);
+}
+
+/* ModelProto: IR 8, opset 13, graph g (freed) */
+static Pb pb_model(Pb *g) {
+  Pb m = {0}, ops = {0};
+  pb_int(&m, 1, 8);
+  pb_str(&ops, 1, "");
+  pb_int(&ops, 2, 13);
+  pb_msg(&m, 8, &ops);
+  pb_msg(&m, 7, g);
+  return m;
+}
+
+/* Import bytes; the status, the diagnostics in text[] (which must be
+ * non-empty on failure, with no graph). */
+static SmStatus import(const Pb *m, const char *name, char *text, size_t n) {
+  SmDiag d;
+  sm_diag_init(&d);
+  IrGraph *g = NULL;
+  SmStatus s = fe_load_onnx_mem(name, m->p, m->n, NULL, &g, &d);
+  snprintf(text, n, "%s", sm_diag_text(&d));
+  if (s != SM_OK) {
+    assert_null(g);
+    assert_true(d.nerrors > 0);
+  }
+  ir_graph_free(g);
+  sm_diag_free(&d);
+  return s;
+}
+
+static void expect_error(const Pb *m, const char *name, const char *msg) {
+  char text[4096];
+  SmStatus s = import(m, name, text, sizeof text);
+  if (s == SM_OK || !strstr(text, msg)) {
+    print_error("%s: expected an error with \"%s\", got status %d:\n%s\n", name, msg, (int)s, text);
+    fail();
+  }
+}
+
+/* ---- 4a: nesting, merging, decoded size ---- */
+
+/* If nodes whose then_branch holds the next If, `depth` graphs deep. */
+static Pb nested_ifs(int depth) {
+  Pb g = {0};
+  for (int i = 0; i < depth; i++) {
+    Pb at = {0}, nd = {0}, outer = {0};
+    pb_str(&at, 1, "then_branch");
+    pb_int(&at, 20, 5); /* type GRAPH */
+    pb_msg(&at, 6, &g);
+    pb_str(&nd, 1, "x");
+    pb_str(&nd, 2, "y");
+    pb_str(&nd, 4, "If");
+    pb_msg(&nd, 5, &at);
+    pb_msg(&outer, 1, &nd);
+    g = outer;
+  }
+  pb_value_info(&g, 11, "x");
+  pb_value_info(&g, 12, "y");
+  return pb_model(&g);
+}
+
+static void test_nested_subgraphs(void **state) {
+  (void)state;
+  Pb m = nested_ifs(3000); /* about 100 KB: overflowed the stack in protobuf-c */
+  expect_error(&m, "deep.onnx", "nests graphs more than 64 deep");
+  free(m.p);
+  /* a few levels pass the check: the message is about If itself */
+  m = nested_ifs(8);
+  expect_error(&m, "if.onnx", "operators smelt does not support");
+  free(m.p);
+}
+
+/* the export path decodes the model with protobuf-c too */
+static void test_nested_export(void **state) {
+  (void)state;
+  char dir[] = "/tmp/smelt-hostile-XXXXXX", path[256], out[256];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/deep.onnx", dir);
+  snprintf(out, sizeof out, "%s/out.onnx", dir);
+  Pb m = nested_ifs(3000);
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(m.p, 1, m.n, f), m.n);
+  fclose(f);
+  free(m.p);
+  SmDiag d;
+  sm_diag_init(&d);
+  assert_int_not_equal(fe_onnx_export(path, "/nonexistent.safetensors", out, NULL, &d), SM_OK);
+  assert_non_null(strstr(sm_diag_text(&d), "nests graphs more than 64 deep"));
+  sm_diag_free(&d);
+  assert_int_equal(access(out, F_OK), -1);
+  sh("rm -rf %s", dir);
+}
+
+/* sequence(sequence(...(float))) 20000 deep as a graph input's type */
+static void test_nested_types(void **state) {
+  (void)state;
+  Pb t = {0};
+  pb_int(&t, 1, 1);
+  Pb tt = {0};
+  pb_msg(&tt, 1, &t);
+  for (int i = 0; i < 20000; i++) {
+    Pb seq = {0}, outer = {0};
+    pb_msg(&seq, 1, &tt); /* Sequence.elem_type */
+    pb_msg(&outer, 4, &seq); /* TypeProto.sequence_type */
+    tt = outer;
+  }
+  Pb g = {0}, vi = {0};
+  pb_str(&vi, 1, "x");
+  pb_msg(&vi, 2, &tt);
+  pb_msg(&g, 11, &vi);
+  pb_value_info(&g, 12, "x");
+  Pb m = pb_model(&g);
+  expect_error(&m, "types.onnx", "nests messages more than 256 deep");
+  free(m.p);
+}
+
+/* ModelProto.graph given 20000 times: protobuf-c merges each repeat into a
+ * copy of the ones before (quadratic; seconds here, minutes at 400k) */
+static void test_repeated_singular_field(void **state) {
+  (void)state;
+  Pb m = {0}, ops = {0};
+  pb_int(&m, 1, 8);
+  pb_str(&ops, 1, "");
+  pb_int(&ops, 2, 13);
+  pb_msg(&m, 8, &ops);
+  for (int i = 0; i < 20000; i++) {
+    Pb g = {0};
+    pb_node(&g, "Relu", (const char *[]){"x", NULL}, (const char *[]){"y", NULL});
+    pb_msg(&m, 7, &g);
+  }
+  expect_error(&m, "merge.onnx", "field graph of onnx.ModelProto appears twice");
+  free(m.p);
+}
+
+/* one node with 500k empty attributes: 1 MB of file, 128 MB of structs */
+static void test_decode_blowup(void **state) {
+  (void)state;
+  Pb nd = {0};
+  pb_str(&nd, 4, "Relu");
+  for (int i = 0; i < 500000; i++) pb_bytes(&nd, 5, NULL, 0);
+  Pb g = {0};
+  pb_msg(&g, 1, &nd);
+  Pb m = pb_model(&g);
+  expect_error(&m, "blowup.onnx", "the protobuf would decode to over");
+  free(m.p);
+}
+
+/* truncated and malformed wire data still gets one clear error */
+static void test_bad_wire(void **state) {
+  (void)state;
+  static const struct {
+    const char *bytes;
+    size_t n;
+    const char *msg;
+  } cases[] = {
+      {"\x3a\x05\x0a", 3, "runs past its end"},       /* graph longer than the file */
+      {"\x08\xff\xff\xff", 4, "truncated varint"},      /* ir_version cut short */
+      {"\x00\x01", 2, "bad field tag"},                /* field number 0 */
+      {"\x0b\x0c", 2, "wire type 3"},                     /* start-group wire type */
+      {"\x09\x01\x02", 3, "truncated field"},          /* fixed64 cut short */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    Pb m = {0};
+    pb_put(&m, cases[i].bytes, cases[i].n);
+    expect_error(&m, "wire.onnx", cases[i].msg);
+    free(m.p);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_nested_subgraphs),    cmocka_unit_test(test_nested_export),
+      cmocka_unit_test(test_nested_types),        cmocka_unit_test(test_repeated_singular_field),
+      cmocka_unit_test(test_decode_blowup),       cmocka_unit_test(test_bad_wire),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
