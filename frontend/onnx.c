@@ -67,6 +67,8 @@ typedef struct Ent {
   bool param;          /* c derives from initializers: materialize as a parameter */
   bool poison;         /* its producer failed; consumers stay silent */
   bool bad;            /* the initializer failed to decode (reported once) */
+  const char *unmade;  /* poison without an error: "output K of node ...", which its
+                          producer declares but does not compute (reported at use) */
   const Onnx__TensorProto *init; /* undecoded initializer */
 } Ent;
 
@@ -367,7 +369,10 @@ static IrValue *val(Im *im, Ent *e) {
       return p;
     }
   }
-  SM_ASSERT(e->c);
+  if (!e->c) {
+    fail(im, "'%s' has no value", e->name);
+    return NULL;
+  }
   IrTensor *c = e->c;
   int64_t numel = c->numel;
   if (e->param) {
@@ -2278,44 +2283,66 @@ static bool lower_const_ew(Im *im, const Onnx__NodeProto *n, Args *a) {
 }
 
 /* ---- the op table ---- */
+/* Each op with the inputs and outputs its lowering handles (over every
+ * opset it reads): inputs min_in..max_in, the first min_in named; at most
+ * max_out outputs; ANY: as many as a node may have (Args). */
+#define ANY (-1)
 typedef struct OnnxOp {
   const char *name;
   LowerFn lower;
+  int min_in, max_in, max_out;
 } OnnxOp;
 
 static const OnnxOp onnx_ops[] = {
-    {"Relu", lower_unary}, {"Sigmoid", lower_unary}, {"Tanh", lower_unary},
-    {"Exp", lower_unary}, {"Log", lower_unary}, {"Sqrt", lower_unary},
-    {"Abs", lower_unary}, {"Neg", lower_unary}, {"Reciprocal", lower_unary},
-    {"Softplus", lower_unary}, {"LeakyRelu", lower_alpha}, {"Elu", lower_alpha},
-    {"Selu", lower_selu}, {"HardSigmoid", lower_hard}, {"HardSwish", lower_hard},
-    {"Softsign", lower_softsign}, {"PRelu", lower_prelu}, {"Gelu", lower_gelu},
-    {"Clip", lower_clip}, {"Add", lower_binary}, {"Sub", lower_binary},
-    {"Mul", lower_binary}, {"Div", lower_binary}, {"Pow", lower_binary},
-    {"Sum", lower_variadic}, {"Mean", lower_variadic}, {"Min", lower_variadic},
-    {"Max", lower_variadic}, {"Identity", lower_identity}, {"Dropout", lower_dropout},
-    {"Conv", lower_conv}, {"MaxPool", lower_pool}, {"AveragePool", lower_pool},
-    {"GlobalAveragePool", lower_global_pool}, {"GlobalMaxPool", lower_global_pool},
-    {"BatchNormalization", lower_batchnorm}, {"Gemm", lower_gemm}, {"MatMul", lower_matmul},
-    {"Softmax", lower_softmax}, {"LogSoftmax", lower_softmax}, {"Flatten", lower_flatten},
-    {"Reshape", lower_reshape}, {"Squeeze", lower_squeeze}, {"Unsqueeze", lower_squeeze},
-    {"Transpose", lower_transpose}, {"Concat", lower_concat}, {"Slice", lower_slice},
-    {"Pad", lower_pad}, {"Expand", lower_expand}, {"ReduceSum", lower_reduce},
-    {"ReduceMean", lower_reduce}, {"ReduceMax", lower_reduce}, {"ReduceMin", lower_reduce},
-    {"ReduceSumSquare", lower_reduce}, {"ReduceL1", lower_reduce}, {"ReduceL2", lower_reduce},
-    {"ReduceLogSum", lower_reduce}, {"ReduceLogSumExp", lower_reduce},
-    {"Shape", lower_shape}, {"Size", lower_size}, {"Gather", lower_gather},
-    {"Cast", lower_cast}, {"Range", lower_range}, {"ConstantOfShape", lower_constant_of_shape},
-    {"Constant", lower_constant}, {"Equal", lower_logic}, {"Less", lower_logic},
-    {"LessOrEqual", lower_logic}, {"Greater", lower_logic},
-    {"GreaterOrEqual", lower_logic}, {"And", lower_logic}, {"Or", lower_logic},
-    {"Xor", lower_logic}, {"Not", lower_logic}, {"Where", lower_where},
-    {"CastLike", lower_cast}, {"ArgMax", lower_arg}, {"ArgMin", lower_arg},
-    {"Floor", lower_const_ew},
-    {"Ceil", lower_const_ew}, {"RNN", lower_recurrent}, {"GRU", lower_recurrent},
-    {"LSTM", lower_recurrent}, {"Erf", lower_erf}, {"Split", lower_split}, {"Tile", lower_tile},
-    {"ReduceProd", lower_reduce_prod}, {"ConvTranspose", lower_conv_transpose}, {"LayerNormalization", lower_layernorm},
-    {"InstanceNormalization", lower_groupnorm}, {"GroupNormalization", lower_groupnorm},
+    {"Relu", lower_unary, 1, 1, 1}, {"Sigmoid", lower_unary, 1, 1, 1},
+    {"Tanh", lower_unary, 1, 1, 1}, {"Exp", lower_unary, 1, 1, 1},
+    {"Log", lower_unary, 1, 1, 1}, {"Sqrt", lower_unary, 1, 1, 1},
+    {"Abs", lower_unary, 1, 1, 1}, {"Neg", lower_unary, 1, 1, 1},
+    {"Reciprocal", lower_unary, 1, 1, 1}, {"Softplus", lower_unary, 1, 1, 1},
+    {"LeakyRelu", lower_alpha, 1, 1, 1}, {"Elu", lower_alpha, 1, 1, 1},
+    {"Selu", lower_selu, 1, 1, 1}, {"HardSigmoid", lower_hard, 1, 1, 1},
+    {"HardSwish", lower_hard, 1, 1, 1}, {"Softsign", lower_softsign, 1, 1, 1},
+    {"PRelu", lower_prelu, 2, 2, 1}, {"Gelu", lower_gelu, 1, 1, 1},
+    {"Clip", lower_clip, 1, 3, 1}, /* min, max: inputs since opset 11 */
+    {"Add", lower_binary, 2, 2, 1}, {"Sub", lower_binary, 2, 2, 1},
+    {"Mul", lower_binary, 2, 2, 1}, {"Div", lower_binary, 2, 2, 1},
+    {"Pow", lower_binary, 2, 2, 1}, {"Sum", lower_variadic, 1, ANY, 1},
+    {"Mean", lower_variadic, 1, ANY, 1}, {"Min", lower_variadic, 1, ANY, 1},
+    {"Max", lower_variadic, 1, ANY, 1}, {"Identity", lower_identity, 1, 1, 1},
+    {"Dropout", lower_dropout, 1, 3, 2}, /* ratio, training_mode since 12; mask */
+    {"Conv", lower_conv, 2, 3, 1}, {"MaxPool", lower_pool, 1, 1, 2}, /* Indices: refused */
+    {"AveragePool", lower_pool, 1, 1, 1}, {"GlobalAveragePool", lower_global_pool, 1, 1, 1},
+    {"GlobalMaxPool", lower_global_pool, 1, 1, 1},
+    {"BatchNormalization", lower_batchnorm, 5, 5, 5}, /* training outputs: refused */
+    {"Gemm", lower_gemm, 2, 3, 1}, {"MatMul", lower_matmul, 2, 2, 1},
+    {"Softmax", lower_softmax, 1, 1, 1}, {"LogSoftmax", lower_softmax, 1, 1, 1},
+    {"Flatten", lower_flatten, 1, 1, 1}, {"Reshape", lower_reshape, 2, 2, 1},
+    {"Squeeze", lower_squeeze, 1, 2, 1}, {"Unsqueeze", lower_squeeze, 1, 2, 1},
+    {"Transpose", lower_transpose, 1, 1, 1}, {"Concat", lower_concat, 1, ANY, 1},
+    {"Slice", lower_slice, 1, 5, 1}, {"Pad", lower_pad, 1, 4, 1},
+    {"Expand", lower_expand, 2, 2, 1}, {"ReduceSum", lower_reduce, 1, 2, 1},
+    {"ReduceMean", lower_reduce, 1, 2, 1}, {"ReduceMax", lower_reduce, 1, 2, 1},
+    {"ReduceMin", lower_reduce, 1, 2, 1}, {"ReduceSumSquare", lower_reduce, 1, 2, 1},
+    {"ReduceL1", lower_reduce, 1, 2, 1}, {"ReduceL2", lower_reduce, 1, 2, 1},
+    {"ReduceLogSum", lower_reduce, 1, 2, 1}, {"ReduceLogSumExp", lower_reduce, 1, 2, 1},
+    {"Shape", lower_shape, 1, 1, 1}, {"Size", lower_size, 1, 1, 1},
+    {"Gather", lower_gather, 2, 2, 1}, {"Cast", lower_cast, 1, 1, 1},
+    {"Range", lower_range, 3, 3, 1}, {"ConstantOfShape", lower_constant_of_shape, 1, 1, 1},
+    {"Constant", lower_constant, 0, 0, 1}, {"Equal", lower_logic, 2, 2, 1},
+    {"Less", lower_logic, 2, 2, 1}, {"LessOrEqual", lower_logic, 2, 2, 1},
+    {"Greater", lower_logic, 2, 2, 1}, {"GreaterOrEqual", lower_logic, 2, 2, 1},
+    {"And", lower_logic, 2, 2, 1}, {"Or", lower_logic, 2, 2, 1},
+    {"Xor", lower_logic, 2, 2, 1}, {"Not", lower_logic, 1, 1, 1},
+    {"Where", lower_where, 3, 3, 1}, {"CastLike", lower_cast, 2, 2, 1},
+    {"ArgMax", lower_arg, 1, 1, 1}, {"ArgMin", lower_arg, 1, 1, 1},
+    {"Floor", lower_const_ew, 1, 1, 1}, {"Ceil", lower_const_ew, 1, 1, 1},
+    {"RNN", lower_recurrent, 3, 6, 2}, {"GRU", lower_recurrent, 3, 6, 2},
+    {"LSTM", lower_recurrent, 3, 8, 3}, {"Erf", lower_erf, 1, 1, 1},
+    {"Split", lower_split, 1, 2, ANY}, {"Tile", lower_tile, 2, 2, 1},
+    {"ReduceProd", lower_reduce_prod, 1, 2, 1}, {"ConvTranspose", lower_conv_transpose, 2, 3, 1},
+    {"LayerNormalization", lower_layernorm, 2, 3, 3},
+    {"InstanceNormalization", lower_groupnorm, 3, 3, 1},
+    {"GroupNormalization", lower_groupnorm, 3, 3, 1},
 };
 
 static const OnnxOp *find_op(const Onnx__NodeProto *n) {
@@ -2612,30 +2639,59 @@ static bool check_supported(Im *im, const Onnx__ModelProto *m) {
   return nun == 0;
 }
 
+/* Whether the node's input and output counts are ones op's lowering
+ * handles (an error at the node otherwise). */
+static bool arity_ok(Im *im, const OnnxOp *op, const Onnx__NodeProto *n) {
+  int lo = op->min_in, hi = op->max_in == ANY ? 64 : op->max_in, ho = op->max_out == ANY ? 8 : op->max_out;
+  if (n->n_input < (size_t)lo || n->n_input > (size_t)hi) {
+    if (lo == hi) sm_error(im->d, im->loc, "has %zu inputs; %s takes %d", n->n_input, op->name, lo);
+    else sm_error(im->d, im->loc, "has %zu inputs; %s takes %d to %d", n->n_input, op->name, lo, hi);
+    return false;
+  }
+  for (int k = 0; k < lo; k++)
+    if (!nonempty(n->input[k])) {
+      sm_error(im->d, im->loc, "input %d is empty; %s needs its first %d input%s", k, op->name, lo,
+               lo > 1 ? "s" : "");
+      return false;
+    }
+  if (n->n_output < 1 || n->n_output > (size_t)ho) {
+    sm_error(im->d, im->loc, "has %zu outputs; %s has %s%d", n->n_output, op->name,
+             ho > 1 ? "1 to " : "", ho);
+    return false;
+  }
+  return true;
+}
+
 static void lower_node(Im *im, size_t idx, const Onnx__NodeProto *n) {
   node_loc(im, idx, n);
   Args a = {0};
-  bool poisoned = false;
-  if (n->n_input > SM_COUNT(a.in) || n->n_output > SM_COUNT(a.out)) {
-    sm_error(im->d, im->loc, "too many inputs or outputs (%zu, %zu)", n->n_input, n->n_output);
-    poisoned = true;
-  }
+  const OnnxOp *op = find_op(n);
+  bool poisoned = !arity_ok(im, op, n);
   for (size_t k = 0; !poisoned && k < n->n_input; k++) {
     a.in[a.nin++] = nonempty(n->input[k]) ? lookup(im, n->input[k]) : NULL;
-    if (a.in[k] && a.in[k]->poison) poisoned = true;
+    if (a.in[k] && a.in[k]->poison) {
+      if (a.in[k]->unmade)
+        sm_error(im->d, im->loc, "input '%s' is %s, which smelt does not compute", a.in[k]->name,
+                 a.in[k]->unmade);
+      poisoned = true;
+    }
   }
   for (size_t k = 0; !poisoned && k < n->n_output; k++)
     a.out[a.nout++] = nonempty(n->output[k]) ? define(im, n->output[k]) : NULL;
   int nvals_before = im->g->nvalues;
   im->failed = false;
   im->fold_params = false;
-  if (!poisoned && !find_op(n)->lower(im, n, &a) && !im->failed) fail(im, "cannot import this node");
+  if (!poisoned && !op->lower(im, n, &a) && !im->failed) fail(im, "cannot import this node");
   for (size_t k = 0; k < n->n_output; k++) {
     if (!nonempty(n->output[k])) continue;
     Ent *e = lookup(im, n->output[k]);
     if (poisoned || im->failed || (!e->v && !e->c)) {
       if (!poisoned && !im->failed && k == 0) fail(im, "produced no result");
+      bool silent = !poisoned && !im->failed;
       *e = (Ent){.name = e->name, .poison = true};
+      if (silent)
+        e->unmade = sm_arena_printf(&im->g->arena, "output %zu of node %zu '%s' (%s)", k, idx,
+                                    n->name ? n->name : "", n->op_type);
       continue;
     }
     if (!e->v || e->v->kind != IR_VAL_NODE) continue;
@@ -2716,6 +2772,10 @@ static SmStatus import_graph(Im *im, const Onnx__ModelProto *m) {
   for (size_t i = 0; i < gp->n_output; i++) {
     Ent *e = lookup(im, gp->output[i]->name);
     im->loc = (SmLoc){sm_arena_printf(&im->g->arena, "%s: output '%s'", im->path, e->name), 0, 0};
+    if (e->poison) {
+      sm_error(im->d, im->loc, "is %s, which smelt does not compute", e->unmade ? e->unmade : "a failed node's result");
+      continue;
+    }
     IrValue *v = val(im, e);
     if (!v) return SM_ERR_INVALID;
     if (v->kind != IR_VAL_NODE || strcmp(v->name, e->name)) {
@@ -2725,6 +2785,7 @@ static SmStatus import_graph(Im *im, const Onnx__ModelProto *m) {
     }
     ir_add_output(im->g, v);
   }
+  if (im->d->nerrors != before) return SM_ERR_INVALID;
   ir_prune(im->g, false);
   drop_unused_params(im->g);
   uniquify(im->g);

@@ -3,7 +3,8 @@
  * suite is fast and runs under ASan+UBSan. The importer must answer every
  * one with an error naming what is wrong: no stack overflow from nested
  * subgraphs or types, no quadratic merging of repeated singular fields, no
- * decoded size far beyond the file's. */
+ * decoded size far beyond the file's, no assertion from a node's output
+ * count. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -255,11 +256,70 @@ static void test_bad_wire(void **state) {
   }
 }
 
+/* ---- 4b: nodes with more inputs or outputs than their op has ---- */
+
+/* x -> op -> (outs...); `use` is the graph output (and, with `consume`, a
+ * Relu reads it first) */
+static Pb one_node(const char *op, const char *const *in, const char *const *out, const char *use,
+                   bool consume) {
+  Pb g = {0};
+  pb_node(&g, op, in, out);
+  if (consume) pb_node(&g, "Relu", (const char *[]){use, NULL}, (const char *[]){"r", NULL});
+  pb_value_info(&g, 11, "x");
+  pb_value_info(&g, 12, consume ? "r" : use);
+  return pb_model(&g);
+}
+
+static void test_extra_outputs(void **state) {
+  (void)state;
+  static const char *const ops[] = {"Relu", "Mean", "Identity", "Sigmoid", "MatMul", "Add"};
+  for (int i = 0; i < 6; i++) {
+    const char *op = ops[i];
+    bool two = !strcmp(op, "MatMul") || !strcmp(op, "Add");
+    const char *const *in = two ? (const char *[]){"x", "x", NULL} : (const char *[]){"x", NULL};
+    char msg[128];
+    snprintf(msg, sizeof msg, "node 0 '' (%s): error: has 2 outputs; %s has 1", op, op);
+    for (int consume = 0; consume < 2; consume++) {
+      Pb m = one_node(op, in, (const char *[]){"y", "z", NULL}, "z", consume);
+      expect_error(&m, "outs.onnx", msg);
+      free(m.p);
+    }
+  }
+  /* an op with optional outputs may declare them */
+  Pb m = one_node("Dropout", (const char *[]){"x", NULL}, (const char *[]){"y", "mask", NULL}, "y", false);
+  char text[4096];
+  assert_int_equal(import(&m, "dropout.onnx", text, sizeof text), SM_OK);
+  free(m.p);
+  m = one_node("Dropout", (const char *[]){"x", NULL}, (const char *[]){"y", "mask", "z", NULL}, "y", false);
+  expect_error(&m, "dropout3.onnx", "has 3 outputs; Dropout has 1 to 2");
+  free(m.p);
+}
+
+static void test_input_counts(void **state) {
+  (void)state;
+  Pb m = one_node("Add", (const char *[]){"x", NULL}, (const char *[]){"y", NULL}, "y", false);
+  expect_error(&m, "add1.onnx", "has 1 inputs; Add takes 2");
+  free(m.p);
+  m = one_node("Relu", (const char *[]){"x", "x", NULL}, (const char *[]){"y", NULL}, "y", false);
+  expect_error(&m, "relu2.onnx", "has 2 inputs; Relu takes 1");
+  free(m.p);
+  m = one_node("Relu", (const char *[]){"", NULL}, (const char *[]){"y", NULL}, "y", false);
+  expect_error(&m, "relu0.onnx", "input 0 is empty; Relu needs its first 1 input");
+  free(m.p);
+  m = one_node("Relu", (const char *[]){"x", NULL}, NULL, "x", false);
+  expect_error(&m, "noout.onnx", "has 0 outputs; Relu has 1");
+  free(m.p);
+  m = one_node("Clip", (const char *[]){"x", "", "", "x", NULL}, (const char *[]){"y", NULL}, "y", false);
+  expect_error(&m, "clip4.onnx", "has 4 inputs; Clip takes 1 to 3");
+  free(m.p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_nested_subgraphs),    cmocka_unit_test(test_nested_export),
       cmocka_unit_test(test_nested_types),        cmocka_unit_test(test_repeated_singular_field),
       cmocka_unit_test(test_decode_blowup),       cmocka_unit_test(test_bad_wire),
+      cmocka_unit_test(test_extra_outputs),       cmocka_unit_test(test_input_counts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
