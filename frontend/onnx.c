@@ -203,29 +203,66 @@ static bool fold_size_ok(Im *im, const IrType *t) {
 }
 
 /* ---- tensors from TensorProto ---- */
+/* A non-negative decimal integer of external_data (offset, length). */
+static bool ext_int(const char *s, int64_t *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (end == s || *end || errno || v < 0 || *s == '-' || *s == '+' || *s == ' ') return false;
+  *out = v;
+  return true;
+}
+
+/* Whether resolved path `file` lies inside resolved directory `dir`. */
+static bool path_inside(const char *file, const char *dir) {
+  size_t n = strlen(dir);
+  if (n == 1 && dir[0] == '/') return file[0] == '/';
+  return !strncmp(file, dir, n) && file[n] == '/';
+}
+
+/* The tensor's bytes from its external data file, which must be a regular
+ * file inside the model's directory once symbolic links are resolved. */
 static bool read_external(Im *im, const Onnx__TensorProto *t, size_t want, uint8_t **out) {
+  const char *nm = t->name ? t->name : "";
   const char *loc = NULL;
   int64_t off = 0, len = -1;
   for (size_t i = 0; i < t->n_external_data; i++) {
     const Onnx__StringStringEntryProto *kv = t->external_data[i];
     if (!kv->key || !kv->value) continue;
     if (!strcmp(kv->key, "location")) loc = kv->value;
-    else if (!strcmp(kv->key, "offset")) off = strtoll(kv->value, NULL, 10);
-    else if (!strcmp(kv->key, "length")) len = strtoll(kv->value, NULL, 10);
+    else if ((!strcmp(kv->key, "offset") && !ext_int(kv->value, &off)) ||
+             (!strcmp(kv->key, "length") && !ext_int(kv->value, &len)))
+      return fail(im, "tensor '%s': external data %s \"%s\" is not a non-negative integer", nm,
+                  kv->key, kv->value);
   }
-  const char *nm = t->name ? t->name : "";
   if (!loc || !*loc) return fail(im, "tensor '%s': external data without a location", nm);
   if (loc[0] == '/' || strstr(loc, ".."))
     return fail(im, "tensor '%s': external data location '%s' must be a relative path inside "
                     "the model's directory", nm, loc);
-  if (off < 0 || (len >= 0 && (size_t)len != want))
-    return fail(im, "tensor '%s': external data offset %lld / length %lld, but the tensor "
-                    "needs %zu bytes", nm, (long long)off, (long long)len, want);
+  if (len >= 0 && (uint64_t)len != want)
+    return fail(im, "tensor '%s': external data length %lld, but the tensor needs %zu bytes", nm,
+                (long long)len, want);
   char *file = sm_arena_printf(&im->g->arena, "%s/%s", im->dir, loc);
+  char *rdir = realpath(im->dir, NULL), *rfile = rdir ? realpath(file, NULL) : NULL;
+  if (!rfile) {
+    int err = errno;
+    free(rdir);
+    return fail(im, "tensor '%s': cannot open external data file %s: %s", nm, file, strerror(err));
+  }
+  if (!path_inside(rfile, rdir)) {
+    fail(im, "tensor '%s': external data location '%s' resolves to %s, outside the model's "
+             "directory %s", nm, loc, rfile, rdir);
+    free(rdir);
+    free(rfile);
+    return false;
+  }
+  free(rdir);
   RtErr re;
-  FILE *f = rt_in_open(file, &re);
-  if (!f) return fail(im, "tensor '%s': external data: %s", nm, re.msg);
+  FILE *f = rt_in_open(rfile, &re); /* regular files only; a FIFO is refused at once */
+  free(rfile);
+  if (!f) return fail(im, "tensor '%s': external data location '%s': %s", nm, loc, re.msg);
   struct stat st;
+  memset(&st, 0, sizeof st);
   if (fstat(fileno(f), &st) != 0 || st.st_size < off || (uint64_t)(st.st_size - off) < want) {
     fclose(f);
     return fail(im, "tensor '%s': external data file %s is too short (%lld bytes; needs %zu "

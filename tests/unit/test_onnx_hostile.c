@@ -4,7 +4,8 @@
  * one with an error naming what is wrong: no stack overflow from nested
  * subgraphs or types, no quadratic merging of repeated singular fields, no
  * decoded size far beyond the file's, no assertion from a node's output
- * count. */
+ * count, and external data only from regular files inside the model's
+ * directory (no symbolic link out of it, no FIFO that blocks). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -314,12 +315,146 @@ static void test_input_counts(void **state) {
   free(m.p);
 }
 
+/* ---- 8: external data stays inside the model's directory ---- */
+static char tmp[] = "/tmp/smelt-hostile-XXXXXX";
+
+static int setup(void **state) {
+  (void)state;
+  if (!mkdtemp(tmp)) return -1;
+  if (sh("mkdir -p %s/model/sub %s/outside && printf 'abcdefghijklmnopqrstuvwx' > %s/outside/secret.bin",
+         tmp, tmp, tmp))
+    return -1;
+  char path[512];
+  snprintf(path, sizeof path, "%s/model/sub/w.bin", tmp);
+  FILE *f = fopen(path, "wb");
+  const float w[6] = {0, 1, 2, 3, 4, 5};
+  if (!f || fwrite(w, sizeof w, 1, f) != 1) return -1;
+  return fclose(f);
+}
+
+static int teardown(void **state) {
+  (void)state;
+  sh("rm -rf %s", tmp);
+  return 0;
+}
+
+/* model/NAME.onnx: y = x + w, w [2, 3] f32 in external file `loc` */
+static void ext_model(const char *name, const char *loc, const char *offset, char *path, size_t n) {
+  Pb t = {0}, kv = {0}, g = {0};
+  pb_int(&t, 1, 2);
+  pb_int(&t, 1, 3);
+  pb_int(&t, 2, 1);
+  pb_str(&t, 8, "w");
+  pb_str(&kv, 1, "location");
+  pb_str(&kv, 2, loc);
+  pb_msg(&t, 13, &kv);
+  if (offset) {
+    pb_str(&kv, 1, "offset");
+    pb_str(&kv, 2, offset);
+    pb_msg(&t, 13, &kv);
+  }
+  pb_int(&t, 14, 1); /* EXTERNAL */
+  pb_node(&g, "Add", (const char *[]){"x", "w", NULL}, (const char *[]){"y", NULL});
+  pb_msg(&g, 5, &t);
+  pb_value_info(&g, 11, "x");
+  pb_value_info(&g, 12, "y");
+  Pb m = pb_model(&g);
+  snprintf(path, n, "%s/model/%s.onnx", tmp, name);
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(m.p, 1, m.n, f), m.n);
+  fclose(f);
+  free(m.p);
+}
+
+static SmStatus load(const char *path, char *text, size_t n) {
+  SmDiag d;
+  sm_diag_init(&d);
+  IrGraph *g = NULL;
+  SmStatus s = fe_load_onnx(path, NULL, &g, &d);
+  snprintf(text, n, "%s", sm_diag_text(&d));
+  if (s == SM_OK) {
+    assert_int_equal(g->nparams, 1);
+    assert_true(((const float *)g->params[0]->data)[5] == 5.0f);
+  } else {
+    assert_null(g);
+  }
+  ir_graph_free(g);
+  sm_diag_free(&d);
+  return s;
+}
+
+static void test_external_symlink_out(void **state) {
+  (void)state;
+  char path[512], text[4096], link[512];
+  /* a symbolic link next to the model, to a file outside its directory */
+  snprintf(link, sizeof link, "%s/model/leak.bin", tmp);
+  assert_int_equal(sh("ln -s ../outside/secret.bin %s", link), 0);
+  ext_model("leak", "leak.bin", NULL, path, sizeof path);
+  assert_int_not_equal(load(path, text, sizeof text), SM_OK);
+  assert_non_null(strstr(text, "tensor 'w': external data location 'leak.bin' resolves to "));
+  assert_non_null(strstr(text, "/outside/secret.bin, outside the model's directory"));
+  /* a link to a directory that leads out */
+  assert_int_equal(sh("ln -s ../outside %s/model/out", tmp), 0);
+  ext_model("leakdir", "out/secret.bin", NULL, path, sizeof path);
+  assert_int_not_equal(load(path, text, sizeof text), SM_OK);
+  assert_non_null(strstr(text, "external data location 'out/secret.bin' resolves to "));
+  /* and inspect --format smelt writes nothing */
+  const char *smelt = getenv("SMELT_BIN");
+  if (smelt) {
+    ext_model("leak", "leak.bin", NULL, path, sizeof path);
+    assert_int_equal(sh("cd %s && %s inspect %s --format smelt -o leak 2>/dev/null", tmp, smelt, path), 2);
+    char st[512];
+    snprintf(st, sizeof st, "%s/leak.safetensors", tmp);
+    assert_int_equal(access(st, F_OK), -1);
+  }
+}
+
+static void test_external_inside(void **state) {
+  (void)state;
+  char path[512], text[4096];
+  ext_model("good", "sub/w.bin", NULL, path, sizeof path);
+  assert_int_equal(load(path, text, sizeof text), SM_OK);
+  /* a link that stays inside the directory is fine */
+  assert_int_equal(sh("ln -sf sub/w.bin %s/model/alias.bin", tmp), 0);
+  ext_model("alias", "alias.bin", NULL, path, sizeof path);
+  assert_int_equal(load(path, text, sizeof text), SM_OK);
+  /* offsets are numbers */
+  ext_model("badoff", "sub/w.bin", "12abc", path, sizeof path);
+  assert_int_not_equal(load(path, text, sizeof text), SM_OK);
+  assert_non_null(strstr(text, "tensor 'w': external data offset \"12abc\" is not a non-negative integer"));
+  ext_model("negoff", "sub/w.bin", "-4", path, sizeof path);
+  assert_int_not_equal(load(path, text, sizeof text), SM_OK);
+  assert_non_null(strstr(text, "external data offset \"-4\""));
+  /* a directory is not a weights file */
+  ext_model("dir", "sub", NULL, path, sizeof path);
+  assert_int_not_equal(load(path, text, sizeof text), SM_OK);
+  assert_non_null(strstr(text, "tensor 'w': external data location 'sub': "));
+  assert_non_null(strstr(text, "not a regular file"));
+}
+
+/* a FIFO as the location is refused at once (it blocked in fopen) */
+static void test_external_fifo(void **state) {
+  (void)state;
+  char path[512], fifo[512], text[4096];
+  snprintf(fifo, sizeof fifo, "%s/model/pipe.bin", tmp);
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  ext_model("fifo", "pipe.bin", NULL, path, sizeof path);
+  alarm(20); /* a hang fails the suite instead of stalling it */
+  assert_int_not_equal(load(path, text, sizeof text), SM_OK);
+  alarm(0);
+  assert_non_null(strstr(text, "tensor 'w': external data location 'pipe.bin': "));
+  assert_non_null(strstr(text, "not a regular file"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_nested_subgraphs),    cmocka_unit_test(test_nested_export),
       cmocka_unit_test(test_nested_types),        cmocka_unit_test(test_repeated_singular_field),
       cmocka_unit_test(test_decode_blowup),       cmocka_unit_test(test_bad_wire),
       cmocka_unit_test(test_extra_outputs),       cmocka_unit_test(test_input_counts),
+      cmocka_unit_test(test_external_symlink_out), cmocka_unit_test(test_external_inside),
+      cmocka_unit_test(test_external_fifo),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, setup, teardown);
 }
