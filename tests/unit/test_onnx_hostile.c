@@ -367,6 +367,8 @@ static void ext_model(const char *name, const char *loc, const char *offset, cha
   free(m.p);
 }
 
+/* Import path; the diagnostics in text[]. An imported w must hold 0..5
+ * (the bytes of sub/w.bin), else the status is SM_ERR_INTERNAL. */
 static SmStatus load(const char *path, char *text, size_t n) {
   SmDiag d;
   sm_diag_init(&d);
@@ -374,8 +376,9 @@ static SmStatus load(const char *path, char *text, size_t n) {
   SmStatus s = fe_load_onnx(path, NULL, &g, &d);
   snprintf(text, n, "%s", sm_diag_text(&d));
   if (s == SM_OK) {
-    assert_int_equal(g->nparams, 1);
-    assert_true(((const float *)g->params[0]->data)[5] == 5.0f);
+    const float *w = g->nparams == 1 ? g->params[0]->data : NULL;
+    for (int i = 0; i < 6; i++)
+      if (!w || w[i] != (float)i) s = SM_ERR_INTERNAL;
   } else {
     assert_null(g);
   }
@@ -391,13 +394,13 @@ static void test_external_symlink_out(void **state) {
   snprintf(link, sizeof link, "%s/model/leak.bin", tmp);
   assert_int_equal(sh("ln -s ../outside/secret.bin %s", link), 0);
   ext_model("leak", "leak.bin", NULL, path, sizeof path);
-  assert_int_not_equal(load(path, text, sizeof text), SM_OK);
+  assert_int_equal(load(path, text, sizeof text), SM_ERR_INVALID); /* not read as weights */
   assert_non_null(strstr(text, "tensor 'w': external data location 'leak.bin' resolves to "));
   assert_non_null(strstr(text, "/outside/secret.bin, outside the model's directory"));
   /* a link to a directory that leads out */
   assert_int_equal(sh("ln -s ../outside %s/model/out", tmp), 0);
   ext_model("leakdir", "out/secret.bin", NULL, path, sizeof path);
-  assert_int_not_equal(load(path, text, sizeof text), SM_OK);
+  assert_int_equal(load(path, text, sizeof text), SM_ERR_INVALID);
   assert_non_null(strstr(text, "external data location 'out/secret.bin' resolves to "));
   /* and inspect --format smelt writes nothing */
   const char *smelt = getenv("SMELT_BIN");
@@ -447,7 +450,9 @@ static void test_external_fifo(void **state) {
   assert_non_null(strstr(text, "not a regular file"));
 }
 
-int main(void) {
+/* an argument runs the tests whose names match it (a cmocka pattern) */
+int main(int argc, char **argv) {
+  if (argc > 1) cmocka_set_test_filter(argv[1]);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_nested_subgraphs),    cmocka_unit_test(test_nested_export),
       cmocka_unit_test(test_nested_types),        cmocka_unit_test(test_repeated_singular_field),
