@@ -2679,10 +2679,12 @@ static bool check_supported(Im *im, const Onnx__ModelProto *m) {
 /* Whether the node's input and output counts are ones op's lowering
  * handles (an error at the node otherwise). */
 static bool arity_ok(Im *im, const OnnxOp *op, const Onnx__NodeProto *n) {
-  int lo = op->min_in, hi = op->max_in == ANY ? 64 : op->max_in, ho = op->max_out == ANY ? 8 : op->max_out;
+  int lo = op->min_in, hi = op->max_in == ANY ? 64 : op->max_in;
+  int ho = op->max_out == ANY ? 8 : op->max_out;
   if (n->n_input < (size_t)lo || n->n_input > (size_t)hi) {
     if (lo == hi) sm_error(im->d, im->loc, "has %zu inputs; %s takes %d", n->n_input, op->name, lo);
-    else sm_error(im->d, im->loc, "has %zu inputs; %s takes %d to %d", n->n_input, op->name, lo, hi);
+    else
+      sm_error(im->d, im->loc, "has %zu inputs; %s takes %d to %d", n->n_input, op->name, lo, hi);
     return false;
   }
   for (int k = 0; k < lo; k++)
@@ -2810,7 +2812,8 @@ static SmStatus import_graph(Im *im, const Onnx__ModelProto *m) {
     Ent *e = lookup(im, gp->output[i]->name);
     im->loc = (SmLoc){sm_arena_printf(&im->g->arena, "%s: output '%s'", im->path, e->name), 0, 0};
     if (e->poison) {
-      sm_error(im->d, im->loc, "is %s, which smelt does not compute", e->unmade ? e->unmade : "a failed node's result");
+      sm_error(im->d, im->loc, "is %s, which smelt does not compute",
+               e->unmade ? e->unmade : "a failed node's result");
       continue;
     }
     IrValue *v = val(im, e);
@@ -2840,7 +2843,8 @@ static SmStatus import_graph(Im *im, const Onnx__ModelProto *m) {
  * unknown fields are skipped, as protobuf-c stores them without looking. */
 #define ONNX_MAX_GRAPH_DEPTH 64 /* subgraphs within subgraphs */
 #define ONNX_MAX_MSG_DEPTH 256  /* messages within messages, of any kind */
-#define ONNX_MAX_DECODE(len) ((uint64_t)(len) * 32 + ((uint64_t)64 << 20)) /* bytes protobuf-c may allocate */
+/* what protobuf-c may allocate for a file of len bytes */
+#define ONNX_MAX_DECODE(len) ((uint64_t)(len) * 32 + ((uint64_t)64 << 20))
 
 #define CORRUPT "not a valid ONNX model: the protobuf is truncated or corrupt: "
 
@@ -2874,8 +2878,12 @@ static size_t wire_elem_size(ProtobufCType t) {
 }
 
 static bool wire_varint_type(ProtobufCType t) {
-  return t != PROTOBUF_C_TYPE_SFIXED32 && t != PROTOBUF_C_TYPE_FIXED32 && t != PROTOBUF_C_TYPE_FLOAT &&
-         t != PROTOBUF_C_TYPE_SFIXED64 && t != PROTOBUF_C_TYPE_FIXED64 && t != PROTOBUF_C_TYPE_DOUBLE;
+  switch (t) {
+  case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_FLOAT:
+  case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_DOUBLE:
+    return false;
+  default: return true;
+  }
 }
 
 static bool wire_fail(SmDiag *d, const char *path, size_t at, const char *fmt, ...)
@@ -2901,17 +2909,20 @@ bool fe_onnx_wire_check(const char *path, const void *buf, size_t len, SmDiag *d
   uint64_t mem = onnx__model_proto__descriptor.sizeof_message, limit = ONNX_MAX_DECODE(len);
   size_t pos = 0;
   for (;;) {
-    while (top > 0 && pos == st[top].end) graphs -= st[top--].desc == &onnx__graph_proto__descriptor;
+    for (; top > 0 && pos == st[top].end; top--)
+      graphs -= st[top].desc == &onnx__graph_proto__descriptor;
     if (pos == st[top].end) break;
     const ProtobufCMessageDescriptor *desc = st[top].desc;
     size_t at = pos, end = st[top].end;
     uint64_t tag, n = 0;
     if (!wire_varint(p, end, &pos, &tag) || tag >> 3 == 0 || tag >> 3 > UINT32_MAX)
       return wire_fail(d, path, at, CORRUPT "bad field tag in %s", desc->name);
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(desc, (unsigned)(tag >> 3));
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field(desc, (unsigned)(tag >> 3));
     switch (tag & 7) {
     case 0:
-      if (!wire_varint(p, end, &pos, &n)) return wire_fail(d, path, at, CORRUPT "truncated varint in %s", desc->name);
+      if (!wire_varint(p, end, &pos, &n))
+        return wire_fail(d, path, at, CORRUPT "truncated varint in %s", desc->name);
       n = 8;
       break;
     case 1: case 5: {
@@ -2926,7 +2937,8 @@ bool fe_onnx_wire_check(const char *path, const void *buf, size_t len, SmDiag *d
         return wire_fail(d, path, at, CORRUPT "a field of %s runs past its end", desc->name);
       break;
     default:
-      return wire_fail(d, path, at, CORRUPT "unsupported wire type %d in %s", (int)(tag & 7), desc->name);
+      return wire_fail(d, path, at, CORRUPT "unsupported wire type %d in %s", (int)(tag & 7),
+                       desc->name);
     }
     /* what protobuf-c will allocate for this field */
     if (!f) {
@@ -2945,7 +2957,8 @@ bool fe_onnx_wire_check(const char *path, const void *buf, size_t len, SmDiag *d
     }
     bool open = f && f->type == PROTOBUF_C_TYPE_MESSAGE && (tag & 7) == 2;
     const ProtobufCMessageDescriptor *sub = open ? f->descriptor : NULL;
-    if (open) mem += sub->sizeof_message + (f->label == PROTOBUF_C_LABEL_REPEATED ? sizeof(void *) : 0);
+    if (open)
+      mem += sub->sizeof_message + (f->label == PROTOBUF_C_LABEL_REPEATED ? sizeof(void *) : 0);
     if (mem > limit)
       return wire_fail(d, path, at, "the protobuf would decode to over %llu MiB, far more than "
                        "its %zu bytes", (unsigned long long)(limit >> 20), len);
@@ -2955,14 +2968,16 @@ bool fe_onnx_wire_check(const char *path, const void *buf, size_t len, SmDiag *d
     }
     /* a nested message: open it */
     size_t idx = (size_t)(f - desc->fields);
-    if (f->label != PROTOBUF_C_LABEL_REPEATED && !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && idx < 64) {
+    bool single = f->label != PROTOBUF_C_LABEL_REPEATED && !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF);
+    if (single && idx < 64) {
       if (st[top].seen >> idx & 1)
         return wire_fail(d, path, at, "not a valid ONNX model: field %s of %s appears twice",
                          f->name, desc->name);
       st[top].seen |= (uint64_t)1 << idx;
     }
     if (top == ONNX_MAX_MSG_DEPTH)
-      return wire_fail(d, path, at, "the model nests messages more than %d deep", ONNX_MAX_MSG_DEPTH);
+      return wire_fail(d, path, at, "the model nests messages more than %d deep",
+                       ONNX_MAX_MSG_DEPTH);
     if (sub == &onnx__graph_proto__descriptor && ++graphs > ONNX_MAX_GRAPH_DEPTH)
       return wire_fail(d, path, at, "the model nests graphs more than %d deep (subgraphs of "
                        "If, Loop, Scan, ...)", ONNX_MAX_GRAPH_DEPTH);
