@@ -2505,6 +2505,11 @@ static bool add_inputs(Im *im, const Onnx__GraphProto *gp) {
     }
     Ent *e = lookup(im, vi->name);
     if (e && e->init) continue; /* IR < 4: initializers are listed as inputs too */
+    if (e) {
+      sm_error(im->d, (SmLoc){im->path, 0, 0}, "graph input '%s' is declared twice", vi->name);
+      ok = false;
+      continue;
+    }
     ok &= add_input(im, vi);
   }
   return ok;
@@ -2762,6 +2767,10 @@ static SmStatus import_graph(Im *im, const Onnx__ModelProto *m) {
     const Onnx__TensorProto *t = gp->initializer[i];
     if (!nonempty(t->name)) {
       sm_error(im->d, floc, "initializer %zu has no name", i);
+      continue;
+    }
+    if (lookup(im, t->name)) {
+      sm_error(im->d, floc, "initializer '%s' is given twice", t->name);
       continue;
     }
     Ent *e = define(im, t->name);

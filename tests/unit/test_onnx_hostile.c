@@ -315,6 +315,36 @@ static void test_input_counts(void **state) {
   free(m.p);
 }
 
+/* names given twice: an input would become two program inputs (x, x_1),
+ * an initializer silently the second of its values */
+static void test_duplicate_names(void **state) {
+  (void)state;
+  Pb g = {0};
+  pb_node(&g, "Relu", (const char *[]){"x", NULL}, (const char *[]){"y", NULL});
+  pb_value_info(&g, 11, "x");
+  pb_value_info(&g, 11, "x");
+  pb_value_info(&g, 12, "y");
+  Pb m = pb_model(&g);
+  expect_error(&m, "dupin.onnx", "graph input 'x' is declared twice");
+  free(m.p);
+  static const float w[6] = {0, 1, 2, 3, 4, 5};
+  pb_node(&g, "Add", (const char *[]){"x", "w", NULL}, (const char *[]){"y", NULL});
+  for (int k = 0; k < 2; k++) {
+    Pb t = {0};
+    pb_int(&t, 1, 2);
+    pb_int(&t, 1, 3);
+    pb_int(&t, 2, 1);
+    pb_str(&t, 8, "w");
+    pb_bytes(&t, 9, w, sizeof w);
+    pb_msg(&g, 5, &t);
+  }
+  pb_value_info(&g, 11, "x");
+  pb_value_info(&g, 12, "y");
+  m = pb_model(&g);
+  expect_error(&m, "dupinit.onnx", "initializer 'w' is given twice");
+  free(m.p);
+}
+
 /* ---- 8: external data stays inside the model's directory ---- */
 static char tmp[] = "/tmp/smelt-hostile-XXXXXX";
 
@@ -458,6 +488,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_nested_types),        cmocka_unit_test(test_repeated_singular_field),
       cmocka_unit_test(test_decode_blowup),       cmocka_unit_test(test_bad_wire),
       cmocka_unit_test(test_extra_outputs),       cmocka_unit_test(test_input_counts),
+      cmocka_unit_test(test_duplicate_names),
       cmocka_unit_test(test_external_symlink_out), cmocka_unit_test(test_external_inside),
       cmocka_unit_test(test_external_fifo),
   };
