@@ -1715,6 +1715,8 @@ static bool lower_split(Im *im, const Onnx__NodeProto *n, Args *a) {
     int64_t tot = 0;
     for (int i = 0; i < cnt; i++) {
       if (sp[i] < 0) return fail(im, "split has a negative size");
+      if (sp[i] > dim - tot) /* also keeps the sum from overflowing */
+        return fail(im, "split sizes sum to more than the axis's %lld", (long long)dim);
       tot += sp[i];
     }
     if (tot != dim) return fail(im, "split sizes sum to %lld, the axis has %lld", (long long)tot, (long long)dim);
