@@ -30,6 +30,7 @@
 #define ONNX_MIN_OPSET 7
 #define ONNX_MAX_OPSET 28
 #define ONNX_MAX_FOLD ((int64_t)1 << 24) /* elements of a tensor computed at import */
+#define ONNX_MAX_STRIDE ((int64_t)1 << 20) /* strides and dilations: window arithmetic fits int64 */
 #define ONNX_MIN_IR 3
 #define ONNX_MAX_IR 14
 
@@ -908,8 +909,12 @@ static bool window(Im *im, const Onnx__NodeProto *n, const IrType *x, const int6
   if ((c = aints(im, n, "dilations", w->dil, 3)) >= 0 && c != nsp) return fail(im, "dilations needs %d values, got %d", nsp, c);
   if ((c = aints(im, n, "pads", w->pads, 6)) >= 0 && c != 2 * nsp) return fail(im, "pads needs %d values, got %d", 2 * nsp, c);
   if (im->failed) return false;
-  for (int j = 0; j < nsp; j++)
-    if (w->s[j] < 1 || w->dil[j] < 1) return fail(im, "strides and dilations must be positive");
+  for (int j = 0; j < nsp; j++) {
+    if (w->s[j] < 1 || w->dil[j] < 1 || w->s[j] > ONNX_MAX_STRIDE || w->dil[j] > ONNX_MAX_STRIDE)
+      return fail(im, "strides and dilations must be between 1 and 2^20");
+    if (w->k[j] < 0 || w->k[j] > IR_MAX_NUMEL) /* (k - 1) * dil then fits in int64 */
+      return fail(im, "kernel size %lld is out of range", (long long)w->k[j]);
+  }
   return auto_pads(im, n, nsp, x->dims + 2, w->k, w->s, w->dil, w->pads);
 }
 
@@ -1930,7 +1935,7 @@ static bool lower_conv_transpose(Im *im, const Onnx__NodeProto *n, Args *a) {
   if (nsp < 1 || nsp > 3) return fail(im, "ConvTranspose with %d spatial dims is not supported (1-D, 2-D and 3-D are)", nsp);
   if (x->type.rank != nsp + 2) return fail(im, "input rank %d does not match weight rank %d", x->type.rank, w->type.rank);
   int64_t g = aint(n, "group", 1), Cin = x->type.dims[1];
-  if (g < 1 || Cin % g || w->type.dims[0] != Cin)
+  if (g < 1 || g > Cin || Cin % g || w->type.dims[0] != Cin)
     return fail(im, "weight %lld input channels for %lld channels and group %lld", (long long)w->type.dims[0],
                 (long long)Cin, (long long)g);
   int64_t Cog = w->type.dims[1], Cout = Cog * g;
@@ -1950,6 +1955,15 @@ static bool lower_conv_transpose(Im *im, const Onnx__NodeProto *n, Args *a) {
   int nos = aints(im, n, "output_shape", oshape, 3);
   if (nos == -2) return false;
   if (nos >= 0 && nos < nsp) return fail(im, "output_shape needs %d values, got %d", nsp, nos);
+  /* bounds under which the output arithmetic below fits in int64 */
+  for (int j = 0; j < nsp; j++) {
+    if (s[j] > ONNX_MAX_STRIDE || dil[j] > ONNX_MAX_STRIDE)
+      return fail(im, "strides and dilations must be at most 2^20");
+    if (opad[j] < 0 || opad[j] > IR_MAX_NUMEL || pads[j] < -IR_MAX_NUMEL || pads[j] > IR_MAX_NUMEL ||
+        pads[nsp + j] < -IR_MAX_NUMEL || pads[nsp + j] > IR_MAX_NUMEL ||
+        (nos >= 0 && (oshape[nos - nsp + j] < 0 || oshape[nos - nsp + j] > IR_MAX_NUMEL)))
+      return fail(im, "pads, output_padding or output_shape out of range");
+  }
   const char *ap = astr(im, n, "auto_pad", "NOTSET");
   bool same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER");
   if (nos >= 0 || same) {

@@ -315,6 +315,76 @@ static void test_input_counts(void **state) {
   free(m.p);
 }
 
+/* AttributeProto INTS name=v[0..n) */
+static void pb_ints_attr(Pb *nd, const char *name, const int64_t *v, int n) {
+  Pb at = {0};
+  pb_str(&at, 1, name);
+  pb_int(&at, 20, 7); /* INTS */
+  for (int i = 0; i < n; i++) pb_int(&at, 8, (uint64_t)v[i]);
+  pb_msg(nd, 5, &at);
+}
+
+/* window attributes near INT64_MAX overflowed the importer's own output
+ * size arithmetic (UBSan: signed integer overflow) */
+static void test_window_overflow(void **state) {
+  (void)state;
+  static const struct {
+    const char *op, *attr, *msg;
+    int64_t v;
+    bool same;
+  } cases[] = {
+      {"Conv", "strides", "strides and dilations must be between 1 and 2^20", INT64_MAX, true},
+      {"Conv", "dilations", "strides and dilations must be between 1 and 2^20", INT64_MAX, true},
+      {"MaxPool", "kernel_shape", "kernel size -9223372036854775807 is out of range", -INT64_MAX, true},
+      {"ConvTranspose", "strides", "strides and dilations must be at most 2^20", INT64_MAX, true},
+      {"ConvTranspose", "output_padding", "output_padding or output_shape out of range", INT64_MAX, false},
+      {"ConvTranspose", "output_shape", "output_padding or output_shape out of range", -INT64_MAX, false},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    bool pool = !strcmp(cases[i].op, "MaxPool");
+    Pb nd = {0}, g = {0}, t = {0}, ap = {0};
+    pb_str(&nd, 1, "x");
+    if (!pool) pb_str(&nd, 1, "w");
+    pb_str(&nd, 2, "y");
+    pb_str(&nd, 4, cases[i].op);
+    int64_t v2[2] = {cases[i].v, cases[i].v}, k[2] = {3, 3};
+    pb_ints_attr(&nd, cases[i].attr, v2, 2);
+    if (pool && strcmp(cases[i].attr, "kernel_shape")) pb_ints_attr(&nd, "kernel_shape", k, 2);
+    if (cases[i].same) {
+      pb_str(&ap, 1, "auto_pad");
+      pb_int(&ap, 20, 3); /* STRING */
+      pb_str(&ap, 4, "SAME_UPPER");
+      pb_msg(&nd, 5, &ap);
+    }
+    pb_msg(&g, 1, &nd);
+    static const float w[9] = {0};
+    for (int d = 0; d < 4; d++) pb_int(&t, 1, d < 2 ? 1 : 3); /* w [1, 1, 3, 3] */
+    pb_int(&t, 2, 1);
+    pb_str(&t, 8, "w");
+    pb_bytes(&t, 9, w, sizeof w);
+    if (!pool) pb_msg(&g, 5, &t);
+    else free(t.p);
+    Pb dim = {0}, shape = {0}, tensor = {0}, type = {0}, vi = {0};
+    for (int d = 0; d < 4; d++) { /* x [1, 1, 8, 8] */
+      pb_int(&dim, 1, d < 2 ? 1 : 8);
+      pb_msg(&shape, 1, &dim);
+    }
+    pb_int(&tensor, 1, 1);
+    pb_msg(&tensor, 2, &shape);
+    pb_msg(&type, 1, &tensor);
+    pb_str(&vi, 1, "x");
+    pb_msg(&vi, 2, &type);
+    pb_msg(&g, 11, &vi);
+    pb_str(&vi, 1, "y");
+    pb_msg(&g, 12, &vi);
+    Pb m = pb_model(&g);
+    char name[64];
+    snprintf(name, sizeof name, "%s-%s.onnx", cases[i].op, cases[i].attr);
+    expect_error(&m, name, cases[i].msg);
+    free(m.p);
+  }
+}
+
 /* names given twice: an input would become two program inputs (x, x_1),
  * an initializer silently the second of its values */
 static void test_duplicate_names(void **state) {
@@ -488,7 +558,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_nested_types),        cmocka_unit_test(test_repeated_singular_field),
       cmocka_unit_test(test_decode_blowup),       cmocka_unit_test(test_bad_wire),
       cmocka_unit_test(test_extra_outputs),       cmocka_unit_test(test_input_counts),
-      cmocka_unit_test(test_duplicate_names),
+      cmocka_unit_test(test_duplicate_names),     cmocka_unit_test(test_window_overflow),
       cmocka_unit_test(test_external_symlink_out), cmocka_unit_test(test_external_inside),
       cmocka_unit_test(test_external_fifo),
   };
