@@ -1505,7 +1505,7 @@ static bool lower_recurrent(Im *im, const Onnx__NodeProto *n, Args *a) {
                 ir_type_str(&W->type, s2, sizeof s2), ir_type_str(&R->type, s2, sizeof s2));
   int64_t H = aint(n, "hidden_size", R->type.dims[2]);
   int64_t T = x->type.dims[layout ? 1 : 0], N = x->type.dims[layout ? 0 : 1], I = x->type.dims[2];
-  if (H < 1 || W->type.dims[0] != D || W->type.dims[1] != G * H || W->type.dims[2] != I ||
+  if (H < 1 || H > IR_MAX_NUMEL || W->type.dims[0] != D || W->type.dims[1] != G * H || W->type.dims[2] != I ||
       R->type.dims[0] != D || R->type.dims[1] != G * H || R->type.dims[2] != H)
     return fail(im, "W %s and R %s do not match hidden_size %lld, %lld direction%s and input size %lld "
                     "(W [D, %d*H, I], R [D, %d*H, H])", ir_type_str(&W->type, s1, sizeof s1),

@@ -385,6 +385,44 @@ static void test_window_overflow(void **state) {
   }
 }
 
+/* ValueInfoProto: a float tensor of the given dims */
+static void pb_value_info_dims(Pb *g, int field, const char *name, const int64_t *dims, int rank) {
+  Pb dim = {0}, shape = {0}, tensor = {0}, type = {0}, vi = {0};
+  for (int d = 0; d < rank; d++) {
+    pb_int(&dim, 1, (uint64_t)dims[d]);
+    pb_msg(&shape, 1, &dim);
+  }
+  pb_int(&tensor, 1, 1);
+  pb_msg(&tensor, 2, &shape);
+  pb_msg(&type, 1, &tensor);
+  pb_str(&vi, 1, name);
+  pb_msg(&vi, 2, &type);
+  pb_msg(g, field, &vi);
+}
+
+/* LSTM hidden_size near 2^62: the gate count times it overflowed */
+static void test_recurrent_hidden_size(void **state) {
+  (void)state;
+  Pb nd = {0}, g = {0}, at = {0};
+  const char *in[] = {"x", "w", "r"};
+  for (int i = 0; i < 3; i++) pb_str(&nd, 1, in[i]);
+  pb_str(&nd, 2, "y");
+  pb_str(&nd, 4, "LSTM");
+  pb_str(&at, 1, "hidden_size");
+  pb_int(&at, 20, 2); /* INT */
+  pb_int(&at, 3, (uint64_t)1 << 62);
+  pb_msg(&nd, 5, &at);
+  pb_msg(&g, 1, &nd);
+  static const int64_t xd[3] = {2, 1, 3}, wd[3] = {1, 8, 3}, rd[3] = {1, 8, 2};
+  pb_value_info_dims(&g, 11, "x", xd, 3);
+  pb_value_info_dims(&g, 11, "w", wd, 3);
+  pb_value_info_dims(&g, 11, "r", rd, 3);
+  pb_value_info_dims(&g, 12, "y", NULL, 0);
+  Pb m = pb_model(&g);
+  expect_error(&m, "lstm.onnx", "do not match hidden_size 4611686018427387904");
+  free(m.p);
+}
+
 /* names given twice: an input would become two program inputs (x, x_1),
  * an initializer silently the second of its values */
 static void test_duplicate_names(void **state) {
@@ -559,6 +597,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_decode_blowup),       cmocka_unit_test(test_bad_wire),
       cmocka_unit_test(test_extra_outputs),       cmocka_unit_test(test_input_counts),
       cmocka_unit_test(test_duplicate_names),     cmocka_unit_test(test_window_overflow),
+      cmocka_unit_test(test_recurrent_hidden_size),
       cmocka_unit_test(test_external_symlink_out), cmocka_unit_test(test_external_inside),
       cmocka_unit_test(test_external_fifo),
   };
