@@ -1543,7 +1543,7 @@ static bool lower_recurrent(Im *im, const Onnx__NodeProto *n, Args *a) {
     for (int64_t i = 0; i < sl->numel; i++)
       if (d2i(sl->d[i]) != T)
         return fail(im, "sequence_lens[%lld] = %lld: sequences shorter than the input's %lld steps "
-                        "are not supported", (long long)i, (long long)sl->d[i], (long long)T);
+                        "are not supported", (long long)i, (long long)d2i(sl->d[i]), (long long)T);
   }
   if (cell == RC_LSTM && has_in(a, 7)) {
     IrTensor *p = ent_const(im, a->in[7]);
@@ -2180,7 +2180,7 @@ static bool lower_gather(Im *im, const Onnx__NodeProto *n, Args *a) {
     for (int64_t j = 0; j < idx->numel; j++) {
       int64_t ix = d2i(idx->d[j]);
       if (ix < 0) ix += dim;
-      if (ix < 0 || ix >= dim) return fail(im, "index %lld is out of range for dim %lld", (long long)idx->d[j], (long long)dim);
+      if (ix < 0 || ix >= dim) return fail(im, "index %lld is out of range for dim %lld", (long long)d2i(idx->d[j]), (long long)dim);
       for (int64_t i = 0; i < inner; i++) c->d[w++] = x->d[(o * dim + ix) * inner + i];
     }
   set_const(a, 0, c, a->in[0]->param);

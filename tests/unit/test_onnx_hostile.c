@@ -423,6 +423,34 @@ static void test_recurrent_hidden_size(void **state) {
   free(m.p);
 }
 
+/* a float index of +-1e30 is named in the message saturated, without a
+ * float to integer conversion out of range (undefined; x86 gave -2^63) */
+static void test_gather_float_index(void **state) {
+  (void)state;
+  static const float bad[2] = {1e30f, -1e30f};
+  static const char *const msg[2] = {"index 9223372036854775807 is out of range for dim 3",
+                                     "index -9223372036854775808 is out of range for dim 3"};
+  for (int k = 0; k < 2; k++) {
+    Pb g = {0}, x = {0}, ix = {0};
+    pb_node(&g, "Gather", (const char *[]){"c", "i", NULL}, (const char *[]){"y", NULL});
+    static const int64_t cv[3] = {1, 2, 3};
+    pb_int(&x, 1, 3);
+    pb_int(&x, 2, 7); /* INT64 */
+    pb_str(&x, 8, "c");
+    pb_bytes(&x, 9, cv, sizeof cv);
+    pb_msg(&g, 5, &x);
+    pb_int(&ix, 1, 1);
+    pb_int(&ix, 2, 1); /* FLOAT */
+    pb_str(&ix, 8, "i");
+    pb_bytes(&ix, 9, &bad[k], sizeof bad[k]);
+    pb_msg(&g, 5, &ix);
+    pb_value_info_dims(&g, 12, "y", NULL, 0);
+    Pb m = pb_model(&g);
+    expect_error(&m, "gather.onnx", msg[k]);
+    free(m.p);
+  }
+}
+
 /* names given twice: an input would become two program inputs (x, x_1),
  * an initializer silently the second of its values */
 static void test_duplicate_names(void **state) {
@@ -597,7 +625,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_decode_blowup),       cmocka_unit_test(test_bad_wire),
       cmocka_unit_test(test_extra_outputs),       cmocka_unit_test(test_input_counts),
       cmocka_unit_test(test_duplicate_names),     cmocka_unit_test(test_window_overflow),
-      cmocka_unit_test(test_recurrent_hidden_size),
+      cmocka_unit_test(test_recurrent_hidden_size), cmocka_unit_test(test_gather_float_index),
       cmocka_unit_test(test_external_symlink_out), cmocka_unit_test(test_external_inside),
       cmocka_unit_test(test_external_fifo),
   };
