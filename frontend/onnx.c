@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "frontend/frontend.h"
 #include "ir/ops/ops.h"
@@ -214,6 +215,12 @@ static bool ext_int(const char *s, int64_t *out) {
   return true;
 }
 
+/* Bytes of physical memory (UINT64_MAX when unknown). */
+static uint64_t phys_mem(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : UINT64_MAX;
+}
+
 /* Whether resolved path `file` lies inside resolved directory `dir`. */
 static bool path_inside(const char *file, const char *dir) {
   size_t n = strlen(dir);
@@ -325,6 +332,13 @@ static IrTensor *decode_tensor(Im *im, const Onnx__TensorProto *t, void **raw) {
   uint8_t *ext = NULL;
   const uint8_t *bytes = NULL;
   if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+    /* the only source not bounded by the model file's size (a sparse file
+     * can claim terabytes): the bytes and their doubles must fit in memory */
+    if ((uint64_t)numel * sizeof(double) + want > phys_mem()) {
+      fail(im, "tensor '%s': %lld elements of external data do not fit in this machine's memory",
+           nm, (long long)numel);
+      return NULL;
+    }
     if (!read_external(im, t, want, &ext)) return NULL;
     bytes = ext;
   } else if (t->has_raw_data) {

@@ -504,10 +504,11 @@ static int teardown(void **state) {
   return 0;
 }
 
-/* model/NAME.onnx: y = x + w, w [2, 3] f32 in external file `loc` */
-static void ext_model(const char *name, const char *loc, const char *offset, char *path, size_t n) {
+/* model/NAME.onnx: y = x + w, w f32 [rows, 3] in external file `loc` */
+static void ext_model_rows(const char *name, const char *loc, const char *offset, int64_t rows,
+                           char *path, size_t n) {
   Pb t = {0}, kv = {0}, g = {0};
-  pb_int(&t, 1, 2);
+  pb_int(&t, 1, (uint64_t)rows);
   pb_int(&t, 1, 3);
   pb_int(&t, 2, 1);
   pb_str(&t, 8, "w");
@@ -531,6 +532,11 @@ static void ext_model(const char *name, const char *loc, const char *offset, cha
   assert_int_equal(fwrite(m.p, 1, m.n, f), m.n);
   fclose(f);
   free(m.p);
+}
+
+/* the same with w [2, 3] */
+static void ext_model(const char *name, const char *loc, const char *offset, char *path, size_t n) {
+  ext_model_rows(name, loc, offset, 2, path, n);
 }
 
 /* Import path; the diagnostics in text[]. An imported w must hold 0..5
@@ -602,6 +608,29 @@ static void test_external_inside(void **state) {
   assert_non_null(strstr(text, "not a regular file"));
 }
 
+/* a sparse file claiming 3 TB: refused before anything is allocated
+ * (sm_xmalloc aborted on the failed allocation) */
+static void test_external_sparse(void **state) {
+  (void)state;
+  char path[512], big[512], text[4096];
+  snprintf(big, sizeof big, "%s/model/huge.bin", tmp);
+  int64_t rows = (int64_t)1 << 38; /* [2^38, 3] f32: 3 TB of data, 6 TB as doubles */
+  FILE *f = fopen(big, "wb");
+  assert_non_null(f);
+  fclose(f);
+  if (truncate(big, rows * 12) != 0) {
+    printf("skipped: the file system has no sparse files\n");
+    unlink(big);
+    return;
+  }
+  ext_model_rows("huge", "huge.bin", NULL, rows, path, sizeof path);
+  SmStatus s = load(path, text, sizeof text);
+  unlink(big);
+  assert_int_not_equal(s, SM_OK);
+  assert_non_null(strstr(text, "tensor 'w': 824633720832 elements of external data do not fit in this "
+                               "machine's memory"));
+}
+
 /* a FIFO as the location is refused at once (it blocked in fopen) */
 static void test_external_fifo(void **state) {
   (void)state;
@@ -627,7 +656,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_duplicate_names),     cmocka_unit_test(test_window_overflow),
       cmocka_unit_test(test_recurrent_hidden_size), cmocka_unit_test(test_gather_float_index),
       cmocka_unit_test(test_external_symlink_out), cmocka_unit_test(test_external_inside),
-      cmocka_unit_test(test_external_fifo),
+      cmocka_unit_test(test_external_fifo),       cmocka_unit_test(test_external_sparse),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
