@@ -1161,6 +1161,7 @@ static bool lower_global_pool(Im *im, const Onnx__NodeProto *n, Args *a) {
     set_out(a, 0, op1(im, "global_avgpool", x));
     return true;
   }
+  if (x->type.rank < 3) return fail(im, "GlobalMaxPool needs an input [N, C, D1, ...], got rank %d", x->type.rank);
   int64_t axes[IR_MAX_RANK];
   for (int i = 2; i < x->type.rank; i++) axes[i - 2] = i;
   IrNode *m = mk(im, "reduce_max", &x, 1);
