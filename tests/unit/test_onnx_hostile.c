@@ -4,8 +4,10 @@
  * one with an error naming what is wrong: no stack overflow from nested
  * subgraphs or types, no quadratic merging of repeated singular fields, no
  * decoded size far beyond the file's, no assertion from a node's output
- * count, and external data only from regular files inside the model's
- * directory (no symbolic link out of it, no FIFO that blocks). */
+ * count, no integer overflow from attributes near 2^63, no name given
+ * twice, and external data only from regular files inside the model's
+ * directory (no symbolic link out of it, no FIFO that blocks, no sparse
+ * file claiming terabytes). `test_onnx_hostile NAME` runs one test. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -315,6 +317,8 @@ static void test_input_counts(void **state) {
   free(m.p);
 }
 
+/* ---- attribute values that overflowed the importer's own arithmetic ---- */
+
 /* AttributeProto INTS name=v[0..n) */
 static void pb_ints_attr(Pb *nd, const char *name, const int64_t *v, int n) {
   Pb at = {0};
@@ -450,6 +454,8 @@ static void test_gather_float_index(void **state) {
     free(m.p);
   }
 }
+
+/* ---- names given twice ---- */
 
 /* names given twice: an input would become two program inputs (x, x_1),
  * an initializer silently the second of its values */
