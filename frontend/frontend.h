@@ -35,6 +35,10 @@ SmStatus fe_load_onnx_mem(const char *name, const void *data, size_t len, const 
                           IrGraph **out, SmDiag *d);
 /* ONNX op_types the importer maps, NULL-terminated. */
 const char *const *fe_onnx_ops(void);
+/* Whether buf may be handed to protobuf-c as an ONNX ModelProto: message
+ * nesting bounded, no singular message field repeated, decoded size
+ * bounded by the file's. Otherwise false with one error at path. */
+bool fe_onnx_wire_check(const char *path, const void *buf, size_t len, SmDiag *d);
 
 /* `smelt inspect MODEL.onnx --format smelt -o PREFIX`: import (composite
  * ops such as lstm kept whole, as a text model writes them) and write the

@@ -14,11 +14,13 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "frontend/frontend.h"
 #include "ir/ops/ops.h"
@@ -29,6 +31,7 @@
 #define ONNX_MIN_OPSET 7
 #define ONNX_MAX_OPSET 28
 #define ONNX_MAX_FOLD ((int64_t)1 << 24) /* elements of a tensor computed at import */
+#define ONNX_MAX_STRIDE ((int64_t)1 << 20) /* strides and dilations: window arithmetic fits int64 */
 #define ONNX_MIN_IR 3
 #define ONNX_MAX_IR 14
 
@@ -66,6 +69,8 @@ typedef struct Ent {
   bool param;          /* c derives from initializers: materialize as a parameter */
   bool poison;         /* its producer failed; consumers stay silent */
   bool bad;            /* the initializer failed to decode (reported once) */
+  const char *unmade;  /* poison without an error: "output K of node ...", which its
+                          producer declares but does not compute (reported at use) */
   const Onnx__TensorProto *init; /* undecoded initializer */
 } Ent;
 
@@ -200,29 +205,72 @@ static bool fold_size_ok(Im *im, const IrType *t) {
 }
 
 /* ---- tensors from TensorProto ---- */
+/* A non-negative decimal integer of external_data (offset, length). */
+static bool ext_int(const char *s, int64_t *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (end == s || *end || errno || v < 0 || *s == '-' || *s == '+' || *s == ' ') return false;
+  *out = v;
+  return true;
+}
+
+/* Bytes of physical memory (UINT64_MAX when unknown). */
+static uint64_t phys_mem(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : UINT64_MAX;
+}
+
+/* Whether resolved path `file` lies inside resolved directory `dir`. */
+static bool path_inside(const char *file, const char *dir) {
+  size_t n = strlen(dir);
+  if (n == 1 && dir[0] == '/') return file[0] == '/';
+  return !strncmp(file, dir, n) && file[n] == '/';
+}
+
+/* The tensor's bytes from its external data file, which must be a regular
+ * file inside the model's directory once symbolic links are resolved. */
 static bool read_external(Im *im, const Onnx__TensorProto *t, size_t want, uint8_t **out) {
+  const char *nm = t->name ? t->name : "";
   const char *loc = NULL;
   int64_t off = 0, len = -1;
   for (size_t i = 0; i < t->n_external_data; i++) {
     const Onnx__StringStringEntryProto *kv = t->external_data[i];
     if (!kv->key || !kv->value) continue;
     if (!strcmp(kv->key, "location")) loc = kv->value;
-    else if (!strcmp(kv->key, "offset")) off = strtoll(kv->value, NULL, 10);
-    else if (!strcmp(kv->key, "length")) len = strtoll(kv->value, NULL, 10);
+    else if ((!strcmp(kv->key, "offset") && !ext_int(kv->value, &off)) ||
+             (!strcmp(kv->key, "length") && !ext_int(kv->value, &len)))
+      return fail(im, "tensor '%s': external data %s \"%s\" is not a non-negative integer", nm,
+                  kv->key, kv->value);
   }
-  const char *nm = t->name ? t->name : "";
   if (!loc || !*loc) return fail(im, "tensor '%s': external data without a location", nm);
   if (loc[0] == '/' || strstr(loc, ".."))
     return fail(im, "tensor '%s': external data location '%s' must be a relative path inside "
                     "the model's directory", nm, loc);
-  if (off < 0 || (len >= 0 && (size_t)len != want))
-    return fail(im, "tensor '%s': external data offset %lld / length %lld, but the tensor "
-                    "needs %zu bytes", nm, (long long)off, (long long)len, want);
+  if (len >= 0 && (uint64_t)len != want)
+    return fail(im, "tensor '%s': external data length %lld, but the tensor needs %zu bytes", nm,
+                (long long)len, want);
   char *file = sm_arena_printf(&im->g->arena, "%s/%s", im->dir, loc);
+  char *rdir = realpath(im->dir, NULL), *rfile = rdir ? realpath(file, NULL) : NULL;
+  if (!rfile) {
+    int err = errno;
+    free(rdir);
+    return fail(im, "tensor '%s': cannot open external data file %s: %s", nm, file, strerror(err));
+  }
+  if (!path_inside(rfile, rdir)) {
+    fail(im, "tensor '%s': external data location '%s' resolves to %s, outside the model's "
+             "directory %s", nm, loc, rfile, rdir);
+    free(rdir);
+    free(rfile);
+    return false;
+  }
+  free(rdir);
   RtErr re;
-  FILE *f = rt_in_open(file, &re);
-  if (!f) return fail(im, "tensor '%s': external data: %s", nm, re.msg);
+  FILE *f = rt_in_open(rfile, &re); /* regular files only; a FIFO is refused at once */
+  free(rfile);
+  if (!f) return fail(im, "tensor '%s': external data location '%s': %s", nm, loc, re.msg);
   struct stat st;
+  memset(&st, 0, sizeof st);
   if (fstat(fileno(f), &st) != 0 || st.st_size < off || (uint64_t)(st.st_size - off) < want) {
     fclose(f);
     return fail(im, "tensor '%s': external data file %s is too short (%lld bytes; needs %zu "
@@ -284,6 +332,13 @@ static IrTensor *decode_tensor(Im *im, const Onnx__TensorProto *t, void **raw) {
   uint8_t *ext = NULL;
   const uint8_t *bytes = NULL;
   if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+    /* the only source not bounded by the model file's size (a sparse file
+     * can claim terabytes): the bytes and their doubles must fit in memory */
+    if ((uint64_t)numel * sizeof(double) + want > phys_mem()) {
+      fail(im, "tensor '%s': %lld elements of external data do not fit in this machine's memory",
+           nm, (long long)numel);
+      return NULL;
+    }
     if (!read_external(im, t, want, &ext)) return NULL;
     bytes = ext;
   } else if (t->has_raw_data) {
@@ -366,7 +421,10 @@ static IrValue *val(Im *im, Ent *e) {
       return p;
     }
   }
-  SM_ASSERT(e->c);
+  if (!e->c) {
+    fail(im, "'%s' has no value", e->name);
+    return NULL;
+  }
   IrTensor *c = e->c;
   int64_t numel = c->numel;
   if (e->param) {
@@ -865,8 +923,12 @@ static bool window(Im *im, const Onnx__NodeProto *n, const IrType *x, const int6
   if ((c = aints(im, n, "dilations", w->dil, 3)) >= 0 && c != nsp) return fail(im, "dilations needs %d values, got %d", nsp, c);
   if ((c = aints(im, n, "pads", w->pads, 6)) >= 0 && c != 2 * nsp) return fail(im, "pads needs %d values, got %d", 2 * nsp, c);
   if (im->failed) return false;
-  for (int j = 0; j < nsp; j++)
-    if (w->s[j] < 1 || w->dil[j] < 1) return fail(im, "strides and dilations must be positive");
+  for (int j = 0; j < nsp; j++) {
+    if (w->s[j] < 1 || w->dil[j] < 1 || w->s[j] > ONNX_MAX_STRIDE || w->dil[j] > ONNX_MAX_STRIDE)
+      return fail(im, "strides and dilations must be between 1 and 2^20");
+    if (w->k[j] < 0 || w->k[j] > IR_MAX_NUMEL) /* (k - 1) * dil then fits in int64 */
+      return fail(im, "kernel size %lld is out of range", (long long)w->k[j]);
+  }
   return auto_pads(im, n, nsp, x->dims + 2, w->k, w->s, w->dil, w->pads);
 }
 
@@ -1099,6 +1161,7 @@ static bool lower_global_pool(Im *im, const Onnx__NodeProto *n, Args *a) {
     set_out(a, 0, op1(im, "global_avgpool", x));
     return true;
   }
+  if (x->type.rank < 3) return fail(im, "GlobalMaxPool needs an input [N, C, D1, ...], got rank %d", x->type.rank);
   int64_t axes[IR_MAX_RANK];
   for (int i = 2; i < x->type.rank; i++) axes[i - 2] = i;
   IrNode *m = mk(im, "reduce_max", &x, 1);
@@ -1457,7 +1520,7 @@ static bool lower_recurrent(Im *im, const Onnx__NodeProto *n, Args *a) {
                 ir_type_str(&W->type, s2, sizeof s2), ir_type_str(&R->type, s2, sizeof s2));
   int64_t H = aint(n, "hidden_size", R->type.dims[2]);
   int64_t T = x->type.dims[layout ? 1 : 0], N = x->type.dims[layout ? 0 : 1], I = x->type.dims[2];
-  if (H < 1 || W->type.dims[0] != D || W->type.dims[1] != G * H || W->type.dims[2] != I ||
+  if (H < 1 || H > IR_MAX_NUMEL || W->type.dims[0] != D || W->type.dims[1] != G * H || W->type.dims[2] != I ||
       R->type.dims[0] != D || R->type.dims[1] != G * H || R->type.dims[2] != H)
     return fail(im, "W %s and R %s do not match hidden_size %lld, %lld direction%s and input size %lld "
                     "(W [D, %d*H, I], R [D, %d*H, H])", ir_type_str(&W->type, s1, sizeof s1),
@@ -1495,7 +1558,7 @@ static bool lower_recurrent(Im *im, const Onnx__NodeProto *n, Args *a) {
     for (int64_t i = 0; i < sl->numel; i++)
       if (d2i(sl->d[i]) != T)
         return fail(im, "sequence_lens[%lld] = %lld: sequences shorter than the input's %lld steps "
-                        "are not supported", (long long)i, (long long)sl->d[i], (long long)T);
+                        "are not supported", (long long)i, (long long)d2i(sl->d[i]), (long long)T);
   }
   if (cell == RC_LSTM && has_in(a, 7)) {
     IrTensor *p = ent_const(im, a->in[7]);
@@ -1672,6 +1735,8 @@ static bool lower_split(Im *im, const Onnx__NodeProto *n, Args *a) {
     int64_t tot = 0;
     for (int i = 0; i < cnt; i++) {
       if (sp[i] < 0) return fail(im, "split has a negative size");
+      if (sp[i] > dim - tot) /* also keeps the sum from overflowing */
+        return fail(im, "split sizes sum to more than the axis's %lld", (long long)dim);
       tot += sp[i];
     }
     if (tot != dim) return fail(im, "split sizes sum to %lld, the axis has %lld", (long long)tot, (long long)dim);
@@ -1885,7 +1950,7 @@ static bool lower_conv_transpose(Im *im, const Onnx__NodeProto *n, Args *a) {
   if (nsp < 1 || nsp > 3) return fail(im, "ConvTranspose with %d spatial dims is not supported (1-D, 2-D and 3-D are)", nsp);
   if (x->type.rank != nsp + 2) return fail(im, "input rank %d does not match weight rank %d", x->type.rank, w->type.rank);
   int64_t g = aint(n, "group", 1), Cin = x->type.dims[1];
-  if (g < 1 || Cin % g || w->type.dims[0] != Cin)
+  if (g < 1 || g > Cin || Cin % g || w->type.dims[0] != Cin)
     return fail(im, "weight %lld input channels for %lld channels and group %lld", (long long)w->type.dims[0],
                 (long long)Cin, (long long)g);
   int64_t Cog = w->type.dims[1], Cout = Cog * g;
@@ -1905,6 +1970,15 @@ static bool lower_conv_transpose(Im *im, const Onnx__NodeProto *n, Args *a) {
   int nos = aints(im, n, "output_shape", oshape, 3);
   if (nos == -2) return false;
   if (nos >= 0 && nos < nsp) return fail(im, "output_shape needs %d values, got %d", nsp, nos);
+  /* bounds under which the output arithmetic below fits in int64 */
+  for (int j = 0; j < nsp; j++) {
+    if (s[j] > ONNX_MAX_STRIDE || dil[j] > ONNX_MAX_STRIDE)
+      return fail(im, "strides and dilations must be at most 2^20");
+    if (opad[j] < 0 || opad[j] > IR_MAX_NUMEL || pads[j] < -IR_MAX_NUMEL || pads[j] > IR_MAX_NUMEL ||
+        pads[nsp + j] < -IR_MAX_NUMEL || pads[nsp + j] > IR_MAX_NUMEL ||
+        (nos >= 0 && (oshape[nos - nsp + j] < 0 || oshape[nos - nsp + j] > IR_MAX_NUMEL)))
+      return fail(im, "pads, output_padding or output_shape out of range");
+  }
   const char *ap = astr(im, n, "auto_pad", "NOTSET");
   bool same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER");
   if (nos >= 0 || same) {
@@ -2121,7 +2195,7 @@ static bool lower_gather(Im *im, const Onnx__NodeProto *n, Args *a) {
     for (int64_t j = 0; j < idx->numel; j++) {
       int64_t ix = d2i(idx->d[j]);
       if (ix < 0) ix += dim;
-      if (ix < 0 || ix >= dim) return fail(im, "index %lld is out of range for dim %lld", (long long)idx->d[j], (long long)dim);
+      if (ix < 0 || ix >= dim) return fail(im, "index %lld is out of range for dim %lld", (long long)d2i(idx->d[j]), (long long)dim);
       for (int64_t i = 0; i < inner; i++) c->d[w++] = x->d[(o * dim + ix) * inner + i];
     }
   set_const(a, 0, c, a->in[0]->param);
@@ -2277,44 +2351,66 @@ static bool lower_const_ew(Im *im, const Onnx__NodeProto *n, Args *a) {
 }
 
 /* ---- the op table ---- */
+/* Each op with the inputs and outputs its lowering handles (over every
+ * opset it reads): inputs min_in..max_in, the first min_in named; at most
+ * max_out outputs; ANY: as many as a node may have (Args). */
+#define ANY (-1)
 typedef struct OnnxOp {
   const char *name;
   LowerFn lower;
+  int min_in, max_in, max_out;
 } OnnxOp;
 
 static const OnnxOp onnx_ops[] = {
-    {"Relu", lower_unary}, {"Sigmoid", lower_unary}, {"Tanh", lower_unary},
-    {"Exp", lower_unary}, {"Log", lower_unary}, {"Sqrt", lower_unary},
-    {"Abs", lower_unary}, {"Neg", lower_unary}, {"Reciprocal", lower_unary},
-    {"Softplus", lower_unary}, {"LeakyRelu", lower_alpha}, {"Elu", lower_alpha},
-    {"Selu", lower_selu}, {"HardSigmoid", lower_hard}, {"HardSwish", lower_hard},
-    {"Softsign", lower_softsign}, {"PRelu", lower_prelu}, {"Gelu", lower_gelu},
-    {"Clip", lower_clip}, {"Add", lower_binary}, {"Sub", lower_binary},
-    {"Mul", lower_binary}, {"Div", lower_binary}, {"Pow", lower_binary},
-    {"Sum", lower_variadic}, {"Mean", lower_variadic}, {"Min", lower_variadic},
-    {"Max", lower_variadic}, {"Identity", lower_identity}, {"Dropout", lower_dropout},
-    {"Conv", lower_conv}, {"MaxPool", lower_pool}, {"AveragePool", lower_pool},
-    {"GlobalAveragePool", lower_global_pool}, {"GlobalMaxPool", lower_global_pool},
-    {"BatchNormalization", lower_batchnorm}, {"Gemm", lower_gemm}, {"MatMul", lower_matmul},
-    {"Softmax", lower_softmax}, {"LogSoftmax", lower_softmax}, {"Flatten", lower_flatten},
-    {"Reshape", lower_reshape}, {"Squeeze", lower_squeeze}, {"Unsqueeze", lower_squeeze},
-    {"Transpose", lower_transpose}, {"Concat", lower_concat}, {"Slice", lower_slice},
-    {"Pad", lower_pad}, {"Expand", lower_expand}, {"ReduceSum", lower_reduce},
-    {"ReduceMean", lower_reduce}, {"ReduceMax", lower_reduce}, {"ReduceMin", lower_reduce},
-    {"ReduceSumSquare", lower_reduce}, {"ReduceL1", lower_reduce}, {"ReduceL2", lower_reduce},
-    {"ReduceLogSum", lower_reduce}, {"ReduceLogSumExp", lower_reduce},
-    {"Shape", lower_shape}, {"Size", lower_size}, {"Gather", lower_gather},
-    {"Cast", lower_cast}, {"Range", lower_range}, {"ConstantOfShape", lower_constant_of_shape},
-    {"Constant", lower_constant}, {"Equal", lower_logic}, {"Less", lower_logic},
-    {"LessOrEqual", lower_logic}, {"Greater", lower_logic},
-    {"GreaterOrEqual", lower_logic}, {"And", lower_logic}, {"Or", lower_logic},
-    {"Xor", lower_logic}, {"Not", lower_logic}, {"Where", lower_where},
-    {"CastLike", lower_cast}, {"ArgMax", lower_arg}, {"ArgMin", lower_arg},
-    {"Floor", lower_const_ew},
-    {"Ceil", lower_const_ew}, {"RNN", lower_recurrent}, {"GRU", lower_recurrent},
-    {"LSTM", lower_recurrent}, {"Erf", lower_erf}, {"Split", lower_split}, {"Tile", lower_tile},
-    {"ReduceProd", lower_reduce_prod}, {"ConvTranspose", lower_conv_transpose}, {"LayerNormalization", lower_layernorm},
-    {"InstanceNormalization", lower_groupnorm}, {"GroupNormalization", lower_groupnorm},
+    {"Relu", lower_unary, 1, 1, 1}, {"Sigmoid", lower_unary, 1, 1, 1},
+    {"Tanh", lower_unary, 1, 1, 1}, {"Exp", lower_unary, 1, 1, 1},
+    {"Log", lower_unary, 1, 1, 1}, {"Sqrt", lower_unary, 1, 1, 1},
+    {"Abs", lower_unary, 1, 1, 1}, {"Neg", lower_unary, 1, 1, 1},
+    {"Reciprocal", lower_unary, 1, 1, 1}, {"Softplus", lower_unary, 1, 1, 1},
+    {"LeakyRelu", lower_alpha, 1, 1, 1}, {"Elu", lower_alpha, 1, 1, 1},
+    {"Selu", lower_selu, 1, 1, 1}, {"HardSigmoid", lower_hard, 1, 1, 1},
+    {"HardSwish", lower_hard, 1, 1, 1}, {"Softsign", lower_softsign, 1, 1, 1},
+    {"PRelu", lower_prelu, 2, 2, 1}, {"Gelu", lower_gelu, 1, 1, 1},
+    {"Clip", lower_clip, 1, 3, 1}, /* min, max: inputs since opset 11 */
+    {"Add", lower_binary, 2, 2, 1}, {"Sub", lower_binary, 2, 2, 1},
+    {"Mul", lower_binary, 2, 2, 1}, {"Div", lower_binary, 2, 2, 1},
+    {"Pow", lower_binary, 2, 2, 1}, {"Sum", lower_variadic, 1, ANY, 1},
+    {"Mean", lower_variadic, 1, ANY, 1}, {"Min", lower_variadic, 1, ANY, 1},
+    {"Max", lower_variadic, 1, ANY, 1}, {"Identity", lower_identity, 1, 1, 1},
+    {"Dropout", lower_dropout, 1, 3, 2}, /* ratio, training_mode since 12; mask */
+    {"Conv", lower_conv, 2, 3, 1}, {"MaxPool", lower_pool, 1, 1, 2}, /* Indices: refused */
+    {"AveragePool", lower_pool, 1, 1, 1}, {"GlobalAveragePool", lower_global_pool, 1, 1, 1},
+    {"GlobalMaxPool", lower_global_pool, 1, 1, 1},
+    {"BatchNormalization", lower_batchnorm, 5, 5, 5}, /* training outputs: refused */
+    {"Gemm", lower_gemm, 2, 3, 1}, {"MatMul", lower_matmul, 2, 2, 1},
+    {"Softmax", lower_softmax, 1, 1, 1}, {"LogSoftmax", lower_softmax, 1, 1, 1},
+    {"Flatten", lower_flatten, 1, 1, 1}, {"Reshape", lower_reshape, 2, 2, 1},
+    {"Squeeze", lower_squeeze, 1, 2, 1}, {"Unsqueeze", lower_squeeze, 1, 2, 1},
+    {"Transpose", lower_transpose, 1, 1, 1}, {"Concat", lower_concat, 1, ANY, 1},
+    {"Slice", lower_slice, 1, 5, 1}, {"Pad", lower_pad, 1, 4, 1},
+    {"Expand", lower_expand, 2, 2, 1}, {"ReduceSum", lower_reduce, 1, 2, 1},
+    {"ReduceMean", lower_reduce, 1, 2, 1}, {"ReduceMax", lower_reduce, 1, 2, 1},
+    {"ReduceMin", lower_reduce, 1, 2, 1}, {"ReduceSumSquare", lower_reduce, 1, 2, 1},
+    {"ReduceL1", lower_reduce, 1, 2, 1}, {"ReduceL2", lower_reduce, 1, 2, 1},
+    {"ReduceLogSum", lower_reduce, 1, 2, 1}, {"ReduceLogSumExp", lower_reduce, 1, 2, 1},
+    {"Shape", lower_shape, 1, 1, 1}, {"Size", lower_size, 1, 1, 1},
+    {"Gather", lower_gather, 2, 2, 1}, {"Cast", lower_cast, 1, 1, 1},
+    {"Range", lower_range, 3, 3, 1}, {"ConstantOfShape", lower_constant_of_shape, 1, 1, 1},
+    {"Constant", lower_constant, 0, 0, 1}, {"Equal", lower_logic, 2, 2, 1},
+    {"Less", lower_logic, 2, 2, 1}, {"LessOrEqual", lower_logic, 2, 2, 1},
+    {"Greater", lower_logic, 2, 2, 1}, {"GreaterOrEqual", lower_logic, 2, 2, 1},
+    {"And", lower_logic, 2, 2, 1}, {"Or", lower_logic, 2, 2, 1},
+    {"Xor", lower_logic, 2, 2, 1}, {"Not", lower_logic, 1, 1, 1},
+    {"Where", lower_where, 3, 3, 1}, {"CastLike", lower_cast, 2, 2, 1},
+    {"ArgMax", lower_arg, 1, 1, 1}, {"ArgMin", lower_arg, 1, 1, 1},
+    {"Floor", lower_const_ew, 1, 1, 1}, {"Ceil", lower_const_ew, 1, 1, 1},
+    {"RNN", lower_recurrent, 3, 6, 2}, {"GRU", lower_recurrent, 3, 6, 2},
+    {"LSTM", lower_recurrent, 3, 8, 3}, {"Erf", lower_erf, 1, 1, 1},
+    {"Split", lower_split, 1, 2, ANY}, {"Tile", lower_tile, 2, 2, 1},
+    {"ReduceProd", lower_reduce_prod, 1, 2, 1}, {"ConvTranspose", lower_conv_transpose, 2, 3, 1},
+    {"LayerNormalization", lower_layernorm, 2, 3, 3},
+    {"InstanceNormalization", lower_groupnorm, 3, 3, 1},
+    {"GroupNormalization", lower_groupnorm, 3, 3, 1},
 };
 
 static const OnnxOp *find_op(const Onnx__NodeProto *n) {
@@ -2440,6 +2536,11 @@ static bool add_inputs(Im *im, const Onnx__GraphProto *gp) {
     }
     Ent *e = lookup(im, vi->name);
     if (e && e->init) continue; /* IR < 4: initializers are listed as inputs too */
+    if (e) {
+      sm_error(im->d, (SmLoc){im->path, 0, 0}, "graph input '%s' is declared twice", vi->name);
+      ok = false;
+      continue;
+    }
     ok &= add_input(im, vi);
   }
   return ok;
@@ -2611,30 +2712,61 @@ static bool check_supported(Im *im, const Onnx__ModelProto *m) {
   return nun == 0;
 }
 
+/* Whether the node's input and output counts are ones op's lowering
+ * handles (an error at the node otherwise). */
+static bool arity_ok(Im *im, const OnnxOp *op, const Onnx__NodeProto *n) {
+  int lo = op->min_in, hi = op->max_in == ANY ? 64 : op->max_in;
+  int ho = op->max_out == ANY ? 8 : op->max_out;
+  if (n->n_input < (size_t)lo || n->n_input > (size_t)hi) {
+    if (lo == hi) sm_error(im->d, im->loc, "has %zu inputs; %s takes %d", n->n_input, op->name, lo);
+    else
+      sm_error(im->d, im->loc, "has %zu inputs; %s takes %d to %d", n->n_input, op->name, lo, hi);
+    return false;
+  }
+  for (int k = 0; k < lo; k++)
+    if (!nonempty(n->input[k])) {
+      sm_error(im->d, im->loc, "input %d is empty; %s needs its first %d input%s", k, op->name, lo,
+               lo > 1 ? "s" : "");
+      return false;
+    }
+  if (n->n_output < 1 || n->n_output > (size_t)ho) {
+    sm_error(im->d, im->loc, "has %zu outputs; %s has %s%d", n->n_output, op->name,
+             ho > 1 ? "1 to " : "", ho);
+    return false;
+  }
+  return true;
+}
+
 static void lower_node(Im *im, size_t idx, const Onnx__NodeProto *n) {
   node_loc(im, idx, n);
   Args a = {0};
-  bool poisoned = false;
-  if (n->n_input > SM_COUNT(a.in) || n->n_output > SM_COUNT(a.out)) {
-    sm_error(im->d, im->loc, "too many inputs or outputs (%zu, %zu)", n->n_input, n->n_output);
-    poisoned = true;
-  }
+  const OnnxOp *op = find_op(n);
+  bool poisoned = !arity_ok(im, op, n);
   for (size_t k = 0; !poisoned && k < n->n_input; k++) {
     a.in[a.nin++] = nonempty(n->input[k]) ? lookup(im, n->input[k]) : NULL;
-    if (a.in[k] && a.in[k]->poison) poisoned = true;
+    if (a.in[k] && a.in[k]->poison) {
+      if (a.in[k]->unmade)
+        sm_error(im->d, im->loc, "input '%s' is %s, which smelt does not compute", a.in[k]->name,
+                 a.in[k]->unmade);
+      poisoned = true;
+    }
   }
   for (size_t k = 0; !poisoned && k < n->n_output; k++)
     a.out[a.nout++] = nonempty(n->output[k]) ? define(im, n->output[k]) : NULL;
   int nvals_before = im->g->nvalues;
   im->failed = false;
   im->fold_params = false;
-  if (!poisoned && !find_op(n)->lower(im, n, &a) && !im->failed) fail(im, "cannot import this node");
+  if (!poisoned && !op->lower(im, n, &a) && !im->failed) fail(im, "cannot import this node");
   for (size_t k = 0; k < n->n_output; k++) {
     if (!nonempty(n->output[k])) continue;
     Ent *e = lookup(im, n->output[k]);
     if (poisoned || im->failed || (!e->v && !e->c)) {
       if (!poisoned && !im->failed && k == 0) fail(im, "produced no result");
+      bool silent = !poisoned && !im->failed;
       *e = (Ent){.name = e->name, .poison = true};
+      if (silent)
+        e->unmade = sm_arena_printf(&im->g->arena, "output %zu of node %zu '%s' (%s)", k, idx,
+                                    n->name ? n->name : "", n->op_type);
       continue;
     }
     if (!e->v || e->v->kind != IR_VAL_NODE) continue;
@@ -2666,6 +2798,10 @@ static SmStatus import_graph(Im *im, const Onnx__ModelProto *m) {
     const Onnx__TensorProto *t = gp->initializer[i];
     if (!nonempty(t->name)) {
       sm_error(im->d, floc, "initializer %zu has no name", i);
+      continue;
+    }
+    if (lookup(im, t->name)) {
+      sm_error(im->d, floc, "initializer '%s' is given twice", t->name);
       continue;
     }
     Ent *e = define(im, t->name);
@@ -2715,6 +2851,11 @@ static SmStatus import_graph(Im *im, const Onnx__ModelProto *m) {
   for (size_t i = 0; i < gp->n_output; i++) {
     Ent *e = lookup(im, gp->output[i]->name);
     im->loc = (SmLoc){sm_arena_printf(&im->g->arena, "%s: output '%s'", im->path, e->name), 0, 0};
+    if (e->poison) {
+      sm_error(im->d, im->loc, "is %s, which smelt does not compute",
+               e->unmade ? e->unmade : "a failed node's result");
+      continue;
+    }
     IrValue *v = val(im, e);
     if (!v) return SM_ERR_INVALID;
     if (v->kind != IR_VAL_NODE || strcmp(v->name, e->name)) {
@@ -2724,10 +2865,165 @@ static SmStatus import_graph(Im *im, const Onnx__ModelProto *m) {
     }
     ir_add_output(im->g, v);
   }
+  if (im->d->nerrors != before) return SM_ERR_INVALID;
   ir_prune(im->g, false);
   drop_unused_params(im->g);
   uniquify(im->g);
   return im->d->nerrors != before ? SM_ERR_INVALID : SM_OK;
+}
+
+/* ---- the wire format, checked before protobuf-c decodes it ----
+ * protobuf-c's unpacker recurses once per nested message (subgraphs of
+ * If/Loop attributes, sequence/map types nest without end: a small file
+ * overflows the stack), merges each repeat of a singular message field into
+ * a copy of the ones before (quadratic), and allocates a whole struct for a
+ * two-byte empty message. One linear pass over the bytes, its stack of
+ * open messages bounded, checks all three first. It follows only the
+ * message fields protobuf-c itself would decode (its descriptors say which);
+ * unknown fields are skipped, as protobuf-c stores them without looking. */
+#define ONNX_MAX_GRAPH_DEPTH 64 /* subgraphs within subgraphs */
+#define ONNX_MAX_MSG_DEPTH 256  /* messages within messages, of any kind */
+/* what protobuf-c may allocate for a file of len bytes */
+#define ONNX_MAX_DECODE(len) ((uint64_t)(len) * 32 + ((uint64_t)64 << 20))
+
+#define CORRUPT "not a valid ONNX model: the protobuf is truncated or corrupt: "
+
+typedef struct WireMsg {
+  const ProtobufCMessageDescriptor *desc;
+  size_t end;    /* offset just past the message */
+  uint64_t seen; /* singular message fields met so far, by field index */
+} WireMsg;
+
+static bool wire_varint(const uint8_t *p, size_t end, size_t *pos, uint64_t *v) {
+  *v = 0;
+  for (int shift = 0; shift < 70 && *pos < end; shift += 7) {
+    uint8_t b = p[(*pos)++];
+    if (shift < 64) *v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
+
+/* Bytes a repeated field's element takes in protobuf-c's arrays. */
+static size_t wire_elem_size(ProtobufCType t) {
+  switch (t) {
+  case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
+  case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_DOUBLE:
+    return 8;
+  case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
+  case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
+  case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
+  default: return 4;
+  }
+}
+
+static bool wire_varint_type(ProtobufCType t) {
+  switch (t) {
+  case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_FLOAT:
+  case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_DOUBLE:
+    return false;
+  default: return true;
+  }
+}
+
+static bool wire_fail(SmDiag *d, const char *path, size_t at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static bool wire_fail(SmDiag *d, const char *path, size_t at, const char *fmt, ...) {
+  char msg[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  sm_error(d, (SmLoc){path, 0, 0}, "%s (at byte %zu)", msg, at);
+  return false;
+}
+
+/* Whether protobuf-c may decode buf as a ModelProto: nesting within the
+ * limits, no singular message field twice in one message, and no more
+ * memory than ONNX_MAX_DECODE. Otherwise one error at path. */
+bool fe_onnx_wire_check(const char *path, const void *buf, size_t len, SmDiag *d) {
+  const uint8_t *p = buf;
+  WireMsg st[ONNX_MAX_MSG_DEPTH + 1];
+  int top = 0, graphs = 0;
+  st[0] = (WireMsg){&onnx__model_proto__descriptor, len, 0};
+  uint64_t mem = onnx__model_proto__descriptor.sizeof_message, limit = ONNX_MAX_DECODE(len);
+  size_t pos = 0;
+  for (;;) {
+    for (; top > 0 && pos == st[top].end; top--)
+      graphs -= st[top].desc == &onnx__graph_proto__descriptor;
+    if (pos == st[top].end) break;
+    const ProtobufCMessageDescriptor *desc = st[top].desc;
+    size_t at = pos, end = st[top].end;
+    uint64_t tag, n = 0;
+    if (!wire_varint(p, end, &pos, &tag) || tag >> 3 == 0 || tag >> 3 > UINT32_MAX)
+      return wire_fail(d, path, at, CORRUPT "bad field tag in %s", desc->name);
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field(desc, (unsigned)(tag >> 3));
+    switch (tag & 7) {
+    case 0:
+      if (!wire_varint(p, end, &pos, &n))
+        return wire_fail(d, path, at, CORRUPT "truncated varint in %s", desc->name);
+      n = 8;
+      break;
+    case 1: case 5: {
+      size_t w = (tag & 7) == 1 ? 8 : 4;
+      if (end - pos < w) return wire_fail(d, path, at, CORRUPT "truncated field in %s", desc->name);
+      pos += w;
+      n = w;
+      break;
+    }
+    case 2:
+      if (!wire_varint(p, end, &pos, &n) || n > end - pos)
+        return wire_fail(d, path, at, CORRUPT "a field of %s runs past its end", desc->name);
+      break;
+    default:
+      return wire_fail(d, path, at, CORRUPT "unsupported wire type %d in %s", (int)(tag & 7),
+                       desc->name);
+    }
+    /* what protobuf-c will allocate for this field */
+    if (!f) {
+      mem += sizeof(ProtobufCMessageUnknownField) + ((tag & 7) == 2 ? n : 8);
+    } else if ((tag & 7) != 2) {
+      if (f->label == PROTOBUF_C_LABEL_REPEATED) mem += wire_elem_size(f->type);
+    } else if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_BYTES) {
+      mem += n + 1 + (f->label == PROTOBUF_C_LABEL_REPEATED ? wire_elem_size(f->type) : 0);
+    } else if (f->type != PROTOBUF_C_TYPE_MESSAGE) { /* packed repeated */
+      uint64_t cnt = n;
+      if (wire_varint_type(f->type)) {
+        cnt = 0;
+        for (size_t i = 0; i < n; i++) cnt += !(p[pos + i] & 0x80);
+      }
+      mem += cnt * wire_elem_size(f->type);
+    }
+    bool open = f && f->type == PROTOBUF_C_TYPE_MESSAGE && (tag & 7) == 2;
+    const ProtobufCMessageDescriptor *sub = open ? f->descriptor : NULL;
+    if (open)
+      mem += sub->sizeof_message + (f->label == PROTOBUF_C_LABEL_REPEATED ? sizeof(void *) : 0);
+    if (mem > limit)
+      return wire_fail(d, path, at, "the protobuf would decode to over %llu MiB, far more than "
+                       "its %zu bytes", (unsigned long long)(limit >> 20), len);
+    if (!open) {
+      if ((tag & 7) == 2) pos += n;
+      continue;
+    }
+    /* a nested message: open it */
+    size_t idx = (size_t)(f - desc->fields);
+    bool single = f->label != PROTOBUF_C_LABEL_REPEATED && !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF);
+    if (single && idx < 64) {
+      if (st[top].seen >> idx & 1)
+        return wire_fail(d, path, at, "not a valid ONNX model: field %s of %s appears twice",
+                         f->name, desc->name);
+      st[top].seen |= (uint64_t)1 << idx;
+    }
+    if (top == ONNX_MAX_MSG_DEPTH)
+      return wire_fail(d, path, at, "the model nests messages more than %d deep",
+                       ONNX_MAX_MSG_DEPTH);
+    if (sub == &onnx__graph_proto__descriptor && ++graphs > ONNX_MAX_GRAPH_DEPTH)
+      return wire_fail(d, path, at, "the model nests graphs more than %d deep (subgraphs of "
+                       "If, Loop, Scan, ...)", ONNX_MAX_GRAPH_DEPTH);
+    st[++top] = (WireMsg){sub, pos + n, 0};
+  }
+  return true;
 }
 
 bool fe_is_onnx(const char *path) {
@@ -2766,6 +3062,7 @@ static SmStatus load_onnx_bytes(const char *path, const void *buf, size_t len, c
   *out = NULL;
   SmLoc floc = {path, 0, 0};
   SmStatus s;
+  if (!fe_onnx_wire_check(path, buf, len, d)) return SM_ERR_PARSE;
   Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, (const uint8_t *)buf);
   if (!m) {
     sm_error(d, floc, "not a valid ONNX model: the protobuf is truncated or corrupt");

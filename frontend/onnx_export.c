@@ -81,7 +81,12 @@ static SmStatus read_model(const char *path, Onnx__ModelProto **out, SmDiag *d) 
   size_t len;
   SmStatus s = sm_read_file(path, &buf, &len, d);
   if (s) return s;
-  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, (const uint8_t *)buf);
+  Onnx__ModelProto *m = NULL;
+  if (!fe_onnx_wire_check(path, buf, len, d)) {
+    free(buf);
+    return SM_ERR_PARSE;
+  }
+  m = onnx__model_proto__unpack(NULL, len, (const uint8_t *)buf);
   free(buf);
   if (!m || !m->graph) {
     sm_error(d, floc, "not a valid ONNX model: the protobuf is truncated or corrupt%s",
