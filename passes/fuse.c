@@ -51,6 +51,20 @@
 #include "ir/ops/ops.h"
 #include "passes.h"
 
+/* Positions of nodes, a growable array. */
+typedef struct PosVec {
+  int *p;
+  int n, cap;
+} PosVec;
+
+static void posvec_push(PosVec *v, int x) {
+  if (v->n == v->cap) {
+    v->cap = v->cap ? 2 * v->cap : 4;
+    v->p = sm_xrealloc(v->p, sizeof(int) * (size_t)v->cap);
+  }
+  v->p[v->n++] = x;
+}
+
 typedef struct Fuse {
   const IrGraph *g;
   int n;            /* nodes */
@@ -63,6 +77,14 @@ typedef struct Fuse {
   bool *is_out;     /* by value id: graph output */
   bool *alias;      /* by position: a view node that only names its operand */
   int *root;        /* by value id: the value whose buffer it names */
+  /* by representative: positions of the nodes outside the group that read
+   * a member's result (entries that have joined the group since are
+   * dropped when next seen). Every one lies after the group's last member
+   * (can_merge keeps it so), which lets can_merge look at one side only. */
+  PosVec *ext;
+  /* by representative: a member that is neither elementwise nor an update
+   * (a producer; -1: none) and how many there are */
+  int *prod, *nprod;
   /* scratch for peak() */
   int64_t *delta;
   int *death;
@@ -134,7 +156,7 @@ static int64_t peak(Fuse *f) {
 
 /* Whether merging group b into group a (a's consumer reads b's anchor or
  * producer) keeps every rule but the memory one. */
-static bool can_merge(const Fuse *f, int ra, int rb) {
+static bool can_merge(Fuse *f, int ra, int rb) {
   const IrGraph *g = f->g;
   int T = f->top[ra] > f->top[rb] ? f->top[ra] : f->top[rb];
   int lo = f->lo[ra] < f->lo[rb] ? f->lo[ra] : f->lo[rb];
@@ -160,28 +182,42 @@ static bool can_merge(const Fuse *f, int ra, int rb) {
         }
       }
     }
-  for (int k = lo; k <= T; k++) {
-    int r = f->grp[k];
-    if (r != ra && r != rb) continue;
-    const IrNode *m = g->nodes[k];
-    /* a producer's operands come from outside the group (an update's
-     * gradient is the group's result) */
-    if (!(m->op->flags & IR_OPF_ELEMENTWISE) && !opt_is_update(m))
+  /* a producer's operands come from outside the group (an update's
+   * gradient is the group's result) */
+  if (f->nprod[ra] + f->nprod[rb] <= 1) {
+    int pk = f->prod[ra] >= 0 ? f->prod[ra] : f->prod[rb];
+    const IrNode *m = pk >= 0 ? g->nodes[pk] : NULL;
+    for (int i = 0; m && i < m->nin; i++) {
+      const IrNode *d = m->in[i]->def;
+      if (d && (f->grp[f->pos[d->id]] == ra || f->grp[f->pos[d->id]] == rb)) return false;
+    }
+  } else {
+    for (int k = lo; k <= T; k++) {
+      int r = f->grp[k];
+      const IrNode *m = g->nodes[k];
+      if ((r != ra && r != rb) || (m->op->flags & IR_OPF_ELEMENTWISE) || opt_is_update(m))
+        continue;
       for (int i = 0; i < m->nin; i++) {
         const IrNode *d = m->in[i]->def;
         if (d && (f->grp[f->pos[d->id]] == ra || f->grp[f->pos[d->id]] == rb)) return false;
       }
-    /* stored results are read only after the kernel runs */
-    for (int j = k + 1; j <= T; j++) {
-      int rj = f->grp[j];
-      if (rj == ra || rj == rb) continue;
-      const IrNode *u = g->nodes[j];
-      for (int i = 0; i < u->nin; i++)
-        for (int o = 0; o < m->nout; o++)
-          if (u->in[i] == m->out[o]) return false;
     }
   }
-  return true;
+  /* stored results are read only after the kernel runs: the readers
+   * outside the group ending last all come after T; those of the other
+   * group that lie before T must belong to the first */
+  int rl = f->top[ra] < f->top[rb] ? ra : rb, rh = rl == ra ? rb : ra;
+  PosVec *e = &f->ext[rl];
+  bool ok = true;
+  int w = 0;
+  for (int i = 0; i < e->n; i++) {
+    int p = e->p[i];
+    if (f->grp[p] == rl) continue;
+    e->p[w++] = p;
+    if (p <= T && f->grp[p] != rh) ok = false;
+  }
+  e->n = w;
+  return ok;
 }
 
 static void merge(Fuse *f, int ra, int rb) {
@@ -191,28 +227,48 @@ static void merge(Fuse *f, int ra, int rb) {
   if (f->lo[rb] < f->lo[ra]) f->lo[ra] = f->lo[rb];
   f->has_root[ra] |= f->has_root[rb];
   f->mixed[ra] |= f->mixed[rb];
+  if (f->prod[ra] < 0) f->prod[ra] = f->prod[rb];
+  f->nprod[ra] += f->nprod[rb];
+}
+
+/* The readers outside a merged group: both groups' lists (the shorter
+ * appended to the longer). */
+static void merge_readers(Fuse *f, int ra, int rb) {
+  PosVec *a = &f->ext[ra], *b = &f->ext[rb];
+  if (b->n > a->n) {
+    PosVec t = *a;
+    *a = *b;
+    *b = t;
+  }
+  for (int i = 0; i < b->n; i++) posvec_push(a, b->p[i]);
+  free(b->p);
+  *b = (PosVec){0};
 }
 
 /* Merges group rb into ra tentatively and keeps the merge only when the
  * peak stays within the limit. has_root: the merged group has a producer. */
 static bool try_merge(Fuse *f, int ra, int rb, bool has_root, bool retype, int64_t limit) {
-  int n = f->n;
-  int *save = sm_xmalloc(sizeof(int) * (size_t)(n + 1) * 3);
-  memcpy(save, f->grp, sizeof(int) * (size_t)n);
-  memcpy(save + n, f->top, sizeof(int) * (size_t)n);
-  memcpy(save + 2 * n, f->lo, sizeof(int) * (size_t)n);
+  /* merge() relabels rb's span and changes ra's bounds and flags only */
+  int lb = f->lo[rb], tb = f->top[rb];
+  int *save = sm_xmalloc(sizeof(int) * (size_t)(tb - lb + 1));
+  memcpy(save, f->grp + lb, sizeof(int) * (size_t)(tb - lb + 1));
+  int top_a = f->top[ra], lo_a = f->lo[ra], prod_a = f->prod[ra], nprod_a = f->nprod[ra];
   bool root_a = f->has_root[ra], root_b = f->has_root[rb], mixed_a = f->mixed[ra];
   f->has_root[rb] |= has_root;
   merge(f, ra, rb);
   f->mixed[ra] |= retype;
   bool ok = peak(f) <= limit;
   if (!ok) {
-    memcpy(f->grp, save, sizeof(int) * (size_t)n);
-    memcpy(f->top, save + n, sizeof(int) * (size_t)n);
-    memcpy(f->lo, save + 2 * n, sizeof(int) * (size_t)n);
+    memcpy(f->grp + lb, save, sizeof(int) * (size_t)(tb - lb + 1));
+    f->top[ra] = top_a;
+    f->lo[ra] = lo_a;
+    f->prod[ra] = prod_a;
+    f->nprod[ra] = nprod_a;
     f->has_root[ra] = root_a;
     f->has_root[rb] = root_b;
     f->mixed[ra] = mixed_a;
+  } else {
+    merge_readers(f, ra, rb);
   }
   free(save);
   return ok;
@@ -250,17 +306,15 @@ static void fuse_update(Fuse *f, int k, const int *uses, int64_t limit) {
  * limit. Moving an update later is safe: it runs after every reader of the
  * parameter it overwrites (passes/train.c), nothing reads its results, and
  * its operands are SSA values or parameters no other node writes. */
-static void fuse_updates_horizontally(Fuse *f, int64_t limit) {
+static void fuse_updates_horizontally(Fuse *f, const int *uses, int64_t limit) {
   const IrGraph *g = f->g;
   int cur = -1;
   for (int k = 0; k < f->n; k++) {
     const IrNode *u = g->nodes[k];
     if (!opt_is_update(u) || f->grp[k] != k || f->lo[k] != k || f->top[k] != k) continue;
     bool read = false;
-    for (int o = 0; o < u->nout; o++) read |= f->is_out[u->out[o]->id];
-    for (int j = k + 1; j < f->n && !read; j++)
-      for (int i = 0; i < g->nodes[j]->nin; i++)
-        for (int o = 0; o < u->nout; o++) read |= g->nodes[j]->in[i] == u->out[o];
+    /* readers come after k (node order is topological) */
+    for (int o = 0; o < u->nout; o++) read |= f->is_out[u->out[o]->id] || uses[u->out[o]->id];
     if (read) continue;
     if (cur >= 0) try_merge(f, k, cur, false, false, limit);
     cur = k; /* the group's representative either way */
@@ -288,6 +342,9 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
   f.death = sm_xcalloc((size_t)g->nvalues + 1, sizeof *f.death);
   f.stored = sm_xcalloc((size_t)g->nvalues + 1, sizeof *f.stored);
   int *uses = sm_xcalloc((size_t)g->nvalues + 1, sizeof *uses);
+  f.ext = sm_xcalloc((size_t)n + 1, sizeof *f.ext);
+  f.prod = sm_xcalloc((size_t)n + 1, sizeof *f.prod);
+  f.nprod = sm_xcalloc((size_t)n + 1, sizeof *f.nprod);
   for (int i = 0; i < g->noutputs; i++) f.is_out[g->outputs[i]->id] = true;
   for (int i = 0; i < g->nvalues; i++) f.root[i] = i;
   for (int k = 0; k < n; k++) {
@@ -296,7 +353,13 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
     f.pos[x->id] = k;
     f.grp[k] = f.top[k] = f.lo[k] = k;
     f.ninplace[k + 1] = f.ninplace[k] + (x->op->inplace != NULL);
-    for (int i = 0; i < x->nin; i++) uses[x->in[i]->id]++;
+    for (int i = 0; i < x->nin; i++) {
+      uses[x->in[i]->id]++;
+      if (x->in[i]->def) posvec_push(&f.ext[f.pos[x->in[i]->def->id]], k);
+    }
+    bool prod = !(x->op->flags & IR_OPF_ELEMENTWISE) && !opt_is_update(x);
+    f.prod[k] = prod ? k : -1;
+    f.nprod[k] = prod;
     /* as codegen/kernels.c cg_is_alias decides for unfused views */
     if ((x->op->flags & IR_OPF_VIEW) && x->nout == 1 && x->in[0]->kind != IR_VAL_PARAM &&
         !f.is_out[x->out[0]->id]) {
@@ -330,11 +393,15 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
       ra = f.grp[k];
     }
   }
-  fuse_updates_horizontally(&f, limit);
+  fuse_updates_horizontally(&f, uses, limit);
   for (int k = 0; k < n; k++) {
     int t = f.top[f.grp[k]];
     if (t != k) g->nodes[k]->anchor = g->nodes[t];
   }
+  for (int k = 0; k < n; k++) free(f.ext[k].p);
+  free(f.ext);
+  free(f.prod);
+  free(f.nprod);
   free(uses);
   free(f.pos);
   free(f.grp);
