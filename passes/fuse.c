@@ -85,6 +85,15 @@ typedef struct Fuse {
   /* by representative: a member that is neither elementwise nor an update
    * (a producer; -1: none) and how many there are */
   int *prod, *nprod;
+  /* by representative: the member operands that can make the peak grow
+   * when the group runs later: value id * 2 + (read directly, not through
+   * a view), for values the peak counts; entries read inside the group
+   * are dropped when next seen */
+  PosVec *rd;
+  /* by value id: the position of the last node (not a view) reading it,
+   * and whether that node reads it through a view */
+  int *lastpos;
+  bool *lastvia;
   /* scratch for peak() */
   int64_t *delta;
   int *death;
@@ -231,10 +240,35 @@ static void merge(Fuse *f, int ra, int rb) {
   f->nprod[ra] += f->nprod[rb];
 }
 
-/* The readers outside a merged group: both groups' lists (the shorter
- * appended to the longer). */
-static void merge_readers(Fuse *f, int ra, int rb) {
-  PosVec *a = &f->ext[ra], *b = &f->ext[rb];
+
+
+/* Whether running group rl at T, the last position of rh, with rh (a
+ * merge) cannot raise the live bytes anywhere, so the peak need not be
+ * recomputed. Merging only ends lifetimes early or starts them late,
+ * except for the values rl's members read from outside the merged group
+ * (or through a view): those now live until T. That is harmless when a
+ * reader outside their producer's group (or through a view) already comes
+ * at T or later. */
+static bool no_increase(Fuse *f, int rl, int rh, int T) {
+  PosVec *e = &f->rd[rl];
+  bool ok = true;
+  int w = 0;
+  for (int i = 0; i < e->n; i++) {
+    int v = e->p[i] >> 1;
+    bool direct = e->p[i] & 1;
+    int gd = f->grp[f->pos[f->g->values[v]->def->id]];
+    if (direct && gd == rl) continue; /* read inside rl: never counts again */
+    e->p[w++] = e->p[i];
+    if (direct && gd == rh) continue;
+    if (f->lastpos[v] >= T && (f->lastvia[v] || f->grp[f->lastpos[v]] != gd)) continue;
+    ok = false;
+  }
+  e->n = w;
+  return ok;
+}
+
+/* Appends b's entries to a's (the shorter to the longer; a keeps both). */
+static void posvec_merge(PosVec *a, PosVec *b) {
   if (b->n > a->n) {
     PosVec t = *a;
     *a = *b;
@@ -254,10 +288,14 @@ static bool try_merge(Fuse *f, int ra, int rb, bool has_root, bool retype, int64
   memcpy(save, f->grp + lb, sizeof(int) * (size_t)(tb - lb + 1));
   int top_a = f->top[ra], lo_a = f->lo[ra], prod_a = f->prod[ra], nprod_a = f->nprod[ra];
   bool root_a = f->has_root[ra], root_b = f->has_root[rb], mixed_a = f->mixed[ra];
+  /* every kept merge stayed within the limit, so one that raises no live
+   * byte count does too */
+  bool lower = f->top[ra] < f->top[rb];
+  bool quick = no_increase(f, lower ? ra : rb, lower ? rb : ra, lower ? f->top[rb] : f->top[ra]);
   f->has_root[rb] |= has_root;
   merge(f, ra, rb);
   f->mixed[ra] |= retype;
-  bool ok = peak(f) <= limit;
+  bool ok = quick || peak(f) <= limit;
   if (!ok) {
     memcpy(f->grp + lb, save, sizeof(int) * (size_t)(tb - lb + 1));
     f->top[ra] = top_a;
@@ -268,7 +306,8 @@ static bool try_merge(Fuse *f, int ra, int rb, bool has_root, bool retype, int64
     f->has_root[rb] = root_b;
     f->mixed[ra] = mixed_a;
   } else {
-    merge_readers(f, ra, rb);
+    posvec_merge(&f->ext[ra], &f->ext[rb]);
+    posvec_merge(&f->rd[ra], &f->rd[rb]);
   }
   free(save);
   return ok;
@@ -345,6 +384,9 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
   f.ext = sm_xcalloc((size_t)n + 1, sizeof *f.ext);
   f.prod = sm_xcalloc((size_t)n + 1, sizeof *f.prod);
   f.nprod = sm_xcalloc((size_t)n + 1, sizeof *f.nprod);
+  f.rd = sm_xcalloc((size_t)n + 1, sizeof *f.rd);
+  f.lastpos = sm_xcalloc((size_t)g->nvalues + 1, sizeof *f.lastpos);
+  f.lastvia = sm_xcalloc((size_t)g->nvalues + 1, sizeof *f.lastvia);
   for (int i = 0; i < g->noutputs; i++) f.is_out[g->outputs[i]->id] = true;
   for (int i = 0; i < g->nvalues; i++) f.root[i] = i;
   for (int k = 0; k < n; k++) {
@@ -365,6 +407,21 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
         !f.is_out[x->out[0]->id]) {
       f.alias[k] = true;
       f.root[x->out[0]->id] = f.root[x->in[0]->id];
+    }
+  }
+  for (int i = 0; i < g->nvalues; i++) f.lastpos[i] = -1;
+  for (int k = 0; k < n; k++) {
+    const IrNode *x = g->nodes[k];
+    if (f.alias[k]) continue; /* as peak() counts readers */
+    for (int i = 0; i < x->nin; i++) {
+      int v = f.root[x->in[i]->id];
+      const IrValue *w = g->values[v];
+      if (w->kind != IR_VAL_NODE || f.is_out[v] || inplace_out(w->def, w->def_out)) continue;
+      bool direct = x->in[i] == w;
+      if (f.lastpos[v] < k) f.lastvia[v] = false;
+      f.lastpos[v] = k;
+      f.lastvia[v] |= !direct;
+      posvec_push(&f.rd[k], 2 * v + direct);
     }
   }
   int64_t limit = peak(&f);
@@ -398,8 +455,14 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
     int t = f.top[f.grp[k]];
     if (t != k) g->nodes[k]->anchor = g->nodes[t];
   }
-  for (int k = 0; k < n; k++) free(f.ext[k].p);
+  for (int k = 0; k < n; k++) {
+    free(f.ext[k].p);
+    free(f.rd[k].p);
+  }
   free(f.ext);
+  free(f.rd);
+  free(f.lastpos);
+  free(f.lastvia);
   free(f.prod);
   free(f.nprod);
   free(uses);
