@@ -198,8 +198,8 @@ bool ir_decompose(IrGraph *g, SmDiag *d) {
         SM_ASSERT(outs[o] && ir_type_eq(&outs[o]->type, &n->out[o]->type));
         ir_replace_uses(g, n->out[o], outs[o]);
         const char *name = n->out[o]->name;
-        n->out[o]->name = sm_arena_printf(&g->arena, "%s.composite", name);
-        outs[o]->name = name;
+        ir_value_rename(g, n->out[o], sm_arena_printf(&g->arena, "%s.composite", name));
+        ir_value_rename(g, outs[o], name);
         outs[o]->loc = n->out[o]->loc;
       }
       dead[k] = true;
