@@ -69,7 +69,10 @@ typedef struct Fuse {
   const IrGraph *g;
   int n;            /* nodes */
   int *pos;         /* by node id: position in g->nodes */
-  int *grp;         /* by position: group representative (a position) */
+  /* groups as disjoint sets of positions: parent links (union by size,
+   * so a member is O(log n) links from its set's root), and by root the
+   * set's size and its group representative (a position); grp() reads it */
+  int *par, *size, *label;
   int *top, *lo;    /* by representative: last and first member position */
   bool *has_root;   /* by representative */
   bool *mixed;      /* by representative: some member's result dtype differs */
@@ -100,6 +103,17 @@ typedef struct Fuse {
   bool *stored;
 } Fuse;
 
+/* The group representative of the node at position k. */
+static int grp(const Fuse *f, int k) {
+  while (f->par[k] != k) k = f->par[k];
+  return f->label[k];
+}
+
+static int set_root(const Fuse *f, int k) {
+  while (f->par[k] != k) k = f->par[k];
+  return k;
+}
+
 static int64_t value_bytes(const IrValue *v) {
   return ir_type_numel(&v->type) * (int64_t)ir_dtype_size(v->type.dtype);
 }
@@ -114,7 +128,7 @@ static bool same_shape(const IrType *a, const IrType *b) {
 static bool inplace_out(const IrNode *n, int o) { return n->op->inplace && n->op->inplace[o] >= 0; }
 
 /* Peak of simultaneously live activation bytes with the grouping in
- * f->grp: a value is stored when read outside its group (or when its node
+ * grp(): a value is stored when read outside its group (or when its node
  * is a kernel of its own), born when its kernel runs and dead after the
  * last kernel reading it. Inputs, outputs and parameters have fixed
  * storage and are left out. */
@@ -129,8 +143,8 @@ static int64_t peak(Fuse *f) {
   for (int k = 0; k < n; k++) {
     const IrNode *u = g->nodes[k];
     if (f->alias[k]) continue;
-    int run = f->top[f->grp[k]];
-    bool single = f->top[f->grp[k]] == k && f->lo[f->grp[k]] == k;
+    int run = f->top[grp(f, k)];
+    bool single = f->top[grp(f, k)] == k && f->lo[grp(f, k)] == k;
     if (single)
       for (int o = 0; o < u->nout; o++) {
         f->stored[u->out[o]->id] = true;
@@ -140,7 +154,7 @@ static int64_t peak(Fuse *f) {
       const IrValue *v = g->values[f->root[u->in[i]->id]];
       if (v->kind != IR_VAL_NODE) continue;
       int dk = f->pos[v->def->id];
-      if (f->grp[dk] == f->grp[k] && v == u->in[i]) continue; /* inside the kernel */
+      if (grp(f, dk) == grp(f, k) && v == u->in[i]) continue; /* inside the kernel */
       f->stored[v->id] = true;
       if (f->death[v->id] < run) f->death[v->id] = run;
     }
@@ -150,7 +164,7 @@ static int64_t peak(Fuse *f) {
     if (!f->stored[i] || v->kind != IR_VAL_NODE || f->is_out[i] || f->root[i] != i) continue;
     if (inplace_out(v->def, v->def_out)) continue;
     int dk = f->pos[v->def->id];
-    int birth = f->top[f->grp[dk]];
+    int birth = f->top[grp(f, dk)];
     int death = f->death[i] < birth ? birth : f->death[i];
     f->delta[birth] += value_bytes(v);
     f->delta[death + 1] -= value_bytes(v);
@@ -173,7 +187,7 @@ static bool can_merge(Fuse *f, int ra, int rb) {
     for (int j = lo; j <= T; j++) {
       const IrNode *x = g->nodes[j];
       if (!x->op->inplace) continue;
-      bool member = f->grp[j] == ra || f->grp[j] == rb;
+      bool member = grp(f, j) == ra || grp(f, j) == rb;
       /* an in-place member: only an optimizer update ending the group */
       if (member) {
         if (j != T || !opt_is_update(x)) return false;
@@ -185,7 +199,7 @@ static bool can_merge(Fuse *f, int ra, int rb) {
         if (x->op->inplace[o] < 0) continue;
         int over = f->root[x->in[x->op->inplace[o]]->id];
         for (int k = lo; k <= T; k++) {
-          if (f->grp[k] != ra && f->grp[k] != rb) continue;
+          if (grp(f, k) != ra && grp(f, k) != rb) continue;
           for (int i = 0; i < g->nodes[k]->nin; i++)
             if (f->root[g->nodes[k]->in[i]->id] == over) return false;
         }
@@ -198,17 +212,17 @@ static bool can_merge(Fuse *f, int ra, int rb) {
     const IrNode *m = pk >= 0 ? g->nodes[pk] : NULL;
     for (int i = 0; m && i < m->nin; i++) {
       const IrNode *d = m->in[i]->def;
-      if (d && (f->grp[f->pos[d->id]] == ra || f->grp[f->pos[d->id]] == rb)) return false;
+      if (d && (grp(f, f->pos[d->id]) == ra || grp(f, f->pos[d->id]) == rb)) return false;
     }
   } else {
     for (int k = lo; k <= T; k++) {
-      int r = f->grp[k];
+      int r = grp(f, k);
       const IrNode *m = g->nodes[k];
       if ((r != ra && r != rb) || (m->op->flags & IR_OPF_ELEMENTWISE) || opt_is_update(m))
         continue;
       for (int i = 0; i < m->nin; i++) {
         const IrNode *d = m->in[i]->def;
-        if (d && (f->grp[f->pos[d->id]] == ra || f->grp[f->pos[d->id]] == rb)) return false;
+        if (d && (grp(f, f->pos[d->id]) == ra || grp(f, f->pos[d->id]) == rb)) return false;
       }
     }
   }
@@ -221,23 +235,43 @@ static bool can_merge(Fuse *f, int ra, int rb) {
   int w = 0;
   for (int i = 0; i < e->n; i++) {
     int p = e->p[i];
-    if (f->grp[p] == rl) continue;
+    if (grp(f, p) == rl) continue;
     e->p[w++] = p;
-    if (p <= T && f->grp[p] != rh) ok = false;
+    if (p <= T && grp(f, p) != rh) ok = false;
   }
   e->n = w;
   return ok;
 }
 
-static void merge(Fuse *f, int ra, int rb) {
-  for (int k = f->lo[rb]; k <= f->top[rb]; k++)
-    if (f->grp[k] == rb) f->grp[k] = ra;
+/* Joins rb's members to group ra (the smaller set linked under the
+ * larger's root, which takes the label ra); returns the linked root (the
+ * link merge_undo removes) and the old label of the root above it. */
+static int merge(Fuse *f, int ra, int rb, int *old_label) {
+  int xa = set_root(f, ra), xb = set_root(f, rb);
+  if (f->size[xa] < f->size[xb]) {
+    int t = xa;
+    xa = xb;
+    xb = t;
+  }
+  f->par[xb] = xa;
+  f->size[xa] += f->size[xb];
+  *old_label = f->label[xa];
+  f->label[xa] = ra;
   if (f->top[rb] > f->top[ra]) f->top[ra] = f->top[rb];
   if (f->lo[rb] < f->lo[ra]) f->lo[ra] = f->lo[rb];
   f->has_root[ra] |= f->has_root[rb];
   f->mixed[ra] |= f->mixed[rb];
   if (f->prod[ra] < 0) f->prod[ra] = f->prod[rb];
   f->nprod[ra] += f->nprod[rb];
+  return xb;
+}
+
+/* Splits the sets merge() joined (xb: the linked root). */
+static void merge_undo(Fuse *f, int xb, int old_label) {
+  int xa = f->par[xb];
+  f->par[xb] = xb;
+  f->size[xa] -= f->size[xb];
+  f->label[xa] = old_label;
 }
 
 
@@ -256,11 +290,11 @@ static bool no_increase(Fuse *f, int rl, int rh, int T) {
   for (int i = 0; i < e->n; i++) {
     int v = e->p[i] >> 1;
     bool direct = e->p[i] & 1;
-    int gd = f->grp[f->pos[f->g->values[v]->def->id]];
+    int gd = grp(f, f->pos[f->g->values[v]->def->id]);
     if (direct && gd == rl) continue; /* read inside rl: never counts again */
     e->p[w++] = e->p[i];
     if (direct && gd == rh) continue;
-    if (f->lastpos[v] >= T && (f->lastvia[v] || f->grp[f->lastpos[v]] != gd)) continue;
+    if (f->lastpos[v] >= T && (f->lastvia[v] || grp(f, f->lastpos[v]) != gd)) continue;
     ok = false;
   }
   e->n = w;
@@ -282,10 +316,7 @@ static void posvec_merge(PosVec *a, PosVec *b) {
 /* Merges group rb into ra tentatively and keeps the merge only when the
  * peak stays within the limit. has_root: the merged group has a producer. */
 static bool try_merge(Fuse *f, int ra, int rb, bool has_root, bool retype, int64_t limit) {
-  /* merge() relabels rb's span and changes ra's bounds and flags only */
-  int lb = f->lo[rb], tb = f->top[rb];
-  int *save = sm_xmalloc(sizeof(int) * (size_t)(tb - lb + 1));
-  memcpy(save, f->grp + lb, sizeof(int) * (size_t)(tb - lb + 1));
+  /* merge() links two sets and changes ra's bounds and flags only */
   int top_a = f->top[ra], lo_a = f->lo[ra], prod_a = f->prod[ra], nprod_a = f->nprod[ra];
   bool root_a = f->has_root[ra], root_b = f->has_root[rb], mixed_a = f->mixed[ra];
   /* every kept merge stayed within the limit, so one that raises no live
@@ -293,11 +324,12 @@ static bool try_merge(Fuse *f, int ra, int rb, bool has_root, bool retype, int64
   bool lower = f->top[ra] < f->top[rb];
   bool quick = no_increase(f, lower ? ra : rb, lower ? rb : ra, lower ? f->top[rb] : f->top[ra]);
   f->has_root[rb] |= has_root;
-  merge(f, ra, rb);
+  int old_label;
+  int linked = merge(f, ra, rb, &old_label);
   f->mixed[ra] |= retype;
   bool ok = quick || peak(f) <= limit;
   if (!ok) {
-    memcpy(f->grp + lb, save, sizeof(int) * (size_t)(tb - lb + 1));
+    merge_undo(f, linked, old_label);
     f->top[ra] = top_a;
     f->lo[ra] = lo_a;
     f->prod[ra] = prod_a;
@@ -309,7 +341,6 @@ static bool try_merge(Fuse *f, int ra, int rb, bool has_root, bool retype, int64
     posvec_merge(&f->ext[ra], &f->ext[rb]);
     posvec_merge(&f->rd[ra], &f->rd[rb]);
   }
-  free(save);
   return ok;
 }
 
@@ -323,12 +354,12 @@ static void fuse_update(Fuse *f, int k, const int *uses, int64_t limit) {
   IrNode *u = g->nodes[k];
   IrValue *gv = u->in[opt_grad_operand(u)];
   IrNode *p = gv->def;
-  if (!p || f->grp[k] != k || f->lo[k] != k) return;
-  int pk = f->pos[p->id], rb = f->grp[pk];
+  if (!p || grp(f, k) != k || f->lo[k] != k) return;
+  int pk = f->pos[p->id], rb = grp(f, pk);
   if (f->top[rb] != pk) return;
   int rk = -1;
   for (int q = f->lo[rb]; q <= pk; q++)
-    if (f->grp[q] == rb && !(g->nodes[q]->op->flags & IR_OPF_ELEMENTWISE)) rk = q;
+    if (grp(f, q) == rb && !(g->nodes[q]->op->flags & IR_OPF_ELEMENTWISE)) rk = q;
   if (rk < 0 || !op_epilogue_in_registers(g->nodes[rk])) return;
   /* an elementwise member's result is stored only as the group's result */
   if (rk != pk && (uses[gv->id] != 1 || f->is_out[gv->id])) return;
@@ -350,7 +381,7 @@ static void fuse_updates_horizontally(Fuse *f, const int *uses, int64_t limit) {
   int cur = -1;
   for (int k = 0; k < f->n; k++) {
     const IrNode *u = g->nodes[k];
-    if (!opt_is_update(u) || f->grp[k] != k || f->lo[k] != k || f->top[k] != k) continue;
+    if (!opt_is_update(u) || grp(f, k) != k || f->lo[k] != k || f->top[k] != k) continue;
     bool read = false;
     /* readers come after k (node order is topological) */
     for (int o = 0; o < u->nout; o++) read |= f->is_out[u->out[o]->id] || uses[u->out[o]->id];
@@ -368,7 +399,9 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
   for (int k = 0; k < n; k++)
     if (g->nodes[k]->id > maxid) maxid = g->nodes[k]->id;
   f.pos = sm_xcalloc((size_t)maxid + 2, sizeof *f.pos);
-  f.grp = sm_xcalloc((size_t)n + 1, sizeof *f.grp);
+  f.par = sm_xcalloc((size_t)n + 1, sizeof *f.par);
+  f.size = sm_xcalloc((size_t)n + 1, sizeof *f.size);
+  f.label = sm_xcalloc((size_t)n + 1, sizeof *f.label);
   f.top = sm_xcalloc((size_t)n + 1, sizeof *f.top);
   f.lo = sm_xcalloc((size_t)n + 1, sizeof *f.lo);
   f.has_root = sm_xcalloc((size_t)n + 1, sizeof *f.has_root);
@@ -393,7 +426,8 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
     IrNode *x = g->nodes[k];
     x->anchor = NULL;
     f.pos[x->id] = k;
-    f.grp[k] = f.top[k] = f.lo[k] = k;
+    f.par[k] = f.label[k] = f.top[k] = f.lo[k] = k;
+    f.size[k] = 1;
     f.ninplace[k + 1] = f.ninplace[k] + (x->op->inplace != NULL);
     for (int i = 0; i < x->nin; i++) {
       uses[x->in[i]->id]++;
@@ -433,7 +467,7 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
       IrValue *v = c->in[i];
       IrNode *p = v->def;
       if (!p || !same_shape(&v->type, &c->out[0]->type)) continue;
-      int pk = f.pos[p->id], ra = f.grp[k], rb = f.grp[pk];
+      int pk = f.pos[p->id], ra = grp(&f, k), rb = grp(&f, pk);
       if (ra == rb) continue;
       bool ew = (p->op->flags & IR_OPF_ELEMENTWISE) && p->nout == 1;
       bool retype = v->type.dtype != c->out[0]->type.dtype;
@@ -447,12 +481,12 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
       if (!can_merge(&f, ra, rb)) continue;
       /* tentative merge, kept only within the memory limit */
       try_merge(&f, ra, rb, !ew, retype, limit);
-      ra = f.grp[k];
+      ra = grp(&f, k);
     }
   }
   fuse_updates_horizontally(&f, uses, limit);
   for (int k = 0; k < n; k++) {
-    int t = f.top[f.grp[k]];
+    int t = f.top[grp(&f, k)];
     if (t != k) g->nodes[k]->anchor = g->nodes[t];
   }
   for (int k = 0; k < n; k++) {
@@ -467,7 +501,9 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
   free(f.nprod);
   free(uses);
   free(f.pos);
-  free(f.grp);
+  free(f.par);
+  free(f.size);
+  free(f.label);
   free(f.top);
   free(f.lo);
   free(f.has_root);
