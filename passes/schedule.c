@@ -24,23 +24,20 @@ static int64_t value_bytes(const IrValue *v) {
 
 static bool inplace_out(const IrNode *n, int o) { return n->op->inplace && n->op->inplace[o] >= 0; }
 
-static bool is_output(const IrGraph *g, const IrValue *v) {
-  for (int i = 0; i < g->noutputs; i++)
-    if (g->outputs[i] == v) return true;
-  return false;
-}
-
 /* by value id: the value whose storage it names (views of activations,
  * as codegen/kernels.c cg_is_alias decides for unfused views) */
 static int *alias_roots(const IrGraph *g) {
   int *root = sm_xcalloc((size_t)g->nvalues + 1, sizeof *root);
+  bool *is_out = sm_xcalloc((size_t)g->nvalues + 1, 1);
+  for (int i = 0; i < g->noutputs; i++) is_out[g->outputs[i]->id] = true;
   for (int i = 0; i < g->nvalues; i++) root[i] = i;
   for (int k = 0; k < g->nnodes; k++) {
     const IrNode *x = g->nodes[k];
     if ((x->op->flags & IR_OPF_VIEW) && x->nout == 1 && x->in[0]->kind != IR_VAL_PARAM &&
-        !x->anchor && !is_output(g, x->out[0]))
+        !x->anchor && !is_out[x->out[0]->id])
       root[x->out[0]->id] = root[x->in[0]->id];
   }
+  free(is_out);
   return root;
 }
 
@@ -56,6 +53,23 @@ static void reuse_operands(const IrGraph *g, const int *run, const int *pos, con
   int n = g->nnodes;
   const IrNode **mem = sm_xcalloc((size_t)n + 1, sizeof *mem);
   const IrValue **ins = sm_xcalloc((size_t)g->nvalues + 1, sizeof *ins);
+  /* by kernel position: its members in node order (a linked list) */
+  int *first = sm_xcalloc((size_t)n + 1, sizeof *first);
+  int *lastm = sm_xcalloc((size_t)n + 1, sizeof *lastm);
+  int *nxt = sm_xcalloc((size_t)n + 1, sizeof *nxt);
+  for (int k = 0; k < n; k++) first[k] = lastm[k] = nxt[k] = -1;
+  for (int j = 0; j < n; j++) {
+    int r = run[j];
+    if (r < j) continue; /* as the scan up to the kernel's position */
+    if (lastm[r] < 0) first[r] = j;
+    else nxt[lastm[r]] = j;
+    lastm[r] = j;
+  }
+  /* taken[h]: the birth of the last result given h's storage (results are
+   * placed kernel by kernel, each born in its kernel) */
+  int *taken = sm_xcalloc((size_t)g->nvalues + 1, sizeof *taken);
+  for (int i = 0; i < g->nvalues; i++) taken[i] = -1;
+  bool irregular = false;
   for (int k = 0; k < n; k++) {
     const IrNode *x = g->nodes[k];
     if (run[k] != k || ((x->op->flags & IR_OPF_VIEW) && root[x->out[0]->id] != x->out[0]->id))
@@ -64,13 +78,13 @@ static void reuse_operands(const IrGraph *g, const int *run, const int *pos, con
     int nm = 0;
     const IrNode *prod = NULL;
     bool ok = true;
-    for (int j = 0; j <= k; j++)
-      if (run[j] == k && !(g->nodes[j]->op->flags & IR_OPF_ELEMENTWISE)) {
+    for (int j = first[k]; j >= 0; j = nxt[j])
+      if (!(g->nodes[j]->op->flags & IR_OPF_ELEMENTWISE)) {
         ok &= prod == NULL;
         prod = mem[nm++] = g->nodes[j];
       }
-    for (int j = 0; j <= k; j++)
-      if (run[j] == k && g->nodes[j] != prod) mem[nm++] = g->nodes[j];
+    for (int j = first[k]; j >= 0; j = nxt[j])
+      if (g->nodes[j] != prod) mem[nm++] = g->nodes[j];
     if (!ok || (prod && (nm == 1 || !op_epilogue_in_registers(prod)))) continue;
     /* operands from outside the kernel, the producer's first */
     int nin = 0;
@@ -94,14 +108,22 @@ static void reuse_operands(const IrGraph *g, const int *run, const int *pos, con
         for (int j = 0; j < nin && fits; j++)
           if (root[ins[j]->id] == u->id) fits = ir_type_eq(&ins[j]->type, &v->type);
         for (int j = 0; prod && j < prod->nin && fits; j++) fits = root[prod->in[j]->id] != u->id;
-        for (int q = 0; q < g->nvalues && fits; q++) fits = !(host[q] == hu && birth[q] == k);
+        if (!irregular && fits) fits = taken[hu] != k;
+        for (int q = 0; irregular && q < g->nvalues && fits; q++)
+          fits = !(host[q] == hu && birth[q] == k);
         if (!fits) continue;
         end[hu] = end[v->id];
         host[v->id] = hu;
+        taken[hu] = birth[v->id];
+        irregular |= birth[v->id] != k;
         break;
       }
     }
   }
+  free(first);
+  free(lastm);
+  free(nxt);
+  free(taken);
   free(mem);
   free(ins);
 }
@@ -109,6 +131,8 @@ static void reuse_operands(const IrGraph *g, const int *run, const int *pos, con
 static int64_t peak_of(const IrGraph *g, bool inplace) {
   int n = g->nnodes;
   int *root = alias_roots(g);
+  bool *is_out = sm_xcalloc((size_t)g->nvalues + 1, 1);
+  for (int i = 0; i < g->noutputs; i++) is_out[g->outputs[i]->id] = true;
   int *run = sm_xcalloc((size_t)n + 1, sizeof *run); /* by position */
   int *members = sm_xcalloc((size_t)n + 1, sizeof *members);
   int *pos = sm_xcalloc((size_t)n + 1, sizeof *pos); /* by node id */
@@ -143,7 +167,7 @@ static int64_t peak_of(const IrGraph *g, bool inplace) {
   for (int i = 0; i < g->nvalues; i++) {
     const IrValue *v = g->values[i];
     host[i] = -2; /* not placed */
-    if (!stored[i] || v->kind != IR_VAL_NODE || root[i] != i || is_output(g, v) ||
+    if (!stored[i] || v->kind != IR_VAL_NODE || root[i] != i || is_out[i] ||
         inplace_out(v->def, v->def_out))
       continue;
     host[i] = -1;
@@ -165,6 +189,7 @@ static int64_t peak_of(const IrGraph *g, bool inplace) {
   free(birth);
   free(host);
   free(root);
+  free(is_out);
   free(run);
   free(members);
   free(pos);
