@@ -1,8 +1,9 @@
 /* Graph size: front end, passes and code generation take time about
  * linear in the node count (bench/compile_scale.sh measures it; tests
  * never assert times). These build graphs of 20k-40k nodes and check the
- * structure every stage produces, and the name index that makes lookups
- * constant time: first-by-id on duplicate names, renames, truncation. */
+ * structure every stage produces (20k identities canonicalize away), and
+ * the name index that makes lookups constant time: first-by-id on
+ * duplicate names, renames, truncation. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -187,6 +188,27 @@ static void test_name_index(void **state) {
   ir_graph_free(g);
 }
 
+/* 20k identities (x + 0) in a row: canonicalize removes them all */
+static void test_identity_chain(void **state) {
+  (void)state;
+  enum { N = 20000 };
+  SmBuf b = {0};
+  sm_buf_puts(&b, "model ids\ninput x: f32[4,8]\n"
+                  "z = constant(shape=[8], value=[0], dtype=\"f32\")\nv0 = relu(x)\n");
+  for (int k = 1; k < N; k++) sm_buf_printf(&b, "v%d = add(v%d, z)\n", k, k - 1);
+  sm_buf_printf(&b, "y = sigmoid(v%d)\noutput y\n", N - 1);
+  SmDiag d;
+  sm_diag_init(&d);
+  IrGraph *g = NULL;
+  assert_int_equal(fe_parse_text("ids.smelt", sm_buf_str(&b), &g, &d), SM_OK);
+  sm_diag_free(&d);
+  run_pipeline(g);
+  assert_int_equal(g->nnodes, 2); /* relu, sigmoid */
+  assert_ptr_equal(g->nodes[1]->in[0], g->nodes[0]->out[0]);
+  ir_graph_free(g);
+  sm_buf_free(&b);
+}
+
 /* ir_toposort keeps the order it can and always takes the first ready node */
 static void test_toposort_large(void **state) {
   (void)state;
@@ -213,6 +235,7 @@ int main(void) {
       cmocka_unit_test(test_ladder_keeps_every_kernel),
       cmocka_unit_test(test_parse_40k_lines),
       cmocka_unit_test(test_name_index),
+      cmocka_unit_test(test_identity_chain),
       cmocka_unit_test(test_toposort_large),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
