@@ -8,14 +8,47 @@
 
 #include "codegen.h"
 
-static void push_unique(IrValue ***items, int *n, int *cap, IrValue *v) {
-  for (int i = 0; i < *n; i++)
-    if ((*items)[i] == v) return;
+/* Appends v unless seen[v->id] == stamp (then marks it). */
+static void push_unique(IrValue ***items, int *n, int *cap, IrValue *v, int *seen, int stamp) {
+  if (seen[v->id] == stamp) return;
+  seen[v->id] = stamp;
   if (*n == *cap) {
     *cap = *cap ? *cap * 2 : 8;
     *items = sm_xrealloc(*items, sizeof(IrValue *) * (size_t)*cap);
   }
   (*items)[(*n)++] = v;
+}
+
+/* The whole-graph facts cg_is_alias needs, by value id and by node id. */
+typedef struct Facts {
+  bool *is_out;   /* by value id: a graph output */
+  int *nanchored; /* by node id: nodes whose anchor it is */
+  int maxid;
+} Facts;
+
+static Facts facts_of(const IrGraph *g) {
+  Facts f = {.maxid = 0};
+  for (int k = 0; k < g->nnodes; k++)
+    if (g->nodes[k]->id > f.maxid) f.maxid = g->nodes[k]->id;
+  f.is_out = sm_xcalloc((size_t)g->nvalues + 1, sizeof *f.is_out);
+  f.nanchored = sm_xcalloc((size_t)f.maxid + 2, sizeof *f.nanchored);
+  for (int i = 0; i < g->noutputs; i++) f.is_out[g->outputs[i]->id] = true;
+  for (int k = 0; k < g->nnodes; k++)
+    if (g->nodes[k]->anchor && g->nodes[k]->anchor->id >= 0 && g->nodes[k]->anchor->id <= f.maxid)
+      f.nanchored[g->nodes[k]->anchor->id]++;
+  return f;
+}
+
+static void facts_free(Facts *f) {
+  free(f->is_out);
+  free(f->nanchored);
+}
+
+static bool is_alias(const Facts *f, const IrNode *n) {
+  if (!(n->op->flags & IR_OPF_VIEW) || n->nout != 1 || n->anchor) return false;
+  if (n->in[0]->kind == IR_VAL_PARAM) return false; /* params may be updated in place */
+  if (f->is_out[n->out[0]->id]) return false;       /* outputs get their own buffer */
+  return f->nanchored[n->id] == 0;
 }
 
 bool cg_is_alias(const IrGraph *g, const IrNode *n) {
@@ -28,43 +61,62 @@ bool cg_is_alias(const IrGraph *g, const IrNode *n) {
   return true;
 }
 
-/* Whether v is read outside kernel K's members or is a graph output. */
-static bool escapes(const IrGraph *g, const CgKernel *K, const IrValue *v) {
-  for (int i = 0; i < g->noutputs; i++)
-    if (g->outputs[i] == v) return true;
-  for (int k = 0; k < g->nnodes; k++) {
-    const IrNode *n = g->nodes[k];
-    bool member = false;
-    for (int m = 0; m < K->nm && !member; m++) member = K->mem[m] == n;
-    if (member) continue;
-    for (int i = 0; i < n->nin; i++)
-      if (n->in[i] == v) return true;
-  }
-  return false;
+void cg_alias_roots(const IrGraph *g, int *root) {
+  Facts f = facts_of(g);
+  for (int i = 0; i < g->nvalues; i++) root[i] = i;
+  for (int k = 0; k < g->nnodes; k++)
+    if (is_alias(&f, g->nodes[k])) root[g->nodes[k]->out[0]->id] = root[g->nodes[k]->in[0]->id];
+  facts_free(&f);
 }
 
 int cg_kernels(const IrGraph *g, CgKernel **out) {
   CgKernel *ks = sm_xcalloc((size_t)g->nnodes + 1, sizeof *ks);
   int nk = 0;
+  Facts f = facts_of(g);
+  /* by node id: its position; the nodes anchored at it, in order (those
+   * placed before it count: a group runs at its last member) */
+  int *pos = sm_xcalloc((size_t)f.maxid + 2, sizeof *pos);
+  for (int k = 0; k < g->nnodes; k++) pos[g->nodes[k]->id] = k;
+  int *first = sm_xcalloc((size_t)f.maxid + 2, sizeof *first);
+  int *last = sm_xcalloc((size_t)f.maxid + 2, sizeof *last);
+  int *nxt = sm_xcalloc((size_t)g->nnodes + 1, sizeof *nxt);
+  for (int i = 0; i <= f.maxid; i++) first[i] = last[i] = -1;
+  for (int j = 0; j < g->nnodes; j++) {
+    const IrNode *a = g->nodes[j]->anchor;
+    nxt[j] = -1;
+    if (!a || a->id < 0 || a->id > f.maxid || g->nodes[pos[a->id]] != a || pos[a->id] <= j)
+      continue;
+    if (last[a->id] < 0) first[a->id] = j;
+    else nxt[last[a->id]] = j;
+    last[a->id] = j;
+  }
+  /* by node id: the kernel (+1) it is a member of; by value id: operand
+   * and result already listed for the kernel (+1); reads of each value */
+  int *member = sm_xcalloc((size_t)f.maxid + 2, sizeof *member);
+  int *seen_in = sm_xcalloc((size_t)g->nvalues + 1, sizeof *seen_in);
+  int *seen_out = sm_xcalloc((size_t)g->nvalues + 1, sizeof *seen_out);
+  int *reads = sm_xcalloc((size_t)g->nvalues + 1, sizeof *reads);
+  for (int k = 0; k < g->nnodes; k++)
+    for (int i = 0; i < g->nodes[k]->nin; i++) reads[g->nodes[k]->in[i]->id]++;
   for (int k = 0; k < g->nnodes; k++) {
     IrNode *n = g->nodes[k];
-    if (n->anchor || cg_is_alias(g, n)) continue;
+    if (n->anchor || is_alias(&f, n)) continue;
     CgKernel *K = &ks[nk++];
+    int stamp = nk;
     K->anchor = n;
     /* members: nodes anchored here, in order, then the anchor; a producer
      * with an elementwise epilogue (the one member that is not
      * elementwise) comes first */
     int cap = 0;
-    for (int j = 0; j < k; j++)
-      if (g->nodes[j]->anchor == n) cap++;
+    for (int j = first[n->id]; j >= 0; j = nxt[j]) cap++;
     K->mem = sm_xcalloc((size_t)cap + 1, sizeof *K->mem);
     IrNode *root = NULL;
-    for (int j = 0; j < k && !root; j++)
-      if (g->nodes[j]->anchor == n && !(g->nodes[j]->op->flags & IR_OPF_ELEMENTWISE))
-        root = K->mem[K->nm++] = g->nodes[j];
-    for (int j = 0; j < k; j++)
-      if (g->nodes[j]->anchor == n && g->nodes[j] != root) K->mem[K->nm++] = g->nodes[j];
+    for (int j = first[n->id]; j >= 0 && !root; j = nxt[j])
+      if (!(g->nodes[j]->op->flags & IR_OPF_ELEMENTWISE)) root = K->mem[K->nm++] = g->nodes[j];
+    for (int j = first[n->id]; j >= 0; j = nxt[j])
+      if (g->nodes[j] != root) K->mem[K->nm++] = g->nodes[j];
     K->mem[K->nm++] = n;
+    for (int m = 0; m < K->nm; m++) member[K->mem[m]->id] = stamp;
     int icap = 0, ocap = 0;
     if (root) /* the producer's operands verbatim: its emitter reads in0.. */
       for (int i = 0; i < root->nin; i++) {
@@ -73,14 +125,15 @@ int cg_kernels(const IrGraph *g, CgKernel **out) {
           K->ins = sm_xrealloc(K->ins, sizeof(IrValue *) * (size_t)icap);
         }
         K->ins[K->nin++] = root->in[i];
+        seen_in[root->in[i]->id] = stamp;
       }
     for (int m = root ? 1 : 0; m < K->nm; m++)
       for (int i = 0; i < K->mem[m]->nin; i++) {
         IrValue *v = K->mem[m]->in[i];
-        bool inside = false;
-        for (int q = 0; q < K->nm && !inside; q++)
-          for (int o = 0; o < K->mem[q]->nout; o++) inside |= K->mem[q]->out[o] == v;
-        if (!inside || K->nm == 1) push_unique(&K->ins, &K->nin, &icap, v);
+        const IrNode *d = v->def;
+        bool inside = d && d->id >= 0 && d->id <= f.maxid && member[d->id] == stamp &&
+                      g->nodes[pos[d->id]] == d;
+        if (!inside || K->nm == 1) push_unique(&K->ins, &K->nin, &icap, v, seen_in, stamp);
       }
     if (K->nm == 1) {
       /* unfused: exactly the node's operands, duplicates included */
@@ -93,16 +146,33 @@ int cg_kernels(const IrGraph *g, CgKernel **out) {
       K->nout = n->nout;
     } else {
       /* out0 is where a producer computes: its own result when that is
-       * read elsewhere too, else the chain's result */
-      if (root && escapes(g, K, root->out[0])) push_unique(&K->outs, &K->nout, &ocap, root->out[0]);
+       * read elsewhere too (outside the members, or a graph output), else
+       * the chain's result */
+      if (root) {
+        const IrValue *v = root->out[0];
+        int inner = 0;
+        for (int m = 0; m < K->nm; m++)
+          for (int i = 0; i < K->mem[m]->nin; i++) inner += K->mem[m]->in[i] == v;
+        if (f.is_out[v->id] || reads[v->id] > inner)
+          push_unique(&K->outs, &K->nout, &ocap, root->out[0], seen_out, stamp);
+      }
       /* in-place members (optimizer updates) store all their results */
       for (int m = 0; m < K->nm; m++)
         if (K->mem[m]->op->inplace)
           for (int o = 0; o < K->mem[m]->nout; o++)
-            push_unique(&K->outs, &K->nout, &ocap, K->mem[m]->out[o]);
-      push_unique(&K->outs, &K->nout, &ocap, n->out[0]);
+            push_unique(&K->outs, &K->nout, &ocap, K->mem[m]->out[o], seen_out, stamp);
+      push_unique(&K->outs, &K->nout, &ocap, n->out[0], seen_out, stamp);
     }
   }
+  free(pos);
+  free(first);
+  free(last);
+  free(nxt);
+  free(member);
+  free(seen_in);
+  free(seen_out);
+  free(reads);
+  facts_free(&f);
   *out = ks;
   return nk;
 }

@@ -86,7 +86,8 @@ static size_t place(const Live *lv, int nlv, size_t base, size_t *offs) {
  * host[v] is then the value whose interval (extended to v's death) holds
  * v's storage; idx maps a value to its interval. */
 static void reuse_operand(const IrGraph *g, const CgKernel *K, int k, const int *root,
-                          const bool *fixed, const int *idx, int *host, Live *lv) {
+                          const bool *fixed, const int *idx, int *host, Live *lv, int *taken,
+                          bool *irregular) {
   const IrNode *prod = NULL;
   for (int m = 0; m < K->nm; m++)
     if (!(K->mem[m]->op->flags & IR_OPF_ELEMENTWISE)) {
@@ -108,10 +109,16 @@ static void reuse_operand(const IrGraph *g, const CgKernel *K, int k, const int 
       for (int j = 0; j < K->nin && ok; j++)
         if (root[K->ins[j]->id] == u->id) ok = ir_type_eq(&K->ins[j]->type, &v->type);
       for (int j = 0; prod && j < prod->nin && ok; j++) ok = root[prod->in[j]->id] != u->id;
-      for (int q = 0; q < g->nvalues && ok; q++) ok = !(host[q] == hu && lv[idx[q]].start == k);
+      /* taken[h]: the birth of the last result given h's storage (results
+       * are placed kernel by kernel, each born in its kernel) */
+      if (!*irregular && ok) ok = taken[hu] != k;
+      for (int q = 0; *irregular && q < g->nvalues && ok; q++)
+        ok = !(host[q] == hu && lv[idx[q]].start == k);
       if (!ok) continue;
       L->end = lv[idx[v->id]].end;
       host[v->id] = hu;
+      taken[hu] = lv[idx[v->id]].start;
+      *irregular |= taken[hu] != k;
       break;
     }
   }
@@ -171,9 +178,7 @@ void cg_plan(const IrGraph *g, const IrGraph *master, CgPlan *p) {
    * a fused kernel never touch memory */
   /* views share their operand's buffer: map each to its root value */
   int *root = sm_xcalloc((size_t)g->nvalues + 1, sizeof *root);
-  for (int i = 0; i < g->nvalues; i++) root[i] = i;
-  for (int k = 0; k < g->nnodes; k++)
-    if (cg_is_alias(g, g->nodes[k])) root[g->nodes[k]->out[0]->id] = root[g->nodes[k]->in[0]->id];
+  cg_alias_roots(g, root);
   CgKernel *ks;
   int nk = cg_kernels(g, &ks);
   Live *lv = sm_xcalloc((size_t)g->nvalues + 1, sizeof *lv);
@@ -197,7 +202,12 @@ void cg_plan(const IrGraph *g, const IrGraph *master, CgPlan *p) {
    * its kernel (host[v]: the interval holding v's storage, -1: its own) */
   int *host = sm_xcalloc((size_t)g->nvalues + 1, sizeof *host);
   for (int i = 0; i < g->nvalues; i++) host[i] = -1;
-  for (int k = 0; k < nk; k++) reuse_operand(g, &ks[k], k, root, fixed, idx, host, lv);
+  int *taken = sm_xcalloc((size_t)g->nvalues + 1, sizeof *taken);
+  for (int i = 0; i < g->nvalues; i++) taken[i] = -1;
+  bool irregular = false;
+  for (int k = 0; k < nk; k++)
+    reuse_operand(g, &ks[k], k, root, fixed, idx, host, lv, taken, &irregular);
+  free(taken);
   cg_kernels_free(ks, nk);
   int nown = 0;
   for (int a = 0; a < nlv; a++)

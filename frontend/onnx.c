@@ -2658,7 +2658,7 @@ static void uniquify(IrGraph *g) {
         tab[j] = v->name;
         break;
       }
-      v->name = sm_arena_printf(&g->arena, "%s_%d", base, suffix);
+      ir_value_rename(g, v, sm_arena_printf(&g->arena, "%s_%d", base, suffix));
     }
   }
   free(tab);
@@ -2776,7 +2776,7 @@ static void lower_node(Im *im, size_t idx, const Onnx__NodeProto *n) {
       e->c = c;
       e->v = NULL;
     } else if (e->v->id >= nvals_before) {
-      e->v->name = e->name; /* the node's result carries the ONNX name */
+      ir_value_rename(im->g, e->v, e->name); /* the node's result carries the ONNX name */
     }
   }
 }

@@ -53,6 +53,8 @@ typedef struct {
   SmDiag *d;
   bool *poison; /* by value id */
   int npoison;
+  bool *output; /* by value id: named by an `output` line */
+  int noutput;
 } Parser;
 
 static SmLoc loc_of(Parser *ps, const Tok *t) {
@@ -528,11 +530,17 @@ static bool parse_output(Parser *ps) {
     if (!v) {
       sm_error(ps->d, loc_of(ps, &at), "undefined name '%s'", name);
     } else {
-      for (int i = 0; i < ps->g->noutputs; i++)
-        if (ps->g->outputs[i] == v) {
-          sm_error(ps->d, loc_of(ps, &at), "'%s' is already an output", name);
-          return false;
-        }
+      if (v->id < ps->noutput && ps->output[v->id]) {
+        sm_error(ps->d, loc_of(ps, &at), "'%s' is already an output", name);
+        return false;
+      }
+      if (v->id >= ps->noutput) {
+        int n = v->id * 2 + 16;
+        ps->output = sm_xrealloc(ps->output, (size_t)n);
+        memset(ps->output + ps->noutput, 0, (size_t)(n - ps->noutput));
+        ps->noutput = n;
+      }
+      ps->output[v->id] = true;
       ir_add_output(ps->g, v);
     }
     if (!is_punct(ps, ',')) break;
@@ -623,6 +631,7 @@ SmStatus fe_parse_text(const char *file, const char *text, IrGraph **out,
   if (d->nerrors == before && ps.g->noutputs == 0)
     sm_error(d, (SmLoc){file, ps.line, 1}, "model declares no outputs (add 'output NAME')");
   free(ps.poison);
+  free(ps.output);
   if (d->nerrors == before) ir_decompose(ps.g, d);
   if (d->nerrors != before) {
     ir_graph_free(ps.g);

@@ -110,14 +110,91 @@ IrGraph *ir_graph_new(const char *name) {
 
 void ir_graph_free(IrGraph *g) {
   if (!g) return;
+  free(g->vindex);
   sm_arena_free(&g->arena);
   free(g);
 }
 
+/* ---- the name index: linear probing, every value once (duplicate names
+ * included, so a rename can uncover the next value of the same name) ---- */
+static size_t name_hash(const char *s) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return (size_t)(h ^ (h >> 29));
+}
+
+static void index_put(IrValue **tab, size_t cap, IrValue *v) {
+  size_t i = name_hash(v->name) & (cap - 1);
+  while (tab[i]) i = (i + 1) & (cap - 1);
+  tab[i] = v;
+}
+
+static void index_insert(IrGraph *g, IrValue *v) {
+  if (2 * (size_t)g->nvalues > g->vindexcap) { /* v is counted already */
+    size_t cap = g->vindexcap ? 2 * g->vindexcap : 64;
+    while (2 * (size_t)g->nvalues > cap) cap *= 2;
+    IrValue **tab = sm_xcalloc(cap, sizeof *tab);
+    for (int i = 0; i < g->nvalues; i++)
+      if (g->values[i] != v) index_put(tab, cap, g->values[i]);
+    free(g->vindex);
+    g->vindex = tab;
+    g->vindexcap = cap;
+  }
+  index_put(g->vindex, g->vindexcap, v);
+}
+
+/* Removes v, moving later entries of its run back into the gap so every
+ * entry stays reachable from its home slot. */
+static void index_remove(IrGraph *g, const IrValue *v) {
+  size_t mask = g->vindexcap - 1, i = name_hash(v->name) & mask;
+  while (g->vindex[i] != v) {
+    SM_ASSERT(g->vindex[i] && "value missing from the name index");
+    i = (i + 1) & mask;
+  }
+  g->vindex[i] = NULL;
+  for (size_t j = (i + 1) & mask; g->vindex[j]; j = (j + 1) & mask) {
+    size_t h = name_hash(g->vindex[j]->name) & mask;
+    /* stays when its home lies cyclically in (i, j] */
+    bool stays = i <= j ? (h > i && h <= j) : (h > i || h <= j);
+    if (stays) continue;
+    g->vindex[i] = g->vindex[j];
+    g->vindex[j] = NULL;
+    i = j;
+  }
+}
+
 IrValue *ir_graph_find(const IrGraph *g, const char *name) {
-  for (int i = 0; i < g->nvalues; i++)
-    if (strcmp(g->values[i]->name, name) == 0) return g->values[i];
-  return NULL;
+  if (!g->vindexcap) return NULL;
+  IrValue *best = NULL;
+  size_t mask = g->vindexcap - 1;
+  for (size_t i = name_hash(name) & mask; g->vindex[i]; i = (i + 1) & mask)
+    if ((!best || g->vindex[i]->id < best->id) && strcmp(g->vindex[i]->name, name) == 0)
+      best = g->vindex[i];
+  return best;
+}
+
+void ir_value_rename(IrGraph *g, IrValue *v, const char *name) {
+  index_remove(g, v);
+  v->name = name;
+  index_put(g->vindex, g->vindexcap, v);
+}
+
+void ir_truncate_values(IrGraph *g, int n) {
+  SM_ASSERT(n >= 0 && n <= g->nvalues);
+  while (g->nvalues > n) index_remove(g, g->values[--g->nvalues]);
+}
+
+bool ir_graph_index_ok(const IrGraph *g) {
+  size_t count = 0;
+  for (size_t i = 0; i < g->vindexcap; i++) count += g->vindex[i] != NULL;
+  if (count != (size_t)g->nvalues) return false;
+  for (int k = 0; k < g->nvalues; k++) {
+    const IrValue *v = g->values[k];
+    size_t mask = g->vindexcap - 1, i = name_hash(v->name) & mask;
+    while (g->vindex[i] && g->vindex[i] != v) i = (i + 1) & mask;
+    if (!g->vindex[i]) return false;
+  }
+  return true;
 }
 
 static IrValue *new_value(IrGraph *g, const char *name, IrValKind kind,
@@ -129,6 +206,7 @@ static IrValue *new_value(IrGraph *g, const char *name, IrValKind kind,
   v->kind = kind;
   v->loc = loc;
   SM_VEC_PUSH(&g->arena, g->values, g->nvalues, g->capvalues, v);
+  index_insert(g, v);
   return v;
 }
 

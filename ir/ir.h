@@ -144,11 +144,27 @@ typedef struct IrGraph {
   int nvalues, capvalues;
   IrDirective *dirs;
   int ndirs, capdirs;
+  /* ir_graph_find's index: every value once, open addressing on the hash
+   * of its name (NULL: empty slot). Values are renamed with
+   * ir_value_rename and dropped with ir_truncate_values only, which keep
+   * it in step; ir_verify checks it. */
+  IrValue **vindex;
+  size_t vindexcap;
 } IrGraph;
 
 IrGraph *ir_graph_new(const char *name);
 void ir_graph_free(IrGraph *g);
+/* The value named `name` (the first one, by id, if there are several),
+ * or NULL; a hash lookup. */
 IrValue *ir_graph_find(const IrGraph *g, const char *name);
+/* Give v a new name (a string the graph's arena holds or that outlives
+ * the graph); the only way to change IrValue.name after creation. */
+void ir_value_rename(IrGraph *g, IrValue *v, const char *name);
+/* Forget the values created after the first n (undo of a tentative
+ * rewrite: nothing may refer to them any more). */
+void ir_truncate_values(IrGraph *g, int n);
+/* Whether the name index is in step with every value's name. */
+bool ir_graph_index_ok(const IrGraph *g);
 IrValue *ir_add_input(IrGraph *g, const char *name, IrType t, SmLoc loc);
 IrValue *ir_add_param(IrGraph *g, const char *name, IrType t, IrInit init,
                       SmLoc loc);

@@ -124,29 +124,55 @@ static void renumber(IrGraph *g) {
 
 void ir_toposort(IrGraph *g) {
   int n = g->nnodes;
-  bool *ready = sm_xcalloc((size_t)g->nvalues + 1, 1), *done = sm_xcalloc((size_t)n + 1, 1);
+  bool *ready = sm_xcalloc((size_t)g->nvalues + 1, 1);
   for (int i = 0; i < g->ninputs; i++) ready[g->inputs[i]->id] = true;
   for (int i = 0; i < g->nparams; i++) ready[g->params[i]->id] = true;
+  /* operands not yet available per node, and the readers of each value
+   * that is not available from the start */
+  int *waiting = sm_xcalloc((size_t)n + 1, sizeof *waiting);
+  int *ustart = sm_xcalloc((size_t)g->nvalues + 2, sizeof *ustart);
+  for (int k = 0; k < n; k++)
+    for (int i = 0; i < g->nodes[k]->nin; i++)
+      if (!ready[g->nodes[k]->in[i]->id]) {
+        waiting[k]++;
+        ustart[g->nodes[k]->in[i]->id + 1]++;
+      }
+  for (int i = 0; i < g->nvalues; i++) ustart[i + 1] += ustart[i];
+  int *users = sm_xcalloc((size_t)ustart[g->nvalues] + 1, sizeof *users);
+  int *fill = sm_xcalloc((size_t)g->nvalues + 1, sizeof *fill);
+  for (int k = 0; k < n; k++)
+    for (int i = 0; i < g->nodes[k]->nin; i++) {
+      int v = g->nodes[k]->in[i]->id;
+      if (!ready[v]) users[ustart[v] + fill[v]++] = k;
+    }
+  /* always the first node (in the current order) whose operands exist */
+  SmHeap h = {0};
+  for (int k = 0; k < n; k++)
+    if (!waiting[k]) sm_heap_push(&h, k, k);
   IrNode **order = sm_xcalloc((size_t)n + 1, sizeof *order);
   int placed = 0;
-  while (placed < n) {
-    int pick = -1;
-    for (int k = 0; k < n && pick < 0; k++) {
-      if (done[k]) continue;
-      bool ok = true;
-      for (int i = 0; i < g->nodes[k]->nin && ok; i++) ok = ready[g->nodes[k]->in[i]->id];
-      if (ok) pick = k;
+  SmHeapItem it;
+  while (sm_heap_pop(&h, &it)) {
+    const IrNode *x = g->nodes[it.idx];
+    order[placed++] = g->nodes[it.idx];
+    for (int o = 0; o < x->nout; o++) {
+      int v = x->out[o]->id;
+      if (ready[v]) continue;
+      ready[v] = true;
+      for (int u = ustart[v]; u < ustart[v + 1]; u++)
+        if (--waiting[users[u]] == 0) sm_heap_push(&h, users[u], users[u]);
     }
-    SM_ASSERT(pick >= 0 && "graph has a cycle");
-    done[pick] = true;
-    order[placed++] = g->nodes[pick];
-    for (int o = 0; o < g->nodes[pick]->nout; o++) ready[g->nodes[pick]->out[o]->id] = true;
   }
+  SM_ASSERT(placed == n && "graph has a cycle");
   if (n) memcpy(g->nodes, order, sizeof(IrNode *) * (size_t)n); /* no nodes: g->nodes may be NULL */
   renumber(g);
+  sm_heap_free(&h);
   free(order);
   free(ready);
-  free(done);
+  free(waiting);
+  free(ustart);
+  free(users);
+  free(fill);
 }
 
 void ir_prune(IrGraph *g, bool drop_inputs) {
@@ -198,8 +224,8 @@ bool ir_decompose(IrGraph *g, SmDiag *d) {
         SM_ASSERT(outs[o] && ir_type_eq(&outs[o]->type, &n->out[o]->type));
         ir_replace_uses(g, n->out[o], outs[o]);
         const char *name = n->out[o]->name;
-        n->out[o]->name = sm_arena_printf(&g->arena, "%s.composite", name);
-        outs[o]->name = name;
+        ir_value_rename(g, n->out[o], sm_arena_printf(&g->arena, "%s.composite", name));
+        ir_value_rename(g, outs[o], name);
         outs[o]->loc = n->out[o]->loc;
       }
       dead[k] = true;

@@ -292,3 +292,44 @@ int sm_ncpu(void) {
   long n = e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
   return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
 }
+
+/* ---- binary min-heap ---- */
+static bool heap_less(SmHeapItem a, SmHeapItem b) {
+  return a.key < b.key || (a.key == b.key && a.idx < b.idx);
+}
+
+void sm_heap_push(SmHeap *h, int64_t key, int idx) {
+  if (h->n == h->cap) {
+    h->cap = h->cap ? 2 * h->cap : 16;
+    h->items = sm_xrealloc(h->items, sizeof *h->items * (size_t)h->cap);
+  }
+  int i = h->n++;
+  SmHeapItem it = {key, idx};
+  while (i > 0 && heap_less(it, h->items[(i - 1) / 2])) {
+    h->items[i] = h->items[(i - 1) / 2];
+    i = (i - 1) / 2;
+  }
+  h->items[i] = it;
+}
+
+bool sm_heap_pop(SmHeap *h, SmHeapItem *out) {
+  if (!h->n) return false;
+  *out = h->items[0];
+  SmHeapItem last = h->items[--h->n];
+  int i = 0;
+  for (;;) {
+    int c = 2 * i + 1;
+    if (c >= h->n) break;
+    if (c + 1 < h->n && heap_less(h->items[c + 1], h->items[c])) c++;
+    if (!heap_less(h->items[c], last)) break;
+    h->items[i] = h->items[c];
+    i = c;
+  }
+  if (h->n) h->items[i] = last;
+  return true;
+}
+
+void sm_heap_free(SmHeap *h) {
+  free(h->items);
+  *h = (SmHeap){0};
+}

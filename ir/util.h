@@ -51,6 +51,20 @@ void *sm_arena_grow(SmArena *a, void *items, int n, int *cap, size_t elem);
     (items)[(n)++] = (x);                                                     \
   } while (0)
 
+/* ---- binary min-heap of (key, index) pairs, ordered by key then index ---- */
+typedef struct SmHeapItem {
+  int64_t key;
+  int idx;
+} SmHeapItem;
+typedef struct SmHeap {
+  SmHeapItem *items;
+  int n, cap;
+} SmHeap;
+void sm_heap_push(SmHeap *h, int64_t key, int idx);
+/* Removes the smallest item into *out; false when empty. */
+bool sm_heap_pop(SmHeap *h, SmHeapItem *out);
+void sm_heap_free(SmHeap *h);
+
 /* ---- string buffer (heap) ---- */
 typedef struct SmBuf {
   char *s;

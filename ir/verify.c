@@ -95,14 +95,13 @@ bool ir_verify(const IrGraph *g, SmDiag *d) {
   int before = d->nerrors;
   /* defined[v->id]: value is available at this point of the node list */
   bool *defined = sm_xcalloc((size_t)g->nvalues + 1, 1);
+  if (!ir_graph_index_ok(g))
+    sm_error(d, (SmLoc){0}, "internal error: a value was renamed behind the name index's back");
   for (int i = 0; i < g->nvalues; i++) {
     IrValue *v = g->values[i];
     SM_ASSERT(v->id == i);
-    for (int j = 0; j < i; j++)
-      if (strcmp(g->values[j]->name, v->name) == 0) {
-        sm_error(d, v->loc, "duplicate name '%s'", v->name);
-        break;
-      }
+    if (ir_graph_find(g, v->name) != v) /* the first of that name comes earlier */
+      sm_error(d, v->loc, "duplicate name '%s'", v->name);
     if (ir_type_numel(&v->type) < 0)
       sm_error(d, v->loc, "'%s' has too many elements or a negative dim", v->name);
   }
@@ -132,6 +131,9 @@ bool ir_verify(const IrGraph *g, SmDiag *d) {
   }
   /* an input overwritten in place must be a parameter that nothing reads
    * afterwards (the schedule is the node order) */
+  int *last_read = sm_xcalloc((size_t)g->nvalues + 1, sizeof *last_read);
+  for (int k = 0; k < g->nnodes; k++)
+    for (int i = 0; i < g->nodes[k]->nin; i++) last_read[g->nodes[k]->in[i]->id] = k;
   for (int k = 0; k < g->nnodes; k++) {
     const IrNode *n = g->nodes[k];
     if (!n->op->inplace) continue;
@@ -142,7 +144,7 @@ bool ir_verify(const IrGraph *g, SmDiag *d) {
       if (v->kind != IR_VAL_PARAM)
         sm_error(d, n->loc, "%s: operand '%s' is updated in place but is not a parameter",
                  n->op->name, v->name);
-      for (int j = k + 1; j < g->nnodes; j++)
+      for (int j = k + 1; last_read[v->id] > k && j < g->nnodes; j++)
         for (int i = 0; i < g->nodes[j]->nin; i++)
           if (g->nodes[j]->in[i] == v)
             sm_error(d, g->nodes[j]->loc, "%s reads '%s' after %s updated it in place",
@@ -157,6 +159,7 @@ bool ir_verify(const IrGraph *g, SmDiag *d) {
       sm_error(d, g->outputs[i]->loc, "output '%s' is never defined",
                g->outputs[i]->name);
   if (g->noutputs == 0) sm_error(d, (SmLoc){0}, "graph '%s' has no outputs", g->name);
+  free(last_read);
   free(defined);
   return d->nerrors == before;
 }

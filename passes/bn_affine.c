@@ -67,7 +67,7 @@ static void rewrite(IrGraph *g, IrNode *bn, SmDiag *d) {
   /* the result takes the batchnorm's name (graph outputs keep theirs) */
   IrValue *old = bn->out[0];
   const char *name = old->name;
-  old->name = sm_arena_printf(&g->arena, "%s.bn", name);
+  ir_value_rename(g, old, sm_arena_printf(&g->arena, "%s.bn", name));
   IrValue *y = op(g, "add", (IrValue *[]){xa, bc[1]}, 2, name, bn->loc, d);
   ir_replace_uses(g, old, y);
 }

@@ -39,8 +39,30 @@ typedef struct Canon {
   bool *output;  /* by value id: a graph output */
   bool *written; /* by value id: overwritten in place by some node */
   bool *dead;    /* by node index: every result was replaced */
+  /* by value id: the value replacing it (NULL: none). Uses are rewritten
+   * lazily: a node's operands when it is visited (node order is
+   * topological, so only later nodes read a replaced result), every node's
+   * at the end of the round. */
+  IrValue **fwd;
+  int nfwd;
   bool changed;
 } Canon;
+
+static IrValue *resolve(const Canon *c, IrValue *v) {
+  while (v->id < c->nfwd && c->fwd[v->id]) v = c->fwd[v->id];
+  return v;
+}
+
+/* Every later use of y reads x (graph outputs are never replaced). */
+static void forward(Canon *c, IrValue *y, IrValue *x) {
+  if (y->id >= c->nfwd) {
+    int n = y->id * 2 + 16;
+    c->fwd = sm_xrealloc(c->fwd, sizeof *c->fwd * (size_t)n);
+    memset(c->fwd + c->nfwd, 0, sizeof *c->fwd * (size_t)(n - c->nfwd));
+    c->nfwd = n;
+  }
+  c->fwd[y->id] = x;
+}
 
 static bool is_op(const IrNode *n, const char *name) { return !strcmp(n->op->name, name); }
 
@@ -79,7 +101,7 @@ static bool is_splat(const Canon *c, const IrValue *v, double want) {
  * move a read of x across an in-place update of x. */
 static bool replace(Canon *c, IrNode *n, IrValue *y, IrValue *x) {
   if (c->output[y->id] || c->written[x->id] || !ir_type_eq(&y->type, &x->type)) return false;
-  ir_replace_uses(c->g, y, x);
+  forward(c, y, x);
   c->dead[n->id] = true; /* single-result nodes only */
   c->changed = true;
   return true;
@@ -289,7 +311,7 @@ static void cse(Canon *c, IrNode *n, IrNode **table, uint64_t mask) {
     bool outputs = false;
     for (int o = 0; o < n->nout; o++) outputs |= c->output[n->out[o]->id];
     if (outputs) return;
-    for (int o = 0; o < n->nout; o++) ir_replace_uses(c->g, n->out[o], m->out[o]);
+    for (int o = 0; o < n->nout; o++) forward(c, n->out[o], m->out[o]);
     c->dead[n->id] = true;
     c->changed = true;
     return;
@@ -318,11 +340,19 @@ SmStatus pass_canonicalize(IrGraph *g, SmDiag *d) {
     int n0 = g->nnodes;
     for (int k = 0; k < n0; k++) {
       IrNode *n = g->nodes[k];
+      for (int i = 0; i < n->nin; i++) n->in[i] = resolve(&c, n->in[i]);
       if (n->op->inplace) continue;
       if (simplify(&c, n) && c.dead[k]) continue;
       fold(&c, n);
       cse(&c, n, table, size - 1);
     }
+    for (int k = 0; k < g->nnodes; k++)
+      for (int i = 0; i < g->nodes[k]->nin; i++)
+        g->nodes[k]->in[i] = resolve(&c, g->nodes[k]->in[i]);
+    for (int i = 0; i < g->noutputs; i++) g->outputs[i] = resolve(&c, g->outputs[i]);
+    free(c.fwd);
+    c.fwd = NULL;
+    c.nfwd = 0;
     free(table);
     free(c.output);
     free(c.written);

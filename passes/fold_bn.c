@@ -138,9 +138,9 @@ static bool fold(IrGraph *g, IrNode *bn, const int *uses, bool *touched) {
   ir_replace_uses(g, z, y);
   const char *name = y->name;
   SmLoc loc = y->loc;
-  y->name = z->name;
+  ir_value_rename(g, y, z->name);
   y->loc = z->loc;
-  z->name = name;
+  ir_value_rename(g, z, name);
   z->loc = loc;
   return true;
 }

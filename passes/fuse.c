@@ -51,11 +51,28 @@
 #include "ir/ops/ops.h"
 #include "passes.h"
 
+/* Positions of nodes, a growable array. */
+typedef struct PosVec {
+  int *p;
+  int n, cap;
+} PosVec;
+
+static void posvec_push(PosVec *v, int x) {
+  if (v->n == v->cap) {
+    v->cap = v->cap ? 2 * v->cap : 4;
+    v->p = sm_xrealloc(v->p, sizeof(int) * (size_t)v->cap);
+  }
+  v->p[v->n++] = x;
+}
+
 typedef struct Fuse {
   const IrGraph *g;
   int n;            /* nodes */
   int *pos;         /* by node id: position in g->nodes */
-  int *grp;         /* by position: group representative (a position) */
+  /* groups as disjoint sets of positions: parent links (union by size,
+   * so a member is O(log n) links from its set's root), and by root the
+   * set's size and its group representative (a position); grp() reads it */
+  int *par, *size, *label;
   int *top, *lo;    /* by representative: last and first member position */
   bool *has_root;   /* by representative */
   bool *mixed;      /* by representative: some member's result dtype differs */
@@ -63,11 +80,39 @@ typedef struct Fuse {
   bool *is_out;     /* by value id: graph output */
   bool *alias;      /* by position: a view node that only names its operand */
   int *root;        /* by value id: the value whose buffer it names */
+  /* by representative: positions of the nodes outside the group that read
+   * a member's result (entries that have joined the group since are
+   * dropped when next seen). Every one lies after the group's last member
+   * (can_merge keeps it so), which lets can_merge look at one side only. */
+  PosVec *ext;
+  /* by representative: a member that is neither elementwise nor an update
+   * (a producer; -1: none) and how many there are */
+  int *prod, *nprod;
+  /* by representative: the member operands that can make the peak grow
+   * when the group runs later: value id * 2 + (read directly, not through
+   * a view), for values the peak counts; entries read inside the group
+   * are dropped when next seen */
+  PosVec *rd;
+  /* by value id: the position of the last node (not a view) reading it,
+   * and whether that node reads it through a view */
+  int *lastpos;
+  bool *lastvia;
   /* scratch for peak() */
   int64_t *delta;
   int *death;
   bool *stored;
 } Fuse;
+
+/* The group representative of the node at position k. */
+static int grp(const Fuse *f, int k) {
+  while (f->par[k] != k) k = f->par[k];
+  return f->label[k];
+}
+
+static int set_root(const Fuse *f, int k) {
+  while (f->par[k] != k) k = f->par[k];
+  return k;
+}
 
 static int64_t value_bytes(const IrValue *v) {
   return ir_type_numel(&v->type) * (int64_t)ir_dtype_size(v->type.dtype);
@@ -83,7 +128,7 @@ static bool same_shape(const IrType *a, const IrType *b) {
 static bool inplace_out(const IrNode *n, int o) { return n->op->inplace && n->op->inplace[o] >= 0; }
 
 /* Peak of simultaneously live activation bytes with the grouping in
- * f->grp: a value is stored when read outside its group (or when its node
+ * grp(): a value is stored when read outside its group (or when its node
  * is a kernel of its own), born when its kernel runs and dead after the
  * last kernel reading it. Inputs, outputs and parameters have fixed
  * storage and are left out. */
@@ -98,8 +143,8 @@ static int64_t peak(Fuse *f) {
   for (int k = 0; k < n; k++) {
     const IrNode *u = g->nodes[k];
     if (f->alias[k]) continue;
-    int run = f->top[f->grp[k]];
-    bool single = f->top[f->grp[k]] == k && f->lo[f->grp[k]] == k;
+    int run = f->top[grp(f, k)];
+    bool single = f->top[grp(f, k)] == k && f->lo[grp(f, k)] == k;
     if (single)
       for (int o = 0; o < u->nout; o++) {
         f->stored[u->out[o]->id] = true;
@@ -109,7 +154,7 @@ static int64_t peak(Fuse *f) {
       const IrValue *v = g->values[f->root[u->in[i]->id]];
       if (v->kind != IR_VAL_NODE) continue;
       int dk = f->pos[v->def->id];
-      if (f->grp[dk] == f->grp[k] && v == u->in[i]) continue; /* inside the kernel */
+      if (grp(f, dk) == grp(f, k) && v == u->in[i]) continue; /* inside the kernel */
       f->stored[v->id] = true;
       if (f->death[v->id] < run) f->death[v->id] = run;
     }
@@ -119,7 +164,7 @@ static int64_t peak(Fuse *f) {
     if (!f->stored[i] || v->kind != IR_VAL_NODE || f->is_out[i] || f->root[i] != i) continue;
     if (inplace_out(v->def, v->def_out)) continue;
     int dk = f->pos[v->def->id];
-    int birth = f->top[f->grp[dk]];
+    int birth = f->top[grp(f, dk)];
     int death = f->death[i] < birth ? birth : f->death[i];
     f->delta[birth] += value_bytes(v);
     f->delta[death + 1] -= value_bytes(v);
@@ -134,7 +179,7 @@ static int64_t peak(Fuse *f) {
 
 /* Whether merging group b into group a (a's consumer reads b's anchor or
  * producer) keeps every rule but the memory one. */
-static bool can_merge(const Fuse *f, int ra, int rb) {
+static bool can_merge(Fuse *f, int ra, int rb) {
   const IrGraph *g = f->g;
   int T = f->top[ra] > f->top[rb] ? f->top[ra] : f->top[rb];
   int lo = f->lo[ra] < f->lo[rb] ? f->lo[ra] : f->lo[rb];
@@ -142,7 +187,7 @@ static bool can_merge(const Fuse *f, int ra, int rb) {
     for (int j = lo; j <= T; j++) {
       const IrNode *x = g->nodes[j];
       if (!x->op->inplace) continue;
-      bool member = f->grp[j] == ra || f->grp[j] == rb;
+      bool member = grp(f, j) == ra || grp(f, j) == rb;
       /* an in-place member: only an optimizer update ending the group */
       if (member) {
         if (j != T || !opt_is_update(x)) return false;
@@ -154,67 +199,148 @@ static bool can_merge(const Fuse *f, int ra, int rb) {
         if (x->op->inplace[o] < 0) continue;
         int over = f->root[x->in[x->op->inplace[o]]->id];
         for (int k = lo; k <= T; k++) {
-          if (f->grp[k] != ra && f->grp[k] != rb) continue;
+          if (grp(f, k) != ra && grp(f, k) != rb) continue;
           for (int i = 0; i < g->nodes[k]->nin; i++)
             if (f->root[g->nodes[k]->in[i]->id] == over) return false;
         }
       }
     }
-  for (int k = lo; k <= T; k++) {
-    int r = f->grp[k];
-    if (r != ra && r != rb) continue;
-    const IrNode *m = g->nodes[k];
-    /* a producer's operands come from outside the group (an update's
-     * gradient is the group's result) */
-    if (!(m->op->flags & IR_OPF_ELEMENTWISE) && !opt_is_update(m))
+  /* a producer's operands come from outside the group (an update's
+   * gradient is the group's result) */
+  if (f->nprod[ra] + f->nprod[rb] <= 1) {
+    int pk = f->prod[ra] >= 0 ? f->prod[ra] : f->prod[rb];
+    const IrNode *m = pk >= 0 ? g->nodes[pk] : NULL;
+    for (int i = 0; m && i < m->nin; i++) {
+      const IrNode *d = m->in[i]->def;
+      if (d && (grp(f, f->pos[d->id]) == ra || grp(f, f->pos[d->id]) == rb)) return false;
+    }
+  } else {
+    for (int k = lo; k <= T; k++) {
+      int r = grp(f, k);
+      const IrNode *m = g->nodes[k];
+      if ((r != ra && r != rb) || (m->op->flags & IR_OPF_ELEMENTWISE) || opt_is_update(m))
+        continue;
       for (int i = 0; i < m->nin; i++) {
         const IrNode *d = m->in[i]->def;
-        if (d && (f->grp[f->pos[d->id]] == ra || f->grp[f->pos[d->id]] == rb)) return false;
+        if (d && (grp(f, f->pos[d->id]) == ra || grp(f, f->pos[d->id]) == rb)) return false;
       }
-    /* stored results are read only after the kernel runs */
-    for (int j = k + 1; j <= T; j++) {
-      int rj = f->grp[j];
-      if (rj == ra || rj == rb) continue;
-      const IrNode *u = g->nodes[j];
-      for (int i = 0; i < u->nin; i++)
-        for (int o = 0; o < m->nout; o++)
-          if (u->in[i] == m->out[o]) return false;
     }
   }
-  return true;
+  /* stored results are read only after the kernel runs: the readers
+   * outside the group ending last all come after T; those of the other
+   * group that lie before T must belong to the first */
+  int rl = f->top[ra] < f->top[rb] ? ra : rb, rh = rl == ra ? rb : ra;
+  PosVec *e = &f->ext[rl];
+  bool ok = true;
+  int w = 0;
+  for (int i = 0; i < e->n; i++) {
+    int p = e->p[i];
+    if (grp(f, p) == rl) continue;
+    e->p[w++] = p;
+    if (p <= T && grp(f, p) != rh) ok = false;
+  }
+  e->n = w;
+  return ok;
 }
 
-static void merge(Fuse *f, int ra, int rb) {
-  for (int k = f->lo[rb]; k <= f->top[rb]; k++)
-    if (f->grp[k] == rb) f->grp[k] = ra;
+/* Joins rb's members to group ra (the smaller set linked under the
+ * larger's root, which takes the label ra); returns the linked root (the
+ * link merge_undo removes) and the old label of the root above it. */
+static int merge(Fuse *f, int ra, int rb, int *old_label) {
+  int xa = set_root(f, ra), xb = set_root(f, rb);
+  if (f->size[xa] < f->size[xb]) {
+    int t = xa;
+    xa = xb;
+    xb = t;
+  }
+  f->par[xb] = xa;
+  f->size[xa] += f->size[xb];
+  *old_label = f->label[xa];
+  f->label[xa] = ra;
   if (f->top[rb] > f->top[ra]) f->top[ra] = f->top[rb];
   if (f->lo[rb] < f->lo[ra]) f->lo[ra] = f->lo[rb];
   f->has_root[ra] |= f->has_root[rb];
   f->mixed[ra] |= f->mixed[rb];
+  if (f->prod[ra] < 0) f->prod[ra] = f->prod[rb];
+  f->nprod[ra] += f->nprod[rb];
+  return xb;
+}
+
+/* Splits the sets merge() joined (xb: the linked root). */
+static void merge_undo(Fuse *f, int xb, int old_label) {
+  int xa = f->par[xb];
+  f->par[xb] = xb;
+  f->size[xa] -= f->size[xb];
+  f->label[xa] = old_label;
+}
+
+
+
+/* Whether running group rl at T, the last position of rh, with rh (a
+ * merge) cannot raise the live bytes anywhere, so the peak need not be
+ * recomputed. Merging only ends lifetimes early or starts them late,
+ * except for the values rl's members read from outside the merged group
+ * (or through a view): those now live until T. That is harmless when a
+ * reader outside their producer's group (or through a view) already comes
+ * at T or later. */
+static bool no_increase(Fuse *f, int rl, int rh, int T) {
+  PosVec *e = &f->rd[rl];
+  bool ok = true;
+  int w = 0;
+  for (int i = 0; i < e->n; i++) {
+    int v = e->p[i] >> 1;
+    bool direct = e->p[i] & 1;
+    int gd = grp(f, f->pos[f->g->values[v]->def->id]);
+    if (direct && gd == rl) continue; /* read inside rl: never counts again */
+    e->p[w++] = e->p[i];
+    if (direct && gd == rh) continue;
+    if (f->lastpos[v] >= T && (f->lastvia[v] || grp(f, f->lastpos[v]) != gd)) continue;
+    ok = false;
+  }
+  e->n = w;
+  return ok;
+}
+
+/* Appends b's entries to a's (the shorter to the longer; a keeps both). */
+static void posvec_merge(PosVec *a, PosVec *b) {
+  if (b->n > a->n) {
+    PosVec t = *a;
+    *a = *b;
+    *b = t;
+  }
+  for (int i = 0; i < b->n; i++) posvec_push(a, b->p[i]);
+  free(b->p);
+  *b = (PosVec){0};
 }
 
 /* Merges group rb into ra tentatively and keeps the merge only when the
  * peak stays within the limit. has_root: the merged group has a producer. */
 static bool try_merge(Fuse *f, int ra, int rb, bool has_root, bool retype, int64_t limit) {
-  int n = f->n;
-  int *save = sm_xmalloc(sizeof(int) * (size_t)(n + 1) * 3);
-  memcpy(save, f->grp, sizeof(int) * (size_t)n);
-  memcpy(save + n, f->top, sizeof(int) * (size_t)n);
-  memcpy(save + 2 * n, f->lo, sizeof(int) * (size_t)n);
+  /* merge() links two sets and changes ra's bounds and flags only */
+  int top_a = f->top[ra], lo_a = f->lo[ra], prod_a = f->prod[ra], nprod_a = f->nprod[ra];
   bool root_a = f->has_root[ra], root_b = f->has_root[rb], mixed_a = f->mixed[ra];
+  /* every kept merge stayed within the limit, so one that raises no live
+   * byte count does too */
+  bool lower = f->top[ra] < f->top[rb];
+  bool quick = no_increase(f, lower ? ra : rb, lower ? rb : ra, lower ? f->top[rb] : f->top[ra]);
   f->has_root[rb] |= has_root;
-  merge(f, ra, rb);
+  int old_label;
+  int linked = merge(f, ra, rb, &old_label);
   f->mixed[ra] |= retype;
-  bool ok = peak(f) <= limit;
+  bool ok = quick || peak(f) <= limit;
   if (!ok) {
-    memcpy(f->grp, save, sizeof(int) * (size_t)n);
-    memcpy(f->top, save + n, sizeof(int) * (size_t)n);
-    memcpy(f->lo, save + 2 * n, sizeof(int) * (size_t)n);
+    merge_undo(f, linked, old_label);
+    f->top[ra] = top_a;
+    f->lo[ra] = lo_a;
+    f->prod[ra] = prod_a;
+    f->nprod[ra] = nprod_a;
     f->has_root[ra] = root_a;
     f->has_root[rb] = root_b;
     f->mixed[ra] = mixed_a;
+  } else {
+    posvec_merge(&f->ext[ra], &f->ext[rb]);
+    posvec_merge(&f->rd[ra], &f->rd[rb]);
   }
-  free(save);
   return ok;
 }
 
@@ -228,12 +354,12 @@ static void fuse_update(Fuse *f, int k, const int *uses, int64_t limit) {
   IrNode *u = g->nodes[k];
   IrValue *gv = u->in[opt_grad_operand(u)];
   IrNode *p = gv->def;
-  if (!p || f->grp[k] != k || f->lo[k] != k) return;
-  int pk = f->pos[p->id], rb = f->grp[pk];
+  if (!p || grp(f, k) != k || f->lo[k] != k) return;
+  int pk = f->pos[p->id], rb = grp(f, pk);
   if (f->top[rb] != pk) return;
   int rk = -1;
   for (int q = f->lo[rb]; q <= pk; q++)
-    if (f->grp[q] == rb && !(g->nodes[q]->op->flags & IR_OPF_ELEMENTWISE)) rk = q;
+    if (grp(f, q) == rb && !(g->nodes[q]->op->flags & IR_OPF_ELEMENTWISE)) rk = q;
   if (rk < 0 || !op_epilogue_in_registers(g->nodes[rk])) return;
   /* an elementwise member's result is stored only as the group's result */
   if (rk != pk && (uses[gv->id] != 1 || f->is_out[gv->id])) return;
@@ -250,17 +376,15 @@ static void fuse_update(Fuse *f, int k, const int *uses, int64_t limit) {
  * limit. Moving an update later is safe: it runs after every reader of the
  * parameter it overwrites (passes/train.c), nothing reads its results, and
  * its operands are SSA values or parameters no other node writes. */
-static void fuse_updates_horizontally(Fuse *f, int64_t limit) {
+static void fuse_updates_horizontally(Fuse *f, const int *uses, int64_t limit) {
   const IrGraph *g = f->g;
   int cur = -1;
   for (int k = 0; k < f->n; k++) {
     const IrNode *u = g->nodes[k];
-    if (!opt_is_update(u) || f->grp[k] != k || f->lo[k] != k || f->top[k] != k) continue;
+    if (!opt_is_update(u) || grp(f, k) != k || f->lo[k] != k || f->top[k] != k) continue;
     bool read = false;
-    for (int o = 0; o < u->nout; o++) read |= f->is_out[u->out[o]->id];
-    for (int j = k + 1; j < f->n && !read; j++)
-      for (int i = 0; i < g->nodes[j]->nin; i++)
-        for (int o = 0; o < u->nout; o++) read |= g->nodes[j]->in[i] == u->out[o];
+    /* readers come after k (node order is topological) */
+    for (int o = 0; o < u->nout; o++) read |= f->is_out[u->out[o]->id] || uses[u->out[o]->id];
     if (read) continue;
     if (cur >= 0) try_merge(f, k, cur, false, false, limit);
     cur = k; /* the group's representative either way */
@@ -275,7 +399,9 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
   for (int k = 0; k < n; k++)
     if (g->nodes[k]->id > maxid) maxid = g->nodes[k]->id;
   f.pos = sm_xcalloc((size_t)maxid + 2, sizeof *f.pos);
-  f.grp = sm_xcalloc((size_t)n + 1, sizeof *f.grp);
+  f.par = sm_xcalloc((size_t)n + 1, sizeof *f.par);
+  f.size = sm_xcalloc((size_t)n + 1, sizeof *f.size);
+  f.label = sm_xcalloc((size_t)n + 1, sizeof *f.label);
   f.top = sm_xcalloc((size_t)n + 1, sizeof *f.top);
   f.lo = sm_xcalloc((size_t)n + 1, sizeof *f.lo);
   f.has_root = sm_xcalloc((size_t)n + 1, sizeof *f.has_root);
@@ -288,20 +414,48 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
   f.death = sm_xcalloc((size_t)g->nvalues + 1, sizeof *f.death);
   f.stored = sm_xcalloc((size_t)g->nvalues + 1, sizeof *f.stored);
   int *uses = sm_xcalloc((size_t)g->nvalues + 1, sizeof *uses);
+  f.ext = sm_xcalloc((size_t)n + 1, sizeof *f.ext);
+  f.prod = sm_xcalloc((size_t)n + 1, sizeof *f.prod);
+  f.nprod = sm_xcalloc((size_t)n + 1, sizeof *f.nprod);
+  f.rd = sm_xcalloc((size_t)n + 1, sizeof *f.rd);
+  f.lastpos = sm_xcalloc((size_t)g->nvalues + 1, sizeof *f.lastpos);
+  f.lastvia = sm_xcalloc((size_t)g->nvalues + 1, sizeof *f.lastvia);
   for (int i = 0; i < g->noutputs; i++) f.is_out[g->outputs[i]->id] = true;
   for (int i = 0; i < g->nvalues; i++) f.root[i] = i;
   for (int k = 0; k < n; k++) {
     IrNode *x = g->nodes[k];
     x->anchor = NULL;
     f.pos[x->id] = k;
-    f.grp[k] = f.top[k] = f.lo[k] = k;
+    f.par[k] = f.label[k] = f.top[k] = f.lo[k] = k;
+    f.size[k] = 1;
     f.ninplace[k + 1] = f.ninplace[k] + (x->op->inplace != NULL);
-    for (int i = 0; i < x->nin; i++) uses[x->in[i]->id]++;
+    for (int i = 0; i < x->nin; i++) {
+      uses[x->in[i]->id]++;
+      if (x->in[i]->def) posvec_push(&f.ext[f.pos[x->in[i]->def->id]], k);
+    }
+    bool prod = !(x->op->flags & IR_OPF_ELEMENTWISE) && !opt_is_update(x);
+    f.prod[k] = prod ? k : -1;
+    f.nprod[k] = prod;
     /* as codegen/kernels.c cg_is_alias decides for unfused views */
     if ((x->op->flags & IR_OPF_VIEW) && x->nout == 1 && x->in[0]->kind != IR_VAL_PARAM &&
         !f.is_out[x->out[0]->id]) {
       f.alias[k] = true;
       f.root[x->out[0]->id] = f.root[x->in[0]->id];
+    }
+  }
+  for (int i = 0; i < g->nvalues; i++) f.lastpos[i] = -1;
+  for (int k = 0; k < n; k++) {
+    const IrNode *x = g->nodes[k];
+    if (f.alias[k]) continue; /* as peak() counts readers */
+    for (int i = 0; i < x->nin; i++) {
+      int v = f.root[x->in[i]->id];
+      const IrValue *w = g->values[v];
+      if (w->kind != IR_VAL_NODE || f.is_out[v] || inplace_out(w->def, w->def_out)) continue;
+      bool direct = x->in[i] == w;
+      if (f.lastpos[v] < k) f.lastvia[v] = false;
+      f.lastpos[v] = k;
+      f.lastvia[v] |= !direct;
+      posvec_push(&f.rd[k], 2 * v + direct);
     }
   }
   int64_t limit = peak(&f);
@@ -313,7 +467,7 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
       IrValue *v = c->in[i];
       IrNode *p = v->def;
       if (!p || !same_shape(&v->type, &c->out[0]->type)) continue;
-      int pk = f.pos[p->id], ra = f.grp[k], rb = f.grp[pk];
+      int pk = f.pos[p->id], ra = grp(&f, k), rb = grp(&f, pk);
       if (ra == rb) continue;
       bool ew = (p->op->flags & IR_OPF_ELEMENTWISE) && p->nout == 1;
       bool retype = v->type.dtype != c->out[0]->type.dtype;
@@ -327,17 +481,29 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
       if (!can_merge(&f, ra, rb)) continue;
       /* tentative merge, kept only within the memory limit */
       try_merge(&f, ra, rb, !ew, retype, limit);
-      ra = f.grp[k];
+      ra = grp(&f, k);
     }
   }
-  fuse_updates_horizontally(&f, limit);
+  fuse_updates_horizontally(&f, uses, limit);
   for (int k = 0; k < n; k++) {
-    int t = f.top[f.grp[k]];
+    int t = f.top[grp(&f, k)];
     if (t != k) g->nodes[k]->anchor = g->nodes[t];
   }
+  for (int k = 0; k < n; k++) {
+    free(f.ext[k].p);
+    free(f.rd[k].p);
+  }
+  free(f.ext);
+  free(f.rd);
+  free(f.lastpos);
+  free(f.lastvia);
+  free(f.prod);
+  free(f.nprod);
   free(uses);
   free(f.pos);
-  free(f.grp);
+  free(f.par);
+  free(f.size);
+  free(f.label);
   free(f.top);
   free(f.lo);
   free(f.has_root);

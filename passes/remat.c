@@ -259,7 +259,7 @@ SmStatus pass_remat_log(IrGraph *g, SmDiag *d, SmBuf *log) {
       for (int u = 0; u < nuses; u++) uses[u].node->in[uses[u].slot] = cand[c];
       memcpy(g->nodes, save, sizeof *save * (size_t)n0);
       g->nnodes = n0;
-      g->nvalues = nv0;
+      ir_truncate_values(g, nv0);
       for (int k = 0; k < n0; k++) g->nodes[k]->id = k;
     }
     free(uses);

@@ -24,23 +24,20 @@ static int64_t value_bytes(const IrValue *v) {
 
 static bool inplace_out(const IrNode *n, int o) { return n->op->inplace && n->op->inplace[o] >= 0; }
 
-static bool is_output(const IrGraph *g, const IrValue *v) {
-  for (int i = 0; i < g->noutputs; i++)
-    if (g->outputs[i] == v) return true;
-  return false;
-}
-
 /* by value id: the value whose storage it names (views of activations,
  * as codegen/kernels.c cg_is_alias decides for unfused views) */
 static int *alias_roots(const IrGraph *g) {
   int *root = sm_xcalloc((size_t)g->nvalues + 1, sizeof *root);
+  bool *is_out = sm_xcalloc((size_t)g->nvalues + 1, 1);
+  for (int i = 0; i < g->noutputs; i++) is_out[g->outputs[i]->id] = true;
   for (int i = 0; i < g->nvalues; i++) root[i] = i;
   for (int k = 0; k < g->nnodes; k++) {
     const IrNode *x = g->nodes[k];
     if ((x->op->flags & IR_OPF_VIEW) && x->nout == 1 && x->in[0]->kind != IR_VAL_PARAM &&
-        !x->anchor && !is_output(g, x->out[0]))
+        !x->anchor && !is_out[x->out[0]->id])
       root[x->out[0]->id] = root[x->in[0]->id];
   }
+  free(is_out);
   return root;
 }
 
@@ -56,6 +53,23 @@ static void reuse_operands(const IrGraph *g, const int *run, const int *pos, con
   int n = g->nnodes;
   const IrNode **mem = sm_xcalloc((size_t)n + 1, sizeof *mem);
   const IrValue **ins = sm_xcalloc((size_t)g->nvalues + 1, sizeof *ins);
+  /* by kernel position: its members in node order (a linked list) */
+  int *first = sm_xcalloc((size_t)n + 1, sizeof *first);
+  int *lastm = sm_xcalloc((size_t)n + 1, sizeof *lastm);
+  int *nxt = sm_xcalloc((size_t)n + 1, sizeof *nxt);
+  for (int k = 0; k < n; k++) first[k] = lastm[k] = nxt[k] = -1;
+  for (int j = 0; j < n; j++) {
+    int r = run[j];
+    if (r < j) continue; /* as the scan up to the kernel's position */
+    if (lastm[r] < 0) first[r] = j;
+    else nxt[lastm[r]] = j;
+    lastm[r] = j;
+  }
+  /* taken[h]: the birth of the last result given h's storage (results are
+   * placed kernel by kernel, each born in its kernel) */
+  int *taken = sm_xcalloc((size_t)g->nvalues + 1, sizeof *taken);
+  for (int i = 0; i < g->nvalues; i++) taken[i] = -1;
+  bool irregular = false;
   for (int k = 0; k < n; k++) {
     const IrNode *x = g->nodes[k];
     if (run[k] != k || ((x->op->flags & IR_OPF_VIEW) && root[x->out[0]->id] != x->out[0]->id))
@@ -64,13 +78,13 @@ static void reuse_operands(const IrGraph *g, const int *run, const int *pos, con
     int nm = 0;
     const IrNode *prod = NULL;
     bool ok = true;
-    for (int j = 0; j <= k; j++)
-      if (run[j] == k && !(g->nodes[j]->op->flags & IR_OPF_ELEMENTWISE)) {
+    for (int j = first[k]; j >= 0; j = nxt[j])
+      if (!(g->nodes[j]->op->flags & IR_OPF_ELEMENTWISE)) {
         ok &= prod == NULL;
         prod = mem[nm++] = g->nodes[j];
       }
-    for (int j = 0; j <= k; j++)
-      if (run[j] == k && g->nodes[j] != prod) mem[nm++] = g->nodes[j];
+    for (int j = first[k]; j >= 0; j = nxt[j])
+      if (g->nodes[j] != prod) mem[nm++] = g->nodes[j];
     if (!ok || (prod && (nm == 1 || !op_epilogue_in_registers(prod)))) continue;
     /* operands from outside the kernel, the producer's first */
     int nin = 0;
@@ -94,14 +108,22 @@ static void reuse_operands(const IrGraph *g, const int *run, const int *pos, con
         for (int j = 0; j < nin && fits; j++)
           if (root[ins[j]->id] == u->id) fits = ir_type_eq(&ins[j]->type, &v->type);
         for (int j = 0; prod && j < prod->nin && fits; j++) fits = root[prod->in[j]->id] != u->id;
-        for (int q = 0; q < g->nvalues && fits; q++) fits = !(host[q] == hu && birth[q] == k);
+        if (!irregular && fits) fits = taken[hu] != k;
+        for (int q = 0; irregular && q < g->nvalues && fits; q++)
+          fits = !(host[q] == hu && birth[q] == k);
         if (!fits) continue;
         end[hu] = end[v->id];
         host[v->id] = hu;
+        taken[hu] = birth[v->id];
+        irregular |= birth[v->id] != k;
         break;
       }
     }
   }
+  free(first);
+  free(lastm);
+  free(nxt);
+  free(taken);
   free(mem);
   free(ins);
 }
@@ -109,6 +131,8 @@ static void reuse_operands(const IrGraph *g, const int *run, const int *pos, con
 static int64_t peak_of(const IrGraph *g, bool inplace) {
   int n = g->nnodes;
   int *root = alias_roots(g);
+  bool *is_out = sm_xcalloc((size_t)g->nvalues + 1, 1);
+  for (int i = 0; i < g->noutputs; i++) is_out[g->outputs[i]->id] = true;
   int *run = sm_xcalloc((size_t)n + 1, sizeof *run); /* by position */
   int *members = sm_xcalloc((size_t)n + 1, sizeof *members);
   int *pos = sm_xcalloc((size_t)n + 1, sizeof *pos); /* by node id */
@@ -143,7 +167,7 @@ static int64_t peak_of(const IrGraph *g, bool inplace) {
   for (int i = 0; i < g->nvalues; i++) {
     const IrValue *v = g->values[i];
     host[i] = -2; /* not placed */
-    if (!stored[i] || v->kind != IR_VAL_NODE || root[i] != i || is_output(g, v) ||
+    if (!stored[i] || v->kind != IR_VAL_NODE || root[i] != i || is_out[i] ||
         inplace_out(v->def, v->def_out))
       continue;
     host[i] = -1;
@@ -165,6 +189,7 @@ static int64_t peak_of(const IrGraph *g, bool inplace) {
   free(birth);
   free(host);
   free(root);
+  free(is_out);
   free(run);
   free(members);
   free(pos);
@@ -199,6 +224,30 @@ static void greedy_order(const IrGraph *g, IrNode **order) {
     succ[a][nsucc[a]++] = (b);                                                     \
     left[b]++;                                                                     \
   } while (0)
+  /* by value id: the nodes reading it (each once, in node order) */
+  int *dstart = sm_xcalloc((size_t)g->nvalues + 2, sizeof *dstart);
+  int *dlast = sm_xcalloc((size_t)g->nvalues + 1, sizeof *dlast);
+  for (int i = 0; i < g->nvalues; i++) dlast[i] = -1;
+  for (int k = 0; k < n; k++)
+    for (int i = 0; i < g->nodes[k]->nin; i++) {
+      int v = g->nodes[k]->in[i]->id;
+      if (dlast[v] != k) dstart[v + 1]++;
+      dlast[v] = k;
+    }
+  for (int i = 0; i < g->nvalues; i++) dstart[i + 1] += dstart[i];
+  int *dreaders = sm_xcalloc((size_t)dstart[g->nvalues] + 1, sizeof *dreaders);
+  for (int i = 0; i < g->nvalues; i++) dlast[i] = -1;
+  {
+    int *fill = sm_xcalloc((size_t)g->nvalues + 1, sizeof *fill);
+    for (int k = 0; k < n; k++)
+      for (int i = 0; i < g->nodes[k]->nin; i++) {
+        int v = g->nodes[k]->in[i]->id;
+        if (dlast[v] != k) dreaders[dstart[v] + fill[v]++] = k;
+        dlast[v] = k;
+      }
+    free(fill);
+  }
+  free(dlast);
   for (int k = 0; k < n; k++) {
     const IrNode *x = g->nodes[k];
     for (int i = 0; i < x->nin; i++)
@@ -207,47 +256,97 @@ static void greedy_order(const IrGraph *g, IrNode **order) {
     for (int o = 0; o < x->nout; o++) {
       if (x->op->inplace[o] < 0) continue;
       const IrValue *over = x->in[x->op->inplace[o]];
-      for (int j = 0; j < n; j++)
-        for (int i = 0; i < g->nodes[j]->nin; i++)
-          if (j != k && g->nodes[j]->in[i] == over) {
-            EDGE(j, k);
-            break;
-          }
+      for (int r = dstart[over->id]; r < dstart[over->id + 1]; r++)
+        if (dreaders[r] != k) EDGE(dreaders[r], k);
     }
   }
 #undef EDGE
-  /* readers left per (root) value */
+  free(dstart);
+  free(dreaders);
+  /* readers left per (root) value, and the distinct nodes among them */
   int *readers = sm_xcalloc((size_t)g->nvalues + 1, sizeof *readers);
   for (int k = 0; k < n; k++)
     for (int i = 0; i < g->nodes[k]->nin; i++) readers[root[g->nodes[k]->in[i]->id]]++;
-  bool *done = sm_xcalloc((size_t)n + 1, 1);
-  for (int placed = 0; placed < n; placed++) {
-    int pick = -1;
-    int64_t best = 0;
-    for (int k = 0; k < n; k++) {
-      if (done[k] || left[k]) continue;
-      const IrNode *x = g->nodes[k];
-      int64_t score = 0;
-      for (int o = 0; o < x->nout; o++)
-        if (!inplace_out(x, o) && root[x->out[o]->id] == x->out[o]->id)
-          score += value_bytes(x->out[o]);
-      for (int i = 0; i < x->nin; i++) {
-        const IrValue *v = g->values[root[x->in[i]->id]];
-        if (v->kind != IR_VAL_NODE || is_output(g, v)) continue;
-        int mine = 0; /* x may read v more than once */
-        for (int j = 0; j < x->nin; j++) mine += root[x->in[j]->id] == v->id;
-        bool first = true;
-        for (int j = 0; j < i; j++) first &= root[x->in[j]->id] != v->id;
-        if (first && readers[v->id] == mine) score -= value_bytes(v);
-      }
-      if (pick < 0 || score < best) pick = k, best = score;
+  int *rstart = sm_xcalloc((size_t)g->nvalues + 2, sizeof *rstart);
+  int *rlast = sm_xcalloc((size_t)g->nvalues + 1, sizeof *rlast);
+  int *nodes_left = sm_xcalloc((size_t)g->nvalues + 1, sizeof *nodes_left);
+  for (int i = 0; i < g->nvalues; i++) rlast[i] = -1;
+  for (int k = 0; k < n; k++)
+    for (int i = 0; i < g->nodes[k]->nin; i++) {
+      int v = root[g->nodes[k]->in[i]->id];
+      if (rlast[v] != k) rstart[v + 1]++, nodes_left[v]++;
+      rlast[v] = k;
     }
+  for (int i = 0; i < g->nvalues; i++) rstart[i + 1] += rstart[i];
+  int *rnodes = sm_xcalloc((size_t)rstart[g->nvalues] + 1, sizeof *rnodes);
+  int *rfill = sm_xcalloc((size_t)g->nvalues + 1, sizeof *rfill);
+  for (int i = 0; i < g->nvalues; i++) rlast[i] = -1;
+  for (int k = 0; k < n; k++)
+    for (int i = 0; i < g->nodes[k]->nin; i++) {
+      int v = root[g->nodes[k]->in[i]->id];
+      if (rlast[v] != k) rnodes[rstart[v] + rfill[v]++] = k;
+      rlast[v] = k;
+    }
+  bool *is_out = sm_xcalloc((size_t)g->nvalues + 1, 1);
+  for (int i = 0; i < g->noutputs; i++) is_out[g->outputs[i]->id] = true;
+  /* The ready nodes by score (bytes added), ties in node order. A score
+   * only drops, when the node becomes the last reader of an operand; the
+   * heap then holds a stale entry too, skipped when popped. */
+  bool *done = sm_xcalloc((size_t)n + 1, 1);
+  int64_t *score = sm_xcalloc((size_t)n + 1, sizeof *score);
+  SmHeap ready = {0};
+#define SCORE(k)                                                                          \
+  do {                                                                                    \
+    const IrNode *x = g->nodes[k];                                                        \
+    int64_t sc = 0;                                                                       \
+    for (int o = 0; o < x->nout; o++)                                                     \
+      if (!inplace_out(x, o) && root[x->out[o]->id] == x->out[o]->id)                     \
+        sc += value_bytes(x->out[o]);                                                     \
+    for (int i = 0; i < x->nin; i++) {                                                    \
+      const IrValue *v = g->values[root[x->in[i]->id]];                                   \
+      if (v->kind != IR_VAL_NODE || is_out[v->id]) continue;                              \
+      int mine = 0; /* x may read v more than once */                                     \
+      for (int j = 0; j < x->nin; j++) mine += root[x->in[j]->id] == v->id;               \
+      bool first = true;                                                                  \
+      for (int j = 0; j < i; j++) first &= root[x->in[j]->id] != v->id;                   \
+      if (first && readers[v->id] == mine) sc -= value_bytes(v);                          \
+    }                                                                                     \
+    score[k] = sc;                                                                        \
+    sm_heap_push(&ready, sc, k);                                                          \
+  } while (0)
+  for (int k = 0; k < n; k++)
+    if (!left[k]) SCORE(k);
+  for (int placed = 0; placed < n; placed++) {
+    SmHeapItem it;
+    int pick = -1;
+    while (pick < 0 && sm_heap_pop(&ready, &it))
+      if (!done[it.idx] && it.key == score[it.idx]) pick = it.idx;
     SM_ASSERT(pick >= 0 && "schedule: dependency cycle");
     done[pick] = true;
     order[placed] = g->nodes[pick];
-    for (int i = 0; i < g->nodes[pick]->nin; i++) readers[root[g->nodes[pick]->in[i]->id]]--;
-    for (int s = 0; s < nsucc[pick]; s++) left[succ[pick][s]]--;
+    const IrNode *p = g->nodes[pick];
+    for (int i = 0; i < p->nin; i++) readers[root[p->in[i]->id]]--;
+    for (int i = 0; i < p->nin; i++) {
+      int v = root[p->in[i]->id];
+      bool first = true;
+      for (int j = 0; j < i; j++) first &= root[p->in[j]->id] != v;
+      /* one reader left: its score may drop (it is re-scored when ready) */
+      if (first && --nodes_left[v] == 1)
+        for (int r = rstart[v]; r < rstart[v + 1]; r++)
+          if (!done[rnodes[r]] && !left[rnodes[r]]) SCORE(rnodes[r]);
+    }
+    for (int s = 0; s < nsucc[pick]; s++)
+      if (--left[succ[pick][s]] == 0) SCORE(succ[pick][s]);
   }
+#undef SCORE
+  sm_heap_free(&ready);
+  free(score);
+  free(rstart);
+  free(rlast);
+  free(nodes_left);
+  free(rnodes);
+  free(rfill);
+  free(is_out);
   for (int k = 0; k < n; k++) free(succ[k]);
   free(succ);
   free(nsucc);

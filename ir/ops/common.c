@@ -2,6 +2,7 @@
  * elementwise shape rule, reference loop and emitter. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gemm_emit.h"
@@ -191,22 +192,32 @@ void ew_emit_group(SmBuf *b, IrNode *const *mem, int nm, IrValue *const *ext, in
     }
     sm_buf_printf(b, "];\n%*s(void)v%d;\n", ind, "", k);
   }
-  /* members in order; arguments name loads (vK) or earlier members (tJ) */
+  /* members in order; arguments name loads (vK) or earlier members (tJ).
+   * By value id: the member computing it (tJ) and the first load (vK). */
+  int maxid = 0;
+  for (int j = 0; j < nm; j++) {
+    if (mem[j]->out[0]->id > maxid) maxid = mem[j]->out[0]->id;
+    for (int a = 0; a < mem[j]->nin; a++)
+      if (mem[j]->in[a]->id > maxid) maxid = mem[j]->in[a]->id;
+  }
+  for (int k = 0; k < next; k++)
+    if (ext[k]->id > maxid) maxid = ext[k]->id;
+  int *tnum = sm_xmalloc(sizeof(int) * (size_t)(maxid + 1) * 2), *vnum = tnum + maxid + 1;
+  for (int i = 0; i <= maxid; i++) tnum[i] = vnum[i] = -1;
+  for (int k = next - 1; k >= 0; k--)
+    if (ext[k]->id >= 0) vnum[ext[k]->id] = k;
   char names[8][24];
   const char *args[8];
   for (int j = 0; j < nm; j++) {
     const IrNode *n = mem[j];
     SM_ASSERT(n->nin <= 8);
     for (int a = 0; a < n->nin; a++) {
-      int found = -1;
-      for (int q = 0; q < j && found < 0; q++)
-        if (mem[q]->out[0] == n->in[a]) found = q;
+      int id = n->in[a]->id, found = id >= 0 ? tnum[id] : -1;
       if (found >= 0) snprintf(names[a], sizeof names[a], "t%d", found);
       else if (nm == 1) snprintf(names[a], sizeof names[a], "v%d", a); /* ext = operands */
       else {
-        int k = 0;
-        while (k < next && ext[k] != n->in[a]) k++;
-        SM_ASSERT(k < next);
+        int k = id >= 0 ? vnum[id] : -1;
+        SM_ASSERT(k >= 0 && ext[k] == n->in[a]);
         snprintf(names[a], sizeof names[a], "v%d", k);
       }
       args[a] = names[a];
@@ -214,13 +225,15 @@ void ew_emit_group(SmBuf *b, IrNode *const *mem, int nm, IrValue *const *ext, in
     sm_buf_printf(b, "%*sconst %s t%d = ", ind, "", ir_dtype_ctype(n->out[0]->type.dtype), j);
     n->op->expr(b, n, args);
     sm_buf_printf(b, ";\n%*s(void)t%d;\n", ind, "", j);
+    int oid = n->out[0]->id;
+    if (oid >= 0 && tnum[oid] < 0) tnum[oid] = j;
   }
   for (int o = 0; o < nouts; o++) {
-    int j = 0;
-    while (j < nm && mem[j]->out[0] != outs[o]) j++;
-    SM_ASSERT(j < nm);
+    int j = outs[o]->id >= 0 && outs[o]->id <= maxid ? tnum[outs[o]->id] : -1;
+    SM_ASSERT(j >= 0 && mem[j]->out[0] == outs[o]);
     sm_buf_printf(b, "%*sout%d[%s] = t%d;\n", ind, "", o, idx.s, j);
   }
+  free(tnum);
   sm_buf_printf(b, "%*s}\n", ind - 2, "");
   sm_buf_free(&idx);
 }

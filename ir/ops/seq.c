@@ -77,7 +77,7 @@ typedef struct Ex {
 } Ex;
 
 static IrValue *nm(Ex *e, IrValue *v, const char *tag) {
-  v->name = sm_arena_printf(&e->cx->g->arena, "%s.%s%d", e->base, tag, e->k++);
+  ir_value_rename(e->cx->g, v, sm_arena_printf(&e->cx->g->arena, "%s.%s%d", e->base, tag, e->k++));
   return v;
 }
 
