@@ -217,6 +217,12 @@ static void report(SmDiag *d, SmLoc loc, const char *kind, const char *fmt,
       sm_buf_putc(&d->out, p[c - 1] == '\t' ? '\t' : ' ');
     sm_buf_puts(&d->out, "^\n");
   }
+  /* names and source lines come from strangers: no control character
+   * (an escape sequence, a carriage return) reaches the terminal */
+  for (size_t i = start; i < d->out.len; i++) {
+    unsigned char c = (unsigned char)d->out.s[i];
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) d->out.s[i] = '?';
+  }
   if (d->echo) fputs(d->out.s + start, stderr);
 }
 

@@ -32,6 +32,10 @@ int rt_fail(RtErr *e, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
+    /* tensor and file names come from strangers: no control character
+     * (an escape sequence, a carriage return) reaches the terminal */
+    for (char *p = e->msg; *p; p++)
+      if (((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f) *p = '?';
   }
   return -1;
 }

@@ -239,6 +239,24 @@ static void test_diag_lexer_advances(void **state) {
   alarm(0);
 }
 
+/* a name holding terminal escape sequences or a carriage return is
+ * reported with '?' in their place: a stranger's model cannot drive the
+ * terminal through smelt's messages */
+static void test_diag_no_control_chars(void **state) {
+  (void)state;
+  SmDiag d;
+  sm_diag_init(&d);
+  IrGraph *g = NULL;
+  const char *text = "input x: f32[2]\ny = relu(\"\\x1b[2J\\rz\")\noutput y\n";
+  assert_int_not_equal(fe_parse_text("test.smelt", text, &g, &d), SM_OK);
+  const char *msg = sm_diag_text(&d);
+  assert_non_null(strstr(msg, "undefined name '?[2J?z'"));
+  for (const char *p = msg; *p; p++)
+    assert_true((unsigned char)*p >= 0x20 || *p == '\n' || *p == '\t');
+  ir_graph_free(g);
+  sm_diag_free(&d);
+}
+
 /* truncated and garbled input never crashes and always reports an error */
 static void test_garbled_inputs(void **state) {
   (void)state;
@@ -288,6 +306,7 @@ int main(void) {
       cmocka_unit_test(test_diag_reports_all),
       cmocka_unit_test(test_diag_syntax),
       cmocka_unit_test(test_diag_lexer_advances),
+    cmocka_unit_test(test_diag_no_control_chars),
     cmocka_unit_test(test_garbled_inputs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

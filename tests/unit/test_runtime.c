@@ -1113,6 +1113,15 @@ static void test_fans(void **state) {
   assert_int_equal(fo, 150);
 }
 
+/* error texts name tensors and files from strangers: control characters
+ * become '?' (no terminal escape sequences), newlines and tabs stay */
+static void test_error_text_sanitized(void **state) {
+  (void)state;
+  RtErr e;
+  assert_int_equal(rt_fail(&e, "tensor '%s': %s", "a\x1b[31mb\rc\x7f", "x\ty\n"), -1);
+  assert_string_equal(e.msg, "tensor 'a?[31mb?c?': x\ty\n");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_util),
@@ -1124,6 +1133,7 @@ int main(void) {
       cmocka_unit_test(test_st_handmade),
       cmocka_unit_test(test_st_rejects),
       cmocka_unit_test(test_atomic_writes),
+      cmocka_unit_test(test_error_text_sanitized),
       cmocka_unit_test(test_idx_roundtrip),
       cmocka_unit_test(test_idx_rejects),
       cmocka_unit_test(test_fashion_mnist),
