@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -389,12 +390,32 @@ static void test_outputs_checked_first(void **state) {
                        "--output");
   expect_refused_first("./reg --input x1.npy --repeat 3 --save-weights /nonexistent-dir/w",
                        "--save-weights");
-  /* a device is never replaced */
-  assert_int_equal(run("./reg --input x1.npy --repeat 3 --output /dev/null"), 1);
-  assert_true(file_has("err.txt", "character device"));
+  /* a device, a FIFO or a directory is never replaced: a device node of
+   * the test's own (the same as /dev/null), so a regression cannot destroy
+   * the machine's /dev/null */
+  char node[300];
   struct stat st;
-  assert_int_equal(stat("/dev/null", &st), 0);
-  assert_true(S_ISCHR(st.st_mode));
+  snprintf(node, sizeof node, "%s/cdev", dir);
+  if (geteuid() == 0) {
+    assert_int_equal(mknod(node, S_IFCHR | 0666, makedev(1, 3)), 0);
+    assert_int_equal(run("./reg --input x1.npy --repeat 3 --output cdev"), 1);
+    assert_true(file_has("err.txt", "character device"));
+    assert_int_equal(lstat(node, &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+    snprintf(cmd, sizeof cmd, "%s compile reg.smelt -o cdev", bin);
+    assert_int_equal(run(cmd), 1);
+    assert_true(file_has("err.txt", "character device"));
+    assert_int_equal(lstat(node, &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+  }
+  snprintf(node, sizeof node, "%s/fifo", dir);
+  assert_int_equal(mkfifo(node, 0644), 0);
+  assert_int_equal(run("./reg --input x1.npy --output fifo"), 1);
+  assert_true(file_has("err.txt", "a FIFO"));
+  assert_int_equal(run("./reg --input fifo --output y.npy"), 1); /* never blocks */
+  assert_true(file_has("err.txt", "a FIFO"));
+  assert_int_equal(lstat(node, &st), 0);
+  assert_true(S_ISFIFO(st.st_mode));
   /* smelt -o: refused before the C compiler runs (--cc false would fail) */
   snprintf(cmd, sizeof cmd, "%s compile reg.smelt --cc false -o /nonexistent-dir/reg", bin);
   expect_refused_first(cmd, "-o /nonexistent-dir/reg");
