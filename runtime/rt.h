@@ -85,6 +85,11 @@ void rt_outputs_release(RtLock *locks, int n);
  * else is refused without blocking. */
 FILE *rt_append_open(const char *path, RtErr *e);
 
+/* The index of the first NaN or infinity among the n elements of dtype at
+ * p (any alignment: safetensors offsets need not be aligned), with its
+ * value in *v; -1 when there is none or dtype is not a float type. */
+int64_t rt_first_nonfinite(int dtype, const void *p, int64_t n, double *v);
+
 /* ---- memory and time ---- */
 void *rt_alloc(size_t n); /* 64-byte aligned, zeroed; NULL on failure */
 void rt_free(void *p);

@@ -262,17 +262,8 @@ int rt_csv_read(const char *path, RtArray *out, RtErr *e) {
 /* ---- loading ---- */
 
 int rt_array_check_finite(const RtArray *a, const char *path, RtErr *e) {
-  int64_t bad = -1;
   double v = 0;
-  if (a->dtype == RT_F32) {
-    const float *p = a->data;
-    for (int64_t i = 0; i < a->numel && bad < 0; i++)
-      if (!isfinite(p[i])) bad = i, v = p[i];
-  } else if (a->dtype == RT_F64) {
-    const double *p = a->data;
-    for (int64_t i = 0; i < a->numel && bad < 0; i++)
-      if (!isfinite(p[i])) bad = i, v = p[i];
-  }
+  int64_t bad = rt_first_nonfinite(a->dtype, a->data, a->numel, &v);
   if (bad < 0) return 0;
   const char *what = isnan(v) ? "NaN" : v > 0 ? "infinity" : "-infinity";
   if (a->rank == 0) return rt_fail(e, "%s: %s; data must be finite", path, what);

@@ -100,32 +100,32 @@ int rt_model_save_weights(RtModel *m, const char *path) {
   return rc;
 }
 
-int rt_params_check_finite(const RtModel *m, const unsigned char *block, int from, int to,
-                           RtErr *e) {
+int rt_params_check_finite(const RtModel *m, int n, RtErr *e) {
   const RtModelDesc *d = m->desc;
-  if (!block) block = m->params;
-  for (int p = from < 0 ? 0 : from; p < to && p < d->nparams; p++) {
+  for (int p = 0; p < n && p < d->nparams; p++) {
     const RtTensorDesc *t = &d->params[p];
-    if (t->dtype != RT_F32 && t->dtype != RT_F64) continue;
-    const void *x = block + t->offset;
-    int64_t bad = -1;
-    if (t->dtype == RT_F32) {
-      const float *f = x;
-      for (int64_t i = 0; i < t->numel && bad < 0; i++)
-        if (!isfinite(f[i])) bad = i;
-    } else {
-      const double *f = x;
-      for (int64_t i = 0; i < t->numel && bad < 0; i++)
-        if (!isfinite(f[i])) bad = i;
-    }
+    double v = 0;
+    int64_t bad = rt_first_nonfinite(t->dtype, m->params + t->offset, t->numel, &v);
     if (bad >= 0) {
-      double v = rt_elem_get(t->dtype, x, bad);
       return rt_fail(e, "%s '%s' holds %s at element %lld",
                      p < d->nweights ? "parameter" : "optimizer state", t->name,
                      isnan(v) ? "NaN" : v > 0 ? "+inf" : "-inf", (long long)bad);
     }
   }
   return 0;
+}
+
+int rt_train_stop_nonfinite(const RtModel *m, long long epoch, long long step,
+                            const char *checkpoint, long long ckpt_epoch) {
+  RtErr e = {{0}};
+  if (!rt_params_check_finite(m, m->desc->nparams, &e)) return 0;
+  fflush(stdout);
+  fprintf(stderr, "%s train: error: after epoch %lld (global step %lld), %s; stopping.",
+          m->desc->name, epoch, step, e.msg);
+  if (checkpoint)
+    fprintf(stderr, " %s is untouched (last written after epoch %lld).", checkpoint, ckpt_epoch);
+  fprintf(stderr, " Try a lower --lr.\n");
+  return 1;
 }
 
 int rt_model_find_input(const RtModel *m, const char *name) {

@@ -142,12 +142,16 @@ void rt_model_free(RtModel *m);
 int rt_model_load_weights(RtModel *m, const char *path);
 int rt_model_save_weights(RtModel *m, const char *path);
 void *rt_model_tensor(const RtModel *m, const RtTensorDesc *t);
-/* 0 when every float element of parameters [from, to) is finite;
- * otherwise -1 with e naming the first parameter ("parameter" below
- * nweights, else "optimizer state"), its element and value. block: a
- * parameter block laid out like m->params (NULL: m->params). */
-int rt_params_check_finite(const RtModel *m, const unsigned char *block, int from, int to,
-                           RtErr *e);
+/* 0 when every float element of parameters [0, n) is finite; otherwise
+ * -1 with e naming the first parameter ("parameter" below nweights, else
+ * "optimizer state"), its element and value. */
+int rt_params_check_finite(const RtModel *m, int n, RtErr *e);
+/* After an epoch of training: 0 while every parameter and optimizer state
+ * is finite; otherwise prints why training stops (after `epoch`, at global
+ * step `step`; the checkpoint, if any, keeps epoch `ckpt_epoch`) and
+ * returns 1. ReLU and max-pool can hide such values from the loss. */
+int rt_train_stop_nonfinite(const RtModel *m, long long epoch, long long step,
+                            const char *checkpoint, long long ckpt_epoch);
 int rt_model_find_input(const RtModel *m, const char *name);
 void rt_model_run(RtModel *m);
 int rt_model_find_func(const RtModel *m, const char *name);

@@ -286,25 +286,6 @@ int rt_st_info(const RtStFile *f, int i, int *dtype, int *rank,
   return 0;
 }
 
-/* The index of the first NaN or infinity among n floats of dtype at p (not
- * necessarily aligned: offsets in the file need not be), or -1. */
-static int64_t first_nonfinite(int dtype, const unsigned char *p, int64_t n,
-                               double *v) {
-  for (int64_t i = 0; i < n && dtype == RT_F32; i++) {
-    float x;
-    memcpy(&x, p + 4 * i, 4);
-    if (!isfinite(x))
-      return *v = x, i;
-  }
-  for (int64_t i = 0; i < n && dtype == RT_F64; i++) {
-    double x;
-    memcpy(&x, p + 8 * i, 8);
-    if (!isfinite(x))
-      return *v = x, i;
-  }
-  return -1;
-}
-
 static int read_tensor(const RtStFile *f, const char *name, int dtype,
                        int rank, const int64_t *dims, void *dst, int finite,
                        RtErr *e) {
@@ -323,9 +304,8 @@ static int read_tensor(const RtStFile *f, const char *name, int dtype,
   }
   int64_t bytes = t->end - t->begin;
   double v = 0;
-  int64_t bad = finite ? first_nonfinite(dtype, f->data + t->begin,
-                                         bytes / (int64_t)rt_dtype_size(dtype),
-                                         &v)
+  int64_t bad = finite ? rt_first_nonfinite(dtype, f->data + t->begin,
+                                            bytes / (int64_t)rt_dtype_size(dtype), &v)
                        : -1;
   if (bad >= 0) /* checked before dst is touched */
     return rt_fail(e, "%s: tensor '%s' element %lld: %s; weights must be finite",

@@ -203,10 +203,6 @@ static int load_ckpt(const char *path, RtModel *m, int64_t *epoch, int64_t *step
                  (long long)*step, (long long)*epoch, (long long)RT_MAX_GLOBAL_STEP);
   if (!rc && *seed < 0)
     rc = rt_fail(e, "%s: invalid checkpoint: __seed is %lld (want >= 0)", path, (long long)*seed);
-  if (!rc && rt_params_check_finite(m, NULL, 0, d->nparams, e)) {
-    RtErr fe = *e;
-    rc = rt_fail(e, "%s: %s", path, fe.msg);
-  }
   return rc;
 }
 
@@ -313,17 +309,7 @@ static int run(StepRun *r) {
     }
     if (tty) printf("\r\033[K");
     /* weights or optimizer state gone non-finite stop like a NaN loss */
-    RtErr fe = {{0}};
-    if (rt_params_check_finite(m, NULL, 0, d->nparams, &fe)) {
-      fflush(stdout);
-      fprintf(stderr, "%s train: error: after epoch %lld (global step %lld), %s; stopping.",
-              d->name, (long long)epoch + 1, (long long)step, fe.msg);
-      if (o->checkpoint)
-        fprintf(stderr, " %s is untouched (last written after epoch %lld).", o->checkpoint,
-                (long long)epoch);
-      fprintf(stderr, " Try a lower --lr.\n");
-      return 1;
-    }
+    if (rt_train_stop_nonfinite(m, epoch + 1, step, o->checkpoint, epoch)) return 1;
     epoch++;
     double secs = rt_now() - t0;
     printf("epoch %lld/%d", (long long)epoch, o->epochs);
@@ -350,7 +336,7 @@ static int run(StepRun *r) {
     printf("wrote samples to %s\n", o->samples);
   }
   if (o->save) {
-    if (rt_params_check_finite(m, NULL, 0, d->nweights, e)) return 1;
+    if (rt_params_check_finite(m, d->nweights, e)) return 1;
     if (rt_model_save_weights(m, o->save)) return *e = m->err, 1;
     printf("saved weights to %s\n", o->save);
   }

@@ -838,15 +838,6 @@ static int train_setup(Run *r) {
     if (load_checkpoint(o->resume, r->m, L, r->best, r->best_names, &stored,
                         r->s.train.xper, &r->e))
       return 1;
-    RtErr fe = {{0}};
-    int bad = rt_params_check_finite(r->m, NULL, 0, d->nparams, &fe);
-    if (!bad && L->has_best && rt_params_check_finite(r->m, r->best, 0, d->nweights, &fe))
-      bad = 2;
-    if (bad) {
-      rt_norm_free(&stored);
-      return rt_fail(e, "%s: %s%s", o->resume, bad == 2 ? "the best weights (__best/): " : "",
-                     fe.msg), 1;
-    }
     if (o->seed_set && o->seed != L->seed)
       printf("note: resuming with the checkpoint's seed %lld, not --seed %lld\n",
              (long long)L->seed, (long long)o->seed);
@@ -856,11 +847,8 @@ static int train_setup(Run *r) {
     else rt_norm_free(&stored);
     printf("resumed from %s: %lld epochs, %lld steps done\n", o->resume, (long long)L->epoch,
            (long long)L->step);
-  } else if (o->init_weights) {
-    if (init_weights(r->m, o->init_weights, e)) return 1;
-    RtErr fe = {{0}};
-    if (rt_params_check_finite(r->m, NULL, 0, d->nweights, &fe))
-      return rt_fail(e, "%s: %s", o->init_weights, fe.msg), 1;
+  } else if (o->init_weights && init_weights(r->m, o->init_weights, e)) {
+    return 1;
   }
   if (!r->norm.kind && L->norm_kind && rt_norm_fit(&r->norm, (int)L->norm_kind, &r->s.train, e))
     return 1;
@@ -950,19 +938,8 @@ static int train_loop(Run *r) {
       }
     }
     if (tty) printf("\r\033[K");
-    /* weights or optimizer state gone non-finite stop like a NaN loss
-     * (ReLU and max-pool can hide them from the loss) */
-    RtErr fe = {{0}};
-    if (rt_params_check_finite(m, NULL, 0, d->nparams, &fe)) {
-      fflush(stdout);
-      fprintf(stderr, "%s train: error: after epoch %d (global step %lld), %s; stopping.",
-              d->name, ep + 1, (long long)L->step, fe.msg);
-      if (o->checkpoint)
-        fprintf(stderr, " %s is untouched (last written after epoch %lld).", o->checkpoint,
-                (long long)L->epoch);
-      fprintf(stderr, " Try a lower --lr.\n");
-      return 1;
-    }
+    /* weights or optimizer state gone non-finite stop like a NaN loss */
+    if (rt_train_stop_nonfinite(m, ep + 1, L->step, o->checkpoint, L->epoch)) return 1;
     if (va->n && rt_evaluate(m, va, &r->norm, &r->vm, &r->e)) return 1;
     double tl = rt_metrics_loss(&r->tm), vl = va->n ? rt_metrics_loss(&r->vm) : NAN;
     double mon = va->n ? vl : tl;
@@ -1022,7 +999,7 @@ static int train_finish(Run *r) {
   if (rt_evaluate(r->m, set, &r->norm, &r->vm, &r->e)) return 1;
   rt_metrics_print(&r->vm, r->s.val.n ? "validation set" : "training set", stdout);
   if ((o->save || o->export_onnx) &&
-      rt_params_check_finite(r->m, NULL, 0, d->nweights, &r->e))
+      rt_params_check_finite(r->m, d->nweights, &r->e))
     return 1;
   if (o->save) {
     if (rt_model_save_weights(r->m, o->save)) {

@@ -3,6 +3,7 @@
 #include "rt.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,4 +98,19 @@ const char *rt_shape_str(int dtype, int rank, const int64_t *dims, char *buf,
     snprintf(buf + k, n - k, "]");
   }
   return buf;
+}
+
+int64_t rt_first_nonfinite(int dtype, const void *p, int64_t n, double *v) {
+  const unsigned char *b = p;
+  for (int64_t i = 0; i < n && dtype == RT_F32; i++) {
+    float x;
+    memcpy(&x, b + 4 * i, 4);
+    if (!isfinite(x)) return *v = x, i;
+  }
+  for (int64_t i = 0; i < n && dtype == RT_F64; i++) {
+    double x;
+    memcpy(&x, b + 8 * i, 8);
+    if (!isfinite(x)) return *v = x, i;
+  }
+  return -1;
 }
