@@ -32,6 +32,9 @@ int64_t rt_numel(int rank, const int64_t *dims);
  * directory, socket) is refused without blocking. */
 FILE *rt_in_open(const char *path, RtErr *e);
 int rt_in_open_fd(const char *path, RtErr *e); /* -1 on error */
+/* Opens an existing regular file for appending (a metrics row); anything
+ * else is refused without blocking. */
+FILE *rt_append_open(const char *path, RtErr *e);
 /* Atomic writes. rt_out_open refuses to replace anything but a regular
  * file (a symbolic link is followed to the regular file it names; a
  * dangling one is refused) and needs the directory to exist and be
@@ -81,9 +84,6 @@ typedef struct RtOutFlag {
 } RtOutFlag;
 int rt_outputs_prepare(const RtOutFlag *f, int n, RtLock *locks, RtErr *e);
 void rt_outputs_release(RtLock *locks, int n);
-/* Opens an existing regular file for appending (a metrics row); anything
- * else is refused without blocking. */
-FILE *rt_append_open(const char *path, RtErr *e);
 
 /* The index of the first NaN or infinity among the n elements of dtype at
  * p (any alignment: safetensors offsets need not be aligned), with its

@@ -25,25 +25,52 @@ static const char *kind_of(mode_t m) {
                        : "not a regular file";
 }
 
-int rt_in_open_fd(const char *path, RtErr *e) {
-  if (!path || !*path) return rt_fail(e, "(null): no input path");
-  /* O_NONBLOCK: opening a FIFO returns at once instead of waiting for a
-   * writer; it is refused below */
-  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0) return rt_fail(e, "%s: cannot open: %s", path, strerror(errno));
+/* Opens path with `flags` if it is a regular file: the descriptor, or -1
+ * with errno set (the open or fstat failed) or *mode set to what the path
+ * is instead (errno 0). O_NONBLOCK: opening a FIFO returns at once
+ * instead of waiting for the other end; it is refused here. */
+static int open_regular(const char *path, int flags, mode_t *mode) {
+  int fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return -1;
   struct stat st;
   if (fstat(fd, &st) != 0) {
     int err = errno;
     close(fd);
-    return rt_fail(e, "%s: cannot stat: %s", path, strerror(err));
+    errno = err;
+    return -1;
   }
   if (!S_ISREG(st.st_mode)) {
+    *mode = st.st_mode;
     close(fd);
-    return rt_fail(e, "%s: is %s, not a regular file", path, kind_of(st.st_mode));
+    errno = 0;
+    return -1;
   }
   int fl = fcntl(fd, F_GETFL);
   if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
   return fd;
+}
+
+int rt_in_open_fd(const char *path, RtErr *e) {
+  if (!path || !*path) return rt_fail(e, "(null): no input path");
+  mode_t mode = 0;
+  int fd = open_regular(path, O_RDONLY, &mode);
+  if (fd < 0 && errno) return rt_fail(e, "%s: cannot open: %s", path, strerror(errno));
+  if (fd < 0) return rt_fail(e, "%s: is %s, not a regular file", path, kind_of(mode));
+  return fd;
+}
+
+FILE *rt_append_open(const char *path, RtErr *e) {
+  mode_t mode = 0;
+  int fd = open_regular(path, O_WRONLY | O_APPEND, &mode);
+  if (fd < 0 && errno)
+    return rt_fail(e, "%s: cannot open for appending: %s", path, strerror(errno)), NULL;
+  if (fd < 0) return rt_fail(e, "%s: no longer a regular file; not appending to it", path), NULL;
+  FILE *f = fdopen(fd, "a");
+  if (!f) {
+    rt_fail(e, "%s: cannot open for appending: %s", path, strerror(errno));
+    close(fd);
+  }
+  return f;
 }
 
 FILE *rt_in_open(const char *path, RtErr *e) {
@@ -55,6 +82,14 @@ FILE *rt_in_open(const char *path, RtErr *e) {
     close(fd);
   }
   return f;
+}
+
+/* The directory of path: everything before its last slash. */
+static void dir_of(const char *path, char *dir, size_t n) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) snprintf(dir, n, ".");
+  else if (slash == path) snprintf(dir, n, "/");
+  else snprintf(dir, n, "%.*s", (int)(slash - path), path);
 }
 
 /* The regular file a write to `path` replaces (`target`), or where a new
@@ -83,12 +118,8 @@ static int out_resolve(const char *path, char *target, size_t n, RtErr *e) {
   } else {
     return rt_fail(e, "%s: %s", path, strerror(errno));
   }
-  /* the directory: everything before the last slash */
   char dir[PATH_MAX];
-  const char *slash = strrchr(target, '/');
-  if (!slash) strcpy(dir, ".");
-  else if (slash == target) strcpy(dir, "/");
-  else snprintf(dir, sizeof dir, "%.*s", (int)(slash - target), target);
+  dir_of(target, dir, sizeof dir);
   if (stat(dir, &st) != 0)
     return rt_fail(e, "%s: directory %s does not exist", path, dir);
   if (!S_ISDIR(st.st_mode)) return rt_fail(e, "%s: %s is not a directory", path, dir);
@@ -107,10 +138,7 @@ int rt_out_open(RtOut *o, const char *path, RtErr *e) {
   o->path = path;
   if (out_resolve(path, o->target, sizeof o->target, e)) return -1;
   char dir[PATH_MAX];
-  const char *slash = strrchr(o->target, '/');
-  if (!slash) strcpy(dir, ".");
-  else if (slash == o->target) strcpy(dir, "/");
-  else snprintf(dir, sizeof dir, "%.*s", (int)(slash - o->target), o->target);
+  dir_of(o->target, dir, sizeof dir);
   /* an unnamed file in the target's directory: nothing is left behind if
    * the process dies before the commit names it */
   int fd = -1;

@@ -12,7 +12,7 @@
  * kernel drops the lock when the process exits, however it exits; the
  * lock file is removed on release and, when a killed run left it, is
  * simply locked again by the next run. Rows appended to a locked metrics
- * file go through rt_append_open: regular files only. */
+ * file go through rt_append_open (rt_file.c): regular files only. */
 #include "rt.h"
 
 #include <ctype.h>
@@ -160,25 +160,6 @@ int rt_outputs_prepare(const RtOutFlag *f, int n, RtLock *locks, RtErr *e) {
     }
   }
   return 0;
-}
-
-FILE *rt_append_open(const char *path, RtErr *e) {
-  /* O_NONBLOCK: a FIFO put in its place never blocks the run */
-  int fd = open(path, O_WRONLY | O_APPEND | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0) return rt_fail(e, "%s: cannot open for appending: %s", path, strerror(errno)), NULL;
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return rt_fail(e, "%s: no longer a regular file; not appending to it", path), NULL;
-  }
-  int fl = fcntl(fd, F_GETFL);
-  if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-  FILE *f = fdopen(fd, "a");
-  if (!f) {
-    rt_fail(e, "%s: cannot open for appending: %s", path, strerror(errno));
-    close(fd);
-  }
-  return f;
 }
 
 void rt_outputs_release(RtLock *locks, int n) {
