@@ -13,15 +13,7 @@ SECS=${2:-60}
 shift 2 2>/dev/null || shift $#
 OUT=$B/fuzz
 mkdir -p "$OUT/corpus"
-[ -f "$B/gen/onnx.pb-c.c" ] || cmake --build "$B" --target smelt_onnx_pb
-CC=${CC:-clang}
-FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -std=c11"
-$CC $FLAGS -I"$SRC" -I"$SRC/include" -I"$SRC/runtime" -I"$B/gen" \
-  -DSMELT_SOURCE_DIR="\"$SRC\"" -DSMELT_RT_INCLUDE="\"$SRC/runtime\"" -DSMELT_RT_LIB="\"\"" \
-  -I/usr/lib/llvm-14/include -fopenmp \
-  "$SRC/tests/fuzz/fuzz_onnx.c" "$SRC"/frontend/*.c "$SRC"/ir/*.c "$SRC"/ir/ops/*.c \
-  "$SRC"/passes/*.c "$SRC"/codegen/*.c "$SRC"/runtime/*.c "$B/gen/onnx.pb-c.c" \
-  -o "$OUT/fuzz_onnx" -L/usr/lib/llvm-14/lib -lclang -lprotobuf-c -lcjson -lz -lm -ldl
+sh "$SRC/tests/fuzz/build_fuzz.sh" "$B" onnx
 cd "$OUT"
 ASAN_OPTIONS=detect_leaks=1 ./fuzz_onnx -max_total_time="$SECS" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
   -dict="$SRC/tests/fuzz/onnx.dict" "$@" corpus "$SRC/tests/fuzz/onnx_corpus"
