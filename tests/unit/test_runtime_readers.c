@@ -21,43 +21,9 @@
 #include <cmocka.h>
 
 #include "rt.h"
+#include "rt_tmpdir.h"
 #include "rt_model.h"
 
-static char tmpdir[] = "/tmp/smelt_rd_XXXXXX";
-
-static void rm_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *de;
-  char p[1024];
-  while ((de = readdir(d))) {
-    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-    snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-    unlink(p);
-  }
-  closedir(d);
-  rmdir(dir);
-}
-
-static int setup(void **state) {
-  (void)state;
-  return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  rm_tree(tmpdir);
-  return 0;
-}
-
-/* Path of `name` inside the temp dir; four rotating buffers. */
-static const char *P(const char *name) {
-  static char bufs[4][1024];
-  static int k;
-  char *b = bufs[k++ % 4];
-  snprintf(b, sizeof bufs[0], "%s/%s", tmpdir, name);
-  return b;
-}
 
 static void write_file(const char *path, const void *p, size_t n) {
   FILE *f = fopen(path, "wb");

@@ -20,10 +20,9 @@
 #include <cmocka.h>
 
 #include "rt_model.h"
+#include "rt_tmpdir.h"
 
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
-
-static char tmpdir[] = "/tmp/smelt_rttrain_XXXXXX";
 
 /* ---- the fake model ---- */
 
@@ -154,40 +153,6 @@ static void fake_init(Fake *f, int D, int C, int regress, RunFn tr, RunFn ev) {
 
 /* ---- files ---- */
 
-static void rm_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *de;
-  char p[1024];
-  while ((de = readdir(d))) {
-    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-    snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-    struct stat st;
-    if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) rm_tree(p);
-    else unlink(p);
-  }
-  closedir(d);
-  rmdir(dir);
-}
-
-static int setup(void **state) {
-  (void)state;
-  return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  rm_tree(tmpdir);
-  return 0;
-}
-
-static const char *P(const char *name) {
-  static char bufs[8][1024];
-  static int k;
-  char *b = bufs[k++ % 8];
-  snprintf(b, sizeof bufs[0], "%s/%s", tmpdir, name);
-  return b;
-}
 
 static char *slurp(const char *path) {
   FILE *f = fopen(path, "rb");
