@@ -23,11 +23,10 @@ typedef struct CgKernel {
   int nout;
 } CgKernel;
 
-/* A view op (reshape, flatten) whose result simply names its operand's
- * buffer: no kernel, no memory of its own. */
-bool cg_is_alias(const IrGraph *g, const IrNode *n);
 /* root[v] for every value id: the value whose buffer v names (itself
- * unless v is the result of an alias view, cg_is_alias), in one pass. */
+ * unless v is the result of an alias: a view op (reshape, flatten) whose
+ * result simply names its operand's buffer, with no kernel and no memory
+ * of its own), in one pass. */
 void cg_alias_roots(const IrGraph *g, int *root);
 
 /* Bytes of the GEMM workspace g's kernels pack into (the largest any one

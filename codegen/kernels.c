@@ -19,7 +19,7 @@ static void push_unique(IrValue ***items, int *n, int *cap, IrValue *v, int *see
   (*items)[(*n)++] = v;
 }
 
-/* The whole-graph facts cg_is_alias needs, by value id and by node id. */
+/* The whole-graph facts is_alias needs, by value id and by node id. */
 typedef struct Facts {
   bool *is_out;   /* by value id: a graph output */
   int *nanchored; /* by node id: nodes whose anchor it is */
@@ -44,21 +44,13 @@ static void facts_free(Facts *f) {
   free(f->nanchored);
 }
 
+/* A view op (reshape, flatten) whose result simply names its operand's
+ * buffer: no kernel, no memory of its own. */
 static bool is_alias(const Facts *f, const IrNode *n) {
   if (!(n->op->flags & IR_OPF_VIEW) || n->nout != 1 || n->anchor) return false;
   if (n->in[0]->kind == IR_VAL_PARAM) return false; /* params may be updated in place */
   if (f->is_out[n->out[0]->id]) return false;       /* outputs get their own buffer */
   return f->nanchored[n->id] == 0;
-}
-
-bool cg_is_alias(const IrGraph *g, const IrNode *n) {
-  if (!(n->op->flags & IR_OPF_VIEW) || n->nout != 1 || n->anchor) return false;
-  if (n->in[0]->kind == IR_VAL_PARAM) return false; /* params may be updated in place */
-  for (int i = 0; i < g->noutputs; i++)
-    if (g->outputs[i] == n->out[0]) return false; /* outputs get their own buffer */
-  for (int k = 0; k < g->nnodes; k++)
-    if (g->nodes[k]->anchor == n) return false;
-  return true;
 }
 
 void cg_alias_roots(const IrGraph *g, int *root) {

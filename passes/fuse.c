@@ -436,7 +436,7 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
     bool prod = !(x->op->flags & IR_OPF_ELEMENTWISE) && !opt_is_update(x);
     f.prod[k] = prod ? k : -1;
     f.nprod[k] = prod;
-    /* as codegen/kernels.c cg_is_alias decides for unfused views */
+    /* as codegen/kernels.c is_alias decides for unfused views */
     if ((x->op->flags & IR_OPF_VIEW) && x->nout == 1 && x->in[0]->kind != IR_VAL_PARAM &&
         !f.is_out[x->out[0]->id]) {
       f.alias[k] = true;

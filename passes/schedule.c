@@ -25,7 +25,7 @@ static int64_t value_bytes(const IrValue *v) {
 static bool inplace_out(const IrNode *n, int o) { return n->op->inplace && n->op->inplace[o] >= 0; }
 
 /* by value id: the value whose storage it names (views of activations,
- * as codegen/kernels.c cg_is_alias decides for unfused views) */
+ * as codegen/kernels.c is_alias decides for unfused views) */
 static int *alias_roots(const IrGraph *g) {
   int *root = sm_xcalloc((size_t)g->nvalues + 1, sizeof *root);
   bool *is_out = sm_xcalloc((size_t)g->nvalues + 1, 1);
