@@ -51,10 +51,10 @@ static int load_dir(RtRun *r, int eval, int labels, RtErr *e) {
   return 0;
 }
 
-int rt_loop_load_sets(RtRun *r, unsigned cmd) {
+int rt_loop_load_sets(RtRun *r) {
   const RtTrainOpts *o = &r->o;
   RtErr *e = &r->e;
-  int eval = cmd == RT_CMD_EVAL, labels = r->d->train->in_y >= 0;
+  int eval = r->cmd == RT_CMD_EVAL, labels = r->d->train->in_y >= 0;
   if (o->data_dir) {
     if (load_dir(r, eval, labels, e)) return -1;
   } else if (o->csv) {
@@ -148,7 +148,7 @@ static int setup(RtRun *r) {
   const RtTrainOpts *o = &r->o;
   RtErr *e = &r->e;
   const RtTensorDesc *xt = &d->funcs[t->train_fn].inputs[t->in_x];
-  if (rt_loop_load_sets(r, r->cmd) || check_sets(r)) return 1;
+  if (rt_loop_load_sets(r) || check_sets(r)) return 1;
   int64_t N = xt->dims[0];
   if (r->train.n < N)
     return rt_fail(e, "%s: %lld training samples, fewer than one batch of %lld", r->train.xname,
@@ -312,7 +312,7 @@ int rt_loop_main(const RtModelDesc *d, const RtLoopPolicy *p, unsigned cmd, int 
   rt_outputs_release(locks, 5);
   if (rc && r->e.msg[0]) {
     fflush(stdout);
-    fprintf(stderr, "%s %s: error: %s\n", d->name, p->cmd, r->e.msg);
+    fprintf(stderr, "%s train: error: %s\n", d->name, r->e.msg);
   }
   run_free(r);
   free(r);

@@ -71,7 +71,6 @@ typedef struct RtRun RtRun;
 /* What differs between one train step with evaluation and several step
  * functions per batch. Hooks left NULL do nothing. */
 typedef struct RtLoopPolicy {
-  const char *cmd; /* "train" */
   /* The first lines; 1: stop before the first epoch (exit 0). */
   int (*intro)(RtRun *r, int64_t nb);
   void (*epoch_begin)(RtRun *r);
@@ -115,9 +114,9 @@ struct RtRun {
  * the epochs, final weights; the exit status. */
 int rt_loop_main(const RtModelDesc *d, const RtLoopPolicy *p, unsigned cmd, int argc,
                  char **argv);
-/* The data sets of r->o for command cmd (train, validation or the
- * evaluated set, as RtRun says). */
-int rt_loop_load_sets(RtRun *r, unsigned cmd);
+/* The data sets of r->o for r->cmd (training and validation sets, or
+ * the evaluated set and training statistics; see RtRun). */
+int rt_loop_load_sets(RtRun *r);
 /* The default normalization of data set d for the model input xt. */
 int rt_loop_default_norm(const RtData *d, const RtTensorDesc *xt);
 /* The loss l of step function fn: 0 when finite, else prints why training

@@ -87,7 +87,6 @@ static void steps_metrics_header(const RtRun *r, char *buf, size_t n) {
 }
 
 static const RtLoopPolicy several_steps = {
-    .cmd = "train",
     .intro = steps_intro,
     .epoch_begin = steps_epoch_begin,
     .batch = steps_batch,

@@ -266,7 +266,6 @@ static void one_metrics_header(const RtRun *r, char *buf, size_t n) {
 }
 
 static const RtLoopPolicy one_step = {
-    .cmd = "train",
     .intro = one_intro,
     .epoch_begin = one_epoch_begin,
     .batch = one_batch,
@@ -309,7 +308,7 @@ int rt_eval_main(const RtModelDesc *d, int argc, char **argv) {
   RtNorm norm = {0};
   RtMetrics mt = {0};
   RtModel *m = NULL;
-  rc = rt_loop_load_sets(&r, RT_CMD_EVAL) ||
+  rc = rt_loop_load_sets(&r) ||
        rt_data_check(&r.val, "evaluation", xt, &ef->inputs[t->in_y], t->task, rt_loop_nclass(d), e) ||
        rt_metrics_init(&mt, t->task, rt_loop_nclass(d), e);
   if (!rc && !(m = rt_model_create(d))) rc = rt_fail(e, "out of memory");
