@@ -65,6 +65,48 @@ int rt_flag_double(const char *flag, const char *v, double lo, double hi, double
 /* --threads: 1 .. max(64, 8 x online CPUs), at most 4096. */
 int rt_max_threads(void);
 int rt_flag_threads(const char *flag, const char *v, int *out, RtErr *e);
+/* A table of flags: one row per flag (name, kind, range, destination,
+ * which commands accept it, usage text), from which rt_flags_parse reads a
+ * command line and rt_flags_usage prints the usage. Rows without a name
+ * are usage text only (headings, paragraphs). `where` is a mask of
+ * commands (the caller's bits); a row shows and parses only when
+ * (where & cmd) and every bit of `needs` and none of `unless` is among the
+ * caller's features. Usage texts may hold {key} placeholders, expanded by
+ * the caller's fill function. */
+typedef enum RtFlagKind {
+  RT_FLAG_TEXT,    /* usage text only */
+  RT_FLAG_STR,     /* const char * */
+  RT_FLAG_INT,     /* int in [ilo, ihi] */
+  RT_FLAG_I64,     /* int64_t in [ilo, ihi] */
+  RT_FLAG_DOUBLE,  /* double in [lo, hi] */
+  RT_FLAG_THREADS, /* int, rt_flag_threads */
+  RT_FLAG_CHOICE,  /* int: the index of the value in choices */
+  RT_FLAG_CUSTOM,  /* parse(v, dst) returns 0 or -1 */
+} RtFlagKind;
+typedef struct RtFlag {
+  const char *name; /* "--lr" */
+  const char *syn;  /* usage synopsis ("--lr F"); NULL: shown by another row */
+  const char *help; /* usage lines, '\n' separated; a TEXT row prints as is */
+  RtFlagKind kind;
+  size_t off;       /* destination: offset into the caller's struct */
+  int set_off;      /* 1 + offset of an int set to 1 when given; 0: none */
+  long long ilo, ihi;
+  double lo, hi;
+  const char *const *choices;
+  int nchoices;
+  int (*parse)(const char *v, void *dst);
+  unsigned where, needs, unless;
+} RtFlag;
+/* {key} in usage texts: fill writes the expansion into buf (n bytes). */
+typedef void (*RtFlagFill)(const void *ctx, const char *key, char *buf, size_t n);
+/* argv[1..argc) into dst: `--name value` or `--name=value`. 0: go on;
+ * 1: --help or -h (nothing printed); 2: usage error, printed to stderr as
+ * "PROG CMD: error: ... (see --help)". */
+int rt_flags_parse(const RtFlag *t, int n, unsigned cmd, unsigned feats, const char *prog,
+                   const char *cmdname, int argc, char **argv, void *dst);
+/* The usage of command cmd: rows in table order. */
+void rt_flags_usage(const RtFlag *t, int n, unsigned cmd, unsigned feats, RtFlagFill fill,
+                    const void *ctx, FILE *f);
 /* An advisory lock (flock) on PATH.lock beside the file `path` names
  * (links and directory resolved), held until released or the process
  * ends: a second process locking the same path is refused with an error

@@ -1,4 +1,4 @@
-/* Command-line numbers and run locks shared by generated programs and the
+/* Command-line numbers, flag tables and run locks shared by generated programs and the
  * smelt CLI.
  *
  * Numbers: the whole argument must be one decimal integer (or one finite
@@ -71,6 +71,129 @@ int rt_max_threads(void) {
 
 int rt_flag_threads(const char *flag, const char *v, int *out, RtErr *e) {
   return rt_flag_int32(flag, v, 1, rt_max_threads(), out, e);
+}
+
+/* ---- flag tables ---- */
+
+static int row_on(const RtFlag *r, unsigned cmd, unsigned feats) {
+  return (r->where & cmd) && (r->needs & feats) == r->needs && !(r->unless & feats);
+}
+
+/* One value into dst per the row; -1 with e set (or e empty: "invalid
+ * value") when it is refused. */
+static int flag_value(const RtFlag *r, const char *v, char *dst, RtErr *e) {
+  void *p = dst + r->off;
+  long long x;
+  switch (r->kind) {
+  case RT_FLAG_STR: *(const char **)p = v; return 0;
+  case RT_FLAG_INT: return rt_flag_int32(r->name, v, (int)r->ilo, (int)r->ihi, p, e);
+  case RT_FLAG_I64:
+    if (rt_flag_int(r->name, v, r->ilo, r->ihi, &x, e)) return -1;
+    *(int64_t *)p = x;
+    return 0;
+  case RT_FLAG_DOUBLE: return rt_flag_double(r->name, v, r->lo, r->hi, p, e);
+  case RT_FLAG_THREADS: return rt_flag_threads(r->name, v, p, e);
+  case RT_FLAG_CHOICE:
+    for (int i = 0; i < r->nchoices; i++)
+      if (!strcmp(v, r->choices[i])) return *(int *)p = i, 0;
+    return -1;
+  case RT_FLAG_CUSTOM: return r->parse(v, p);
+  default: return -1;
+  }
+}
+
+int rt_flags_parse(const RtFlag *t, int n, unsigned cmd, unsigned feats, const char *prog,
+                   const char *cmdname, int argc, char **argv, void *dst) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = NULL;
+    char name[64];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) return 1;
+    const char *eq = strchr(a, '=');
+    if (strncmp(a, "--", 2) || (eq ? (size_t)(eq - a) : strlen(a)) >= sizeof name) {
+      fprintf(stderr, "%s %s: error: unexpected argument '%s' (see --help)\n", prog, cmdname, a);
+      return 2;
+    }
+    if (eq) {
+      snprintf(name, sizeof name, "%.*s", (int)(eq - a), a);
+      v = eq + 1;
+    } else {
+      snprintf(name, sizeof name, "%s", a);
+      v = i + 1 < argc ? argv[++i] : NULL;
+    }
+    if (!v) {
+      fprintf(stderr, "%s %s: error: option '%s' needs a value (see --help)\n", prog, cmdname,
+              name);
+      return 2;
+    }
+    const RtFlag *r = NULL;
+    for (int k = 0; k < n && !r; k++)
+      if (t[k].name && !strcmp(t[k].name, name) && row_on(&t[k], cmd, feats)) r = &t[k];
+    if (!r) {
+      fprintf(stderr, "%s %s: error: unknown option '%s' (see --help)\n", prog, cmdname, name);
+      return 2;
+    }
+    RtErr fe = {{0}};
+    if (flag_value(r, v, dst, &fe)) {
+      if (fe.msg[0])
+        fprintf(stderr, "%s %s: error: %s (see --help)\n", prog, cmdname, fe.msg);
+      else
+        fprintf(stderr, "%s %s: error: invalid value '%s' for %s (see --help)\n", prog, cmdname,
+                v, name);
+      return 2;
+    }
+    if (r->set_off) *(int *)((char *)dst + r->set_off - 1) = 1;
+  }
+  return 0;
+}
+
+/* s[0..len) with {key} expanded, into f; the number of bytes written. */
+static size_t put_text(FILE *f, const char *s, size_t len, RtFlagFill fill, const void *ctx) {
+  size_t out = 0;
+  for (size_t i = 0; i < len; i++) {
+    const char *close = s[i] == '{' && fill ? memchr(s + i, '}', len - i) : NULL;
+    if (!close) {
+      fputc(s[i], f);
+      out++;
+      continue;
+    }
+    char key[32], buf[1024] = "";
+    snprintf(key, sizeof key, "%.*s", (int)(close - s - i - 1), s + i + 1);
+    fill(ctx, key, buf, sizeof buf);
+    fputs(buf, f);
+    out += strlen(buf);
+    i = (size_t)(close - s);
+  }
+  return out;
+}
+
+enum { HELP_COL = 22 };
+
+void rt_flags_usage(const RtFlag *t, int n, unsigned cmd, unsigned feats, RtFlagFill fill,
+                    const void *ctx, FILE *f) {
+  for (int k = 0; k < n; k++) {
+    const RtFlag *r = &t[k];
+    if (!row_on(r, cmd, feats) || (r->kind != RT_FLAG_TEXT && !r->syn)) continue;
+    if (r->kind == RT_FLAG_TEXT) {
+      put_text(f, r->help, strlen(r->help), fill, ctx);
+      continue;
+    }
+    /* "  SYN" padded to the help column, or SYN alone on its line */
+    fputs("  ", f);
+    size_t w = 2 + put_text(f, r->syn, strlen(r->syn), fill, ctx);
+    const char *h = r->help ? r->help : "";
+    int first = 1;
+    while (*h) {
+      const char *nl = strchr(h, '\n');
+      size_t len = nl ? (size_t)(nl - h) : strlen(h);
+      if (first && w < HELP_COL) fprintf(f, "%*s", (int)(HELP_COL - w), "");
+      else fprintf(f, "%s%*s", first ? "\n" : "", HELP_COL, "");
+      put_text(f, h, len, fill, ctx);
+      fputc('\n', f);
+      first = 0;
+      h += len + (nl != NULL);
+    }
+    if (first) fputc('\n', f);
+  }
 }
 
 /* ---- run locks ---- */

@@ -1,10 +1,14 @@
-/* smelt public API: load a model (text format), inspect it, run it on the
- * reference interpreter, or compile it to C. Opaque handles only. */
+/* smelt's one public header: the status codes the compiler library's
+ * functions return (ir/, frontend/, passes/, codegen/: internal headers,
+ * no stable API yet) and their names. Nothing else is promised here.
+ *
+ * A compiled model has its own C API, generated beside it: MODEL.h
+ * declares MODEL_create, MODEL_load_weights, MODEL_input, MODEL_run,
+ * MODEL_output, ... (see `smelt compile --emit lib`); those call the
+ * runtime's RtModel API (runtime/rt_model.h), which programs may also use
+ * directly. */
 #ifndef SMELT_H
 #define SMELT_H
-
-#include <stddef.h>
-#include <stdint.h>
 
 typedef enum SmStatus {
   SM_OK = 0,
@@ -16,6 +20,8 @@ typedef enum SmStatus {
   SM_ERR_INTERNAL,
 } SmStatus;
 
+/* "ok", "parse error", ...: a short lower-case name of s (defined in
+ * ir/util.c; "unknown status" for a value outside the enum). */
 const char *sm_status_str(SmStatus s);
 
 #endif

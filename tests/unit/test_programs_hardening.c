@@ -305,7 +305,14 @@ static const Tensor two_ckpt[] = {
     {"a", RT_F32, 2, {1, 3}}, {"c", RT_F32, 2, {1, 3}}, {"a.m", RT_F32, 2, {1, 3}},
     {"a.v", RT_F32, 2, {1, 3}}, {"c.m", RT_F32, 2, {1, 3}}, {"c.v", RT_F32, 2, {1, 3}},
     SC("__epoch", RT_I64), SC("__step", RT_I64), SC("__seed", RT_I64),
+    /* one checkpoint format for every training program: the loop state too */
+    SC("__bad_epochs", RT_I64), SC("__best_epoch", RT_I64), SC("__has_best", RT_I64),
+    SC("__norm_kind", RT_I64), SC("__plateau_bad", RT_I64), SC("__best_val", RT_F64),
+    SC("__plateau_best", RT_F64), SC("__plateau_scale", RT_F64),
 };
+/* a multi-step checkpoint of the previous release: parameters, __epoch,
+ * __step and __seed alone */
+#define NTWO_OLD 9
 #define NREG (int)(sizeof reg_ckpt / sizeof reg_ckpt[0])
 #define NTWO (int)(sizeof two_ckpt / sizeof two_ckpt[0])
 
@@ -353,6 +360,13 @@ static void test_checkpoint_state(void **state) {
   expect_bad_checkpoint(two, two_ckpt, NTWO, "__step", 1);
   expect_bad_checkpoint(two, two_ckpt, NTWO, "__seed", -1);
   expect_bad_checkpoint(two, two_ckpt, NTWO, "c.m", NAN);
+  expect_bad_checkpoint(two, two_ckpt, NTWO, "__norm_kind", 7);
+  expect_bad_checkpoint(two, two_ckpt, NTWO, "__plateau_scale", INFINITY);
+  /* the previous release's multi-step format is refused, saying so */
+  edit_checkpoint("c.ckpt", "old.ckpt", two_ckpt, NTWO_OLD, "", 0);
+  snprintf(cmd, sizeof cmd, "%s --resume old.ckpt --epochs 3", two);
+  assert_int_equal(run(cmd), 1);
+  assert_true(file_has("err.txt", "old.ckpt: a checkpoint of an earlier smelt release"));
 }
 
 /* ---- item 10: outputs checked before any work ---- */

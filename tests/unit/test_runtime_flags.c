@@ -158,6 +158,126 @@ static void write_file(const char *path, const char *text) {
   fclose(f);
 }
 
+/* ---- flag tables (rt_flags_parse, rt_flags_usage) ---- */
+
+typedef struct TOpts {
+  const char *out;
+  int n, n_set, mode;
+  int64_t big;
+  double lr;
+} TOpts;
+
+static const char *const modes[] = {"fast", "slow"};
+
+static int parse_even(const char *v, void *dst) {
+  int x = atoi(v);
+  if (x % 2) return -1;
+  *(int *)dst = x;
+  return 0;
+}
+
+enum { CA = 1, CB = 2, FX = 1 };
+static const RtFlag ttab[] = {
+    {.help = "usage: {prog} [options]\n", .kind = RT_FLAG_TEXT, .where = CA | CB},
+    {"--out", "--out F", "the output", RT_FLAG_STR, offsetof(TOpts, out), .where = CA | CB},
+    {"--n", "--n N", "a count (default {n})\nsecond line", RT_FLAG_INT, offsetof(TOpts, n),
+     (int)offsetof(TOpts, n_set) + 1, .ilo = 1, .ihi = 9, .where = CA},
+    {"--big", "--big N --and-a-very-long-synopsis", "on the next line", RT_FLAG_I64,
+     offsetof(TOpts, big), .ilo = 0, .ihi = INT64_MAX, .where = CA},
+    {"--lr", "--lr F", "rate", RT_FLAG_DOUBLE, offsetof(TOpts, lr), .lo = 0, .hi = 1,
+     .where = CB},
+    {"--mode", "--mode fast|slow", NULL, RT_FLAG_CHOICE, offsetof(TOpts, mode), .choices = modes,
+     .nchoices = 2, .where = CA, .needs = FX},
+    {"--even", NULL, NULL, RT_FLAG_CUSTOM, offsetof(TOpts, n), .parse = parse_even, .where = CB},
+};
+enum { NT = sizeof ttab / sizeof ttab[0] };
+
+static void tfill(const void *ctx, const char *key, char *buf, size_t n) {
+  snprintf(buf, n, "%s:%s", (const char *)ctx, key);
+}
+
+/* rt_flags_parse on "prog" and the words of line (at most 8); stderr in err */
+static int tparse(unsigned cmd, unsigned feats, const char *line, TOpts *o, char *err, size_t n) {
+  static char buf[256]; /* the parsed strings point into it */
+  char *argv[10] = {"prog"};
+  int argc = 1;
+  snprintf(buf, sizeof buf, "%s", line);
+  for (char *w = strtok(buf, " "); w && argc < 9; w = strtok(NULL, " ")) argv[argc++] = w;
+  memset(o, 0, sizeof *o);
+  char path[600];
+  snprintf(path, sizeof path, "%s/stderr.txt", tmpdir);
+  fflush(stderr);
+  int saved = dup(2);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  dup2(fileno(f), 2);
+  int rc = rt_flags_parse(ttab, NT, cmd, feats, "prog", "cmd", argc, argv, o);
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  fclose(f);
+  f = fopen(path, "r");
+  size_t k = fread(err, 1, n - 1, f);
+  err[k] = 0;
+  fclose(f);
+  return rc;
+}
+
+static void test_flag_table(void **state) {
+  (void)state;
+  TOpts o;
+  char err[512];
+  assert_int_equal(tparse(CA, FX, "--out a --n 3 --big=12 --mode slow", &o, err, sizeof err), 0);
+  assert_string_equal(o.out, "a");
+  assert_int_equal(o.n, 3);
+  assert_int_equal(o.n_set, 1);
+  assert_int_equal(o.big, 12);
+  assert_int_equal(o.mode, 1);
+  assert_int_equal(tparse(CB, 0, "--lr 0.5 --even 4", &o, err, sizeof err), 0);
+  assert_true(o.lr == 0.5 && o.n == 4 && o.n_set == 0);
+  assert_int_equal(tparse(CA, 0, "--out a -h", &o, err, sizeof err), 1);
+  /* errors: exit 2, one message each */
+  struct {
+    unsigned cmd, feats;
+    const char *line, *msg;
+  } bad[] = {
+      {CA, FX, "--n 10", "prog cmd: error: --n: 10 is out of range (want an integer in [1, 9]) (see --help)\n"},
+      {CA, FX, "--n", "prog cmd: error: option '--n' needs a value (see --help)\n"},
+      {CA, FX, "n 1", "prog cmd: error: unexpected argument 'n' (see --help)\n"},
+      {CB, FX, "--n 1", "prog cmd: error: unknown option '--n' (see --help)\n"},
+      {CA, 0, "--mode fast", "prog cmd: error: unknown option '--mode' (see --help)\n"},
+      {CA, FX, "--mode medium", "prog cmd: error: invalid value 'medium' for --mode (see --help)\n"},
+      {CB, 0, "--even 3", "prog cmd: error: invalid value '3' for --even (see --help)\n"},
+      {CB, 0, "--lr nan", "prog cmd: error: --lr: nan is out of range (want a finite number in [0, 1]) (see --help)\n"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    assert_int_equal(tparse(bad[i].cmd, bad[i].feats, bad[i].line, &o, err, sizeof err), 2);
+    assert_string_equal(err, bad[i].msg);
+  }
+  /* usage: rows of the command, synopses padded to column 22 or alone */
+  char path[600];
+  snprintf(path, sizeof path, "%s/usage.txt", tmpdir);
+  FILE *f = fopen(path, "w+");
+  assert_non_null(f);
+  rt_flags_usage(ttab, NT, CA, FX, tfill, "x", f);
+  rewind(f);
+  char text[1024];
+  size_t k = fread(text, 1, sizeof text - 1, f);
+  text[k] = 0;
+  fclose(f);
+  assert_string_equal(text, "usage: x:prog [options]\n"
+                            "  --out F             the output\n"
+                            "  --n N               a count (default x:n)\n"
+                            "                      second line\n"
+                            "  --big N --and-a-very-long-synopsis\n"
+                            "                      on the next line\n"
+                            "  --mode fast|slow\n");
+  unlink(path);
+  snprintf(path, sizeof path, "%s/stderr.txt", tmpdir);
+  unlink(path);
+}
+
+
 /* A child opens an atomic write of `target`, writes, tells the parent
  * and waits; SIGKILL before the commit leaves the old target and no
  * temporary file. */
@@ -306,6 +426,7 @@ int main(void) {
       cmocka_unit_test(test_flag_int),
       cmocka_unit_test(test_flag_double),
       cmocka_unit_test(test_flag_threads),
+      cmocka_unit_test(test_flag_table),
       cmocka_unit_test(test_killed_during_write),
       cmocka_unit_test(test_killed_checkpoint_writer),
       cmocka_unit_test(test_run_lock),
