@@ -20,10 +20,8 @@
 #include <omp.h>
 #endif
 
-#include "codegen/codegen.h"
-#include "frontend/frontend.h"
 #include "ir/ir.h"
-#include "passes/passes.h"
+#include "pipeline.h"
 #include "rt_model.h"
 
 static void usage(void) {
@@ -81,31 +79,18 @@ int cmd_bench(int argc, char **argv) {
   IrGraph *g = NULL;
   char *src = NULL;
   int rc = 1;
-  TrainProgram tp = {0};
+  CliBuilt b = {0};
   void *lib = NULL;
   char dir[] = "/tmp/smelt-bench-XXXXXX", so[256] = "";
-  if (fe_load(model, &g, &src, &d) != SM_OK || !ir_verify(g, &d)) goto done;
-  CgProgram prog;
-  int fn = 0;
-  if (train) {
-    if (pass_training_program(g, &tp, &d) != SM_OK) goto done;
-    prog = tp.eval ? cg_program_train(tp.infer, tp.eval, tp.train, tp.nweights, &tp.desc)
-                   : cg_program_steps(tp.infer, tp.steps, tp.step_names, tp.nsteps, tp.nweights,
-                                      &tp.desc);
-    fn = tp.desc.train_fn; /* the (first) training step */
-  } else {
-    if (ir_directive(g, "train")) ir_prune(g, true);
-    prog = cg_program_single(g);
-  }
-  for (int k = 0; k < prog.nfuncs; k++) {
-    PassOptions po = {.opt_level = opt, .inference = cg_program_is_inference(&prog, k),
-                      .shared_params = train, .remat = remat};
-    if (pass_run_pipeline(prog.funcs[k], &po, &d) != SM_OK) goto done;
-  }
+  if (!(g = cli_load(model, NULL, &src, &d))) goto done;
+  CliBuildOptions bo = {.train = train, .opt_level = opt, .remat = remat};
+  if (cli_build(g, &bo, &b, &d) != SM_OK) goto done;
+  const CgProgram *prog = &b.prog;
+  int fn = train ? b.tp.desc.train_fn : 0; /* the (first) training step */
   CgKernel *ks;
-  int nkernels = cg_kernels(prog.funcs[fn], &ks);
+  int nkernels = cg_kernels(prog->funcs[fn], &ks);
   cg_kernels_free(ks, nkernels);
-  const IrGraph *fg = prog.funcs[fn];
+  const IrGraph *fg = prog->funcs[fn];
   if (!mkdtemp(dir)) {
     fprintf(stderr, "smelt bench: error: cannot create a temporary directory\n");
     goto done;
@@ -113,7 +98,7 @@ int cmd_bench(int argc, char **argv) {
   snprintf(so, sizeof so, "%s/%s.so", dir, g->name);
   CgOptions co = {.check = true};
   double tc0 = rt_now();
-  if (cg_compile_program(&prog, CG_SHARED, so, &co, &d) != SM_OK) goto done;
+  if (cg_compile_program(prog, CG_SHARED, so, &co, &d) != SM_OK) goto done;
   double tcomp = rt_now() - tc0;
   lib = dlopen(so, RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
@@ -203,9 +188,7 @@ done:
   if (lib) dlclose(lib);
   if (so[0]) unlink(so);
   rmdir(dir);
-  if (train) {
-    train_program_free(&tp);
-  }
+  cli_built_free(&b);
   ir_graph_free(g);
   free(src);
   sm_diag_free(&d);

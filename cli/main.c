@@ -6,11 +6,9 @@
 
 #include "bench.h"
 #include "export.h"
-#include "codegen/codegen.h"
-#include "frontend/frontend.h"
+#include "pipeline.h"
 #include "ir/escape.h"
 #include "ir/ir.h"
-#include "passes/passes.h"
 #include "rt_model.h"
 
 static void usage(FILE *f) {
@@ -52,21 +50,10 @@ static void usage(FILE *f) {
         f);
 }
 
-static IrGraph *load(const char *path, const FeOptions *fo, char **src, SmDiag *d) {
-  IrGraph *g = NULL;
-  SmStatus st = fe_is_onnx(path) ? fe_load_onnx(path, fo, &g, d) : fe_load(path, &g, src, d);
-  if (st != SM_OK) return NULL;
-  if (!ir_verify(g, d)) {
-    ir_graph_free(g);
-    return NULL;
-  }
-  return g;
-}
-
-/* For inference, a model that also declares training drops what only
- * training needs (the loss and the label input). */
-static void inference_view(IrGraph *g) {
-  if (ir_directive(g, "train")) ir_prune(g, true);
+/* The exit status when MODEL did not load: 2 for a bad or unsupported ONNX
+ * input, 1 for a text model with errors. */
+static int load_failed(const char *model) {
+  return fe_is_onnx(model) ? 2 : 1;
 }
 
 /* Command-line overrides of the model's training directives. */
@@ -137,20 +124,26 @@ static bool apply_train_flags(IrGraph *g, const TrainFlags *f, SmDiag *d) {
 }
 
 /* Parses one training flag at argv[*i]: 1 if it is one, 0 if not, -1
- * (printed) when its number does not parse. Ranges are checked with the
- * model's directives (pass_training_program). */
+ * (printed) when its number does not parse. Every number goes through
+ * rt_flag_double, as in the compiled programs; --lr and --gamma, which the
+ * programs' `train` also takes with the same meaning, with the programs'
+ * range too. The other ranges are checked with the model's directives
+ * (pass_training_program): integer flags take any integral number there
+ * ("1e3"), which the programs' integer flags do not. */
 static int train_flag(TrainFlags *f, int argc, char **argv, int *i, const char *cmd) {
+  enum { ANY, RATE }; /* RATE: [0, 1e30], runtime/rt_train.c's --lr and --gamma */
   static const struct {
     const char *flag, *kind, *key;
+    int range;
   } map[] = {
-      {"--lr", "optimizer", "lr"},           {"--momentum", "optimizer", "momentum"},
-      {"--nesterov", "optimizer", "nesterov"}, {"--weight-decay", "optimizer", "weight_decay"},
-      {"--l1", "optimizer", "l1"},           {"--beta1", "optimizer", "beta1"},
-      {"--beta2", "optimizer", "beta2"},     {"--eps", "optimizer", "eps"},
-      {"--epochs", "train", "epochs"},       {"--clip-norm", "train", "clip_norm"},
-      {"--clip-value", "train", "clip_value"}, {"--patience", "train", "patience"},
-      {"--gamma", "schedule", "gamma"},      {"--step-size", "schedule", "step_size"},
-      {"--t-max", "schedule", "t_max"},      {"--warmup", "schedule", "warmup"},
+      {"--lr", "optimizer", "lr", RATE},     {"--momentum", "optimizer", "momentum", ANY},
+      {"--nesterov", "optimizer", "nesterov", ANY}, {"--weight-decay", "optimizer", "weight_decay", ANY},
+      {"--l1", "optimizer", "l1", ANY},      {"--beta1", "optimizer", "beta1", ANY},
+      {"--beta2", "optimizer", "beta2", ANY}, {"--eps", "optimizer", "eps", ANY},
+      {"--epochs", "train", "epochs", ANY},  {"--clip-norm", "train", "clip_norm", ANY},
+      {"--clip-value", "train", "clip_value", ANY}, {"--patience", "train", "patience", ANY},
+      {"--gamma", "schedule", "gamma", RATE}, {"--step-size", "schedule", "step_size", ANY},
+      {"--t-max", "schedule", "t_max", ANY}, {"--warmup", "schedule", "warmup", ANY},
   };
   if (*i + 1 >= argc) return 0;
   const char *a = argv[*i], *v = argv[*i + 1];
@@ -164,7 +157,8 @@ static int train_flag(TrainFlags *f, int argc, char **argv, int *i, const char *
     if (k == SM_COUNT(map) || f->nset == 32) return 0;
     RtErr e = {{0}};
     double x;
-    if (rt_flag_double(a, v, -1e300, 1e300, &x, &e)) {
+    bool rate = map[k].range == RATE;
+    if (rt_flag_double(a, v, rate ? 0 : -1e300, rate ? 1e30 : 1e300, &x, &e)) {
       fprintf(stderr, "smelt %s: error: %s\n", cmd, e.msg);
       return -1;
     }
@@ -174,6 +168,31 @@ static int train_flag(TrainFlags *f, int argc, char **argv, int *i, const char *
     f->nset++;
   }
   (*i)++;
+  return 1;
+}
+
+/* What compile and inspect both take: ONNX import options, training
+ * flags, and how to build (--train, -O0/-O1, --remat). */
+typedef struct BuildFlags {
+  FeOptions fo;
+  TrainFlags tf;
+  CliBuildOptions bo;
+} BuildFlags;
+
+/* Parses one such flag at argv[*i], as train_flag (a training flag also
+ * means --train). */
+static int build_flag(BuildFlags *f, int argc, char **argv, int *i, const char *cmd) {
+  const char *a = argv[*i];
+  if (!strcmp(a, "--train")) f->bo.train = true;
+  else if (!strcmp(a, "--remat")) f->bo.remat = true;
+  else if (!strcmp(a, "-O0") || !strcmp(a, "-O1")) f->bo.opt_level = a[2] - '0';
+  else if (!strcmp(a, "--input-shape") && *i + 1 < argc && f->fo.ninput_shapes < 32)
+    f->fo.input_shapes[f->fo.ninput_shapes++] = argv[++*i];
+  else {
+    int t = train_flag(&f->tf, argc, argv, i, cmd);
+    if (t > 0) f->bo.train = true;
+    return t;
+  }
   return 1;
 }
 
@@ -231,43 +250,33 @@ static int find_named(IrValue *const *vs, int n, const char *arg, int *next,
   return *next < n ? (*next)++ : -1;
 }
 
-/* The functions to compile: the inference graph, or infer/eval/train for
- * a training program; each optimized by the pass pipeline. */
-typedef struct Built {
-  CgProgram prog;
-  TrainProgram tp;
-  bool train;
-} Built;
-
-static SmStatus build_program(IrGraph *g, bool train, const TrainFlags *tf, int opt, bool remat,
-                              const char *stop_after, SmBuf *log, Built *b, SmDiag *d) {
-  memset(b, 0, sizeof *b);
-  b->train = train;
-  if (!train) {
-    inference_view(g);
-    b->prog = cg_program_single(g);
-  } else {
-    if (!apply_train_flags(g, tf, d) || pass_training_program(g, &b->tp, d) != SM_OK)
-      return SM_ERR_INVALID;
-    b->prog = b->tp.eval ? cg_program_train(b->tp.infer, b->tp.eval, b->tp.train, b->tp.nweights,
-                                            &b->tp.desc)
-                         : cg_program_steps(b->tp.infer, b->tp.steps, b->tp.step_names,
-                                            b->tp.nsteps, b->tp.nweights, &b->tp.desc);
+/* run's --input/--output arguments ([NAME=]FILE; unnamed ones in order)
+ * onto paths[] by the values' positions; false (printed) for one that
+ * names no such value. what: "input" or "output". */
+static bool assign_paths(IrValue *const *vs, int n, const char *const *args, int nargs,
+                         const char *what, const char **paths) {
+  int next = 0;
+  for (int i = 0; i < nargs; i++) {
+    const char *path;
+    int k = find_named(vs, n, args[i], &next, &path);
+    if (k < 0 || k >= 64) {
+      fprintf(stderr, "smelt run: error: --%s %s: no such %s\n", what, args[i], what);
+      return false;
+    }
+    paths[k] = path;
   }
-  for (int f = 0; f < b->prog.nfuncs; f++) {
-    if (log) sm_buf_printf(log, "# function %s\n", b->prog.fnames[f]);
-    PassOptions po = {.opt_level = opt, .inference = cg_program_is_inference(&b->prog, f),
-                      .shared_params = train, .remat = remat,
-                      .stop_after = stop_after, .log = log};
-    SmStatus st = pass_run_pipeline(b->prog.funcs[f], &po, d);
-    if (st != SM_OK) return st;
-  }
-  return SM_OK;
+  return true;
 }
 
-static void built_free(Built *b) {
-  if (!b->train) return;
-  train_program_free(&b->tp);
+/* cli_build, with train after the command line's training flags edited
+ * the model's directives. */
+static SmStatus build(IrGraph *g, const TrainFlags *tf, const CliBuildOptions *o, CliBuilt *b,
+                      SmDiag *d) {
+  if (o->train && !apply_train_flags(g, tf, d)) {
+    *b = (CliBuilt){.train = true};
+    return SM_ERR_INVALID;
+  }
+  return cli_build(g, o, b, d);
 }
 
 /* The files `-o OUT` names, checked before any work (rt_out_check: the
@@ -322,11 +331,11 @@ static int cmd_run(int argc, char **argv) {
   SmDiag d;
   sm_diag_init(&d);
   char *src = NULL;
-  IrGraph *g = load(model, &fo, &src, &d);
-  if (g) inference_view(g);
-  /* --remat: interpret the graph as the pipeline with remat leaves it */
-  PassOptions po = {.opt_level = 1, .inference = true, .remat = true};
-  if (g && remat && pass_run_pipeline(g, &po, &d) != SM_OK) {
+  IrGraph *g = cli_load(model, &fo, &src, &d);
+  /* the inference view; --remat: the graph as the pipeline with remat leaves it */
+  CliBuilt b;
+  CliBuildOptions bo = {.opt_level = 1, .remat = true, .skip_pipeline = !remat};
+  if (g && cli_build(g, &bo, &b, &d) != SM_OK) {
     ir_graph_free(g);
     g = NULL;
   }
@@ -335,30 +344,13 @@ static int cmd_run(int argc, char **argv) {
   RtErr e = {{0}};
   if (!g) {
     fputs(sm_diag_text(&d), stderr);
-    rc = fe_is_onnx(model) ? 2 : 1; /* bad or unsupported ONNX input */
+    rc = load_failed(model);
     goto done;
   }
-  int next = 0;
-  for (int i = 0; i < nin_args; i++) {
-    const char *path;
-    int k = find_named(g->inputs, g->ninputs, in_args[i], &next, &path);
-    if (k < 0 || k >= 64) {
-      fprintf(stderr, "smelt run: error: --input %s: no such input\n", in_args[i]);
-      rc = 2;
-      goto done;
-    }
-    in_path[k] = path;
-  }
-  next = 0;
-  for (int i = 0; i < nout_args; i++) {
-    const char *path;
-    int k = find_named(g->outputs, g->noutputs, out_args[i], &next, &path);
-    if (k < 0 || k >= 64) {
-      fprintf(stderr, "smelt run: error: --output %s: no such output\n", out_args[i]);
-      rc = 2;
-      goto done;
-    }
-    out_path[k] = path;
+  if (!assign_paths(g->inputs, g->ninputs, in_args, nin_args, "input", in_path) ||
+      !assign_paths(g->outputs, g->noutputs, out_args, nout_args, "output", out_path)) {
+    rc = 2;
+    goto done;
   }
   for (int i = 0; i < g->noutputs && i < 64; i++)
     if (out_path[i] && rt_out_check(out_path[i], &e)) {
@@ -464,20 +456,14 @@ static SmStatus onnx_template(const char *model, const CgProgram *p, FeOnnxTempl
 
 static int cmd_compile(int argc, char **argv) {
   const char *model = NULL, *out = NULL, *emit = "exe", *weights = NULL;
-  FeOptions fo = {0};
   CgOptions o = {.check = true};
-  TrainFlags tf = {0};
-  bool train = false, remat = false;
-  int opt = 1, tfl;
+  BuildFlags bf = {.bo.opt_level = 1};
+  int bfl;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     bool has = i + 1 < argc;
-    if (!strcmp(a, "--train")) train = true;
-    else if (!strcmp(a, "--remat")) remat = true;
-    else if (!strcmp(a, "-O0") || !strcmp(a, "-O1")) opt = a[2] - '0';
-    else if ((tfl = train_flag(&tf, argc, argv, &i, "compile")) != 0) {
-      if (tfl < 0) return 2;
-      train = true;
+    if ((bfl = build_flag(&bf, argc, argv, &i, "compile")) != 0) {
+      if (bfl < 0) return 2;
     } else if (!strcmp(a, "-o") && has) out = argv[++i];
     else if (!strcmp(a, "--emit") && has) emit = argv[++i];
     else if (!strcmp(a, "--cc") && has) o.cc = argv[++i];
@@ -485,7 +471,6 @@ static int cmd_compile(int argc, char **argv) {
     else if (!strcmp(a, "--weights") && has) weights = argv[++i];
     else if (!strcmp(a, "--embed-weights")) o.embed_weights = true;
     else if (!strcmp(a, "--no-check")) o.check = false;
-    else if (!strcmp(a, "--input-shape") && has && fo.ninput_shapes < 32) fo.input_shapes[fo.ninput_shapes++] = argv[++i];
     else if (a[0] != '-' && !model) model = a;
     else {
       fprintf(stderr, "smelt compile: error: unexpected argument '%s'\n", a);
@@ -515,11 +500,12 @@ static int cmd_compile(int argc, char **argv) {
   SmDiag d;
   sm_diag_init(&d);
   char *src = NULL;
-  IrGraph *g = load(model, &fo, &src, &d);
+  IrGraph *g = cli_load(model, &bf.fo, &src, &d);
+  bool train = bf.bo.train;
   int rc = 0;
   IrTensor *params = NULL;
   int nparams = 0;
-  if (!g) rc = fe_is_onnx(model) ? 2 : 1;
+  if (!g) rc = load_failed(model);
   /* imported weights (ONNX initializers) are baked into the program */
   if (g && weights) {
     RtErr e = {{0}};
@@ -544,9 +530,9 @@ static int cmd_compile(int argc, char **argv) {
     o.params = NULL;
   }
   if (rc == 0) {
-    Built b;
+    CliBuilt b;
     FeOnnxTemplate ot = {0};
-    if (build_program(g, train, &tf, opt, remat, NULL, NULL, &b, &d) != SM_OK) rc = 1;
+    if (build(g, &bf.tf, &bf.bo, &b, &d) != SM_OK) rc = 1;
     /* a trained ONNX model can write itself back (train --export-onnx) */
     if (rc == 0 && train && fe_is_onnx(model) && onnx_template(model, &b.prog, &ot, &d) != SM_OK)
       rc = 1;
@@ -557,7 +543,7 @@ static int cmd_compile(int argc, char **argv) {
       if (cg_compile_program(&b.prog, kind, out, &o, &d) != SM_OK) rc = 1;
     }
     fe_onnx_template_free(&ot);
-    built_free(&b);
+    cli_built_free(&b);
   }
   fputs(sm_diag_text(&d), stderr);
   if (params) /* loaded for the parameters as declared (passes may change the list) */
@@ -729,28 +715,20 @@ static void inspect_dot(SmBuf *b, const CgProgram *prog) {
 
 static int cmd_inspect(int argc, char **argv) {
   const char *model = NULL, *after = NULL, *format = "text", *out_prefix = NULL;
-  FeOptions fo = {0};
-  TrainFlags tf = {0};
-  bool train = false, passes = false, memory = false, kernels = false, embed = false;
-  bool remat = false;
-  int opt = 1, tfl;
+  BuildFlags bf = {.bo.opt_level = 1};
+  bool passes = false, memory = false, kernels = false, embed = false;
+  int bfl;
   for (int i = 0; i < argc; i++) {
-    if (!strcmp(argv[i], "--train")) train = true;
-    else if (!strcmp(argv[i], "--remat")) remat = true;
-    else if (!strcmp(argv[i], "--after") && i + 1 < argc) after = argv[++i];
+    if ((bfl = build_flag(&bf, argc, argv, &i, "inspect")) != 0) {
+      if (bfl < 0) return 2;
+    } else if (!strcmp(argv[i], "--after") && i + 1 < argc) after = argv[++i];
     else if (!strcmp(argv[i], "--format") && i + 1 < argc) format = argv[++i];
     else if (!strcmp(argv[i], "-o") && i + 1 < argc) out_prefix = argv[++i];
     else if (!strcmp(argv[i], "--passes")) passes = true;
     else if (!strcmp(argv[i], "--memory")) memory = true;
     else if (!strcmp(argv[i], "--kernels")) kernels = true;
     else if (!strcmp(argv[i], "--embed-weights")) embed = true;
-    else if (!strcmp(argv[i], "--input-shape") && i + 1 < argc && fo.ninput_shapes < 32)
-      fo.input_shapes[fo.ninput_shapes++] = argv[++i];
-    else if (!strcmp(argv[i], "-O0") || !strcmp(argv[i], "-O1")) opt = argv[i][2] - '0';
-    else if ((tfl = train_flag(&tf, argc, argv, &i, "inspect")) != 0) {
-      if (tfl < 0) return 2;
-      train = true;
-    } else if (argv[i][0] != '-' && !model) model = argv[i];
+    else if (argv[i][0] != '-' && !model) model = argv[i];
     else {
       fprintf(stderr, "smelt inspect: error: unexpected argument '%s'\n", argv[i]);
       return 2;
@@ -771,7 +749,7 @@ static int cmd_inspect(int argc, char **argv) {
       return 1;
     SmDiag d;
     sm_diag_init(&d);
-    SmStatus st = fe_onnx_to_smelt(model, &fo, out_prefix, &d);
+    SmStatus st = fe_onnx_to_smelt(model, &bf.fo, out_prefix, &d);
     fputs(sm_diag_text(&d), stderr);
     sm_diag_free(&d);
     return st == SM_OK ? 0 : 2;
@@ -780,7 +758,6 @@ static int cmd_inspect(int argc, char **argv) {
     fprintf(stderr, "smelt inspect: error: --format takes text, json, dot or smelt\n");
     return 2;
   }
-  const char *stop = NULL;
   if (after) {
     int np;
     const PassInfo *pt = pass_table(&np);
@@ -793,26 +770,28 @@ static int cmd_inspect(int argc, char **argv) {
       return 2;
     }
     if (!strcmp(after, "autodiff")) {
-      train = true;
-      opt = 0;
+      bf.bo.train = true;
+      bf.bo.opt_level = 0;
     } else if (strcmp(after, "parse") && strcmp(after, "all")) {
-      stop = after;
+      bf.bo.stop_after = after;
     }
   }
   SmDiag d;
   sm_diag_init(&d);
   char *src = NULL;
-  IrGraph *g = load(model, &fo, &src, &d);
+  IrGraph *g = cli_load(model, &bf.fo, &src, &d);
+  bool train = bf.bo.train;
   int rc = 0;
   SmBuf out = {0}, log = {0};
   if (g && embed && !train) pass_bind_params(g, NULL); /* as compile --embed-weights */
   if (!g) {
-    rc = fe_is_onnx(model) ? 2 : 1;
+    rc = load_failed(model);
   } else if ((!after || !strcmp(after, "parse")) && !passes && !memory && !kernels && !dot && !train) {
     ir_print(&out, g);
   } else {
-    Built b;
-    if (build_program(g, train, &tf, opt, remat, stop, &log, &b, &d) != SM_OK) {
+    CliBuilt b;
+    bf.bo.log = &log;
+    if (build(g, &bf.tf, &bf.bo, &b, &d) != SM_OK) {
       rc = 1;
     } else if (passes) {
       int np;
@@ -836,7 +815,7 @@ static int cmd_inspect(int argc, char **argv) {
         ir_print(&out, b.prog.funcs[f]);
       }
     }
-    built_free(&b);
+    cli_built_free(&b);
   }
   fputs(sm_diag_text(&d), stderr);
   fputs(sm_buf_str(&out), stdout);

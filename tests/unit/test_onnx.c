@@ -18,6 +18,7 @@
 
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
+#include "frontend/onnx_internal.h"
 #include "helpers/shell.h"
 #include "rt.h"
 
@@ -335,6 +336,31 @@ static void test_cli(void **state) {
   assert_int_equal(sh("%s diff %s/y2.npy %s/out_0.npy --rtol 1e-3 --atol 1e-5 >/dev/null", smelt, dir, dir), 0);
 }
 
+/* The op table is the only ONNX -> IR map: every name once, and each IR op
+ * an entry names exists and takes the inputs the lowering gives it (the
+ * node's inputs one for one; variadic ops fold pairwise). */
+static void test_op_table(void **state) {
+  (void)state;
+  int n;
+  const OnnxOp *t = ox_op_table(&n);
+  int nir = 0;
+  for (int i = 0; i < n; i++) {
+    assert_true(t[i].lower && t[i].min_in >= 0 && (t[i].max_in == ANY || t[i].min_in <= t[i].max_in));
+    for (int j = 0; j < i; j++) assert_string_not_equal(t[i].name, t[j].name);
+    if (!t[i].ir) continue;
+    nir++;
+    const IrOpDef *op = ir_op_find(t[i].ir);
+    if (!op) fail_msg("%s maps to unknown IR op %s", t[i].name, t[i].ir);
+    int k = t[i].max_in == ANY ? 2 : t[i].min_in;
+    if (t[i].max_in != ANY) assert_int_equal(t[i].min_in, t[i].max_in);
+    if (k < op->min_in || k > op->max_in) fail_msg("%s: IR op %s does not take %d inputs", t[i].name, t[i].ir, k);
+  }
+  assert_int_equal(nir, 28); /* unary 10, binary 5, variadic 4, comparisons and logic 9 */
+  int m = 0;
+  for (const char *const *o = fe_onnx_ops(); *o; o++) m++;
+  assert_int_equal(m, n);
+}
+
 /* ONNX's backend node tests for the ops smelt maps: failures only where
  * tests/onnx/expected_failures.txt says why */
 static void test_conformance(void **state) {
@@ -492,6 +518,7 @@ static void test_to_smelt(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_op_table),
       cmocka_unit_test(test_bad_models),
       cmocka_unit_test(test_unsupported_list),
       cmocka_unit_test(test_input_shape),
