@@ -297,9 +297,9 @@ static bool same_kernel(const CgShared *a, const CgShared *b) {
          !memcmp(x + a->name_end, y + b->name_end, xr);
 }
 
-/* Adds the kernel emitted into *text (its first function `user`, NULL for
- * the first function) to the program's kernels: a new one keeps the text,
- * a kernel already there (same signature and body) notes one more user.
+/* Adds kernel `node` of function `user` (NULL: the first function),
+ * emitted into *text, to the program's kernels: a new one keeps the text,
+ * a kernel already there (same signature and body) notes one more call.
  * Returns its index; *text is taken. */
 static int share_kernel(CgShares *sh, SmBuf *text, const char *user, int node) {
   CgShared k = {.text = *text};
@@ -308,7 +308,7 @@ static int share_kernel(CgShares *sh, SmBuf *text, const char *user, int node) {
   /* names in the banner are escaped: its first end of comment is its own */
   const char *be = strstr(t, "*/"), *nm = be ? strstr(be, "\nstatic void ") : NULL;
   SM_ASSERT(nm);
-  k.banner_end = (size_t)(be - t);
+  k.banner_end = (size_t)(be - t) - (be > t && be[-1] == ' ');
   k.name_at = (size_t)(nm - t) + strlen("\nstatic void ");
   k.name_end = (size_t)(strchr(t + k.name_at, '(') - t);
   k.hash = hash_bytes(hash_bytes(14695981039346656037ull, t + k.banner_end,
@@ -316,12 +316,14 @@ static int share_kernel(CgShares *sh, SmBuf *text, const char *user, int node) {
                       t + k.name_end, k.text.len - k.name_end);
   for (int i = 0; i < sh->n; i++)
     if (same_kernel(&sh->v[i], &k)) {
-      sm_buf_puts(&sh->v[i].users, ", ");
+      SmBuf *u = &sh->v[i].users;
+      const char *nl = u->len ? strrchr(u->s, '\n') : NULL;
+      sm_buf_puts(u, u->len - (size_t)(nl ? nl - u->s : 0) > 64 ? ",\n *   " : ", ");
       if (user) {
-        sm_esc_comment(&sh->v[i].users, user);
-        sm_buf_putc(&sh->v[i].users, '.');
+        sm_esc_comment(u, user);
+        sm_buf_putc(u, '.');
       }
-      sm_buf_printf(&sh->v[i].users, "k%d", node);
+      sm_buf_printf(u, "k%d", node);
       sm_buf_free(&k.text);
       return i;
     }
@@ -339,7 +341,7 @@ static void emit_shared(SmBuf *c, const CgShares *sh) {
     const CgShared *k = &sh->v[i];
     const char *t = k->text.s;
     sm_buf_printf(c, "%.*s", (int)k->banner_end, t);
-    if (k->users.len) sm_buf_printf(c, "\n * also called as %s ", k->users.s + 2);
+    if (k->users.len) sm_buf_printf(c, "\n * also called as %s", k->users.s + 2);
     sm_buf_puts(c, t + k->banner_end);
   }
 }
