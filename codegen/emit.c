@@ -789,13 +789,12 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
                 "int %s_save_weights(%s *m, const char *path) { return rt_model_save_weights(m, path); }\n"
                 "const char *%s_error(const %s *m) { return m->err.msg; }\n"
                 "void *%s_input(%s *m, int i) {\n"
-                "  return (unsigned)i < %du ? rt_model_tensor(m, &m->desc->inputs[i]) : NULL;\n}\n"
+                "  return (unsigned)i < (unsigned)m->desc->ninputs ? rt_model_tensor(m, &m->desc->inputs[i]) : NULL;\n}\n"
                 "const void *%s_output(const %s *m, int i) {\n"
-                "  return (unsigned)i < %du ? rt_model_tensor(m, &m->desc->outputs[i]) : NULL;\n}\n"
+                "  return (unsigned)i < (unsigned)m->desc->noutputs ? rt_model_tensor(m, &m->desc->outputs[i]) : NULL;\n}\n"
                 "void %s_run(%s *m) { rt_model_run(m); }\n\n"
                 "#ifdef SMELT_MAIN\n"
                 "int main(int argc, char **argv) { return rt_main(&%s_model, argc, argv); }\n"
                 "#endif\n",
-                m, m, m, m, m, m, m, m, m, m, m, m, m, m, m, g0->ninputs, m, m,
-                g0->noutputs, m, m, m);
+                m, m, m, m, m, m, m, m, m, m, m, m, m, m, m, m, m, m, m, m);
 }

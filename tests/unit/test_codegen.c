@@ -438,6 +438,9 @@ static void test_shared_kernels(void **state) {
                 "train loss=loss pred=logits epochs=1\n"
                 "optimizer adam lr=0.01\n");
   assert_int_equal(sh("%s compile %s --train --emit c -o %s/net", smelt, m, tmpdir), 0);
+  /* clean C11 for the C compiler too, not only for libclang's check */
+  assert_int_equal(sh("cc -std=c11 -Wall -Wextra -Werror -fopenmp -I%s -I%s -c %s -o %s/net.o",
+                      cg_rt_include(), tmpdir, c, tmpdir), 0);
   char *text = slurp_text(c);
   const char *at[256];
   size_t len[256];
@@ -513,6 +516,8 @@ static void test_step_local_names(void **state) {
                 "output \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx2\"\n");
   /* -O0: one kernel per node, every value a buffer */
   assert_int_equal(sh("%s compile %s -O0 --emit c -o %s/m", smelt, m, tmpdir), 0);
+  assert_int_equal(sh("cc -std=c11 -Wall -Wextra -Werror -fopenmp -I%s -I%s -c %s -o %s/m.o",
+                      cg_rt_include(), tmpdir, c, tmpdir), 0);
   char *text = slurp_text(c);
   /* P and A are the step's parameters; "P_2" would be a macro's name */
   const char *want[] = {"float *v_P = ", "float *v_A = ", "float *v_int = ", "float *v_3x = ",
