@@ -2,14 +2,41 @@
  * must be diagnostic-free under -Wall -Wextra; any diagnostic is a compiler
  * bug and is reported with the kernel and IR node it came from. */
 #include <clang-c/Index.h>
+#include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codegen.h"
 
-/* The kernel whose banner precedes `line` in the generated text: banners
- * read "/" "* k3: ..." (first function) or "/" "* train.k3: ...". */
+/* Whether the line at p is a kernel banner: "/" "* k3: ..." (a kernel of
+ * the first function) or "/" "* train.k3: ..." (function names are C
+ * identifiers, written as they are). Sets *k and *fn. A kernel shared by
+ * several functions is reported against its first use, whose banner it
+ * carries. */
+static bool banner_at(const CgProgram *prog, const char *p, int *k, int *fn) {
+  if (strncmp(p, "/* ", 3) != 0) return false;
+  p += 3;
+  int f = 0;
+  for (int i = 1; i < prog->nfuncs && !f; i++) {
+    size_t n = strlen(prog->fnames[i]);
+    if (!strncmp(p, prog->fnames[i], n) && p[n] == '.') {
+      f = i;
+      p += n + 1;
+    }
+  }
+  if (p[0] != 'k' || !isdigit((unsigned char)p[1])) return false;
+  char *end;
+  long v = strtol(p + 1, &end, 10);
+  if (*end != ':' || v > INT_MAX) return false;
+  *k = (int)v;
+  *fn = f;
+  return true;
+}
+
+/* The kernel whose banner precedes `line` in the generated text; -1 past
+ * a step function's opening line. */
 static int kernel_at_line(const CgProgram *prog, const char *text, unsigned line,
                           int *fn) {
   int kernel = -1;
@@ -17,19 +44,13 @@ static int kernel_at_line(const CgProgram *prog, const char *text, unsigned line
   *fn = 0;
   for (const char *p = text; *p && l <= line; p++) {
     if (p == text || p[-1] == '\n') {
-      int k;
-      char name[32];
-      if (sscanf(p, "/* k%d:", &k) == 1) {
+      int k, f;
+      if (banner_at(prog, p, &k, &f)) {
         kernel = k;
-        *fn = 0;
-      } else if (sscanf(p, "/* %31[a-z_].k%d:", name, &k) == 2) {
-        kernel = k;
-        for (int f = 0; f < prog->nfuncs; f++)
-          if (!strcmp(prog->fnames[f], name)) *fn = f;
-      } else if (strncmp(p, "static void", 11) == 0 && strchr(p, '(') &&
-                 strstr(p, "unsigned char *restrict P") &&
-                 strstr(p, "unsigned char *restrict P") < strchr(p, '\n')) {
-        kernel = -1; /* a step function */
+        *fn = f;
+      } else if (strncmp(p, "static void", 11) == 0) {
+        for (const char *q = p; *q && *q != '\n'; q++)
+          if (!strncmp(q, "unsigned char *restrict P", 25)) kernel = -1; /* a step function */
       }
     }
     if (*p == '\n') l++;

@@ -352,6 +352,27 @@ static void test_libclang_reports_node(void **state) {
     print_error("%s", msg);
     fail();
   }
+  /* in a program of several functions, a kernel is found by its first
+   * use's banner, whatever the step's name (a C identifier) */
+  sm_diag_free(&d);
+  sm_diag_init(&d);
+  IrGraph *steps[] = {g, g};
+  const char *names[] = {"disc", "D2"};
+  RtTrainDesc td = {0};
+  CgProgram multi = cg_program_steps(g, steps, names, 2, 0, &td);
+  const char *shared = "#include <stdint.h>\n"
+                       "/* D2.k1: exp n1\n * also called as k1 */\n"
+                       "static void f2_k1_exp(float *restrict out0, const float *restrict in0) {\n"
+                       "  int unused = 3;\n"
+                       "  for (int64_t i = 0; i < 4; i++) out0[i] = in0[i];\n}\n"
+                       "void run(float *a, float *b) { f2_k1_exp(b, a); }\n";
+  write_text(path, shared);
+  assert_int_equal(cg_check(&multi, path, shared, &d), SM_ERR_INTERNAL);
+  msg = sm_diag_text(&d);
+  if (!strstr(msg, "m.smelt:3:5: error: internal compiler error: generated code for exp (kernel D2.k1)")) {
+    print_error("%s", msg);
+    fail();
+  }
   /* and a clean file passes */
   sm_diag_free(&d);
   sm_diag_init(&d);
@@ -360,6 +381,164 @@ static void test_libclang_reports_node(void **state) {
   assert_int_equal(cg_check(&prog, path, clean, &d), SM_OK);
   sm_diag_free(&d);
   ir_graph_free(g);
+}
+
+/* The kernel definitions of generated C (not the step functions): each
+ * one's text from its '(' to its closing "\n}\n". Returns the count. */
+static int kernel_defs(const char *c, const char **at, size_t *len, int max) {
+  int n = 0;
+  for (const char *p = strstr(c, "\nstatic void "); p; p = strstr(p + 1, "\nstatic void ")) {
+    const char *open = strchr(p, '('), *eol = strchr(p + 1, '\n');
+    assert_non_null(open);
+    if (strstr(open, "unsigned char *restrict P") < eol) continue;
+    const char *end = strstr(open, "\n}\n");
+    assert_non_null(end);
+    assert_true(n < max);
+    at[n] = open;
+    len[n++] = (size_t)(end - open);
+  }
+  return n;
+}
+
+static char *slurp_text(const char *path) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *s = malloc((size_t)n + 1);
+  assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
+  s[n] = 0;
+  fclose(f);
+  return s;
+}
+
+/* A training program's functions (infer, eval, train) share their
+ * kernels: no kernel body is emitted twice, the forward kernels carry the
+ * banner of their first use naming the other calls, every call of the
+ * kernel tables is kept, and step functions pass buffers named after their
+ * values rather than offsets. */
+static void test_shared_kernels(void **state) {
+  (void)state;
+  const char *smelt = smelt_bin();
+  char m[256], c[256];
+  snprintf(m, sizeof m, "%s/net.smelt", tmpdir);
+  snprintf(c, sizeof c, "%s/net.c", tmpdir);
+  write_text(m, "model net\n"
+                "input x: f32[8,12]\n"
+                "input y: i64[8]\n"
+                "param w1: f32[16,12] = he_uniform\n"
+                "param b1: f32[16] = zeros\n"
+                "param w2: f32[3,16] = xavier_uniform\n"
+                "h = gemm(x, w1, b1, transB=1)\n"
+                "a = relu(h)\n"
+                "logits = gemm(a, w2, transB=1)\n"
+                "loss = cross_entropy(logits, y)\n"
+                "output logits\n"
+                "train loss=loss pred=logits epochs=1\n"
+                "optimizer adam lr=0.01\n");
+  assert_int_equal(sh("%s compile %s --train --emit c -o %s/net", smelt, m, tmpdir), 0);
+  /* clean C11 for the C compiler too, not only for libclang's check */
+  assert_int_equal(sh("cc -std=c11 -Wall -Wextra -Werror -fopenmp -I%s -I%s -c %s -o %s/net.o",
+                      cg_rt_include(), tmpdir, c, tmpdir), 0);
+  char *text = slurp_text(c);
+  const char *at[256];
+  size_t len[256];
+  int n = kernel_defs(text, at, len, 256);
+  assert_true(n >= 4);
+  for (int i = 0; i < n; i++)
+    for (int j = i + 1; j < n; j++)
+      assert_false(len[i] == len[j] && !memcmp(at[i], at[j], len[i]));
+  /* the forward kernels are the first function's, called by all three */
+  assert_non_null(strstr(text, "also called as eval.k1, train.k"));
+  const char *def = strstr(text, "gemm_relu(float");
+  assert_non_null(def);
+  assert_null(strstr(def + 1, "gemm_relu(float"));
+  /* named buffers, no raw offsets at the calls */
+  assert_non_null(strstr(text, "  float *x = (float *)(A + "));
+  assert_non_null(strstr(text, "  float *w1 = (float *)(P + "));
+  assert_non_null(strstr(text, "  int64_t *y = (int64_t *)(A + "));
+  assert_null(strstr(text, "(const float *)("));
+  /* designated initializers in the tables */
+  assert_non_null(strstr(text, "{.name = \"w1\", .dtype = RT_F32, .rank = 2, .dims = {16, 12}"));
+  assert_non_null(strstr(text, "  .train = &net_train_desc,\n"));
+  /* the kernel tables keep one row per call, shared kernels included */
+  const char *stems[] = {"net_f0_infer", "net_f1_eval", "net_f2_train"};
+  for (int f = 0; f < 3; f++) {
+    char key[128];
+    snprintf(key, sizeof key, "static void %s_prof(", stems[f]);
+    const char *b = strstr(text, key), *e = b ? strstr(b, "\n}\n") : NULL;
+    assert_non_null(e);
+    int calls = 0, rows = -1;
+    for (const char *q = strstr(b, "if (t) {"); q && q < e; q = strstr(q + 1, "if (t) {")) calls++;
+    snprintf(key, sizeof key, "static const RtKernelDesc %s_kernels[", stems[f]);
+    const char *t = strstr(text, key);
+    assert_non_null(t);
+    assert_int_equal(sscanf(t + strlen(key), "%d]", &rows), 1);
+    assert_int_equal(calls, rows);
+    const char *v = strstr(b, "(void)");
+    assert_true(!v || v > e);
+    /* train runs the forward kernels of infer */
+    assert_non_null(strstr(b, "\n  k1_gemm_relu(a, x, w1, b1, ws);\n"));
+  }
+  free(text);
+}
+
+/* Value names that are no C identifiers of their own (keywords, the step
+ * function's own names, the model's prefix, a kernel's shape, names alike
+ * once sanitized or cut) become distinct locals; the program computes
+ * what the interpreter does. */
+static void test_step_local_names(void **state) {
+  (void)state;
+  const char *smelt = smelt_bin();
+  char m[256], c[256], x[256];
+  snprintf(m, sizeof m, "%s/m.smelt", tmpdir);
+  snprintf(c, sizeof c, "%s/m.c", tmpdir);
+  snprintf(x, sizeof x, "%s/mx.npy", tmpdir);
+  write_text(m, "model m\n"
+                "input \"P\": f32[2,3]\n"
+                "param \"A\": f32[2,3] = uniform(-1, 1)\n"
+                "\"int\" = add(\"P\", \"A\")\n"
+                "\"3x\" = relu(\"int\")\n"
+                "\"a.b\" = mul(\"3x\", \"P\")\n"
+                "\"a_b\" = tanh(\"a.b\")\n"
+                "\"k1_relu\" = exp(\"a_b\")\n"
+                "\"t\" = neg(\"k1_relu\")\n"
+                "\"ws\" = abs(\"t\")\n"
+                "\"c0\" = sigmoid(\"ws\")\n"
+                "\"m_run\" = relu(\"c0\")\n"
+                "\"M_H\" = neg(\"m_run\")\n"
+                "\"f1w\" = abs(\"M_H\")\n"
+                "\"m\" = tanh(\"f1w\")\n"
+                "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1\" = neg(\"m\")\n"
+                "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx2\" = "
+                "abs(\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1\")\n"
+                "output \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx2\"\n");
+  /* -O0: one kernel per node, every value a buffer */
+  assert_int_equal(sh("%s compile %s -O0 --emit c -o %s/m", smelt, m, tmpdir), 0);
+  assert_int_equal(sh("cc -std=c11 -Wall -Wextra -Werror -fopenmp -I%s -I%s -c %s -o %s/m.o",
+                      cg_rt_include(), tmpdir, c, tmpdir), 0);
+  char *text = slurp_text(c);
+  /* P and A are the step's parameters; "P_2" would be a macro's name */
+  const char *want[] = {"float *v_P = ", "float *v_A = ", "float *v_int = ", "float *v_3x = ",
+                        "float *a_b = ", "float *a_b_2 = ", "float *v_k1_relu = ",
+                        "float *t_2 = ", "float *ws_2 = ", "float *c0_2 = ",
+                        "float *v_m_run = ", "float *v_M_H = ", "float *f1w = ", "float *v_m = ",
+                        "float *xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx = ",
+                        "float *xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx_2 = "};
+  for (int i = 0; i < (int)(sizeof want / sizeof *want); i++)
+    if (!strstr(text, want[i])) {
+      print_error("no local '%s' in\n%s\n", want[i], text);
+      fail();
+    }
+  free(text);
+  int64_t dims[2] = {2, 3};
+  write_npy_f32(x, 2, dims, 6, -0.75f);
+  assert_int_equal(sh("%s compile %s -O0 -o %s/m", smelt, m, tmpdir), 0);
+  assert_int_equal(sh("%s/m --input %s --output %s/my1.npy", tmpdir, x, tmpdir), 0);
+  assert_int_equal(sh("%s run %s --input P=%s --output %s/my2.npy", smelt, m, x, tmpdir), 0);
+  assert_int_equal(sh("%s diff %s/my1.npy %s/my2.npy --rtol 1e-5 --atol 1e-6 >/dev/null", smelt,
+                      tmpdir, tmpdir), 0);
 }
 
 int main(void) {
@@ -371,6 +550,8 @@ int main(void) {
       cmocka_unit_test(test_profile),
       cmocka_unit_test(test_two_libs_one_program),
       cmocka_unit_test(test_libclang_reports_node),
+      cmocka_unit_test(test_shared_kernels),
+      cmocka_unit_test(test_step_local_names),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
