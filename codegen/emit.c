@@ -9,7 +9,7 @@
 
 #include "codegen.h"
 #include "ir/escape.h"
-#include "ir/ops/gemm_emit.h"
+#include "codegen/kernels/gemm.h"
 #include "rt_model.h"
 
 static void type_str(SmBuf *b, const IrType *t) {
@@ -41,7 +41,7 @@ static int64_t emit_kernel_body(SmBuf *body, const CgKernel *K) {
   const IrNode *n = K->anchor;
   gemm_core_ws_reset();
   if (K->nm == 1) {
-    n->op->emit(body, n);
+    n->op->c->emit(body, n);
   } else if (has_producer(K)) {
     OpEpilogue e = {.prod = K->mem[0], .mem = K->mem + 1, .nm = K->nm - 1, .ins = K->ins,
                     .nin = K->nin, .outs = K->outs, .nouts = K->nout};

@@ -1,5 +1,5 @@
-/* The blocked f32 GEMM emitter shared by linalg.c (gemm, matmul) and nn.c
- * (convolutions and their backward ops as GEMM): packed panels, a
+/* The blocked f32 GEMM emitter shared by linalg.c (gemm, matmul) and the
+ * convolutions (conv.c, conv_grad.c: and their backward ops as GEMM): packed panels, a
  * register-tiled FMA micro-kernel written with GCC/Clang vector extensions
  * (16 lanes with AVX-512, else 8), OpenMP over independent (batch, row
  * block, column block) tasks; and fused kernels: a producer with an
@@ -10,49 +10,10 @@
  * with A(i,k) = a[i*as_i + k*as_k], B(k,j) = b[k*bs_k + j*bs_j] and
  * C(i,j) = c[i*ldc + j]; a, b, c and bias are C pointer expressions that
  * may use the batch index `t` (an int64_t). */
-#ifndef SM_GEMM_EMIT_H
-#define SM_GEMM_EMIT_H
+#ifndef SM_CG_GEMM_H
+#define SM_CG_GEMM_H
 
-#include "ops.h"
-
-/* ---- fused kernels (used by passes/fuse.c and codegen/emit.c) ----
- *
- * A fused kernel computes a producer (gemm, matmul, a convolution, ...)
- * and then, per element of its result, a chain of elementwise members
- * (bias adds, activations, residual adds, activation gradients). The
- * kernel's operands are the producer's operands verbatim (in0..), then the
- * members' other operands; its results are out0.. where out0 is where the
- * product is computed: the product itself when it is also used elsewhere
- * (then stored too), otherwise the chain's result (the product never
- * reaches memory of its own). */
-typedef struct OpEpilogue {
-  const IrNode *prod;        /* the producer (one result) */
-  IrNode *const *mem;        /* elementwise members in order, each with prod's result type */
-  int nm;
-  IrValue *const *ins;       /* the kernel's operands: in0.. */
-  int nin;
-  IrValue *const *outs;      /* the kernel's results: out0.. (outs[0] as above) */
-  int nouts;
-} OpEpilogue;
-
-/* Whether n can take an elementwise epilogue into its kernel. */
-bool op_epilogue_root(const IrNode *n);
-/* Whether n's fused kernel keeps each product element in registers until
- * its final store (the blocked GEMM in one K block): the epilogue may then
- * write results over storage it reads, e.g. an in-place optimizer update
- * of the parameter whose gradient n computes, the product never reaching
- * memory. Otherwise the product (or partial sums) pass through out0. */
-bool op_epilogue_in_registers(const IrNode *n);
-/* The body of a fused kernel: the blocked GEMM applies the epilogue to the
- * accumulator tile on the final K block; other producers write out0 and a
- * second loop applies the chain in place. */
-void op_emit_fused(SmBuf *b, const OpEpilogue *e);
-/* Statements (at indentation ind) computing the chain for one element: the
- * product's value is the C expression `acc`, its flat index in the
- * product `o`; stores every result but the product's own buffer when
- * `store_prod` is false. ir/ops/common.c. */
-void ew_emit_epilogue_elem(SmBuf *b, int ind, const OpEpilogue *e, const char *acc,
-                           const char *o, bool store_prod);
+#include "kernel.h"
 
 typedef struct GemmCore GemmCore;
 /* B read in place (a convolution of one image on wide rows): each of the
