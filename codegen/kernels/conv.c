@@ -368,8 +368,18 @@ static bool conv_wide(const ConvSz *z, bool one, GemmWide *w) {
   return z->C * ny * nx * (Hp * Wp + 2 * Wp + 64) <= (4 << 20);
 }
 
-/* The GEMM form, when the products are big enough; false otherwise. */
-bool conv_emit_gemm(SmBuf *b, const IrNode *n, const Win *g, const OpEpilogue *epi) {
+/* The GEMM form of a forward convolution, planned: the product, its
+ * operand expressions and B's layout. */
+typedef struct ConvGemm {
+  GemmCore gc;
+  GemmWide wide;
+  ConvSz cg;
+  char a[96], x[96], y[96], bias[96], coff[64], lead[256];
+} ConvGemm;
+
+/* The GEMM form, when the products are big enough (d filled); false
+ * otherwise. */
+static bool conv_gemm_core(const IrNode *n, const Win *g, const OpEpilogue *epi, ConvGemm *d) {
   if (n->out[0]->type.dtype != IR_F32) return false;
   Corr corr;
   if (conv_fwd_corr(n, g, &corr)) return false;
@@ -380,35 +390,51 @@ bool conv_emit_gemm(SmBuf *b, const IrNode *n, const Win *g, const OpEpilogue *e
   if (Mg < 4 || Kc < 4 || !gemm_core_fits(Mg, P, Kc)) return false;
   bool one = g->k[0] == 1 && g->k[1] == 1 && g->s[0] == 1 && g->s[1] == 1 && g->pb[0] == 0 &&
              g->pb[1] == 0 && g->pe[0] == 0 && g->pe[1] == 0;
-  char a[96], x[96], y[96], bias[96], coff[64];
+  char *a = d->a, *x = d->x, *y = d->y, *bias = d->bias, *coff = d->coff;
   bool batched = N * group > 1;
-  if (group > 1) snprintf(a, sizeof a, "in1 + t %% %lld * %lld", (long long)group, (long long)(Mg * Kc));
-  else snprintf(a, sizeof a, "in1");
-  snprintf(x, sizeof x, batched ? "in0 + t * %lld" : "in0", (long long)(Cg * HW));
-  snprintf(y, sizeof y, batched ? "out0 + t * %lld" : "out0", (long long)(Mg * P));
-  snprintf(coff, sizeof coff, batched ? "t * %lld" : "0", (long long)(Mg * P));
-  if (group > 1) snprintf(bias, sizeof bias, "in2 + t %% %lld * %lld", (long long)group, (long long)Mg);
-  else snprintf(bias, sizeof bias, "in2");
-  ConvSz cg = conv_fwd_sz(n, g);
-  char lead[256];
-  snprintf(lead, sizeof lead, "as GEMM per image%s: [%lld,%lld] x [%lld,%lld]%s; ",
+  if (group > 1) snprintf(a, sizeof d->a, "in1 + t %% %lld * %lld", (long long)group, (long long)(Mg * Kc));
+  else snprintf(a, sizeof d->a, "in1");
+  snprintf(x, sizeof d->x, batched ? "in0 + t * %lld" : "in0", (long long)(Cg * HW));
+  snprintf(y, sizeof d->y, batched ? "out0 + t * %lld" : "out0", (long long)(Mg * P));
+  snprintf(coff, sizeof d->coff, batched ? "t * %lld" : "0", (long long)(Mg * P));
+  if (group > 1) snprintf(bias, sizeof d->bias, "in2 + t %% %lld * %lld", (long long)group, (long long)Mg);
+  else snprintf(bias, sizeof d->bias, "in2");
+  d->cg = conv_fwd_sz(n, g);
+  snprintf(d->lead, sizeof d->lead, "as GEMM per image%s: [%lld,%lld] x [%lld,%lld]%s; ",
            group > 1 ? " and group" : "", (long long)Mg, (long long)Kc, (long long)Kc,
            (long long)P, one ? " (1x1)" : " (implicit im2col)");
-  attrs_comment(b, lead, g);
-  GemmCore gc = {.M = Mg, .N = P, .K = Kc, .nbatch = N * group, .a = a, .b = x, .c = y,
-                 .as_i = Kc, .as_k = 1, .bs_k = HW, .bs_j = 1, .ldc = P, .alpha = 1,
-                 .beta = 1, .bias = n->nin == 3 ? bias : NULL, .bias_si = 1, .bias_sj = 0,
-                 .pack_b = one ? NULL : conv_pack_im2col, .user = &cg, .epi = epi,
-                 .c_off = coff};
-  GemmWide wide;
-  if (conv_wide(&cg, one, &wide)) {
-    gc.wide = &wide;
-    gc.N = g->out[0] * wide.Wp;
-    gc.pack_b = NULL;
-    sm_buf_puts(b, "  /* B read in place on wide rows (one image) */\n");
+  d->gc = (GemmCore){.M = Mg, .N = P, .K = Kc, .nbatch = N * group, .a = a, .b = x, .c = y,
+                      .as_i = Kc, .as_k = 1, .bs_k = HW, .bs_j = 1, .ldc = P, .alpha = 1,
+                      .beta = 1, .bias = n->nin == 3 ? bias : NULL, .bias_si = 1, .bias_sj = 0,
+                      .pack_b = one ? NULL : conv_pack_im2col, .user = &d->cg, .epi = epi,
+                      .c_off = coff};
+  if (conv_wide(&d->cg, one, &d->wide)) {
+    d->gc.wide = &d->wide;
+    d->gc.N = g->out[0] * d->wide.Wp;
+    d->gc.pack_b = NULL;
   }
-  gemm_core_emit(b, &gc);
   return true;
+}
+
+bool conv_emit_gemm(SmBuf *b, const IrNode *n, const Win *g, const OpEpilogue *epi) {
+  ConvGemm d;
+  if (!conv_gemm_core(n, g, epi, &d)) return false;
+  attrs_comment(b, d.lead, g);
+  if (d.gc.wide) sm_buf_puts(b, "  /* B read in place on wide rows (one image) */\n");
+  gemm_core_write(b, &d.gc);
+  return true;
+}
+
+/* The forward convolution's plan, alone or with an epilogue. */
+static void conv_plan(const IrNode *n, const OpEpilogue *e, CgKernelPlan *p) {
+  if (ir_numel(&n->out[0]->type) == 0) return;
+  Win g;
+  conv_win(n, &g);
+  Corr corr;
+  ConvGemm d;
+  if (conv_fwd_corr(n, &g, &corr)) p->form = "direct correlation on shifted planes";
+  else if (conv_gemm_core(n, &g, e, &d))
+    gemm_plan_kernel(p, &d.gc, d.gc.wide ? "GEMM, B on wide rows" : "GEMM, implicit im2col");
 }
 
 /* Per output plane (n, m): initialize with the bias, then for each input
@@ -495,5 +521,5 @@ static void conv_emit(SmBuf *b, const IrNode *n) {
 
 /* ---- the kernel generators of conv ---- */
 
-const CgOpKernel cgk_conv2d = {.emit = conv_emit};
-const CgOpKernel cgk_conv1d = {.emit = conv_emit};
+const CgOpKernel cgk_conv2d = {.emit = conv_emit, .plan = conv_plan};
+const CgOpKernel cgk_conv1d = {.emit = conv_emit, .plan = conv_plan};

@@ -116,31 +116,48 @@ static void conv_gi_pack_b(SmBuf *b, const GemmCore *gc, int nr, int ind) {
   sm_buf_printf(b, "%*s    }\n%*s  }\n%*s}\n", ind, "", ind, "", ind, "");
 }
 
-bool conv_gi_gemm(SmBuf *b, const IrNode *n, const OpEpilogue *epi) {
+/* A GEMM form of a convolution gradient, planned: the product, its
+ * operand expressions and the sizes its packers read. */
+typedef struct GradGemm {
+  GemmCore gc;
+  ConvSz z;
+  int64_t S; /* images in chunks (weight gradient; 1: none) */
+  char a[128], x[128], y[128], coff[64], lead[256];
+} GradGemm;
+
+/* The input gradient's GEMM form (d filled), or false. */
+static bool conv_gi_core(const IrNode *n, const OpEpilogue *epi, GradGemm *d) {
   if (n->out[0]->type.dtype != IR_F32) return false;
-  ConvSz z = conv_sz(n);
+  d->z = conv_sz(n);
+  const ConvSz z = d->z;
   int64_t HW = z.H * z.W, P = z.OH * z.OW, Kd = z.Mg * z.KH * z.KW;
   /* each gathered dcol element serves Cg rows: below ~12 the gather costs
    * more than the product saves (measured: 2.5x slower at Cg 6, 3x faster
    * at 16, 9x at 64 than the direct scatter) */
   if (z.Cg < 12 || Kd < 4 || z.g.s[0] * z.g.s[1] > 4 || !gemm_core_fits(z.Cg, HW, Kd)) return false;
-  char a[96], x[96], y[96], coff[64];
+  char *a = d->a, *x = d->x, *y = d->y, *coff = d->coff;
   bool batched = z.N * z.group > 1;
   if (z.group > 1)
-    snprintf(a, sizeof a, "in1 + t %% %lld * %lld", (long long)z.group, (long long)(z.Mg * z.Cg * z.KH * z.KW));
-  else snprintf(a, sizeof a, "in1");
-  snprintf(x, sizeof x, batched ? "in0 + t * %lld" : "in0", (long long)(z.Mg * P));
-  snprintf(y, sizeof y, batched ? "out0 + t * %lld" : "out0", (long long)(z.Cg * HW));
-  snprintf(coff, sizeof coff, batched ? "t * %lld" : "0", (long long)(z.Cg * HW));
-  char lead[256];
-  snprintf(lead, sizeof lead, "as GEMM per image%s: w^T [%lld,%lld] x dcol [%lld,%lld] (gathered from dy); ",
+    snprintf(a, sizeof d->a, "in1 + t %% %lld * %lld", (long long)z.group, (long long)(z.Mg * z.Cg * z.KH * z.KW));
+  else snprintf(a, sizeof d->a, "in1");
+  snprintf(x, sizeof d->x, batched ? "in0 + t * %lld" : "in0", (long long)(z.Mg * P));
+  snprintf(y, sizeof d->y, batched ? "out0 + t * %lld" : "out0", (long long)(z.Cg * HW));
+  snprintf(coff, sizeof d->coff, batched ? "t * %lld" : "0", (long long)(z.Cg * HW));
+  snprintf(d->lead, sizeof d->lead, "as GEMM per image%s: w^T [%lld,%lld] x dcol [%lld,%lld] (gathered from dy); ",
            z.group > 1 ? " and group" : "", (long long)z.Cg, (long long)Kd, (long long)Kd,
            (long long)HW);
-  attrs_comment(b, lead, &z.g);
-  GemmCore gc = {.M = z.Cg, .N = HW, .K = Kd, .nbatch = z.N * z.group, .a = a, .b = x, .c = y,
-                 .ldc = HW, .alpha = 1, .beta = 0, .pack_a = conv_gi_pack_a,
-                 .pack_b = conv_gi_pack_b, .user = &z, .epi = epi, .c_off = coff};
-  gemm_core_emit(b, &gc);
+  d->S = 1;
+  d->gc = (GemmCore){.M = z.Cg, .N = HW, .K = Kd, .nbatch = z.N * z.group, .a = a, .b = x,
+                      .c = y, .ldc = HW, .alpha = 1, .beta = 0, .pack_a = conv_gi_pack_a,
+                      .pack_b = conv_gi_pack_b, .user = &d->z, .epi = epi, .c_off = coff};
+  return true;
+}
+
+bool conv_gi_gemm(SmBuf *b, const IrNode *n, const OpEpilogue *epi) {
+  GradGemm d;
+  if (!conv_gi_core(n, epi, &d)) return false;
+  attrs_comment(b, d.lead, &d.z.g);
+  gemm_core_write(b, &d.gc);
   return true;
 }
 
@@ -337,10 +354,12 @@ static bool conv_gw_blocked(const IrNode *n) {
   return z.Mg >= 2 && Kc >= 4 && P >= 1 && gemm_core_fits(z.Mg, Kc, z.N * P);
 }
 
-bool conv_gw_gemm(SmBuf *b, const IrNode *n, const OpEpilogue *epi) {
+/* The weight gradient's GEMM form (d filled), or false. */
+static bool conv_gw_core(const IrNode *n, const OpEpilogue *epi, GradGemm *d) {
   GwDirect gd;
   if (!conv_gw_blocked(n) || conv_gw_direct(n, &gd)) return false;
-  ConvSz z = conv_sz(n);
+  d->z = conv_sz(n);
+  const ConvSz z = d->z;
   int64_t HW = z.H * z.W, P = z.OH * z.OW, Kc = z.Cg * z.KH * z.KW;
   /* images per chunk: split when the product has fewer tiles than 4 and
    * the partial results fit a small stack buffer */
@@ -353,27 +372,35 @@ bool conv_gw_gemm(SmBuf *b, const IrNode *n, const OpEpilogue *epi) {
         break;
       }
   int64_t Ns = z.N / S;
-  char a[128], x[128], y[128], coff[64];
+  char *a = d->a, *x = d->x, *y = d->y, *coff = d->coff;
   bool batched = z.group * S > 1;
   /* t = s * group + g */
-  snprintf(a, sizeof a, "in0 + t / %lld * %lld + t %% %lld * %lld", (long long)z.group,
+  snprintf(a, sizeof d->a, "in0 + t / %lld * %lld + t %% %lld * %lld", (long long)z.group,
            (long long)(Ns * z.M * P), (long long)z.group, (long long)(z.Mg * P));
-  snprintf(x, sizeof x, "in1 + t / %lld * %lld + t %% %lld * %lld", (long long)z.group,
+  snprintf(x, sizeof d->x, "in1 + t / %lld * %lld + t %% %lld * %lld", (long long)z.group,
            (long long)(Ns * z.C * HW), (long long)z.group, (long long)(z.Cg * HW));
-  if (!batched) snprintf(a, sizeof a, "in0"), snprintf(x, sizeof x, "in1");
+  if (!batched) snprintf(a, sizeof d->a, "in0"), snprintf(x, sizeof d->x, "in1");
   const char *base = S > 1 ? "part" : "out0";
-  snprintf(y, sizeof y, batched ? "%s + t * %lld" : "%s", base, (long long)(z.Mg * Kc));
-  snprintf(coff, sizeof coff, batched ? "t * %lld" : "0", (long long)(z.Mg * Kc));
-  char lead[256];
-  snprintf(lead, sizeof lead, "as GEMM per group: dy [%lld,%lld] x col [%lld,%lld] (gathered from x)%s; ",
+  snprintf(y, sizeof d->y, batched ? "%s + t * %lld" : "%s", base, (long long)(z.Mg * Kc));
+  snprintf(coff, sizeof d->coff, batched ? "t * %lld" : "0", (long long)(z.Mg * Kc));
+  snprintf(d->lead, sizeof d->lead, "as GEMM per group: dy [%lld,%lld] x col [%lld,%lld] (gathered from x)%s; ",
            (long long)z.Mg, (long long)(z.N * P), (long long)(z.N * P), (long long)Kc,
            S > 1 ? ", images in chunks summed after" : "");
-  attrs_comment(b, lead, &z.g);
+  d->S = S;
+  d->gc = (GemmCore){.M = z.Mg, .N = Kc, .K = Ns * P, .nbatch = z.group * S, .a = a, .b = x,
+                      .c = y, .ldc = Kc, .alpha = 1, .beta = 0, .pack_a = conv_gw_pack_a,
+                      .pack_b = conv_gw_pack_b, .user = &d->z, .epi = epi, .c_off = coff};
+  return true;
+}
+
+bool conv_gw_gemm(SmBuf *b, const IrNode *n, const OpEpilogue *epi) {
+  GradGemm d;
+  if (!conv_gw_core(n, epi, &d)) return false;
+  const ConvSz z = d.z;
+  int64_t S = d.S, Kc = z.Cg * z.KH * z.KW;
+  attrs_comment(b, d.lead, &z.g);
   if (S > 1) sm_buf_printf(b, "  float part[%lld] __attribute__((aligned(64)));\n", (long long)(S * z.M * Kc));
-  GemmCore gc = {.M = z.Mg, .N = Kc, .K = Ns * P, .nbatch = z.group * S, .a = a, .b = x, .c = y,
-                 .ldc = Kc, .alpha = 1, .beta = 0, .pack_a = conv_gw_pack_a,
-                 .pack_b = conv_gw_pack_b, .user = &z, .epi = epi, .c_off = coff};
-  gemm_core_emit(b, &gc);
+  gemm_core_write(b, &d.gc);
   if (S > 1) {
     sm_buf_printf(b, "  for (int64_t e = 0; e < %lld; e++) {\n", (long long)(z.M * Kc));
     sm_buf_puts(b, "    float s = part[e];\n");
@@ -505,9 +532,30 @@ bool nn_epilogue_in_registers(const IrNode *n) {
   return conv_gw_blocked(n) && !conv_gw_direct(n, &gd) && gemm_core_one_k_block(z.N * z.OH * z.OW);
 }
 
+/* The input gradient's plan, alone or with an epilogue. */
+static void conv_gi_plan(const IrNode *n, const OpEpilogue *e, CgKernelPlan *p) {
+  if (ir_numel(&n->out[0]->type) == 0) return;
+  GradGemm d;
+  ConvSz z = conv_sz(n);
+  Corr corr;
+  if (conv_gi_core(n, e, &d)) gemm_plan_kernel(p, &d.gc, "GEMM, dcol gathered from dy");
+  else if (n->out[0]->type.dtype == IR_F32 && z.g.nsp == 2 && conv_corr(&z, true, false, &corr))
+    p->form = "direct correlation on shifted planes";
+}
+
+/* The weight gradient's plan, alone or with an epilogue. */
+static void conv_gw_plan(const IrNode *n, const OpEpilogue *e, CgKernelPlan *p) {
+  if (ir_numel(&n->out[0]->type) == 0) return;
+  GradGemm d;
+  GwDirect gd;
+  if (conv_gw_direct(n, &gd)) p->form = "direct weight gradient on shifted planes";
+  else if (conv_gw_core(n, e, &d))
+    gemm_plan_kernel(p, &d.gc, d.S > 1 ? "GEMM, images in chunks" : "GEMM, col gathered from x");
+}
+
 /* ---- the kernel generators of conv_grad ---- */
 
-const CgOpKernel cgk_conv2d_grad_input = {.emit = conv_gi_emit};
-const CgOpKernel cgk_conv2d_grad_weight = {.emit = conv_gw_emit};
-const CgOpKernel cgk_conv1d_grad_input = {.emit = conv_gi_emit};
-const CgOpKernel cgk_conv1d_grad_weight = {.emit = conv_gw_emit};
+const CgOpKernel cgk_conv2d_grad_input = {.emit = conv_gi_emit, .plan = conv_gi_plan};
+const CgOpKernel cgk_conv2d_grad_weight = {.emit = conv_gw_emit, .plan = conv_gw_plan};
+const CgOpKernel cgk_conv1d_grad_input = {.emit = conv_gi_emit, .plan = conv_gi_plan};
+const CgOpKernel cgk_conv1d_grad_weight = {.emit = conv_gw_emit, .plan = conv_gw_plan};

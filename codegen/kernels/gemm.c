@@ -5,14 +5,6 @@
 
 #include "gemm.h"
 
-/* The workspace the kernel being emitted needs so far (floats); the
- * compiler is single-threaded and emits one kernel at a time. */
-static int64_t ws_floats;
-
-void gemm_core_ws_reset(void) { ws_floats = 0; }
-
-int64_t gemm_core_ws_floats(void) { return ws_floats; }
-
 /* ======================================================================
  * blocked f32 GEMM core (see gemm.h)
  *
@@ -379,13 +371,40 @@ static void core_store_wide(SmBuf *b, const GemmCore *g, const CoreVar *v, bool 
   sm_buf_printf(b, "%s  }\n%s}\n", s2, s2);
 }
 
-static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
-  int mr = v->mr, nv = v->nv, vw = v->vw, nr = vw * nv;
-  CoreGrid G = core_grid(g, mr, nr);
+/* The two target variants: AVX-512 (plan var[0]), else AVX2/FMA (var[1]). */
+static const CoreVar core_vars[2] = {
+    {16, 8, 2, "defined(__AVX512F__)",
+     "__builtin_ia32_vfmaddps512_mask((x), (y), (z), (unsigned short)-1, 4)"},
+    {8, 6, 2, "defined(__FMA__)", "__builtin_ia32_vfmaddps256((x), (y), (z))"}};
+
+void gemm_core_plan(const GemmCore *g, GemmPlan *p) {
+  *p = (GemmPlan){0};
+  for (int k = 0; k < 2; k++) {
+    const CoreVar *v = &core_vars[k];
+    GemmVarPlan *q = &p->var[k];
+    int nr = v->vw * v->nv;
+    CoreGrid G = core_grid(g, v->mr, nr);
+    bool direct_a = core_direct_a(g, nr, G.nc);
+    const GemmWide *w = g->wide;
+    *q = (GemmVarPlan){.vw = v->vw, .mr = v->mr, .nr = nr, .tm = G.tm, .tn = G.tn, .mc = G.mc,
+                       .nc = G.nc, .kc = G.kc, .nthr = G.nthr, .par = G.par,
+                       .direct_a = direct_a, .slice_a = core_slice_a(&G, direct_a)};
+    q->slice = q->slice_a + (w ? 0 : round16(G.nc * G.kc));
+    /* a wide-row B: the staged planes and the offsets koff(k), shared, first */
+    q->S = w ? wide_stride(g) : 0;
+    q->shared = w ? w->C * wide_ny(w) * wide_nx(w) * q->S + round16(g->K) : 0;
+    if (q->shared + G.nthr * q->slice > p->ws_floats) p->ws_floats = q->shared + G.nthr * q->slice;
+  }
+}
+
+static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v, const GemmVarPlan *q) {
+  int mr = q->mr, vw = q->vw, nr = q->nr, nv = v->nv;
+  CoreGrid G = {.tm = q->tm, .tn = q->tn, .mc = q->mc, .nc = q->nc, .kc = q->kc,
+                .nthr = q->nthr, .par = q->par};
   long long M = g->M, N = g->N, K = g->K, nb = g->nbatch;
   int64_t mt = ceil_div64(g->M, mr), nt = ceil_div64(g->N, nr);
   bool split_k = G.kc < g->K, has_bias = g->bias && g->beta != 0;
-  bool direct_a = core_direct_a(g, nr, G.nc);
+  bool direct_a = q->direct_a;
   sm_buf_printf(b, "  {\n    /* %d x %d register tile (%d-lane vectors); blocks mc %lld, nc %lld, kc %lld;"
                    " %lld x %lld tasks per product */\n",
                 mr, nr, vw, (long long)G.mc, (long long)G.nc, (long long)G.kc,
@@ -394,13 +413,9 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
   sm_buf_printf(b, "#if defined(__GNUC__) && !defined(__clang__) && %s\n", v->fma_cond);
   sm_buf_printf(b, "#define SM_FMA(x, y, z) %s\n#else\n", v->fma);
   sm_buf_puts(b, "#define SM_FMA(x, y, z) ((x) * (y) + (z))\n#endif\n");
-  int64_t ntask = g->nbatch * G.tm * G.tn, slice_a = core_slice_a(&G, direct_a);
-  int64_t slice = slice_a + (g->wide ? 0 : round16(G.nc * G.kc));
-  /* a wide-row B: the staged planes and the offsets koff(k), shared, first */
+  int64_t ntask = g->nbatch * G.tm * G.tn, slice_a = q->slice_a, slice = q->slice;
   const GemmWide *w = g->wide;
-  int64_t S = w ? wide_stride(g) : 0;
-  int64_t shared = w ? w->C * wide_ny(w) * wide_nx(w) * S + round16(g->K) : 0;
-  if (shared + G.nthr * slice > ws_floats) ws_floats = shared + G.nthr * slice;
+  int64_t S = q->S, shared = q->shared;
   /* each thread packs into its own slice of the workspace `ws`: at most
    * nthr threads (more would share a slice) */
   if (G.par) {
@@ -554,15 +569,28 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v) {
   sm_buf_puts(b, "    }\n    }\n#undef SM_FMA\n  }\n");
 }
 
-void gemm_core_emit(SmBuf *b, const GemmCore *g) {
-  static const CoreVar wide = {16, 8, 2, "defined(__AVX512F__)",
-                               "__builtin_ia32_vfmaddps512_mask((x), (y), (z), (unsigned short)-1, 4)"};
-  static const CoreVar narrow = {8, 6, 2, "defined(__FMA__)",
-                                 "__builtin_ia32_vfmaddps256((x), (y), (z))"};
+void gemm_core_write(SmBuf *b, const GemmCore *g) {
+  GemmPlan p;
+  gemm_core_plan(g, &p);
+  gemm_core_emit(b, g, &p);
+}
+
+void gemm_plan_kernel(CgKernelPlan *p, const GemmCore *g, const char *form) {
+  GemmPlan gp;
+  gemm_core_plan(g, &gp);
+  const GemmVarPlan *v = &gp.var[0];
+  p->form = form;
+  p->ws_floats = gp.ws_floats;
+  p->M = g->M, p->N = g->N, p->K = g->K, p->nbatch = g->nbatch;
+  p->tasks = g->nbatch * v->tm * v->tn;
+  p->mc = v->mc, p->nc = v->nc, p->kc = v->kc;
+}
+
+void gemm_core_emit(SmBuf *b, const GemmCore *g, const GemmPlan *p) {
   sm_buf_puts(b, "#if defined(__AVX512F__)\n");
-  core_variant(b, g, &wide);
+  core_variant(b, g, &core_vars[0], &p->var[0]);
   sm_buf_puts(b, "#else\n");
-  core_variant(b, g, &narrow);
+  core_variant(b, g, &core_vars[1], &p->var[1]);
   sm_buf_puts(b, "#endif\n");
 }
 

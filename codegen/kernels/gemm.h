@@ -68,15 +68,36 @@ bool gemm_core_fits(int64_t M, int64_t N, int64_t K);
 /* Whether the blocked kernel reduces K in a single block (no partial sums
  * stored between blocks). */
 bool gemm_core_one_k_block(int64_t K);
-/* Writes the statements (a block) computing the product. They pack into
- * `ws`, a float pointer the kernel receives (64-byte aligned): one slice
- * per thread for the A block and the B panel. */
-void gemm_core_emit(SmBuf *b, const GemmCore *g);
-/* The workspace (floats) that the products emitted since the last reset
- * use: the largest of them, as they run one after another. The compiler
- * resets it before each kernel body and passes `ws` when it is non-zero. */
-void gemm_core_ws_reset(void);
-int64_t gemm_core_ws_floats(void);
+/* The plan of a product on one target variant: register tile, task grid,
+ * block sizes and its workspace layout (floats): `shared` first (a
+ * wide-row B's staged planes and offsets), then one slice per thread
+ * (`slice_a` for the packed A block, the rest for the B panel). */
+typedef struct GemmVarPlan {
+  int vw, mr, nr;     /* lanes, tile rows and columns */
+  int64_t tm, tn;     /* tasks along rows and columns per batch entry */
+  int64_t mc, nc, kc; /* block sizes */
+  int64_t nthr;       /* threads with a workspace slice (1: serial) */
+  bool par, direct_a; /* OpenMP team; A read in place (no packed block) */
+  int64_t shared, slice_a, slice, S; /* S: a wide-row B's staged plane stride */
+} GemmVarPlan;
+/* The plan of a product: both variants the generated code chooses between
+ * (var[0] with AVX-512, var[1] otherwise) and the workspace the larger
+ * needs. */
+typedef struct GemmPlan {
+  GemmVarPlan var[2];
+  int64_t ws_floats;
+} GemmPlan;
+void gemm_core_plan(const GemmCore *g, GemmPlan *p);
+/* Writes the statements (a block) computing the product as planned (p
+ * from gemm_core_plan of the same g). They pack into `ws`, a float pointer
+ * the kernel receives (64-byte aligned, p->ws_floats long): one slice per
+ * thread for the A block and the B panel. */
+void gemm_core_emit(SmBuf *b, const GemmCore *g, const GemmPlan *p);
+/* Plans g, then writes it as planned. */
+void gemm_core_write(SmBuf *b, const GemmCore *g);
+/* A kernel plan for a body that is the product g (form: how B or A is
+ * gathered): its workspace, product and the AVX-512 variant's grid. */
+void gemm_plan_kernel(CgKernelPlan *p, const GemmCore *g, const char *form);
 
 /* Producers' fused forms (linalg.c, nn.c): emit the GEMM form with the
  * epilogue and return true, or emit nothing and return false when the

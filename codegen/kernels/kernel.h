@@ -10,6 +10,7 @@
 #ifndef SM_CG_KERNEL_H
 #define SM_CG_KERNEL_H
 
+#include "codegen/codegen.h"
 #include "ir/ops/ops.h"
 
 /* ---- fused kernels (used by passes/fuse.c and codegen/emit.c) ----
@@ -67,6 +68,11 @@ struct CgOpKernel {
   CgEmitFn emit;   /* the unfused kernel's body */
   CgExprFn expr;   /* IR_OPF_ELEMENTWISE ops */
   CgDExprFn dexpr; /* elementwise ops with a gradient */
+  /* The plan of n's kernel (e: its epilogue when fused, NULL alone), in
+   * the fields of p that differ from a plain loop nest's (p arrives as
+   * {.form = "loops"}); NULL: always plain loops, no workspace. The
+   * emitters decide exactly as their plan does. */
+  void (*plan)(const IrNode *n, const OpEpilogue *e, CgKernelPlan *p);
 };
 typedef struct CgOpKernel CgOpKernel;
 

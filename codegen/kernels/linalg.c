@@ -70,11 +70,22 @@ static void batch_offset(SmBuf *e, const IrType *bt, const IrType *obt,
 
 /* The blocked form (f32, big enough), with an optional epilogue; false
  * (nothing emitted) otherwise. */
-static bool matmul_blocked(SmBuf *b, const IrNode *n, const OpEpilogue *epi) {
+static bool matmul_core(const IrNode *n, const OpEpilogue *epi, MatGeo *gp, GemmCore *c) {
   MatGeo g;
   SM_ASSERT(mm_geo(n, &g));
   if (n->out[0]->type.dtype != IR_F32 || !gemm_core_fits(g.M, g.N, g.K)) return false;
   int64_t nb = ir_numel(&g.obt);
+  *gp = g;
+  *c = (GemmCore){.M = g.M, .N = g.N, .K = g.K, .nbatch = nb, .as_i = g.K, .as_k = 1,
+                  .bs_k = g.N, .bs_j = 1, .ldc = g.N, .alpha = 1, .beta = 0, .epi = epi};
+  return true;
+}
+
+static bool matmul_blocked(SmBuf *b, const IrNode *n, const OpEpilogue *epi) {
+  MatGeo g;
+  GemmCore c;
+  if (!matmul_core(n, epi, &g, &c)) return false;
+  int64_t nb = c.nbatch;
   SmBuf ao = {0}, bo = {0}, co = {0};
   sm_buf_puts(&ao, "in0");
   sm_buf_puts(&bo, "in1");
@@ -91,11 +102,11 @@ static bool matmul_blocked(SmBuf *b, const IrNode *n, const OpEpilogue *epi) {
   if (nb > 1) sm_buf_printf(&co, " + %s", coff.s);
   sm_buf_printf(b, "  /* matmul: batch %lld, [%lld,%lld] x [%lld,%lld], blocked */\n",
                 (long long)nb, (long long)g.M, (long long)g.K, (long long)g.K, (long long)g.N);
-  GemmCore c = {.M = g.M, .N = g.N, .K = g.K, .nbatch = nb, .a = sm_buf_str(&ao),
-                .b = sm_buf_str(&bo), .c = sm_buf_str(&co), .as_i = g.K, .as_k = 1,
-                .bs_k = g.N, .bs_j = 1, .ldc = g.N, .alpha = 1, .beta = 0,
-                .epi = epi, .c_off = nb > 1 ? sm_buf_str(&coff) : "0"};
-  gemm_core_emit(b, &c);
+  c.a = sm_buf_str(&ao);
+  c.b = sm_buf_str(&bo);
+  c.c = sm_buf_str(&co);
+  c.c_off = nb > 1 ? sm_buf_str(&coff) : "0";
+  gemm_core_write(b, &c);
   sm_buf_free(&ao);
   sm_buf_free(&bo);
   sm_buf_free(&co);
@@ -184,7 +195,7 @@ static void gemm_epilogue(SmBuf *b, const IrNode *n, const GemmGeo *g,
 
 /* The blocked form (f32, big enough), with an optional epilogue; false
  * (nothing emitted) otherwise. */
-static bool gemm_blocked(SmBuf *b, const IrNode *n, const OpEpilogue *e) {
+static bool gemm_core_of(const IrNode *n, const OpEpilogue *e, GemmCore *cp) {
   GemmGeo g = gemm_geo(n);
   if (n->out[0]->type.dtype != IR_F32 || !gemm_core_fits(g.M, g.N, g.K)) return false;
   GemmCore c = {.M = g.M, .N = g.N, .K = g.K, .nbatch = 1, .a = "in0", .b = "in1",
@@ -199,8 +210,27 @@ static bool gemm_blocked(SmBuf *b, const IrNode *n, const OpEpilogue *e) {
     c.bias_sj = cn > 1 ? 1 : 0;
     c.bias_si = cm > 1 ? cn : 0;
   }
-  gemm_core_emit(b, &c);
+  *cp = c;
   return true;
+}
+
+static bool gemm_blocked(SmBuf *b, const IrNode *n, const OpEpilogue *e) {
+  GemmCore c;
+  if (!gemm_core_of(n, e, &c)) return false;
+  gemm_core_write(b, &c);
+  return true;
+}
+
+/* The plans of matmul and gemm, alone or with an epilogue. */
+static void matmul_plan(const IrNode *n, const OpEpilogue *e, CgKernelPlan *p) {
+  MatGeo g;
+  GemmCore c;
+  if (matmul_core(n, e, &g, &c)) gemm_plan_kernel(p, &c, "GEMM");
+}
+
+static void gemm_plan(const IrNode *n, const OpEpilogue *e, CgKernelPlan *p) {
+  GemmCore c;
+  if (gemm_core_of(n, e, &c)) gemm_plan_kernel(p, &c, "GEMM");
 }
 
 /* transB=0:  for i, k: y[i,:] += a(i,k) * b[k,:]      (then the epilogue)
@@ -273,5 +303,5 @@ bool linalg_epilogue_in_registers(const IrNode *n) {
 
 /* ---- the kernel generators of linalg ---- */
 
-const CgOpKernel cgk_matmul = {.emit = matmul_emit};
-const CgOpKernel cgk_gemm = {.emit = gemm_emit};
+const CgOpKernel cgk_matmul = {.emit = matmul_emit, .plan = matmul_plan};
+const CgOpKernel cgk_gemm = {.emit = gemm_emit, .plan = gemm_plan};
