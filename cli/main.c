@@ -599,6 +599,9 @@ static void inspect_kernels(SmBuf *b, const CgProgram *prog, bool json) {
           sm_buf_printf(&mem, "%s%s(n%d)", m ? "+" : "", K->mem[m]->op->name, K->mem[m]->id);
         sm_buf_printf(b, "%-44s %12.0f flops %12.0f bytes\n", mem.s, fl, by);
         sm_buf_free(&mem);
+        sm_buf_puts(b, "       plan: ");
+        cg_kernel_plan_str(b, K);
+        sm_buf_putc(b, '\n');
       }
     }
     if (json) sm_buf_printf(b, "], \"total_flops\": %.0f, \"total_bytes\": %.0f}", tf, tb);

@@ -48,6 +48,21 @@ double cg_kernel_flops(const CgKernel *K);
 double cg_kernel_gemm_flops(const CgKernel *K);
 double cg_kernel_bytes(const CgKernel *K);
 
+/* A kernel's plan, decided before any text is written (codegen/kernels):
+ * how its body computes, the workspace it packs into, and for the GEMM
+ * forms the product and the grid of its AVX-512 variant. */
+typedef struct CgKernelPlan {
+  const char *form;        /* "loops", "elementwise", "GEMM, ...", ... */
+  int64_t ws_floats;       /* workspace (floats; 0: none, no `ws` parameter) */
+  int64_t M, N, K, nbatch; /* the GEMM product (0: none) */
+  int64_t tasks, mc, nc, kc; /* its parallel tasks and blocks */
+} CgKernelPlan;
+void cg_kernel_plan(const CgKernel *K, CgKernelPlan *p);
+/* One line summing up the plan (for `smelt inspect --kernels`). */
+void cg_kernel_plan_str(SmBuf *b, const CgKernel *K);
+/* Writes the statements of K's body as planned. */
+void cg_kernel_body(SmBuf *b, const CgKernel *K);
+
 typedef struct CgPlan {
   CgSlot *slots; /* by value id */
   size_t arena_bytes, param_bytes;

@@ -9,18 +9,11 @@
 
 #include "codegen.h"
 #include "ir/escape.h"
-#include "ir/ops/gemm_emit.h"
 #include "rt_model.h"
 
 static void type_str(SmBuf *b, const IrType *t) {
   char s[IR_TYPE_STRLEN];
   sm_buf_puts(b, ir_type_str(t, s, sizeof s));
-}
-
-/* A fused group whose first member is a producer (gemm, conv, ...) taking
- * the elementwise members as its epilogue. */
-static bool has_producer(const CgKernel *K) {
-  return K->nm > 1 && !(K->mem[0]->op->flags & IR_OPF_ELEMENTWISE);
 }
 
 /* Whether the plan gives an output of K storage that overlaps an input's
@@ -36,20 +29,13 @@ static bool shares_storage(const CgPlan *p, const CgKernel *K) {
   return false;
 }
 
-/* The statements of kernel K; returns the workspace (floats) they use. */
+/* The statements of kernel K (as its plan says); returns the workspace
+ * (floats) they use. */
 static int64_t emit_kernel_body(SmBuf *body, const CgKernel *K) {
-  const IrNode *n = K->anchor;
-  gemm_core_ws_reset();
-  if (K->nm == 1) {
-    n->op->emit(body, n);
-  } else if (has_producer(K)) {
-    OpEpilogue e = {.prod = K->mem[0], .mem = K->mem + 1, .nm = K->nm - 1, .ins = K->ins,
-                    .nin = K->nin, .outs = K->outs, .nouts = K->nout};
-    op_emit_fused(body, &e);
-  } else {
-    ew_emit_group(body, K->mem, K->nm, K->ins, K->nin, K->outs, K->nout);
-  }
-  return gemm_core_ws_floats();
+  CgKernelPlan kp;
+  cg_kernel_plan(K, &kp);
+  cg_kernel_body(body, K);
+  return kp.ws_floats;
 }
 
 size_t cg_workspace_bytes(const IrGraph *g) {
@@ -57,10 +43,9 @@ size_t cg_workspace_bytes(const IrGraph *g) {
   int nk = cg_kernels(g, &ks);
   int64_t most = 0;
   for (int k = 0; k < nk; k++) {
-    SmBuf body = {0};
-    int64_t w = emit_kernel_body(&body, &ks[k]);
-    sm_buf_free(&body);
-    if (w > most) most = w;
+    CgKernelPlan kp;
+    cg_kernel_plan(&ks[k], &kp);
+    if (kp.ws_floats > most) most = kp.ws_floats;
   }
   cg_kernels_free(ks, nk);
   return (size_t)most * sizeof(float);

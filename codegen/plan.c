@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "codegen.h"
-#include "ir/ops/gemm_emit.h"
+#include "codegen/kernels/gemm.h"
 #include "rt_model.h"
 
 #define ALIGN 64

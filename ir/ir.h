@@ -228,13 +228,8 @@ typedef bool (*IrInferFn)(const IrNode *n, IrType *out, SmDiag *d);
 /* Reference kernel: plain loops on doubles; outputs are preallocated and
  * zeroed with the inferred types. */
 typedef void (*IrRefFn)(const IrNode *n, const IrTensor *in, IrTensor *out);
-/* C emitter: writes the body of
- *   static void kN(T *restrict out0, ..., const T *restrict in0, ...)
- * Shapes are compile-time constants taken from n. */
-typedef void (*IrEmitFn)(SmBuf *b, const IrNode *n);
-/* Elementwise ops also give their scalar math separately so kernels can be
- * fused: a C expression over argument expressions, and a double version. */
-typedef void (*IrExprFn)(SmBuf *b, const IrNode *n, const char *const *args);
+/* Elementwise ops give their scalar math as a double function (and, for
+ * the C backend, as a C expression: codegen/kernels/kernel.h). */
 typedef double (*IrScalarFn)(const IrNode *n, const double *args);
 
 /* Reverse-mode rule. dout[k] is d(loss)/d(out k) or NULL when no gradient
@@ -247,8 +242,6 @@ typedef bool (*IrGradFn)(IrGradCtx *cx, const IrNode *n, IrValue *const *dout,
                          IrValue **din);
 /* Elementwise derivative: dy * d f / d in[wrt], where args[0..nin) are the
  * forward inputs, args[nin] the forward output and args[nin+1] dy. */
-typedef void (*IrDExprFn)(SmBuf *b, const IrNode *n, const char *const *args,
-                          int wrt);
 typedef double (*IrDScalarFn)(const IrNode *n, const double *args, int wrt);
 
 enum {
@@ -266,12 +259,12 @@ struct IrOpDef {
   unsigned flags;
   IrInferFn infer;
   IrRefFn ref;
-  IrEmitFn emit;
-  IrExprFn expr;     /* IR_OPF_ELEMENTWISE only */
+  /* The op's C kernel generator (codegen/kernels/kernel.h), opaque here;
+   * NULL only for composite ops (expand). */
+  const struct CgOpKernel *c;
   IrScalarFn scalar; /* IR_OPF_ELEMENTWISE only */
   IrGradFn grad;     /* NULL: not differentiable */
-  IrDExprFn dexpr;   /* elementwise ops: derivative, see IrDExprFn */
-  IrDScalarFn dscalar;
+  IrDScalarFn dscalar; /* elementwise ops: derivative, see IrDScalarFn */
   /* Per output: index of the input whose storage it overwrites (-1: none).
    * NULL when the op writes no input in place. Used by optimizer updates
    * and running statistics; the overwritten input must be a parameter with
@@ -324,12 +317,6 @@ bool ir_infer_node(IrNode *n, SmDiag *d);
 /* Whole-graph verifier: unique names, SSA/topological order, every operand
  * defined, attribute schemas, shape rules, declared output types. */
 bool ir_verify(const IrGraph *g, SmDiag *d);
-
-/* One loop nest computing a chain of elementwise nodes (members in order,
- * all with the output shape of the last); ext are the operands from
- * outside (in0..), outs the results stored (out0..). ir/ops/common.c. */
-void ew_emit_group(SmBuf *b, IrNode *const *mem, int nm, IrValue *const *ext, int next,
-                   IrValue *const *outs, int nouts);
 
 /* ---- printer (the text format) ---- */
 void ir_print(SmBuf *b, const IrGraph *g);

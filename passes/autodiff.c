@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/kernels/kernel.h"
 #include "passes.h"
 
 /* Which of (inputs..., y, dy) the derivative w.r.t. input `wrt` reads:
@@ -22,7 +23,7 @@ static int64_t ew_needed(const IrNode *n, int wrt) {
     args[i] = names[i];
   }
   SmBuf b = {0};
-  n->op->dexpr(&b, n, args, wrt);
+  n->op->c->dexpr(&b, n, args, wrt);
   int64_t need = (int64_t)1 << (full - 1); /* dy, always */
   for (int i = 0; i < full; i++)
     if (strstr(sm_buf_str(&b), names[i])) need |= (int64_t)1 << i;

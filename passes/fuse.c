@@ -47,7 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir/ops/gemm_emit.h"
+#include "codegen/kernels/gemm.h"
 #include "ir/ops/ops.h"
 #include "passes.h"
 

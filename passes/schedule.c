@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir/ops/gemm_emit.h"
+#include "codegen/kernels/gemm.h"
 #include "passes.h"
 
 static int64_t value_bytes(const IrValue *v) {

@@ -11,9 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ops.h"
+#include "logic.h"
 
-#define EXPR(name) static void name##_expr(SmBuf *b, const IrNode *n, const char *const *a)
 #define SCALAR(name) static double name##_scalar(const IrNode *n, const double *x)
 
 static const IrAttrSpec no_attrs[] = {{NULL, 0, false}};
@@ -25,15 +24,10 @@ static bool cmp_infer(const IrNode *n, IrType *out, SmDiag *d) {
   return true;
 }
 
-EXPR(equal) { (void)n; sm_buf_printf(b, "(%s == %s)", a[0], a[1]); }
 SCALAR(equal) { (void)n; return x[0] == x[1]; }
-EXPR(less) { (void)n; sm_buf_printf(b, "(%s < %s)", a[0], a[1]); }
 SCALAR(less) { (void)n; return x[0] < x[1]; }
-EXPR(greater) { (void)n; sm_buf_printf(b, "(%s > %s)", a[0], a[1]); }
 SCALAR(greater) { (void)n; return x[0] > x[1]; }
-EXPR(less_equal) { (void)n; sm_buf_printf(b, "(%s <= %s)", a[0], a[1]); }
 SCALAR(less_equal) { (void)n; return x[0] <= x[1]; }
-EXPR(greater_equal) { (void)n; sm_buf_printf(b, "(%s >= %s)", a[0], a[1]); }
 SCALAR(greater_equal) { (void)n; return x[0] >= x[1]; }
 
 /* ---- boolean logic: bool operands only ---- */
@@ -47,13 +41,9 @@ static bool logic_infer(const IrNode *n, IrType *out, SmDiag *d) {
   return ew_infer(n, out, d);
 }
 
-EXPR(not) { (void)n; sm_buf_printf(b, "(%s == 0)", a[0]); }
 SCALAR(not) { (void)n; return x[0] == 0; }
-EXPR(and) { (void)n; sm_buf_printf(b, "(%s != 0 && %s != 0)", a[0], a[1]); }
 SCALAR(and) { (void)n; return x[0] != 0 && x[1] != 0; }
-EXPR(or) { (void)n; sm_buf_printf(b, "(%s != 0 || %s != 0)", a[0], a[1]); }
 SCALAR(or) { (void)n; return x[0] != 0 || x[1] != 0; }
-EXPR(xor) { (void)n; sm_buf_printf(b, "((%s != 0) != (%s != 0))", a[0], a[1]); }
 SCALAR(xor) { (void)n; return (x[0] != 0) != (x[1] != 0); }
 
 /* ---- where(cond, x, y): x where cond, else y (all three broadcast) ---- */
@@ -71,15 +61,7 @@ static bool where_infer(const IrNode *n, IrType *out, SmDiag *d) {
   return true;
 }
 
-EXPR(where) { (void)n; sm_buf_printf(b, "(%s != 0 ? %s : %s)", a[0], a[1], a[2]); }
 SCALAR(where) { (void)n; return x[0] != 0 ? x[1] : x[2]; }
-
-/* dy routed to the selected side; args = cond, x, y, out, dy */
-static void where_dexpr(SmBuf *b, const IrNode *n, const char *const *a, int wrt) {
-  (void)n;
-  if (wrt == 0) sm_buf_puts(b, "0");
-  else sm_buf_printf(b, wrt == 1 ? "(%s != 0 ? %s : 0)" : "(%s != 0 ? 0 : %s)", a[0], a[4]);
-}
 static double where_dscalar(const IrNode *n, const double *x, int wrt) {
   (void)n;
   if (wrt == 0) return 0;
@@ -105,12 +87,6 @@ static bool cast_infer(const IrNode *n, IrType *out, SmDiag *d) {
   return true;
 }
 
-EXPR(cast) {
-  IrDType t = n->out[0]->type.dtype;
-  if (t == IR_BOOL) sm_buf_printf(b, "(%s != 0)", a[0]);
-  else if (n->in[0]->type.dtype == IR_BOOL) sm_buf_printf(b, "(%s)(%s != 0)", ir_dtype_ctype(t), a[0]);
-  else sm_buf_printf(b, "(%s)%s", ir_dtype_ctype(t), a[0]);
-}
 
 /* v (already an integer) modulo 2^bits, as a signed or unsigned value */
 static double wrap_int(double v, int bits, bool is_signed) {
@@ -161,7 +137,7 @@ static bool cast_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout, IrVa
  * ONNX semantics: axis (default 0), keepdims (default 1), the first
  * extreme unless select_last_index=1. NaNs are not ordered: an element
  * replaces the current best only when it compares greater (less). */
-static bool argmax_kind(const IrNode *n) { return !strcmp(n->op->name, "argmax"); }
+bool argmax_kind(const IrNode *n) { return !strcmp(n->op->name, "argmax"); }
 
 static bool arg_infer(const IrNode *n, IrType *out, SmDiag *d) {
   const IrType *x = &n->in[0]->type;
@@ -185,7 +161,7 @@ static bool arg_infer(const IrNode *n, IrType *out, SmDiag *d) {
 }
 
 /* x viewed as [outer, dim, inner] around the axis */
-static void arg_geo(const IrNode *n, int64_t *outer, int64_t *dim, int64_t *inner) {
+void arg_geo(const IrNode *n, int64_t *outer, int64_t *dim, int64_t *inner) {
   const IrType *x = &n->in[0]->type;
   int a;
   ir_norm_axis(ir_attr_int(n, "axis", 0), x->rank, &a);
@@ -212,31 +188,6 @@ static void arg_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
     }
 }
 
-static void arg_emit(SmBuf *b, const IrNode *n) {
-  int64_t outer, dim, inner;
-  arg_geo(n, &outer, &dim, &inner);
-  if (outer * inner == 0) {
-    sm_buf_puts(b, "  (void)in0;\n  (void)out0;\n");
-    return;
-  }
-  const char *ct = ir_dtype_ctype(n->in[0]->type.dtype);
-  const char *cmp = argmax_kind(n) ? ">" : "<";
-  bool last = ir_attr_int(n, "select_last_index", 0) != 0;
-  emit_omp_for(b, outer * inner * dim, NULL);
-  sm_buf_printf(b, "  for (int64_t j = 0; j < %lld; j++) {\n", (long long)(outer * inner));
-  if (inner == 1)
-    sm_buf_printf(b, "    const %s *p = in0 + j * %lld;\n", ct, (long long)dim);
-  else
-    sm_buf_printf(b, "    const %s *p = in0 + j / %lld * %lld + j %% %lld;\n", ct, (long long)inner,
-                  (long long)(dim * inner), (long long)inner);
-  sm_buf_printf(b, "    %s best = p[0];\n    int64_t at = 0;\n", ct);
-  sm_buf_printf(b, "    for (int64_t k = 1; k < %lld; k++) {\n", (long long)dim);
-  sm_buf_printf(b, "      const %s v = p[k * %lld];\n", ct, (long long)inner);
-  sm_buf_printf(b, "      if (v %s%s best) {\n        best = v;\n        at = k;\n      }\n", cmp,
-                last ? "=" : "");
-  sm_buf_puts(b, "    }\n    out0[j] = at;\n  }\n");
-}
-
 static const IrAttrSpec cast_attrs[] = {{"to", IR_ATTR_STR, true}, {NULL, 0, false}};
 static const IrAttrSpec arg_attrs[] = {{"axis", IR_ATTR_INT, false},
                                        {"keepdims", IR_ATTR_INT, false},
@@ -245,10 +196,11 @@ static const IrAttrSpec arg_attrs[] = {{"axis", IR_ATTR_INT, false},
 
 /* elementwise ops without a gradient (bool results) */
 #define EW_NOGRAD(nm, arity, infer_, doc_)                                    \
+  extern const struct CgOpKernel cgk_##nm;                                  \
   static const IrOpDef op_##nm = {                                            \
       .name = #nm, .min_in = arity, .max_in = arity, .nout = 1,               \
       .attrs = no_attrs, .flags = IR_OPF_ELEMENTWISE | IR_OPF_NOGRAD,         \
-      .infer = infer_, .ref = ew_ref, .emit = ew_emit, .expr = nm##_expr,     \
+      .infer = infer_, .ref = ew_ref, .c = &cgk_##nm,                         \
       .scalar = nm##_scalar, .doc = doc_}
 
 EW_NOGRAD(equal, 2, cmp_infer, "a == b -> bool (broadcasting)");
@@ -263,26 +215,24 @@ EW_NOGRAD(xor, 2, logic_infer, "logical exclusive or of bool tensors (broadcasti
 
 static const IrOpDef op_where = {
     .name = "where", .min_in = 3, .max_in = 3, .nout = 1, .attrs = no_attrs,
-    .flags = IR_OPF_ELEMENTWISE, .infer = where_infer, .ref = ew_ref, .emit = ew_emit,
-    .expr = where_expr, .scalar = where_scalar, .grad = ir_ew_grad, .dexpr = where_dexpr,
+    .flags = IR_OPF_ELEMENTWISE, .infer = where_infer, .ref = ew_ref, .c = &cgk_where, .scalar = where_scalar, .grad = ir_ew_grad,
     .dscalar = where_dscalar,
     .doc = "cond ? x : y (cond bool; broadcasting); gradient to x and y, masked"};
 
 static const IrOpDef op_cast = {
     .name = "cast", .min_in = 1, .max_in = 1, .nout = 1, .attrs = cast_attrs,
-    .flags = IR_OPF_ELEMENTWISE, .infer = cast_infer, .ref = ew_ref, .emit = ew_emit,
-    .expr = cast_expr, .scalar = cast_scalar, .grad = cast_grad,
+    .flags = IR_OPF_ELEMENTWISE, .infer = cast_infer, .ref = ew_ref, .c = &cgk_cast, .scalar = cast_scalar, .grad = cast_grad,
     .doc = "convert to dtype to=\"f32\"|\"f64\"|\"i64\"|\"i32\"|\"u8\"|\"bool\" (float->int "
            "truncates; gradient only float->float)"};
 
 static const IrOpDef op_argmax = {
     .name = "argmax", .min_in = 1, .max_in = 1, .nout = 1, .attrs = arg_attrs,
-    .flags = IR_OPF_NOGRAD, .infer = arg_infer, .ref = arg_ref, .emit = arg_emit,
+    .flags = IR_OPF_NOGRAD, .infer = arg_infer, .ref = arg_ref, .c = &cgk_argmax,
     .doc = "index of the maximum along axis -> i64 (axis=0, keepdims=1, select_last_index=0)"};
 
 static const IrOpDef op_argmin = {
     .name = "argmin", .min_in = 1, .max_in = 1, .nout = 1, .attrs = arg_attrs,
-    .flags = IR_OPF_NOGRAD, .infer = arg_infer, .ref = arg_ref, .emit = arg_emit,
+    .flags = IR_OPF_NOGRAD, .infer = arg_infer, .ref = arg_ref, .c = &cgk_argmin,
     .doc = "index of the minimum along axis -> i64 (axis=0, keepdims=1, select_last_index=0)"};
 
 const IrOpDef *const ir_ops_logic[] = {

@@ -21,11 +21,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ops.h"
+#include "loss.h"
 
-typedef enum { RD_MEAN, RD_SUM, RD_NONE } Reduction;
 
-static Reduction reduction(const IrNode *n) {
+Reduction reduction(const IrNode *n) {
   const char *s = ir_attr_str(n, "reduction", "mean");
   return strcmp(s, "sum") == 0 ? RD_SUM : strcmp(s, "none") == 0 ? RD_NONE : RD_MEAN;
 }
@@ -44,9 +43,6 @@ static IrType loss_type(const IrNode *n, const IrType *p) {
 }
 
 static bool is_int_dtype(IrDType t) { return t == IR_I64 || t == IR_I32; }
-
-/* A double literal in generated code. */
-static void lit(SmBuf *b, double v) { emit_value(b, IR_F64, v); }
 
 /* The incoming gradient of a backward op (its last input) must have the
  * forward loss's type. */
@@ -71,11 +67,11 @@ static bool check_dloss(const IrNode *n, const IrType *want, SmDiag *d) {
  * "mean" divides the sum of l_i by the sum of w_y over kept samples.
  * ====================================================================== */
 
-static bool is_ce(const IrNode *n) { return strncmp(n->op->name, "cross_entropy", 13) == 0; }
+bool is_ce(const IrNode *n) { return strncmp(n->op->name, "cross_entropy", 13) == 0; }
 
 /* forward operand count: backward ops append dloss */
 static int cls_nfwd(const IrNode *n) { return strstr(n->op->name, "_grad") ? n->nin - 1 : n->nin; }
-static bool cls_has_weight(const IrNode *n) { return cls_nfwd(n) == 3; }
+bool cls_has_weight(const IrNode *n) { return cls_nfwd(n) == 3; }
 
 /* Checks the forward operands of n and sets *loss to the forward type. */
 static bool cls_check(const IrNode *n, IrType *loss, SmDiag *d) {
@@ -198,128 +194,6 @@ static void cls_grad_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
   }
 }
 
-/* Emits `const int64_t y = ...;` and the skip test for row i. */
-static void emit_label(SmBuf *b, const IrNode *n, const char *skip) {
-  int64_t C = n->in[0]->type.dims[1], ign = ir_attr_int(n, "ignore_index", -100);
-  sm_buf_puts(b, "    const int64_t y = (int64_t)in1[i];\n    if (");
-  if (ign >= 0 && ign < C) sm_buf_printf(b, "y == %lld || ", (long long)ign);
-  sm_buf_printf(b, "y < 0 || y >= %lld) {\n%s      continue;\n    }\n", (long long)C, skip);
-}
-
-/* Emits lse (cross_entropy) for row x of C values. */
-static void emit_lse(SmBuf *b, int64_t C) {
-  sm_buf_puts(b, "    double m = x[0];\n");
-  sm_buf_printf(b, "    for (int64_t c = 1; c < %lld; c++) m = x[c] > m ? x[c] : m;\n", (long long)C);
-  sm_buf_puts(b, "    double s = 0;\n");
-  sm_buf_printf(b, "    for (int64_t c = 0; c < %lld; c++) s += exp(x[c] - m);\n", (long long)C);
-  sm_buf_puts(b, "    const double lse = m + log(s);\n");
-}
-
-static void cls_emit(SmBuf *b, const IrNode *n) {
-  int64_t N = n->in[0]->type.dims[0], C = n->in[0]->type.dims[1];
-  double eps = ir_attr_float(n, "label_smoothing", 0.0);
-  bool ce = is_ce(n), w = cls_has_weight(n);
-  Reduction r = reduction(n);
-  const char *T = ir_dtype_ctype(n->out[0]->type.dtype);
-  sm_buf_printf(b, "  /* %s: %lld samples, %lld classes */\n", n->op->name, (long long)N,
-                (long long)C);
-  if (r == RD_SUM) sm_buf_puts(b, "  double total = 0;\n");
-  if (r == RD_MEAN) sm_buf_puts(b, "  double total = 0, wsum = 0;\n");
-  emit_omp_for(b, N * C * 8,
-               r == RD_SUM ? "reduction(+:total)" : r == RD_MEAN ? "reduction(+:total, wsum)" : NULL);
-  sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++) {\n", (long long)N);
-  emit_label(b, n, r == RD_NONE ? "      out0[i] = 0;\n" : "");
-  sm_buf_printf(b, "    const %s *x = in0 + i*%lld;\n", ir_dtype_ctype(n->in[0]->type.dtype),
-                (long long)C);
-  if (ce) emit_lse(b, C);
-  const char *lse = ce ? "lse" : "0.0";
-  sm_buf_printf(b, "    const double wy = %s;\n", w ? "in2[y]" : "1.0");
-  sm_buf_puts(b, "    double l = ");
-  if (eps != 0) {
-    lit(b, 1 - eps);
-    sm_buf_puts(b, " * ");
-  }
-  sm_buf_printf(b, "wy * (%s - x[y]);\n", lse);
-  if (eps != 0) {
-    sm_buf_puts(b, "    double sm = 0;\n");
-    sm_buf_printf(b, "    for (int64_t c = 0; c < %lld; c++) sm += %s(%s - x[c]);\n",
-                  (long long)C, w ? "in2[c] * " : "", lse);
-    sm_buf_puts(b, "    l += ");
-    lit(b, eps / (double)C);
-    sm_buf_puts(b, " * sm;\n");
-  }
-  if (r == RD_NONE) {
-    sm_buf_printf(b, "    out0[i] = (%s)l;\n  }\n", T);
-    return;
-  }
-  sm_buf_printf(b, "    total += l;\n%s  }\n", r == RD_MEAN ? "    wsum += wy;\n" : "");
-  sm_buf_printf(b, "  out0[0] = (%s)(%s);\n", T, r == RD_SUM ? "total" : "total / wsum");
-}
-
-static void cls_grad_emit(SmBuf *b, const IrNode *n) {
-  int64_t N = n->in[0]->type.dims[0], C = n->in[0]->type.dims[1];
-  double eps = ir_attr_float(n, "label_smoothing", 0.0);
-  bool ce = is_ce(n), w = cls_has_weight(n);
-  Reduction r = reduction(n);
-  int dl = n->nin - 1;
-  const char *T = ir_dtype_ctype(n->out[0]->type.dtype);
-  sm_buf_printf(b, "  /* %s: %lld samples, %lld classes */\n", n->op->name, (long long)N,
-                (long long)C);
-  if (r == RD_MEAN) {
-    sm_buf_puts(b, "  double wsum = 0;\n");
-    sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++) {\n", (long long)N);
-    emit_label(b, n, "");
-    sm_buf_printf(b, "    wsum += %s;\n  }\n", w ? "in2[y]" : "1.0");
-    sm_buf_printf(b, "  const double gs = in%d[0] / wsum;\n", dl);
-  } else if (r == RD_SUM) {
-    sm_buf_printf(b, "  const double gs = in%d[0];\n", dl);
-  }
-  if (eps != 0 && w) {
-    sm_buf_puts(b, "  double wall = 0;\n");
-    sm_buf_printf(b, "  for (int64_t c = 0; c < %lld; c++) wall += in2[c];\n", (long long)C);
-  }
-  emit_omp_for(b, N * C * 8, NULL);
-  sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++) {\n", (long long)N);
-  sm_buf_printf(b, "    %s *dx = out0 + i*%lld;\n", T, (long long)C);
-  char skip[96];
-  snprintf(skip, sizeof skip, "      for (int64_t c = 0; c < %lld; c++) dx[c] = 0;\n", (long long)C);
-  emit_label(b, n, skip);
-  if (ce)
-    sm_buf_printf(b, "    const %s *x = in0 + i*%lld;\n", ir_dtype_ctype(n->in[0]->type.dtype),
-                  (long long)C);
-  if (r == RD_NONE) sm_buf_printf(b, "    const double gi = in%d[i];\n", dl);
-  else sm_buf_puts(b, "    const double gi = gs;\n");
-  sm_buf_printf(b, "    const double wy = %s;\n", w ? "in2[y]" : "1.0");
-  if (ce) emit_lse(b, C);
-  /* v = a*p_c - eps/C*w_c - [c=y]*(1-eps)*wy, a = (1-eps)*wy + eps/C*sum w */
-  if (ce) {
-    sm_buf_puts(b, "    const double a = ");
-    lit(b, 1 - eps);
-    sm_buf_puts(b, " * wy");
-    if (eps != 0) {
-      sm_buf_puts(b, " + ");
-      lit(b, eps / (double)C);
-      if (w) sm_buf_puts(b, " * wall");
-      else sm_buf_printf(b, " * %lld.0", (long long)C);
-    }
-    sm_buf_puts(b, ";\n");
-  }
-  sm_buf_printf(b, "    for (int64_t c = 0; c < %lld; c++) {\n", (long long)C);
-  sm_buf_printf(b, "      double v = %s", ce ? "a * exp(x[c] - lse)" : "0.0");
-  if (eps != 0) {
-    sm_buf_puts(b, " - ");
-    lit(b, eps / (double)C);
-    if (w) sm_buf_puts(b, " * in2[c]");
-  }
-  sm_buf_puts(b, ";\n      if (c == y) v -= ");
-  if (eps != 0) {
-    lit(b, 1 - eps);
-    sm_buf_puts(b, " * ");
-  }
-  sm_buf_printf(b, "wy;\n      dx[c] = (%s)(gi * v);\n    }\n  }\n", T);
-  if (!ce) sm_buf_puts(b, "  (void)in0;\n");
-}
-
 /* Backward op name for node n: "<op>_grad". */
 static const char *grad_name(const IrNode *n, char *buf, size_t sz) {
   snprintf(buf, sz, "%s_grad", n->op->name);
@@ -352,15 +226,7 @@ static bool cls_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout, IrVal
  * generated code.
  * ====================================================================== */
 
-typedef enum { EL_MSE, EL_L1, EL_BCE, EL_BCE_LOGITS, EL_HINGE } ElKind;
 
-typedef struct ElDef {
-  const char *name;
-  ElKind kind;
-  /* C expressions: loss, d/dp, d/dt; `uses` bit 1: p, bit 2: t, per expr */
-  const char *c[3];
-  unsigned uses[3];
-} ElDef;
 
 static const ElDef el_defs[] = {
     {"mse", EL_MSE, {"(p - t) * (p - t)", "2.0 * (p - t)", "-2.0 * (p - t)"}, {3, 3, 3}},
@@ -379,7 +245,7 @@ static const ElDef el_defs[] = {
      {3, 3, 3}},
 };
 
-static const ElDef *el_def(const IrNode *n) {
+const ElDef *el_def(const IrNode *n) {
   for (int i = 0; i < SM_COUNT(el_defs); i++)
     if (strncmp(n->op->name, el_defs[i].name, strlen(el_defs[i].name)) == 0 &&
         (n->op->name[strlen(el_defs[i].name)] == 0 ||
@@ -415,7 +281,7 @@ static double el_scalar(ElKind k, double m, double p, double t, int what) {
 }
 
 /* samples and elements per sample */
-static void el_geo(const IrNode *n, int64_t *N, int64_t *K) {
+void el_geo(const IrNode *n, int64_t *N, int64_t *K) {
   const IrType *p = &n->in[0]->type;
   *N = p->dims[0];
   *K = ir_numel(p) / *N;
@@ -481,72 +347,6 @@ static void el_grad_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
   }
 }
 
-/* Declares p, t (as used by expression `what`) and m at index j. */
-static void el_locals(SmBuf *b, const IrNode *n, int what, const char *ind) {
-  const ElDef *e = el_def(n);
-  if (e->uses[what] & 1) sm_buf_printf(b, "%sconst double p = in0[j];\n", ind);
-  if (e->uses[what] & 2) sm_buf_printf(b, "%sconst double t = in1[j];\n", ind);
-  if (e->kind == EL_HINGE) {
-    sm_buf_printf(b, "%sconst double m = ", ind);
-    lit(b, ir_attr_float(n, "margin", 1.0));
-    sm_buf_puts(b, ";\n");
-  }
-}
-
-static void el_emit(SmBuf *b, const IrNode *n) {
-  const ElDef *e = el_def(n);
-  Reduction r = reduction(n);
-  const char *T = ir_dtype_ctype(n->out[0]->type.dtype);
-  int64_t N, K;
-  el_geo(n, &N, &K);
-  sm_buf_printf(b, "  /* %s: %lld samples of %lld elements */\n", e->name, (long long)N,
-                (long long)K);
-  if (r != RD_NONE) sm_buf_puts(b, "  double total = 0;\n");
-  emit_omp_for(b, N * K, r != RD_NONE ? "reduction(+:total)" : NULL);
-  sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++) {\n", (long long)N);
-  sm_buf_puts(b, "    double s = 0;\n");
-  sm_buf_printf(b, "    for (int64_t j = i*%lld; j < (i + 1)*%lld; j++) {\n", (long long)K,
-                (long long)K);
-  el_locals(b, n, 0, "      ");
-  sm_buf_printf(b, "      s += %s;\n    }\n", e->c[0]);
-  if (r == RD_NONE) {
-    sm_buf_printf(b, "    out0[i] = (%s)(s / %lld.0);\n  }\n", T, (long long)K);
-    return;
-  }
-  sm_buf_puts(b, "    total += s;\n  }\n");
-  if (r == RD_SUM) sm_buf_printf(b, "  out0[0] = (%s)total;\n", T);
-  else sm_buf_printf(b, "  out0[0] = (%s)(total / %lld.0);\n", T, (long long)(N * K));
-}
-
-static void el_grad_emit(SmBuf *b, const IrNode *n) {
-  const ElDef *e = el_def(n);
-  Reduction r = reduction(n);
-  int what = 1 + (int)ir_attr_int(n, "wrt", 0);
-  const char *T = ir_dtype_ctype(n->out[0]->type.dtype);
-  int64_t N, K;
-  el_geo(n, &N, &K);
-  sm_buf_printf(b, "  /* %s: %lld samples of %lld elements, d/d %s */\n", n->op->name,
-                (long long)N, (long long)K, what == 1 ? "prediction" : "target");
-  if (!(e->uses[what] & 1)) sm_buf_puts(b, "  (void)in0;\n");
-  if (!(e->uses[what] & 2)) sm_buf_puts(b, "  (void)in1;\n");
-  if (r == RD_NONE) {
-    emit_omp_for(b, N * K, NULL);
-    sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++) {\n", (long long)N);
-    sm_buf_printf(b, "    const double g = in2[i] / %lld.0;\n", (long long)K);
-    sm_buf_printf(b, "    for (int64_t j = i*%lld; j < (i + 1)*%lld; j++) {\n", (long long)K,
-                  (long long)K);
-    el_locals(b, n, what, "      ");
-    sm_buf_printf(b, "      out0[j] = (%s)(g * (%s));\n    }\n  }\n", T, e->c[what]);
-    return;
-  }
-  if (r == RD_SUM) sm_buf_puts(b, "  const double g = in2[0];\n");
-  else sm_buf_printf(b, "  const double g = in2[0] / %lld.0;\n", (long long)(N * K));
-  emit_omp_for(b, N * K, NULL);
-  sm_buf_printf(b, "  for (int64_t j = 0; j < %lld; j++) {\n", (long long)(N * K));
-  el_locals(b, n, what, "    ");
-  sm_buf_printf(b, "    out0[j] = (%s)(g * (%s));\n  }\n", T, e->c[what]);
-}
-
 static bool el_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout, IrValue **din) {
   if (!dout[0]) return true;
   IrValue *in[3] = {n->in[0], n->in[1], dout[0]};
@@ -583,21 +383,21 @@ static const IrAttrSpec hinge_grad_attrs[] = {{"reduction", IR_ATTR_STR, false},
 #define CLS(nm, attrs_, doc_, gdoc_)                                               \
   static const IrOpDef op_##nm = {                                                 \
       .name = #nm, .min_in = 2, .max_in = 3, .nout = 1, .attrs = attrs_,           \
-      .infer = cls_infer, .ref = cls_ref, .emit = cls_emit, .grad = cls_grad,      \
+      .infer = cls_infer, .ref = cls_ref, .c = &cgk_cls, .grad = cls_grad,     \
       .doc = doc_};                                                                \
   static const IrOpDef op_##nm##_grad = {                                          \
       .name = #nm "_grad", .min_in = 3, .max_in = 4, .nout = 1, .attrs = attrs_,   \
-      .infer = cls_grad_infer, .ref = cls_grad_ref, .emit = cls_grad_emit,         \
+      .infer = cls_grad_infer, .ref = cls_grad_ref, .c = &cgk_cls_grad,            \
       .doc = gdoc_}
 
 #define EL(nm, attrs_, gattrs_, doc_)                                               \
   static const IrOpDef op_##nm = {                                                 \
       .name = #nm, .min_in = 2, .max_in = 2, .nout = 1, .attrs = attrs_,           \
-      .infer = el_infer, .ref = el_ref, .emit = el_emit, .grad = el_grad,          \
+      .infer = el_infer, .ref = el_ref, .c = &cgk_el, .grad = el_grad,          \
       .doc = doc_};                                                                \
   static const IrOpDef op_##nm##_grad = {                                          \
       .name = #nm "_grad", .min_in = 3, .max_in = 3, .nout = 1, .attrs = gattrs_,  \
-      .infer = el_grad_infer, .ref = el_grad_ref, .emit = el_grad_emit,            \
+      .infer = el_grad_infer, .ref = el_grad_ref, .c = &cgk_el_grad,               \
       .doc = "backward of " #nm " w.r.t. prediction (wrt=0) or target (wrt=1)"}
 
 CLS(cross_entropy, ce_attrs,

@@ -28,11 +28,6 @@ bool op_same_dtype(const IrNode *n, SmDiag *d);
 /* Type string for messages (static per call site buffer supplied). */
 #define OP_TSTR(t, buf) ir_type_str((t), (buf), sizeof(buf))
 
-/* The C math function `base` (exp, tanh, log, ...) for dtype t: exp for
- * f64, expf for f32, except the f32 functions runtime/rt_math.h provides
- * in vectorizable form (rt_expf, rt_tanhf). common.c. */
-const char *op_mathfn(IrDType t, const char *base, char *buf, size_t sz);
-
 /* ---- elementwise machinery (common.c) ---- */
 /* Broadcast all inputs; output dtype = input 0 dtype. */
 bool ew_infer(const IrNode *n, IrType *out, SmDiag *d);
@@ -41,8 +36,6 @@ bool ew_infer(const IrNode *n, IrType *out, SmDiag *d);
 bool ew_broadcast(const IrNode *n, IrType *out, SmDiag *d);
 /* Broadcast loop calling n->op->scalar. */
 void ew_ref(const IrNode *n, const IrTensor *in, IrTensor *out);
-/* Broadcast loop nest around n->op->expr. */
-void ew_emit(SmBuf *b, const IrNode *n);
 
 /* Index helper for reference kernels: offset of the broadcast source of
  * output multi-index idx (of rank `rank`) in tensor t. */
@@ -50,33 +43,18 @@ int64_t ref_bcast_offset(const IrType *t, const int64_t *idx, int rank);
 /* Unravel a flat index into a multi-index for type t. */
 void ref_unravel(const IrType *t, int64_t flat, int64_t *idx);
 
-/* ---- emission helpers ---- */
-/* "%.9g" literal that is valid C float syntax (always has '.', 'e' or is
- * inf/nan-free): writes e.g. "0.5f". */
-void emit_float(SmBuf *b, double v);
-/* A literal of dtype t: "0.5f" for f32, full precision "0.5" for f64. */
-void emit_value(SmBuf *b, IrDType t, double v);
-/* `#pragma omp parallel for` if the trip work is worth a thread team. */
-void emit_omp_for(SmBuf *b, int64_t work, const char *extra);
+/* ew_grad (elementwise.c): the forward op it differentiates and the mask
+ * of the forward arguments that are its operands. */
+const IrOpDef *ew_grad_fwd(const IrNode *n);
+int64_t ew_grad_need(const IrNode *n, const IrOpDef *op);
 
-/* ---- optimizer updates (optim.c), also emitted inside fused kernels ----
- * An update's operands are (w, state..., g, lr [, step]) and its results
- * (w', state'...), result k overwriting operand k. `opnd[i]` is a C
- * expression for operand i: the element's value for w, the states and g,
- * the scalar for lr and step; `dst[o]` an lvalue for result o. Constants
- * are locals named with the prefix `pfx`. */
+/* gelu with approximate="tanh" (elementwise.c). */
+bool gelu_tanh(const IrNode *n);
+
+/* Optimizer updates (optim.c): whether n is one, its gradient operand and
+ * how many state tensors it keeps. */
 bool opt_is_update(const IrNode *n);
 int opt_grad_operand(const IrNode *n);
 int opt_state_count(const IrNode *n);
-/* The update's constants (learning rate, bias corrections) as locals. */
-void opt_emit_prelude(SmBuf *b, int ind, const IrNode *n, const char *pfx,
-                      const char *const *opnd);
-/* One element: reads every operand into locals, then stores the results
- * (so a result may share storage with its operand). */
-void opt_emit_elem(SmBuf *b, int ind, const IrNode *n, const char *pfx, const char *const *opnd,
-                   const char *const *dst);
-/* The whole update as one loop over the kernel's in<in_idx[i]>/out<out_idx[o]>. */
-void opt_emit_loop(SmBuf *b, const IrNode *n, const char *pfx, const int *in_idx,
-                   const int *out_idx);
 
 #endif

@@ -14,15 +14,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ops.h"
+#include "optim.h"
 
-typedef enum { OPT_SGD, OPT_MOMENTUM, OPT_ADAM, OPT_RMSPROP, OPT_ADAGRAD } OptKind;
 
-typedef struct OptDef {
-  const char *name;
-  OptKind kind;
-  int nstate;
-} OptDef;
 
 static const OptDef opt_defs[] = {
     {"sgd_update", OPT_SGD, 0},
@@ -32,7 +26,7 @@ static const OptDef opt_defs[] = {
     {"adagrad_update", OPT_ADAGRAD, 1},
 };
 
-static const OptDef *opt_def(const IrNode *n) {
+const OptDef *opt_def(const IrNode *n) {
   for (int i = 0; i < SM_COUNT(opt_defs); i++)
     if (strcmp(n->op->name, opt_defs[i].name) == 0) return &opt_defs[i];
   SM_ASSERT(!"not an optimizer update");
@@ -40,21 +34,12 @@ static const OptDef *opt_def(const IrNode *n) {
 }
 
 /* operand positions */
-static int in_g(const IrNode *n) { return 1 + opt_def(n)->nstate; }
-static int in_lr(const IrNode *n) { return 2 + opt_def(n)->nstate; }
-static bool has_step(const IrNode *n) { return n->nin > in_lr(n) + 1; }
+int in_g(const IrNode *n) { return 1 + opt_def(n)->nstate; }
+int in_lr(const IrNode *n) { return 2 + opt_def(n)->nstate; }
+bool has_step(const IrNode *n) { return n->nin > in_lr(n) + 1; }
 
-/* Attribute values, defaults applied. */
-typedef struct OptHp {
-  double wd, l1, lr_mult;
-  double momentum, dampening;
-  int64_t nesterov;
-  double beta1, beta2, eps;
-  int64_t decoupled;
-  double alpha, init_acc;
-} OptHp;
 
-static OptHp opt_hp(const IrNode *n) {
+OptHp opt_hp(const IrNode *n) {
   OptKind k = opt_def(n)->kind;
   double eps_dflt = k == OPT_ADAGRAD ? 1e-10 : 1e-8;
   return (OptHp){
@@ -183,10 +168,7 @@ static void opt_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
   }
 }
 
-static void lit(SmBuf *b, double v) { emit_value(b, IR_F64, v); }
-
-/* ---- emission: the per-update constants and the per-element math, shared
- * by the update's own kernel and the fused forms (gemm_emit.h) ---- */
+/* ---- what fusion asks of an update (its C kernels: codegen/kernels/optim.c) ---- */
 
 bool opt_is_update(const IrNode *n) {
   for (int i = 0; i < SM_COUNT(opt_defs); i++)
@@ -197,162 +179,6 @@ bool opt_is_update(const IrNode *n) {
 int opt_grad_operand(const IrNode *n) { return in_g(n); }
 
 int opt_state_count(const IrNode *n) { return opt_def(n)->nstate; }
-
-/* names of the constants: "<pfx>lr", ... */
-#define PN(buf, name) (snprintf(buf, sizeof buf, "%s%s", pfx, name), buf)
-
-void opt_emit_prelude(SmBuf *b, int ind, const IrNode *n, const char *pfx,
-                      const char *const *opnd) {
-  const OptDef *o = opt_def(n);
-  OptHp h = opt_hp(n);
-  int ilr = in_lr(n);
-  bool decoupled = o->kind == OPT_ADAM && h.decoupled;
-  char v[64];
-  sm_buf_printf(b, "%*sconst double %s = (double)%s", ind, "", PN(v, "lr"), opnd[ilr]);
-  if (h.lr_mult != 1) {
-    sm_buf_puts(b, " * ");
-    lit(b, h.lr_mult);
-  }
-  sm_buf_printf(b, ";\n%*s(void)%s;\n", ind, "", v);
-  if (o->kind == OPT_MOMENTUM && has_step(n))
-    sm_buf_printf(b, "%*sconst int %s = %s <= 1;\n%*s(void)%s;\n", ind, "", PN(v, "first"),
-                  opnd[ilr + 1], ind, "", v);
-  if (o->kind == OPT_ADAM) {
-    char lr[64];
-    PN(lr, "lr");
-    sm_buf_printf(b, "%*sconst double %s = (double)%s;\n", ind, "", PN(v, "t"), opnd[ilr + 1]);
-    sm_buf_printf(b, "%*sconst double %sstep_size = %s / (1.0 - pow(", ind, "", pfx, lr);
-    lit(b, h.beta1);
-    sm_buf_printf(b, ", %s));\n%*sconst double %sbc2_sqrt = sqrt(1.0 - pow(", v, ind, "", pfx);
-    lit(b, h.beta2);
-    sm_buf_printf(b, ", %s));\n", v);
-    sm_buf_printf(b, "%*s(void)%sstep_size;\n%*s(void)%sbc2_sqrt;\n", ind, "", pfx, ind, "", pfx);
-    if (decoupled && h.wd != 0) {
-      sm_buf_printf(b, "%*sconst double %sdecay = 1.0 - %s * ", ind, "", pfx, lr);
-      lit(b, h.wd);
-      sm_buf_printf(b, ";\n%*s(void)%sdecay;\n", ind, "", pfx);
-    }
-  }
-}
-
-void opt_emit_elem(SmBuf *b, int ind, const IrNode *n, const char *pfx, const char *const *opnd,
-                   const char *const *dst) {
-  const OptDef *o = opt_def(n);
-  OptHp h = opt_hp(n);
-  const char *T = ir_dtype_ctype(n->out[0]->type.dtype);
-  int ig = in_g(n);
-  bool decoupled = o->kind == OPT_ADAM && h.decoupled;
-  const char *sp = "";
-  sm_buf_printf(b, "%*s{\n", ind, sp);
-  ind += 2;
-  sm_buf_printf(b, "%*sconst double w = %s;\n", ind, sp, opnd[0]);
-  for (int s = 1; s <= o->nstate; s++)
-    sm_buf_printf(b, "%*sconst double s%d = %s;\n", ind, sp, s, opnd[s]);
-  sm_buf_printf(b, "%*sdouble g = %s;\n", ind, sp, opnd[ig]);
-  if (h.l1 != 0) {
-    sm_buf_printf(b, "%*sg += ", ind, sp);
-    lit(b, h.l1);
-    sm_buf_puts(b, " * (double)((w > 0) - (w < 0));\n");
-  }
-  if (h.wd != 0 && !decoupled) {
-    sm_buf_printf(b, "%*sg += ", ind, sp);
-    lit(b, h.wd);
-    sm_buf_puts(b, " * w;\n");
-  }
-  switch (o->kind) {
-  case OPT_SGD:
-    sm_buf_printf(b, "%*s%s = (%s)(w - %slr * g);\n", ind, sp, dst[0], T, pfx);
-    break;
-  case OPT_MOMENTUM:
-    sm_buf_printf(b, "%*sconst double buf = ", ind, sp);
-    if (has_step(n)) sm_buf_printf(b, "%sfirst ? g : ", pfx);
-    lit(b, h.momentum);
-    sm_buf_puts(b, " * s1 + ");
-    lit(b, 1 - h.dampening);
-    sm_buf_puts(b, " * g;\n");
-    if (h.nesterov) {
-      sm_buf_printf(b, "%*sconst double d = g + ", ind, sp);
-      lit(b, h.momentum);
-      sm_buf_puts(b, " * buf;\n");
-    }
-    sm_buf_printf(b, "%*s%s = (%s)(w - %slr * %s);\n", ind, sp, dst[0], T, pfx,
-                  h.nesterov ? "d" : "buf");
-    sm_buf_printf(b, "%*s%s = (%s)buf;\n", ind, sp, dst[1], T);
-    break;
-  case OPT_ADAM:
-    sm_buf_printf(b, "%*sconst double m = ", ind, sp);
-    lit(b, h.beta1);
-    sm_buf_puts(b, " * s1 + ");
-    lit(b, 1 - h.beta1);
-    sm_buf_printf(b, " * g;\n%*sconst double v = ", ind, sp);
-    lit(b, h.beta2);
-    sm_buf_puts(b, " * s2 + ");
-    lit(b, 1 - h.beta2);
-    sm_buf_puts(b, " * g * g;\n");
-    sm_buf_printf(b, "%*s%s = (%s)(", ind, sp, dst[0], T);
-    if (decoupled && h.wd != 0) sm_buf_printf(b, "w * %sdecay", pfx);
-    else sm_buf_puts(b, "w");
-    sm_buf_printf(b, " - %sstep_size * m / (sqrt(v) / %sbc2_sqrt + ", pfx, pfx);
-    lit(b, h.eps);
-    sm_buf_puts(b, "));\n");
-    sm_buf_printf(b, "%*s%s = (%s)m;\n%*s%s = (%s)v;\n", ind, sp, dst[1], T, ind, sp, dst[2], T);
-    break;
-  case OPT_RMSPROP:
-    sm_buf_printf(b, "%*sconst double sq = ", ind, sp);
-    lit(b, h.alpha);
-    sm_buf_puts(b, " * s1 + ");
-    lit(b, 1 - h.alpha);
-    sm_buf_puts(b, " * g * g;\n");
-    sm_buf_printf(b, "%*s%s = (%s)(w - %slr * g / (sqrt(sq) + ", ind, sp, dst[0], T, pfx);
-    lit(b, h.eps);
-    sm_buf_printf(b, "));\n%*s%s = (%s)sq;\n", ind, sp, dst[1], T);
-    break;
-  case OPT_ADAGRAD:
-    sm_buf_printf(b, "%*sconst double sum = s1 + g * g;\n", ind, sp);
-    sm_buf_printf(b, "%*s%s = (%s)(w - %slr * g / (sqrt(sum", ind, sp, dst[0], T, pfx);
-    if (h.init_acc != 0) {
-      sm_buf_puts(b, " + ");
-      lit(b, h.init_acc);
-    }
-    sm_buf_puts(b, ") + ");
-    lit(b, h.eps);
-    sm_buf_printf(b, "));\n%*s%s = (%s)sum;\n", ind, sp, dst[1], T);
-    break;
-  }
-  sm_buf_printf(b, "%*s}\n", ind - 2, sp);
-}
-
-void opt_emit_loop(SmBuf *b, const IrNode *n, const char *pfx, const int *in_idx,
-                   const int *out_idx) {
-  int64_t numel = ir_numel(&n->out[0]->type);
-  char ob[8][32], db[3][32];
-  const char *opnd[8], *dst[3];
-  SM_ASSERT(n->nin <= 8 && n->nout <= 3);
-  for (int i = 0; i < n->nin; i++) {
-    bool scalar = i >= in_lr(n);
-    snprintf(ob[i], sizeof ob[i], "in%d[%s]", in_idx[i], scalar ? "0" : "i");
-    opnd[i] = ob[i];
-  }
-  for (int o = 0; o < n->nout; o++) {
-    snprintf(db[o], sizeof db[o], "out%d[i]", out_idx[o]);
-    dst[o] = db[o];
-  }
-  sm_buf_printf(b, "  /* %s: %lld elements, in place */\n", opt_def(n)->name, (long long)numel);
-  opt_emit_prelude(b, 2, n, pfx, opnd);
-  if (numel == 0) {
-    for (int o = 0; o < n->nout; o++) sm_buf_printf(b, "  (void)out%d;\n", out_idx[o]);
-    for (int i = 0; i <= in_g(n); i++) sm_buf_printf(b, "  (void)in%d;\n", in_idx[i]);
-    return;
-  }
-  emit_omp_for(b, numel, NULL);
-  sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++)\n", (long long)numel);
-  opt_emit_elem(b, 4, n, pfx, opnd, dst);
-}
-
-static void opt_emit(SmBuf *b, const IrNode *n) {
-  static const int ids[] = {0, 1, 2, 3, 4, 5, 6, 7};
-  opt_emit_loop(b, n, "", ids, ids);
-}
 
 /* ---- grad_clip_scale(sumsq f32[]; max_norm) ---- */
 
@@ -371,13 +197,6 @@ static bool clip_infer(const IrNode *n, IrType *out, SmDiag *d) {
 static void clip_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
   double c = ir_attr_float(n, "max_norm", 0) / (sqrt(in[0].d[0]) + 1e-6);
   out[0].d[0] = c < 1 ? c : 1;
-}
-
-static void clip_emit(SmBuf *b, const IrNode *n) {
-  sm_buf_puts(b, "  const double c = ");
-  lit(b, ir_attr_float(n, "max_norm", 0));
-  sm_buf_printf(b, " / (sqrt((double)in0[0]) + 1e-6);\n  out0[0] = (%s)(c < 1.0 ? c : 1.0);\n",
-                ir_dtype_ctype(n->out[0]->type.dtype));
 }
 
 /* ---- registry entries ---- */
@@ -411,7 +230,7 @@ static const int8_t inplace_ids[] = {0, 1, 2};
   static const IrOpDef op_##nm = {                                                   \
       .name = #nm, .min_in = nin_lo, .max_in = nin_hi, .nout = nout_,                \
       .attrs = nm##_attrs_, .flags = IR_OPF_NOGRAD, .infer = opt_infer,              \
-      .ref = opt_ref, .emit = opt_emit, .inplace = inplace_ids, .doc = doc_}
+      .ref = opt_ref, .c = &cgk_opt_update, .inplace = inplace_ids, .doc = doc_}
 
 #define sgd_update_attrs_ sgd_attrs
 #define momentum_update_attrs_ momentum_attrs
@@ -434,7 +253,7 @@ OPT(adagrad_update, 4, 4, 2,
 
 static const IrOpDef op_grad_clip_scale = {
     .name = "grad_clip_scale", .min_in = 1, .max_in = 1, .nout = 1, .attrs = clip_attrs,
-    .flags = IR_OPF_NOGRAD, .infer = clip_infer, .ref = clip_ref, .emit = clip_emit,
+    .flags = IR_OPF_NOGRAD, .infer = clip_infer, .ref = clip_ref, .c = &cgk_grad_clip_scale,
     .doc = "min(1, max_norm / (sqrt(sumsq) + 1e-6)), the clip_grad_norm_ factor"};
 
 const IrOpDef *const ir_ops_optim[] = {&op_sgd_update,     &op_momentum_update,

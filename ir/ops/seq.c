@@ -38,11 +38,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops.h"
+#include "seq.h"
 
 static const IrAttrSpec no_attrs[] = {{NULL, 0, false}};
-
-static const char *ctype(const IrNode *n) { return ir_dtype_ctype(n->out[0]->type.dtype); }
 
 /* Input i must be exactly `want` (dtype and dims); `role` names it. */
 static bool want_type(const IrNode *n, int i, const char *role, const IrType *want,
@@ -221,28 +219,6 @@ static void emb_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
   }
 }
 
-static void emb_emit(SmBuf *b, const IrNode *n) {
-  int64_t NI = ir_numel(&n->in[0]->type);
-  int64_t V = n->in[1]->type.dims[0], D = n->in[1]->type.dims[1];
-  const char *T = ctype(n);
-  sm_buf_printf(b, "  /* %lld lookups of rows of %lld; ids outside [0, %lld) give zeros */\n",
-                (long long)NI, (long long)D, (long long)V);
-  if (NI == 0) {
-    sm_buf_puts(b, "  (void)out0;\n  (void)in0;\n  (void)in1;\n");
-    return;
-  }
-  emit_omp_for(b, NI * D, NULL);
-  sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++) {\n", (long long)NI);
-  sm_buf_puts(b, "    const int64_t id = (int64_t)in0[i];\n");
-  sm_buf_printf(b, "    %s *restrict dst = out0 + i * %lld;\n", T, (long long)D);
-  sm_buf_printf(b, "    if (id < 0 || id >= %lld) {\n", (long long)V);
-  sm_buf_printf(b, "      for (int64_t j = 0; j < %lld; j++) dst[j] = 0;\n", (long long)D);
-  sm_buf_puts(b, "      continue;\n    }\n");
-  sm_buf_printf(b, "    const %s *restrict src = in1 + id * %lld;\n", T, (long long)D);
-  sm_buf_printf(b, "    for (int64_t j = 0; j < %lld; j++) dst[j] = src[j];\n  }\n",
-                (long long)D);
-}
-
 static bool emb_grad(IrGradCtx *cx, const IrNode *n, IrValue *const *dout, IrValue **din) {
   if (!dout[0] || !ir_grad_needed(cx, n, 1)) return true;
   IrValue *in[2] = {n->in[0], dout[0]};
@@ -282,31 +258,6 @@ static void emb_grad_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
     int64_t r = (int64_t)id;
     for (int64_t j = 0; j < D; j++) out[0].d[r * D + j] += in[1].d[i * D + j];
   }
-}
-
-/* Race-free scatter-add: threads own disjoint blocks of 16 columns and each
- * walks every lookup in order, so the sums are also deterministic. */
-static void emb_grad_emit(SmBuf *b, const IrNode *n) {
-  int64_t NI = ir_numel(&n->in[0]->type);
-  int64_t V = ir_attr_int(n, "vocab", 0), D = n->out[0]->type.dims[1];
-  int64_t nblk = (D + 15) / 16;
-  sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++) out0[i] = 0;\n", (long long)(V * D));
-  if (NI == 0) {
-    sm_buf_puts(b, "  (void)in0;\n  (void)in1;\n");
-    return;
-  }
-  sm_buf_printf(b, "  /* scatter-add of %lld rows; ids outside [0, %lld) are skipped */\n",
-                (long long)NI, (long long)V);
-  if (nblk > 1) emit_omp_for(b, NI * D, NULL);
-  sm_buf_printf(b, "  for (int64_t blk = 0; blk < %lld; blk++) {\n", (long long)nblk);
-  sm_buf_printf(b, "    const int64_t j0 = blk * 16, j1 = j0 + 16 < %lld ? j0 + 16 : %lld;\n",
-                (long long)D, (long long)D);
-  sm_buf_printf(b, "    for (int64_t i = 0; i < %lld; i++) {\n", (long long)NI);
-  sm_buf_puts(b, "      const int64_t id = (int64_t)in0[i];\n");
-  sm_buf_printf(b, "      if (id < 0 || id >= %lld) continue;\n", (long long)V);
-  sm_buf_printf(b, "      for (int64_t j = j0; j < j1; j++) out0[id * %lld + j] += in1[i * %lld + j];\n",
-                (long long)D, (long long)D);
-  sm_buf_puts(b, "    }\n  }\n");
 }
 
 /* ======================================================================
@@ -916,11 +867,11 @@ static bool pe_expand(IrGradCtx *cx, const IrNode *n, IrValue **outs) {
 
 static const IrOpDef op_embedding = {
     .name = "embedding", .min_in = 2, .max_in = 2, .nout = 1, .attrs = no_attrs,
-    .infer = emb_infer, .ref = emb_ref, .emit = emb_emit, .grad = emb_grad,
+    .infer = emb_infer, .ref = emb_ref, .c = &cgk_embedding, .grad = emb_grad,
     .doc = "table[ids]: ids int [...], table [V, D] -> [..., D]; ids outside [0, V) give zeros"};
 static const IrOpDef op_embedding_grad = {
     .name = "embedding_grad", .min_in = 2, .max_in = 2, .nout = 1, .attrs = emb_grad_attrs,
-    .infer = emb_grad_infer, .ref = emb_grad_ref, .emit = emb_grad_emit,
+    .infer = emb_grad_infer, .ref = emb_grad_ref, .c = &cgk_embedding_grad,
     .doc = "embedding backward (ids, dy; vocab) -> dtable [vocab, D], scatter-add"};
 static const IrOpDef op_layernorm = {
     .name = "layernorm", .min_in = 3, .max_in = 3, .nout = 1, .attrs = ln_attrs,

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ops.h"
+#include "shape.h"
 
 /* "[5,-1]" */
 static const char *ints_str(const int64_t *v, int cnt, char *buf, size_t n) {
@@ -34,105 +34,6 @@ static bool value_fits(IrDType t, double v) {
 
 /* value as the stored dtype rounds it */
 static double value_round(IrDType t, double v) { return t == IR_F32 ? (double)(float)v : v; }
-
-/* ---- emission helpers ---- */
-
-/* C literal of type t */
-static void emit_lit(SmBuf *b, IrDType t, double v) {
-  if (t == IR_F32) {
-    emit_float(b, v);
-  } else if (t == IR_F64) {
-    if (isinf(v)) {
-      sm_buf_puts(b, v > 0 ? "INFINITY" : "(-INFINITY)");
-      return;
-    }
-    char s[64];
-    snprintf(s, sizeof s, "%.17g", v);
-    bool plain = strpbrk(s, ".eEn") == NULL;
-    sm_buf_printf(b, "%s%s%s%s", v < 0 ? "(" : "", s, plain ? ".0" : "", v < 0 ? ")" : "");
-  } else {
-    sm_buf_printf(b, "%lld", (long long)v);
-  }
-}
-
-/* "base + i0 * c0 - i1 * c1" without zero terms */
-static void emit_index(SmBuf *b, int64_t base, const int64_t *c, int rank) {
-  bool any = base != 0;
-  if (any) sm_buf_printf(b, "%lld", (long long)base);
-  for (int d = 0; d < rank; d++) {
-    if (c[d] == 0) continue;
-    if (any) sm_buf_puts(b, c[d] < 0 ? " - " : " + ");
-    else if (c[d] < 0) sm_buf_putc(b, '-');
-    sm_buf_printf(b, "i%d", d);
-    if (c[d] != 1 && c[d] != -1)
-      sm_buf_printf(b, " * %lld", (long long)(c[d] < 0 ? -c[d] : c[d]));
-    any = true;
-  }
-  if (!any) sm_buf_putc(b, '0');
-}
-
-/* "p + index", or just "p" at offset 0 */
-static void emit_ptr(SmBuf *b, const char *p, int64_t base, const int64_t *c, int rank) {
-  sm_buf_puts(b, p);
-  bool zero = base == 0;
-  for (int d = 0; d < rank; d++) zero = zero && c[d] == 0;
-  if (zero) return;
-  sm_buf_puts(b, " + ");
-  emit_index(b, base, c, rank);
-}
-
-/* Copy a strided block: for every index i over dims L[0..rank),
- *   out0[obase + sum i*oc] = <src>[ibase + sum i*ic].
- * Size-1 dims are dropped and dims that address both sides linearly are
- * merged, so contiguous runs become a single memcpy. */
-static void emit_block_copy(SmBuf *b, const char *src, int rank, const int64_t *L,
-                            const int64_t *oc, int64_t obase, const int64_t *ic,
-                            int64_t ibase) {
-  int64_t l[IR_MAX_RANK], o[IR_MAX_RANK], c[IR_MAX_RANK];
-  int k = 0;
-  int64_t numel = 1;
-  for (int d = 0; d < rank; d++) {
-    numel *= L[d];
-    if (L[d] == 1) continue;
-    if (k > 0 && o[k - 1] == L[d] * oc[d] && c[k - 1] == L[d] * ic[d]) {
-      l[k - 1] *= L[d];
-      o[k - 1] = oc[d];
-      c[k - 1] = ic[d];
-      continue;
-    }
-    l[k] = L[d];
-    o[k] = oc[d];
-    c[k] = ic[d];
-    k++;
-  }
-  if (numel == 0) return;
-  bool run = k > 0 && o[k - 1] == 1 && c[k - 1] == 1;
-  int loops = run ? k - 1 : k;
-  if (loops > 0) emit_omp_for(b, numel, NULL);
-  for (int d = 0; d < loops; d++)
-    sm_buf_printf(b, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n", 2 + 2 * d, "", d, d,
-                  (long long)l[d], d);
-  sm_buf_printf(b, "%*s", 2 + 2 * loops, "");
-  if (run) {
-    sm_buf_puts(b, "memcpy(");
-    emit_ptr(b, "out0", obase, o, loops);
-    sm_buf_puts(b, ", ");
-    emit_ptr(b, src, ibase, c, loops);
-    sm_buf_printf(b, ", %lld * sizeof *out0);\n", (long long)l[k - 1]);
-  } else {
-    sm_buf_puts(b, "out0[");
-    emit_index(b, obase, o, loops);
-    sm_buf_printf(b, "] = %s[", src);
-    emit_index(b, ibase, c, loops);
-    sm_buf_puts(b, "];\n");
-  }
-}
-
-/* Keeps -Wunused-parameter quiet for kernels with nothing to do. */
-static void emit_void_params(SmBuf *b, const IrNode *n) {
-  sm_buf_puts(b, "  (void)out0;\n");
-  for (int i = 0; i < n->nin; i++) sm_buf_printf(b, "  (void)in%d;\n", i);
-}
 
 /* ---- flatten / reshape: same elements, new shape ---- */
 
@@ -208,16 +109,10 @@ static void copy_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
   for (int64_t i = 0; i < out[0].numel; i++) out[0].d[i] = in[0].d[i];
 }
 
-static void copy_emit(SmBuf *b, const IrNode *n) {
-  int64_t numel = ir_numel(&n->out[0]->type);
-  if (numel == 0) emit_void_params(b, n);
-  else sm_buf_printf(b, "  memcpy(out0, in0, %lld * sizeof *out0);\n", (long long)numel);
-}
-
 /* ---- transpose ---- */
 
 /* perm from the attribute, or reversed dims; false if not a permutation */
-static bool get_perm(const IrNode *n, int *perm, SmDiag *d) {
+bool get_perm(const IrNode *n, int *perm, SmDiag *d) {
   const IrType *t = &n->in[0]->type;
   int64_t p[IR_MAX_RANK];
   int cnt = ir_attr_ints(n, "perm", p, IR_MAX_RANK);
@@ -269,21 +164,6 @@ static void transpose_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
   }
 }
 
-static void transpose_emit(SmBuf *b, const IrNode *n) {
-  const IrType *it = &n->in[0]->type, *ot = &n->out[0]->type;
-  if (ir_numel(ot) == 0) {
-    emit_void_params(b, n);
-    return;
-  }
-  int perm[IR_MAX_RANK];
-  SM_ASSERT(get_perm(n, perm, NULL));
-  int64_t ist[IR_MAX_RANK], ost[IR_MAX_RANK], ic[IR_MAX_RANK];
-  ir_strides(it, ist);
-  ir_strides(ot, ost);
-  for (int k = 0; k < ot->rank; k++) ic[k] = ist[perm[k]];
-  emit_block_copy(b, "in0", ot->rank, ot->dims, ost, 0, ic, 0);
-}
-
 /* ---- concat ---- */
 
 static bool concat_infer(const IrNode *n, IrType *out, SmDiag *d) {
@@ -314,7 +194,7 @@ static bool concat_infer(const IrNode *n, IrType *out, SmDiag *d) {
   return true;
 }
 
-static int concat_axis(const IrNode *n) {
+int concat_axis(const IrNode *n) {
   int64_t axis = ir_attr_int(n, "axis", 0);
   return (int)(axis < 0 ? axis + n->in[0]->type.rank : axis);
 }
@@ -332,39 +212,10 @@ static void concat_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
   }
 }
 
-static void concat_emit(SmBuf *b, const IrNode *n) {
-  const IrType *ot = &n->out[0]->type;
-  if (ir_numel(ot) == 0) {
-    emit_void_params(b, n);
-    return;
-  }
-  int a = concat_axis(n);
-  int64_t ost[IR_MAX_RANK], off = 0;
-  ir_strides(ot, ost);
-  for (int k = 0; k < n->nin; k++) {
-    const IrType *t = &n->in[k]->type;
-    char src[16];
-    snprintf(src, sizeof src, "in%d", k);
-    if (ir_numel(t) == 0) {
-      sm_buf_printf(b, "  (void)%s;\n", src);
-      continue;
-    }
-    int64_t ist[IR_MAX_RANK];
-    ir_strides(t, ist);
-    emit_block_copy(b, src, t->rank, t->dims, ost, off * ost[a], ist, 0);
-    off += t->dims[a];
-  }
-}
-
-/* ---- slice ---- */
-
-typedef struct SliceDims {
-  int64_t start[IR_MAX_RANK], step[IR_MAX_RANK], len[IR_MAX_RANK];
-} SliceDims;
 
 /* ONNX Slice: normalize starts/ends/axes/steps into a start, step and length
  * per input dim (untouched dims: 0, 1, dim). */
-static bool slice_dims(const IrNode *n, SliceDims *sd, SmDiag *d) {
+bool slice_dims(const IrNode *n, SliceDims *sd, SmDiag *d) {
   const IrType *t = &n->in[0]->type;
   int r = t->rank;
   int64_t starts[IR_MAX_RANK], ends[IR_MAX_RANK], axes[IR_MAX_RANK], steps[IR_MAX_RANK];
@@ -440,24 +291,6 @@ static void slice_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
   }
 }
 
-static void slice_emit(SmBuf *b, const IrNode *n) {
-  const IrType *it = &n->in[0]->type, *ot = &n->out[0]->type;
-  if (ir_numel(ot) == 0) {
-    emit_void_params(b, n);
-    return;
-  }
-  SliceDims sd;
-  SM_ASSERT(slice_dims(n, &sd, NULL));
-  int64_t ist[IR_MAX_RANK], ost[IR_MAX_RANK], ic[IR_MAX_RANK], base = 0;
-  ir_strides(it, ist);
-  ir_strides(ot, ost);
-  for (int k = 0; k < it->rank; k++) {
-    ic[k] = sd.len[k] > 1 ? sd.step[k] * ist[k] : 0; /* |step| may be huge if len 1 */
-    base += sd.start[k] * ist[k];
-  }
-  emit_block_copy(b, "in0", ot->rank, ot->dims, ost, 0, ic, base);
-}
-
 /* ---- pad (constant mode) ---- */
 
 static bool pad_infer(const IrNode *n, IrType *out, SmDiag *d) {
@@ -506,35 +339,13 @@ static void pad_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
   }
 }
 
-static void pad_emit(SmBuf *b, const IrNode *n) {
-  const IrType *it = &n->in[0]->type, *ot = &n->out[0]->type;
-  int64_t numel = ir_numel(ot);
-  if (numel == 0) {
-    emit_void_params(b, n);
-    return;
-  }
-  int64_t pads[2 * IR_MAX_RANK], ist[IR_MAX_RANK], ost[IR_MAX_RANK], obase = 0;
-  ir_attr_ints(n, "pads", pads, 2 * IR_MAX_RANK);
-  ir_strides(it, ist);
-  ir_strides(ot, ost);
-  for (int k = 0; k < it->rank; k++) obase += pads[k] * ost[k];
-  if (numel != ir_numel(it)) {
-    emit_omp_for(b, numel, NULL);
-    sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++)\n    out0[i] = ", (long long)numel);
-    emit_lit(b, ot->dtype, ir_attr_float(n, "value", 0));
-    sm_buf_puts(b, ";\n");
-  }
-  if (ir_numel(it) == 0) sm_buf_puts(b, "  (void)in0;\n");
-  else emit_block_copy(b, "in0", it->rank, it->dims, ost, obase, ist, 0);
-}
-
 /* ---- constant ---- */
 
-static int attr_count(const IrAttr *a) {
+int attr_count(const IrAttr *a) {
   return a->kind == IR_ATTR_INTS || a->kind == IR_ATTR_FLOATS ? a->n : 1;
 }
 
-static double attr_num(const IrAttr *a, int i) {
+double attr_num(const IrAttr *a, int i) {
   switch (a->kind) {
   case IR_ATTR_INT: return (double)a->i;
   case IR_ATTR_FLOAT: return a->f;
@@ -586,28 +397,6 @@ static void constant_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
   bool splat = attr_count(va) == 1;
   for (int64_t i = 0; i < out[0].numel; i++)
     out[0].d[i] = value_round(out[0].type.dtype, attr_num(va, splat ? 0 : (int)i));
-}
-
-static void constant_emit(SmBuf *b, const IrNode *n) {
-  const IrType *ot = &n->out[0]->type;
-  const IrAttr *va = ir_attr(n, "value");
-  int64_t numel = ir_numel(ot);
-  if (numel == 0) {
-    sm_buf_puts(b, "  (void)out0;\n");
-  } else if (attr_count(va) == 1) {
-    emit_omp_for(b, numel, NULL);
-    sm_buf_printf(b, "  for (int64_t i = 0; i < %lld; i++)\n    out0[i] = ", (long long)numel);
-    emit_lit(b, ot->dtype, attr_num(va, 0));
-    sm_buf_puts(b, ";\n");
-  } else {
-    sm_buf_printf(b, "  static const %s v[%lld] = {", ir_dtype_ctype(ot->dtype),
-                  (long long)numel);
-    for (int64_t i = 0; i < numel; i++) {
-      sm_buf_puts(b, i % 8 ? ", " : i ? ",\n      " : "\n      ");
-      emit_lit(b, ot->dtype, attr_num(va, (int)i));
-    }
-    sm_buf_puts(b, "};\n  memcpy(out0, v, sizeof v);\n");
-  }
 }
 
 /* ---- gradients ---- */
@@ -720,32 +509,32 @@ static const IrAttrSpec constant_attrs[] = {{"shape", IR_ATTR_INTS, false},
 static const IrOpDef op_flatten = {
     .name = "flatten", .min_in = 1, .max_in = 1, .nout = 1, .attrs = flatten_attrs,
     .flags = IR_OPF_VIEW,
-    .infer = flatten_infer, .ref = copy_ref, .emit = copy_emit, .grad = reshape_grad,
+    .infer = flatten_infer, .ref = copy_ref, .c = &cgk_flatten, .grad = reshape_grad,
     .doc = "2-D [prod(dims[:axis]), prod(dims[axis:])] (axis=1)"};
 static const IrOpDef op_reshape = {
     .name = "reshape", .min_in = 1, .max_in = 1, .nout = 1, .attrs = reshape_attrs,
     .flags = IR_OPF_VIEW,
-    .infer = reshape_infer, .ref = copy_ref, .emit = copy_emit, .grad = reshape_grad,
+    .infer = reshape_infer, .ref = copy_ref, .c = &cgk_reshape, .grad = reshape_grad,
     .doc = "new shape, same elements (one -1 inferred, 0 copies the input dim)"};
 static const IrOpDef op_transpose = {
     .name = "transpose", .min_in = 1, .max_in = 1, .nout = 1, .attrs = transpose_attrs,
-    .infer = transpose_infer, .ref = transpose_ref, .emit = transpose_emit, .grad = transpose_grad,
+    .infer = transpose_infer, .ref = transpose_ref, .c = &cgk_transpose, .grad = transpose_grad,
     .doc = "permute dims by perm (default: reverse)"};
 static const IrOpDef op_concat = {
     .name = "concat", .min_in = 1, .max_in = 16, .nout = 1, .attrs = concat_attrs,
-    .infer = concat_infer, .ref = concat_ref, .emit = concat_emit, .grad = concat_grad,
+    .infer = concat_infer, .ref = concat_ref, .c = &cgk_concat, .grad = concat_grad,
     .doc = "join up to 16 tensors along axis"};
 static const IrOpDef op_slice = {
     .name = "slice", .min_in = 1, .max_in = 1, .nout = 1, .attrs = slice_attrs,
-    .infer = slice_infer, .ref = slice_ref, .emit = slice_emit, .grad = slice_grad,
+    .infer = slice_infer, .ref = slice_ref, .c = &cgk_slice, .grad = slice_grad,
     .doc = "ONNX Slice: starts, ends, axes, steps (negative steps allowed)"};
 static const IrOpDef op_pad = {
     .name = "pad", .min_in = 1, .max_in = 1, .nout = 1, .attrs = pad_attrs,
-    .infer = pad_infer, .ref = pad_ref, .emit = pad_emit, .grad = pad_grad,
+    .infer = pad_infer, .ref = pad_ref, .c = &cgk_pad, .grad = pad_grad,
     .doc = "constant padding, pads = [x1_begin, ..., x1_end, ...] (value=0)"};
 static const IrOpDef op_constant = {
     .name = "constant", .min_in = 0, .max_in = 0, .nout = 1, .attrs = constant_attrs,
-    .infer = constant_infer, .ref = constant_ref, .emit = constant_emit,
+    .infer = constant_infer, .ref = constant_ref, .c = &cgk_constant,
     .doc = "tensor of the given shape and dtype from value (1 value splats)"};
 
 const IrOpDef *const ir_ops_shape[] = {&op_flatten, &op_slice, &op_reshape, &op_transpose,

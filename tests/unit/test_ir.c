@@ -71,7 +71,7 @@ static void test_registry(void **state) {
     assert_non_null(all[n]->infer);
     if (!all[n]->expand) {
       assert_non_null(all[n]->ref);
-      assert_non_null(all[n]->emit);
+      assert_non_null(all[n]->c);
     }
     assert_ptr_equal(ir_op_find(all[n]->name), all[n]);
     for (int k = 0; k < n; k++) assert_string_not_equal(all[k]->name, all[n]->name);

@@ -1,4 +1,4 @@
-/* The blocked GEMM kernels (ir/ops/gemm_emit.h) behind gemm, matmul and
+/* The blocked GEMM kernels (codegen/kernels/gemm.h) behind gemm, matmul and
  * conv2d/conv1d: generated code against the reference interpreter on shapes
  * that reach every path of the emitter: edge tiles in M, N and K (sizes 1,
  * 7, 8, 9, 15, 16, 17, 63, 65, 127, 257 in every position, around the 6/8

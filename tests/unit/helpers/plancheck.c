@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "codegen/codegen.h"
-#include "ir/ops/gemm_emit.h"
+#include "codegen/kernels/gemm.h"
 #include "plancheck.h"
 
 /* Whether buffers a and b may share storage although both are alive at

@@ -1,5 +1,5 @@
-/* The blocked f32 GEMM emitter shared by linalg.c (gemm, matmul) and nn.c
- * (convolutions and their backward ops as GEMM): packed panels, a
+/* The blocked f32 GEMM emitter shared by linalg.c (gemm, matmul) and the
+ * convolutions (conv.c, conv_grad.c: and their backward ops as GEMM): packed panels, a
  * register-tiled FMA micro-kernel written with GCC/Clang vector extensions
  * (16 lanes with AVX-512, else 8), OpenMP over independent (batch, row
  * block, column block) tasks; and fused kernels: a producer with an
@@ -10,49 +10,10 @@
  * with A(i,k) = a[i*as_i + k*as_k], B(k,j) = b[k*bs_k + j*bs_j] and
  * C(i,j) = c[i*ldc + j]; a, b, c and bias are C pointer expressions that
  * may use the batch index `t` (an int64_t). */
-#ifndef SM_GEMM_EMIT_H
-#define SM_GEMM_EMIT_H
+#ifndef SM_CG_GEMM_H
+#define SM_CG_GEMM_H
 
-#include "ops.h"
-
-/* ---- fused kernels (used by passes/fuse.c and codegen/emit.c) ----
- *
- * A fused kernel computes a producer (gemm, matmul, a convolution, ...)
- * and then, per element of its result, a chain of elementwise members
- * (bias adds, activations, residual adds, activation gradients). The
- * kernel's operands are the producer's operands verbatim (in0..), then the
- * members' other operands; its results are out0.. where out0 is where the
- * product is computed: the product itself when it is also used elsewhere
- * (then stored too), otherwise the chain's result (the product never
- * reaches memory of its own). */
-typedef struct OpEpilogue {
-  const IrNode *prod;        /* the producer (one result) */
-  IrNode *const *mem;        /* elementwise members in order, each with prod's result type */
-  int nm;
-  IrValue *const *ins;       /* the kernel's operands: in0.. */
-  int nin;
-  IrValue *const *outs;      /* the kernel's results: out0.. (outs[0] as above) */
-  int nouts;
-} OpEpilogue;
-
-/* Whether n can take an elementwise epilogue into its kernel. */
-bool op_epilogue_root(const IrNode *n);
-/* Whether n's fused kernel keeps each product element in registers until
- * its final store (the blocked GEMM in one K block): the epilogue may then
- * write results over storage it reads, e.g. an in-place optimizer update
- * of the parameter whose gradient n computes, the product never reaching
- * memory. Otherwise the product (or partial sums) pass through out0. */
-bool op_epilogue_in_registers(const IrNode *n);
-/* The body of a fused kernel: the blocked GEMM applies the epilogue to the
- * accumulator tile on the final K block; other producers write out0 and a
- * second loop applies the chain in place. */
-void op_emit_fused(SmBuf *b, const OpEpilogue *e);
-/* Statements (at indentation ind) computing the chain for one element: the
- * product's value is the C expression `acc`, its flat index in the
- * product `o`; stores every result but the product's own buffer when
- * `store_prod` is false. ir/ops/common.c. */
-void ew_emit_epilogue_elem(SmBuf *b, int ind, const OpEpilogue *e, const char *acc,
-                           const char *o, bool store_prod);
+#include "kernel.h"
 
 typedef struct GemmCore GemmCore;
 /* B read in place (a convolution of one image on wide rows): each of the
@@ -107,15 +68,36 @@ bool gemm_core_fits(int64_t M, int64_t N, int64_t K);
 /* Whether the blocked kernel reduces K in a single block (no partial sums
  * stored between blocks). */
 bool gemm_core_one_k_block(int64_t K);
-/* Writes the statements (a block) computing the product. They pack into
- * `ws`, a float pointer the kernel receives (64-byte aligned): one slice
- * per thread for the A block and the B panel. */
-void gemm_core_emit(SmBuf *b, const GemmCore *g);
-/* The workspace (floats) that the products emitted since the last reset
- * use: the largest of them, as they run one after another. The compiler
- * resets it before each kernel body and passes `ws` when it is non-zero. */
-void gemm_core_ws_reset(void);
-int64_t gemm_core_ws_floats(void);
+/* The plan of a product on one target variant: register tile, task grid,
+ * block sizes and its workspace layout (floats): `shared` first (a
+ * wide-row B's staged planes and offsets), then one slice per thread
+ * (`slice_a` for the packed A block, the rest for the B panel). */
+typedef struct GemmVarPlan {
+  int vw, mr, nr;     /* lanes, tile rows and columns */
+  int64_t tm, tn;     /* tasks along rows and columns per batch entry */
+  int64_t mc, nc, kc; /* block sizes */
+  int64_t nthr;       /* threads with a workspace slice (1: serial) */
+  bool par, direct_a; /* OpenMP team; A read in place (no packed block) */
+  int64_t shared, slice_a, slice, S; /* S: a wide-row B's staged plane stride */
+} GemmVarPlan;
+/* The plan of a product: both variants the generated code chooses between
+ * (var[0] with AVX-512, var[1] otherwise) and the workspace the larger
+ * needs. */
+typedef struct GemmPlan {
+  GemmVarPlan var[2];
+  int64_t ws_floats;
+} GemmPlan;
+void gemm_core_plan(const GemmCore *g, GemmPlan *p);
+/* Writes the statements (a block) computing the product as planned (p
+ * from gemm_core_plan of the same g). They pack into `ws`, a float pointer
+ * the kernel receives (64-byte aligned, p->ws_floats long): one slice per
+ * thread for the A block and the B panel. */
+void gemm_core_emit(SmBuf *b, const GemmCore *g, const GemmPlan *p);
+/* Plans g, then writes it as planned. */
+void gemm_core_write(SmBuf *b, const GemmCore *g);
+/* A kernel plan for a body that is the product g (form: how B or A is
+ * gathered): its workspace, product and the AVX-512 variant's grid. */
+void gemm_plan_kernel(CgKernelPlan *p, const GemmCore *g, const char *form);
 
 /* Producers' fused forms (linalg.c, nn.c): emit the GEMM form with the
  * epilogue and return true, or emit nothing and return false when the

@@ -1,0 +1,106 @@
+/* C kernels: helpers shared by the convolution, pooling and normalization kernels; the fused-form dispatch. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn.h"
+
+const char *ctype(const IrNode *n) { return ir_dtype_ctype(n->out[0]->type.dtype); }
+
+/* Affine index "a*x + c*y + k" with zero terms dropped; writes into buf. */
+const char *affine(char *buf, size_t n, int64_t a, const char *x, int64_t c,
+                   const char *y, int64_t k) {
+  size_t len = 0;
+  buf[0] = 0;
+  const char *vars[2] = {x, y};
+  int64_t coef[2] = {a, c};
+  for (int i = 0; i < 2; i++) {
+    if (coef[i] == 0) continue;
+    const char *sep = len ? " + " : "";
+    if (coef[i] == 1)
+      len += (size_t)snprintf(buf + len, n - len, "%s%s", sep, vars[i]);
+    else
+      len += (size_t)snprintf(buf + len, n - len, "%s%lld * %s", sep, (long long)coef[i], vars[i]);
+  }
+  if (k != 0 || len == 0)
+    snprintf(buf + len, n - len, "%s%lld", len ? (k < 0 ? " - " : " + ") : "",
+             (long long)(len && k < 0 ? -k : k));
+  return buf;
+}
+
+/* C literal of the node's dtype: "0.5f" for f32, "0.5" for f64. */
+void lit(SmBuf *b, const IrNode *n, double v) {
+  if (n->out[0]->type.dtype == IR_F32 || isinf(v)) {
+    emit_float(b, v);
+    return;
+  }
+  char s[64];
+  snprintf(s, sizeof s, "%.17g", v);
+  bool plain = strpbrk(s, ".eEn") == NULL;
+  sm_buf_printf(b, "%s%s%s%s", v < 0 ? "(" : "", s, plain ? ".0" : "", v < 0 ? ")" : "");
+}
+
+/* Empty results: reference every parameter so the body compiles
+ * warning-free, and do nothing. */
+bool emit_if_empty(SmBuf *b, const IrNode *n) {
+  if (ir_numel(&n->out[0]->type) != 0) return false;
+  sm_buf_puts(b, "  (void)out0;\n");
+  for (int i = 0; i < n->nin; i++) sm_buf_printf(b, "  (void)in%d;\n", i);
+  return true;
+}
+
+/* One comment line with the window attributes as written (1-D shows only
+ * its length dim; dilations only when used); `lead` starts it. */
+void attrs_comment(SmBuf *b, const char *lead, const Win *w) {
+  int off = 2 - w->nsp;
+  char s[128], p[128], d[128];
+  int64_t pads[4];
+  for (int j = 0; j < w->nsp; j++) {
+    pads[j] = w->pb[off + j];
+    pads[w->nsp + j] = w->pe[off + j];
+  }
+  sm_buf_printf(b, "  /* %sstrides %s, pads %s", lead, ints_str(w->s + off, w->nsp, s, sizeof s),
+                ints_str(pads, 2 * w->nsp, p, sizeof p));
+  if (w->d[0] != 1 || w->d[1] != 1)
+    sm_buf_printf(b, ", dilations %s", ints_str(w->d + off, w->nsp, d, sizeof d));
+  sm_buf_puts(b, " */\n");
+}
+
+void emit_zero(SmBuf *b, int ind, const char *p, int64_t cnt) {
+  sm_buf_printf(b, "%*sfor (int64_t i = 0; i < %lld; i++) %s[i] = 0;\n", ind, "",
+                (long long)cnt, p);
+}
+
+bool nn_emit_fused(SmBuf *b, const OpEpilogue *e) {
+  const IrNode *n = e->prod;
+  if (ir_numel(&n->out[0]->type) == 0) return false;
+  Corr corr;
+  if (!strcmp(n->op->name, "conv2d") || !strcmp(n->op->name, "conv1d")) {
+    Win g;
+    conv_win(n, &g);
+    if (conv_fwd_corr(n, &g, &corr)) {
+      emit_corr(b, &corr, e);
+      return true;
+    }
+    return conv_emit_gemm(b, n, &g, e);
+  }
+  if (strstr(n->op->name, "_grad_input")) {
+    if (conv_gi_gemm(b, n, e)) return true;
+    ConvSz z = conv_sz(n);
+    if (n->out[0]->type.dtype != IR_F32 || z.g.nsp != 2 || !conv_corr(&z, true, false, &corr))
+      return false;
+    emit_corr(b, &corr, e);
+    return true;
+  }
+  if (strstr(n->op->name, "_grad_weight")) return conv_gw_gemm(b, n, e);
+  if (!strcmp(n->op->name, "maxpool2d_grad")) {
+    Win g;
+    pool_grad_win(n, &g);
+    return g.nsp == 2 && maxpool_grad_2x2(b, n, &g, e);
+  }
+  return false;
+}
+
+/* ---- the kernel generators of nn ---- */
+
