@@ -17,7 +17,6 @@
  *
  * SMELT_EXAMPLES=a,b limits the run to the named examples. */
 #include <dirent.h>
-#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,21 +24,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "codegen/codegen.h"
-#include "frontend/frontend.h"
+#include "helpers/exprog.h"
 #include "helpers/opcheck.h"
-#include "passes/passes.h"
-#include "rt_model.h"
+#include "helpers/testfile.h"
 
 #define MAX_EXAMPLES 64
 #define GOLDEN SMELT_SOURCE_DIR "/tests/golden/examples.txt"
-
-typedef const RtModelDesc *(*DescFn)(void);
-
-static void die(const char *file, const char *what, const char *detail) {
-  fprintf(stderr, "%s: %s%s%s\n", file, what, detail ? ":\n" : "", detail ? detail : "");
-  _exit(1);
-}
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n) {
   const unsigned char *b = p;
@@ -79,42 +69,11 @@ static uint64_t hash_outputs(uint64_t h, const RtModel *m, int fn) {
 
 /* Builds, runs and hashes one example; writes its two lines to out. */
 static void golden_example(const char *file, FILE *out) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/examples/%s", SMELT_SOURCE_DIR, file);
-  SmDiag d;
-  sm_diag_init(&d);
-  char *src = NULL;
-  IrGraph *g = NULL;
-  if (sm_read_file(path, &src, NULL, &d) != SM_OK || fe_parse_text(file, src, &g, &d) != SM_OK)
-    die(file, "parse", sm_diag_text(&d));
-  TrainProgram tp;
-  if (pass_training_program(g, &tp, &d) != SM_OK) die(file, "training program", sm_diag_text(&d));
-  CgProgram prog = tp.eval ? cg_program_train(tp.infer, tp.eval, tp.train, tp.nweights, &tp.desc)
-                           : cg_program_steps(tp.infer, tp.steps, tp.step_names, tp.nsteps,
-                                              tp.nweights, &tp.desc);
-  for (int f = 0; f < prog.nfuncs; f++) {
-    PassOptions po = {.opt_level = 1, .inference = cg_program_is_inference(&prog, f),
-                      .shared_params = true};
-    if (pass_run_pipeline(prog.funcs[f], &po, &d) != SM_OK) die(file, "pipeline", sm_diag_text(&d));
-  }
-  char dir[] = "/tmp/smelt-golden-XXXXXX";
-  if (!mkdtemp(dir)) die(file, "mkdtemp", NULL);
-  char so[256];
-  snprintf(so, sizeof so, "%s/%s.so", dir, g->name);
-  CgOptions co = {.check = false, .opt = "-O1"};
-  if (cg_compile_program(&prog, CG_SHARED, so, &co, &d) != SM_OK)
-    die(file, "compile", sm_diag_text(&d));
-  void *lib = dlopen(so, RTLD_NOW | RTLD_LOCAL);
-  if (!lib) die(file, "dlopen", dlerror());
-  char sym[160];
-  snprintf(sym, sizeof sym, "%s_desc", g->name);
-  DescFn descfn;
-  *(void **)&descfn = dlsym(lib, sym);
-  if (!*(void **)&descfn) die(file, "dlsym", sym);
-  const RtModelDesc *desc = descfn();
-  RtModel *m = rt_model_create(desc);
-  if (!m || !desc->train) die(file, "create", NULL);
+  ExProg e;
+  exprog_build(&e, file, "-O1", false);
+  const RtModelDesc *desc = e.desc;
   const RtTrainDesc *td = desc->train;
+  RtModel *m = e.m;
 
   uint64_t h = 1469598103934665603ull;
   fill(m, 0, 0, 0);
@@ -139,14 +98,7 @@ static void golden_example(const char *file, FILE *out) {
   }
   fprintf(out, "%.*s train %016llx\n", (int)strcspn(file, "."), file, (unsigned long long)h);
 
-  rt_model_free(m);
-  dlclose(lib);
-  unlink(so);
-  rmdir(dir);
-  train_program_free(&tp);
-  ir_graph_free(g);
-  sm_diag_free(&d);
-  free(src);
+  exprog_free(&e);
 }
 
 static bool selected(const char *file) {
@@ -245,10 +197,7 @@ static void test_golden(void **state) {
     assert_int_equal(fclose(f), 0);
     printf("# wrote %s\n", GOLDEN);
   } else {
-    SmDiag d;
-    sm_diag_init(&d);
-    char *want = NULL;
-    assert_int_equal(sm_read_file(GOLDEN, &want, NULL, &d), SM_OK);
+    char *want = test_read_file(GOLDEN);
     int mismatches = 0;
     for (const char *p = sm_buf_str(&got); *p; p = strchr(p, '\n') + 1) {
       char key[160];
@@ -267,7 +216,6 @@ static void test_golden(void **state) {
       }
     }
     free(want);
-    sm_diag_free(&d);
     assert_int_equal(mismatches, 0);
   }
   sm_buf_free(&got);
