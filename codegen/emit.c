@@ -1,7 +1,8 @@
-/* C emitter: one function per kernel (banner naming its IR node, source
- * location and shapes), a step function calling them in order over the
- * planned arena, the descriptor tables the runtime reads, and the public
- * C API prefixed with the model name. */
+/* C emitter: one function per distinct kernel of a program (banner naming
+ * its IR node, source location, shapes and the other calls of it), a step
+ * function per program function calling them in order over the planned
+ * arena with its buffers named after their values, the descriptor tables
+ * the runtime reads, and the public C API prefixed with the model name. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -366,8 +367,8 @@ static bool local_taken(const CgLocal *ls, int n, const char *s) {
 }
 
 /* Why s cannot name a local: sm_c_name_problem's reasons, except that of
- * the kernels' names only their own shape is (a k or f, digits, '_'):
- * "f1w" is free. */
+ * the names starting with k or f and a digit only the kernels' own shape
+ * (`k12_...`, `f2_...`) is taken: "f1w" is free. */
 static const char *local_problem(const char *s) {
   if ((s[0] == 'k' || s[0] == 'f') && isdigit((unsigned char)s[1])) {
     size_t i = 1;

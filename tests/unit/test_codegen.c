@@ -400,19 +400,6 @@ static int kernel_defs(const char *c, const char **at, size_t *len, int max) {
   return n;
 }
 
-static char *slurp_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-  s[n] = 0;
-  fclose(f);
-  return s;
-}
-
 /* A training program's functions (infer, eval, train) share their
  * kernels: no kernel body is emitted twice, the forward kernels carry the
  * banner of their first use naming the other calls, every call of the
@@ -441,7 +428,8 @@ static void test_shared_kernels(void **state) {
   /* clean C11 for the C compiler too, not only for libclang's check */
   assert_int_equal(sh("cc -std=c11 -Wall -Wextra -Werror -fopenmp -I%s -I%s -c %s -o %s/net.o",
                       cg_rt_include(), tmpdir, c, tmpdir), 0);
-  char *text = slurp_text(c);
+  char *text = slurp(c, NULL);
+  assert_non_null(text);
   const char *at[256];
   size_t len[256];
   int n = kernel_defs(text, at, len, 256);
@@ -518,7 +506,8 @@ static void test_step_local_names(void **state) {
   assert_int_equal(sh("%s compile %s -O0 --emit c -o %s/m", smelt, m, tmpdir), 0);
   assert_int_equal(sh("cc -std=c11 -Wall -Wextra -Werror -fopenmp -I%s -I%s -c %s -o %s/m.o",
                       cg_rt_include(), tmpdir, c, tmpdir), 0);
-  char *text = slurp_text(c);
+  char *text = slurp(c, NULL);
+  assert_non_null(text);
   /* P and A are the step's parameters; "P_2" would be a macro's name */
   const char *want[] = {"float *v_P = ", "float *v_A = ", "float *v_int = ", "float *v_3x = ",
                         "float *a_b = ", "float *a_b_2 = ", "float *v_k1_relu = ",
