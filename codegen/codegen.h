@@ -63,6 +63,12 @@ void cg_kernel_plan_str(SmBuf *b, const CgKernel *K);
 /* Writes the statements of K's body as planned. */
 void cg_kernel_body(SmBuf *b, const CgKernel *K);
 
+/* The C literal of v as dtype t: "0.5f" (f32, %.9g), "0.5" (f64, %.17g),
+ * "3" (integers); in an expression (bare false) negatives are
+ * parenthesized and infinities written INFINITY; bare: an initializer
+ * element as is. codegen/kernels/literal.c, the only writer. */
+void cg_literal(SmBuf *b, IrDType t, double v, bool bare);
+
 typedef struct CgPlan {
   CgSlot *slots; /* by value id */
   size_t arena_bytes, param_bytes;

@@ -179,14 +179,11 @@ static void emit_embedded(SmBuf *c, const IrGraph *g, const CgOptions *o) {
                   g->name, i, (long long)(n ? n : 1));
     for (int64_t k = 0; k < n; k++) {
       if (k % 8 == 0) sm_buf_puts(c, "\n ");
-      if (ir_dtype_is_float(v->type.dtype)) {
-        /* a literal C reads back exactly: "0.5f", "1.0f", "1e-05f" */
-        char t[40];
-        bool f32 = v->type.dtype == IR_F32;
-        snprintf(t, sizeof t, f32 ? "%.9g" : "%.17g", f32 ? (double)(float)src[i].d[k] : src[i].d[k]);
-        sm_buf_printf(c, " %s%s%s,", t, strpbrk(t, ".en") ? "" : ".0", f32 ? "f" : "");
-      }
-      else sm_buf_printf(c, " %lld,", (long long)src[i].d[k]);
+      /* a literal C reads back exactly: "0.5f", "1.0f", "1e-05f" */
+      double x = src[i].d[k];
+      sm_buf_putc(c, ' ');
+      cg_literal(c, v->type.dtype, v->type.dtype == IR_F32 ? (double)(float)x : x, true);
+      sm_buf_putc(c, ',');
     }
     if (n == 0) sm_buf_puts(c, "0");
     sm_buf_puts(c, "\n};\n");

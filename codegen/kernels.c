@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "codegen.h"
+#include "kernels/kernel.h"
 
 /* Appends v unless seen[v->id] == stamp (then marks it). */
 static void push_unique(IrValue ***items, int *n, int *cap, IrValue *v, int *seen, int stamp) {
@@ -45,12 +46,10 @@ static void facts_free(Facts *f) {
 }
 
 /* A view op (reshape, flatten) whose result simply names its operand's
- * buffer: no kernel, no memory of its own. */
+ * buffer (ir_view_alias), anchoring no fused group: no kernel, no memory
+ * of its own. */
 static bool is_alias(const Facts *f, const IrNode *n) {
-  if (!(n->op->flags & IR_OPF_VIEW) || n->nout != 1 || n->anchor) return false;
-  if (n->in[0]->kind == IR_VAL_PARAM) return false; /* params may be updated in place */
-  if (f->is_out[n->out[0]->id]) return false;       /* outputs get their own buffer */
-  return f->nanchored[n->id] == 0;
+  return n->nout == 1 && ir_view_alias(n, f->is_out[n->out[0]->id]) && f->nanchored[n->id] == 0;
 }
 
 void cg_alias_roots(const IrGraph *g, int *root) {
@@ -186,26 +185,8 @@ void cg_kernel_name(SmBuf *b, const char *fn, const CgKernel *K) {
 }
 
 double cg_node_gemm_flops(const IrNode *n) {
-  const char *op = n->op->name;
-  double out = (double)ir_type_numel(&n->out[0]->type);
-  if (!strcmp(op, "gemm")) {
-    const IrType *a = &n->in[0]->type;
-    return 2 * out * (double)a->dims[ir_attr_int(n, "transA", 0) ? 0 : 1];
-  }
-  if (!strcmp(op, "matmul")) {
-    const IrType *a = &n->in[0]->type;
-    return 2 * out * (double)a->dims[a->rank - 1];
-  }
-  if (!strncmp(op, "conv", 4)) {
-    /* 2 x (forward output positions) x (weight elements per output
-     * channel); the gradient ops take dy (forward-output shaped) first,
-     * and the weight gradient's result is weight-shaped */
-    bool gw = strstr(op, "grad_weight") != NULL, grad = strstr(op, "grad") != NULL;
-    const IrType *w = gw ? &n->out[0]->type : &n->in[1]->type;
-    const IrType *y = grad ? &n->in[0]->type : &n->out[0]->type;
-    return 2 * (double)ir_type_numel(y) * (double)(ir_type_numel(w) / w->dims[0]);
-  }
-  return 0;
+  const CgOpKernel *c = n->op->c;
+  return c && c->flops ? c->flops(n) : 0;
 }
 
 double cg_kernel_flops(const CgKernel *K) {

@@ -337,6 +337,13 @@ void ir_tensor_free(IrTensor *t);
  * program produces). */
 void ir_init_params(const IrGraph *g, IrTensor *params);
 
+/* Whether n is a view op (reshape, flatten) whose result simply names its
+ * operand's buffer: unfused, reading no parameter (parameters may be
+ * updated in place), its result no graph output (outputs get a buffer of
+ * their own). codegen and the fusion and scheduling passes all decide by
+ * it. ir/ops/common.c. */
+bool ir_view_alias(const IrNode *n, bool result_is_output);
+
 /* ---- helpers for op implementations (ir/ops/common.c) ---- */
 int64_t ir_numel(const IrType *t);
 /* Row-major strides of t, elements. */

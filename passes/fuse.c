@@ -436,9 +436,7 @@ SmStatus pass_fuse(IrGraph *g, SmDiag *d) {
     bool prod = !(x->op->flags & IR_OPF_ELEMENTWISE) && !opt_is_update(x);
     f.prod[k] = prod ? k : -1;
     f.nprod[k] = prod;
-    /* as codegen/kernels.c is_alias decides for unfused views */
-    if ((x->op->flags & IR_OPF_VIEW) && x->nout == 1 && x->in[0]->kind != IR_VAL_PARAM &&
-        !f.is_out[x->out[0]->id]) {
+    if (x->nout == 1 && ir_view_alias(x, f.is_out[x->out[0]->id])) {
       f.alias[k] = true;
       f.root[x->out[0]->id] = f.root[x->in[0]->id];
     }

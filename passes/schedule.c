@@ -24,8 +24,7 @@ static int64_t value_bytes(const IrValue *v) {
 
 static bool inplace_out(const IrNode *n, int o) { return n->op->inplace && n->op->inplace[o] >= 0; }
 
-/* by value id: the value whose storage it names (views of activations,
- * as codegen/kernels.c is_alias decides for unfused views) */
+/* by value id: the value whose storage it names (ir_view_alias) */
 static int *alias_roots(const IrGraph *g) {
   int *root = sm_xcalloc((size_t)g->nvalues + 1, sizeof *root);
   bool *is_out = sm_xcalloc((size_t)g->nvalues + 1, 1);
@@ -33,8 +32,7 @@ static int *alias_roots(const IrGraph *g) {
   for (int i = 0; i < g->nvalues; i++) root[i] = i;
   for (int k = 0; k < g->nnodes; k++) {
     const IrNode *x = g->nodes[k];
-    if ((x->op->flags & IR_OPF_VIEW) && x->nout == 1 && x->in[0]->kind != IR_VAL_PARAM &&
-        !x->anchor && !is_out[x->out[0]->id])
+    if (x->nout == 1 && ir_view_alias(x, is_out[x->out[0]->id]))
       root[x->out[0]->id] = root[x->in[0]->id];
   }
   free(is_out);

@@ -519,7 +519,27 @@ static void conv_emit(SmBuf *b, const IrNode *n) {
   sm_buf_puts(b, "      }\n    }\n");
 }
 
+static bool conv_emit_fused(SmBuf *b, const OpEpilogue *e) {
+  const IrNode *n = e->prod;
+  if (ir_numel(&n->out[0]->type) == 0) return false;
+  Corr corr;
+  Win g;
+  conv_win(n, &g);
+  if (conv_fwd_corr(n, &g, &corr)) {
+    emit_corr(b, &corr, e);
+    return true;
+  }
+  return conv_emit_gemm(b, n, &g, e);
+}
+
+static double conv_flops(const IrNode *n) {
+  return conv_flops_of(&n->out[0]->type, &n->in[1]->type);
+}
+
 /* ---- the kernel generators of conv ---- */
 
-const CgOpKernel cgk_conv2d = {.emit = conv_emit, .plan = conv_plan};
-const CgOpKernel cgk_conv1d = {.emit = conv_emit, .plan = conv_plan};
+#define CONV_KERNEL                                                                         \
+  {.emit = conv_emit, .plan = conv_plan, .epilogue = true, .emit_fused = conv_emit_fused,  \
+   .flops = conv_flops}
+const CgOpKernel cgk_conv2d = CONV_KERNEL;
+const CgOpKernel cgk_conv1d = CONV_KERNEL;

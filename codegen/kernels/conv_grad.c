@@ -524,8 +524,8 @@ static void conv_gw_emit(SmBuf *b, const IrNode *n) {
 }
 
 
-bool nn_epilogue_in_registers(const IrNode *n) {
-  if (ir_numel(&n->out[0]->type) == 0 || !strstr(n->op->name, "_grad_weight")) return false;
+static bool conv_gw_in_registers(const IrNode *n) {
+  if (ir_numel(&n->out[0]->type) == 0) return false;
   /* fused, the images are not chunked: K = N*OH*OW */
   ConvSz z = conv_sz(n);
   GwDirect gd;
@@ -553,9 +553,43 @@ static void conv_gw_plan(const IrNode *n, const OpEpilogue *e, CgKernelPlan *p) 
     gemm_plan_kernel(p, &d.gc, d.S > 1 ? "GEMM, images in chunks" : "GEMM, col gathered from x");
 }
 
+static bool conv_gi_emit_fused(SmBuf *b, const OpEpilogue *e) {
+  const IrNode *n = e->prod;
+  if (ir_numel(&n->out[0]->type) == 0) return false;
+  Corr corr;
+  if (conv_gi_gemm(b, n, e)) return true;
+  ConvSz z = conv_sz(n);
+  if (n->out[0]->type.dtype != IR_F32 || z.g.nsp != 2 || !conv_corr(&z, true, false, &corr))
+    return false;
+  emit_corr(b, &corr, e);
+  return true;
+}
+
+static bool conv_gw_emit_fused(SmBuf *b, const OpEpilogue *e) {
+  if (ir_numel(&e->prod->out[0]->type) == 0) return false;
+  return conv_gw_gemm(b, e->prod, e);
+}
+
+/* the gradient ops take dy (forward-output shaped) first; the weight
+ * gradient's result is weight-shaped */
+static double conv_gi_flops(const IrNode *n) {
+  return conv_flops_of(&n->in[0]->type, &n->in[1]->type);
+}
+
+static double conv_gw_flops(const IrNode *n) {
+  return conv_flops_of(&n->in[0]->type, &n->out[0]->type);
+}
+
 /* ---- the kernel generators of conv_grad ---- */
 
-const CgOpKernel cgk_conv2d_grad_input = {.emit = conv_gi_emit, .plan = conv_gi_plan};
-const CgOpKernel cgk_conv2d_grad_weight = {.emit = conv_gw_emit, .plan = conv_gw_plan};
-const CgOpKernel cgk_conv1d_grad_input = {.emit = conv_gi_emit, .plan = conv_gi_plan};
-const CgOpKernel cgk_conv1d_grad_weight = {.emit = conv_gw_emit, .plan = conv_gw_plan};
+#define CONV_GI_KERNEL                                                                      \
+  {.emit = conv_gi_emit, .plan = conv_gi_plan, .epilogue = true,                            \
+   .emit_fused = conv_gi_emit_fused, .flops = conv_gi_flops}
+#define CONV_GW_KERNEL                                                                      \
+  {.emit = conv_gw_emit, .plan = conv_gw_plan, .epilogue = true,                            \
+   .emit_fused = conv_gw_emit_fused, .in_registers = conv_gw_in_registers,                  \
+   .flops = conv_gw_flops}
+const CgOpKernel cgk_conv2d_grad_input = CONV_GI_KERNEL;
+const CgOpKernel cgk_conv2d_grad_weight = CONV_GW_KERNEL;
+const CgOpKernel cgk_conv1d_grad_input = CONV_GI_KERNEL;
+const CgOpKernel cgk_conv1d_grad_weight = CONV_GW_KERNEL;

@@ -13,17 +13,6 @@ const char *op_mathfn(IrDType t, const char *base, char *buf, size_t sz) {
   return buf;
 }
 
-void emit_float(SmBuf *b, double v) {
-  char s[64];
-  if (isinf(v)) {
-    sm_buf_puts(b, v > 0 ? "INFINITY" : "(-INFINITY)");
-    return;
-  }
-  snprintf(s, sizeof s, "%.9g", v);
-  bool plain = strpbrk(s, ".eEn") == NULL;
-  sm_buf_printf(b, "%s%s%sf%s", v < 0 ? "(" : "", s, plain ? ".0" : "",
-                v < 0 ? ")" : "");
-}
 
 /* A thread team's fork and join cost microseconds (far more on a loaded
  * machine, where a barrier waits for a descheduled thread): loops with
@@ -147,38 +136,16 @@ void ew_emit(SmBuf *b, const IrNode *n) {
   ew_emit_group(b, mem, 1, n->in, n->nin, n->out, 1);
 }
 
-void emit_value(SmBuf *b, IrDType t, double v) {
-  if (t == IR_F32) {
-    emit_float(b, v);
-    return;
-  }
-  if (isinf(v)) {
-    sm_buf_puts(b, v > 0 ? "INFINITY" : "(-INFINITY)");
-    return;
-  }
-  char s[64];
-  snprintf(s, sizeof s, "%.17g", v);
-  bool plain = strpbrk(s, ".eEn") == NULL;
-  sm_buf_printf(b, "%s%s%s%s", v < 0 ? "(" : "", s, plain ? ".0" : "", v < 0 ? ")" : "");
-}
 
 /* ---- fused kernels: producer + elementwise epilogue (kernel.h) ---- */
 
 bool op_epilogue_root(const IrNode *n) {
-  /* producers whose emitters write out0 once, fully, reading no result
-   * buffer but their own: the epilogue can follow them */
-  static const char *const roots[] = {
-      "gemm", "matmul", "conv2d", "conv1d", "conv2d_grad_input", "conv1d_grad_input",
-      "conv2d_grad_weight", "conv1d_grad_weight", "maxpool2d_grad", "avgpool2d_grad",
-  };
   if (n->nout != 1 || n->op->inplace || !ir_dtype_is_float(n->out[0]->type.dtype)) return false;
-  for (int i = 0; i < (int)SM_COUNT(roots); i++)
-    if (!strcmp(n->op->name, roots[i])) return true;
-  return false;
+  return n->op->c && n->op->c->epilogue;
 }
 
 bool op_epilogue_in_registers(const IrNode *n) {
-  return op_epilogue_root(n) && (linalg_epilogue_in_registers(n) || nn_epilogue_in_registers(n));
+  return op_epilogue_root(n) && n->op->c->in_registers && n->op->c->in_registers(n);
 }
 
 static int epi_in_index(const OpEpilogue *e, const IrValue *v) {
@@ -346,7 +313,7 @@ void op_emit_fused(SmBuf *b, const OpEpilogue *e) {
     return;
   }
   emit_update_preludes(b, e);
-  if (linalg_emit_fused(b, e) || nn_emit_fused(b, e)) return;
+  if (e->prod->op->c->emit_fused && e->prod->op->c->emit_fused(b, e)) return;
   /* generic: the producer writes out0, then one pass applies the chain;
    * an in-place update among the members needs the product in a buffer
    * of its own (passes/fuse.c fuses it only into the blocked GEMM form) */
@@ -369,3 +336,8 @@ void op_emit_fused(SmBuf *b, const OpEpilogue *e) {
 
 /* ---- the kernel generators of common ---- */
 
+void emit_float(SmBuf *b, double v) { cg_literal(b, IR_F32, v, false); }
+
+void emit_value(SmBuf *b, IrDType t, double v) {
+  cg_literal(b, t == IR_F32 ? IR_F32 : IR_F64, v, false);
+}

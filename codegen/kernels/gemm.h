@@ -99,13 +99,4 @@ void gemm_core_write(SmBuf *b, const GemmCore *g);
  * gathered): its workspace, product and the AVX-512 variant's grid. */
 void gemm_plan_kernel(CgKernelPlan *p, const GemmCore *g, const char *form);
 
-/* Producers' fused forms (linalg.c, nn.c): emit the GEMM form with the
- * epilogue and return true, or emit nothing and return false when the
- * product does not take the blocked path. */
-bool linalg_emit_fused(SmBuf *b, const OpEpilogue *e);
-bool nn_emit_fused(SmBuf *b, const OpEpilogue *e);
-/* op_epilogue_in_registers for linalg.c's and nn.c's producers. */
-bool linalg_epilogue_in_registers(const IrNode *n);
-bool nn_epilogue_in_registers(const IrNode *n);
-
 #endif

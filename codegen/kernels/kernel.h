@@ -73,6 +73,20 @@ struct CgOpKernel {
    * {.form = "loops"}); NULL: always plain loops, no workspace. The
    * emitters decide exactly as their plan does. */
   void (*plan)(const IrNode *n, const OpEpilogue *e, CgKernelPlan *p);
+  /* Fusion: the op can take an elementwise epilogue into its kernel (its
+   * body writes out0 once, fully, reading no result buffer but its own);
+   * see op_epilogue_root. */
+  bool epilogue;
+  /* The body with epilogue e computed as the product is stored: written,
+   * returns true; or nothing written, false (then the generic form: the
+   * op's own body, then one pass applying the chain). NULL: generic. */
+  bool (*emit_fused)(SmBuf *b, const OpEpilogue *e);
+  /* Whether n's fused body keeps each product element in registers until
+   * its final store (op_epilogue_in_registers). NULL: never. */
+  bool (*in_registers)(const IrNode *n);
+  /* Floating-point operations of n's product (multiply-add = 2), for
+   * products (gemm, matmul, convolutions); NULL: not a product. */
+  double (*flops)(const IrNode *n);
 };
 typedef struct CgOpKernel CgOpKernel;
 

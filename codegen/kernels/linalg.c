@@ -9,17 +9,7 @@
 /* ---- emission helpers (local) ---- */
 
 /* C literal of the node's dtype: "0.5f" for f32, "0.5" for f64. */
-static void lit(SmBuf *b, const IrNode *n, double v) {
-  if (n->out[0]->type.dtype == IR_F32 || isinf(v)) {
-    emit_float(b, v);
-    return;
-  }
-  char s[64];
-  snprintf(s, sizeof s, "%.17g", v);
-  bool plain = strpbrk(s, ".eEn") == NULL;
-  sm_buf_printf(b, "%s%s%s%s", v < 0 ? "(" : "", s, plain ? ".0" : "",
-                v < 0 ? ")" : "");
-}
+static void lit(SmBuf *b, const IrNode *n, double v) { emit_value(b, n->out[0]->type.dtype, v); }
 
 static const char *ctype(const IrNode *n) {
   return ir_dtype_ctype(n->out[0]->type.dtype);
@@ -275,11 +265,15 @@ static void gemm_emit(SmBuf *b, const IrNode *n) {
   sm_buf_puts(b, "  }\n");
 }
 
-bool linalg_emit_fused(SmBuf *b, const OpEpilogue *e) {
+static bool matmul_emit_fused(SmBuf *b, const OpEpilogue *e) {
   const IrNode *n = e->prod;
   if (ir_numel(&n->out[0]->type) == 0) return false;
-  if (!strcmp(n->op->name, "matmul")) return matmul_blocked(b, n, e);
-  if (strcmp(n->op->name, "gemm") != 0) return false;
+  return matmul_blocked(b, n, e);
+}
+
+static bool gemm_emit_fused(SmBuf *b, const OpEpilogue *e) {
+  const IrNode *n = e->prod;
+  if (ir_numel(&n->out[0]->type) == 0) return false;
   GemmGeo g = gemm_geo(n);
   if (n->out[0]->type.dtype != IR_F32 || !gemm_core_fits(g.M, g.N, g.K)) return false;
   if (n->nin == 3 && g.beta == 0) sm_buf_puts(b, "  (void)in2; /* beta = 0 */\n");
@@ -289,19 +283,35 @@ bool linalg_emit_fused(SmBuf *b, const OpEpilogue *e) {
   return gemm_blocked(b, n, e);
 }
 
-bool linalg_epilogue_in_registers(const IrNode *n) {
+static bool matmul_in_registers(const IrNode *n) {
   if (ir_numel(&n->out[0]->type) == 0 || n->out[0]->type.dtype != IR_F32) return false;
-  if (!strcmp(n->op->name, "matmul")) {
-    MatGeo g;
-    SM_ASSERT(mm_geo(n, &g));
-    return gemm_core_fits(g.M, g.N, g.K) && gemm_core_one_k_block(g.K);
-  }
-  if (strcmp(n->op->name, "gemm") != 0) return false;
+  MatGeo g;
+  SM_ASSERT(mm_geo(n, &g));
+  return gemm_core_fits(g.M, g.N, g.K) && gemm_core_one_k_block(g.K);
+}
+
+static bool gemm_in_registers(const IrNode *n) {
+  if (ir_numel(&n->out[0]->type) == 0 || n->out[0]->type.dtype != IR_F32) return false;
   GemmGeo g = gemm_geo(n);
   return gemm_core_fits(g.M, g.N, g.K) && gemm_core_one_k_block(g.K);
 }
 
+static double matmul_flops(const IrNode *n) {
+  const IrType *a = &n->in[0]->type;
+  return 2 * (double)ir_type_numel(&n->out[0]->type) * (double)a->dims[a->rank - 1];
+}
+
+static double gemm_flops(const IrNode *n) {
+  const IrType *a = &n->in[0]->type;
+  return 2 * (double)ir_type_numel(&n->out[0]->type) *
+         (double)a->dims[ir_attr_int(n, "transA", 0) ? 0 : 1];
+}
+
 /* ---- the kernel generators of linalg ---- */
 
-const CgOpKernel cgk_matmul = {.emit = matmul_emit, .plan = matmul_plan};
-const CgOpKernel cgk_gemm = {.emit = gemm_emit, .plan = gemm_plan};
+const CgOpKernel cgk_matmul = {.emit = matmul_emit, .plan = matmul_plan, .epilogue = true,
+                                .emit_fused = matmul_emit_fused,
+                                .in_registers = matmul_in_registers, .flops = matmul_flops};
+const CgOpKernel cgk_gemm = {.emit = gemm_emit, .plan = gemm_plan, .epilogue = true,
+                              .emit_fused = gemm_emit_fused, .in_registers = gemm_in_registers,
+                              .flops = gemm_flops};

@@ -30,16 +30,7 @@ const char *affine(char *buf, size_t n, int64_t a, const char *x, int64_t c,
 }
 
 /* C literal of the node's dtype: "0.5f" for f32, "0.5" for f64. */
-void lit(SmBuf *b, const IrNode *n, double v) {
-  if (n->out[0]->type.dtype == IR_F32 || isinf(v)) {
-    emit_float(b, v);
-    return;
-  }
-  char s[64];
-  snprintf(s, sizeof s, "%.17g", v);
-  bool plain = strpbrk(s, ".eEn") == NULL;
-  sm_buf_printf(b, "%s%s%s%s", v < 0 ? "(" : "", s, plain ? ".0" : "", v < 0 ? ")" : "");
-}
+void lit(SmBuf *b, const IrNode *n, double v) { emit_value(b, n->out[0]->type.dtype, v); }
 
 /* Empty results: reference every parameter so the body compiles
  * warning-free, and do nothing. */
@@ -72,34 +63,8 @@ void emit_zero(SmBuf *b, int ind, const char *p, int64_t cnt) {
                 (long long)cnt, p);
 }
 
-bool nn_emit_fused(SmBuf *b, const OpEpilogue *e) {
-  const IrNode *n = e->prod;
-  if (ir_numel(&n->out[0]->type) == 0) return false;
-  Corr corr;
-  if (!strcmp(n->op->name, "conv2d") || !strcmp(n->op->name, "conv1d")) {
-    Win g;
-    conv_win(n, &g);
-    if (conv_fwd_corr(n, &g, &corr)) {
-      emit_corr(b, &corr, e);
-      return true;
-    }
-    return conv_emit_gemm(b, n, &g, e);
-  }
-  if (strstr(n->op->name, "_grad_input")) {
-    if (conv_gi_gemm(b, n, e)) return true;
-    ConvSz z = conv_sz(n);
-    if (n->out[0]->type.dtype != IR_F32 || z.g.nsp != 2 || !conv_corr(&z, true, false, &corr))
-      return false;
-    emit_corr(b, &corr, e);
-    return true;
-  }
-  if (strstr(n->op->name, "_grad_weight")) return conv_gw_gemm(b, n, e);
-  if (!strcmp(n->op->name, "maxpool2d_grad")) {
-    Win g;
-    pool_grad_win(n, &g);
-    return g.nsp == 2 && maxpool_grad_2x2(b, n, &g, e);
-  }
-  return false;
+double conv_flops_of(const IrType *y, const IrType *w) {
+  return 2 * (double)ir_type_numel(y) * (double)(ir_type_numel(w) / w->dims[0]);
 }
 
 /* ---- the kernel generators of nn ---- */

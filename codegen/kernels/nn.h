@@ -69,8 +69,8 @@ bool conv_gi_gemm(SmBuf *b, const IrNode *n, const OpEpilogue *epi);
 bool conv_gw_gemm(SmBuf *b, const IrNode *n, const OpEpilogue *epi);
 bool maxpool_grad_2x2(SmBuf *b, const IrNode *n, const Win *g, const OpEpilogue *epi);
 
-/* The fused forms of the convolutions and maxpool2d_grad (nn.c). */
-bool nn_emit_fused(SmBuf *b, const OpEpilogue *e);
-bool nn_epilogue_in_registers(const IrNode *n);
+/* FLOPs of a convolution (forward or gradient): 2 x (forward output
+ * positions, y) x (weight elements per output channel, w). */
+double conv_flops_of(const IrType *y, const IrType *w);
 
 #endif

@@ -227,11 +227,20 @@ static void gap_grad_emit(SmBuf *b, const IrNode *n) {
   sm_buf_printf(b, "    for (int64_t i = 0; i < %lld; i++) dx[i] = g;\n  }\n", (long long)S);
 }
 
+static bool maxpool_grad_emit_fused(SmBuf *b, const OpEpilogue *e) {
+  const IrNode *n = e->prod;
+  if (ir_numel(&n->out[0]->type) == 0) return false;
+  Win g;
+  pool_grad_win(n, &g);
+  return g.nsp == 2 && maxpool_grad_2x2(b, n, &g, e);
+}
+
 /* ---- the kernel generators of pool ---- */
 
 const CgOpKernel cgk_maxpool2d = {.emit = maxpool_emit};
 const CgOpKernel cgk_avgpool2d = {.emit = avgpool_emit};
 const CgOpKernel cgk_global_avgpool = {.emit = gap_emit};
-const CgOpKernel cgk_maxpool2d_grad = {.emit = maxpool_grad_emit};
-const CgOpKernel cgk_avgpool2d_grad = {.emit = avgpool_grad_emit};
+const CgOpKernel cgk_maxpool2d_grad = {.emit = maxpool_grad_emit, .epilogue = true,
+                                        .emit_fused = maxpool_grad_emit_fused};
+const CgOpKernel cgk_avgpool2d_grad = {.emit = avgpool_grad_emit, .epilogue = true};
 const CgOpKernel cgk_global_avgpool_grad = {.emit = gap_grad_emit};

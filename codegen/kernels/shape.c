@@ -9,22 +9,7 @@
 /* ---- emission helpers ---- */
 
 /* C literal of type t */
-static void emit_lit(SmBuf *b, IrDType t, double v) {
-  if (t == IR_F32) {
-    emit_float(b, v);
-  } else if (t == IR_F64) {
-    if (isinf(v)) {
-      sm_buf_puts(b, v > 0 ? "INFINITY" : "(-INFINITY)");
-      return;
-    }
-    char s[64];
-    snprintf(s, sizeof s, "%.17g", v);
-    bool plain = strpbrk(s, ".eEn") == NULL;
-    sm_buf_printf(b, "%s%s%s%s", v < 0 ? "(" : "", s, plain ? ".0" : "", v < 0 ? ")" : "");
-  } else {
-    sm_buf_printf(b, "%lld", (long long)v);
-  }
-}
+static void emit_lit(SmBuf *b, IrDType t, double v) { cg_literal(b, t, v, false); }
 
 /* "base + i0 * c0 - i1 * c1" without zero terms */
 static void emit_index(SmBuf *b, int64_t base, const int64_t *c, int rank) {

@@ -101,3 +101,8 @@ void ew_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
     out[0].d[i] = n->op->scalar(n, args);
   }
 }
+
+bool ir_view_alias(const IrNode *n, bool result_is_output) {
+  return (n->op->flags & IR_OPF_VIEW) && n->nout == 1 && !n->anchor &&
+         n->in[0]->kind != IR_VAL_PARAM && !result_is_output;
+}
