@@ -2582,10 +2582,12 @@ static const int8_t bn_train_inplace[] = {-1, 3, 4, -1, -1};
 static const IrOpDef op_conv2d = {
     .name = "conv2d", .min_in = 2, .max_in = 3, .nout = 1, .attrs = conv_attrs,
     .infer = conv2d_infer, .ref = conv_ref, .emit = conv_emit, .grad = conv_grad,
+    .bn_fold = IR_BN_FOLD_CONV,
     .doc = "2-D convolution (x[N,C,H,W], w[M,C/group,kH,kW], b[M]; strides, pads, dilations, group)"};
 static const IrOpDef op_conv1d = {
     .name = "conv1d", .min_in = 2, .max_in = 3, .nout = 1, .attrs = conv_attrs,
     .infer = conv1d_infer, .ref = conv_ref, .emit = conv_emit, .grad = conv_grad,
+    .bn_fold = IR_BN_FOLD_CONV,
     .doc = "1-D convolution (x[N,C,L], w[M,C/group,k], b[M]; strides, pads, dilations, group)"};
 static const IrOpDef op_maxpool2d = {
     .name = "maxpool2d", .min_in = 1, .max_in = 1, .nout = 1, .attrs = maxpool_attrs,
@@ -2602,11 +2604,13 @@ static const IrOpDef op_global_avgpool = {
 static const IrOpDef op_batchnorm = {
     .name = "batchnorm", .min_in = 5, .max_in = 5, .nout = 1, .attrs = bn_attrs,
     .infer = bn_infer, .ref = bn_ref, .emit = bn_emit, .grad = bn_grad,
+    .caps = IR_CAP_BATCHNORM, .train_form = "batchnorm_train", .to_train = ir_train_batchnorm,
     .doc = "inference batch norm over dim 1 (x, scale, bias, mean, var; epsilon=1e-5)"};
 static const IrOpDef op_batchnorm_train = {
     .name = "batchnorm_train", .min_in = 5, .max_in = 5, .nout = 5, .attrs = bn_train_attrs,
     .infer = bn_train_infer, .ref = bn_train_ref, .emit = bn_train_emit, .grad = bn_train_grad,
     .inplace = bn_train_inplace,
+    .caps = IR_CAP_BN_SAVED,
     .doc = "training batch norm (x, scale, bias, running_mean, running_var; epsilon=1e-5, "
            "momentum=0.1 PyTorch-style) -> y, running_mean', running_var' (in place), "
            "saved_mean, saved_invstd"};
@@ -2614,6 +2618,7 @@ static const IrOpDef op_random_normal = {
     .name = "random_normal", .min_in = 0, .max_in = 1, .nout = 1, .attrs = random_normal_attrs,
     .flags = IR_OPF_NOGRAD, .infer = random_normal_infer, .ref = random_normal_ref,
     .emit = random_normal_emit,
+    .train_form = "random_normal", .to_train = ir_train_step_operand,
     .doc = "normal noise ([step: i64 scalar]; shape, mean=0, scale=1, seed=0, stream=0, "
            "dtype=f32): counter-based, fresh per training step, fixed (step 0) in inference"};
 static const IrOpDef op_dropout_train = {
