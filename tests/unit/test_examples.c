@@ -5,15 +5,11 @@
 #include <stdlib.h>
 
 #include "helpers/opcheck.h"
+#include "helpers/testfile.h"
 #include "ir/util.h"
 
 static void check_example(const char *file) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/examples/%s", SMELT_SOURCE_DIR, file);
-  SmDiag d;
-  sm_diag_init(&d);
-  char *src = NULL;
-  assert_int_equal(sm_read_file(path, &src, NULL, &d), SM_OK);
+  char *src = test_read_example(file);
   OpcheckOpts o = opcheck_defaults();
   o.rtol = 1e-4;
   o.atol = 1e-5;
@@ -22,7 +18,6 @@ static void check_example(const char *file) {
   double worst = opcheck_opts(src, &o);
   printf("# %s: worst relative error %.3g\n", file, worst);
   free(src);
-  sm_diag_free(&d);
 }
 
 static void test_lenet(void **state) { (void)state; check_example("lenet.smelt"); }

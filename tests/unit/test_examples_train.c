@@ -15,14 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "codegen/codegen.h"
-#include "frontend/frontend.h"
+#include "helpers/exprog.h"
 #include "helpers/opcheck.h"
-#include "helpers/plancheck.h"
-#include "passes/passes.h"
-#include "rt_model.h"
-
-typedef const RtModelDesc *(*DescFn)(void);
 
 /* how the labels/targets of the fixed batch are made */
 typedef enum {
@@ -94,27 +88,7 @@ static double now(void) {
 }
 
 /* train_example runs in a child process: a failure prints and exits */
-static void die(const char *file, const char *what, const char *detail) {
-  fprintf(stderr, "%s: %s%s%s\n", file, what, detail ? ":\n" : "", detail ? detail : "");
-  fflush(stdout);
-  _exit(1);
-}
-#define CHECK(file, cond) ((cond) ? (void)0 : die(file, "check failed: " #cond, NULL))
-
-static void check_ok(SmStatus st, SmDiag *d, const char *what, const char *file) {
-  if (st != SM_OK) die(file, what, sm_diag_text(d));
-}
-
-static char *read_example(const char *file) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/examples/%s", SMELT_SOURCE_DIR, file);
-  SmDiag d;
-  sm_diag_init(&d);
-  char *src = NULL;
-  if (sm_read_file(path, &src, NULL, &d) != SM_OK) die(file, "read", sm_diag_text(&d));
-  sm_diag_free(&d);
-  return src;
-}
+#define CHECK(file, cond) ((cond) ? (void)0 : exprog_die(file, "check failed: " #cond, NULL))
 
 /* number of ids an integer input x takes: the vocabulary of the embedding
  * that reads it (1 when nothing does) */
@@ -134,62 +108,15 @@ static bool train_steps(const Example *ex, const RtModelDesc *desc, RtModel *m);
 
 static bool train_example(const Example *ex) {
   double t0 = now();
-  char *src = read_example(ex->file);
-  SmDiag d;
-  sm_diag_init(&d);
-  IrGraph *g = NULL;
-  check_ok(fe_parse_text(ex->file, src, &g, &d), &d, "parse", ex->file);
-  if (!ir_verify(g, &d)) check_ok(SM_ERR_INVALID, &d, "verify", ex->file);
-  int64_t ids = g->ninputs ? id_range(g, g->inputs[0]) : 1;
-
-  TrainProgram tp;
-  check_ok(pass_training_program(g, &tp, &d), &d, "pass_training_program", ex->file);
-  CgProgram prog = tp.eval ? cg_program_train(tp.infer, tp.eval, tp.train, tp.nweights, &tp.desc)
-                           : cg_program_steps(tp.infer, tp.steps, tp.step_names, tp.nsteps,
-                                              tp.nweights, &tp.desc);
-  for (int f = 0; f < prog.nfuncs; f++) {
-    if (!ir_verify(prog.funcs[f], &d)) check_ok(SM_ERR_INVALID, &d, prog.fnames[f], ex->file);
-    /* as `smelt compile --train` (-O1), verifying after every pass */
-    PassOptions po = {.opt_level = 1, .inference = cg_program_is_inference(&prog, f),
-                      .shared_params = true, .verify = true};
-    check_ok(pass_run_pipeline(prog.funcs[f], &po, &d), &d, "pass pipeline", ex->file);
-    if (!ir_verify(prog.funcs[f], &d)) check_ok(SM_ERR_INVALID, &d, prog.fnames[f], ex->file);
-    plancheck(prog.funcs[f]); /* fused updates, in-place reuse, chosen order */
-  }
-
-  char dir[] = "/tmp/smelt-extrain-XXXXXX";
-  CHECK(ex->file, mkdtemp(dir));
-  char so[256];
-  snprintf(so, sizeof so, "%s/%s.so", dir, g->name);
-  CgOptions co = {.check = false, .opt = ex->opt};
-  check_ok(cg_compile_program(&prog, CG_SHARED, so, &co, &d), &d, "cg_compile_program", ex->file);
+  ExProg e;
+  exprog_build(&e, ex->file, ex->opt, true);
+  int64_t ids = e.g->ninputs ? id_range(e.g, e.g->inputs[0]) : 1;
   double t1 = now();
-  void *lib = dlopen(so, RTLD_NOW | RTLD_LOCAL);
-  if (!lib) die(ex->file, "dlopen", dlerror());
-  char sym[128];
-  snprintf(sym, sizeof sym, "%s_desc", g->name);
-  DescFn descfn;
-  *(void **)&descfn = dlsym(lib, sym);
-  CHECK(ex->file, *(void **)&descfn);
-  const RtModelDesc *desc = descfn();
-  CHECK(ex->file, desc->train);
-  RtModel *m = rt_model_create(desc);
-  CHECK(ex->file, m);
-
-  const RtTrainDesc *td = desc->train;
-  bool ok = ex->y == Y_NONE ? train_steps(ex, desc, m) : train_supervised(ex, desc, m, ids);
+  bool ok = ex->y == Y_NONE ? train_steps(ex, e.desc, e.m) : train_supervised(ex, e.desc, e.m, ids);
   double t2 = now();
   printf("# %-26s build %.1fs, steps %.2fs\n", ex->file, t1 - t0, t2 - t1);
   fflush(stdout);
-  (void)td;
-  rt_model_free(m);
-  dlclose(lib);
-  unlink(so);
-  rmdir(dir);
-  train_program_free(&tp);
-  ir_graph_free(g);
-  sm_diag_free(&d);
-  free(src);
+  exprog_free(&e);
   return ok;
 }
 
@@ -237,7 +164,7 @@ static bool train_supervised(const Example *ex, const RtModelDesc *desc, RtModel
     *step = s;
     rt_model_run_func(m, td->train_fn);
     double l = rt_elem_get(lt->dtype, rt_model_tensor(m, lt), 0);
-    if (!isfinite(l)) die(ex->file, "a loss is not finite", NULL);
+    if (!isfinite(l)) exprog_die(ex->file, "a loss is not finite", NULL);
     if (s == 1) first = l;
     last3[s % 3] = l;
   }
@@ -289,14 +216,14 @@ static bool train_steps(const Example *ex, const RtModelDesc *desc, RtModel *m) 
     step++;
     for (int s = 0; s < td->nsteps; s++) {
       double l = run_step(desc, m, s, x, step, lr);
-      if (!isfinite(l)) die(ex->file, "a loss is not finite", NULL);
+      if (!isfinite(l)) exprog_die(ex->file, "a loss is not finite", NULL);
       if (s == 0 && k == 1) first[0] = l;
       if (s == 0) last[0] = l;
     }
   }
   for (int k = 1; k <= ex->steps; k++) {
     double l = run_step(desc, m, ls, x, ++step, lr);
-    if (!isfinite(l)) die(ex->file, "a loss is not finite", NULL);
+    if (!isfinite(l)) exprog_die(ex->file, "a loss is not finite", NULL);
     if (k == 1) first[1] = l;
     last[1] = l;
   }

@@ -28,6 +28,7 @@
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
 #include "helpers/opcheck.h"
+#include "helpers/testfile.h"
 #include "helpers/plancheck.h"
 #include "passes/passes.h"
 #include "rt.h"
@@ -60,20 +61,6 @@ static void run_pipeline_remat(IrGraph *g, int opt, bool inference, bool shared,
 
 static void run_pipeline(IrGraph *g, int opt, bool inference, bool shared, const char *stop) {
   run_pipeline_remat(g, opt, inference, shared, false, stop);
-}
-
-/* noinline: inlined, GCC 12 -O3 suspects the result may point to the
- * local `src` whose address sm_read_file receives (-Wdangling-pointer) */
-__attribute__((noinline)) static char *read_text(const char *path) {
-  SmDiag d;
-  sm_diag_init(&d);
-  char *src = NULL;
-  if (sm_read_file(path, &src, NULL, &d) != SM_OK) {
-    print_error("%s", sm_diag_text(&d));
-    fail();
-  }
-  sm_diag_free(&d);
-  return src;
 }
 
 static void fill_inputs(const IrGraph *g, IrTensor *ins, uint64_t stream);
@@ -162,7 +149,7 @@ static void print_diff(const Lines *a, const Lines *b) {
 static bool golden_file(const char *dir, const char *file) {
   char path[2048];
   snprintf(path, sizeof path, "%s/%s", dir, file);
-  char *src = read_text(path);
+  char *src = test_read_file(path);
   char *mark = strstr(src, MARK);
   if (!mark || (mark != src && mark[-1] != '\n')) {
     print_error("%s: no line `" MARK "PASS`\n", file);
@@ -292,7 +279,7 @@ static void test_stop_at_skipped_pass(void **state) {
 /* fold-bn leaves the parameters of training programs alone */
 static void test_fold_bn_shared(void **state) {
   (void)state;
-  char *src = read_text(SMELT_SOURCE_DIR "/examples/cnn_bn.smelt");
+  char *src = test_read_file(SMELT_SOURCE_DIR "/examples/cnn_bn.smelt");
   IrGraph *g = parse("cnn_bn.smelt", src);
   ir_prune(g, true);
   pass_bind_params(g, NULL);
@@ -338,7 +325,7 @@ static void find_examples(void) {
 static IrGraph *load_example(const char *file) {
   char path[1024];
   snprintf(path, sizeof path, "%s/examples/%s", SMELT_SOURCE_DIR, file);
-  char *src = read_text(path);
+  char *src = test_read_file(path);
   IrGraph *g = parse(file, src);
   free(src);
   return g;
@@ -409,7 +396,7 @@ static void test_interp_inference(void **state) {
     /* embedded weights change only what fold-bn does */
     char path[1024];
     snprintf(path, sizeof path, "%s/examples/%s", SMELT_SOURCE_DIR, examples[i]);
-    char *src = read_text(path);
+    char *src = test_read_file(path);
     if (strstr(src, "batchnorm(")) interp_inference(examples[i], true);
     free(src);
   }

@@ -11,6 +11,7 @@
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
 #include "helpers/opcheck.h"
+#include "helpers/testfile.h"
 #include "helpers/plancheck.h"
 #include "helpers/progload.h"
 #include "passes/passes.h"
@@ -155,16 +156,6 @@ static double check_steps(const char *text, int steps, double nclasses, double l
   return worst;
 }
 
-static char *read_example(const char *file) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/examples/%s", SMELT_SOURCE_DIR, file);
-  SmDiag d;
-  sm_diag_init(&d);
-  char *src = NULL;
-  assert_int_equal(sm_read_file(path, &src, NULL, &d), SM_OK);
-  sm_diag_free(&d);
-  return src;
-}
 
 /* whole examples: f32 programs vs the double interpreter over 3 steps at
  * lr 1e-3; Adam's normalized first steps turn rounding noise in tiny
@@ -173,7 +164,7 @@ static void test_examples_three_steps(void **state) {
   (void)state;
   const char *ex[] = {"mlp.smelt", "lenet.smelt", "cnn_bn.smelt"};
   for (int i = 0; i < 3; i++) {
-    char *src = read_example(ex[i]);
+    char *src = test_read_example(ex[i]);
     double w = check_steps(src, 3, 10, 1e-3, 1e-3, 1e-5);
     printf("# %s: 3 training steps, worst relative parameter error %.3g\n", ex[i], w);
     free(src);
@@ -269,7 +260,7 @@ static void test_examples_fused(void **state) {
   const char *opts[] = {"optimizer adam lr=0.001", "optimizer sgd lr=0.05 momentum=0.9"};
   for (int i = 0; i < 2; i++)
     for (int o = 0; o < 2; o++) {
-      char *src = read_example(ex[i]);
+      char *src = test_read_example(ex[i]);
       /* the example's optimizer line replaced */
       char *line = strstr(src, "\noptimizer ");
       assert_non_null(line);
