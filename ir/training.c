@@ -26,7 +26,8 @@ const IrOptimizer ir_optimizers[] = {
             {"eps", IR_OPT_EPS, IR_HP_ALWAYS, false}},
      .flag = "decoupled"},
     {.name = "rmsprop", .update = "rmsprop_update", .state = {"sq"}, .lr = IR_OPT_LR,
-     .hp = {{"alpha", IR_OPT_ALPHA, IR_HP_ALWAYS, false}, {"eps", IR_OPT_EPS, IR_HP_ALWAYS, false}}},
+     .hp = {{"alpha", IR_OPT_ALPHA, IR_HP_ALWAYS, false},
+            {"eps", IR_OPT_EPS, IR_HP_ALWAYS, false}}},
     {.name = "adagrad", .update = "adagrad_update", .state = {"sum"}, .lr = IR_OPT_LR,
      .hp = {{"eps", IR_OPT_EPS_ADAGRAD, IR_HP_ALWAYS, false}}},
 };

@@ -181,7 +181,8 @@ static bool add_update(IrGraph *g, const IrDirective *opt, IrValue *w, IrValue *
   IrNode *u = add(g, o->update, in, nin, 1 + nstate, loc);
   for (const IrOptHp *h = o->hp; h->name; h++) {
     double v = dnum(opt, h->name, h->dflt);
-    if ((h->set == IR_HP_IF_GIVEN && !dattr(opt, h->name)) || (h->set == IR_HP_IF_NONZERO && v == 0))
+    if ((h->set == IR_HP_IF_GIVEN && !dattr(opt, h->name)) ||
+        (h->set == IR_HP_IF_NONZERO && v == 0))
       continue;
     if (h->integer) ir_set_int(g, u, h->name, (int64_t)v);
     else ir_set_float(g, u, h->name, v);
