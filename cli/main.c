@@ -84,25 +84,24 @@ static void set_value(IrGraph *g, IrNode *n, const char *key, const char *v) {
 /* `--loss OP` on a model without a loss (e.g. an ONNX export): append
  * `loss = OP(prediction, labels)` with a new labels input. */
 static const char *append_loss(IrGraph *g, const char *op, SmDiag *d) {
-  static const char *const losses[] = {"cross_entropy", "nll", "mse", "l1", "bce", "bce_logits", "hinge"};
-  bool known = false;
-  for (int i = 0; i < SM_COUNT(losses); i++) known |= !strcmp(op, losses[i]);
-  if (!known || g->noutputs == 0) {
+  const IrOpDef *def = ir_op_find(op);
+  if (!def || !(def->caps & IR_CAP_LOSS) || g->noutputs == 0) {
+    char names[256];
     sm_error(d, (SmLoc){"<command line>", 0, 0},
-             "--loss %s: not a value of the model nor a loss op (cross_entropy, nll, mse, l1, "
-             "bce, bce_logits, hinge)", op);
+             "--loss %s: not a value of the model nor a loss op (%s)", op,
+             ir_op_names(IR_CAP_LOSS, names, sizeof names));
     return NULL;
   }
   IrValue *pred = g->outputs[0];
   IrType lt = pred->type;
-  if (!strcmp(op, "cross_entropy") || !strcmp(op, "nll")) {
+  if (def->caps & IR_CAP_CLASS_TARGET) {
     lt.dtype = IR_I64;
     lt.rank = 1;
   }
   SmLoc loc = {"<command line>", 0, 0};
   IrValue *in[2] = {pred, ir_add_input(g, "labels", lt, loc)};
   const char *names[1] = {"loss"};
-  IrNode *n = ir_add_node(g, ir_op_find(op), in, 2, names, 1, loc);
+  IrNode *n = ir_add_node(g, def, in, 2, names, 1, loc);
   if (!ir_infer_node(n, d)) return NULL;
   return n->out[0]->name;
 }

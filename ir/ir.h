@@ -275,7 +275,80 @@ struct IrOpDef {
    * every result and needs no ref/emit/grad of its own. */
   bool (*expand)(IrGradCtx *cx, const IrNode *n, IrValue **outs);
   const char *doc;   /* one line for `smelt ops` and the README table */
+
+  /* ---- capabilities: what the passes ask of an op. Passes decide by
+   * these fields only, never by comparing op names; zero/NULL: none.
+   * The IR_CAP_* bits and the hooks' implementations follow the struct;
+   * the optimizers and the training-mode rules are in ir/training.h. ---- */
+  unsigned caps; /* IR_CAP_* */
+  /* Training mode (passes/train.c): the op computing this one in a train
+   * function (the op's own name when only its operands change) and the
+   * hook rewriting node n, the k-th of g, into it; `step` is the train
+   * function's i64 step counter. Returns 1 when it added a node that
+   * replaces every use of n (n is then removed), 0 when it changed n in
+   * place, -1 after reporting an error. */
+  const char *train_form;
+  int (*to_train)(IrGraph *g, IrNode *n, const IrOpDef *form, IrValue *step, int k,
+                  SmDiag *d);
+  /* passes/fold_bn.c: how this producer absorbs an IR_CAP_BATCHNORM that
+   * reads its result, per output channel (dim 1 of the result, which is
+   * dim 0 of its weight operand 1; operand 2 the optional bias): IR_BN_FOLD_*. */
+  uint8_t bn_fold;
+  /* passes/canonicalize.c: `x op e` (IR_SIDE_RIGHT) or `e op x`
+   * (IR_SIDE_LEFT) is x for the neutral element e, e.g. x * 1. */
+  uint8_t neutral_side;
+  int8_t neutral;
+  /* passes/canonicalize.c, with IR_CAP_NOOP: the result is operand 0 when
+   * both have the same type and every element of the INTS attribute
+   * noop_attr (if given and present) equals noop_unit. */
+  const char *noop_attr;
+  int8_t noop_unit;
 };
+
+/* IrOpDef.caps */
+enum {
+  IR_CAP_LOSS = 1 << 0,         /* a loss: (prediction, target [, weight]; reduction=) */
+  IR_CAP_CLASS_TARGET = 1 << 1, /* a loss whose target holds class ids (i64 [N]) */
+  IR_CAP_UPDATE = 1 << 2,       /* an in-place optimizer update of operand 0 */
+  IR_CAP_CONSTANT = 1 << 3,     /* a compile-time constant (shape, value, dtype) */
+  IR_CAP_INFER_IDENTITY = 1 << 4, /* the identity of operand 0 in inference (dropout) */
+  /* inference batch normalization over dim 1: (x, scale, bias, mean, var;
+   * epsilon=1e-5) -> x * a + (bias - mean * a), a = scale / sqrt(var + eps) */
+  IR_CAP_BATCHNORM = 1 << 5,
+  /* training batch normalization whose result 0 is recomputable from x,
+   * scale, bias (operands 0-2) and the saved mean and inverse standard
+   * deviation (results 3 and 4) as x * a + (bias - mean * a), a = scale *
+   * invstd: the arithmetic its kernel does, bit for bit */
+  IR_CAP_BN_SAVED = 1 << 6,
+  IR_CAP_NOOP = 1 << 7,         /* see IrOpDef.noop_attr */
+  IR_CAP_NOOP_UNARY = 1 << 8,   /* IR_CAP_NOOP only with a single operand */
+  IR_CAP_PERMUTE = 1 << 9,      /* transposes by INTS perm (absent: reversed dims) */
+};
+
+/* IrOpDef.bn_fold */
+enum {
+  IR_BN_FOLD_NONE,
+  IR_BN_FOLD_CONV, /* y = conv(x, W[M,...], b[M]) */
+  /* y = gemm(a, W[M,K], c; transB=1), c of shape [M] or [1,M] or absent;
+   * beta scales the folded bias */
+  IR_BN_FOLD_GEMM,
+};
+
+/* IrOpDef.neutral_side */
+enum { IR_SIDE_LEFT = 1, IR_SIDE_RIGHT = 2, IR_SIDE_BOTH = 3 };
+
+/* The names of the registered ops with every bit of `caps` set, in
+ * registry order, comma-separated ("cross_entropy, nll, ..." for
+ * IR_CAP_LOSS) into buf (ir/training.c). */
+const char *ir_op_names(unsigned caps, char *buf, size_t n);
+
+/* IrOpDef.to_train hooks (ir/training.c) */
+int ir_train_dropout(IrGraph *g, IrNode *n, const IrOpDef *form, IrValue *step, int k,
+                     SmDiag *d);
+int ir_train_batchnorm(IrGraph *g, IrNode *n, const IrOpDef *form, IrValue *step, int k,
+                       SmDiag *d);
+int ir_train_step_operand(IrGraph *g, IrNode *n, const IrOpDef *form, IrValue *step, int k,
+                          SmDiag *d);
 
 /* ---- building gradient graphs (passes/autodiff.c) ---- */
 struct IrGradCtx {

@@ -76,7 +76,7 @@ SmStatus pass_bn_affine(IrGraph *g, SmDiag *d) {
   int n0 = g->nnodes;
   for (int k = 0; k < n0; k++) {
     IrNode *n = g->nodes[k];
-    if (strcmp(n->op->name, "batchnorm") != 0 || n->in[0]->type.rank < 2) continue;
+    if (!(n->op->caps & IR_CAP_BATCHNORM) || n->in[0]->type.rank < 2) continue;
     if (!ir_dtype_is_float(n->in[0]->type.dtype)) continue;
     rewrite(g, n, d);
   }

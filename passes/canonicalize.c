@@ -17,7 +17,9 @@
  *    shape, reshape∘reshape (one reshape of the original), transpose∘
  *    transpose (one transpose, or nothing when the perms cancel), identity
  *    perms, expand to x's own shape, one-operand concat, all-zero pads, and
- *    slices that keep everything.
+ *    slices that keep everything. Each op says which apply in its registry
+ *    entry: IrOpDef.neutral (x*1), IR_CAP_NOOP with noop_attr (pads all 0),
+ *    IR_OPF_VIEW (reshape chains), IR_CAP_PERMUTE (transpose chains).
  *
  * What never changes: graph outputs keep their names (a node defining an
  * output is never replaced by another value), in-place updates are never
@@ -64,10 +66,11 @@ static void forward(Canon *c, IrValue *y, IrValue *x) {
   c->fwd[y->id] = x;
 }
 
-static bool is_op(const IrNode *n, const char *name) { return !strcmp(n->op->name, name); }
+static bool is_constant_op(const IrOpDef *op) { return (op->caps & IR_CAP_CONSTANT) != 0; }
 
 static bool is_constant(const Canon *c, const IrValue *v) {
-  return v->kind == IR_VAL_NODE && v->def->op == c->constant;
+  (void)c;
+  return v->kind == IR_VAL_NODE && is_constant_op(v->def->op);
 }
 
 /* The element value of a constant all of whose elements are equal. */
@@ -116,7 +119,7 @@ static IrTensor eval_constant(const IrValue *v) {
 }
 
 static bool fold(Canon *c, IrNode *n) {
-  if (n->op == c->constant || n->nout != 1 || n->nin == 0 || n->op->inplace || !n->op->ref)
+  if (is_constant_op(n->op) || n->nout != 1 || n->nin == 0 || n->op->inplace || !n->op->ref)
     return false;
   int64_t work = ir_numel(&n->out[0]->type);
   for (int i = 0; i < n->nin; i++) {
@@ -170,7 +173,8 @@ static int perm_of(const IrNode *n, int64_t *perm) {
   return r;
 }
 
-static bool is_reshape_like(const IrNode *n) { return is_op(n, "reshape") || is_op(n, "flatten"); }
+/* a view: its result is its operand's elements in order, reshaped */
+static bool is_reshape_like(const IrNode *n) { return (n->op->flags & IR_OPF_VIEW) != 0; }
 
 /* n = reshape(x, shape=its own result dims): the explicit form, with no 0
  * or -1 that refers to the operand */
@@ -190,30 +194,23 @@ static void make_reshape(Canon *c, IrNode *n, IrValue *x) {
 static bool simplify(Canon *c, IrNode *n) {
   if (n->nout != 1 || n->nin < 1) return false;
   IrValue *y = n->out[0], *a = n->in[0], *b = n->nin > 1 ? n->in[1] : NULL;
-  if (is_op(n, "identity")) return replace(c, n, y, a);
-  if (is_op(n, "mul") && b) {
-    if (is_splat(c, b, 1) && ir_type_eq(&a->type, &y->type)) return replace(c, n, y, a);
-    if (is_splat(c, a, 1) && ir_type_eq(&b->type, &y->type)) return replace(c, n, y, b);
-  }
-  if (is_op(n, "add") && b) {
-    if (is_splat(c, b, 0) && ir_type_eq(&a->type, &y->type)) return replace(c, n, y, a);
-    if (is_splat(c, a, 0) && ir_type_eq(&b->type, &y->type)) return replace(c, n, y, b);
-  }
-  if (is_op(n, "sub") && b && is_splat(c, b, 0)) return replace(c, n, y, a);
-  if (is_op(n, "div") && b && is_splat(c, b, 1)) return replace(c, n, y, a);
-  if (is_op(n, "expand") || is_op(n, "slice") || is_op(n, "pad") || is_op(n, "concat") ||
-      is_reshape_like(n)) {
+  const IrOpDef *op = n->op;
+  /* x op e, e op x (IrOpDef.neutral) */
+  if (b && (op->neutral_side & IR_SIDE_RIGHT) && is_splat(c, b, op->neutral) &&
+      ir_type_eq(&a->type, &y->type))
+    return replace(c, n, y, a);
+  if (b && (op->neutral_side & IR_SIDE_LEFT) && is_splat(c, a, op->neutral) &&
+      ir_type_eq(&b->type, &y->type))
+    return replace(c, n, y, b);
+  /* ops that may leave their operand as it is (IrOpDef.noop_attr) */
+  if (op->caps & IR_CAP_NOOP) {
     if (!ir_type_eq(&a->type, &y->type)) goto chains;
-    if (is_op(n, "concat") && n->nin != 1) return false;
-    int64_t v[2 * IR_MAX_RANK];
-    int cnt;
-    if (is_op(n, "slice") && (cnt = ir_attr_ints(n, "steps", v, IR_MAX_RANK)) > 0)
-      for (int i = 0; i < cnt; i++)
-        if (v[i] != 1) return false;
-    if (is_op(n, "pad")) {
-      cnt = ir_attr_ints(n, "pads", v, 2 * IR_MAX_RANK);
-      for (int i = 0; i < cnt; i++)
-        if (v[i] != 0) return false;
+    if ((op->caps & IR_CAP_NOOP_UNARY) && n->nin != 1) return false;
+    if (op->noop_attr) {
+      int64_t v[2 * IR_MAX_RANK];
+      int cnt = ir_attr_ints(n, op->noop_attr, v, 2 * IR_MAX_RANK);
+      for (int i = 0; i < cnt && i < 2 * IR_MAX_RANK; i++)
+        if (v[i] != op->noop_unit) return false;
     }
     return replace(c, n, y, a);
   }
@@ -223,11 +220,11 @@ chains:
     make_reshape(c, n, a->def->in[0]);
     return true;
   }
-  if (is_op(n, "transpose")) {
+  if (op->caps & IR_CAP_PERMUTE) {
     int64_t p[IR_MAX_RANK], q[IR_MAX_RANK];
     int r = perm_of(n, p);
     IrValue *x = a;
-    if (a->kind == IR_VAL_NODE && is_op(a->def, "transpose") && !c->written[a->def->in[0]->id]) {
+    if (a->kind == IR_VAL_NODE && a->def->op == op && !c->written[a->def->in[0]->id]) {
       /* y[j] = a[p[j]] = x[q[p[j]]] */
       perm_of(a->def, q);
       int64_t pq[IR_MAX_RANK];
@@ -298,7 +295,7 @@ static uint64_t node_hash(const IrNode *n) {
 /* Replaces n by an equal earlier node from the table, or adds it. */
 static void cse(Canon *c, IrNode *n, IrNode **table, uint64_t mask) {
   if (n->op->inplace) return;
-  if (n->op == c->constant && ir_numel(&n->out[0]->type) > CSE_MAX_CONSTANT) return;
+  if (is_constant_op(n->op) && ir_numel(&n->out[0]->type) > CSE_MAX_CONSTANT) return;
   for (int i = 0; i < n->nin; i++)
     if (c->written[n->in[i]->id]) return;
   for (uint64_t s = node_hash(n) & mask;; s = (s + 1) & mask) {

@@ -87,8 +87,8 @@ static bool fold(IrGraph *g, IrNode *bn, const int *uses, bool *touched) {
   IrValue *y = bn->in[0];
   if (y->kind != IR_VAL_NODE || uses[y->id] != 1) return false;
   IrNode *p = y->def;
-  bool gemm = !strcmp(p->op->name, "gemm");
-  if (!gemm && strcmp(p->op->name, "conv2d") && strcmp(p->op->name, "conv1d")) return false;
+  bool gemm = p->op->bn_fold == IR_BN_FOLD_GEMM;
+  if (!gemm && p->op->bn_fold != IR_BN_FOLD_CONV) return false;
   if (gemm && ir_attr_int(p, "transB", 0) != 1) return false;
   int64_t M = y->type.dims[1];
   IrValue *W = p->in[1], *B = p->nin > 2 ? p->in[2] : NULL;
@@ -157,7 +157,7 @@ SmStatus pass_fold_bn(IrGraph *g, SmDiag *d) {
   int folded = 0;
   for (int k = 0; k < g->nnodes; k++) {
     IrNode *n = g->nodes[k];
-    if (strcmp(n->op->name, "batchnorm") != 0 || !fold(g, n, uses, touched)) continue;
+    if (!(n->op->caps & IR_CAP_BATCHNORM) || !fold(g, n, uses, touched)) continue;
     dead[k] = true;
     folded++;
   }

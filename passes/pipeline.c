@@ -8,15 +8,16 @@
 
 #include "passes.h"
 
-/* inference only: dropout is the identity (a dropout defining a graph
- * output becomes an `identity`, so the output keeps its name) */
+/* inference only: dropout (IR_CAP_INFER_IDENTITY) is the identity (a
+ * dropout defining a graph output becomes an `identity`, so the output
+ * keeps its name) */
 static SmStatus pass_drop_dropout(IrGraph *g, SmDiag *d) {
   (void)d;
   const IrOpDef *identity = ir_op_find("identity");
   SM_ASSERT(identity);
   for (int k = 0; k < g->nnodes; k++) {
     IrNode *n = g->nodes[k];
-    if (strcmp(n->op->name, "dropout") != 0) continue;
+    if (!(n->op->caps & IR_CAP_INFER_IDENTITY)) continue;
     bool output = false;
     for (int i = 0; i < g->noutputs; i++) output |= g->outputs[i] == n->out[0];
     if (output) {

@@ -46,8 +46,9 @@ static int64_t value_bytes(const IrValue *v) {
   return ir_type_numel(&v->type) * (int64_t)ir_dtype_size(v->type.dtype);
 }
 
+/* result 0 of an IR_CAP_BN_SAVED op (batchnorm_train) */
 static bool is_bn_train_y(const IrValue *v) {
-  return v->kind == IR_VAL_NODE && v->def_out == 0 && !strcmp(v->def->op->name, "batchnorm_train");
+  return v->kind == IR_VAL_NODE && v->def_out == 0 && (v->def->op->caps & IR_CAP_BN_SAVED);
 }
 
 /* whether v's defining op may be recomputed */
@@ -93,12 +94,17 @@ static bool available(const Remat *r, const IrValue *u, int p) {
   return r->last[r->root[u->id]] >= p;
 }
 
-static IrValue *add(Remat *r, const char *op, IrValue **in, int nin, const char *name, SmLoc loc) {
+static IrValue *add_op(Remat *r, const IrOpDef *op, IrValue **in, int nin, const char *name,
+                       SmLoc loc) {
   if (r->nadded == MAX_NEW) return NULL;
   const char *names[1] = {name && !ir_graph_find(r->g, name) ? name : NULL};
-  IrNode *x = ir_add_node(r->g, ir_op_find(op), in, nin, names, 1, loc);
+  IrNode *x = ir_add_node(r->g, op, in, nin, names, 1, loc);
   r->added[r->nadded++] = x;
   return x->out[0];
+}
+
+static IrValue *add(Remat *r, const char *op, IrValue **in, int nin, const char *name, SmLoc loc) {
+  return add_op(r, ir_op_find(op), in, nin, name, loc);
 }
 
 /* the copies' shapes are those of the originals: a failure is a bug */
@@ -155,7 +161,7 @@ static IrValue *copy_of(Remat *r, IrValue *v, int p, int depth, bool top) {
   if (is_bn_train_y(v)) {
     c = copy_bn(r, n, in, name);
   } else {
-    c = add(r, n->op->name, in, n->nin, name, n->loc);
+    c = add_op(r, n->op, in, n->nin, name, n->loc);
     if (c) ir_copy_attrs(r->g, c->def, n);
     if (!infer(r, c)) c = NULL;
   }

@@ -13,8 +13,10 @@
  * Directives read here (all optional but `train loss=`):
  *   train loss=L pred=P data=X label=Y epochs=N task=classify|regress
  *         clip_norm=F clip_value=F patience=N
- *   optimizer sgd|adam|adamw|rmsprop|adagrad lr=F momentum=F nesterov=0|1
- *         dampening=F beta1=F beta2=F eps=F alpha=F weight_decay=F l1=F
+ *   optimizer NAME lr=F momentum=F nesterov=0|1 dampening=F beta1=F
+ *         beta2=F eps=F alpha=F weight_decay=F l1=F
+ *         (the optimizers and their hyper-parameters: ir_optimizers and
+ *         ir_opt_hparams in ir/training.c)
  *   schedule constant|step|multistep|exponential|cosine|plateau gamma=F
  *         step_size=N milestones=[..] t_max=N eta_min=F patience=N warmup=N
  *   param_group "GLOB" freeze=1 lr_mult=F weight_decay=F l1=F
@@ -29,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/training.h"
 #include "passes.h"
 
 static const IrAttr *dattr(const IrDirective *dv, const char *key) {
@@ -117,44 +120,21 @@ static bool order_inputs(IrGraph *g, IrValue *vx, IrValue *vy, SmDiag *d, SmLoc 
   return true;
 }
 
-/* dropout -> dropout_train, batchnorm -> batchnorm_train, random_normal
- * -> random_normal(step) (fresh noise every update) */
+/* Every op with a training form (IrOpDef.train_form) into it: dropout ->
+ * dropout_train, batchnorm -> batchnorm_train, random_normal ->
+ * random_normal(step) (fresh noise every update) */
 static bool to_training_mode(IrGraph *g, IrValue *step, SmDiag *d) {
   int n0 = g->nnodes;
   bool *dead = sm_xcalloc((size_t)n0 + 1, 1);
   bool ok = true;
   for (int k = 0; k < n0 && ok; k++) {
     IrNode *n = g->nodes[k];
-    if (!strcmp(n->op->name, "dropout")) {
-      IrValue *in[2] = {n->in[0], step};
-      IrNode *t = add(g, "dropout_train", in, 2, 2, n->loc);
-      ir_set_float(g, t, "ratio", ir_attr_float(n, "ratio", 0.5));
-      ir_set_int(g, t, "seed", (int64_t)g->seed);
-      ir_set_int(g, t, "stream", 1000003 + k);
-      ok = infer(t, d);
-      ir_replace_uses(g, n->out[0], t->out[0]);
-      dead[k] = true;
-    } else if (!strcmp(n->op->name, "random_normal") && n->nin == 0) {
-      n->in = sm_arena_alloc(&g->arena, sizeof *n->in);
-      n->in[0] = step;
-      n->nin = 1;
-    } else if (!strcmp(n->op->name, "batchnorm")) {
-      for (int i = 3; i <= 4; i++)
-        if (n->in[i]->kind != IR_VAL_PARAM) {
-          sm_error(d, n->loc, "batchnorm: running statistic '%s' must be a parameter to "
-                   "be updated in training", n->in[i]->name);
-          ok = false;
-        }
-      if (!ok) break;
-      IrNode *t = add(g, "batchnorm_train", n->in, 5, 5, n->loc);
-      ir_set_float(g, t, "epsilon", ir_attr_float(n, "epsilon", 1e-5));
-      /* ONNX/inference momentum weighs the old statistic; PyTorch's (the
-       * training op's) weighs the new one */
-      ir_set_float(g, t, "momentum", 1.0 - ir_attr_float(n, "momentum", 0.9));
-      ok = infer(t, d);
-      ir_replace_uses(g, n->out[0], t->out[0]);
-      dead[k] = true;
-    }
+    if (!n->op->train_form) continue;
+    const IrOpDef *form = ir_op_find(n->op->train_form);
+    SM_ASSERT(form && n->op->to_train);
+    int r = n->op->to_train(g, n, form, step, k, d);
+    dead[k] = r > 0;
+    ok = r >= 0;
   }
   remove_nodes(g, dead, n0);
   free(dead);
@@ -174,45 +154,40 @@ static void set_common(IrGraph *g, IrNode *u, const ParamCfg *c) {
   if (c->lr_mult != 1) ir_set_float(g, u, "lr_mult", c->lr_mult);
 }
 
-/* one in-place update of w with gradient gw */
+/* one in-place update of w with gradient gw, as the optimizer's row of
+ * ir_optimizers says */
 static bool add_update(IrGraph *g, const IrDirective *opt, IrValue *w, IrValue *gw,
                        IrValue *lr, IrValue *step, const ParamCfg *c, SmDiag *d) {
   const char *name = opt && opt->arg ? opt->arg : "sgd";
   SmLoc loc = opt ? opt->loc : w->loc;
-  IrNode *u;
-  if (!strcmp(name, "sgd")) {
-    double mom = dnum(opt, "momentum", 0);
-    bool nesterov = dnum(opt, "nesterov", 0) != 0;
-    if (mom == 0 && !nesterov) {
-      IrValue *in[3] = {w, gw, lr};
-      u = add(g, "sgd_update", in, 3, 1, loc);
-    } else {
-      IrValue *in[5] = {w, state_param(g, w, "momentum"), gw, lr, step};
-      u = add(g, "momentum_update", in, 5, 2, loc);
-      ir_set_float(g, u, "momentum", mom);
-      if (nesterov) ir_set_int(g, u, "nesterov", 1);
-      if (dattr(opt, "dampening")) ir_set_float(g, u, "dampening", dnum(opt, "dampening", 0));
-    }
-  } else if (!strcmp(name, "adam") || !strcmp(name, "adamw")) {
-    IrValue *in[6] = {w, state_param(g, w, "m"), state_param(g, w, "v"), gw, lr, step};
-    u = add(g, "adam_update", in, 6, 3, loc);
-    ir_set_float(g, u, "beta1", dnum(opt, "beta1", 0.9));
-    ir_set_float(g, u, "beta2", dnum(opt, "beta2", 0.999));
-    ir_set_float(g, u, "eps", dnum(opt, "eps", 1e-8));
-    if (!strcmp(name, "adamw")) ir_set_int(g, u, "decoupled", 1);
-  } else if (!strcmp(name, "rmsprop")) {
-    IrValue *in[4] = {w, state_param(g, w, "sq"), gw, lr};
-    u = add(g, "rmsprop_update", in, 4, 2, loc);
-    ir_set_float(g, u, "alpha", dnum(opt, "alpha", 0.99));
-    ir_set_float(g, u, "eps", dnum(opt, "eps", 1e-8));
-  } else if (!strcmp(name, "adagrad")) {
-    IrValue *in[4] = {w, state_param(g, w, "sum"), gw, lr};
-    u = add(g, "adagrad_update", in, 4, 2, loc);
-    ir_set_float(g, u, "eps", dnum(opt, "eps", 1e-10));
-  } else {
-    sm_error(d, loc, "unknown optimizer '%s' (sgd, adam, adamw, rmsprop, adagrad)", name);
+  const IrOptimizer *o = ir_optimizer_find(name);
+  if (!o) {
+    char names[256];
+    sm_error(d, loc, "unknown optimizer '%s' (%s)", name, ir_optimizer_names(names, sizeof names));
     return false;
   }
+  for (int i = 0; i < SM_COUNT(o->unless); i++)
+    if (o->unless[i] && dnum(opt, o->unless[i], 0) != 0) {
+      o = &ir_optimizers[o->variant];
+      break;
+    }
+  IrValue *in[IR_OPT_MAX_STATE + 4];
+  int nin = 0, nstate = 0;
+  in[nin++] = w;
+  while (o->state[nstate]) in[nin++] = state_param(g, w, o->state[nstate++]);
+  in[nin++] = gw;
+  in[nin++] = lr;
+  if (o->step) in[nin++] = step;
+  IrNode *u = add(g, o->update, in, nin, 1 + nstate, loc);
+  for (const IrOptHp *h = o->hp; h->name; h++) {
+    double v = dnum(opt, h->name, h->dflt);
+    if ((h->set == IR_HP_IF_GIVEN && !dattr(opt, h->name)) ||
+        (h->set == IR_HP_IF_NONZERO && v == 0))
+      continue;
+    if (h->integer) ir_set_int(g, u, h->name, (int64_t)v);
+    else ir_set_float(g, u, h->name, v);
+  }
+  if (o->flag) ir_set_int(g, u, o->flag, 1);
   set_common(g, u, c);
   return infer(u, d);
 }
@@ -229,8 +204,8 @@ static bool read_schedule(const IrGraph *g, RtTrainDesc *t, SmDiag *d) {
   const IrDirective *sc = ir_directive(g, "schedule");
   RtSchedule *s = &t->schedule;
   memset(s, 0, sizeof *s);
-  const char *oname = opt && opt->arg ? opt->arg : "sgd";
-  s->lr = dnum(opt, "lr", !strcmp(oname, "sgd") ? 0.01 : 0.001);
+  const IrOptimizer *o = ir_optimizer_find(opt && opt->arg ? opt->arg : "sgd");
+  s->lr = dnum(opt, "lr", o ? o->lr : IR_OPT_LR);
   s->kind = sched_kind(sc && sc->arg ? sc->arg : "constant");
   if (s->kind < 0) {
     sm_error(d, sc->loc, "unknown schedule '%s' (constant, step, multistep, exponential, "
@@ -262,7 +237,7 @@ static void schedule_updates(IrGraph *g) {
   int nr = 0, nu = 0;
   for (int k = 0; k < n; k++) {
     IrNode *x = g->nodes[k];
-    if (x->op->inplace && strstr(x->op->name, "_update")) upd[nu++] = x;
+    if (x->op->caps & IR_CAP_UPDATE) upd[nu++] = x;
     else rest[nr++] = x;
   }
   /* earliest slot in `rest` after which each update may run */
@@ -309,9 +284,10 @@ static IrValue *loss_value(IrGraph *g, const IrDirective *dv, bool loss_op, SmDi
              "model, got %s", loss->name, ir_type_str(&loss->type, s, sizeof s));
     return NULL;
   }
-  if (loss_op && !ir_attr(loss->def, "reduction") && !ir_op_find(loss->def->op->name)->attrs) {
-    sm_error(d, dloc(dv, "loss"), "train: loss '%s' must come from a loss op "
-             "(cross_entropy, nll, mse, l1, bce, bce_logits, hinge)", loss->name);
+  if (loss_op && !ir_attr(loss->def, "reduction") && !loss->def->op->attrs) {
+    char names[256];
+    sm_error(d, dloc(dv, "loss"), "train: loss '%s' must come from a loss op (%s)", loss->name,
+             ir_op_names(IR_CAP_LOSS, names, sizeof names));
     return NULL;
   }
   return loss;
@@ -362,7 +338,7 @@ static IrGraph *build_step(const IrGraph *model, const IrGraph *base, const char
    * unused weights) are not trained */
   int nt = 0;
   for (int i = 0; i < nw; i++)
-    if (!(grads[i]->def && !strcmp(grads[i]->def->op->name, "constant"))) {
+    if (!(grads[i]->def && (grads[i]->def->op->caps & IR_CAP_CONSTANT))) {
       wrt[nt] = wrt[i];
       grads[nt] = grads[i];
       cfg[nt] = cfg[i];
@@ -529,7 +505,7 @@ static bool build_steps(const IrGraph *model, IrGraph *base, const IrDirective *
 
 /* The numbers a training directive may hold: kind, key, range, whether
  * an integer (the runtime keeps those in ints; values beyond them were
- * undefined behaviour). */
+ * undefined behaviour). The optimizer's are ir_opt_hparams. */
 static const struct {
   const char *kind, *key;
   double lo, hi;
@@ -541,16 +517,6 @@ static const struct {
     {"train", "clip_value", 0, 1e30, false},
     {"step", "clip_norm", 0, 1e30, false},
     {"step", "clip_value", 0, 1e30, false},
-    {"optimizer", "lr", 0, 1e30, false},
-    {"optimizer", "momentum", 0, 1, false},
-    {"optimizer", "nesterov", 0, 1, true},
-    {"optimizer", "dampening", 0, 1, false},
-    {"optimizer", "beta1", 0, 1, false},
-    {"optimizer", "beta2", 0, 1, false},
-    {"optimizer", "eps", 0, 1e30, false},
-    {"optimizer", "alpha", 0, 1, false},
-    {"optimizer", "weight_decay", 0, 1e30, false},
-    {"optimizer", "l1", 0, 1e30, false},
     {"schedule", "gamma", 0, 1e30, false},
     {"schedule", "step_size", 1, 1e9, true},
     {"schedule", "t_max", 0, 1e9, true},
@@ -563,6 +529,20 @@ static const struct {
     {"param_group", "l1", 0, 1e30, false},
 };
 
+/* dv's attribute `key`, if present, a number in [lo, hi] */
+static void check_number(const IrDirective *dv, const char *key, double lo, double hi,
+                         bool integer, SmDiag *d) {
+  const IrAttr *a = ir_attr(dv->attrs, key);
+  if (!a) return;
+  double v = a->kind == IR_ATTR_INT ? (double)a->i : a->f;
+  if (a->kind != IR_ATTR_INT && a->kind != IR_ATTR_FLOAT)
+    sm_error(d, a->loc, "%s: %s must be a number", dv->kind, a->name);
+  else if (!(v >= lo && v <= hi) || (integer && v != floor(v)))
+    sm_error(d, a->loc, "%s: %s=%g is out of range (want %s in [%.*g, %.*g])", dv->kind,
+             a->name, v, integer ? "an integer" : "a number", integer ? 12 : 6, lo,
+             integer ? 12 : 6, hi);
+}
+
 /* Every numeric attribute of the training directives within its range,
  * `task` a known kind, milestones in range, each param_group glob matching
  * a parameter of the model. Reports all it finds. */
@@ -570,19 +550,13 @@ static bool check_directives(const IrGraph *model, SmDiag *d) {
   int before = d->nerrors;
   for (int i = 0; i < model->ndirs; i++) {
     const IrDirective *dv = &model->dirs[i];
-    for (int k = 0; k < SM_COUNT(dir_numbers); k++) {
-      if (strcmp(dv->kind, dir_numbers[k].kind) != 0) continue;
-      const IrAttr *a = ir_attr(dv->attrs, dir_numbers[k].key);
-      if (!a) continue;
-      double lo = dir_numbers[k].lo, hi = dir_numbers[k].hi, v = a->kind == IR_ATTR_INT ? (double)a->i : a->f;
-      bool integer = dir_numbers[k].integer;
-      if (a->kind != IR_ATTR_INT && a->kind != IR_ATTR_FLOAT)
-        sm_error(d, a->loc, "%s: %s must be a number", dv->kind, a->name);
-      else if (!(v >= lo && v <= hi) || (integer && v != floor(v)))
-        sm_error(d, a->loc, "%s: %s=%g is out of range (want %s in [%.*g, %.*g])", dv->kind,
-                 a->name, v, integer ? "an integer" : "a number", integer ? 12 : 6, lo,
-                 integer ? 12 : 6, hi);
-    }
+    for (int k = 0; k < SM_COUNT(dir_numbers); k++)
+      if (!strcmp(dv->kind, dir_numbers[k].kind))
+        check_number(dv, dir_numbers[k].key, dir_numbers[k].lo, dir_numbers[k].hi,
+                     dir_numbers[k].integer, d);
+    for (int k = 0; k < ir_nopt_hparams && !strcmp(dv->kind, "optimizer"); k++)
+      check_number(dv, ir_opt_hparams[k].name, ir_opt_hparams[k].lo, ir_opt_hparams[k].hi,
+                   ir_opt_hparams[k].integer, d);
     if (!strcmp(dv->kind, "schedule")) {
       const IrAttr *a = ir_attr(dv->attrs, "milestones");
       int64_t ms[8];

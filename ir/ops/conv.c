@@ -114,8 +114,10 @@ static void conv_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
 const IrOpDef op_conv2d = {
     .name = "conv2d", .min_in = 2, .max_in = 3, .nout = 1, .attrs = conv_attrs,
     .infer = conv2d_infer, .ref = conv_ref, .c = &cgk_conv2d, .grad = conv_grad,
+    .bn_fold = IR_BN_FOLD_CONV,
     .doc = "2-D convolution (x[N,C,H,W], w[M,C/group,kH,kW], b[M]; strides, pads, dilations, group)"};
 const IrOpDef op_conv1d = {
     .name = "conv1d", .min_in = 2, .max_in = 3, .nout = 1, .attrs = conv_attrs,
     .infer = conv1d_infer, .ref = conv_ref, .c = &cgk_conv1d, .grad = conv_grad,
+    .bn_fold = IR_BN_FOLD_CONV,
     .doc = "1-D convolution (x[N,C,L], w[M,C/group,k], b[M]; strides, pads, dilations, group)"};

@@ -195,19 +195,19 @@ static const IrAttrSpec clip_attrs[] = {
 static const IrAttrSpec gelu_attrs[] = {{"approximate", IR_ATTR_STR, false}, {NULL, 0, false}};
 static const IrAttrSpec dropout_attrs[] = {{"ratio", IR_ATTR_FLOAT, false}, {NULL, 0, false}};
 
-#define EW(nm, arity, attrs_, infer_, doc_)                                   \
+#define EW(nm, arity, attrs_, infer_, ...) /* doc, then capability fields */ \
   extern const struct CgOpKernel cgk_##nm;                                  \
   static const IrOpDef op_##nm = {                                            \
       .name = #nm, .min_in = arity, .max_in = arity, .nout = 1,               \
       .attrs = attrs_, .flags = IR_OPF_ELEMENTWISE, .infer = infer_,          \
       .ref = ew_ref, .c = &cgk_##nm,                                          \
       .scalar = nm##_scalar, .grad = ir_ew_grad,                              \
-      .dscalar = nm##_dscalar, .doc = doc_}
+      .dscalar = nm##_dscalar, .doc = __VA_ARGS__}
 
-EW(add, 2, no_attrs, num_ew_infer, "a + b (broadcasting)");
-EW(sub, 2, no_attrs, num_ew_infer, "a - b (broadcasting)");
-EW(mul, 2, no_attrs, num_ew_infer, "a * b (broadcasting)");
-EW(div, 2, no_attrs, num_ew_infer, "a / b (broadcasting)");
+EW(add, 2, no_attrs, num_ew_infer, "a + b (broadcasting)", .neutral_side = IR_SIDE_BOTH, .neutral = 0);
+EW(sub, 2, no_attrs, num_ew_infer, "a - b (broadcasting)", .neutral_side = IR_SIDE_RIGHT, .neutral = 0);
+EW(mul, 2, no_attrs, num_ew_infer, "a * b (broadcasting)", .neutral_side = IR_SIDE_BOTH, .neutral = 1);
+EW(div, 2, no_attrs, num_ew_infer, "a / b (broadcasting)", .neutral_side = IR_SIDE_RIGHT, .neutral = 1);
 EW(pow, 2, no_attrs, float_ew_infer, "a ^ b (broadcasting)");
 EW(min, 2, no_attrs, num_ew_infer, "elementwise minimum (broadcasting)");
 EW(max, 2, no_attrs, num_ew_infer, "elementwise maximum (broadcasting)");
@@ -225,7 +225,7 @@ EW(tanh, 1, no_attrs, float_ew_infer, "hyperbolic tangent");
 EW(gelu, 1, gelu_attrs, gelu_infer, "GELU, exact (erf) or approximate=\"tanh\"");
 EW(softplus, 1, no_attrs, float_ew_infer, "log(1 + e^x)");
 EW(clip, 1, clip_attrs, clip_infer, "clamp to [min, max]");
-EW(identity, 1, no_attrs, ew_infer, "copy");
+EW(identity, 1, no_attrs, ew_infer, "copy", .caps = IR_CAP_NOOP);
 
 /* dropout at inference is the identity; the training form arrives with
  * autodiff */
@@ -234,7 +234,8 @@ static const IrOpDef op_dropout = {
     .attrs = dropout_attrs, .flags = IR_OPF_ELEMENTWISE, .infer = dropout_infer,
     .ref = ew_ref, .c = &cgk_dropout,
     .scalar = identity_scalar, .grad = ir_ew_grad,
-    .dscalar = identity_dscalar, .doc = "identity at inference (ratio=0.5)"};
+    .dscalar = identity_dscalar, .doc = "identity at inference (ratio=0.5)",
+    .caps = IR_CAP_INFER_IDENTITY, .train_form = "dropout_train", .to_train = ir_train_dropout};
 
 const IrOpDef *const ir_ops_elementwise[] = {
     &op_add,  &op_sub,        &op_mul,     &op_div,  &op_pow,        &op_min,

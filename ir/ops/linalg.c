@@ -265,6 +265,7 @@ static const IrOpDef op_matmul = {
 static const IrOpDef op_gemm = {
     .name = "gemm", .min_in = 2, .max_in = 3, .nout = 1, .attrs = gemm_attrs,
     .infer = gemm_infer, .ref = gemm_ref, .c = &cgk_gemm, .grad = gemm_grad,
+    .bn_fold = IR_BN_FOLD_GEMM,
     .doc = "alpha*op(a)*op(b) + beta*c (transA, transB, alpha=1, beta=1)"};
 
 const IrOpDef *const ir_ops_linalg[] = {&op_matmul, &op_gemm, NULL};

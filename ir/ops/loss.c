@@ -383,8 +383,8 @@ static const IrAttrSpec hinge_grad_attrs[] = {{"reduction", IR_ATTR_STR, false},
 #define CLS(nm, attrs_, doc_, gdoc_)                                               \
   static const IrOpDef op_##nm = {                                                 \
       .name = #nm, .min_in = 2, .max_in = 3, .nout = 1, .attrs = attrs_,           \
-      .infer = cls_infer, .ref = cls_ref, .c = &cgk_cls, .grad = cls_grad,     \
-      .doc = doc_};                                                                \
+      .infer = cls_infer, .ref = cls_ref, .c = &cgk_cls, .grad = cls_grad,         \
+      .doc = doc_, .caps = IR_CAP_LOSS | IR_CAP_CLASS_TARGET};                     \
   static const IrOpDef op_##nm##_grad = {                                          \
       .name = #nm "_grad", .min_in = 3, .max_in = 4, .nout = 1, .attrs = attrs_,   \
       .infer = cls_grad_infer, .ref = cls_grad_ref, .c = &cgk_cls_grad,            \
@@ -393,8 +393,8 @@ static const IrAttrSpec hinge_grad_attrs[] = {{"reduction", IR_ATTR_STR, false},
 #define EL(nm, attrs_, gattrs_, doc_)                                               \
   static const IrOpDef op_##nm = {                                                 \
       .name = #nm, .min_in = 2, .max_in = 2, .nout = 1, .attrs = attrs_,           \
-      .infer = el_infer, .ref = el_ref, .c = &cgk_el, .grad = el_grad,          \
-      .doc = doc_};                                                                \
+      .infer = el_infer, .ref = el_ref, .c = &cgk_el, .grad = el_grad,             \
+      .doc = doc_, .caps = IR_CAP_LOSS};                                           \
   static const IrOpDef op_##nm##_grad = {                                          \
       .name = #nm "_grad", .min_in = 3, .max_in = 3, .nout = 1, .attrs = gattrs_,  \
       .infer = el_grad_infer, .ref = el_grad_ref, .c = &cgk_el_grad,               \

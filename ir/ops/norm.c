@@ -260,11 +260,13 @@ static const int8_t bn_train_inplace[] = {-1, 3, 4, -1, -1};
 const IrOpDef op_batchnorm = {
     .name = "batchnorm", .min_in = 5, .max_in = 5, .nout = 1, .attrs = bn_attrs,
     .infer = bn_infer, .ref = bn_ref, .c = &cgk_batchnorm, .grad = bn_grad,
+    .caps = IR_CAP_BATCHNORM, .train_form = "batchnorm_train", .to_train = ir_train_batchnorm,
     .doc = "inference batch norm over dim 1 (x, scale, bias, mean, var; epsilon=1e-5)"};
 const IrOpDef op_batchnorm_train = {
     .name = "batchnorm_train", .min_in = 5, .max_in = 5, .nout = 5, .attrs = bn_train_attrs,
     .infer = bn_train_infer, .ref = bn_train_ref, .c = &cgk_batchnorm_train, .grad = bn_train_grad,
     .inplace = bn_train_inplace,
+    .caps = IR_CAP_BN_SAVED,
     .doc = "training batch norm (x, scale, bias, running_mean, running_var; epsilon=1e-5, "
            "momentum=0.1 PyTorch-style) -> y, running_mean', running_var' (in place), "
            "saved_mean, saved_invstd"};

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../training.h"
 #include "optim.h"
 
 
@@ -25,6 +26,7 @@ static const OptDef opt_defs[] = {
     {"rmsprop_update", OPT_RMSPROP, 1},
     {"adagrad_update", OPT_ADAGRAD, 1},
 };
+_Static_assert(SM_COUNT(opt_defs) == OPT_ADAGRAD + 1, "one opt_defs row per OptKind");
 
 const OptDef *opt_def(const IrNode *n) {
   for (int i = 0; i < SM_COUNT(opt_defs); i++)
@@ -41,19 +43,19 @@ bool has_step(const IrNode *n) { return n->nin > in_lr(n) + 1; }
 
 OptHp opt_hp(const IrNode *n) {
   OptKind k = opt_def(n)->kind;
-  double eps_dflt = k == OPT_ADAGRAD ? 1e-10 : 1e-8;
+  double eps_dflt = k == OPT_ADAGRAD ? IR_OPT_EPS_ADAGRAD : IR_OPT_EPS;
   return (OptHp){
       .wd = ir_attr_float(n, "weight_decay", 0),
       .l1 = ir_attr_float(n, "l1", 0),
       .lr_mult = ir_attr_float(n, "lr_mult", 1),
-      .momentum = ir_attr_float(n, "momentum", 0.9),
+      .momentum = ir_attr_float(n, "momentum", IR_OPT_MOMENTUM),
       .dampening = ir_attr_float(n, "dampening", 0),
       .nesterov = ir_attr_int(n, "nesterov", 0),
-      .beta1 = ir_attr_float(n, "beta1", 0.9),
-      .beta2 = ir_attr_float(n, "beta2", 0.999),
+      .beta1 = ir_attr_float(n, "beta1", IR_OPT_BETA1),
+      .beta2 = ir_attr_float(n, "beta2", IR_OPT_BETA2),
       .eps = ir_attr_float(n, "eps", eps_dflt),
       .decoupled = ir_attr_int(n, "decoupled", 0),
-      .alpha = ir_attr_float(n, "alpha", 0.99),
+      .alpha = ir_attr_float(n, "alpha", IR_OPT_ALPHA),
       .init_acc = ir_attr_float(n, "initial_accumulator", 0),
   };
 }
@@ -230,7 +232,8 @@ static const int8_t inplace_ids[] = {0, 1, 2};
   static const IrOpDef op_##nm = {                                                   \
       .name = #nm, .min_in = nin_lo, .max_in = nin_hi, .nout = nout_,                \
       .attrs = nm##_attrs_, .flags = IR_OPF_NOGRAD, .infer = opt_infer,              \
-      .ref = opt_ref, .c = &cgk_opt_update, .inplace = inplace_ids, .doc = doc_}
+      .ref = opt_ref, .c = &cgk_opt_update, .inplace = inplace_ids, .doc = doc_,    \
+      .caps = IR_CAP_UPDATE}
 
 #define sgd_update_attrs_ sgd_attrs
 #define momentum_update_attrs_ momentum_attrs
@@ -240,15 +243,19 @@ static const int8_t inplace_ids[] = {0, 1, 2};
 
 OPT(sgd_update, 3, 3, 1, "w' = w - lr*g (w, g, lr; weight_decay, l1, lr_mult), in place");
 OPT(momentum_update, 4, 5, 2,
-    "SGD with momentum (w, buf, g, lr [, step]; momentum=0.9, dampening=0, nesterov=0): "
+    "SGD with momentum (w, buf, g, lr [, step]; momentum=" IR_OPT_STR(IR_OPT_MOMENTUM)
+    ", dampening=0, nesterov=0): "
     "buf = g at step 1, torch.optim.SGD; in place");
 OPT(adam_update, 6, 6, 3,
-    "Adam (w, m, v, g, lr, step; beta1=0.9, beta2=0.999, eps=1e-8), decoupled=1 is AdamW; "
+    "Adam (w, m, v, g, lr, step; beta1=" IR_OPT_STR(IR_OPT_BETA1) ", beta2=" IR_OPT_STR(
+        IR_OPT_BETA2) ", eps=" IR_OPT_STR(IR_OPT_EPS) "), decoupled=1 is AdamW; "
     "in place");
 OPT(rmsprop_update, 4, 4, 2,
-    "RMSprop without momentum, not centered (w, sq, g, lr; alpha=0.99, eps=1e-8); in place");
+    "RMSprop without momentum, not centered (w, sq, g, lr; alpha=" IR_OPT_STR(IR_OPT_ALPHA)
+    ", eps=" IR_OPT_STR(IR_OPT_EPS) "); in place");
 OPT(adagrad_update, 4, 4, 2,
-    "Adagrad (w, sum, g, lr; eps=1e-10, initial_accumulator=0 added to the zero-started "
+    "Adagrad (w, sum, g, lr; eps=" IR_OPT_STR(IR_OPT_EPS_ADAGRAD)
+    ", initial_accumulator=0 added to the zero-started "
     "sum); in place");
 
 static const IrOpDef op_grad_clip_scale = {

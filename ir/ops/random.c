@@ -118,6 +118,7 @@ const IrOpDef op_random_normal = {
     .name = "random_normal", .min_in = 0, .max_in = 1, .nout = 1, .attrs = random_normal_attrs,
     .flags = IR_OPF_NOGRAD, .infer = random_normal_infer, .ref = random_normal_ref,
     .c = &cgk_random_normal,
+    .train_form = "random_normal", .to_train = ir_train_step_operand,
     .doc = "normal noise ([step: i64 scalar]; shape, mean=0, scale=1, seed=0, stream=0, "
            "dtype=f32): counter-based, fresh per training step, fixed (step 0) in inference"};
 const IrOpDef op_dropout_train = {

@@ -471,6 +471,7 @@ SOFTMAX_GRAD(log_softmax_grad,
 static const IrOpDef op_expand = {
     .name = "expand", .min_in = 1, .max_in = 1, .nout = 1, .attrs = expand_attrs,
     .infer = expand_infer, .ref = expand_ref, .c = &cgk_expand, .grad = expand_grad,
+    .caps = IR_CAP_NOOP,
     .doc = "broadcast x to shape (numpy broadcast_to, bidirectional as ONNX Expand)"};
 
 static const IrOpDef op_reduce_max_grad = {

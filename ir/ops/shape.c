@@ -510,31 +510,38 @@ static const IrOpDef op_flatten = {
     .name = "flatten", .min_in = 1, .max_in = 1, .nout = 1, .attrs = flatten_attrs,
     .flags = IR_OPF_VIEW,
     .infer = flatten_infer, .ref = copy_ref, .c = &cgk_flatten, .grad = reshape_grad,
+    .caps = IR_CAP_NOOP,
     .doc = "2-D [prod(dims[:axis]), prod(dims[axis:])] (axis=1)"};
 static const IrOpDef op_reshape = {
     .name = "reshape", .min_in = 1, .max_in = 1, .nout = 1, .attrs = reshape_attrs,
     .flags = IR_OPF_VIEW,
     .infer = reshape_infer, .ref = copy_ref, .c = &cgk_reshape, .grad = reshape_grad,
+    .caps = IR_CAP_NOOP,
     .doc = "new shape, same elements (one -1 inferred, 0 copies the input dim)"};
 static const IrOpDef op_transpose = {
     .name = "transpose", .min_in = 1, .max_in = 1, .nout = 1, .attrs = transpose_attrs,
     .infer = transpose_infer, .ref = transpose_ref, .c = &cgk_transpose, .grad = transpose_grad,
+    .caps = IR_CAP_PERMUTE,
     .doc = "permute dims by perm (default: reverse)"};
 static const IrOpDef op_concat = {
     .name = "concat", .min_in = 1, .max_in = 16, .nout = 1, .attrs = concat_attrs,
     .infer = concat_infer, .ref = concat_ref, .c = &cgk_concat, .grad = concat_grad,
+    .caps = IR_CAP_NOOP | IR_CAP_NOOP_UNARY,
     .doc = "join up to 16 tensors along axis"};
 static const IrOpDef op_slice = {
     .name = "slice", .min_in = 1, .max_in = 1, .nout = 1, .attrs = slice_attrs,
     .infer = slice_infer, .ref = slice_ref, .c = &cgk_slice, .grad = slice_grad,
+    .caps = IR_CAP_NOOP, .noop_attr = "steps", .noop_unit = 1,
     .doc = "ONNX Slice: starts, ends, axes, steps (negative steps allowed)"};
 static const IrOpDef op_pad = {
     .name = "pad", .min_in = 1, .max_in = 1, .nout = 1, .attrs = pad_attrs,
     .infer = pad_infer, .ref = pad_ref, .c = &cgk_pad, .grad = pad_grad,
+    .caps = IR_CAP_NOOP, .noop_attr = "pads", .noop_unit = 0,
     .doc = "constant padding, pads = [x1_begin, ..., x1_end, ...] (value=0)"};
 static const IrOpDef op_constant = {
     .name = "constant", .min_in = 0, .max_in = 0, .nout = 1, .attrs = constant_attrs,
     .infer = constant_infer, .ref = constant_ref, .c = &cgk_constant,
+    .caps = IR_CAP_CONSTANT,
     .doc = "tensor of the given shape and dtype from value (1 value splats)"};
 
 const IrOpDef *const ir_ops_shape[] = {&op_flatten, &op_slice, &op_reshape, &op_transpose,
