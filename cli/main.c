@@ -9,6 +9,7 @@
 #include "pipeline.h"
 #include "ir/escape.h"
 #include "ir/ir.h"
+#include "ir/training.h"
 #include "rt_model.h"
 
 static void usage(FILE *f) {
@@ -22,8 +23,13 @@ static void usage(FILE *f) {
         "      --train adds the training step: `OUT train ...`, `OUT eval ...`;\n"
         "      --remat recomputes cheap values the backward reads late when that\n"
         "      lowers peak memory\n"
-        "  training flags (override the model's train/optimizer/schedule lines):\n"
-        "      --loss NAME --optimizer sgd|adam|adamw|rmsprop|adagrad --lr F --momentum F\n"
+        "  training flags (override the model's train/optimizer/schedule lines):\n",
+        f);
+  /* the optimizers as ir/training.c lists them */
+  fputs("      --loss NAME --optimizer ", f);
+  for (int i = 0, k = 0; i < ir_noptimizers; i++)
+    if (!ir_optimizers[i].hidden) fprintf(f, "%s%s", k++ ? "|" : "", ir_optimizers[i].name);
+  fputs(" --lr F --momentum F\n"
         "      --nesterov 0|1 --weight-decay F --l1 F --beta1 F --beta2 F --eps F\n"
         "      --epochs N --clip-norm F --clip-value F --patience N --freeze GLOB\n"
         "      --schedule constant|step|multistep|exponential|cosine|plateau\n"
