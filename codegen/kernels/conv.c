@@ -222,15 +222,7 @@ static void emit_corr_columns(SmBuf *b, const Corr *c, const OpEpilogue *epi) {
   sm_buf_puts(b, "          const float acc = row[w];\n");
   if (epi) ew_emit_epilogue_elem(b, 10, epi, "acc", "o", true);
   else sm_buf_puts(b, "          out0[o] = acc;\n");
-  sm_buf_puts(b, "        }\n      }\n  }\n#undef SM_L\n");
-}
-
-/* The direct kernels' vector type `vf` (16 lanes with AVX-512, else 8)
- * and SM_L, its lane count. */
-void emit_vf_prelude(SmBuf *b) {
-  sm_buf_puts(b, "#if defined(__AVX512F__)\n  typedef float vf __attribute__((vector_size(64)));\n"
-                 "#else\n  typedef float vf __attribute__((vector_size(32)));\n#endif\n"
-                 "#define SM_L ((int64_t)(sizeof(vf) / sizeof(float)))\n");
+  sm_buf_puts(b, "        }\n      }\n  }\n");
 }
 
 /* With epi, the fused kernel: the chain applied as the sums are stored. */
@@ -241,7 +233,6 @@ void emit_corr(SmBuf *b, const Corr *c, const OpEpilogue *epi) {
                    " %lld source channels at a time: %lld of %lld positions kept */\n",
                 (long long)c->KW, (long long)Hp, (long long)Wp, (long long)ib,
                 (long long)P, (long long)PV);
-  emit_vf_prelude(b);
   if (c->KWo) {
     /* wt[m][c * KWo + b][a] = w[m][c][KH - 1 - a][b] */
     long long Cd = c->Co / c->KWo, KH = c->KH, KWo = c->KWo;
@@ -294,7 +285,7 @@ void emit_corr(SmBuf *b, const Corr *c, const OpEpilogue *epi) {
   sm_buf_printf(b, "        const float acc = sum[m * %lld + q] + bv;\n", (long long)PV);
   if (epi) ew_emit_epilogue_elem(b, 8, epi, "acc", "o", true);
   else sm_buf_puts(b, "        out0[o] = acc;\n");
-  sm_buf_puts(b, "      }\n    }\n  }\n#undef SM_L\n");
+  sm_buf_puts(b, "      }\n    }\n  }\n");
 }
 
 /* The direct correlation of a stride-1, undilated, ungrouped convolution

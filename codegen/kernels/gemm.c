@@ -17,9 +17,9 @@
  *         (first K block: + beta*bias, later blocks: +=)
  * ====================================================================== */
 
+/* The vectors are the preamble's vf, their FMAs SM_FMA (kernel.c). */
 typedef struct CoreVar {
   int vw, mr, nv; /* lanes, tile rows, vectors per tile row */
-  const char *fma_cond, *fma; /* builtin FMA under GCC */
 } CoreVar;
 
 typedef struct CoreGrid {
@@ -372,10 +372,7 @@ static void core_store_wide(SmBuf *b, const GemmCore *g, const CoreVar *v, bool 
 }
 
 /* The two target variants: AVX-512 (plan var[0]), else AVX2/FMA (var[1]). */
-static const CoreVar core_vars[2] = {
-    {16, 8, 2, "defined(__AVX512F__)",
-     "__builtin_ia32_vfmaddps512_mask((x), (y), (z), (unsigned short)-1, 4)"},
-    {8, 6, 2, "defined(__FMA__)", "__builtin_ia32_vfmaddps256((x), (y), (z))"}};
+static const CoreVar core_vars[2] = {{16, 8, 2}, {8, 6, 2}};
 
 void gemm_core_plan(const GemmCore *g, GemmPlan *p) {
   *p = (GemmPlan){0};
@@ -409,25 +406,21 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v, const Ge
                    " %lld x %lld tasks per product */\n",
                 mr, nr, vw, (long long)G.mc, (long long)G.nc, (long long)G.kc,
                 (long long)G.tm, (long long)G.tn);
-  sm_buf_printf(b, "    typedef float vf __attribute__((vector_size(%d)));\n", vw * 4);
-  sm_buf_printf(b, "#if defined(__GNUC__) && !defined(__clang__) && %s\n", v->fma_cond);
-  sm_buf_printf(b, "#define SM_FMA(x, y, z) %s\n#else\n", v->fma);
-  sm_buf_puts(b, "#define SM_FMA(x, y, z) ((x) * (y) + (z))\n#endif\n");
   int64_t ntask = g->nbatch * G.tm * G.tn, slice_a = q->slice_a, slice = q->slice;
   const GemmWide *w = g->wide;
   int64_t S = q->S, shared = q->shared;
   /* each thread packs into its own slice of the workspace `ws`: at most
    * nthr threads (more would share a slice) */
+  SmBuf at = {0}; /* the thread's slice */
+  sm_buf_puts(&at, "ws");
+  if (shared) sm_buf_printf(&at, " + %lld", (long long)shared);
   if (G.par) {
-    sm_buf_printf(b, "    int sm_nt = 1;\n#ifdef _OPENMP\n    sm_nt = omp_get_max_threads() < %lld ? omp_get_max_threads() : %lld;\n#endif\n",
-                  (long long)G.nthr, (long long)G.nthr);
-    sm_buf_puts(b, "    #pragma omp parallel num_threads(sm_nt)\n    {\n");
-    sm_buf_printf(b, "#ifdef _OPENMP\n    float *const ap = ws + %lld + (int64_t)omp_get_thread_num() * %lld;\n"
-                     "#else\n    float *const ap = ws + %lld;\n#endif\n",
-                  (long long)shared, (long long)slice, (long long)shared);
+    sm_buf_printf(b, "    #pragma omp parallel num_threads(sm_threads(%lld))\n    {\n", (long long)G.nthr);
+    sm_buf_printf(b, "    float *const ap = %s + sm_thread() * %lld;\n", sm_buf_str(&at), (long long)slice);
   } else {
-    sm_buf_printf(b, "    {\n    float *const ap = ws + %lld;\n", (long long)shared);
+    sm_buf_printf(b, "    {\n    float *const ap = %s;\n", sm_buf_str(&at));
   }
+  sm_buf_free(&at);
   if (w) {
     long long sy = w->sy, sx = w->sx, Wp = w->Wp, ny = wide_ny(w), nx = wide_nx(w);
     sm_buf_printf(b, "    float *const stage = ws;\n    int32_t *const koff = (int32_t *)(ws + %lld);\n",
@@ -566,7 +559,7 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v, const Ge
   }
   }
   sm_buf_printf(b, "%s      }\n%s    }\n%s  }\n%s}\n", sp, sp, sp, sp);
-  sm_buf_puts(b, "    }\n    }\n#undef SM_FMA\n  }\n");
+  sm_buf_puts(b, "    }\n    }\n  }\n");
 }
 
 void gemm_core_write(SmBuf *b, const GemmCore *g) {
