@@ -208,8 +208,22 @@ static void core_bias_scalar(SmBuf *e, const GemmCore *g, const char *i, const c
     emit_float(e, g->beta);
     sm_buf_puts(e, " * ");
   }
-  sm_buf_printf(e, "bias[%s * %lld + %s * %lld]", i, (long long)g->bias_si, j,
-                (long long)g->bias_sj);
+  /* bias_si and bias_sj are 0 (broadcast) or a stride */
+  sm_buf_puts(e, "bias[");
+  if (g->bias_si) sm_buf_printf(e, "%s * %lld", i, (long long)g->bias_si);
+  if (g->bias_si && g->bias_sj) sm_buf_puts(e, " + ");
+  if (g->bias_sj == 1) sm_buf_puts(e, j);
+  else if (g->bias_sj) sm_buf_printf(e, "%s * %lld", j, (long long)g->bias_sj);
+  if (!g->bias_si && !g->bias_sj) sm_buf_puts(e, "0");
+  sm_buf_puts(e, "]");
+}
+
+/* "c_off + " before an element's index in the product ("" for none). */
+static const char *c_off_plus(const GemmCore *g) {
+  static char buf[256];
+  if (!g->c_off || !strcmp(g->c_off, "0")) return "";
+  snprintf(buf, sizeof buf, "%s + ", g->c_off);
+  return buf;
 }
 
 /* Declares `float tile[MR*NR]` (at indentation `sp`) holding the
@@ -306,8 +320,8 @@ static void core_store_epilogue(SmBuf *b, const GemmCore *g, const CoreVar *v, b
     else
       sm_buf_printf(b, "%s        const float acc = tile[r * %d + q]%s;\n", s2, nr, sm_buf_str(&be));
     sm_buf_free(&be);
-    sm_buf_printf(b, "%s        const int64_t o = %s + (i + r) * %lld + j + q;\n", s2,
-                  g->c_off ? g->c_off : "0", (long long)g->ldc);
+    sm_buf_printf(b, "%s        const int64_t o = %s(i + r) * %lld + j + q;\n", s2, c_off_plus(g),
+                  (long long)g->ldc);
     ew_emit_epilogue_elem(b, 24, g->epi, "acc", "o", true);
     sm_buf_printf(b, "%s      }\n", s2);
   }
@@ -355,8 +369,7 @@ static void core_store_wide(SmBuf *b, const GemmCore *g, const CoreVar *v, bool 
     sm_buf_printf(b, "%sfor (int64_t q = q0; q < q1; q++) {\n", s3);
     if (split_k) sm_buf_printf(b, "%s  const float acc = tr[q] + cr[q];\n", s3);
     else sm_buf_printf(b, "%s  const float acc = tr[q]%s;\n", s3, bias);
-    sm_buf_printf(b, "%s  const int64_t o = %s + (i + r) * %lld + base + q;\n", s3,
-                  g->c_off ? g->c_off : "0", ldc);
+    sm_buf_printf(b, "%s  const int64_t o = %s(i + r) * %lld + base + q;\n", s3, c_off_plus(g), ldc);
     ew_emit_epilogue_elem(b, 24, g->epi, "acc", "o", true);
     sm_buf_printf(b, "%s}\n", s3);
     if (split_k) sm_buf_printf(b, "%s}\n", s3);
@@ -459,36 +472,70 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v, const Ge
                   (long long)w->KH, (long long)w->KW, ny, sy, nx, sx, (long long)S, sy, Wp, sx);
     sm_buf_puts(b, "    }\n");
   } else {
-    sm_buf_printf(b, "    float *const bp = ap + %lld;\n", (long long)slice_a);
+    if (slice_a) sm_buf_printf(b, "    float *const bp = ap + %lld;\n", (long long)slice_a);
+    else sm_buf_puts(b, "    float *const bp = ap;\n");
   }
   if (G.par) sm_buf_puts(b, "    #pragma omp for schedule(static)\n");
-  sm_buf_printf(b, "    for (int64_t task = 0; task < %lld; task++) {\n", (long long)ntask);
+  /* a single task, block or K block: its bounds as constants, no loop */
+  bool one_task = ntask == 1, one_jc = G.tn == 1 && G.nc >= N, one_ic = G.tm == 1 && G.mc >= M;
+  bool one_pc = !split_k;
+  if (one_task) sm_buf_puts(b, "    {\n");
+  else sm_buf_printf(b, "    for (int64_t task = 0; task < %lld; task++) {\n", (long long)ntask);
   const char *sp = "      ";
   if (nb > 1) sm_buf_printf(b, "%sconst int64_t t = task / %lld;\n", sp, (long long)(G.tm * G.tn));
-  sm_buf_printf(b, "%sconst int64_t tr = task / %lld %% %lld, tc = task %% %lld;\n", sp,
-                (long long)G.tn, (long long)G.tm, (long long)G.tn);
-  sm_buf_printf(b, "%sconst int64_t i0 = tr * %lld / %lld * %d, j0 = tc * %lld / %lld * %d;\n", sp,
-                (long long)mt, (long long)G.tm, mr, (long long)nt, (long long)G.tn, nr);
-  sm_buf_printf(b, "%sconst int64_t i1 = (tr + 1) * %lld / %lld * %d < %lld ? (tr + 1) * %lld / %lld * %d : %lld;\n",
-                sp, (long long)mt, (long long)G.tm, mr, M, (long long)mt, (long long)G.tm, mr, M);
-  sm_buf_printf(b, "%sconst int64_t j1 = (tc + 1) * %lld / %lld * %d < %lld ? (tc + 1) * %lld / %lld * %d : %lld;\n",
-                sp, (long long)nt, (long long)G.tn, nr, N, (long long)nt, (long long)G.tn, nr, N);
+  /* task = (t * tm + tr) * tn + tc */
+  if (G.tm > 1 && nb > 1)
+    sm_buf_printf(b, "%sconst int64_t tr = task / %lld %% %lld;\n", sp, (long long)G.tn, (long long)G.tm);
+  else if (G.tm > 1 && G.tn > 1)
+    sm_buf_printf(b, "%sconst int64_t tr = task / %lld;\n", sp, (long long)G.tn);
+  else if (G.tm > 1)
+    sm_buf_printf(b, "%sconst int64_t tr = task;\n", sp);
+  if (G.tn > 1 && (nb > 1 || G.tm > 1))
+    sm_buf_printf(b, "%sconst int64_t tc = task %% %lld;\n", sp, (long long)G.tn);
+  else if (G.tn > 1)
+    sm_buf_printf(b, "%sconst int64_t tc = task;\n", sp);
+  if (G.tm == 1) {
+    sm_buf_printf(b, one_ic ? "%sconst int64_t i1 = %lld;\n" : "%sconst int64_t i0 = 0, i1 = %lld;\n", sp, M);
+  } else {
+    sm_buf_printf(b, "%sconst int64_t i0 = tr * %lld / %lld * %d;\n", sp, (long long)mt, (long long)G.tm, mr);
+    sm_buf_printf(b, "%sconst int64_t i1 = (tr + 1) * %lld / %lld * %d < %lld ? (tr + 1) * %lld / %lld * %d : %lld;\n",
+                  sp, (long long)mt, (long long)G.tm, mr, M, (long long)mt, (long long)G.tm, mr, M);
+  }
+  if (G.tn == 1) {
+    sm_buf_printf(b, one_jc ? "%sconst int64_t j1 = %lld;\n" : "%sconst int64_t j0 = 0, j1 = %lld;\n", sp, N);
+  } else {
+    sm_buf_printf(b, "%sconst int64_t j0 = tc * %lld / %lld * %d;\n", sp, (long long)nt, (long long)G.tn, nr);
+    sm_buf_printf(b, "%sconst int64_t j1 = (tc + 1) * %lld / %lld * %d < %lld ? (tc + 1) * %lld / %lld * %d : %lld;\n",
+                  sp, (long long)nt, (long long)G.tn, nr, N, (long long)nt, (long long)G.tn, nr, N);
+  }
   sm_buf_printf(b, "%sconst float *a = %s;\n", sp, g->a);
   if (!g->pack_b && !w) sm_buf_printf(b, "%sconst float *bm = %s;\n", sp, g->b);
   sm_buf_printf(b, "%sfloat *c = %s;\n", sp, g->c);
   if (has_bias) sm_buf_printf(b, "%sconst float *bias = %s;\n", sp, g->bias);
-  sm_buf_printf(b, "%sfor (int64_t jc = j0; jc < j1; jc += %lld) {\n", sp, (long long)G.nc);
-  sm_buf_printf(b, "%s  const int64_t nc = j1 - jc < %lld ? j1 - jc : %lld;\n", sp,
-                (long long)G.nc, (long long)G.nc);
-  sm_buf_printf(b, "%s  for (int64_t pc = 0; pc < %lld; pc += %lld) {\n", sp, K, (long long)G.kc);
-  sm_buf_printf(b, "%s    const int64_t kc = %lld - pc < %lld ? %lld - pc : %lld;\n", sp, K,
-                (long long)G.kc, K, (long long)G.kc);
+  if (one_jc) {
+    sm_buf_printf(b, "%s  const int64_t jc = 0, nc = %lld;\n", sp, N);
+  } else {
+    sm_buf_printf(b, "%sfor (int64_t jc = j0; jc < j1; jc += %lld) {\n", sp, (long long)G.nc);
+    sm_buf_printf(b, "%s  const int64_t nc = j1 - jc < %lld ? j1 - jc : %lld;\n", sp,
+                  (long long)G.nc, (long long)G.nc);
+  }
+  if (one_pc) {
+    sm_buf_printf(b, "%s    const int64_t pc = 0, kc = %lld;\n", sp, K);
+  } else {
+    sm_buf_printf(b, "%s  for (int64_t pc = 0; pc < %lld; pc += %lld) {\n", sp, K, (long long)G.kc);
+    sm_buf_printf(b, "%s    const int64_t kc = %lld - pc < %lld ? %lld - pc : %lld;\n", sp, K,
+                  (long long)G.kc, K, (long long)G.kc);
+  }
   if (w) sm_buf_printf(b, "%s    const int32_t *ko = koff + pc;\n", sp);
   else if (g->pack_b) g->pack_b(b, g, nr, 10);
   else core_pack_b(b, g, nr, 10);
-  sm_buf_printf(b, "%s    for (int64_t ic = i0; ic < i1; ic += %lld) {\n", sp, (long long)G.mc);
-  sm_buf_printf(b, "%s      const int64_t mc = i1 - ic < %lld ? i1 - ic : %lld;\n", sp,
-                (long long)G.mc, (long long)G.mc);
+  if (one_ic) {
+    sm_buf_printf(b, "%s      const int64_t ic = 0, mc = %lld;\n", sp, M);
+  } else {
+    sm_buf_printf(b, "%s    for (int64_t ic = i0; ic < i1; ic += %lld) {\n", sp, (long long)G.mc);
+    sm_buf_printf(b, "%s      const int64_t mc = i1 - ic < %lld ? i1 - ic : %lld;\n", sp,
+                  (long long)G.mc, (long long)G.mc);
+  }
   if (direct_a) sm_buf_printf(b, "%s      (void)ap;\n", sp);
   else if (g->pack_a) g->pack_a(b, g, mr, 12);
   else core_pack_a(b, g, mr, 12);
@@ -558,7 +605,10 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v, const Ge
     core_store_epilogue(b, g, v, split_k, has_bias);
   }
   }
-  sm_buf_printf(b, "%s      }\n%s    }\n%s  }\n%s}\n", sp, sp, sp, sp);
+  sm_buf_printf(b, "%s      }\n", sp);
+  if (!one_ic) sm_buf_printf(b, "%s    }\n", sp);
+  if (!one_pc) sm_buf_printf(b, "%s  }\n", sp);
+  if (!one_jc) sm_buf_printf(b, "%s}\n", sp);
   sm_buf_puts(b, "    }\n    }\n  }\n");
 }
 
