@@ -314,10 +314,10 @@ static void emit_gw_direct(SmBuf *b, const GwDirect *o) {
                 (long long)z->N, nch, (long long)z->N, nch);
   sm_buf_printf(b, "      for (int64_t c = 0; c < %lld; c++) {\n", C);
   sm_buf_printf(b, "        for (int64_t r = 0; r < %lld; r++)\n", (long long)z->H);
-  sm_buf_printf(b, "          memcpy(pad + (r + %lld) * %lld + %lld, in1 + ((n * %lld + c) * %lld + r) * %lld,"
-                   " %lld * sizeof(float));\n",
-                (long long)g->pb[0], Wp, (long long)g->pb[1], C, (long long)z->H, (long long)z->W,
-                (long long)z->W);
+  sm_buf_puts(b, "          memcpy(");
+  emit_pad_row(b, g->pb[0], Wp, g->pb[1]);
+  sm_buf_printf(b, ", in1 + ((n * %lld + c) * %lld + r) * %lld, %lld * sizeof(float));\n", C,
+                (long long)z->H, (long long)z->W, (long long)z->W);
   sm_buf_printf(b, "        for (int64_t bb = 0; bb < %lld; bb++)\n", KW);
   sm_buf_printf(b, "          for (int64_t r = 0; r < %lld; r++)\n", Hp);
   sm_buf_printf(b, "            memcpy(st + (c * %lld + bb) * %lld + r * %lld, pad + r * %lld + bb,"

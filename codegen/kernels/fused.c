@@ -47,8 +47,9 @@ static bool name_used(const char *text, size_t n, const char *name) {
 }
 
 /* Drops the `(void)NAME;` lines written to b since offset `from` whose
- * NAME is used there anyway (they only silence unused-variable warnings). */
-static void drop_used_voids(SmBuf *b, size_t from) {
+ * NAME is used there anyway (they only silence unused-variable warnings);
+ * only the NAMEs starting with `prefix` (NULL: all). */
+static void drop_used_voids(SmBuf *b, size_t from, const char *prefix) {
   size_t n = b->len - from;
   char *t = sm_xmalloc(n + 1);
   memcpy(t, b->s + from, n + 1);
@@ -63,7 +64,8 @@ static void drop_used_voids(SmBuf *b, size_t from) {
     bool drop = false;
     char name[64];
     size_t nl = e - p > 8 ? e - p - 8 : 0; /* "(void)" NAME ";\n" */
-    if (nl && nl < sizeof name && !strncmp(t + p, "(void)", 6) && !strncmp(t + e - 2, ";\n", 2)) {
+    if (nl && nl < sizeof name && !strncmp(t + p, "(void)", 6) && !strncmp(t + e - 2, ";\n", 2) &&
+        (!prefix || !strncmp(t + p + 6, prefix, strlen(prefix)))) {
       memcpy(name, t + p + 6, nl);
       name[nl] = 0;
       drop = name_used(t, r, name) || name_used(t + e, n - e, name);
@@ -174,7 +176,7 @@ void ew_emit_group(SmBuf *b, IrNode *const *mem, int nm, IrValue *const *ext, in
   free(tnum);
   sm_buf_printf(b, "%*s}\n", ind - 2, "");
   sm_buf_free(&idx);
-  drop_used_voids(b, from);
+  drop_used_voids(b, from, NULL);
 }
 
 void ew_emit(SmBuf *b, const IrNode *n) {
@@ -264,6 +266,9 @@ void ew_emit_epilogue_elem(SmBuf *b, int ind, const OpEpilogue *e, const char *a
       for (int q = 0; q < j && found < 0; q++)
         if (e->mem[q]->out[0] == v) found = q;
       if (v == pv || found >= 0) continue;
+      /* an update's scalars after its gradient (lr, step): its prelude
+       * reads them, once per kernel */
+      if (opt_is_update(n) && a > opt_grad_operand(n)) continue;
       int k = epi_in_index(e, v);
       bool have = false;
       for (int q = 0; q < nin; q++) have |= loaded[q] == k;
@@ -316,7 +321,7 @@ void ew_emit_epilogue_elem(SmBuf *b, int ind, const OpEpilogue *e, const char *a
     SM_ASSERT(j < e->nm);
     sm_buf_printf(b, "%*sout%d[%s] = t%d;\n", ind, "", k, o, j);
   }
-  drop_used_voids(b, from);
+  drop_used_voids(b, from, NULL);
 }
 
 /* Constants of the optimizer updates among the members, at the top of the
@@ -341,6 +346,7 @@ static void emit_update_preludes(SmBuf *b, const OpEpilogue *e) {
 /* Horizontal fusion: independent optimizer updates, one loop each, in one
  * kernel (its operands and results are the updates' own). */
 static void emit_updates(SmBuf *b, const OpEpilogue *e) {
+  size_t from = b->len;
   for (int j = -1; j < e->nm; j++) {
     const IrNode *n = j < 0 ? e->prod : e->mem[j];
     SM_ASSERT(opt_is_update(n) && n->nin <= 8 && n->nout <= 3);
@@ -353,6 +359,7 @@ static void emit_updates(SmBuf *b, const OpEpilogue *e) {
     opt_emit_loop(b, n, pfx, in_idx, out_idx);
     sm_buf_puts(b, "  }\n");
   }
+  drop_used_voids(b, from, "u"); /* the updates' constants (u<j>_...) */
 }
 
 void op_emit_fused(SmBuf *b, const OpEpilogue *e) {
@@ -360,8 +367,12 @@ void op_emit_fused(SmBuf *b, const OpEpilogue *e) {
     emit_updates(b, e);
     return;
   }
+  size_t from = b->len;
   emit_update_preludes(b, e);
-  if (e->prod->op->c->emit_fused && e->prod->op->c->emit_fused(b, e)) return;
+  if (e->prod->op->c->emit_fused && e->prod->op->c->emit_fused(b, e)) {
+    drop_used_voids(b, from, "u"); /* the updates' constants (u<j>_...) */
+    return;
+  }
   /* generic: the producer writes out0, then one pass applies the chain;
    * an in-place update among the members needs the product in a buffer
    * of its own (passes/fuse.c fuses it only into the blocked GEMM form) */

@@ -227,14 +227,11 @@ static const char *c_off_plus(const GemmCore *g) {
 }
 
 /* Declares `float tile[MR*NR]` (at indentation `sp`) holding the
- * accumulator registers c<r>_<q>, row-major. */
+ * accumulators cv[MR][NV], row-major (their own layout). */
 static void core_spill_tile(SmBuf *b, const CoreVar *v, const char *sp) {
   int mr = v->mr, nv = v->nv, vw = v->vw, nr = vw * nv;
   sm_buf_printf(b, "%sfloat tile[%d] __attribute__((aligned(64)));\n", sp, mr * nr);
-  for (int r = 0; r < mr; r++)
-    for (int q = 0; q < nv; q++)
-      sm_buf_printf(b, "%smemcpy(tile + %d, &c%d_%d, sizeof c%d_%d);\n", sp, r * nr + q * vw, r, q,
-                    r, q);
+  sm_buf_printf(b, "%smemcpy(tile, cv, sizeof cv);\n", sp);
 }
 
 /* Stores the accumulator tile into C: the first K block assigns (adding
@@ -248,31 +245,36 @@ static void core_store_plain(SmBuf *b, const GemmCore *g, const CoreVar *v, bool
     /* pass 0: first K block (assign + bias); pass 1: accumulate */
     const char *in = "                    ";
     if (split_k) sm_buf_printf(b, "%s  %s {\n", s2, pass == 0 ? "if (pc == 0)" : "else");
-    for (int r = 0; r < mr; r++)
-      for (int q = 0; q < nv; q++) {
-        sm_buf_printf(b, "%s{ vf y = c%d_%d", in, r, q);
-        if (pass == 1) {
-          sm_buf_printf(b, ", o; memcpy(&o, cp + %lld, sizeof o); y += o;",
-                        (long long)(r * g->ldc + q * vw));
-        } else if (has_bias) {
-          sm_buf_puts(b, ", o; ");
-          if (g->bias_sj)
-            sm_buf_printf(b, "memcpy(&o, bias + (i + %d) * %lld + j + %d, sizeof o);", r,
-                          (long long)g->bias_si, q * vw);
-          else
-            sm_buf_printf(b, "o = bias[(i + %d) * %lld] + (vf){0};", r, (long long)g->bias_si);
-          if (g->beta != 1) {
-            sm_buf_puts(b, " y += ");
-            emit_float(b, g->beta);
-            sm_buf_puts(b, " * o;");
-          } else {
-            sm_buf_puts(b, " y += o;");
-          }
-        } else {
-          sm_buf_puts(b, ";");
-        }
-        sm_buf_printf(b, " memcpy(cp + %lld, &y, sizeof y); }\n", (long long)(r * g->ldc + q * vw));
+    /* the loops over the tile, unrolled as registers are named */
+    sm_buf_printf(b, "#pragma GCC unroll %d\n%sfor (int r = 0; r < %d; r++)\n", mr, in, mr);
+    sm_buf_printf(b, "#pragma GCC unroll %d\n%s  for (int q = 0; q < %d; q++) {\n", nv, in, nv);
+    sm_buf_printf(b, "%s    vf y = cv[r][q]", in);
+    if (pass == 1) {
+      sm_buf_printf(b, ", o;\n%s    memcpy(&o, cp + r * %lld + q * %d, sizeof o);\n%s    y += o;\n", in,
+                    (long long)g->ldc, vw, in);
+    } else if (has_bias) {
+      sm_buf_printf(b, ", o;\n%s    ", in);
+      long long si = g->bias_si;
+      if (g->bias_sj && si)
+        sm_buf_printf(b, "memcpy(&o, bias + (i + r) * %lld + j + q * %d, sizeof o);\n", si, vw);
+      else if (g->bias_sj)
+        sm_buf_printf(b, "memcpy(&o, bias + j + q * %d, sizeof o);\n", vw);
+      else if (si)
+        sm_buf_printf(b, "o = bias[(i + r) * %lld] + (vf){0};\n", si);
+      else
+        sm_buf_puts(b, "o = bias[0] + (vf){0};\n");
+      if (g->beta != 1) {
+        sm_buf_printf(b, "%s    y += ", in);
+        emit_float(b, g->beta);
+        sm_buf_puts(b, " * o;\n");
+      } else {
+        sm_buf_printf(b, "%s    y += o;\n", in);
       }
+    } else {
+      sm_buf_puts(b, ";\n");
+    }
+    sm_buf_printf(b, "%s    memcpy(cp + r * %lld + q * %d, &y, sizeof y);\n%s  }\n", in,
+                  (long long)g->ldc, vw, in);
     if (split_k) sm_buf_printf(b, "%s  }\n", s2);
   }
   sm_buf_printf(b, "%s} else {\n", s2);
@@ -510,7 +512,8 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v, const Ge
   }
   sm_buf_printf(b, "%sconst float *a = %s;\n", sp, g->a);
   if (!g->pack_b && !w) sm_buf_printf(b, "%sconst float *bm = %s;\n", sp, g->b);
-  sm_buf_printf(b, "%sfloat *c = %s;\n", sp, g->c);
+  bool store_c = w || !g->epi || split_k; /* else the epilogue stores */
+  if (store_c) sm_buf_printf(b, "%sfloat *c = %s;\n", sp, g->c);
   if (has_bias) sm_buf_printf(b, "%sconst float *bias = %s;\n", sp, g->bias);
   if (one_jc) {
     sm_buf_printf(b, "%s  const int64_t jc = 0, nc = %lld;\n", sp, N);
@@ -536,8 +539,9 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v, const Ge
     sm_buf_printf(b, "%s      const int64_t mc = i1 - ic < %lld ? i1 - ic : %lld;\n", sp,
                   (long long)G.mc, (long long)G.mc);
   }
-  if (direct_a) sm_buf_printf(b, "%s      (void)ap;\n", sp);
-  else if (g->pack_a) g->pack_a(b, g, mr, 12);
+  if (direct_a) {
+    /* nothing to pack */
+  } else if (g->pack_a) g->pack_a(b, g, mr, 12);
   else core_pack_a(b, g, mr, 12);
   /* an epilogue updating a parameter in place reads and writes it (and
    * its state) at every element: tiles along rows then, so those accesses
@@ -558,45 +562,46 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v, const Ge
   if (direct_a) {
     /* rows past M repeat row M-1: computed, never stored */
     if (!w) sm_buf_printf(b, "%sconst float *pb = bp + jr * kc;\n", s2);
-    for (int r = 0; r < mr; r++)
-      sm_buf_printf(b, "%sconst float *pa%d = a + (ic + ir + %d < %lld ? ic + ir + %d : %lld) * %lld + pc;\n",
-                    s2, r, r, M, r, M - 1, (long long)g->as_i);
+    sm_buf_printf(b, "%sconst float *pa[%d];\n", s2, mr);
+    sm_buf_printf(b, "#pragma GCC unroll %d\n%sfor (int r = 0; r < %d; r++)\n", mr, s2, mr);
+    sm_buf_printf(b, "%s  pa[r] = a + (ic + ir + r < %lld ? ic + ir + r : %lld) * %lld + pc;\n", s2, M,
+                  M - 1, (long long)g->as_i);
   } else if (w) {
     sm_buf_printf(b, "%sconst float *pa = ap + ir * kc;\n", s2);
   } else {
     sm_buf_printf(b, "%sconst float *pa = ap + ir * kc, *pb = bp + jr * kc;\n", s2);
   }
-  sm_buf_printf(b, "%svf ", s2);
-  for (int r = 0; r < mr; r++)
-    for (int q = 0; q < nv; q++) sm_buf_printf(b, "%sc%d_%d = {0}", r || q ? ", " : "", r, q);
-  sm_buf_puts(b, ";\n");
+  /* the accumulators cv: MR x NV vectors, the loops over them unrolled
+   * (each one a register) */
+  sm_buf_printf(b, "%svf cv[%d][%d] = {{{0}}};\n", s2, mr, nv);
   sm_buf_printf(b, "%sfor (int64_t k = 0; k < kc; k++) {\n", s2);
-  if (w) {
-    sm_buf_printf(b, "%s  const float *pk = pb + ko[k];\n", s2);
-    for (int q = 0; q < nv; q++)
-      sm_buf_printf(b, "%s  vf b%d; memcpy(&b%d, pk + %d, sizeof b%d);\n", s2, q, q, q * vw, q);
-  } else {
-    for (int q = 0; q < nv; q++)
-      sm_buf_printf(b, "%s  const vf b%d = *(const vf *)(pb + k * %d + %d);\n", s2, q, nr, q * vw);
-  }
-  for (int r = 0; r < mr; r++) {
-    /* x - 0 is exact, so the compiler folds it to a plain broadcast load */
-    if (direct_a) sm_buf_printf(b, "%s  { const vf x = pa%d[k] - (vf){0};", s2, r);
-    else sm_buf_printf(b, "%s  { const vf x = pa[k * %d + %d] - (vf){0};", s2, mr, r);
-    for (int q = 0; q < nv; q++) sm_buf_printf(b, " c%d_%d = SM_FMA(x, b%d, c%d_%d);", r, q, q, r, q);
-    sm_buf_puts(b, " }\n");
-  }
+  sm_buf_printf(b, "%s  vf bk[%d];\n", s2, nv);
+  if (w) sm_buf_printf(b, "%s  const float *pk = pb + ko[k];\n", s2);
+  sm_buf_printf(b, "#pragma GCC unroll %d\n", nv);
+  if (w)
+    sm_buf_printf(b, "%s  for (int q = 0; q < %d; q++) memcpy(&bk[q], pk + q * %d, sizeof bk[q]);\n", s2,
+                  nv, vw);
+  else
+    sm_buf_printf(b, "%s  for (int q = 0; q < %d; q++) bk[q] = *(const vf *)(pb + k * %d + q * %d);\n", s2,
+                  nv, nr, vw);
+  sm_buf_printf(b, "#pragma GCC unroll %d\n%s  for (int r = 0; r < %d; r++) {\n", mr, s2, mr);
+  /* x - 0 is exact, so the compiler folds it to a plain broadcast load */
+  if (direct_a) sm_buf_printf(b, "%s    const vf x = pa[r][k] - (vf){0};\n", s2);
+  else sm_buf_printf(b, "%s    const vf x = pa[k * %d + r] - (vf){0};\n", s2, mr);
+  sm_buf_printf(b, "#pragma GCC unroll %d\n", nv);
+  sm_buf_printf(b, "%s    for (int q = 0; q < %d; q++) cv[r][q] = SM_FMA(x, bk[q], cv[r][q]);\n", s2, nv);
+  sm_buf_printf(b, "%s  }\n", s2);
   sm_buf_printf(b, "%s}\n", s2);
   /* store */
   sm_buf_printf(b, "%sconst int64_t i = ic + ir, j = jc + jr;\n", s2);
   if (w) {
     core_store_wide(b, g, v, split_k, has_bias);
   } else {
-  sm_buf_printf(b, "%sfloat *cp = c + i * %lld + j;\n", s2, (long long)g->ldc);
+  /* the tile's corner in C (the epilogue indexes the product itself) */
+  if (store_c) sm_buf_printf(b, "%sfloat *cp = c + i * %lld + j;\n", s2, (long long)g->ldc);
   if (!g->epi) {
     core_store_plain(b, g, v, split_k, has_bias);
   } else if (!split_k) {
-    sm_buf_printf(b, "%s(void)cp;\n", s2);
     core_store_epilogue(b, g, v, split_k, has_bias);
   } else {
     sm_buf_printf(b, "%sif (pc + kc < %lld) {\n", s2, K);
