@@ -62,6 +62,9 @@ void cg_kernel_plan(const CgKernel *K, CgKernelPlan *p);
 void cg_kernel_plan_str(SmBuf *b, const CgKernel *K);
 /* Writes the statements of K's body as planned. */
 void cg_kernel_body(SmBuf *b, const CgKernel *K);
+/* The definitions the kernel text `kernels` uses (vector type, FMA and
+ * register macros, thread helpers), written once before the kernels. */
+void cg_kernel_preamble(SmBuf *b, const char *kernels);
 
 /* The C literal of v as dtype t: "0.5f" (f32, %.9g), "0.5" (f64, %.17g),
  * "3" (integers); in an expression (bare false) negatives are

@@ -708,6 +708,7 @@ void cg_emit(const CgProgram *prog, const CgOptions *o, SmBuf *c, SmBuf *h) {
                 "#include \"rt_math.h\"\n#include \"rt_model.h\"\n#include \"%s.h\"\n\n",
                 m, prog->nfuncs, prog->nfuncs == 1 ? "" : "s", ncalls, nshared,
                 (long long)nparam_elems, plans[0].param_bytes, arena, naive, ws_bytes, m);
+  cg_kernel_preamble(c, sm_buf_str(&kbuf));
   sm_buf_puts(c, sm_buf_str(&kbuf));
   sm_buf_free(&kbuf);
   bool *emb = sm_xcalloc((size_t)master->nparams + 1, 1);

@@ -134,38 +134,52 @@ static int64_t corr_stack(const Corr *c) {
          (c->OHo + c->KH - 1) * (c->OWo + c->KW - 1);
 }
 
+/* "pad + " the start of source row r in a plane padded with pt rows
+ * above and pl columns to the left, Wp wide. */
+void emit_pad_row(SmBuf *b, long long pt, long long Wp, long long pl) {
+  if (pt) sm_buf_printf(b, "pad + (r + %lld) * %lld", pt, Wp);
+  else sm_buf_printf(b, "pad + r * %lld", Wp);
+  if (pl) sm_buf_printf(b, " + %lld", pl);
+}
+
 /* One register block: ob output channels from o, nv vectors from q0,
- * source channels i0 .. ie - 1 added to the sums in `sum`. */
+ * source channels i0 .. ie - 1 added to the sums in `sum`. The
+ * accumulators av[ob][nv] and weights w[ob]: loops over the channels
+ * unrolled, so that each is a register. */
 static void emit_corr_block(SmBuf *b, const Corr *c, int ob, int nv, int ind) {
   long long SD = corr_plane(c), PV = corr_pv(c);
+  bool one_block = corr_ib(c) >= c->Ci; /* i0 is 0: no partial sums to reload */
   const char *sp = "";
-  sm_buf_printf(b, "%*svf ", ind, sp);
-  for (int j = 0; j < ob; j++) sm_buf_printf(b, "%sa%d[%d]", j ? ", " : "", j, nv);
-  sm_buf_printf(b, ";\n%*sif (i0 == 0) {\n%*s  for (int v = 0; v < %d; v++) {", ind, sp, ind, sp, nv);
-  for (int j = 0; j < ob; j++) sm_buf_printf(b, " a%d[v] = (vf){0};", j);
-  sm_buf_printf(b, " }\n%*s} else {\n", ind, sp);
-  for (int j = 0; j < ob; j++)
-    sm_buf_printf(b, "%*s  memcpy(a%d, sum + (o + %d) * %lld + q0, sizeof a%d);\n", ind, sp, j, j, PV, j);
-  sm_buf_printf(b, "%*s}\n%*sfor (int64_t i = i0; i < ie; i++) {\n", ind, sp, ind, sp);
+  sm_buf_printf(b, "%*svf av[%d][%d] = {{{0}}};\n", ind, sp, ob, nv);
+  if (!one_block) {
+    sm_buf_printf(b, "%*sif (i0 > 0)\n#pragma GCC unroll %d\n", ind, sp, ob);
+    sm_buf_printf(b, "%*s  for (int j = 0; j < %d; j++) memcpy(av[j], sum + (o + j) * %lld + q0, sizeof av[j]);\n",
+                  ind, sp, ob, PV);
+  }
+  sm_buf_printf(b, "%*sfor (int64_t i = i0; i < ie; i++) {\n", ind, sp);
   sm_buf_printf(b, "%*s  const float *sp = st + (i - i0) * %lld + q0;\n", ind, sp,
                 (long long)(c->KW * SD));
-  sm_buf_printf(b, "%*s  const float *wk = %s + o * %lld + i * %lld + %lld;\n", ind, sp,
-                c->KWo ? "wt" : "in1",
-                (long long)c->wo, (long long)c->wi, (long long)c->w0);
+  sm_buf_printf(b, "%*s  const float *wk = %s + o * %lld + i * %lld", ind, sp,
+                c->KWo ? "wt" : "in1", (long long)c->wo, (long long)c->wi);
+  if (c->w0) sm_buf_printf(b, " + %lld", (long long)c->w0);
+  sm_buf_puts(b, ";\n");
   sm_buf_printf(b, "%*s  for (int64_t a = 0; a < %lld; a++)\n", ind, sp, (long long)c->KH);
   sm_buf_printf(b, "%*s    for (int64_t bb = 0; bb < %lld; bb++) {\n", ind, sp, (long long)c->KW);
   sm_buf_printf(b, "%*s      const float *x = sp + bb * %lld + a * %lld;\n", ind, sp, SD,
                 (long long)c->OWo);
-  for (int j = 0; j < ob; j++)
-    sm_buf_printf(b, "%*s      const vf w%d = wk[%lld + a * %lld + bb * %lld] - (vf){0};\n", ind, sp,
-                  j, (long long)(j * c->wo), (long long)c->wa, (long long)c->wb);
+  sm_buf_printf(b, "%*s      vf w[%d];\n#pragma GCC unroll %d\n", ind, sp, ob, ob);
+  sm_buf_printf(b, "%*s      for (int j = 0; j < %d; j++) w[j] = wk[j * %lld + a * %lld + bb", ind, sp,
+                ob, (long long)c->wo, (long long)c->wa);
+  if (c->wb != 1) sm_buf_printf(b, " * %lld", (long long)c->wb);
+  sm_buf_puts(b, "] - (vf){0};\n");
   sm_buf_printf(b, "%*s      for (int v = 0; v < %d; v++) {\n", ind, sp, nv);
   sm_buf_printf(b, "%*s        vf xv;\n%*s        memcpy(&xv, x + v * SM_L, sizeof xv);\n", ind, sp,
                 ind, sp);
-  for (int j = 0; j < ob; j++) sm_buf_printf(b, "%*s        a%d[v] += w%d * xv;\n", ind, sp, j, j);
+  sm_buf_printf(b, "#pragma GCC unroll %d\n%*s        for (int j = 0; j < %d; j++) av[j][v] += w[j] * xv;\n",
+                ob, ind, sp, ob);
   sm_buf_printf(b, "%*s      }\n%*s    }\n%*s}\n", ind, sp, ind, sp, ind, sp);
-  for (int j = 0; j < ob; j++)
-    sm_buf_printf(b, "%*smemcpy(sum + (o + %d) * %lld + q0, a%d, sizeof a%d);\n", ind, sp, j, PV, j, j);
+  sm_buf_printf(b, "#pragma GCC unroll %d\n%*sfor (int j = 0; j < %d; j++) memcpy(sum + (o + j) * %lld + q0, av[j], sizeof av[j]);\n",
+                ob, ind, sp, ob, PV);
 }
 
 /* The output channels from o in blocks of ob, for vectors of `lanes`
@@ -222,15 +236,7 @@ static void emit_corr_columns(SmBuf *b, const Corr *c, const OpEpilogue *epi) {
   sm_buf_puts(b, "          const float acc = row[w];\n");
   if (epi) ew_emit_epilogue_elem(b, 10, epi, "acc", "o", true);
   else sm_buf_puts(b, "          out0[o] = acc;\n");
-  sm_buf_puts(b, "        }\n      }\n  }\n#undef SM_L\n");
-}
-
-/* The direct kernels' vector type `vf` (16 lanes with AVX-512, else 8)
- * and SM_L, its lane count. */
-void emit_vf_prelude(SmBuf *b) {
-  sm_buf_puts(b, "#if defined(__AVX512F__)\n  typedef float vf __attribute__((vector_size(64)));\n"
-                 "#else\n  typedef float vf __attribute__((vector_size(32)));\n#endif\n"
-                 "#define SM_L ((int64_t)(sizeof(vf) / sizeof(float)))\n");
+  sm_buf_puts(b, "        }\n      }\n  }\n");
 }
 
 /* With epi, the fused kernel: the chain applied as the sums are stored. */
@@ -241,7 +247,6 @@ void emit_corr(SmBuf *b, const Corr *c, const OpEpilogue *epi) {
                    " %lld source channels at a time: %lld of %lld positions kept */\n",
                 (long long)c->KW, (long long)Hp, (long long)Wp, (long long)ib,
                 (long long)P, (long long)PV);
-  emit_vf_prelude(b);
   if (c->KWo) {
     /* wt[m][c * KWo + b][a] = w[m][c][KH - 1 - a][b] */
     long long Cd = c->Co / c->KWo, KH = c->KH, KWo = c->KWo;
@@ -257,30 +262,39 @@ void emit_corr(SmBuf *b, const Corr *c, const OpEpilogue *epi) {
   sm_buf_printf(b, "    float st[%lld] __attribute__((aligned(64)));\n", (long long)(ib * c->KW * SD));
   sm_buf_printf(b, "    float sum[%lld] __attribute__((aligned(64)));\n", (long long)(c->Co * PV));
   sm_buf_printf(b, "    float pad[%lld];\n    memset(pad, 0, sizeof pad);\n", (long long)(Hp * Wp));
-  sm_buf_printf(b, "    for (int64_t i0 = 0; i0 < %lld; i0 += %lld) {\n", (long long)c->Ci, (long long)ib);
-  sm_buf_printf(b, "    const int64_t ie = i0 + %lld < %lld ? i0 + %lld : %lld;\n", (long long)ib,
-                (long long)c->Ci, (long long)ib, (long long)c->Ci);
+  bool one_block = ib >= c->Ci;
+  if (one_block) {
+    sm_buf_printf(b, "    const int64_t i0 = 0, ie = %lld;\n", (long long)c->Ci);
+  } else {
+    sm_buf_printf(b, "    for (int64_t i0 = 0; i0 < %lld; i0 += %lld) {\n", (long long)c->Ci, (long long)ib);
+    sm_buf_printf(b, "    const int64_t ie = i0 + %lld < %lld ? i0 + %lld : %lld;\n", (long long)ib,
+                  (long long)c->Ci, (long long)ib, (long long)c->Ci);
+  }
   /* plane i zero-padded in pad (the borders stay zero), then copy bb of
    * it: row r holds the padded columns bb .. bb + OWo - 1 */
   sm_buf_printf(b, "    for (int64_t i = i0; i < ie; i++) {\n");
   sm_buf_printf(b, "      for (int64_t r = 0; r < %lld; r++)\n", (long long)c->Hs);
-  sm_buf_printf(b, "        memcpy(pad + (r + %lld) * %lld + %lld, in0 + ((n * %lld + i) * %lld + r) * %lld,"
-                   " %lld * sizeof(float));\n",
-                (long long)c->pt, (long long)Wp, (long long)c->pl, (long long)c->Ci,
-                (long long)c->Hs, (long long)c->Ws, (long long)c->Ws);
+  sm_buf_puts(b, "        memcpy(");
+  emit_pad_row(b, c->pt, Wp, c->pl);
+  if (c->Ci == 1) sm_buf_puts(b, ", in0 + ((n + i)");
+  else sm_buf_printf(b, ", in0 + ((n * %lld + i)", (long long)c->Ci);
+  sm_buf_printf(b, " * %lld + r) * %lld, %lld * sizeof(float));\n", (long long)c->Hs,
+                (long long)c->Ws, (long long)c->Ws);
   sm_buf_printf(b, "      for (int64_t bb = 0; bb < %lld; bb++) {\n", (long long)c->KW);
   sm_buf_printf(b, "        float *dp = st + ((i - i0) * %lld + bb) * %lld;\n", (long long)c->KW,
                 (long long)SD);
   sm_buf_printf(b, "        for (int64_t r = 0; r < %lld; r++)\n", (long long)Hp);
   sm_buf_printf(b, "          memcpy(dp + r * %lld, pad + r * %lld + bb, %lld * sizeof(float));\n",
                 (long long)OWo, (long long)Wp, (long long)OWo);
-  sm_buf_printf(b, "        memset(dp + %lld, 0, %lld * sizeof(float));\n      }\n    }\n",
-                (long long)(Hp * OWo), (long long)(SD - Hp * OWo));
+  if (SD > Hp * OWo)
+    sm_buf_printf(b, "        memset(dp + %lld, 0, %lld * sizeof(float));\n",
+                  (long long)(Hp * OWo), (long long)(SD - Hp * OWo));
+  sm_buf_puts(b, "      }\n    }\n");
   sm_buf_puts(b, "#if defined(__AVX512F__)\n");
   emit_corr_compute(b, c, 16, 24, 16);
   sm_buf_puts(b, "#else\n");
   emit_corr_compute(b, c, 8, 12, 8);
-  sm_buf_puts(b, "#endif\n    }\n");
+  sm_buf_puts(b, one_block ? "#endif\n" : "#endif\n    }\n");
   if (c->KWo) {
     emit_corr_columns(b, c, epi);
     return;
@@ -294,7 +308,7 @@ void emit_corr(SmBuf *b, const Corr *c, const OpEpilogue *epi) {
   sm_buf_printf(b, "        const float acc = sum[m * %lld + q] + bv;\n", (long long)PV);
   if (epi) ew_emit_epilogue_elem(b, 8, epi, "acc", "o", true);
   else sm_buf_puts(b, "        out0[o] = acc;\n");
-  sm_buf_puts(b, "      }\n    }\n  }\n#undef SM_L\n");
+  sm_buf_puts(b, "      }\n    }\n  }\n");
 }
 
 /* The direct correlation of a stride-1, undilated, ungrouped convolution

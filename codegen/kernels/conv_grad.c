@@ -298,12 +298,6 @@ static void emit_gw_direct(SmBuf *b, const GwDirect *o) {
   sm_buf_printf(b, "  /* direct on %lld shifted copies of each padded %lld x %lld plane: %lld of %lld"
                    " positions kept, images in %lld chunks */\n",
                 KW, Hp, Wp, P, PV, nch);
-  emit_vf_prelude(b);
-  /* each loaded vector held in a register for all its FMAs: compilers
-   * otherwise fold the load into every FMA that uses it (measured 1.6x
-   * slower for LeNet's second layer) */
-  sm_buf_puts(b, "#if defined(__GNUC__) && defined(__AVX__)\n"
-                 "#define SM_REG(v) __asm__(\"\" : \"+v\"(v))\n#else\n#define SM_REG(v) (void)0\n#endif\n");
   /* on the stack: static storage would be shared by instances */
   sm_buf_printf(b, "  float part[%lld][%lld] __attribute__((aligned(64)));\n", nch, E);
   emit_omp_for(b, sat_mul(z->N * M * C * P, KK), "schedule(static)");
@@ -320,10 +314,10 @@ static void emit_gw_direct(SmBuf *b, const GwDirect *o) {
                 (long long)z->N, nch, (long long)z->N, nch);
   sm_buf_printf(b, "      for (int64_t c = 0; c < %lld; c++) {\n", C);
   sm_buf_printf(b, "        for (int64_t r = 0; r < %lld; r++)\n", (long long)z->H);
-  sm_buf_printf(b, "          memcpy(pad + (r + %lld) * %lld + %lld, in1 + ((n * %lld + c) * %lld + r) * %lld,"
-                   " %lld * sizeof(float));\n",
-                (long long)g->pb[0], Wp, (long long)g->pb[1], C, (long long)z->H, (long long)z->W,
-                (long long)z->W);
+  sm_buf_puts(b, "          memcpy(");
+  emit_pad_row(b, g->pb[0], Wp, g->pb[1]);
+  sm_buf_printf(b, ", in1 + ((n * %lld + c) * %lld + r) * %lld, %lld * sizeof(float));\n", C,
+                (long long)z->H, (long long)z->W, (long long)z->W);
   sm_buf_printf(b, "        for (int64_t bb = 0; bb < %lld; bb++)\n", KW);
   sm_buf_printf(b, "          for (int64_t r = 0; r < %lld; r++)\n", Hp);
   sm_buf_printf(b, "            memcpy(st + (c * %lld + bb) * %lld + r * %lld, pad + r * %lld + bb,"
@@ -343,7 +337,7 @@ static void emit_gw_direct(SmBuf *b, const GwDirect *o) {
   sm_buf_puts(b, "      pw[e] = h;\n    }\n  }\n");
   sm_buf_printf(b, "  for (int64_t e = 0; e < %lld; e++) {\n    float s = part[0][e];\n", E);
   sm_buf_printf(b, "    for (int64_t ch = 1; ch < %lld; ch++) s += part[ch][e];\n", nch);
-  sm_buf_puts(b, "    out0[e] = s;\n  }\n#undef SM_L\n#undef SM_REG\n");
+  sm_buf_puts(b, "    out0[e] = s;\n  }\n");
 }
 
 /* Whether the weight gradient takes the GEMM form. */

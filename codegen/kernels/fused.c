@@ -1,4 +1,5 @@
 /* C kernels: fused kernels (a producer with an elementwise epilogue), elementwise loop nests, and literal/OpenMP helpers. */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,51 @@ static bool same_shape(const IrType *a, const IrType *b) {
   return true;
 }
 
+/* Whether text[0, n) uses identifier `name` other than where it is
+ * declared (`name = `). */
+static bool name_used(const char *text, size_t n, const char *name) {
+  size_t len = strlen(name);
+  for (size_t i = 0; i + len <= n; i++) {
+    if (strncmp(text + i, name, len) != 0) continue;
+    if (i > 0 && (isalnum((unsigned char)text[i - 1]) || text[i - 1] == '_')) continue;
+    char c = i + len < n ? text[i + len] : 0;
+    if (isalnum((unsigned char)c) || c == '_') continue;
+    if (i + len + 3 <= n && strncmp(text + i + len, " = ", 3) == 0) continue;
+    return true;
+  }
+  return false;
+}
+
+/* Drops the `(void)NAME;` lines written to b since offset `from` whose
+ * NAME is used there anyway (they only silence unused-variable warnings);
+ * only the NAMEs starting with `prefix` (NULL: all). */
+static void drop_used_voids(SmBuf *b, size_t from, const char *prefix) {
+  size_t n = b->len - from;
+  char *t = sm_xmalloc(n + 1);
+  memcpy(t, b->s + from, n + 1);
+  b->len = from;
+  b->s[from] = 0;
+  for (size_t r = 0; r < n;) {
+    size_t e = r;
+    while (e < n && t[e] != '\n') e++;
+    if (e < n) e++; /* the line t[r, e) with its newline */
+    size_t p = r;
+    while (p < e && t[p] == ' ') p++;
+    bool drop = false;
+    char name[64];
+    size_t nl = e - p > 8 ? e - p - 8 : 0; /* "(void)" NAME ";\n" */
+    if (nl && nl < sizeof name && !strncmp(t + p, "(void)", 6) && !strncmp(t + e - 2, ";\n", 2) &&
+        (!prefix || !strncmp(t + p + 6, prefix, strlen(prefix)))) {
+      memcpy(name, t + p + 6, nl);
+      name[nl] = 0;
+      drop = name_used(t, r, name) || name_used(t + e, n - e, name);
+    }
+    if (!drop) sm_buf_printf(b, "%.*s", (int)(e - r), t + r);
+    r = e;
+  }
+  free(t);
+}
+
 /* Elementwise loop nest for one op or a fused chain of them (all members
  * share the output shape). Operands from outside the group are loaded once
  * per element (broadcast operands through their own strides), members are
@@ -44,6 +90,7 @@ void ew_emit_group(SmBuf *b, IrNode *const *mem, int nm, IrValue *const *ext, in
   for (int k = 0; k < next; k++)
     if (!same_shape(&ext[k]->type, ot) && ir_numel(&ext[k]->type) != 1) flat = false;
   if (r == 0) flat = true;
+  size_t from = b->len;
   /* a derivative expression may not read every operand */
   for (int k = 0; k < next; k++) sm_buf_printf(b, "  (void)in%d;\n", k);
   int ind;
@@ -129,6 +176,7 @@ void ew_emit_group(SmBuf *b, IrNode *const *mem, int nm, IrValue *const *ext, in
   free(tnum);
   sm_buf_printf(b, "%*s}\n", ind - 2, "");
   sm_buf_free(&idx);
+  drop_used_voids(b, from, NULL);
 }
 
 void ew_emit(SmBuf *b, const IrNode *n) {
@@ -203,6 +251,7 @@ void ew_emit_epilogue_elem(SmBuf *b, int ind, const OpEpilogue *e, const char *a
                            const char *o, bool store_prod) {
   const IrValue *pv = e->prod->out[0];
   const IrType *ot = &pv->type;
+  size_t from = b->len;
   /* loads of the members' outside operands (each once) */
   int nin = 0;
   int loaded[64];
@@ -217,6 +266,9 @@ void ew_emit_epilogue_elem(SmBuf *b, int ind, const OpEpilogue *e, const char *a
       for (int q = 0; q < j && found < 0; q++)
         if (e->mem[q]->out[0] == v) found = q;
       if (v == pv || found >= 0) continue;
+      /* an update's scalars after its gradient (lr, step): its prelude
+       * reads them, once per kernel */
+      if (opt_is_update(n) && a > opt_grad_operand(n)) continue;
       int k = epi_in_index(e, v);
       bool have = false;
       for (int q = 0; q < nin; q++) have |= loaded[q] == k;
@@ -269,6 +321,7 @@ void ew_emit_epilogue_elem(SmBuf *b, int ind, const OpEpilogue *e, const char *a
     SM_ASSERT(j < e->nm);
     sm_buf_printf(b, "%*sout%d[%s] = t%d;\n", ind, "", k, o, j);
   }
+  drop_used_voids(b, from, NULL);
 }
 
 /* Constants of the optimizer updates among the members, at the top of the
@@ -293,6 +346,7 @@ static void emit_update_preludes(SmBuf *b, const OpEpilogue *e) {
 /* Horizontal fusion: independent optimizer updates, one loop each, in one
  * kernel (its operands and results are the updates' own). */
 static void emit_updates(SmBuf *b, const OpEpilogue *e) {
+  size_t from = b->len;
   for (int j = -1; j < e->nm; j++) {
     const IrNode *n = j < 0 ? e->prod : e->mem[j];
     SM_ASSERT(opt_is_update(n) && n->nin <= 8 && n->nout <= 3);
@@ -305,6 +359,7 @@ static void emit_updates(SmBuf *b, const OpEpilogue *e) {
     opt_emit_loop(b, n, pfx, in_idx, out_idx);
     sm_buf_puts(b, "  }\n");
   }
+  drop_used_voids(b, from, "u"); /* the updates' constants (u<j>_...) */
 }
 
 void op_emit_fused(SmBuf *b, const OpEpilogue *e) {
@@ -312,8 +367,12 @@ void op_emit_fused(SmBuf *b, const OpEpilogue *e) {
     emit_updates(b, e);
     return;
   }
+  size_t from = b->len;
   emit_update_preludes(b, e);
-  if (e->prod->op->c->emit_fused && e->prod->op->c->emit_fused(b, e)) return;
+  if (e->prod->op->c->emit_fused && e->prod->op->c->emit_fused(b, e)) {
+    drop_used_voids(b, from, "u"); /* the updates' constants (u<j>_...) */
+    return;
+  }
   /* generic: the producer writes out0, then one pass applies the chain;
    * an in-place update among the members needs the product in a buffer
    * of its own (passes/fuse.c fuses it only into the blocked GEMM form) */

@@ -17,9 +17,9 @@
  *         (first K block: + beta*bias, later blocks: +=)
  * ====================================================================== */
 
+/* The vectors are the preamble's vf, their FMAs SM_FMA (kernel.c). */
 typedef struct CoreVar {
   int vw, mr, nv; /* lanes, tile rows, vectors per tile row */
-  const char *fma_cond, *fma; /* builtin FMA under GCC */
 } CoreVar;
 
 typedef struct CoreGrid {
@@ -208,19 +208,30 @@ static void core_bias_scalar(SmBuf *e, const GemmCore *g, const char *i, const c
     emit_float(e, g->beta);
     sm_buf_puts(e, " * ");
   }
-  sm_buf_printf(e, "bias[%s * %lld + %s * %lld]", i, (long long)g->bias_si, j,
-                (long long)g->bias_sj);
+  /* bias_si and bias_sj are 0 (broadcast) or a stride */
+  sm_buf_puts(e, "bias[");
+  if (g->bias_si) sm_buf_printf(e, "%s * %lld", i, (long long)g->bias_si);
+  if (g->bias_si && g->bias_sj) sm_buf_puts(e, " + ");
+  if (g->bias_sj == 1) sm_buf_puts(e, j);
+  else if (g->bias_sj) sm_buf_printf(e, "%s * %lld", j, (long long)g->bias_sj);
+  if (!g->bias_si && !g->bias_sj) sm_buf_puts(e, "0");
+  sm_buf_puts(e, "]");
+}
+
+/* "c_off + " before an element's index in the product ("" for none). */
+static const char *c_off_plus(const GemmCore *g) {
+  static char buf[256];
+  if (!g->c_off || !strcmp(g->c_off, "0")) return "";
+  snprintf(buf, sizeof buf, "%s + ", g->c_off);
+  return buf;
 }
 
 /* Declares `float tile[MR*NR]` (at indentation `sp`) holding the
- * accumulator registers c<r>_<q>, row-major. */
+ * accumulators cv[MR][NV], row-major (their own layout). */
 static void core_spill_tile(SmBuf *b, const CoreVar *v, const char *sp) {
   int mr = v->mr, nv = v->nv, vw = v->vw, nr = vw * nv;
   sm_buf_printf(b, "%sfloat tile[%d] __attribute__((aligned(64)));\n", sp, mr * nr);
-  for (int r = 0; r < mr; r++)
-    for (int q = 0; q < nv; q++)
-      sm_buf_printf(b, "%smemcpy(tile + %d, &c%d_%d, sizeof c%d_%d);\n", sp, r * nr + q * vw, r, q,
-                    r, q);
+  sm_buf_printf(b, "%smemcpy(tile, cv, sizeof cv);\n", sp);
 }
 
 /* Stores the accumulator tile into C: the first K block assigns (adding
@@ -234,31 +245,36 @@ static void core_store_plain(SmBuf *b, const GemmCore *g, const CoreVar *v, bool
     /* pass 0: first K block (assign + bias); pass 1: accumulate */
     const char *in = "                    ";
     if (split_k) sm_buf_printf(b, "%s  %s {\n", s2, pass == 0 ? "if (pc == 0)" : "else");
-    for (int r = 0; r < mr; r++)
-      for (int q = 0; q < nv; q++) {
-        sm_buf_printf(b, "%s{ vf y = c%d_%d", in, r, q);
-        if (pass == 1) {
-          sm_buf_printf(b, ", o; memcpy(&o, cp + %lld, sizeof o); y += o;",
-                        (long long)(r * g->ldc + q * vw));
-        } else if (has_bias) {
-          sm_buf_puts(b, ", o; ");
-          if (g->bias_sj)
-            sm_buf_printf(b, "memcpy(&o, bias + (i + %d) * %lld + j + %d, sizeof o);", r,
-                          (long long)g->bias_si, q * vw);
-          else
-            sm_buf_printf(b, "o = bias[(i + %d) * %lld] + (vf){0};", r, (long long)g->bias_si);
-          if (g->beta != 1) {
-            sm_buf_puts(b, " y += ");
-            emit_float(b, g->beta);
-            sm_buf_puts(b, " * o;");
-          } else {
-            sm_buf_puts(b, " y += o;");
-          }
-        } else {
-          sm_buf_puts(b, ";");
-        }
-        sm_buf_printf(b, " memcpy(cp + %lld, &y, sizeof y); }\n", (long long)(r * g->ldc + q * vw));
+    /* the loops over the tile, unrolled as registers are named */
+    sm_buf_printf(b, "#pragma GCC unroll %d\n%sfor (int r = 0; r < %d; r++)\n", mr, in, mr);
+    sm_buf_printf(b, "#pragma GCC unroll %d\n%s  for (int q = 0; q < %d; q++) {\n", nv, in, nv);
+    sm_buf_printf(b, "%s    vf y = cv[r][q]", in);
+    if (pass == 1) {
+      sm_buf_printf(b, ", o;\n%s    memcpy(&o, cp + r * %lld + q * %d, sizeof o);\n%s    y += o;\n", in,
+                    (long long)g->ldc, vw, in);
+    } else if (has_bias) {
+      sm_buf_printf(b, ", o;\n%s    ", in);
+      long long si = g->bias_si;
+      if (g->bias_sj && si)
+        sm_buf_printf(b, "memcpy(&o, bias + (i + r) * %lld + j + q * %d, sizeof o);\n", si, vw);
+      else if (g->bias_sj)
+        sm_buf_printf(b, "memcpy(&o, bias + j + q * %d, sizeof o);\n", vw);
+      else if (si)
+        sm_buf_printf(b, "o = bias[(i + r) * %lld] + (vf){0};\n", si);
+      else
+        sm_buf_puts(b, "o = bias[0] + (vf){0};\n");
+      if (g->beta != 1) {
+        sm_buf_printf(b, "%s    y += ", in);
+        emit_float(b, g->beta);
+        sm_buf_puts(b, " * o;\n");
+      } else {
+        sm_buf_printf(b, "%s    y += o;\n", in);
       }
+    } else {
+      sm_buf_puts(b, ";\n");
+    }
+    sm_buf_printf(b, "%s    memcpy(cp + r * %lld + q * %d, &y, sizeof y);\n%s  }\n", in,
+                  (long long)g->ldc, vw, in);
     if (split_k) sm_buf_printf(b, "%s  }\n", s2);
   }
   sm_buf_printf(b, "%s} else {\n", s2);
@@ -306,8 +322,8 @@ static void core_store_epilogue(SmBuf *b, const GemmCore *g, const CoreVar *v, b
     else
       sm_buf_printf(b, "%s        const float acc = tile[r * %d + q]%s;\n", s2, nr, sm_buf_str(&be));
     sm_buf_free(&be);
-    sm_buf_printf(b, "%s        const int64_t o = %s + (i + r) * %lld + j + q;\n", s2,
-                  g->c_off ? g->c_off : "0", (long long)g->ldc);
+    sm_buf_printf(b, "%s        const int64_t o = %s(i + r) * %lld + j + q;\n", s2, c_off_plus(g),
+                  (long long)g->ldc);
     ew_emit_epilogue_elem(b, 24, g->epi, "acc", "o", true);
     sm_buf_printf(b, "%s      }\n", s2);
   }
@@ -355,8 +371,7 @@ static void core_store_wide(SmBuf *b, const GemmCore *g, const CoreVar *v, bool 
     sm_buf_printf(b, "%sfor (int64_t q = q0; q < q1; q++) {\n", s3);
     if (split_k) sm_buf_printf(b, "%s  const float acc = tr[q] + cr[q];\n", s3);
     else sm_buf_printf(b, "%s  const float acc = tr[q]%s;\n", s3, bias);
-    sm_buf_printf(b, "%s  const int64_t o = %s + (i + r) * %lld + base + q;\n", s3,
-                  g->c_off ? g->c_off : "0", ldc);
+    sm_buf_printf(b, "%s  const int64_t o = %s(i + r) * %lld + base + q;\n", s3, c_off_plus(g), ldc);
     ew_emit_epilogue_elem(b, 24, g->epi, "acc", "o", true);
     sm_buf_printf(b, "%s}\n", s3);
     if (split_k) sm_buf_printf(b, "%s}\n", s3);
@@ -372,10 +387,7 @@ static void core_store_wide(SmBuf *b, const GemmCore *g, const CoreVar *v, bool 
 }
 
 /* The two target variants: AVX-512 (plan var[0]), else AVX2/FMA (var[1]). */
-static const CoreVar core_vars[2] = {
-    {16, 8, 2, "defined(__AVX512F__)",
-     "__builtin_ia32_vfmaddps512_mask((x), (y), (z), (unsigned short)-1, 4)"},
-    {8, 6, 2, "defined(__FMA__)", "__builtin_ia32_vfmaddps256((x), (y), (z))"}};
+static const CoreVar core_vars[2] = {{16, 8, 2}, {8, 6, 2}};
 
 void gemm_core_plan(const GemmCore *g, GemmPlan *p) {
   *p = (GemmPlan){0};
@@ -409,25 +421,21 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v, const Ge
                    " %lld x %lld tasks per product */\n",
                 mr, nr, vw, (long long)G.mc, (long long)G.nc, (long long)G.kc,
                 (long long)G.tm, (long long)G.tn);
-  sm_buf_printf(b, "    typedef float vf __attribute__((vector_size(%d)));\n", vw * 4);
-  sm_buf_printf(b, "#if defined(__GNUC__) && !defined(__clang__) && %s\n", v->fma_cond);
-  sm_buf_printf(b, "#define SM_FMA(x, y, z) %s\n#else\n", v->fma);
-  sm_buf_puts(b, "#define SM_FMA(x, y, z) ((x) * (y) + (z))\n#endif\n");
   int64_t ntask = g->nbatch * G.tm * G.tn, slice_a = q->slice_a, slice = q->slice;
   const GemmWide *w = g->wide;
   int64_t S = q->S, shared = q->shared;
   /* each thread packs into its own slice of the workspace `ws`: at most
    * nthr threads (more would share a slice) */
+  SmBuf at = {0}; /* the thread's slice */
+  sm_buf_puts(&at, "ws");
+  if (shared) sm_buf_printf(&at, " + %lld", (long long)shared);
   if (G.par) {
-    sm_buf_printf(b, "    int sm_nt = 1;\n#ifdef _OPENMP\n    sm_nt = omp_get_max_threads() < %lld ? omp_get_max_threads() : %lld;\n#endif\n",
-                  (long long)G.nthr, (long long)G.nthr);
-    sm_buf_puts(b, "    #pragma omp parallel num_threads(sm_nt)\n    {\n");
-    sm_buf_printf(b, "#ifdef _OPENMP\n    float *const ap = ws + %lld + (int64_t)omp_get_thread_num() * %lld;\n"
-                     "#else\n    float *const ap = ws + %lld;\n#endif\n",
-                  (long long)shared, (long long)slice, (long long)shared);
+    sm_buf_printf(b, "    #pragma omp parallel num_threads(sm_threads(%lld))\n    {\n", (long long)G.nthr);
+    sm_buf_printf(b, "    float *const ap = %s + sm_thread() * %lld;\n", sm_buf_str(&at), (long long)slice);
   } else {
-    sm_buf_printf(b, "    {\n    float *const ap = ws + %lld;\n", (long long)shared);
+    sm_buf_printf(b, "    {\n    float *const ap = %s;\n", sm_buf_str(&at));
   }
+  sm_buf_free(&at);
   if (w) {
     long long sy = w->sy, sx = w->sx, Wp = w->Wp, ny = wide_ny(w), nx = wide_nx(w);
     sm_buf_printf(b, "    float *const stage = ws;\n    int32_t *const koff = (int32_t *)(ws + %lld);\n",
@@ -466,38 +474,74 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v, const Ge
                   (long long)w->KH, (long long)w->KW, ny, sy, nx, sx, (long long)S, sy, Wp, sx);
     sm_buf_puts(b, "    }\n");
   } else {
-    sm_buf_printf(b, "    float *const bp = ap + %lld;\n", (long long)slice_a);
+    if (slice_a) sm_buf_printf(b, "    float *const bp = ap + %lld;\n", (long long)slice_a);
+    else sm_buf_puts(b, "    float *const bp = ap;\n");
   }
   if (G.par) sm_buf_puts(b, "    #pragma omp for schedule(static)\n");
-  sm_buf_printf(b, "    for (int64_t task = 0; task < %lld; task++) {\n", (long long)ntask);
+  /* a single task, block or K block: its bounds as constants, no loop */
+  bool one_task = ntask == 1, one_jc = G.tn == 1 && G.nc >= N, one_ic = G.tm == 1 && G.mc >= M;
+  bool one_pc = !split_k;
+  if (one_task) sm_buf_puts(b, "    {\n");
+  else sm_buf_printf(b, "    for (int64_t task = 0; task < %lld; task++) {\n", (long long)ntask);
   const char *sp = "      ";
   if (nb > 1) sm_buf_printf(b, "%sconst int64_t t = task / %lld;\n", sp, (long long)(G.tm * G.tn));
-  sm_buf_printf(b, "%sconst int64_t tr = task / %lld %% %lld, tc = task %% %lld;\n", sp,
-                (long long)G.tn, (long long)G.tm, (long long)G.tn);
-  sm_buf_printf(b, "%sconst int64_t i0 = tr * %lld / %lld * %d, j0 = tc * %lld / %lld * %d;\n", sp,
-                (long long)mt, (long long)G.tm, mr, (long long)nt, (long long)G.tn, nr);
-  sm_buf_printf(b, "%sconst int64_t i1 = (tr + 1) * %lld / %lld * %d < %lld ? (tr + 1) * %lld / %lld * %d : %lld;\n",
-                sp, (long long)mt, (long long)G.tm, mr, M, (long long)mt, (long long)G.tm, mr, M);
-  sm_buf_printf(b, "%sconst int64_t j1 = (tc + 1) * %lld / %lld * %d < %lld ? (tc + 1) * %lld / %lld * %d : %lld;\n",
-                sp, (long long)nt, (long long)G.tn, nr, N, (long long)nt, (long long)G.tn, nr, N);
+  /* task = (t * tm + tr) * tn + tc */
+  if (G.tm > 1 && nb > 1)
+    sm_buf_printf(b, "%sconst int64_t tr = task / %lld %% %lld;\n", sp, (long long)G.tn, (long long)G.tm);
+  else if (G.tm > 1 && G.tn > 1)
+    sm_buf_printf(b, "%sconst int64_t tr = task / %lld;\n", sp, (long long)G.tn);
+  else if (G.tm > 1)
+    sm_buf_printf(b, "%sconst int64_t tr = task;\n", sp);
+  if (G.tn > 1 && (nb > 1 || G.tm > 1))
+    sm_buf_printf(b, "%sconst int64_t tc = task %% %lld;\n", sp, (long long)G.tn);
+  else if (G.tn > 1)
+    sm_buf_printf(b, "%sconst int64_t tc = task;\n", sp);
+  if (G.tm == 1) {
+    sm_buf_printf(b, one_ic ? "%sconst int64_t i1 = %lld;\n" : "%sconst int64_t i0 = 0, i1 = %lld;\n", sp, M);
+  } else {
+    sm_buf_printf(b, "%sconst int64_t i0 = tr * %lld / %lld * %d;\n", sp, (long long)mt, (long long)G.tm, mr);
+    sm_buf_printf(b, "%sconst int64_t i1 = (tr + 1) * %lld / %lld * %d < %lld ? (tr + 1) * %lld / %lld * %d : %lld;\n",
+                  sp, (long long)mt, (long long)G.tm, mr, M, (long long)mt, (long long)G.tm, mr, M);
+  }
+  if (G.tn == 1) {
+    sm_buf_printf(b, one_jc ? "%sconst int64_t j1 = %lld;\n" : "%sconst int64_t j0 = 0, j1 = %lld;\n", sp, N);
+  } else {
+    sm_buf_printf(b, "%sconst int64_t j0 = tc * %lld / %lld * %d;\n", sp, (long long)nt, (long long)G.tn, nr);
+    sm_buf_printf(b, "%sconst int64_t j1 = (tc + 1) * %lld / %lld * %d < %lld ? (tc + 1) * %lld / %lld * %d : %lld;\n",
+                  sp, (long long)nt, (long long)G.tn, nr, N, (long long)nt, (long long)G.tn, nr, N);
+  }
   sm_buf_printf(b, "%sconst float *a = %s;\n", sp, g->a);
   if (!g->pack_b && !w) sm_buf_printf(b, "%sconst float *bm = %s;\n", sp, g->b);
-  sm_buf_printf(b, "%sfloat *c = %s;\n", sp, g->c);
+  bool store_c = w || !g->epi || split_k; /* else the epilogue stores */
+  if (store_c) sm_buf_printf(b, "%sfloat *c = %s;\n", sp, g->c);
   if (has_bias) sm_buf_printf(b, "%sconst float *bias = %s;\n", sp, g->bias);
-  sm_buf_printf(b, "%sfor (int64_t jc = j0; jc < j1; jc += %lld) {\n", sp, (long long)G.nc);
-  sm_buf_printf(b, "%s  const int64_t nc = j1 - jc < %lld ? j1 - jc : %lld;\n", sp,
-                (long long)G.nc, (long long)G.nc);
-  sm_buf_printf(b, "%s  for (int64_t pc = 0; pc < %lld; pc += %lld) {\n", sp, K, (long long)G.kc);
-  sm_buf_printf(b, "%s    const int64_t kc = %lld - pc < %lld ? %lld - pc : %lld;\n", sp, K,
-                (long long)G.kc, K, (long long)G.kc);
+  if (one_jc) {
+    sm_buf_printf(b, "%s  const int64_t jc = 0, nc = %lld;\n", sp, N);
+  } else {
+    sm_buf_printf(b, "%sfor (int64_t jc = j0; jc < j1; jc += %lld) {\n", sp, (long long)G.nc);
+    sm_buf_printf(b, "%s  const int64_t nc = j1 - jc < %lld ? j1 - jc : %lld;\n", sp,
+                  (long long)G.nc, (long long)G.nc);
+  }
+  if (one_pc) {
+    sm_buf_printf(b, "%s    const int64_t pc = 0, kc = %lld;\n", sp, K);
+  } else {
+    sm_buf_printf(b, "%s  for (int64_t pc = 0; pc < %lld; pc += %lld) {\n", sp, K, (long long)G.kc);
+    sm_buf_printf(b, "%s    const int64_t kc = %lld - pc < %lld ? %lld - pc : %lld;\n", sp, K,
+                  (long long)G.kc, K, (long long)G.kc);
+  }
   if (w) sm_buf_printf(b, "%s    const int32_t *ko = koff + pc;\n", sp);
   else if (g->pack_b) g->pack_b(b, g, nr, 10);
   else core_pack_b(b, g, nr, 10);
-  sm_buf_printf(b, "%s    for (int64_t ic = i0; ic < i1; ic += %lld) {\n", sp, (long long)G.mc);
-  sm_buf_printf(b, "%s      const int64_t mc = i1 - ic < %lld ? i1 - ic : %lld;\n", sp,
-                (long long)G.mc, (long long)G.mc);
-  if (direct_a) sm_buf_printf(b, "%s      (void)ap;\n", sp);
-  else if (g->pack_a) g->pack_a(b, g, mr, 12);
+  if (one_ic) {
+    sm_buf_printf(b, "%s      const int64_t ic = 0, mc = %lld;\n", sp, M);
+  } else {
+    sm_buf_printf(b, "%s    for (int64_t ic = i0; ic < i1; ic += %lld) {\n", sp, (long long)G.mc);
+    sm_buf_printf(b, "%s      const int64_t mc = i1 - ic < %lld ? i1 - ic : %lld;\n", sp,
+                  (long long)G.mc, (long long)G.mc);
+  }
+  if (direct_a) {
+    /* nothing to pack */
+  } else if (g->pack_a) g->pack_a(b, g, mr, 12);
   else core_pack_a(b, g, mr, 12);
   /* an epilogue updating a parameter in place reads and writes it (and
    * its state) at every element: tiles along rows then, so those accesses
@@ -518,45 +562,46 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v, const Ge
   if (direct_a) {
     /* rows past M repeat row M-1: computed, never stored */
     if (!w) sm_buf_printf(b, "%sconst float *pb = bp + jr * kc;\n", s2);
-    for (int r = 0; r < mr; r++)
-      sm_buf_printf(b, "%sconst float *pa%d = a + (ic + ir + %d < %lld ? ic + ir + %d : %lld) * %lld + pc;\n",
-                    s2, r, r, M, r, M - 1, (long long)g->as_i);
+    sm_buf_printf(b, "%sconst float *pa[%d];\n", s2, mr);
+    sm_buf_printf(b, "#pragma GCC unroll %d\n%sfor (int r = 0; r < %d; r++)\n", mr, s2, mr);
+    sm_buf_printf(b, "%s  pa[r] = a + (ic + ir + r < %lld ? ic + ir + r : %lld) * %lld + pc;\n", s2, M,
+                  M - 1, (long long)g->as_i);
   } else if (w) {
     sm_buf_printf(b, "%sconst float *pa = ap + ir * kc;\n", s2);
   } else {
     sm_buf_printf(b, "%sconst float *pa = ap + ir * kc, *pb = bp + jr * kc;\n", s2);
   }
-  sm_buf_printf(b, "%svf ", s2);
-  for (int r = 0; r < mr; r++)
-    for (int q = 0; q < nv; q++) sm_buf_printf(b, "%sc%d_%d = {0}", r || q ? ", " : "", r, q);
-  sm_buf_puts(b, ";\n");
+  /* the accumulators cv: MR x NV vectors, the loops over them unrolled
+   * (each one a register) */
+  sm_buf_printf(b, "%svf cv[%d][%d] = {{{0}}};\n", s2, mr, nv);
   sm_buf_printf(b, "%sfor (int64_t k = 0; k < kc; k++) {\n", s2);
-  if (w) {
-    sm_buf_printf(b, "%s  const float *pk = pb + ko[k];\n", s2);
-    for (int q = 0; q < nv; q++)
-      sm_buf_printf(b, "%s  vf b%d; memcpy(&b%d, pk + %d, sizeof b%d);\n", s2, q, q, q * vw, q);
-  } else {
-    for (int q = 0; q < nv; q++)
-      sm_buf_printf(b, "%s  const vf b%d = *(const vf *)(pb + k * %d + %d);\n", s2, q, nr, q * vw);
-  }
-  for (int r = 0; r < mr; r++) {
-    /* x - 0 is exact, so the compiler folds it to a plain broadcast load */
-    if (direct_a) sm_buf_printf(b, "%s  { const vf x = pa%d[k] - (vf){0};", s2, r);
-    else sm_buf_printf(b, "%s  { const vf x = pa[k * %d + %d] - (vf){0};", s2, mr, r);
-    for (int q = 0; q < nv; q++) sm_buf_printf(b, " c%d_%d = SM_FMA(x, b%d, c%d_%d);", r, q, q, r, q);
-    sm_buf_puts(b, " }\n");
-  }
+  sm_buf_printf(b, "%s  vf bk[%d];\n", s2, nv);
+  if (w) sm_buf_printf(b, "%s  const float *pk = pb + ko[k];\n", s2);
+  sm_buf_printf(b, "#pragma GCC unroll %d\n", nv);
+  if (w)
+    sm_buf_printf(b, "%s  for (int q = 0; q < %d; q++) memcpy(&bk[q], pk + q * %d, sizeof bk[q]);\n", s2,
+                  nv, vw);
+  else
+    sm_buf_printf(b, "%s  for (int q = 0; q < %d; q++) bk[q] = *(const vf *)(pb + k * %d + q * %d);\n", s2,
+                  nv, nr, vw);
+  sm_buf_printf(b, "#pragma GCC unroll %d\n%s  for (int r = 0; r < %d; r++) {\n", mr, s2, mr);
+  /* x - 0 is exact, so the compiler folds it to a plain broadcast load */
+  if (direct_a) sm_buf_printf(b, "%s    const vf x = pa[r][k] - (vf){0};\n", s2);
+  else sm_buf_printf(b, "%s    const vf x = pa[k * %d + r] - (vf){0};\n", s2, mr);
+  sm_buf_printf(b, "#pragma GCC unroll %d\n", nv);
+  sm_buf_printf(b, "%s    for (int q = 0; q < %d; q++) cv[r][q] = SM_FMA(x, bk[q], cv[r][q]);\n", s2, nv);
+  sm_buf_printf(b, "%s  }\n", s2);
   sm_buf_printf(b, "%s}\n", s2);
   /* store */
   sm_buf_printf(b, "%sconst int64_t i = ic + ir, j = jc + jr;\n", s2);
   if (w) {
     core_store_wide(b, g, v, split_k, has_bias);
   } else {
-  sm_buf_printf(b, "%sfloat *cp = c + i * %lld + j;\n", s2, (long long)g->ldc);
+  /* the tile's corner in C (the epilogue indexes the product itself) */
+  if (store_c) sm_buf_printf(b, "%sfloat *cp = c + i * %lld + j;\n", s2, (long long)g->ldc);
   if (!g->epi) {
     core_store_plain(b, g, v, split_k, has_bias);
   } else if (!split_k) {
-    sm_buf_printf(b, "%s(void)cp;\n", s2);
     core_store_epilogue(b, g, v, split_k, has_bias);
   } else {
     sm_buf_printf(b, "%sif (pc + kc < %lld) {\n", s2, K);
@@ -565,8 +610,11 @@ static void core_variant(SmBuf *b, const GemmCore *g, const CoreVar *v, const Ge
     core_store_epilogue(b, g, v, split_k, has_bias);
   }
   }
-  sm_buf_printf(b, "%s      }\n%s    }\n%s  }\n%s}\n", sp, sp, sp, sp);
-  sm_buf_puts(b, "    }\n    }\n#undef SM_FMA\n  }\n");
+  sm_buf_printf(b, "%s      }\n", sp);
+  if (!one_ic) sm_buf_printf(b, "%s    }\n", sp);
+  if (!one_pc) sm_buf_printf(b, "%s  }\n", sp);
+  if (!one_jc) sm_buf_printf(b, "%s}\n", sp);
+  sm_buf_puts(b, "    }\n    }\n  }\n");
 }
 
 void gemm_core_write(SmBuf *b, const GemmCore *g) {

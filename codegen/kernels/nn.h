@@ -60,7 +60,7 @@ void emit_run_copy(SmBuf *b, int ind, const char *dst, long long ds, const char 
                    const char *a0, long long S, long long lim, const char *len);
 void emit_pack_runs(SmBuf *b, const char *src, const RunPack *rp, int nr, int ind);
 int64_t round16(int64_t v);
-void emit_vf_prelude(SmBuf *b);
+void emit_pad_row(SmBuf *b, long long pt, long long Wp, long long pl);
 void emit_corr(SmBuf *b, const Corr *c, const OpEpilogue *epi);
 bool conv_corr(const ConvSz *z, bool grad, bool bias, Corr *c);
 bool conv_fwd_corr(const IrNode *n, const Win *g, Corr *c);
