@@ -20,22 +20,10 @@
 
 /* ---- running the interpreter on chosen numbers ---- */
 
-static IrGraph *parse_ok(const char *text) {
-  SmDiag d;
-  sm_diag_init(&d);
-  IrGraph *g = NULL;
-  if (fe_parse_text("test.smelt", text, &g, &d) != SM_OK || !ir_verify(g, &d)) {
-    print_error("%s\n%s", text, sm_diag_text(&d));
-    fail();
-  }
-  sm_diag_free(&d);
-  return g;
-}
-
 /* Interprets `text` with inputs ins[i] and parameters prm[i] (declaration
  * order); out[] receives the outputs (caller frees). */
 static IrGraph *run(const char *text, double *const *ins, double *const *prm, IrTensor *out) {
-  IrGraph *g = parse_ok(text);
+  IrGraph *g = opcheck_parse(text);
   SmDiag d;
   sm_diag_init(&d);
   IrTensor in[8], pr[8];
@@ -830,7 +818,7 @@ static void other_errors(void **state) {
  * the results keep the names written in the model */
 static void composites_are_expanded(void **state) {
   (void)state;
-  IrGraph *g = parse_ok("input x: f32[3,2,4]\nparam a: f32[2,6,4] = zeros\n"
+  IrGraph *g = opcheck_parse("input x: f32[3,2,4]\nparam a: f32[2,6,4] = zeros\n"
                         "param b: f32[2,6,2] = zeros\nparam c: f32[2,6] = zeros\n"
                         "y, h = gru(x, a, b, c, c, direction=\"bidirectional\")\n"
                         "param s: f32[4] = ones\nz = layernorm(y, s, s)\n"

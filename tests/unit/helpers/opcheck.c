@@ -24,7 +24,45 @@ double opcheck(const char *text) {
   return opcheck_opts(text, &o);
 }
 
-static IrGraph *parse_ok(const char *text) {
+OpcheckOpts opcheck_range(double lo, double hi) {
+  OpcheckOpts o = opcheck_defaults();
+  o.lo = lo;
+  o.hi = hi;
+  return o;
+}
+
+OpcheckOpts opcheck_ints(int64_t lo, int64_t hi) {
+  OpcheckOpts o = opcheck_defaults();
+  o.ilo = lo;
+  o.ihi = hi;
+  return o;
+}
+
+IrTensor *random_inputs(const IrGraph *g, double lo, double hi, int64_t ilo, int64_t ihi,
+                        uint64_t seed, bool rounded) {
+  IrTensor *ins = calloc((size_t)g->ninputs + 1, sizeof *ins);
+  for (int i = 0; i < g->ninputs; i++) {
+    IrDType dt = g->inputs[i]->type.dtype;
+    ins[i] = ir_tensor_new(g->inputs[i]->type);
+    for (int64_t k = 0; k < ins[i].numel; k++) {
+      double u = rt_uniform(seed, (uint64_t)i, (uint64_t)k);
+      double v = ir_dtype_is_float(dt) ? lo + (hi - lo) * u
+                 : dt == IR_BOOL       ? (double)(u < 0.5)
+                                       : (double)(ilo + (int64_t)floor(u * (double)(ihi - ilo + 1)));
+      /* round to the input dtype exactly as a program will see it */
+      if (rounded) switch (dt) {
+        case IR_F32: v = (float)v; break;
+        case IR_I32: v = (double)(int32_t)v; break;
+        case IR_U8: v = (double)(uint8_t)(int64_t)v; break;
+        default: break;
+        }
+      ins[i].d[k] = v;
+    }
+  }
+  return ins;
+}
+
+IrGraph *opcheck_parse(const char *text) {
   SmDiag d;
   sm_diag_init(&d);
   IrGraph *g = NULL;
@@ -36,6 +74,33 @@ static IrGraph *parse_ok(const char *text) {
   }
   sm_diag_free(&d);
   return g;
+}
+
+void expect_ref_values(const char *text, int dt, double tol, bool compiled, const double *want,
+                       int64_t n) {
+  IrGraph *g = opcheck_parse(text);
+  SmDiag d;
+  sm_diag_init(&d);
+  assert_int_equal(g->ninputs, 0);
+  assert_int_equal(g->noutputs, 1);
+  if (dt >= 0) assert_int_equal(g->outputs[0]->type.dtype, dt);
+  IrTensor out;
+  assert_int_equal(ir_interpret(g, NULL, NULL, &out, &d), SM_OK);
+  assert_int_equal(out.numel, n);
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    bool ok = tol == 0 ? out.d[i] == want[i] : fabs(out.d[i] - want[i]) <= tol;
+    if (!ok && bad++ < 5)
+      print_error("[%lld]: reference %.17g, expected %.17g\n", (long long)i, out.d[i], want[i]);
+  }
+  ir_tensor_free(&out);
+  ir_graph_free(g);
+  sm_diag_free(&d);
+  if (bad) {
+    print_error("%d wrong values for:\n%s\n", bad, text);
+    fail();
+  }
+  if (compiled) opcheck(text);
 }
 
 static void store(void *p, IrDType t, int64_t i, double v) {
@@ -68,27 +133,9 @@ typedef const void *(*OutputFn)(const void *, int);
 typedef void (*VoidFn)(void *);
 
 double opcheck_opts(const char *text, const OpcheckOpts *o) {
-  IrGraph *g = parse_ok(text);
+  IrGraph *g = opcheck_parse(text);
   /* inputs, drawn once, fed to both sides (rounded to the input dtype) */
-  IrTensor *ins = calloc((size_t)g->ninputs + 1, sizeof *ins);
-  for (int i = 0; i < g->ninputs; i++) {
-    ins[i] = ir_tensor_new(g->inputs[i]->type);
-    bool isf = ir_dtype_is_float(g->inputs[i]->type.dtype);
-    for (int64_t k = 0; k < ins[i].numel; k++) {
-      double u = rt_uniform(o->seed, (uint64_t)i, (uint64_t)k);
-      double v = isf ? o->lo + (o->hi - o->lo) * u
-                     : (double)(o->ilo + (int64_t)floor(u * (double)(o->ihi - o->ilo + 1)));
-      /* round to the input dtype exactly as the program will see it */
-      switch (g->inputs[i]->type.dtype) {
-      case IR_F32: v = (float)v; break;
-      case IR_I32: v = (double)(int32_t)v; break;
-      case IR_U8: v = (double)(uint8_t)(int64_t)v; break;
-      case IR_BOOL: v = u < 0.5; break;
-      default: break;
-      }
-      ins[i].d[k] = v;
-    }
-  }
+  IrTensor *ins = random_inputs(g, o->lo, o->hi, o->ilo, o->ihi, o->seed, true);
   IrTensor *ref = calloc((size_t)g->noutputs + 1, sizeof *ref);
   SmDiag d;
   sm_diag_init(&d);
