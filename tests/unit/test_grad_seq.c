@@ -20,6 +20,7 @@
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
 #include "helpers/gradcheck.h"
+#include "helpers/testfile.h"
 #include "helpers/opcheck.h"
 #include "helpers/progload.h"
 #include "passes/passes.h"
@@ -177,20 +178,6 @@ static void grad_stack_pe(void **state) {
  * falling loss on a fixed batch
  * ====================================================================== */
 
-static char *read_example(const char *file) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/examples/%s", SMELT_SOURCE_DIR, file);
-  SmDiag d;
-  sm_diag_init(&d);
-  char *src = NULL;
-  if (sm_read_file(path, &src, NULL, &d) != SM_OK) {
-    print_error("%s", sm_diag_text(&d));
-    fail();
-  }
-  sm_diag_free(&d);
-  return src;
-}
-
 /* data: token ids in [0, vocab) (or floats in [0, 1)), labels in
  * [0, classes) */
 static void fill_input(IrTensor *t, uint64_t stream, int64_t hi) {
@@ -216,14 +203,9 @@ static void store(void *p, IrDType t, int64_t n, const double *v) {
  * asserts the loss fell. vocab: token-id range of input 0 (0: floats). */
 static void train_example(const char *file, int64_t vocab, int64_t classes, double lr, int check,
                           int more) {
-  char *src = read_example(file);
+  IrGraph *g = test_load_example(file);
   SmDiag d;
   sm_diag_init(&d);
-  IrGraph *g = NULL;
-  if (fe_parse_text(file, src, &g, &d) != SM_OK || !ir_verify(g, &d)) {
-    print_error("%s", sm_diag_text(&d));
-    fail();
-  }
   TrainProgram tp;
   if (pass_training_program(g, &tp, &d) != SM_OK) {
     print_error("%s", sm_diag_text(&d));
@@ -276,7 +258,6 @@ static void train_example(const char *file, int64_t vocab, int64_t classes, doub
   train_program_free(&tp);
   ir_graph_free(g);
   sm_diag_free(&d);
-  free(src);
 }
 
 static void train_lstm_classifier(void **state) {

@@ -17,18 +17,6 @@
 #include "passes/passes.h"
 #include "rt_model.h"
 
-static IrGraph *parse(const char *text) {
-  SmDiag d;
-  sm_diag_init(&d);
-  IrGraph *g = NULL;
-  if (fe_parse_text("train.smelt", text, &g, &d) != SM_OK || !ir_verify(g, &d)) {
-    print_error("%s", sm_diag_text(&d));
-    fail();
-  }
-  sm_diag_free(&d);
-  return g;
-}
-
 static void fill(IrTensor *t, uint64_t stream, double lo, double hi, bool integer) {
   for (int64_t k = 0; k < t->numel; k++) {
     double u = rt_uniform(77, stream, (uint64_t)k);
@@ -71,7 +59,7 @@ static void count_fused_updates(const IrGraph *t) {
  * compiled vs interpreted; returns the worst relative parameter error. */
 static double check_steps(const char *text, int steps, double nclasses, double lr0, double rtol,
                           double atol) {
-  IrGraph *g = parse(text);
+  IrGraph *g = test_parse("train.smelt", text);
   SmDiag d;
   sm_diag_init(&d);
   TrainProgram tp;
@@ -285,7 +273,7 @@ static void test_freeze_structure(void **state) {
   (void)state;
   char text[2048];
   snprintf(text, sizeof text, "%soptimizer sgd lr=0.5\nparam_group \"w*\" freeze=1\n", tiny);
-  IrGraph *g = parse(text);
+  IrGraph *g = test_parse("train.smelt", text);
   SmDiag d;
   sm_diag_init(&d);
   TrainProgram tp;
@@ -314,21 +302,21 @@ static void test_errors(void **state) {
   SmDiag d;
   sm_diag_init(&d);
   TrainProgram tp;
-  IrGraph *g = parse("input x: f32[2,3]\ny = relu(x)\noutput y\n");
+  IrGraph *g = test_parse("train.smelt", "input x: f32[2,3]\ny = relu(x)\noutput y\n");
   assert_int_equal(pass_training_program(g, &tp, &d), SM_ERR_INVALID);
   assert_non_null(strstr(sm_diag_text(&d), "has no `train loss=NAME` directive"));
   ir_graph_free(g);
-  g = parse("input x: f32[2,3]\ny = relu(x)\noutput y\ntrain loss=nope\n");
+  g = test_parse("train.smelt", "input x: f32[2,3]\ny = relu(x)\noutput y\ntrain loss=nope\n");
   assert_int_equal(pass_training_program(g, &tp, &d), SM_ERR_INVALID);
   assert_non_null(strstr(sm_diag_text(&d), "train.smelt:4:7: error: train: loss='nope' names no value"));
   ir_graph_free(g);
-  g = parse("input x: f32[2,3]\ny = relu(x)\noutput y\ntrain loss=y\n");
+  g = test_parse("train.smelt", "input x: f32[2,3]\ny = relu(x)\noutput y\ntrain loss=y\n");
   assert_int_equal(pass_training_program(g, &tp, &d), SM_ERR_INVALID);
   assert_non_null(strstr(sm_diag_text(&d), "loss 'y' must be a float scalar"));
   ir_graph_free(g);
   char text[2048];
   snprintf(text, sizeof text, "%soptimizer lbfgs\n", tiny);
-  g = parse(text);
+  g = test_parse("train.smelt", text);
   assert_int_equal(pass_training_program(g, &tp, &d), SM_ERR_INVALID);
   assert_non_null(strstr(sm_diag_text(&d), "unknown optimizer 'lbfgs'"));
   ir_graph_free(g);

@@ -12,6 +12,7 @@
 #include "frontend/frontend.h"
 #include "passes/passes.h"
 #include "plancheck.h"
+#include "testfile.h"
 #include "rt.h"
 
 OpcheckOpts opcheck_defaults(void) {
@@ -62,19 +63,7 @@ IrTensor *random_inputs(const IrGraph *g, double lo, double hi, int64_t ilo, int
   return ins;
 }
 
-IrGraph *opcheck_parse(const char *text) {
-  SmDiag d;
-  sm_diag_init(&d);
-  IrGraph *g = NULL;
-  if (fe_parse_text("test.smelt", text, &g, &d) != SM_OK || !ir_verify(g, &d)) {
-    print_error("model did not parse:\n%s\n%s", text, sm_diag_text(&d));
-    sm_diag_free(&d);
-    ir_graph_free(g);
-    fail();
-  }
-  sm_diag_free(&d);
-  return g;
-}
+IrGraph *opcheck_parse(const char *text) { return test_parse("test.smelt", text); }
 
 void expect_ref_values(const char *text, int dt, double tol, bool compiled, const double *want,
                        int64_t n) {

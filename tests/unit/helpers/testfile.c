@@ -5,8 +5,10 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
+#include "frontend/frontend.h"
 #include "ir/util.h"
 
 /* noinline: inlined, GCC 12 -O3 suspects the result may point to the
@@ -27,4 +29,25 @@ char *test_read_example(const char *file) {
   char path[1024];
   snprintf(path, sizeof path, "%s/examples/%s", SMELT_SOURCE_DIR, file);
   return test_read_file(path);
+}
+
+IrGraph *test_parse(const char *file, const char *text) {
+  SmDiag d;
+  sm_diag_init(&d);
+  IrGraph *g = NULL;
+  if (fe_parse_text(file, text, &g, &d) != SM_OK || !ir_verify(g, &d)) {
+    print_error("%s did not parse:\n%s\n%s", file, text, sm_diag_text(&d));
+    sm_diag_free(&d);
+    ir_graph_free(g);
+    fail();
+  }
+  sm_diag_free(&d);
+  return g;
+}
+
+IrGraph *test_load_example(const char *file) {
+  char *src = test_read_example(file);
+  IrGraph *g = test_parse(file, src);
+  free(src);
+  return g;
 }

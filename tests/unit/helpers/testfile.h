@@ -1,11 +1,18 @@
-/* Reading the repository's files from tests. */
+/* Reading the repository's files and parsing model texts from tests. */
 #ifndef SM_TESTFILE_H
 #define SM_TESTFILE_H
+
+#include "ir/ir.h"
 
 /* The whole file (NUL-terminated, free() it); on failure prints the
  * diagnostic and fails the current cmocka test. */
 char *test_read_file(const char *path);
 /* test_read_file of examples/FILE in the source tree. */
 char *test_read_example(const char *file);
+/* `text` parsed as file `file` and verified; on any diagnostic prints the
+ * file, the text and the diagnostics and fails the current cmocka test. */
+IrGraph *test_parse(const char *file, const char *text);
+/* test_parse of examples/FILE (named FILE in diagnostics). */
+IrGraph *test_load_example(const char *file);
 
 #endif
