@@ -18,9 +18,7 @@
 #include "passes/passes.h"
 
 static OpcheckOpts fuse_opts(void) {
-  OpcheckOpts o = opcheck_defaults();
-  o.lo = -1;
-  o.hi = 1;
+  OpcheckOpts o = opcheck_range(-1, 1);
   o.atol = 1e-4;
   o.rtol = 1e-5;
   return o;

@@ -55,9 +55,7 @@ static void grad_reduce_max(void **state) {
   gradcheck(REDUCE_CONFIGS("reduce_max"));
   /* all-negative values; long rows (the column-blocked emitter path, 300 =
    * 256 + 44 columns) */
-  GradcheckOpts o = gradcheck_defaults();
-  o.lo = -5;
-  o.hi = -1;
+  GradcheckOpts o = gradcheck_range(-5, -1);
   gradcheck_opts("input x: f32[3,4,300]\n"
                  "y = reduce_max(x, axes=[1])\n"
                  "input z: f32[2,3,5]\n"
@@ -115,9 +113,7 @@ static void grad_log_softmax(void **state) {
 /* large logits: exp(x) would overflow f32, the backward uses y only */
 static void grad_softmax_wide(void **state) {
   (void)state;
-  GradcheckOpts o = gradcheck_defaults();
-  o.lo = -100;
-  o.hi = 100;
+  GradcheckOpts o = gradcheck_range(-100, 100);
   o.eps = 1e-5;
   gradcheck_opts("input x: f32[3,8]\ns = softmax(x)\n"
                  "input y: f32[3,8]\nl = log_softmax(y, axis=0)\n"

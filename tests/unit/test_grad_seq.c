@@ -30,10 +30,7 @@
 /* inputs in [-1, 1): keeps the f32 backward sums of the compiled check
  * within its atol */
 static GradcheckOpts seq_opts(void) {
-  GradcheckOpts o = gradcheck_defaults();
-  o.lo = -1;
-  o.hi = 1;
-  return o;
+  return gradcheck_range(-1, 1);
 }
 
 static void grad_embedding(void **state) {

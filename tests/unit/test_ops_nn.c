@@ -17,9 +17,7 @@
  * 1e-5 by rounding alone. With inputs in [-1,1) and he_normal weights the
  * absolute rounding error stays under 2e-5; a wrong tap or index is O(0.1). */
 static OpcheckOpts conv_opts(void) {
-  OpcheckOpts o = opcheck_defaults();
-  o.lo = -1;
-  o.hi = 1;
+  OpcheckOpts o = opcheck_range(-1, 1);
   o.atol = 2e-5;
   return o;
 }
@@ -29,13 +27,9 @@ static OpcheckOpts conv_opts(void) {
 /* Runs the interpreter on `text` (one input, one output) with input values
  * x and checks every output element against want. */
 static void ref_values(const char *text, const double *x, const double *want, int64_t n) {
+  IrGraph *g = opcheck_parse(text);
   SmDiag d;
   sm_diag_init(&d);
-  IrGraph *g = NULL;
-  if (fe_parse_text("test.smelt", text, &g, &d) != SM_OK) {
-    print_error("%s", sm_diag_text(&d));
-    fail();
-  }
   assert_int_equal(g->ninputs, 1);
   assert_int_equal(g->noutputs, 1);
   IrTensor in = ir_tensor_new(g->inputs[0]->type), out = {0};
@@ -419,9 +413,7 @@ static void batchnorm_shapes(void **state) {
 /* f64 end to end: double literals and math in the emitted kernels */
 static void nn_f64(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults();
-  o.rtol = 1e-12;
-  o.atol = 1e-12;
+  OpcheckOpts o = opcheck_tol(1e-12, 1e-12);
   opcheck_opts("input x: f64[2,3,9,7]\n"
                "param w: f64[4,3,3,3] = he_normal\n"
                "param b: f64[4] = uniform(-0.5, 0.5)\n"

@@ -23,18 +23,12 @@
 
 /* i64/i32 inputs of both signs and beyond 16 bits */
 static OpcheckOpts int_opts(void) {
-  OpcheckOpts o = opcheck_defaults();
-  o.ilo = -1000000;
-  o.ihi = 1000000;
-  return o;
+  return opcheck_ints(-1000000, 1000000);
 }
 
 /* u8 inputs over their whole range */
 static OpcheckOpts u8_opts(void) {
-  OpcheckOpts o = opcheck_defaults();
-  o.ilo = 0;
-  o.ihi = 255;
-  return o;
+  return opcheck_ints(0, 255);
 }
 
 /* ---- flatten ---- */

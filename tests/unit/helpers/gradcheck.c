@@ -16,6 +16,20 @@ GradcheckOpts gradcheck_defaults(void) {
                          .atol = 1e-6, .max_elems = 24, .compile = true, .seed = 3};
 }
 
+GradcheckOpts gradcheck_range(double lo, double hi) {
+  GradcheckOpts o = gradcheck_defaults();
+  o.lo = lo;
+  o.hi = hi;
+  return o;
+}
+
+GradcheckOpts gradcheck_ints(int64_t lo, int64_t hi) {
+  GradcheckOpts o = gradcheck_defaults();
+  o.ilo = lo;
+  o.ihi = hi;
+  return o;
+}
+
 void gradcheck(const char *text) {
   GradcheckOpts o = gradcheck_defaults();
   gradcheck_opts(text, &o);

@@ -39,6 +39,13 @@ OpcheckOpts opcheck_ints(int64_t lo, int64_t hi) {
   return o;
 }
 
+OpcheckOpts opcheck_tol(double rtol, double atol) {
+  OpcheckOpts o = opcheck_defaults();
+  o.rtol = rtol;
+  o.atol = atol;
+  return o;
+}
+
 IrTensor *random_inputs(const IrGraph *g, double lo, double hi, int64_t ilo, int64_t ihi,
                         uint64_t seed, bool rounded) {
   IrTensor *ins = calloc((size_t)g->ninputs + 1, sizeof *ins);
@@ -64,6 +71,32 @@ IrTensor *random_inputs(const IrGraph *g, double lo, double hi, int64_t ilo, int
 }
 
 IrGraph *opcheck_parse(const char *text) { return test_parse("test.smelt", text); }
+
+IrGraph *interpret_text(const char *text, double *const *ins, double *const *prm, IrTensor *out) {
+  IrGraph *g = opcheck_parse(text);
+  SmDiag d;
+  sm_diag_init(&d);
+  IrTensor *in = calloc((size_t)g->ninputs + 1, sizeof *in);
+  IrTensor *pr = prm ? calloc((size_t)g->nparams + 1, sizeof *pr) : NULL;
+  for (int i = 0; i < g->ninputs; i++) {
+    in[i] = ir_tensor_new(g->inputs[i]->type);
+    memcpy(in[i].d, ins[i], sizeof(double) * (size_t)in[i].numel);
+  }
+  for (int i = 0; pr && i < g->nparams; i++) {
+    pr[i] = ir_tensor_new(g->params[i]->type);
+    memcpy(pr[i].d, prm[i], sizeof(double) * (size_t)pr[i].numel);
+  }
+  if (ir_interpret(g, in, pr, out, &d) != SM_OK) {
+    print_error("%s", sm_diag_text(&d));
+    fail();
+  }
+  for (int i = 0; i < g->ninputs; i++) ir_tensor_free(&in[i]);
+  for (int i = 0; pr && i < g->nparams; i++) ir_tensor_free(&pr[i]);
+  free(in);
+  free(pr);
+  sm_diag_free(&d);
+  return g;
+}
 
 void expect_ref_values(const char *text, int dt, double tol, bool compiled, const double *want,
                        int64_t n) {

@@ -26,6 +26,8 @@ OpcheckOpts opcheck_defaults(void);
 OpcheckOpts opcheck_range(double lo, double hi);
 /* The defaults with integer inputs from [lo, hi]. */
 OpcheckOpts opcheck_ints(int64_t lo, int64_t hi);
+/* The defaults with tolerances rtol, atol. */
+OpcheckOpts opcheck_tol(double rtol, double atol);
 
 /* Random inputs for every input of g: floats from U[lo, hi), integers
  * from [ilo, ihi], bools u < 0.5, u = rt_uniform(seed, input, element).
@@ -37,6 +39,11 @@ IrTensor *random_inputs(const IrGraph *g, double lo, double hi, int64_t ilo, int
 /* Parses `text` as test.smelt and verifies it; on any diagnostic prints
  * the text and the diagnostics and fails the current test. */
 IrGraph *opcheck_parse(const char *text);
+
+/* Interprets `text` (as opcheck_parse) with input i from ins[i] and, when
+ * prm is not NULL, parameter i from prm[i] (else the declared
+ * initializers); out[] receives the outputs. Free them and the graph. */
+IrGraph *interpret_text(const char *text, double *const *ins, double *const *prm, IrTensor *out);
 
 /* The text's only output (the text has no inputs), computed by the
  * reference interpreter, must equal want[0..n): exactly when tol is 0,
