@@ -185,15 +185,6 @@ static void fill_input(IrTensor *t, uint64_t stream, int64_t hi) {
   }
 }
 
-static void store(void *p, IrDType t, int64_t n, const double *v) {
-  for (int64_t i = 0; i < n; i++) {
-    if (t == IR_F32) ((float *)p)[i] = (float)v[i];
-    else if (t == IR_I64) ((int64_t *)p)[i] = (int64_t)v[i];
-    else if (t == IR_F64) ((double *)p)[i] = v[i];
-    else if (t == IR_I32) ((int32_t *)p)[i] = (int32_t)v[i];
-  }
-}
-
 /* Builds the training program of examples/`file`, compiles it, runs
  * `check` steps on both the interpreter and the compiled code (loss and
  * every parameter agree), then `more` compiled steps on the same batch;
@@ -229,7 +220,7 @@ static void train_example(const char *file, int64_t vocab, int64_t classes, doub
   for (int s = 1; s <= check + more; s++) {
     ins[3].d[0] = s;
     for (int i = 0; i < 4; i++)
-      store(rt_model_tensor(m, &tf->inputs[i]), t->inputs[i]->type.dtype, ins[i].numel, ins[i].d);
+      program_store(rt_model_tensor(m, &tf->inputs[i]), t->inputs[i]->type.dtype, ins[i].numel, ins[i].d);
     rt_model_run_func(m, desc->train->train_fn);
     double gl = ((const float *)rt_model_tensor(m, &tf->outputs[0]))[0];
     if (s == 1) first = gl;

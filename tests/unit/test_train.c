@@ -24,15 +24,6 @@ static void fill(IrTensor *t, uint64_t stream, double lo, double hi, bool intege
   }
 }
 
-static void store(void *p, IrDType t, int64_t n, const double *v) {
-  for (int64_t i = 0; i < n; i++) {
-    if (t == IR_F32) ((float *)p)[i] = (float)v[i];
-    else if (t == IR_I64) ((int64_t *)p)[i] = (int64_t)v[i];
-    else if (t == IR_F64) ((double *)p)[i] = v[i];
-    else if (t == IR_I32) ((int32_t *)p)[i] = (int32_t)v[i];
-  }
-}
-
 static double load1(const void *p, IrDType t, int64_t i) {
   return t == IR_F32 ? ((const float *)p)[i] : t == IR_F64 ? ((const double *)p)[i] : 0;
 }
@@ -106,7 +97,7 @@ static double check_steps(const char *text, int steps, double nclasses, double l
     ins[3].d[0] = s;
     assert_int_equal(ir_interpret(t, ins, params, outs, &d), SM_OK);
     for (int i = 0; i < 4; i++)
-      store(rt_model_tensor(m, &tf->inputs[i]), t->inputs[i]->type.dtype, ins[i].numel, ins[i].d);
+      program_store(rt_model_tensor(m, &tf->inputs[i]), t->inputs[i]->type.dtype, ins[i].numel, ins[i].d);
     rt_model_run_func(m, desc->train->train_fn);
     double gl = load1(rt_model_tensor(m, &tf->outputs[0]), IR_F32, 0);
     if (!(fabs(gl - outs[0].d[0]) <= 1e-4 + 1e-4 * fabs(outs[0].d[0]))) {

@@ -12,6 +12,7 @@
 #include "frontend/frontend.h"
 #include "passes/passes.h"
 #include "plancheck.h"
+#include "progload.h"
 #include "testfile.h"
 #include "rt.h"
 
@@ -149,11 +150,6 @@ static double load(const void *p, IrDType t, int64_t i) {
   }
 }
 
-typedef void *(*CreateFn)(void);
-typedef void *(*InputFn)(void *, int);
-typedef const void *(*OutputFn)(const void *, int);
-typedef void (*VoidFn)(void *);
-
 double opcheck_opts(const char *text, const OpcheckOpts *o) {
   IrGraph *g = opcheck_parse(text);
   /* inputs, drawn once, fed to both sides (rounded to the input dtype) */
@@ -191,30 +187,20 @@ double opcheck_opts(const char *text, const OpcheckOpts *o) {
     print_error("dlopen: %s\n", dlerror());
     fail();
   }
-  char sym[160];
-#define SYM(var, type, suffix)                                              \
-  snprintf(sym, sizeof sym, "%s_" suffix, g->name);                         \
-  type var;                                                                 \
-  *(void **)&var = dlsym(lib, sym);                                         \
-  assert_non_null(*(void **)&var)
-  SYM(create, CreateFn, "create");
-  SYM(input, InputFn, "input");
-  SYM(output, OutputFn, "output");
-  SYM(run, VoidFn, "run");
-  SYM(destroy, VoidFn, "free");
-#undef SYM
-  void *m = create();
+  ProgramFns f;
+  program_fns(lib, g->name, &f);
+  void *m = f.create();
   assert_non_null(m);
   for (int i = 0; i < g->ninputs; i++) {
-    void *p = input(m, i);
+    void *p = f.input(m, i);
     for (int64_t k = 0; k < ins[i].numel; k++) store(p, g->inputs[i]->type.dtype, k, ins[i].d[k]);
   }
-  run(m);
+  f.run(m);
   double worst = 0;
   int bad = 0;
   for (int i = 0; i < g->noutputs; i++) {
     const IrValue *v = g->outputs[i];
-    const void *p = output(m, i);
+    const void *p = f.output(m, i);
     for (int64_t k = 0; k < ref[i].numel; k++) {
       double got = load(p, v->type.dtype, k), want = ref[i].d[k];
       if (!ir_dtype_is_float(v->type.dtype)) want = (double)(int64_t)want;
@@ -228,7 +214,7 @@ double opcheck_opts(const char *text, const OpcheckOpts *o) {
                     v->name, (long long)k, got, want, err);
     }
   }
-  destroy(m);
+  f.destroy(m);
   dlclose(lib);
   unlink(so);
   rmdir(dir);

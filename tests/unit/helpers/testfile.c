@@ -6,10 +6,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "frontend/frontend.h"
 #include "ir/util.h"
+#include "passes/passes.h"
 
 /* noinline: inlined, GCC 12 -O3 suspects the result may point to the
  * local `src` whose address sm_read_file receives (-Wdangling-pointer) */
@@ -31,18 +33,37 @@ char *test_read_example(const char *file) {
   return test_read_file(path);
 }
 
-IrGraph *test_parse(const char *file, const char *text) {
-  SmDiag d;
-  sm_diag_init(&d);
+IrGraph *test_parse_into(const char *file, const char *text, SmDiag *d) {
   IrGraph *g = NULL;
-  if (fe_parse_text(file, text, &g, &d) != SM_OK || !ir_verify(g, &d)) {
-    print_error("%s did not parse:\n%s\n%s", file, text, sm_diag_text(&d));
-    sm_diag_free(&d);
+  if (fe_parse_text(file, text, &g, d) != SM_OK || !ir_verify(g, d)) {
+    print_error("%s did not parse:\n%s\n%s", file, text, sm_diag_text(d));
     ir_graph_free(g);
     fail();
   }
+  return g;
+}
+
+IrGraph *test_parse(const char *file, const char *text) {
+  SmDiag d;
+  sm_diag_init(&d);
+  IrGraph *g = test_parse_into(file, text, &d);
   sm_diag_free(&d);
   return g;
+}
+
+void expect_training_error(const char *file, const char *text, const char *needle) {
+  SmDiag d;
+  sm_diag_init(&d);
+  IrGraph *g = test_parse_into(file, text, &d);
+  TrainProgram tp;
+  SmStatus st = pass_training_program(g, &tp, &d);
+  if (st == SM_OK || !strstr(sm_diag_text(&d), needle)) {
+    print_error("want an error '%s', got status %d and:\n%s\n", needle, st, sm_diag_text(&d));
+    if (st == SM_OK) train_program_free(&tp);
+    fail();
+  }
+  ir_graph_free(g);
+  sm_diag_free(&d);
 }
 
 IrGraph *test_load_example(const char *file) {

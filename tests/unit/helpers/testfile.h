@@ -12,6 +12,11 @@ char *test_read_example(const char *file);
 /* `text` parsed as file `file` and verified; on any diagnostic prints the
  * file, the text and the diagnostics and fails the current cmocka test. */
 IrGraph *test_parse(const char *file, const char *text);
+/* test_parse with the diagnostics (warnings too) kept in d. */
+IrGraph *test_parse_into(const char *file, const char *text, SmDiag *d);
+/* `text` (as test_parse_into) must parse, and building its training
+ * program must fail with `needle` in the diagnostics. */
+void expect_training_error(const char *file, const char *text, const char *needle);
 /* test_parse of examples/FILE (named FILE in diagnostics). */
 IrGraph *test_load_example(const char *file);
 
