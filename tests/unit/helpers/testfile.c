@@ -51,6 +51,22 @@ IrGraph *test_parse(const char *file, const char *text) {
   return g;
 }
 
+void tensors_free(IrTensor *t, int n, bool array) {
+  for (int i = 0; i < n; i++) ir_tensor_free(&t[i]);
+  if (array) free(t);
+}
+
+void test_training_program(IrGraph *g, TrainProgram *tp) {
+  SmDiag d;
+  sm_diag_init(&d);
+  if (pass_training_program(g, tp, &d) != SM_OK) {
+    print_error("%s", sm_diag_text(&d));
+    sm_diag_free(&d);
+    fail();
+  }
+  sm_diag_free(&d);
+}
+
 void expect_training_error(const char *file, const char *text, const char *needle) {
   SmDiag d;
   sm_diag_init(&d);
