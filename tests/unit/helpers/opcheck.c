@@ -126,18 +126,6 @@ void expect_ref_values(const char *text, int dt, double tol, bool compiled, cons
   if (compiled) opcheck(text);
 }
 
-static void store(void *p, IrDType t, int64_t i, double v) {
-  switch (t) {
-  case IR_F32: ((float *)p)[i] = (float)v; break;
-  case IR_F64: ((double *)p)[i] = v; break;
-  case IR_I64: ((int64_t *)p)[i] = (int64_t)v; break;
-  case IR_I32: ((int32_t *)p)[i] = (int32_t)v; break;
-  case IR_U8: ((uint8_t *)p)[i] = (uint8_t)v; break;
-  case IR_BOOL: ((uint8_t *)p)[i] = v != 0; break;
-  default: break;
-  }
-}
-
 static double load(const void *p, IrDType t, int64_t i) {
   switch (t) {
   case IR_F32: return ((const float *)p)[i];
@@ -193,7 +181,8 @@ double opcheck_opts(const char *text, const OpcheckOpts *o) {
   assert_non_null(m);
   for (int i = 0; i < g->ninputs; i++) {
     void *p = f.input(m, i);
-    for (int64_t k = 0; k < ins[i].numel; k++) store(p, g->inputs[i]->type.dtype, k, ins[i].d[k]);
+    for (int64_t k = 0; k < ins[i].numel; k++)
+      rt_elem_put((int)g->inputs[i]->type.dtype, p, k, ins[i].d[k]);
   }
   f.run(m);
   double worst = 0;
