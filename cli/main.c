@@ -309,6 +309,17 @@ static int check_outputs(const char *cmd, const char *out, const char *ext1, con
   return 0;
 }
 
+/* A positional argument of `smelt CMD`: the model file, once; anything
+ * else is reported as unexpected (returns -1). */
+static int model_arg(const char *cmd, const char *arg, const char **model) {
+  if (arg[0] != '-' && !*model) {
+    *model = arg;
+    return 0;
+  }
+  fprintf(stderr, "smelt %s: error: unexpected argument '%s'\n", cmd, arg);
+  return -1;
+}
+
 static int cmd_run(int argc, char **argv) {
   const char *model = NULL, *weights = NULL;
   FeOptions fo = {0};
@@ -323,11 +334,7 @@ static int cmd_run(int argc, char **argv) {
     else if (!strcmp(argv[i], "--weights") && i + 1 < argc) weights = argv[++i];
     else if (!strcmp(argv[i], "--input-shape") && i + 1 < argc && fo.ninput_shapes < 32)
       fo.input_shapes[fo.ninput_shapes++] = argv[++i];
-    else if (argv[i][0] != '-' && !model) model = argv[i];
-    else {
-      fprintf(stderr, "smelt run: error: unexpected argument '%s'\n", argv[i]);
-      return 2;
-    }
+    else if (model_arg("run", argv[i], &model)) return 2;
   }
   if (!model) {
     fprintf(stderr, "smelt run: error: no model given\n");
@@ -476,11 +483,7 @@ static int cmd_compile(int argc, char **argv) {
     else if (!strcmp(a, "--weights") && has) weights = argv[++i];
     else if (!strcmp(a, "--embed-weights")) o.embed_weights = true;
     else if (!strcmp(a, "--no-check")) o.check = false;
-    else if (a[0] != '-' && !model) model = a;
-    else {
-      fprintf(stderr, "smelt compile: error: unexpected argument '%s'\n", a);
-      return 2;
-    }
+    else if (model_arg("compile", a, &model)) return 2;
   }
   CgEmitKind kind;
   if (!strcmp(emit, "exe")) kind = CG_EXE;
@@ -736,11 +739,7 @@ static int cmd_inspect(int argc, char **argv) {
     else if (!strcmp(argv[i], "--memory")) memory = true;
     else if (!strcmp(argv[i], "--kernels")) kernels = true;
     else if (!strcmp(argv[i], "--embed-weights")) embed = true;
-    else if (argv[i][0] != '-' && !model) model = argv[i];
-    else {
-      fprintf(stderr, "smelt inspect: error: unexpected argument '%s'\n", argv[i]);
-      return 2;
-    }
+    else if (model_arg("inspect", argv[i], &model)) return 2;
   }
   if (!model) {
     fprintf(stderr, "smelt inspect: error: expected one model file\n");

@@ -209,6 +209,14 @@ void fe_onnx_template_free(FeOnnxTemplate *t) {
   memset(t, 0, sizeof *t);
 }
 
+/* msg packed into a new buffer (one spare byte); NULL when out of memory */
+static unsigned char *pack_message(const ProtobufCMessage *msg, size_t *len) {
+  *len = protobuf_c_message_get_packed_size(msg);
+  unsigned char *p = malloc(*len + 1);
+  if (p) protobuf_c_message_pack(msg, p);
+  return p;
+}
+
 SmStatus fe_onnx_template(const char *onnx_in, const char *const *names, const int *ranks,
                           const int64_t (*dims)[8], int n, FeOnnxTemplate *t, SmDiag *d) {
   memset(t, 0, sizeof *t);
@@ -241,15 +249,11 @@ SmStatus fe_onnx_template(const char *onnx_in, const char *const *names, const i
   /* pack the graph without them, then the model without the graph */
   g->initializer = keep;
   g->n_initializer = nk;
-  t->graph_len = onnx__graph_proto__get_packed_size(g);
-  t->graph = malloc(t->graph_len + 1);
-  if (t->graph) onnx__graph_proto__pack(g, t->graph);
+  t->graph = pack_message(&g->base, &t->graph_len);
   g->initializer = all;
   g->n_initializer = ninit;
   m->graph = NULL;
-  t->model_len = onnx__model_proto__get_packed_size(m);
-  t->model = malloc(t->model_len + 1);
-  if (t->model) onnx__model_proto__pack(m, t->model);
+  t->model = pack_message(&m->base, &t->model_len);
   m->graph = g;
   free(keep);
   onnx__model_proto__free_unpacked(m, NULL);

@@ -173,15 +173,18 @@ static bool poisoned(Parser *ps, const IrValue *v) {
   return v->id < ps->npoison && ps->poison[v->id];
 }
 
-static void set_poison(Parser *ps, const IrValue *v) {
-  if (v->id >= ps->npoison) {
-    int n = v->id * 2 + 16;
-    ps->poison = sm_xrealloc(ps->poison, (size_t)n);
-    memset(ps->poison + ps->npoison, 0, (size_t)(n - ps->npoison));
-    ps->npoison = n;
+/* flags[id] = true, the array grown (new entries false) as needed */
+static void set_flag(bool **flags, int *n, int id) {
+  if (id >= *n) {
+    int m = id * 2 + 16;
+    *flags = sm_xrealloc(*flags, (size_t)m);
+    memset(*flags + *n, 0, (size_t)(m - *n));
+    *n = m;
   }
-  ps->poison[v->id] = true;
+  (*flags)[id] = true;
 }
+
+static void set_poison(Parser *ps, const IrValue *v) { set_flag(&ps->poison, &ps->npoison, v->id); }
 
 /* The text of the current STRING token, escapes decoded, in the graph's
  * arena; NULL (reported at the bad escape) when it does not decode. */
@@ -534,13 +537,7 @@ static bool parse_output(Parser *ps) {
         sm_error(ps->d, loc_of(ps, &at), "'%s' is already an output", name);
         return false;
       }
-      if (v->id >= ps->noutput) {
-        int n = v->id * 2 + 16;
-        ps->output = sm_xrealloc(ps->output, (size_t)n);
-        memset(ps->output + ps->noutput, 0, (size_t)(n - ps->noutput));
-        ps->noutput = n;
-      }
-      ps->output[v->id] = true;
+      set_flag(&ps->output, &ps->noutput, v->id);
       ir_add_output(ps->g, v);
     }
     if (!is_punct(ps, ',')) break;

@@ -283,20 +283,24 @@ IrAttr *ir_set_float(IrGraph *g, IrNode *n, const char *name, double v) {
   return a;
 }
 
+/* the slot of a list attribute of `cnt` elements (values set by the caller) */
+static IrAttr *attr_list(IrGraph *g, IrNode *n, const char *name, IrAttrKind kind, int cnt) {
+  IrAttr *a = attr_slot(g, n, name);
+  a->kind = kind;
+  a->n = cnt;
+  return a;
+}
+
 IrAttr *ir_set_ints(IrGraph *g, IrNode *n, const char *name, const int64_t *v,
                     int cnt) {
-  IrAttr *a = attr_slot(g, n, name);
-  a->kind = IR_ATTR_INTS;
-  a->n = cnt;
+  IrAttr *a = attr_list(g, n, name, IR_ATTR_INTS, cnt);
   a->ints = sm_arena_memdup(&g->arena, v, sizeof(int64_t) * (size_t)cnt);
   return a;
 }
 
 IrAttr *ir_set_floats(IrGraph *g, IrNode *n, const char *name, const double *v,
                       int cnt) {
-  IrAttr *a = attr_slot(g, n, name);
-  a->kind = IR_ATTR_FLOATS;
-  a->n = cnt;
+  IrAttr *a = attr_list(g, n, name, IR_ATTR_FLOATS, cnt);
   a->floats = sm_arena_memdup(&g->arena, v, sizeof(double) * (size_t)cnt);
   return a;
 }

@@ -470,33 +470,31 @@ int rt_array_check_ints(const RtArray *a, const char *path, const char *what,
   return 0;
 }
 
+/* One part (features or labels) of a data set against the model input
+ * `t` it feeds: elements per sample, then integer values. */
+static int check_part(const RtArray *arr, int64_t per, const char *path, const char *what,
+                      const char *part, const RtTensorDesc *t, RtErr *e) {
+  char a[128], b[128];
+  if (per != desc_per_sample(t))
+    return rt_fail(e,
+                   "%s: %s %s have %lld elements per sample (file: %s), but the "
+                   "model's input '%s' %s takes %lld",
+                   path, what, part, (long long)per,
+                   rt_shape_str(arr->dtype, arr->rank, arr->dims, a, sizeof a), t->name,
+                   rt_shape_str(t->dtype, t->rank, t->dims, b, sizeof b),
+                   (long long)desc_per_sample(t));
+  char role[64];
+  snprintf(role, sizeof role, "%s %s", what, part);
+  return rt_array_check_ints(arr, path, role, t, e);
+}
+
 int rt_data_check(const RtData *d, const char *what, const RtTensorDesc *x, const RtTensorDesc *y,
                   int task, int64_t nclass, RtErr *e) {
-  char a[128], b[128];
-  if (d->xper != desc_per_sample(x))
-    return rt_fail(e,
-                   "%s: %s features have %lld elements per sample (file: %s), but the "
-                   "model's input '%s' %s takes %lld",
-                   d->xname, what, (long long)d->xper,
-                   rt_shape_str(d->x.dtype, d->x.rank, d->x.dims, a, sizeof a), x->name,
-                   rt_shape_str(x->dtype, x->rank, x->dims, b, sizeof b),
-                   (long long)desc_per_sample(x));
-  char role[64];
-  snprintf(role, sizeof role, "%s features", what);
-  if (rt_array_check_ints(&d->x, d->xname, role, x, e)) return -1;
+  if (check_part(&d->x, d->xper, d->xname, what, "features", x, e)) return -1;
   if (!y) return 0;
   if (!d->y.data)
     return rt_fail(e, "%s: %s set has no labels", d->xname, what);
-  if (d->yper != desc_per_sample(y))
-    return rt_fail(e,
-                   "%s: %s labels have %lld elements per sample (file: %s), but the "
-                   "model's input '%s' %s takes %lld",
-                   d->yname, what, (long long)d->yper,
-                   rt_shape_str(d->y.dtype, d->y.rank, d->y.dims, a, sizeof a), y->name,
-                   rt_shape_str(y->dtype, y->rank, y->dims, b, sizeof b),
-                   (long long)desc_per_sample(y));
-  snprintf(role, sizeof role, "%s labels", what);
-  if (rt_array_check_ints(&d->y, d->yname, role, y, e)) return -1;
+  if (check_part(&d->y, d->yper, d->yname, what, "labels", y, e)) return -1;
   /* class ids: one per sample, or several (a sequence) in an integer label */
   if (task == RT_TASK_CLASSIFY && (d->yper == 1 || y->dtype == RT_I64 || y->dtype == RT_I32))
     for (int64_t i = 0; i < d->n * d->yper; i++) {

@@ -250,6 +250,20 @@ static int pick(const RtTensorDesc *ts, int n, const char *arg, int *next,
   return *next < n ? (*next)++ : -1;
 }
 
+/* --input/--output V: records the path in paths[] (64 slots) at the
+ * tensor V names; prints the error and returns -1 when it names none. */
+static int pick_path(const RtModelDesc *d, const RtTensorDesc *ts, int n, const char *kind,
+                     const char *v, int *next, const char **paths) {
+  const char *path;
+  int k = pick(ts, n, v, next, &path);
+  if (k < 0 || k >= 64) {
+    fprintf(stderr, "%s: error: --%s %s: no such %s (see --help)\n", d->name, kind, v, kind);
+    return -1;
+  }
+  paths[k] = path;
+  return 0;
+}
+
 static void summarize(const RtModel *m, const RtTensorDesc *t) {
   char s[128];
   printf("%s %s\n", t->name, rt_shape_str(t->dtype, t->rank, t->dims, s, sizeof s));
@@ -314,7 +328,6 @@ int rt_main(const RtModelDesc *d, int argc, char **argv) {
       return 2;
     }
     i++;
-    const char *path;
     if (!strcmp(a, "--weights")) weights = v;
     else if (!strcmp(a, "--save-weights")) save = v;
     else if (!strcmp(a, "--threads")) {
@@ -331,19 +344,9 @@ int rt_main(const RtModelDesc *d, int argc, char **argv) {
         return 2;
       }
     } else if (!strcmp(a, "--input")) {
-      int k = pick(d->inputs, d->ninputs, v, &next_in, &path);
-      if (k < 0 || k >= 64) {
-        fprintf(stderr, "%s: error: --input %s: no such input (see --help)\n", d->name, v);
-        return 2;
-      }
-      in_path[k] = path;
+      if (pick_path(d, d->inputs, d->ninputs, "input", v, &next_in, in_path)) return 2;
     } else if (!strcmp(a, "--output")) {
-      int k = pick(d->outputs, d->noutputs, v, &next_out, &path);
-      if (k < 0 || k >= 64) {
-        fprintf(stderr, "%s: error: --output %s: no such output (see --help)\n", d->name, v);
-        return 2;
-      }
-      out_path[k] = path;
+      if (pick_path(d, d->outputs, d->noutputs, "output", v, &next_out, out_path)) return 2;
     } else {
       fprintf(stderr, "%s: error: unknown option '%s' (see --help)\n", d->name, a);
       return 2;

@@ -3,7 +3,7 @@
 # (ASan+UBSan): tests/fuzz/build_fuzz.sh BUILD_DIR NAME compiles
 # tests/fuzz/fuzz_NAME.c into BUILD_DIR/fuzz/fuzz_NAME. BUILD_DIR is a
 # configured smelt build (for the protoc-c generated onnx.pb-c.c).
-# run_fuzz.sh (onnx) and run_fuzz_text.sh (text) call it.
+# fuzz_libfuzzer.sh (for run_fuzz.sh, onnx, and run_fuzz_text.sh, text) calls it.
 set -eu
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 B=$(cd "${1:?usage: build_fuzz.sh BUILD_DIR NAME}" && pwd)

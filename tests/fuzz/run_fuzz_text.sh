@@ -9,13 +9,7 @@
 # Timeouts are 30 s: a whole training model (examples/
 # seq2seq.smelt) takes ~7 s of CPU under ASan and coverage.
 set -eu
-SRC=$(cd "$(dirname "$0")/../.." && pwd)
-B=$(cd "${1:?usage: run_fuzz_text.sh BUILD_DIR [SECONDS]}" && pwd)
+B=${1:?usage: run_fuzz_text.sh BUILD_DIR [SECONDS]}
 SECS=${2:-60}
 shift 2 2>/dev/null || shift $#
-OUT=$B/fuzz
-mkdir -p "$OUT/text_scratch"
-sh "$SRC/tests/fuzz/build_fuzz.sh" "$B" text
-cd "$OUT"
-ASAN_OPTIONS=detect_leaks=1 ./fuzz_text -max_total_time="$SECS" -max_len=8192 -timeout=30 -rss_limit_mb=2048 \
-  -dict="$SRC/tests/fuzz/text.dict" "$@" text_scratch "$SRC/tests/fuzz/text_corpus"
+exec sh "$(dirname "$0")/fuzz_libfuzzer.sh" text text_scratch text_corpus text.dict 8192 30 "$B" "$SECS" "$@"

@@ -13,9 +13,7 @@ static void test_binary(void **state) {
   gradcheck("input a: f32[3,1,5]\ninput b: f32[4,1]\n"
             "s = add(a, b)\nd = sub(a, b)\nm = mul(a, b)\nx = max(a, b)\nn = min(a, b)\n"
             "output s, d, m, x, n\n");
-  GradcheckOpts o = gradcheck_defaults();
-  o.lo = 0.5; /* keep div and pow away from poles */
-  o.hi = 2;
+  GradcheckOpts o = gradcheck_range(0.5, 2); /* keep div and pow away from poles */
   gradcheck_opts("input a: f32[2,3]\ninput b: f32[3]\nq = div(a, b)\np = pow(a, b)\noutput q, p\n", &o);
 }
 
@@ -27,9 +25,7 @@ static void test_unary(void **state) {
             "j = gelu(x, approximate=\"tanh\")\nk = softplus(x)\nl = clip(x, min=-0.5, max=1)\n"
             "m = identity(x)\nn = dropout(x)\n"
             "output a, b, c, d, e, f, g, h, i, j, k, l, m, n\n");
-  GradcheckOpts o = gradcheck_defaults();
-  o.lo = 0.3;
-  o.hi = 3;
+  GradcheckOpts o = gradcheck_range(0.3, 3);
   gradcheck_opts("input x: f32[3,5]\na = log(x)\nb = sqrt(x)\nc = reciprocal(x)\noutput a, b, c\n", &o);
 }
 

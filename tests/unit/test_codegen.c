@@ -12,22 +12,11 @@
 #include "frontend/frontend.h"
 #include "passes/passes.h"
 #include "helpers/opcheck.h"
+#include "helpers/testfile.h"
 #include "helpers/plancheck.h"
 #include "helpers/progload.h"
 #include "helpers/shell.h"
 #include "rt_model.h"
-
-static IrGraph *parse(const char *name, const char *text) {
-  SmDiag d;
-  sm_diag_init(&d);
-  IrGraph *g = NULL;
-  if (fe_parse_text(name, text, &g, &d) != SM_OK || !ir_verify(g, &d)) {
-    print_error("%s", sm_diag_text(&d));
-    fail();
-  }
-  sm_diag_free(&d);
-  return g;
-}
 
 static IrGraph *load_example(const char *file) {
   char path[1024];
@@ -57,7 +46,7 @@ static void test_plan_examples(void **state) {
 
 static void test_plan_reuses(void **state) {
   (void)state;
-  IrGraph *g = parse("chain.smelt",
+  IrGraph *g = test_parse("chain.smelt",
                      "input x: f32[1000]\n"
                      "a = relu(x)\nb = exp(a)\nc = tanh(b)\nd = neg(c)\ne = abs(d)\n"
                      "output e\n");
@@ -329,7 +318,7 @@ static void test_two_libs_one_program(void **state) {
  * kernel contains it */
 static void test_libclang_reports_node(void **state) {
   (void)state;
-  IrGraph *g = parse("m.smelt", "input x: f32[4]\ny = relu(x)\nz = exp(y)\noutput z\n");
+  IrGraph *g = test_parse("m.smelt", "input x: f32[4]\ny = relu(x)\nz = exp(y)\noutput z\n");
   char path[256];
   snprintf(path, sizeof path, "%s/bad.c", tmpdir);
   const char *text = "#include <stdint.h>\n"

@@ -10,9 +10,7 @@
 
 static void check_example(const char *file) {
   char *src = test_read_example(file);
-  OpcheckOpts o = opcheck_defaults();
-  o.rtol = 1e-4;
-  o.atol = 1e-5;
+  OpcheckOpts o = opcheck_tol(1e-4, 1e-5);
   o.lo = 0; /* image-like inputs */
   o.hi = 1;
   double worst = opcheck_opts(src, &o);

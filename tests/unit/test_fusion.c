@@ -14,27 +14,14 @@
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
 #include "helpers/opcheck.h"
+#include "helpers/testfile.h"
 #include "passes/passes.h"
 
 static OpcheckOpts fuse_opts(void) {
-  OpcheckOpts o = opcheck_defaults();
-  o.lo = -1;
-  o.hi = 1;
+  OpcheckOpts o = opcheck_range(-1, 1);
   o.atol = 1e-4;
   o.rtol = 1e-5;
   return o;
-}
-
-static IrGraph *parse(const char *text) {
-  SmDiag d;
-  sm_diag_init(&d);
-  IrGraph *g = NULL;
-  if (fe_parse_text("fuse.smelt", text, &g, &d) != SM_OK || !ir_verify(g, &d)) {
-    print_error("%s", sm_diag_text(&d));
-    fail();
-  }
-  sm_diag_free(&d);
-  return g;
 }
 
 static void optimize(IrGraph *g, int opt, bool inference) {
@@ -51,7 +38,7 @@ static void optimize(IrGraph *g, int opt, bool inference) {
 
 /* Kernel count of `text` (inference) after the default pipeline. */
 static int kernels_of(const char *text, int opt) {
-  IrGraph *g = parse(text);
+  IrGraph *g = test_parse("fuse.smelt", text);
   optimize(g, opt, true);
   CgKernel *ks;
   int nk = cg_kernels(g, &ks);
@@ -62,7 +49,7 @@ static int kernels_of(const char *text, int opt) {
 
 /* The kernel computing value `name`: its member count and result count. */
 static void kernel_of(const char *text, const char *name, int *nm, int *nout) {
-  IrGraph *g = parse(text);
+  IrGraph *g = test_parse("fuse.smelt", text);
   optimize(g, 1, true);
   CgKernel *ks;
   int nk = cg_kernels(g, &ks);
@@ -347,7 +334,7 @@ static void counts_lenet(void **state) {
   /* the training step: forward activations, backward ew_grads fused */
   int counts[2];
   for (int opt = 0; opt < 2; opt++) {
-    IrGraph *g = parse(text);
+    IrGraph *g = test_parse("fuse.smelt", text);
     SmDiag d;
     sm_diag_init(&d);
     TrainProgram tp;
@@ -377,7 +364,7 @@ static void training_updates(void **state) {
   size_t arena[2], naive[2];
   int nk[2];
   for (int opt = 0; opt < 2; opt++) {
-    IrGraph *g = parse(read_example("mlp.smelt"));
+    IrGraph *g = test_parse("fuse.smelt", read_example("mlp.smelt"));
     SmDiag d;
     sm_diag_init(&d);
     TrainProgram tp;
@@ -449,7 +436,7 @@ static void inplace_reuse(void **state) {
   (void)state;
   OpcheckOpts o = fuse_opts();
   opcheck_opts(reuse_text, &o);
-  IrGraph *g = parse(reuse_text);
+  IrGraph *g = test_parse("fuse.smelt", reuse_text);
   optimize(g, 1, true);
   CgPlan p;
   cg_plan(g, NULL, &p);

@@ -9,10 +9,7 @@
 /* f32 backward products of a few dozen terms compared at rtol 1e-4: inputs
  * and loss weights in [-1, 1) keep partial sums small. */
 static GradcheckOpts unit_opts(void) {
-  GradcheckOpts o = gradcheck_defaults();
-  o.lo = -1;
-  o.hi = 1;
-  return o;
+  return gradcheck_range(-1, 1);
 }
 
 static void grad_gemm_transposes(void **state) {

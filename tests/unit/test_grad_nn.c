@@ -16,10 +16,7 @@
  * backward kernels: the compile step's atol 1e-5 is tight but holds with
  * inputs in [-1,1). */
 static GradcheckOpts conv_opts(void) {
-  GradcheckOpts o = gradcheck_defaults();
-  o.lo = -1;
-  o.hi = 1;
-  return o;
+  return gradcheck_range(-1, 1);
 }
 
 /* ---- interpreter runs with chosen inputs ---- */
@@ -232,9 +229,7 @@ static void grad_batchnorm(void **state) {
             "y = batchnorm(x, s, b, mu, v, epsilon=0.01)\n"
             "output y\n");
   /* all five as inputs, mean and var used elsewhere too */
-  GradcheckOpts o = gradcheck_defaults();
-  o.lo = 0.5;
-  o.hi = 1.5;
+  GradcheckOpts o = gradcheck_range(0.5, 1.5);
   gradcheck_opts("input x: f32[2,2,3]\n"
                  "input s: f32[2]\ninput b: f32[2]\ninput mu: f32[2]\ninput v: f32[2]\n"
                  "y = batchnorm(x, s, b, mu, v, epsilon=0.1)\n"
@@ -322,9 +317,7 @@ static void grad_small_cnn(void **state) {
 
 static void opcheck_conv_grad_ops(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults();
-  o.lo = -1;
-  o.hi = 1;
+  OpcheckOpts o = opcheck_range(-1, 1);
   o.atol = 5e-5;
   opcheck_opts("input dy: f32[2,4,4,3]\n"
                "param w: f32[4,3,3,3] = he_normal\n"
@@ -406,9 +399,7 @@ static void opcheck_pool_grad_ops(void **state) {
 
 static void opcheck_batchnorm_ops(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults();
-  o.atol = 1e-5;
-  o.rtol = 2e-5;
+  OpcheckOpts o = opcheck_tol(2e-5, 1e-5);
   opcheck_opts("input dy: f32[2,3,5,7]\n"
                "input x: f32[2,3,5,7]\n"
                "param s: f32[3] = uniform(0.5, 1.5)\n"
@@ -456,9 +447,7 @@ static void opcheck_batchnorm_ops(void **state) {
 
 static void opcheck_dropout_train(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults();
-  o.ilo = 0;
-  o.ihi = 1000000;
+  OpcheckOpts o = opcheck_ints(0, 1000000);
   opcheck_opts("input x: f32[4,25]\n"
                "input step: i64[]\n"
                "y, m = dropout_train(x, step, ratio=0.3, seed=11)\n"

@@ -11,41 +11,9 @@
 #include "helpers/gradcheck.h"
 #include "helpers/opcheck.h"
 
-/* The text's only output, computed by the reference interpreter, must match
- * want[0..n) (to 1e-12); then the generated code must agree (opcheck). */
-static void expect_values(const char *text, const double *want, int64_t n) {
-  SmDiag d;
-  sm_diag_init(&d);
-  IrGraph *g = NULL;
-  if (fe_parse_text("test.smelt", text, &g, &d) != SM_OK) {
-    print_error("model did not parse:\n%s\n%s", text, sm_diag_text(&d));
-    sm_diag_free(&d);
-    fail();
-  }
-  assert_int_equal(g->ninputs, 0);
-  assert_int_equal(g->noutputs, 1);
-  IrTensor out;
-  assert_int_equal(ir_interpret(g, NULL, NULL, &out, &d), SM_OK);
-  assert_int_equal(out.numel, n);
-  int bad = 0;
-  for (int64_t i = 0; i < n; i++)
-    if (!(fabs(out.d[i] - want[i]) <= 1e-12) && bad++ < 5)
-      print_error("[%lld]: reference %.17g, expected %.17g\n", (long long)i, out.d[i], want[i]);
-  ir_tensor_free(&out);
-  ir_graph_free(g);
-  sm_diag_free(&d);
-  if (bad) {
-    print_error("%d wrong values for:\n%s\n", bad, text);
-    fail();
-  }
-  opcheck(text);
-}
-
-#define EXPECT_VALUES(text, ...)                                                   \
-  do {                                                                             \
-    static const double want_[] = {__VA_ARGS__};                                   \
-    expect_values(text, want_, (int64_t)(sizeof want_ / sizeof want_[0]));         \
-  } while (0)
+/* the text's only output by the interpreter must match the values to 1e-12;
+ * then the generated code must agree */
+#define EXPECT_VALUES(text, ...) EXPECT_REF_VALUES(text, -1, 1e-12, true, __VA_ARGS__)
 
 /* ---- gradients ---- */
 
@@ -87,9 +55,7 @@ static void grad_reduce_max(void **state) {
   gradcheck(REDUCE_CONFIGS("reduce_max"));
   /* all-negative values; long rows (the column-blocked emitter path, 300 =
    * 256 + 44 columns) */
-  GradcheckOpts o = gradcheck_defaults();
-  o.lo = -5;
-  o.hi = -1;
+  GradcheckOpts o = gradcheck_range(-5, -1);
   gradcheck_opts("input x: f32[3,4,300]\n"
                  "y = reduce_max(x, axes=[1])\n"
                  "input z: f32[2,3,5]\n"
@@ -147,9 +113,7 @@ static void grad_log_softmax(void **state) {
 /* large logits: exp(x) would overflow f32, the backward uses y only */
 static void grad_softmax_wide(void **state) {
   (void)state;
-  GradcheckOpts o = gradcheck_defaults();
-  o.lo = -100;
-  o.hi = 100;
+  GradcheckOpts o = gradcheck_range(-100, 100);
   o.eps = 1e-5;
   gradcheck_opts("input x: f32[3,8]\ns = softmax(x)\n"
                  "input y: f32[3,8]\nl = log_softmax(y, axis=0)\n"

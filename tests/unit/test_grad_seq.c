@@ -20,6 +20,7 @@
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
 #include "helpers/gradcheck.h"
+#include "helpers/testfile.h"
 #include "helpers/opcheck.h"
 #include "helpers/progload.h"
 #include "passes/passes.h"
@@ -29,10 +30,7 @@
 /* inputs in [-1, 1): keeps the f32 backward sums of the compiled check
  * within its atol */
 static GradcheckOpts seq_opts(void) {
-  GradcheckOpts o = gradcheck_defaults();
-  o.lo = -1;
-  o.hi = 1;
-  return o;
+  return gradcheck_range(-1, 1);
 }
 
 static void grad_embedding(void **state) {
@@ -177,20 +175,6 @@ static void grad_stack_pe(void **state) {
  * falling loss on a fixed batch
  * ====================================================================== */
 
-static char *read_example(const char *file) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/examples/%s", SMELT_SOURCE_DIR, file);
-  SmDiag d;
-  sm_diag_init(&d);
-  char *src = NULL;
-  if (sm_read_file(path, &src, NULL, &d) != SM_OK) {
-    print_error("%s", sm_diag_text(&d));
-    fail();
-  }
-  sm_diag_free(&d);
-  return src;
-}
-
 /* data: token ids in [0, vocab) (or floats in [0, 1)), labels in
  * [0, classes) */
 static void fill_input(IrTensor *t, uint64_t stream, int64_t hi) {
@@ -201,34 +185,17 @@ static void fill_input(IrTensor *t, uint64_t stream, int64_t hi) {
   }
 }
 
-static void store(void *p, IrDType t, int64_t n, const double *v) {
-  for (int64_t i = 0; i < n; i++) {
-    if (t == IR_F32) ((float *)p)[i] = (float)v[i];
-    else if (t == IR_I64) ((int64_t *)p)[i] = (int64_t)v[i];
-    else if (t == IR_F64) ((double *)p)[i] = v[i];
-    else if (t == IR_I32) ((int32_t *)p)[i] = (int32_t)v[i];
-  }
-}
-
 /* Builds the training program of examples/`file`, compiles it, runs
  * `check` steps on both the interpreter and the compiled code (loss and
  * every parameter agree), then `more` compiled steps on the same batch;
  * asserts the loss fell. vocab: token-id range of input 0 (0: floats). */
 static void train_example(const char *file, int64_t vocab, int64_t classes, double lr, int check,
                           int more) {
-  char *src = read_example(file);
+  IrGraph *g = test_load_example(file);
   SmDiag d;
   sm_diag_init(&d);
-  IrGraph *g = NULL;
-  if (fe_parse_text(file, src, &g, &d) != SM_OK || !ir_verify(g, &d)) {
-    print_error("%s", sm_diag_text(&d));
-    fail();
-  }
   TrainProgram tp;
-  if (pass_training_program(g, &tp, &d) != SM_OK) {
-    print_error("%s", sm_diag_text(&d));
-    fail();
-  }
+  test_training_program(g, &tp);
   CgProgram prog = cg_program_train(tp.infer, tp.eval, tp.train, tp.nweights, &tp.desc);
   LoadedProgram lp;
   program_load(&prog, "-O2", &lp);
@@ -250,7 +217,7 @@ static void train_example(const char *file, int64_t vocab, int64_t classes, doub
   for (int s = 1; s <= check + more; s++) {
     ins[3].d[0] = s;
     for (int i = 0; i < 4; i++)
-      store(rt_model_tensor(m, &tf->inputs[i]), t->inputs[i]->type.dtype, ins[i].numel, ins[i].d);
+      program_store(rt_model_tensor(m, &tf->inputs[i]), t->inputs[i]->type.dtype, ins[i].numel, ins[i].d);
     rt_model_run_func(m, desc->train->train_fn);
     double gl = ((const float *)rt_model_tensor(m, &tf->outputs[0]))[0];
     if (s == 1) first = gl;
@@ -268,15 +235,13 @@ static void train_example(const char *file, int64_t vocab, int64_t classes, doub
    * each next step; the final loss must have fallen clearly */
   printf("# %s: loss %.4f -> %.4f after %d steps on one batch\n", file, first, last, check + more);
   assert_true(isfinite(last) && last < 0.7 * first);
-  for (int i = 0; i < 4; i++) ir_tensor_free(&ins[i]);
-  for (int p = 0; p < t->nparams; p++) ir_tensor_free(&params[p]);
-  free(params);
+  tensors_free(ins, 4, false);
+  tensors_free(params, t->nparams, true);
   rt_model_free(m);
   program_unload(&lp);
   train_program_free(&tp);
   ir_graph_free(g);
   sm_diag_free(&d);
-  free(src);
 }
 
 static void train_lstm_classifier(void **state) {

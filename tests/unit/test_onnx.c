@@ -19,6 +19,7 @@
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
 #include "frontend/onnx_internal.h"
+#include "helpers/progload.h"
 #include "helpers/shell.h"
 #include "rt.h"
 
@@ -68,11 +69,6 @@ static int compare(const char *what, const IrType *t, const double *got, const R
   }
   return bad;
 }
-
-typedef void *(*CreateFn)(void);
-typedef void *(*InputFn)(void *, int);
-typedef const void *(*OutputFn)(const void *, int);
-typedef void (*VoidFn)(void *);
 
 /* Import, interpret and compile one case; returns the number of failures. */
 static int run_case(const char *name) {
@@ -137,35 +133,25 @@ static int run_case(const char *name) {
   }
   void *lib = dlopen(so, RTLD_NOW | RTLD_LOCAL);
   assert_non_null(lib);
-  char sym[256];
-#define SYM(var, type, suffix)                                                 \
-  snprintf(sym, sizeof sym, "%s_" suffix, g->name);                            \
-  type var;                                                                    \
-  *(void **)&var = dlsym(lib, sym);                                            \
-  assert_non_null(*(void **)&var)
-  SYM(create, CreateFn, "create");
-  SYM(input, InputFn, "input");
-  SYM(output, OutputFn, "output");
-  SYM(run, VoidFn, "run");
-  SYM(destroy, VoidFn, "free");
-#undef SYM
-  void *m = create();
+  ProgramFns f;
+  program_fns(lib, g->name, &f);
+  void *m = f.create();
   for (int i = 0; i < g->ninputs; i++) {
-    void *p = input(m, i);
+    void *p = f.input(m, i);
     for (int64_t k = 0; k < ins[i].numel; k++) rt_elem_put((int)g->inputs[i]->type.dtype, p, k, ins[i].d[k]);
   }
-  run(m);
+  f.run(m);
   for (int i = 0; i < g->noutputs; i++) {
     const IrValue *v = g->outputs[i];
     int64_t n = ir_type_numel(&v->type);
     double *got = calloc((size_t)n + 1, sizeof *got);
-    for (int64_t k = 0; k < n; k++) got[k] = rt_elem_get((int)v->type.dtype, output(m, i), k);
+    for (int64_t k = 0; k < n; k++) got[k] = rt_elem_get((int)v->type.dtype, f.output(m, i), k);
     char what[1024];
     snprintf(what, sizeof what, "%s: compiled output '%s'", name, v->name);
     fails += compare(what, &v->type, got, &want[i]) != 0;
     free(got);
   }
-  destroy(m);
+  f.destroy(m);
   dlclose(lib);
 done:
   for (int i = 0; i < g->ninputs; i++) ir_tensor_free(&ins[i]);

@@ -57,25 +57,11 @@ static void check_unary(const char *op, const char *attrs, const char *t,
   opcheck_opts(text, o);
 }
 
-static OpcheckOpts range(double lo, double hi) {
-  OpcheckOpts o = opcheck_defaults();
-  o.lo = lo;
-  o.hi = hi;
-  return o;
-}
-
 /* f64 kernels must be accurate to double precision, not just to float */
 static OpcheckOpts f64_opts(double lo, double hi) {
-  OpcheckOpts o = range(lo, hi);
+  OpcheckOpts o = opcheck_range(lo, hi);
   o.rtol = 1e-10;
   o.atol = 1e-12;
-  return o;
-}
-
-static OpcheckOpts int_opts(int64_t lo, int64_t hi) {
-  OpcheckOpts o = opcheck_defaults();
-  o.ilo = lo;
-  o.ihi = hi;
   return o;
 }
 
@@ -83,7 +69,7 @@ static OpcheckOpts int_opts(int64_t lo, int64_t hi) {
 
 static void test_add_sub_mul(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults(), d = f64_opts(-2, 2), i = int_opts(-1000, 1000);
+  OpcheckOpts o = opcheck_defaults(), d = f64_opts(-2, 2), i = opcheck_ints(-1000, 1000);
   static const char *ops[] = {"add", "sub", "mul"};
   for (int k = 0; k < 3; k++) {
     check_binary(ops[k], "f32", &o);
@@ -96,12 +82,12 @@ static void test_add_sub_mul(void **state) {
 static void test_div(void **state) {
   (void)state;
   /* division is well conditioned; only 0 must be kept out of divisors */
-  OpcheckOpts o = range(0.25, 4), d = f64_opts(0.25, 4), n = range(-4, -0.25);
+  OpcheckOpts o = opcheck_range(0.25, 4), d = f64_opts(0.25, 4), n = opcheck_range(-4, -0.25);
   check_binary("div", "f32", &o);
   check_binary("div", "f32", &n);
   check_binary("div", "f64", &d);
   /* integer division truncates toward zero, also for negative numerators */
-  OpcheckOpts i = int_opts(1, 1000);
+  OpcheckOpts i = opcheck_ints(1, 1000);
   opcheck_opts("input a: i64[3,1,5]\n"
                "input b: i64[4,1]\n"
                "input c: i64[2,3]\n"
@@ -117,14 +103,14 @@ static void test_div(void **state) {
 
 static void test_pow(void **state) {
   (void)state;
-  OpcheckOpts o = range(0.5, 2), d = f64_opts(0.5, 2);
+  OpcheckOpts o = opcheck_range(0.5, 2), d = f64_opts(0.5, 2);
   check_binary("pow", "f32", &o);
   check_binary("pow", "f64", &d);
 }
 
 static void test_min_max(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults(), d = f64_opts(-2, 2), i = int_opts(-1000, 1000);
+  OpcheckOpts o = opcheck_defaults(), d = f64_opts(-2, 2), i = opcheck_ints(-1000, 1000);
   check_binary("min", "f32", &o);
   check_binary("max", "f32", &o);
   check_binary("min", "f64", &d);
@@ -138,7 +124,7 @@ static void test_min_max(void **state) {
 
 static void test_neg_abs(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults(), d = f64_opts(-2, 2), i = int_opts(-1000, 1000);
+  OpcheckOpts o = opcheck_defaults(), d = f64_opts(-2, 2), i = opcheck_ints(-1000, 1000);
   check_unary("neg", "", "f32", &o);
   check_unary("abs", "", "f32", &o);
   check_unary("neg", "", "f64", &d);
@@ -153,14 +139,14 @@ static void test_exp_log_sqrt_reciprocal(void **state) {
   OpcheckOpts o = opcheck_defaults(), d = f64_opts(-2, 2);
   check_unary("exp", "", "f32", &o);
   check_unary("exp", "", "f64", &d);
-  OpcheckOpts p = range(0.5, 4), pd = f64_opts(0.5, 4);
+  OpcheckOpts p = opcheck_range(0.5, 4), pd = f64_opts(0.5, 4);
   check_unary("log", "", "f32", &p);
   check_unary("log", "", "f64", &pd);
   check_unary("sqrt", "", "f32", &p);
   check_unary("sqrt", "", "f64", &pd);
   check_unary("reciprocal", "", "f32", &p);
   check_unary("reciprocal", "", "f64", &pd);
-  OpcheckOpts n = range(-4, -0.5);
+  OpcheckOpts n = opcheck_range(-4, -0.5);
   check_unary("reciprocal", "", "f32", &n);
 }
 
@@ -181,7 +167,7 @@ static void test_relu_family(void **state) {
 
 static void test_sigmoid_tanh_softplus(void **state) {
   (void)state;
-  OpcheckOpts o = range(-6, 6), d = f64_opts(-6, 6);
+  OpcheckOpts o = opcheck_range(-6, 6), d = f64_opts(-6, 6);
   check_unary("sigmoid", "", "f32", &o);
   check_unary("sigmoid", "", "f64", &d);
   check_unary("tanh", "", "f32", &o);
@@ -192,7 +178,7 @@ static void test_sigmoid_tanh_softplus(void **state) {
 
 static void test_gelu(void **state) {
   (void)state;
-  OpcheckOpts o = range(-4, 4), d = f64_opts(-4, 4);
+  OpcheckOpts o = opcheck_range(-4, 4), d = f64_opts(-4, 4);
   check_unary("gelu", "", "f32", &o);
   check_unary("gelu", ", approximate=\"none\"", "f32", &o);
   check_unary("gelu", ", approximate=\"tanh\"", "f32", &o);
@@ -213,7 +199,7 @@ static void test_clip(void **state) {
 
 static void test_identity_dropout(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults(), d = f64_opts(-2, 2), i = int_opts(-1000, 1000);
+  OpcheckOpts o = opcheck_defaults(), d = f64_opts(-2, 2), i = opcheck_ints(-1000, 1000);
   check_unary("identity", "", "f32", &o);
   check_unary("identity", "", "f64", &d);
   check_unary("identity", "", "i64", &i);
@@ -225,7 +211,7 @@ static void test_identity_dropout(void **state) {
 /* elementwise ops chained through broadcasts in one graph */
 static void test_chain(void **state) {
   (void)state;
-  OpcheckOpts o = range(0.5, 2);
+  OpcheckOpts o = opcheck_range(0.5, 2);
   opcheck_opts("input x: f32[3,1,5]\n"
                "input w: f32[4,1]\n"
                "input s: f32[]\n"

@@ -9,9 +9,7 @@
  * zero can miss rtol 1e-5. With inputs in [-1,1) and K <= 65 the absolute
  * error stays well under 2e-5; a wrong index or missing term is O(0.1). */
 static OpcheckOpts f32_dot_opts(void) {
-  OpcheckOpts o = opcheck_defaults();
-  o.lo = -1;
-  o.hi = 1;
+  OpcheckOpts o = opcheck_range(-1, 1);
   o.atol = 2e-5;
   return o;
 }
@@ -207,9 +205,7 @@ static void matmul_large_parallel(void **state) {
  * literal 0.1f would be off by ~1e-9 relative, caught by rtol 1e-12) */
 static void linalg_f64(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults();
-  o.rtol = 1e-12;
-  o.atol = 1e-12;
+  OpcheckOpts o = opcheck_tol(1e-12, 1e-12);
   opcheck_opts("input a: f64[5,7]\n"
                "input b: f64[7,3]\n"
                "input c: f64[3]\n"

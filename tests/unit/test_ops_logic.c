@@ -13,62 +13,7 @@
 #include "helpers/opcheck.h"
 #include "passes/passes.h"
 
-static IrGraph *parse_ok(const char *text) {
-  SmDiag d;
-  sm_diag_init(&d);
-  IrGraph *g = NULL;
-  if (fe_parse_text("test.smelt", text, &g, &d) != SM_OK || !ir_verify(g, &d)) {
-    print_error("model did not parse:\n%s\n%s", text, sm_diag_text(&d));
-    fail();
-  }
-  sm_diag_free(&d);
-  return g;
-}
-
-/* The text's only output (no inputs), by the reference interpreter, must
- * equal want[0..n) exactly, and have dtype dt. */
-static void expect_values(const char *text, IrDType dt, const double *want, int64_t n) {
-  IrGraph *g = parse_ok(text);
-  SmDiag d;
-  sm_diag_init(&d);
-  assert_int_equal(g->ninputs, 0);
-  assert_int_equal(g->noutputs, 1);
-  assert_int_equal(g->outputs[0]->type.dtype, dt);
-  IrTensor out;
-  assert_int_equal(ir_interpret(g, NULL, NULL, &out, &d), SM_OK);
-  assert_int_equal(out.numel, n);
-  int bad = 0;
-  for (int64_t i = 0; i < n; i++)
-    if (!(out.d[i] == want[i]) && bad++ < 5)
-      print_error("[%lld]: reference %.17g, expected %.17g\n", (long long)i, out.d[i], want[i]);
-  ir_tensor_free(&out);
-  ir_graph_free(g);
-  sm_diag_free(&d);
-  if (bad) {
-    print_error("%d wrong values for:\n%s\n", bad, text);
-    fail();
-  }
-}
-
-#define EXPECT_VALUES(text, dt, ...)                                               \
-  do {                                                                             \
-    static const double want_[] = {__VA_ARGS__};                                   \
-    expect_values(text, dt, want_, (int64_t)(sizeof want_ / sizeof want_[0]));     \
-  } while (0)
-
-static OpcheckOpts int_opts(int64_t lo, int64_t hi) {
-  OpcheckOpts o = opcheck_defaults();
-  o.ilo = lo;
-  o.ihi = hi;
-  return o;
-}
-
-static OpcheckOpts range(double lo, double hi) {
-  OpcheckOpts o = opcheck_defaults();
-  o.lo = lo;
-  o.hi = hi;
-  return o;
-}
+#define EXPECT_VALUES(text, dt, ...) EXPECT_REF_VALUES(text, (int)(dt), 0, false, __VA_ARGS__)
 
 /* a binary op over dtype t on broadcasting shapes; result dtype rt */
 static void check_binary(const char *op, const char *t, const char *rt, const OpcheckOpts *o) {
@@ -120,7 +65,7 @@ static void test_compare(void **state) {
   (void)state;
   static const char *ops[] = {"equal", "less", "greater", "less_equal", "greater_equal"};
   /* small integer ranges give many ties */
-  OpcheckOpts f = opcheck_defaults(), i = int_opts(-2, 2), u = int_opts(0, 3);
+  OpcheckOpts f = opcheck_defaults(), i = opcheck_ints(-2, 2), u = opcheck_ints(0, 3);
   for (int k = 0; k < 5; k++) {
     check_binary(ops[k], "f32", "bool", &f);
     check_binary(ops[k], "i64", "bool", &i);
@@ -221,8 +166,8 @@ static void test_where(void **state) {
              "w4: %s[40,30,33] = where(c4, x4, y4)\n"
              "output w1, w2, w3, w4\n",
              t, t, t, t, t, t, t, t, t, t, t, t);
-    OpcheckOpts o = int_opts(-100, 100);
-    if (!strcmp(t, "u8")) o = int_opts(0, 255);
+    OpcheckOpts o = opcheck_ints(-100, 100);
+    if (!strcmp(t, "u8")) o = opcheck_ints(0, 255);
     opcheck_opts(text, &o);
   }
 }
@@ -279,14 +224,14 @@ static void test_cast(void **state) {
     snprintf(text + len, sizeof text - (size_t)len, "\n");
     /* values every target holds: floats in [0, 250) (u8 too), ints
      * [-300, 300] (wrapping into u8 and i32) */
-    OpcheckOpts o = range(0, 250);
+    OpcheckOpts o = opcheck_range(0, 250);
     o.ilo = -300;
     o.ihi = 300;
     if (!strcmp(types[a], "u8")) o.ilo = 0, o.ihi = 255;
     opcheck_opts(text, &o);
   }
   /* negative floats to signed ints; i64 beyond i32's range wraps */
-  OpcheckOpts n = range(-1000, 1000);
+  OpcheckOpts n = opcheck_range(-1000, 1000);
   n.ilo = -5000000000;
   n.ihi = 5000000000;
   opcheck_opts("input a: f32[7,9]\n"
@@ -316,7 +261,7 @@ static void test_arg_values(void **state) {
   EXPECT_VALUES(text, IR_I64, 1, 0, 1);
   snprintf(text, sizeof text, fmt, "argmin(x, axis=0, keepdims=0, select_last_index=1)");
   EXPECT_VALUES(text, IR_I64, 0, 1, 0);
-  IrGraph *g = parse_ok("input x: f32[2,3,4]\n"
+  IrGraph *g = opcheck_parse("input x: f32[2,3,4]\n"
                         "a = argmax(x, axis=1)\n"
                         "b = argmin(x, axis=-1, keepdims=0)\n"
                         "output a, b\n");
@@ -346,7 +291,7 @@ static void test_arg(void **state) {
         char m[2048];
         const char *o = ops[k], *ty = types[t];
         snprintf(m, sizeof m, text, ty, o, o, o, last, ty, o, ty, o, last, o);
-        OpcheckOpts opt = int_opts(0, 3); /* ties for the integer dtypes */
+        OpcheckOpts opt = opcheck_ints(0, 3); /* ties for the integer dtypes */
         opcheck_opts(m, &opt);
       }
 }
@@ -354,7 +299,7 @@ static void test_arg(void **state) {
 /* ---- fusion across dtypes ---- */
 
 static int kernels_of(const char *text) {
-  IrGraph *g = parse_ok(text);
+  IrGraph *g = opcheck_parse(text);
   SmDiag d;
   sm_diag_init(&d);
   PassOptions po = {.opt_level = 1, .inference = true, .verify = true};

@@ -15,23 +15,7 @@
 /* Runs `text` (one input per array in `ins`, in declaration order) through
  * the interpreter; returns output `k`'s tensor (caller frees all). */
 static void interpret(const char *text, double *const *ins, IrTensor *outs) {
-  SmDiag d;
-  sm_diag_init(&d);
-  IrGraph *g = NULL;
-  if (fe_parse_text("test.smelt", text, &g, &d) != SM_OK) {
-    print_error("%s", sm_diag_text(&d));
-    fail();
-  }
-  IrTensor *t = calloc((size_t)g->ninputs, sizeof *t);
-  for (int i = 0; i < g->ninputs; i++) {
-    t[i] = ir_tensor_new(g->inputs[i]->type);
-    memcpy(t[i].d, ins[i], sizeof(double) * (size_t)t[i].numel);
-  }
-  assert_int_equal(ir_interpret(g, t, NULL, outs, &d), SM_OK);
-  for (int i = 0; i < g->ninputs; i++) ir_tensor_free(&t[i]);
-  free(t);
-  ir_graph_free(g);
-  sm_diag_free(&d);
+  ir_graph_free(interpret_text(text, ins, NULL, outs));
 }
 
 static void near(double got, double want, int line) {
@@ -48,9 +32,7 @@ static void near(double got, double want, int line) {
  * out-of-bounds read in the kernel: ASan builds check that too) */
 static void ce_opcheck(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults();
-  o.ilo = -1;
-  o.ihi = 5;
+  OpcheckOpts o = opcheck_ints(-1, 5);
   opcheck_opts("input x: f32[7,5]\n"
                "input y: i64[7]\n"
                "input w0: f32[5]\n"
@@ -82,9 +64,7 @@ static void ce_opcheck(void **state) {
 
 static void nll_opcheck(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults();
-  o.ilo = -1;
-  o.ihi = 5;
+  OpcheckOpts o = opcheck_ints(-1, 5);
   opcheck_opts("input x: f32[9,5]\n"
                "input y: i64[9]\n"
                "input w0: f32[5]\n"
@@ -134,9 +114,7 @@ static void elementwise_opcheck(void **state) {
 /* probabilities at exactly 0 and 1 hit the -100 clamp on both sides */
 static void bce_clamp_opcheck(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults();
-  o.lo = 0;
-  o.hi = 1;
+  OpcheckOpts o = opcheck_range(0, 1);
   opcheck_opts("input t: f32[4]\n"
                "p = constant(shape=[4], value=[0, 1, 0, 1])\n"
                "a: f32[4] = bce(p, t, reduction=\"none\")\n"
@@ -150,9 +128,7 @@ static void bce_clamp_opcheck(void **state) {
 /* backward ops directly, including "none" dloss vectors and skipped labels */
 static void backward_opcheck(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults();
-  o.ilo = -1;
-  o.ihi = 4;
+  OpcheckOpts o = opcheck_ints(-1, 4);
   opcheck_opts("input x: f32[6,4]\n"
                "input y: i64[6]\n"
                "input w0: f32[4]\n"
@@ -265,9 +241,7 @@ static void regression_values(void **state) {
 
 static void ce_gradcheck(void **state) {
   (void)state;
-  GradcheckOpts o = gradcheck_defaults();
-  o.ilo = -1;
-  o.ihi = 4;
+  GradcheckOpts o = gradcheck_ints(-1, 4);
   gradcheck_opts("input x: f32[5,4]\n"
                  "input y: i64[5]\n"
                  "cw = constant(shape=[4], value=[0.5, 1, 2, 1.5])\n"
@@ -293,9 +267,7 @@ static void elementwise_gradcheck(void **state) {
             EL_SET("hinge", "h", "s", "u", "5")
             "hm = hinge(s, u, margin=0.3)\n"
             "output ma, mb, mc, la, lb, lc, za, zb, zc, ha, hb, hc, hm\n");
-  GradcheckOpts o = gradcheck_defaults();
-  o.lo = 0.05; /* probabilities away from 0 and 1 */
-  o.hi = 0.95;
+  GradcheckOpts o = gradcheck_range(0.05, 0.95); /* probabilities away from 0 and 1 */
   gradcheck_opts("input p: f32[4,3]\ninput t: f32[4,3]\n"
                  EL_SET("bce", "b", "p", "t", "4")
                  "output ba, bb, bc\n",
@@ -305,9 +277,7 @@ static void elementwise_gradcheck(void **state) {
 /* gradients through a composed model: loss of a softmax-free linear layer */
 static void loss_in_model_gradcheck(void **state) {
   (void)state;
-  GradcheckOpts o = gradcheck_defaults();
-  o.ilo = 0;
-  o.ihi = 2;
+  GradcheckOpts o = gradcheck_ints(0, 2);
   gradcheck_opts("input x: f32[4,3]\ninput y: i64[4]\nparam b: f32[3] = normal(1)\n"
                  "z = add(x, b)\nh = tanh(z)\n"
                  "l = cross_entropy(h, y, label_smoothing=0.1)\n"

@@ -308,9 +308,7 @@ static void optim_opcheck(void **state) {
   }
   sm_buf_printf(&b, "input s: f32[]\nj = grad_clip_scale(s, max_norm=0.5)\n"
                     "output %s, j\n", sm_buf_str(&outs));
-  OpcheckOpts o = opcheck_defaults();
-  o.ilo = 1; /* steps */
-  o.ihi = 4;
+  OpcheckOpts o = opcheck_ints(1, 4); /* steps */
   opcheck_opts(sm_buf_str(&b), &o);
   /* sumsq below max_norm^2: the scale saturates at 1 */
   o.lo = 0;

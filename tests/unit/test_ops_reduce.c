@@ -37,9 +37,7 @@ static void reduce_axes_sets(void **state) {
 /* all-negative inputs: a max that starts from 0 instead of -inf fails */
 static void reduce_max_negative(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults();
-  o.lo = -5;
-  o.hi = -1;
+  OpcheckOpts o = opcheck_range(-5, -1);
   opcheck_opts("input x: f32[3,5,7]\n"
                "a: f32[3,1,7] = reduce_max(x, axes=[1])\n"
                "b: f32[3,5] = reduce_max(x, axes=[2], keepdims=0)\n"
@@ -107,9 +105,7 @@ static void reduce_large(void **state) {
 
 static void reduce_f64(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults();
-  o.rtol = 1e-12;
-  o.atol = 1e-12;
+  OpcheckOpts o = opcheck_tol(1e-12, 1e-12);
   opcheck_opts("input x: f64[4,3,5]\n"
                "a: f64[4,5] = reduce_sum(x, axes=[1], keepdims=0)\n"
                "b: f64[1,3,1] = reduce_mean(x, axes=[0,2])\n"
@@ -148,9 +144,7 @@ static void softmax_axes(void **state) {
 /* inputs in [-50, 50): differences of up to 100 */
 static void softmax_wide_inputs(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults();
-  o.lo = -50;
-  o.hi = 50;
+  OpcheckOpts o = opcheck_range(-50, 50);
   opcheck_opts(softmax_model, &o);
 }
 
@@ -158,9 +152,7 @@ static void softmax_wide_inputs(void **state) {
  * that does not subtract the max produces inf/nan here */
 static void softmax_stable(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults();
-  o.lo = -200;
-  o.hi = 200;
+  OpcheckOpts o = opcheck_range(-200, 200);
   opcheck_opts(softmax_model, &o);
 }
 
@@ -201,9 +193,7 @@ static void norm_stats_shapes(void **state) {
  * float loses the variance here; rows long enough for the thread team */
 static void norm_stats_offset_large(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults();
-  o.lo = 999;
-  o.hi = 1001;
+  OpcheckOpts o = opcheck_range(999, 1001);
   opcheck_opts("input x: f32[5,301]\n"
                "m, r = norm_stats(x)\n"
                "input y: f32[256,2,300]\n"

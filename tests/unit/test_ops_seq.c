@@ -20,43 +20,6 @@
 
 /* ---- running the interpreter on chosen numbers ---- */
 
-static IrGraph *parse_ok(const char *text) {
-  SmDiag d;
-  sm_diag_init(&d);
-  IrGraph *g = NULL;
-  if (fe_parse_text("test.smelt", text, &g, &d) != SM_OK || !ir_verify(g, &d)) {
-    print_error("%s\n%s", text, sm_diag_text(&d));
-    fail();
-  }
-  sm_diag_free(&d);
-  return g;
-}
-
-/* Interprets `text` with inputs ins[i] and parameters prm[i] (declaration
- * order); out[] receives the outputs (caller frees). */
-static IrGraph *run(const char *text, double *const *ins, double *const *prm, IrTensor *out) {
-  IrGraph *g = parse_ok(text);
-  SmDiag d;
-  sm_diag_init(&d);
-  IrTensor in[8], pr[8];
-  assert_true(g->ninputs <= 8 && g->nparams <= 8);
-  for (int i = 0; i < g->ninputs; i++) {
-    in[i] = ir_tensor_new(g->inputs[i]->type);
-    memcpy(in[i].d, ins[i], sizeof(double) * (size_t)in[i].numel);
-  }
-  for (int i = 0; i < g->nparams; i++) {
-    pr[i] = ir_tensor_new(g->params[i]->type);
-    memcpy(pr[i].d, prm[i], sizeof(double) * (size_t)pr[i].numel);
-  }
-  if (ir_interpret(g, in, pr, out, &d) != SM_OK) {
-    print_error("%s", sm_diag_text(&d));
-    fail();
-  }
-  for (int i = 0; i < g->ninputs; i++) ir_tensor_free(&in[i]);
-  for (int i = 0; i < g->nparams; i++) ir_tensor_free(&pr[i]);
-  sm_diag_free(&d);
-  return g;
-}
 
 static void free_run(IrGraph *g, IrTensor *out) {
   for (int i = 0; i < g->noutputs; i++) ir_tensor_free(&out[i]);
@@ -98,7 +61,7 @@ static void embedding_values(void **state) {
     for (int j = 0; j < 3; j++) table[r * 3 + j] = 10 * r + j;
   double *ins[] = {ids}, *prm[] = {table};
   IrTensor out[1];
-  IrGraph *g = run("input ids: i64[2,3]\nparam t: f64[4,3] = zeros\n"
+  IrGraph *g = interpret_text("input ids: i64[2,3]\nparam t: f64[4,3] = zeros\n"
                    "y: f64[2,3,3] = embedding(ids, t)\noutput y\n",
                    ins, prm, out);
   double want[18] = {20, 21, 22, 0, 1, 2, 0, 0, 0, 30, 31, 32, 0, 0, 0, 20, 21, 22};
@@ -108,7 +71,7 @@ static void embedding_values(void **state) {
   double dy[18];
   for (int i = 0; i < 18; i++) dy[i] = i + 1;
   double *ins2[] = {ids, dy};
-  g = run("input ids: i64[2,3]\ninput dy: f64[2,3,3]\n"
+  g = interpret_text("input ids: i64[2,3]\ninput dy: f64[2,3,3]\n"
           "dt: f64[4,3] = embedding_grad(ids, dy, vocab=4)\noutput dt\n",
           ins2, NULL, out);
   /* row 0 <- position 1; row 2 <- positions 0 and 5; row 3 <- position 3 */
@@ -119,9 +82,7 @@ static void embedding_values(void **state) {
 
 static void opcheck_embedding(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults();
-  o.ilo = -2; /* some ids out of range on both sides */
-  o.ihi = 9;
+  OpcheckOpts o = opcheck_ints(-2, 9); /* some ids out of range on both sides */
   opcheck_opts("input a: i64[5]\nparam ta: f32[7,3] = normal(1)\n"
                "ya: f32[5,3] = embedding(a, ta)\n"
                "input b: i32[3,7]\nparam tb: f32[9,5] = normal(1)\n"
@@ -170,7 +131,7 @@ static void layernorm_values(void **state) {
   double *x = vals(15, 1, -3, 3), *s = vals(5, 2, 0.5, 2), *b = vals(5, 3, -1, 1), want[24];
   double *ins[] = {x}, *prm[] = {s, b};
   IrTensor out[1];
-  IrGraph *g = run("input x: f64[3,5]\nparam s: f64[5] = ones\nparam b: f64[5] = zeros\n"
+  IrGraph *g = interpret_text("input x: f64[3,5]\nparam s: f64[5] = ones\nparam b: f64[5] = zeros\n"
                    "y: f64[3,5] = layernorm(x, s, b)\noutput y\n",
                    ins, prm, out);
   ln_oracle(x, 3, 5, s, b, 1e-5, want);
@@ -179,7 +140,7 @@ static void layernorm_values(void **state) {
   free(x), free(s), free(b);
   x = vals(24, 4, -2, 5), s = vals(12, 5, 0.5, 2), b = vals(12, 6, -1, 1);
   double *ins2[] = {x}, *prm2[] = {s, b};
-  g = run("input x: f64[2,3,4]\nparam s: f64[3,4] = ones\nparam b: f64[3,4] = zeros\n"
+  g = interpret_text("input x: f64[2,3,4]\nparam s: f64[3,4] = ones\nparam b: f64[3,4] = zeros\n"
           "y = layernorm(x, s, b, axis=1, epsilon=0.1)\noutput y\n",
           ins2, prm2, out);
   ln_oracle(x, 2, 12, s, b, 0.1, want);
@@ -214,20 +175,20 @@ static void groupnorm_values(void **state) {
   double *x = vals(72, 7, -2, 4), *s = vals(6, 8, 0.5, 2), *b = vals(6, 9, -1, 1), want[72];
   double *ins[] = {x}, *prm[] = {s, b};
   IrTensor out[1];
-  IrGraph *g = run("input x: f64[2,6,2,3]\nparam s: f64[6] = ones\nparam b: f64[6] = zeros\n"
+  IrGraph *g = interpret_text("input x: f64[2,6,2,3]\nparam s: f64[6] = ones\nparam b: f64[6] = zeros\n"
                    "y: f64[2,6,2,3] = groupnorm(x, s, b, groups=3)\noutput y\n",
                    ins, prm, out);
   gn_oracle(x, 2, 6, 6, 3, s, b, 1e-5, want);
   expect_near("groupnorm", &out[0], want, 72, 1e-12);
   free_run(g, out);
-  g = run("input x: f64[2,6,6]\nparam s: f64[6] = ones\nparam b: f64[6] = zeros\n"
+  g = interpret_text("input x: f64[2,6,6]\nparam s: f64[6] = ones\nparam b: f64[6] = zeros\n"
           "y: f64[2,6,6] = instancenorm(x, s, b, epsilon=0.01)\noutput y\n",
           ins, prm, out);
   gn_oracle(x, 2, 6, 6, 6, s, b, 0.01, want);
   expect_near("instancenorm", &out[0], want, 72, 1e-12);
   free_run(g, out);
   /* groupnorm on [N, C] (no spatial dims), one group: layernorm over C */
-  g = run("input x: f64[12,6]\nparam s: f64[6] = ones\nparam b: f64[6] = zeros\n"
+  g = interpret_text("input x: f64[12,6]\nparam s: f64[6] = ones\nparam b: f64[6] = zeros\n"
           "y = groupnorm(x, s, b, groups=1)\noutput y\n",
           ins, prm, out);
   ln_oracle(x, 12, 6, s, b, 1e-5, want);
@@ -374,7 +335,7 @@ static void rec_case(const RecCase *c) {
   double *bih = vals(D * GH, 16, -0.5, 0.5), *bhh = vals(D * GH, 17, -0.5, 0.5);
   double *ins[3] = {x, h0, c0}, *prm[4] = {wih, whh, bih, bhh};
   IrTensor out[3];
-  IrGraph *g = run(text, ins, prm, out);
+  IrGraph *g = interpret_text(text, ins, prm, out);
   double *y = calloc((size_t)(T * N * D * H), sizeof *y);
   double *hn = calloc((size_t)(D * N * H), sizeof *hn), *cn = calloc((size_t)(D * N * H), sizeof *cn);
   rec_oracle(c, x, wih, whh, bih, bhh, c->states ? h0 : NULL, c->states ? c0 : NULL, y, hn,
@@ -401,7 +362,7 @@ static void lstm_single_step_by_hand(void **state) {
   double c = f * 2 + i * gg, h = o * tanh(c);
   double *ins[] = {&x, &h0, &c0}, *prm[] = {wih, whh, bih, bhh};
   IrTensor out[3];
-  IrGraph *g = run("input x: f64[1,1,1]\ninput h0: f64[1,1,1]\ninput c0: f64[1,1,1]\n"
+  IrGraph *g = interpret_text("input x: f64[1,1,1]\ninput h0: f64[1,1,1]\ninput c0: f64[1,1,1]\n"
                    "param wih: f64[4,1] = zeros\nparam whh: f64[4,1] = zeros\n"
                    "param bih: f64[4] = zeros\nparam bhh: f64[4] = zeros\n"
                    "y, hn, cn = lstm(x, wih, whh, bih, bhh, h0, c0)\noutput y, hn, cn\n",
@@ -413,7 +374,7 @@ static void lstm_single_step_by_hand(void **state) {
   /* GRU, same numbers with gates r z n (first 3 rows) */
   double r = sigm(0.5 * 0.8 + 0 + 0.1 * -0.5 + 0.25), z = sigm(-0.25 * 0.8 + 0.5 + 0.2 * -0.5);
   double n = tanh(1 * 0.8 + 0 + r * (0.3 * -0.5 - 0.5)), hg = (1 - z) * n + z * -0.5;
-  g = run("input x: f64[1,1,1]\ninput h0: f64[1,1,1]\n"
+  g = interpret_text("input x: f64[1,1,1]\ninput h0: f64[1,1,1]\n"
           "param wih: f64[3,1] = zeros\nparam whh: f64[3,1] = zeros\n"
           "param bih: f64[3] = zeros\nparam bhh: f64[3] = zeros\n"
           "y, hn = gru(x, wih, whh, bih, bhh, h0)\noutput y, hn\n",
@@ -422,7 +383,7 @@ static void lstm_single_step_by_hand(void **state) {
   free_run(g, out);
   /* RNN relu: max(0, 0.5*0.8 + 0.1*-0.5 + 0 + 0.25) */
   double hr = 0.5 * 0.8 + 0.1 * -0.5 + 0.25;
-  g = run("input x: f64[1,1,1]\ninput h0: f64[1,1,1]\n"
+  g = interpret_text("input x: f64[1,1,1]\ninput h0: f64[1,1,1]\n"
           "param wih: f64[1,1] = zeros\nparam whh: f64[1,1] = zeros\n"
           "param bih: f64[1] = zeros\nparam bhh: f64[1] = zeros\n"
           "y, hn = rnn(x, wih, whh, bih, bhh, h0, activation=\"relu\")\noutput y, hn\n",
@@ -469,9 +430,7 @@ static void lstm_long_sequence(void **state) {
 
 static void opcheck_recurrent(void **state) {
   (void)state;
-  OpcheckOpts o = opcheck_defaults();
-  o.lo = -1;
-  o.hi = 1;
+  OpcheckOpts o = opcheck_range(-1, 1);
   opcheck_opts(
       "input xa: f32[5,3,4]\nparam a1: f32[7,4] = uniform(-0.5, 0.5)\n"
       "param a2: f32[7,7] = uniform(-0.5, 0.5)\nparam a3: f32[7] = uniform(-0.5, 0.5)\n"
@@ -541,7 +500,7 @@ static void attention_values(void **state) {
   m[3] = -1e9; /* query 0 never sees key 3 */
   double *ins[] = {q, k, v, m};
   IrTensor out[1];
-  IrGraph *g = run("input q: f64[2,3,4]\ninput k: f64[2,5,4]\ninput v: f64[2,5,2]\n"
+  IrGraph *g = interpret_text("input q: f64[2,3,4]\ninput k: f64[2,5,4]\ninput v: f64[2,5,2]\n"
                    "input m: f64[3,5]\ny: f64[2,3,2] = attention(q, k, v, m)\noutput y\n",
                    ins, NULL, out);
   att_oracle(q, k, v, m, false, 0.5, 2, 3, 5, 4, 2, want);
@@ -549,7 +508,7 @@ static void attention_values(void **state) {
   free_run(g, out);
   /* [B=1, H=2, T=4, d=3], causal, explicit scale */
   double *ins2[] = {q, k, v};
-  g = run("input q: f64[1,2,4,3]\ninput k: f64[1,2,4,3]\ninput v: f64[1,2,4,2]\n"
+  g = interpret_text("input q: f64[1,2,4,3]\ninput k: f64[1,2,4,3]\ninput v: f64[1,2,4,2]\n"
           "y: f64[1,2,4,2] = attention(q, k, v, causal=1, scale=0.7)\noutput y\n",
           ins2, NULL, out);
   att_oracle(q, k, v, NULL, true, 0.7, 2, 4, 4, 3, 2, want);
@@ -568,7 +527,7 @@ static void mha_values(void **state) {
   double *bo = vals(E, 35, -0.5, 0.5);
   double *ins[] = {x}, *prm[] = {w, bq, wo, bo};
   IrTensor out[1];
-  IrGraph *g = run("input x: f64[2,3,6]\nparam w: f64[18,6] = zeros\nparam bq: f64[18] = zeros\n"
+  IrGraph *g = interpret_text("input x: f64[2,3,6]\nparam w: f64[18,6] = zeros\nparam bq: f64[18] = zeros\n"
                    "param wo: f64[6,6] = zeros\nparam bo: f64[6] = zeros\n"
                    "y: f64[2,3,6] = multihead_attention(x, w, bq, wo, bo, heads=3, causal=1)\n"
                    "output y\n",
@@ -632,7 +591,7 @@ static void stack_and_pe_values(void **state) {
   double a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {7, 8, 9, 10, 11, 12};
   double *ins[] = {a, b};
   IrTensor out[3];
-  IrGraph *g = run("input a: f64[2,3]\ninput b: f64[2,3]\n"
+  IrGraph *g = interpret_text("input a: f64[2,3]\ninput b: f64[2,3]\n"
                    "s0: f64[2,2,3] = stack(a, b)\ns1: f64[2,2,3] = stack(a, b, axis=1)\n"
                    "s2: f64[2,3,2] = stack(a, b, axis=-1)\noutput s0, s1, s2\n",
                    ins, NULL, out);
@@ -646,7 +605,7 @@ static void stack_and_pe_values(void **state) {
   /* PE[t, 2i] = sin(t / 10000^(2i/E)), PE[t, 2i+1] = cos(same), E = 5 */
   double z[2 * 3 * 5] = {0}, want[30];
   double *ins2[] = {z};
-  g = run("input z: f64[2,3,5]\ny = positional_encoding(z)\noutput y\n", ins2, NULL, out);
+  g = interpret_text("input z: f64[2,3,5]\ny = positional_encoding(z)\noutput y\n", ins2, NULL, out);
   for (int n = 0; n < 2; n++)
     for (int t = 0; t < 3; t++)
       for (int j = 0; j < 5; j++) {
@@ -830,7 +789,7 @@ static void other_errors(void **state) {
  * the results keep the names written in the model */
 static void composites_are_expanded(void **state) {
   (void)state;
-  IrGraph *g = parse_ok("input x: f32[3,2,4]\nparam a: f32[2,6,4] = zeros\n"
+  IrGraph *g = opcheck_parse("input x: f32[3,2,4]\nparam a: f32[2,6,4] = zeros\n"
                         "param b: f32[2,6,2] = zeros\nparam c: f32[2,6] = zeros\n"
                         "y, h = gru(x, a, b, c, c, direction=\"bidirectional\")\n"
                         "param s: f32[4] = ones\nz = layernorm(y, s, s)\n"

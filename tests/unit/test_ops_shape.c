@@ -17,56 +17,18 @@
 
 #include "frontend/frontend.h"
 
-/* The text's only output, computed by the reference interpreter, must equal
- * want[0..n) exactly; then the generated code must agree (opcheck). */
-static void expect_values(const char *text, const double *want, int64_t n) {
-  SmDiag d;
-  sm_diag_init(&d);
-  IrGraph *g = NULL;
-  if (fe_parse_text("test.smelt", text, &g, &d) != SM_OK) {
-    print_error("model did not parse:\n%s\n%s", text, sm_diag_text(&d));
-    sm_diag_free(&d);
-    fail();
-  }
-  assert_int_equal(g->ninputs, 0);
-  assert_int_equal(g->noutputs, 1);
-  IrTensor out;
-  assert_int_equal(ir_interpret(g, NULL, NULL, &out, &d), SM_OK);
-  assert_int_equal(out.numel, n);
-  int bad = 0;
-  for (int64_t i = 0; i < n; i++)
-    if (out.d[i] != want[i] && bad++ < 5)
-      print_error("[%lld]: reference %.17g, expected %.17g\n", (long long)i, out.d[i], want[i]);
-  ir_tensor_free(&out);
-  ir_graph_free(g);
-  sm_diag_free(&d);
-  if (bad) {
-    print_error("%d wrong values for:\n%s\n", bad, text);
-    fail();
-  }
-  opcheck(text);
-}
-
-#define EXPECT_VALUES(text, ...)                                                   \
-  do {                                                                             \
-    static const double want_[] = {__VA_ARGS__};                                   \
-    expect_values(text, want_, (int64_t)(sizeof want_ / sizeof want_[0]));         \
-  } while (0)
+/* the text's only output by the interpreter must equal the values exactly;
+ * then the generated code must agree */
+#define EXPECT_VALUES(text, ...) EXPECT_REF_VALUES(text, -1, 0, true, __VA_ARGS__)
 
 /* i64/i32 inputs of both signs and beyond 16 bits */
 static OpcheckOpts int_opts(void) {
-  OpcheckOpts o = opcheck_defaults();
-  o.ilo = -1000000;
-  o.ihi = 1000000;
-  return o;
+  return opcheck_ints(-1000000, 1000000);
 }
 
 /* u8 inputs over their whole range */
 static OpcheckOpts u8_opts(void) {
-  OpcheckOpts o = opcheck_defaults();
-  o.ilo = 0;
-  o.ihi = 255;
-  return o;
+  return opcheck_ints(0, 255);
 }
 
 /* ---- flatten ---- */

@@ -34,18 +34,6 @@
 #include "rt.h"
 #include "rt_model.h"
 
-static IrGraph *parse(const char *file, const char *text) {
-  SmDiag d;
-  sm_diag_init(&d);
-  IrGraph *g = NULL;
-  if (fe_parse_text(file, text, &g, &d) != SM_OK || !ir_verify(g, &d)) {
-    print_error("%s did not parse:\n%s", file, sm_diag_text(&d));
-    fail();
-  }
-  sm_diag_free(&d);
-  return g;
-}
-
 static void run_pipeline_remat(IrGraph *g, int opt, bool inference, bool shared, bool remat,
                                const char *stop) {
   SmDiag d;
@@ -160,7 +148,7 @@ static bool golden_file(const char *dir, const char *file) {
   sscanf(mark + strlen(MARK), "%63s", pass);
   size_t model_len = (size_t)(mark - src);
   char *model = strndup(src, model_len);
-  IrGraph *g = parse(file, model);
+  IrGraph *g = test_parse(file, model);
   if (strstr(model, "\n# option: embed-weights\n")) pass_bind_params(g, NULL);
   IrGraph *g0 = ir_graph_clone(g);
   run_pipeline_remat(g, 1, true, false, strstr(model, "\n# option: remat\n") != NULL, pass);
@@ -270,7 +258,7 @@ static void test_table(void **state) {
  * training function): the pipeline still stops there */
 static void test_stop_at_skipped_pass(void **state) {
   (void)state;
-  IrGraph *g = parse("t.smelt", "model t\ninput x: f32[4]\ny = relu(x)\nz = neg(y)\noutput z\n");
+  IrGraph *g = test_parse("t.smelt", "model t\ninput x: f32[4]\ny = relu(x)\nz = neg(y)\noutput z\n");
   run_pipeline(g, 1, false, true, "fold-bn");
   for (int k = 0; k < g->nnodes; k++) assert_null(g->nodes[k]->anchor); /* fuse did not run */
   ir_graph_free(g);
@@ -280,7 +268,7 @@ static void test_stop_at_skipped_pass(void **state) {
 static void test_fold_bn_shared(void **state) {
   (void)state;
   char *src = test_read_file(SMELT_SOURCE_DIR "/examples/cnn_bn.smelt");
-  IrGraph *g = parse("cnn_bn.smelt", src);
+  IrGraph *g = test_parse("cnn_bn.smelt", src);
   ir_prune(g, true);
   pass_bind_params(g, NULL);
   int np = g->nparams;
@@ -322,15 +310,6 @@ static void find_examples(void) {
  * their training steps compared in the interpreter only. */
 #define COMPILE_TRAIN_MAX_NODES 400
 
-static IrGraph *load_example(const char *file) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/examples/%s", SMELT_SOURCE_DIR, file);
-  char *src = test_read_file(path);
-  IrGraph *g = parse(file, src);
-  free(src);
-  return g;
-}
-
 static void fill_inputs(const IrGraph *g, IrTensor *ins, uint64_t stream) {
   for (int i = 0; i < g->ninputs; i++) {
     ins[i] = ir_tensor_new(g->inputs[i]->type);
@@ -359,7 +338,7 @@ static int compare(const char *what, const char *name, const IrTensor *a, const 
 
 /* Inference in the interpreter: the optimized graph vs the graph as parsed. */
 static void interp_inference(const char *file, bool embed) {
-  IrGraph *g = load_example(file);
+  IrGraph *g = test_load_example(file);
   if (ir_directive(g, "train")) ir_prune(g, true);
   if (embed) pass_bind_params(g, NULL);
   IrGraph *o = ir_graph_clone(g);
@@ -436,7 +415,7 @@ static void test_interp_training(void **state) {
   (void)state;
   find_examples();
   for (int e = 0; e < nexamples; e++) {
-    IrGraph *g = load_example(examples[e]);
+    IrGraph *g = test_load_example(examples[e]);
     if (!one_train_step(g)) {
       ir_graph_free(g);
       continue;
@@ -617,7 +596,7 @@ static int run_both(Lib *a, Lib *b, int fn, const IrGraph *g, const IrTensor *in
 }
 
 static void compiled_inference(const char *file, bool embed) {
-  IrGraph *g = load_example(file);
+  IrGraph *g = test_load_example(file);
   if (ir_directive(g, "train")) ir_prune(g, true);
   if (embed) pass_bind_params(g, NULL);
   IrGraph *o = ir_graph_clone(g);
@@ -657,7 +636,7 @@ static void test_compiled_training(void **state) {
   (void)state;
   find_examples();
   for (int e = 0; e < nexamples; e++) {
-    IrGraph *g = load_example(examples[e]);
+    IrGraph *g = test_load_example(examples[e]);
     if (!one_train_step(g)) {
       ir_graph_free(g);
       continue;
@@ -739,7 +718,7 @@ static void test_remat_arena(void **state) {
   find_examples();
   int bad = 0;
   for (int e = 0; e < nexamples; e++) {
-    IrGraph *g = load_example(examples[e]);
+    IrGraph *g = test_load_example(examples[e]);
     if (!one_train_step(g)) {
       ir_graph_free(g);
       continue;
@@ -774,7 +753,7 @@ static void test_remat_arena(void **state) {
  * (the recomputed values are the same f32 operations). */
 static void test_remat_training(void **state) {
   (void)state;
-  IrGraph *g = load_example("resnet_small.smelt");
+  IrGraph *g = test_load_example("resnet_small.smelt");
   TrainProgram ta, tb;
   build_train_remat(g, 1, true, &ta);
   build_train_remat(g, 1, false, &tb);

@@ -17,6 +17,7 @@
 
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
+#include "helpers/testfile.h"
 #include "helpers/opcheck.h"
 #include "helpers/progload.h"
 #include "helpers/shell.h"
@@ -65,15 +66,6 @@ static const char *tiny_gan =
     "step gen loss=g_loss params=\"g_*\"\n"
     "optimizer %s\n";
 
-static IrGraph *parse(const char *text, SmDiag *d) {
-  IrGraph *g = NULL;
-  if (fe_parse_text("steps.smelt", text, &g, d) != SM_OK || !ir_verify(g, d)) {
-    print_error("%s", sm_diag_text(d));
-    fail();
-  }
-  return g;
-}
-
 static char *gan_text(const char *optimizer) {
   size_t n = strlen(tiny_gan) + strlen(optimizer) + 1;
   char *s = malloc(n);
@@ -103,7 +95,7 @@ static void test_random_normal_distribution(void **state) {
   (void)state;
   SmDiag d;
   sm_diag_init(&d);
-  IrGraph *g = parse("model rn\ninput step: i64[]\n"
+  IrGraph *g = test_parse_into("steps.smelt", "model rn\ninput step: i64[]\n"
                      "z = random_normal(step, shape=[40000], mean=1, scale=3)\noutput z\n", &d);
   IrTensor in = ir_tensor_new(g->inputs[0]->type), out1[1], out2[1];
   in.d[0] = 1;
@@ -143,7 +135,7 @@ static void test_steps_program(void **state) {
   SmDiag d;
   sm_diag_init(&d);
   char *text = gan_text("adam lr=0.001");
-  IrGraph *g = parse(text, &d);
+  IrGraph *g = test_parse_into("steps.smelt", text, &d);
   TrainProgram tp;
   assert_int_equal(pass_training_program(g, &tp, &d), SM_OK);
   assert_int_equal(tp.nsteps, 2);
@@ -190,17 +182,7 @@ static void test_steps_program(void **state) {
 }
 
 static void expect_train_error(const char *text, const char *needle) {
-  SmDiag d;
-  sm_diag_init(&d);
-  IrGraph *g = parse(text, &d);
-  TrainProgram tp;
-  assert_int_not_equal(pass_training_program(g, &tp, &d), SM_OK);
-  if (!strstr(sm_diag_text(&d), needle)) {
-    print_error("want \"%s\" in:\n%s", needle, sm_diag_text(&d));
-    fail();
-  }
-  ir_graph_free(g);
-  sm_diag_free(&d);
+  expect_training_error("steps.smelt", text, needle);
 }
 
 static void test_step_errors(void **state) {
@@ -237,7 +219,7 @@ static void test_steps_vs_interpreter(void **state) {
     SmDiag d;
     sm_diag_init(&d);
     char *text = gan_text(opts[o]);
-    IrGraph *g = parse(text, &d);
+    IrGraph *g = test_parse_into("steps.smelt", text, &d);
     TrainProgram tp, tq; /* compiled (optimized) and interpreted (as built) */
     assert_int_equal(pass_training_program(g, &tp, &d), SM_OK);
     assert_int_equal(pass_training_program(g, &tq, &d), SM_OK);

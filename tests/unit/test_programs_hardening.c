@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "frontend/frontend.h"
+#include "helpers/testfile.h"
 #include "helpers/shell.h"
 #include "passes/passes.h"
 #include "rt_model.h"
@@ -195,19 +196,7 @@ static void test_numeric_flags(void **state) {
 /* ---- item 6: the training directives ---- */
 
 static void expect_directive_error(const char *text, const char *want) {
-  SmDiag d;
-  sm_diag_init(&d);
-  IrGraph *g = NULL;
-  assert_int_equal(fe_parse_text("m.smelt", text, &g, &d), SM_OK);
-  TrainProgram tp;
-  SmStatus st = pass_training_program(g, &tp, &d);
-  if (st == SM_OK || !strstr(sm_diag_text(&d), want)) {
-    print_error("want an error '%s', got status %d and:\n%s\n", want, st, sm_diag_text(&d));
-    if (st == SM_OK) train_program_free(&tp);
-    fail();
-  }
-  ir_graph_free(g);
-  sm_diag_free(&d);
+  expect_training_error("m.smelt", text, want);
 }
 
 static char *with_line(const char *line) {

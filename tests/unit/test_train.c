@@ -17,31 +17,10 @@
 #include "passes/passes.h"
 #include "rt_model.h"
 
-static IrGraph *parse(const char *text) {
-  SmDiag d;
-  sm_diag_init(&d);
-  IrGraph *g = NULL;
-  if (fe_parse_text("train.smelt", text, &g, &d) != SM_OK || !ir_verify(g, &d)) {
-    print_error("%s", sm_diag_text(&d));
-    fail();
-  }
-  sm_diag_free(&d);
-  return g;
-}
-
 static void fill(IrTensor *t, uint64_t stream, double lo, double hi, bool integer) {
   for (int64_t k = 0; k < t->numel; k++) {
     double u = rt_uniform(77, stream, (uint64_t)k);
     t->d[k] = integer ? floor(lo + (hi - lo + 1) * u) : (double)(float)(lo + (hi - lo) * u);
-  }
-}
-
-static void store(void *p, IrDType t, int64_t n, const double *v) {
-  for (int64_t i = 0; i < n; i++) {
-    if (t == IR_F32) ((float *)p)[i] = (float)v[i];
-    else if (t == IR_I64) ((int64_t *)p)[i] = (int64_t)v[i];
-    else if (t == IR_F64) ((double *)p)[i] = v[i];
-    else if (t == IR_I32) ((int32_t *)p)[i] = (int32_t)v[i];
   }
 }
 
@@ -71,14 +50,11 @@ static void count_fused_updates(const IrGraph *t) {
  * compiled vs interpreted; returns the worst relative parameter error. */
 static double check_steps(const char *text, int steps, double nclasses, double lr0, double rtol,
                           double atol) {
-  IrGraph *g = parse(text);
+  IrGraph *g = test_parse("train.smelt", text);
   SmDiag d;
   sm_diag_init(&d);
   TrainProgram tp;
-  if (pass_training_program(g, &tp, &d) != SM_OK) {
-    print_error("%s", sm_diag_text(&d));
-    fail();
-  }
+  test_training_program(g, &tp);
   /* the interpreter runs the unoptimized train function */
   IrGraph *ref = ir_graph_clone(tp.train);
   CgProgram prog = cg_program_train(tp.infer, tp.eval, tp.train, tp.nweights, &tp.desc);
@@ -118,7 +94,7 @@ static double check_steps(const char *text, int steps, double nclasses, double l
     ins[3].d[0] = s;
     assert_int_equal(ir_interpret(t, ins, params, outs, &d), SM_OK);
     for (int i = 0; i < 4; i++)
-      store(rt_model_tensor(m, &tf->inputs[i]), t->inputs[i]->type.dtype, ins[i].numel, ins[i].d);
+      program_store(rt_model_tensor(m, &tf->inputs[i]), t->inputs[i]->type.dtype, ins[i].numel, ins[i].d);
     rt_model_run_func(m, desc->train->train_fn);
     double gl = load1(rt_model_tensor(m, &tf->outputs[0]), IR_F32, 0);
     if (!(fabs(gl - outs[0].d[0]) <= 1e-4 + 1e-4 * fabs(outs[0].d[0]))) {
@@ -144,9 +120,8 @@ static double check_steps(const char *text, int steps, double nclasses, double l
     }
   }
   if (bad) fail();
-  for (int i = 0; i < 4; i++) ir_tensor_free(&ins[i]);
-  for (int p = 0; p < t->nparams; p++) ir_tensor_free(&params[p]);
-  free(params);
+  tensors_free(ins, 4, false);
+  tensors_free(params, t->nparams, true);
   rt_model_free(m);
   program_unload(&lp);
   train_program_free(&tp);
@@ -285,7 +260,7 @@ static void test_freeze_structure(void **state) {
   (void)state;
   char text[2048];
   snprintf(text, sizeof text, "%soptimizer sgd lr=0.5\nparam_group \"w*\" freeze=1\n", tiny);
-  IrGraph *g = parse(text);
+  IrGraph *g = test_parse("train.smelt", text);
   SmDiag d;
   sm_diag_init(&d);
   TrainProgram tp;
@@ -314,21 +289,21 @@ static void test_errors(void **state) {
   SmDiag d;
   sm_diag_init(&d);
   TrainProgram tp;
-  IrGraph *g = parse("input x: f32[2,3]\ny = relu(x)\noutput y\n");
+  IrGraph *g = test_parse("train.smelt", "input x: f32[2,3]\ny = relu(x)\noutput y\n");
   assert_int_equal(pass_training_program(g, &tp, &d), SM_ERR_INVALID);
   assert_non_null(strstr(sm_diag_text(&d), "has no `train loss=NAME` directive"));
   ir_graph_free(g);
-  g = parse("input x: f32[2,3]\ny = relu(x)\noutput y\ntrain loss=nope\n");
+  g = test_parse("train.smelt", "input x: f32[2,3]\ny = relu(x)\noutput y\ntrain loss=nope\n");
   assert_int_equal(pass_training_program(g, &tp, &d), SM_ERR_INVALID);
   assert_non_null(strstr(sm_diag_text(&d), "train.smelt:4:7: error: train: loss='nope' names no value"));
   ir_graph_free(g);
-  g = parse("input x: f32[2,3]\ny = relu(x)\noutput y\ntrain loss=y\n");
+  g = test_parse("train.smelt", "input x: f32[2,3]\ny = relu(x)\noutput y\ntrain loss=y\n");
   assert_int_equal(pass_training_program(g, &tp, &d), SM_ERR_INVALID);
   assert_non_null(strstr(sm_diag_text(&d), "loss 'y' must be a float scalar"));
   ir_graph_free(g);
   char text[2048];
   snprintf(text, sizeof text, "%soptimizer lbfgs\n", tiny);
-  g = parse(text);
+  g = test_parse("train.smelt", text);
   assert_int_equal(pass_training_program(g, &tp, &d), SM_ERR_INVALID);
   assert_non_null(strstr(sm_diag_text(&d), "unknown optimizer 'lbfgs'"));
   ir_graph_free(g);

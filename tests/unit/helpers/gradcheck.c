@@ -16,6 +16,20 @@ GradcheckOpts gradcheck_defaults(void) {
                          .atol = 1e-6, .max_elems = 24, .compile = true, .seed = 3};
 }
 
+GradcheckOpts gradcheck_range(double lo, double hi) {
+  GradcheckOpts o = gradcheck_defaults();
+  o.lo = lo;
+  o.hi = hi;
+  return o;
+}
+
+GradcheckOpts gradcheck_ints(int64_t lo, int64_t hi) {
+  GradcheckOpts o = gradcheck_defaults();
+  o.ilo = lo;
+  o.ihi = hi;
+  return o;
+}
+
 void gradcheck(const char *text) {
   GradcheckOpts o = gradcheck_defaults();
   gradcheck_opts(text, &o);
@@ -24,13 +38,9 @@ void gradcheck(const char *text) {
 /* Parse and append L = sum_k sum(out_k * R_k); R_k become extra inputs.
  * Returns the graph with L as its only output. */
 static IrGraph *with_loss(const char *text, int *nr) {
+  IrGraph *g = opcheck_parse(text);
   SmDiag d;
   sm_diag_init(&d);
-  IrGraph *g = NULL;
-  if (fe_parse_text("test.smelt", text, &g, &d) != SM_OK || !ir_verify(g, &d)) {
-    print_error("model did not parse:\n%s\n%s", text, sm_diag_text(&d));
-    fail();
-  }
   SmLoc loc = {0};
   IrValue *total = NULL;
   int nouts = g->noutputs;
@@ -101,17 +111,7 @@ void gradcheck_opts(const char *text, const GradcheckOpts *o) {
   }
 
   /* inputs (shared by both graphs: same input list and order) */
-  IrTensor *ins = calloc((size_t)g->ninputs + 1, sizeof *ins);
-  for (int i = 0; i < g->ninputs; i++) {
-    ins[i] = ir_tensor_new(g->inputs[i]->type);
-    bool isf = ir_dtype_is_float(g->inputs[i]->type.dtype);
-    for (int64_t k = 0; k < ins[i].numel; k++) {
-      double u = rt_uniform(o->seed, (uint64_t)i, (uint64_t)k);
-      ins[i].d[k] = isf ? o->lo + (o->hi - o->lo) * u
-                    : g->inputs[i]->type.dtype == IR_BOOL ? (double)(u < 0.5)
-                        : (double)(o->ilo + (int64_t)floor(u * (double)(o->ihi - o->ilo + 1)));
-    }
-  }
+  IrTensor *ins = random_inputs(g, o->lo, o->hi, o->ilo, o->ihi, o->seed, false);
   IrTensor *params = calloc((size_t)g->nparams + 1, sizeof *params);
   ir_init_params(g, params);
   IrTensor *outs = calloc((size_t)g->noutputs + 1, sizeof *outs);

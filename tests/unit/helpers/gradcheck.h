@@ -20,6 +20,10 @@ typedef struct GradcheckOpts {
 /* lo -2, hi 2, ints [0, 9], eps 1e-6, rtol 1e-4, atol 1e-6, 24 elements,
  * compile on, seed 3. */
 GradcheckOpts gradcheck_defaults(void);
+/* The defaults with float inputs from U[lo, hi). */
+GradcheckOpts gradcheck_range(double lo, double hi);
+/* The defaults with integer inputs from [lo, hi]. */
+GradcheckOpts gradcheck_ints(int64_t lo, int64_t hi);
 
 /* `text` is a forward model (test.smelt). The check builds
  * L = sum_k sum(output_k * R_k) with random R_k, differentiates L w.r.t.

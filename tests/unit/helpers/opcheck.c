@@ -12,6 +12,8 @@
 #include "frontend/frontend.h"
 #include "passes/passes.h"
 #include "plancheck.h"
+#include "progload.h"
+#include "testfile.h"
 #include "rt.h"
 
 OpcheckOpts opcheck_defaults(void) {
@@ -24,30 +26,104 @@ double opcheck(const char *text) {
   return opcheck_opts(text, &o);
 }
 
-static IrGraph *parse_ok(const char *text) {
+OpcheckOpts opcheck_range(double lo, double hi) {
+  OpcheckOpts o = opcheck_defaults();
+  o.lo = lo;
+  o.hi = hi;
+  return o;
+}
+
+OpcheckOpts opcheck_ints(int64_t lo, int64_t hi) {
+  OpcheckOpts o = opcheck_defaults();
+  o.ilo = lo;
+  o.ihi = hi;
+  return o;
+}
+
+OpcheckOpts opcheck_tol(double rtol, double atol) {
+  OpcheckOpts o = opcheck_defaults();
+  o.rtol = rtol;
+  o.atol = atol;
+  return o;
+}
+
+IrTensor *random_inputs(const IrGraph *g, double lo, double hi, int64_t ilo, int64_t ihi,
+                        uint64_t seed, bool rounded) {
+  IrTensor *ins = calloc((size_t)g->ninputs + 1, sizeof *ins);
+  for (int i = 0; i < g->ninputs; i++) {
+    IrDType dt = g->inputs[i]->type.dtype;
+    ins[i] = ir_tensor_new(g->inputs[i]->type);
+    for (int64_t k = 0; k < ins[i].numel; k++) {
+      double u = rt_uniform(seed, (uint64_t)i, (uint64_t)k);
+      double v = ir_dtype_is_float(dt) ? lo + (hi - lo) * u
+                 : dt == IR_BOOL       ? (double)(u < 0.5)
+                                       : (double)(ilo + (int64_t)floor(u * (double)(ihi - ilo + 1)));
+      /* round to the input dtype exactly as a program will see it */
+      if (rounded) switch (dt) {
+        case IR_F32: v = (float)v; break;
+        case IR_I32: v = (double)(int32_t)v; break;
+        case IR_U8: v = (double)(uint8_t)(int64_t)v; break;
+        default: break;
+        }
+      ins[i].d[k] = v;
+    }
+  }
+  return ins;
+}
+
+IrGraph *opcheck_parse(const char *text) { return test_parse("test.smelt", text); }
+
+IrGraph *interpret_text(const char *text, double *const *ins, double *const *prm, IrTensor *out) {
+  IrGraph *g = opcheck_parse(text);
   SmDiag d;
   sm_diag_init(&d);
-  IrGraph *g = NULL;
-  if (fe_parse_text("test.smelt", text, &g, &d) != SM_OK || !ir_verify(g, &d)) {
-    print_error("model did not parse:\n%s\n%s", text, sm_diag_text(&d));
-    sm_diag_free(&d);
-    ir_graph_free(g);
+  IrTensor *in = calloc((size_t)g->ninputs + 1, sizeof *in);
+  IrTensor *pr = prm ? calloc((size_t)g->nparams + 1, sizeof *pr) : NULL;
+  for (int i = 0; i < g->ninputs; i++) {
+    in[i] = ir_tensor_new(g->inputs[i]->type);
+    memcpy(in[i].d, ins[i], sizeof(double) * (size_t)in[i].numel);
+  }
+  for (int i = 0; pr && i < g->nparams; i++) {
+    pr[i] = ir_tensor_new(g->params[i]->type);
+    memcpy(pr[i].d, prm[i], sizeof(double) * (size_t)pr[i].numel);
+  }
+  if (ir_interpret(g, in, pr, out, &d) != SM_OK) {
+    print_error("%s", sm_diag_text(&d));
     fail();
   }
+  for (int i = 0; i < g->ninputs; i++) ir_tensor_free(&in[i]);
+  for (int i = 0; pr && i < g->nparams; i++) ir_tensor_free(&pr[i]);
+  free(in);
+  free(pr);
   sm_diag_free(&d);
   return g;
 }
 
-static void store(void *p, IrDType t, int64_t i, double v) {
-  switch (t) {
-  case IR_F32: ((float *)p)[i] = (float)v; break;
-  case IR_F64: ((double *)p)[i] = v; break;
-  case IR_I64: ((int64_t *)p)[i] = (int64_t)v; break;
-  case IR_I32: ((int32_t *)p)[i] = (int32_t)v; break;
-  case IR_U8: ((uint8_t *)p)[i] = (uint8_t)v; break;
-  case IR_BOOL: ((uint8_t *)p)[i] = v != 0; break;
-  default: break;
+void expect_ref_values(const char *text, int dt, double tol, bool compiled, const double *want,
+                       int64_t n) {
+  IrGraph *g = opcheck_parse(text);
+  SmDiag d;
+  sm_diag_init(&d);
+  assert_int_equal(g->ninputs, 0);
+  assert_int_equal(g->noutputs, 1);
+  if (dt >= 0) assert_int_equal(g->outputs[0]->type.dtype, dt);
+  IrTensor out;
+  assert_int_equal(ir_interpret(g, NULL, NULL, &out, &d), SM_OK);
+  assert_int_equal(out.numel, n);
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    bool ok = tol == 0 ? out.d[i] == want[i] : fabs(out.d[i] - want[i]) <= tol;
+    if (!ok && bad++ < 5)
+      print_error("[%lld]: reference %.17g, expected %.17g\n", (long long)i, out.d[i], want[i]);
   }
+  ir_tensor_free(&out);
+  ir_graph_free(g);
+  sm_diag_free(&d);
+  if (bad) {
+    print_error("%d wrong values for:\n%s\n", bad, text);
+    fail();
+  }
+  if (compiled) opcheck(text);
 }
 
 static double load(const void *p, IrDType t, int64_t i) {
@@ -62,33 +138,10 @@ static double load(const void *p, IrDType t, int64_t i) {
   }
 }
 
-typedef void *(*CreateFn)(void);
-typedef void *(*InputFn)(void *, int);
-typedef const void *(*OutputFn)(const void *, int);
-typedef void (*VoidFn)(void *);
-
 double opcheck_opts(const char *text, const OpcheckOpts *o) {
-  IrGraph *g = parse_ok(text);
+  IrGraph *g = opcheck_parse(text);
   /* inputs, drawn once, fed to both sides (rounded to the input dtype) */
-  IrTensor *ins = calloc((size_t)g->ninputs + 1, sizeof *ins);
-  for (int i = 0; i < g->ninputs; i++) {
-    ins[i] = ir_tensor_new(g->inputs[i]->type);
-    bool isf = ir_dtype_is_float(g->inputs[i]->type.dtype);
-    for (int64_t k = 0; k < ins[i].numel; k++) {
-      double u = rt_uniform(o->seed, (uint64_t)i, (uint64_t)k);
-      double v = isf ? o->lo + (o->hi - o->lo) * u
-                     : (double)(o->ilo + (int64_t)floor(u * (double)(o->ihi - o->ilo + 1)));
-      /* round to the input dtype exactly as the program will see it */
-      switch (g->inputs[i]->type.dtype) {
-      case IR_F32: v = (float)v; break;
-      case IR_I32: v = (double)(int32_t)v; break;
-      case IR_U8: v = (double)(uint8_t)(int64_t)v; break;
-      case IR_BOOL: v = u < 0.5; break;
-      default: break;
-      }
-      ins[i].d[k] = v;
-    }
-  }
+  IrTensor *ins = random_inputs(g, o->lo, o->hi, o->ilo, o->ihi, o->seed, true);
   IrTensor *ref = calloc((size_t)g->noutputs + 1, sizeof *ref);
   SmDiag d;
   sm_diag_init(&d);
@@ -122,30 +175,21 @@ double opcheck_opts(const char *text, const OpcheckOpts *o) {
     print_error("dlopen: %s\n", dlerror());
     fail();
   }
-  char sym[160];
-#define SYM(var, type, suffix)                                              \
-  snprintf(sym, sizeof sym, "%s_" suffix, g->name);                         \
-  type var;                                                                 \
-  *(void **)&var = dlsym(lib, sym);                                         \
-  assert_non_null(*(void **)&var)
-  SYM(create, CreateFn, "create");
-  SYM(input, InputFn, "input");
-  SYM(output, OutputFn, "output");
-  SYM(run, VoidFn, "run");
-  SYM(destroy, VoidFn, "free");
-#undef SYM
-  void *m = create();
+  ProgramFns f;
+  program_fns(lib, g->name, &f);
+  void *m = f.create();
   assert_non_null(m);
   for (int i = 0; i < g->ninputs; i++) {
-    void *p = input(m, i);
-    for (int64_t k = 0; k < ins[i].numel; k++) store(p, g->inputs[i]->type.dtype, k, ins[i].d[k]);
+    void *p = f.input(m, i);
+    for (int64_t k = 0; k < ins[i].numel; k++)
+      rt_elem_put((int)g->inputs[i]->type.dtype, p, k, ins[i].d[k]);
   }
-  run(m);
+  f.run(m);
   double worst = 0;
   int bad = 0;
   for (int i = 0; i < g->noutputs; i++) {
     const IrValue *v = g->outputs[i];
-    const void *p = output(m, i);
+    const void *p = f.output(m, i);
     for (int64_t k = 0; k < ref[i].numel; k++) {
       double got = load(p, v->type.dtype, k), want = ref[i].d[k];
       if (!ir_dtype_is_float(v->type.dtype)) want = (double)(int64_t)want;
@@ -159,7 +203,7 @@ double opcheck_opts(const char *text, const OpcheckOpts *o) {
                     v->name, (long long)k, got, want, err);
     }
   }
-  destroy(m);
+  f.destroy(m);
   dlclose(lib);
   unlink(so);
   rmdir(dir);

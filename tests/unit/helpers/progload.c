@@ -13,6 +13,27 @@
 
 typedef const RtModelDesc *(*DescFn)(void);
 
+void program_fns(void *lib, const char *name, ProgramFns *f) {
+  static const char *const suffix[] = {"create", "input", "output", "run", "free"};
+  void **slot[] = {(void **)&f->create, (void **)&f->input, (void **)&f->output, (void **)&f->run,
+                   (void **)&f->destroy};
+  for (int i = 0; i < 5; i++) {
+    char sym[256];
+    snprintf(sym, sizeof sym, "%s_%s", name, suffix[i]);
+    *slot[i] = dlsym(lib, sym);
+    assert_non_null(*slot[i]);
+  }
+}
+
+void program_store(void *p, IrDType t, int64_t n, const double *v) {
+  for (int64_t i = 0; i < n; i++) {
+    if (t == IR_F32) ((float *)p)[i] = (float)v[i];
+    else if (t == IR_I64) ((int64_t *)p)[i] = (int64_t)v[i];
+    else if (t == IR_F64) ((double *)p)[i] = v[i];
+    else if (t == IR_I32) ((int32_t *)p)[i] = (int32_t)v[i];
+  }
+}
+
 void program_load(const CgProgram *prog, const char *opt, LoadedProgram *lp) {
   memset(lp, 0, sizeof *lp);
   snprintf(lp->dir, sizeof lp->dir, "/tmp/smelt-prog-XXXXXX");
