@@ -22,43 +22,35 @@ typedef float v16f __attribute__((vector_size(64)));
 /* 12 independent chains hide the FMA latency (4 cycles) on two ports */
 #define CHAINS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 
-__attribute__((target("avx2,fma"), noinline)) static float probe8(int64_t iters) {
-  v8f b = {0.999f, 0.999f, 0.999f, 0.999f, 0.999f, 0.999f, 0.999f, 0.999f};
-  v8f c = {1e-3f, 1e-3f, 1e-3f, 1e-3f, 1e-3f, 1e-3f, 1e-3f, 1e-3f};
+/* probeN: `iters` rounds of the chains on vector type VT (N lanes) with
+ * STEP(i) (one FMA per chain); returns two lanes of the sum so the work
+ * is kept. */
+#define PROBE(N, TARGET, VT)                                                 \
+  __attribute__((target(TARGET), noinline)) static float probe##N(int64_t iters) { \
+    VT b, c;                                                                 \
+    for (int i = 0; i < N; i++) b[i] = 0.999f, c[i] = 1e-3f;                 \
+    CHAINS(DECL)                                                             \
+    for (int64_t n = 0; n < iters; n++) {                                    \
+      CHAINS(STEP)                                                           \
+      __asm__ volatile("" ::: "memory");                                     \
+    }                                                                        \
+    VT s = {0};                                                              \
+    CHAINS(SUM)                                                              \
+    return s[0] + s[N - 1];                                                  \
+  }
+#define SUM(i) s += a##i;
 #define DECL(i) v8f a##i = c * (float)(i + 1);
-  CHAINS(DECL)
-#undef DECL
-  for (int64_t n = 0; n < iters; n++) {
 #define STEP(i) a##i = __builtin_ia32_vfmaddps256(a##i, b, c);
-    CHAINS(STEP)
-#undef STEP
-    __asm__ volatile("" ::: "memory");
-  }
-  v8f s = {0};
-#define SUM(i) s += a##i;
-  CHAINS(SUM)
-#undef SUM
-  return s[0] + s[7];
-}
-
-__attribute__((target("avx512f"), noinline)) static float probe16(int64_t iters) {
-  v16f b, c;
-  for (int i = 0; i < 16; i++) b[i] = 0.999f, c[i] = 1e-3f;
-#define DECL(i) v16f a##i = c * (float)(i + 1);
-  CHAINS(DECL)
+PROBE(8, "avx2,fma", v8f)
 #undef DECL
-  for (int64_t n = 0; n < iters; n++) {
-#define STEP(i) a##i = __builtin_ia32_vfmaddps512_mask(a##i, b, c, (unsigned short)-1, 4);
-    CHAINS(STEP)
 #undef STEP
-    __asm__ volatile("" ::: "memory");
-  }
-  v16f s = {0};
-#define SUM(i) s += a##i;
-  CHAINS(SUM)
+#define DECL(i) v16f a##i = c * (float)(i + 1);
+#define STEP(i) a##i = __builtin_ia32_vfmaddps512_mask(a##i, b, c, (unsigned short)-1, 4);
+PROBE(16, "avx512f", v16f)
+#undef DECL
+#undef STEP
 #undef SUM
-  return s[0] + s[15];
-}
+#undef PROBE
 #undef CHAINS
 #endif
 

@@ -99,3 +99,19 @@ void cg_kernel_preamble(SmBuf *b, const char *kernels) {
                    "  return omp_get_thread_num();\n#else\n  return 0;\n#endif\n}\n");
   if (b->len > n0) sm_buf_puts(b, "\n");
 }
+
+/* Empty results: reference every parameter so the body compiles
+ * warning-free, and do nothing. */
+bool emit_if_empty(SmBuf *b, const IrNode *n) {
+  if (ir_numel(&n->out[0]->type) != 0) return false;
+  sm_buf_puts(b, "  (void)out0;\n");
+  for (int i = 0; i < n->nin; i++) sm_buf_printf(b, "  (void)in%d;\n", i);
+  return true;
+}
+
+void emit_sum_term(SmBuf *e, int64_t c, const char *v) {
+  if (c == 0) return;
+  if (e->len) sm_buf_puts(e, " + ");
+  if (c == 1) sm_buf_puts(e, v);
+  else sm_buf_printf(e, "%lld*%s", (long long)c, v);
+}

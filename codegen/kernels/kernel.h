@@ -104,6 +104,12 @@ void ew_emit(SmBuf *b, const IrNode *n);
 void emit_float(SmBuf *b, double v);
 /* A literal of dtype t: "0.5f" for f32, full precision "0.5" for f64. */
 void emit_value(SmBuf *b, IrDType t, double v);
+/* For an empty result: `(void)` every parameter so the body compiles
+ * warning-free, and return true (the body does nothing); else false. */
+bool emit_if_empty(SmBuf *b, const IrNode *n);
+/* Appends " + c*v" to the sum expression e (nothing when c is 0; v alone
+ * when c is 1). */
+void emit_sum_term(SmBuf *e, int64_t c, const char *v);
 /* `#pragma omp parallel for` if the trip work is worth a thread team. */
 void emit_omp_for(SmBuf *b, int64_t work, const char *extra);
 

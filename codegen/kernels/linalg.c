@@ -15,23 +15,6 @@ static const char *ctype(const IrNode *n) {
   return ir_dtype_ctype(n->out[0]->type.dtype);
 }
 
-/* For empty results: reference every parameter so the body compiles
- * warning-free, and do nothing. */
-static bool emit_if_empty(SmBuf *b, const IrNode *n) {
-  if (ir_numel(&n->out[0]->type) != 0) return false;
-  sm_buf_puts(b, "  (void)out0;\n");
-  for (int i = 0; i < n->nin; i++) sm_buf_printf(b, "  (void)in%d;\n", i);
-  return true;
-}
-
-/* Appends " + c*v" to a sum expression (skipping zero terms). */
-static void term(SmBuf *e, int64_t c, const char *v) {
-  if (c == 0) return;
-  if (e->len) sm_buf_puts(e, " + ");
-  if (c == 1) sm_buf_puts(e, v);
-  else sm_buf_printf(e, "%lld*%s", (long long)c, v);
-}
-
 /* Offset expression (in elements) of the batch matrix of operand type bt
  * (matrices of `mat` elements) for flat output batch index `t`. */
 static void batch_offset(SmBuf *e, const IrType *bt, const IrType *obt,
@@ -39,7 +22,7 @@ static void batch_offset(SmBuf *e, const IrType *bt, const IrType *obt,
   int64_t nb = ir_numel(obt), na = ir_numel(bt);
   if (na == 1) return;
   if (na == nb) { /* same layout as the output batch */
-    term(e, mat, "t");
+    emit_sum_term(e, mat, "t");
     return;
   }
   int64_t ost[IR_MAX_RANK], st[IR_MAX_RANK];
@@ -54,7 +37,7 @@ static void batch_offset(SmBuf *e, const IrType *bt, const IrType *obt,
     else
       snprintf(v, sizeof v, "(t / %lld %% %lld)", (long long)ost[d],
                (long long)obt->dims[d]);
-    term(e, st[bd] * mat, v);
+    emit_sum_term(e, st[bd] * mat, v);
   }
 }
 
@@ -117,7 +100,7 @@ static void matmul_emit(SmBuf *b, const IrNode *n) {
   SmBuf ao = {0}, bo = {0};
   batch_offset(&ao, &g.abt, &g.obt, g.M * g.K);
   batch_offset(&bo, &g.bbt, &g.obt, g.K * g.N);
-  term(&ao, g.K, "i");
+  emit_sum_term(&ao, g.K, "i");
   sm_buf_printf(b, "  /* matmul: batch %lld, [%lld,%lld] x [%lld,%lld] */\n",
                 (long long)nb, M, K, K, N);
   int64_t work = nb * g.M * g.K * g.N;
@@ -135,8 +118,8 @@ static void matmul_emit(SmBuf *b, const IrNode *n) {
   sm_buf_printf(b, "%sconst %s *restrict bm = in1%s%s;\n", ind, T,
                 bo.len ? " + " : "", sm_buf_str(&bo));
   SmBuf yo = {0};
-  if (nb > 1) term(&yo, g.M * g.N, "t");
-  term(&yo, g.N, "i");
+  if (nb > 1) emit_sum_term(&yo, g.M * g.N, "t");
+  emit_sum_term(&yo, g.N, "i");
   if (N == 1) {
     sm_buf_printf(b, "%s%s acc = 0;\n", ind, T);
     sm_buf_printf(b, "%sfor (int64_t k = 0; k < %lld; k++) acc += a[k] * bm[k];\n",
@@ -172,8 +155,8 @@ static void gemm_epilogue(SmBuf *b, const IrNode *n, const GemmGeo *g,
   int64_t cn = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
   int64_t cm = c->rank == 2 ? c->dims[0] : 1;
   SmBuf e = {0};
-  term(&e, cm == 1 ? 0 : cn, "i");
-  term(&e, cn == 1 ? 0 : 1, "j");
+  emit_sum_term(&e, cm == 1 ? 0 : cn, "i");
+  emit_sum_term(&e, cn == 1 ? 0 : 1, "j");
   sm_buf_puts(b, " + ");
   if (g->beta != 1) {
     lit(b, n, g->beta);

@@ -32,15 +32,6 @@ const char *affine(char *buf, size_t n, int64_t a, const char *x, int64_t c,
 /* C literal of the node's dtype: "0.5f" for f32, "0.5" for f64. */
 void lit(SmBuf *b, const IrNode *n, double v) { emit_value(b, n->out[0]->type.dtype, v); }
 
-/* Empty results: reference every parameter so the body compiles
- * warning-free, and do nothing. */
-bool emit_if_empty(SmBuf *b, const IrNode *n) {
-  if (ir_numel(&n->out[0]->type) != 0) return false;
-  sm_buf_puts(b, "  (void)out0;\n");
-  for (int i = 0; i < n->nin; i++) sm_buf_printf(b, "  (void)in%d;\n", i);
-  return true;
-}
-
 /* One comment line with the window attributes as written (1-D shows only
  * its length dim; dilations only when used); `lead` starts it. */
 void attrs_comment(SmBuf *b, const char *lead, const Win *w) {

@@ -50,7 +50,6 @@ const char *ctype(const IrNode *n);
 void lit(SmBuf *b, const IrNode *n, double v);
 const char *affine(char *buf, size_t n, int64_t a, const char *x, int64_t c, const char *y,
                    int64_t k);
-bool emit_if_empty(SmBuf *b, const IrNode *n);
 void attrs_comment(SmBuf *b, const char *lead, const Win *w);
 void emit_zero(SmBuf *b, int ind, const char *p, int64_t cnt);
 bool tap_ranges(const Win *g, int j, int64_t *lo, int64_t *hi);

@@ -16,21 +16,6 @@ static const char *mathfn(const IrNode *n, const char *base, char *buf, size_t s
   return op_mathfn(n->out[0]->type.dtype, base, buf, sz);
 }
 
-static bool emit_if_empty(SmBuf *b, const IrNode *n) {
-  if (ir_numel(&n->out[0]->type) != 0) return false;
-  sm_buf_puts(b, "  (void)out0;\n");
-  for (int i = 0; i < n->nin; i++) sm_buf_printf(b, "  (void)in%d;\n", i);
-  return true;
-}
-
-/* Appends " + c*v" to a sum expression (skipping zero terms). */
-static void term(SmBuf *e, int64_t c, const char *v) {
-  if (c == 0) return;
-  if (e->len) sm_buf_puts(e, " + ");
-  if (c == 1) sm_buf_puts(e, v);
-  else sm_buf_printf(e, "%lld*%s", (long long)c, v);
-}
-
 /* Rows longer than this accumulate in the output itself instead of a
  * double array on the stack. */
 enum { RED_STACK_MAX = 1024 };
@@ -74,7 +59,7 @@ static void red_base(SmBuf *base, const IrType *xt, const RedGeo *g) {
     else if (first) snprintf(v, sizeof v, "(o / %lld)", (long long)trail);
     else if (trail == 1) snprintf(v, sizeof v, "(o %% %lld)", (long long)xt->dims[i]);
     else snprintf(v, sizeof v, "(o / %lld %% %lld)", (long long)trail, (long long)xt->dims[i]);
-    term(base, g->st[i], v);
+    emit_sum_term(base, g->st[i], v);
   }
 }
 
@@ -104,7 +89,7 @@ static int red_loops(SmBuf *b, const IrType *xt, const RedGeo *g, int ind, SmBuf
                   (long long)len[k], i);
     char v[16];
     snprintf(v, sizeof v, "r%d", i);
-    term(off, st[k], v);
+    emit_sum_term(off, st[k], v);
   }
   return nl;
 }
@@ -236,8 +221,8 @@ static void expand_emit(SmBuf *b, const IrNode *n) {
   for (int k = m - 2; k >= 0; k--) {
     char v[16];
     snprintf(v, sizeof v, "i%d", k);
-    term(&io, ist[k], v);
-    term(&oo, ost, v);
+    emit_sum_term(&io, ist[k], v);
+    emit_sum_term(&oo, ost, v);
     ost *= dim[k];
   }
   if (m > 1) emit_omp_for(b, ir_numel(ot), m > 2 ? "collapse(2)" : NULL);

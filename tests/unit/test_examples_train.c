@@ -69,18 +69,6 @@ static const Example examples[] = {
     {"resnet_preact.smelt", 15, 0.8, Y_CLASS, O2, 0},
     {"rnn_classifier.smelt", 10, 0.8, Y_CLASS, O1, 0},
 };
-static bool selected(const char *file) {
-  const char *sel = getenv("SMELT_EXAMPLES");
-  if (!sel || !*sel) return true;
-  size_t n = strcspn(file, ".");
-  for (const char *p = sel; *p;) {
-    size_t k = strcspn(p, ",");
-    if (k == n && !strncmp(p, file, n)) return true;
-    p += k + (p[k] == ',');
-  }
-  return false;
-}
-
 static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -293,7 +281,7 @@ static void test_examples_train(void **state) {
         }
     }
     if (i == N) break;
-    if (!selected(examples[i].file)) continue;
+    if (!exprog_selected(examples[i].file)) continue;
     pid[i] = fork();
     assert_true(pid[i] >= 0);
     if (pid[i] == 0) {

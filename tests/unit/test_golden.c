@@ -101,18 +101,6 @@ static void golden_example(const char *file, FILE *out) {
   exprog_free(&e);
 }
 
-static bool selected(const char *file) {
-  const char *sel = getenv("SMELT_EXAMPLES");
-  if (!sel || !*sel) return true;
-  size_t n = strcspn(file, ".");
-  for (const char *p = sel; *p;) {
-    size_t k = strcspn(p, ",");
-    if (k == n && !strncmp(p, file, n)) return true;
-    p += k + (p[k] == ',');
-  }
-  return false;
-}
-
 static int by_name(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -133,7 +121,7 @@ static void test_golden(void **state) {
   assert_non_null(dp);
   for (struct dirent *e; (e = readdir(dp));) {
     size_t n = strlen(e->d_name);
-    if (n > 6 && !strcmp(e->d_name + n - 6, ".smelt") && selected(e->d_name)) {
+    if (n > 6 && !strcmp(e->d_name + n - 6, ".smelt") && exprog_selected(e->d_name)) {
       assert_true(nf < MAX_EXAMPLES);
       files[nf++] = strdup(e->d_name);
     }

@@ -81,3 +81,15 @@ void exprog_free(ExProg *e) {
   free(e->src);
   memset(e, 0, sizeof *e);
 }
+
+bool exprog_selected(const char *file) {
+  const char *sel = getenv("SMELT_EXAMPLES");
+  if (!sel || !*sel) return true;
+  size_t n = strcspn(file, ".");
+  for (const char *p = sel; *p;) {
+    size_t k = strcspn(p, ",");
+    if (k == n && !strncmp(p, file, n)) return true;
+    p += k + (p[k] == ',');
+  }
+  return false;
+}

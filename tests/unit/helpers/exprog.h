@@ -29,6 +29,9 @@ typedef struct ExProg {
  * flags for the program. */
 void exprog_build(ExProg *e, const char *file, const char *opt, bool verify);
 void exprog_free(ExProg *e);
+/* Whether examples/FILE is among SMELT_EXAMPLES=a,b,... (file stems; all
+ * when unset or empty). */
+bool exprog_selected(const char *file);
 /* Prints `file: what[:\n detail]` and _exit(1)s. */
 void exprog_die(const char *file, const char *what, const char *detail);
 
