@@ -16,5 +16,5 @@ $CC $FLAGS -I"$SRC" -I"$SRC/include" -I"$SRC/runtime" -I"$B/gen" \
   -DSMELT_SOURCE_DIR="\"$SRC\"" -DSMELT_RT_INCLUDE="\"$SRC/runtime\"" -DSMELT_RT_LIB="\"\"" \
   -I/usr/lib/llvm-14/include -fopenmp \
   "$SRC/tests/fuzz/fuzz_$NAME.c" "$SRC"/frontend/*.c "$SRC"/ir/*.c "$SRC"/ir/ops/*.c \
-  "$SRC"/passes/*.c "$SRC"/codegen/*.c "$SRC"/runtime/*.c "$B/gen/onnx.pb-c.c" \
+  "$SRC"/passes/*.c "$SRC"/codegen/*.c "$SRC"/codegen/kernels/*.c "$SRC"/runtime/*.c "$B/gen/onnx.pb-c.c" \
   -o "$B/fuzz/fuzz_$NAME" -L/usr/lib/llvm-14/lib -lclang -lprotobuf-c -lcjson -lz -lm -ldl
