@@ -172,11 +172,9 @@ static void opt_ref(const IrNode *n, const IrTensor *in, IrTensor *out) {
 
 /* ---- what fusion asks of an update (its C kernels: codegen/kernels/optim.c) ---- */
 
-bool opt_is_update(const IrNode *n) {
-  for (int i = 0; i < SM_COUNT(opt_defs); i++)
-    if (!strcmp(n->op->name, opt_defs[i].name)) return true;
-  return false;
-}
+/* the OPT ops, which the capability marks (test_registry: one opt_defs
+ * row each) */
+bool opt_is_update(const IrNode *n) { return (n->op->caps & IR_CAP_UPDATE) != 0; }
 
 int opt_grad_operand(const IrNode *n) { return in_g(n); }
 
